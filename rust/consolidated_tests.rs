@@ -1,0 +1,124 @@
+use super::*;
+use crate::instrument::VenueSpecText;
+
+fn inst() -> Instrument {
+    Instrument::new("BTC/USDT", 3, 2, 8).unwrap()
+}
+
+fn venue(c: &mut Consolidated, name: &str, fee: &str) -> usize {
+    let spec = VenueSpec::parse(
+        c.instrument(),
+        &VenueSpecText {
+            venue: name,
+            symbol: "BTCUSDT",
+            tick_size: "0.01",
+            lot_size: "0.0001",
+            min_qty: "0.0001",
+            min_notional: "5",
+            taker_fee: fee,
+            maker_fee: "0",
+        },
+    )
+    .unwrap();
+    c.add_venue(spec).unwrap()
+}
+
+fn lv(c: &Consolidated, price: &str, qty: &str) -> Level {
+    Level { price: c.instrument().parse_price(price).unwrap(), qty: c.instrument().parse_qty(qty).unwrap() }
+}
+
+fn setup() -> Consolidated {
+    let mut c = Consolidated::new(inst());
+    for (n, f) in [("a", "10bps"), ("b", "5bps"), ("c", "0.001")] {
+        let v = venue(&mut c, n, f);
+        c.set_base_balance(v, 10 * 100_000_000).unwrap();
+        c.set_quote_balance(v, 1_000_000 * 10u128.pow(10)).unwrap();
+    }
+    c
+}
+
+#[test]
+fn opportunity_found_only_between_live_books_and_refreshed_incrementally() {
+    let mut c = setup();
+    let s = |seq| Stamp { seq, venue_ts: 10 * seq as i64, recv_ts: 11 * seq as i64 };
+    let (b0, a0) = (vec![lv(&c, "59990", "1")], vec![lv(&c, "60000", "1")]);
+    c.apply_snapshot(0, &b0, &a0, s(1)).unwrap();
+    c.apply_snapshot(1, &b0, &a0, s(2)).unwrap();
+    let (b2, a2) = (vec![lv(&c, "60200", "0.5")], vec![lv(&c, "60210", "1")]);
+    c.apply_snapshot(2, &b2, &a2, s(3)).unwrap();
+    assert_eq!(c.refresh(), 6);
+    let opps = c.opportunities();
+    assert_eq!(opps.len(), 2, "{opps:?}");
+    // best first: buy on b (5 bps) beats buy on a (10 bps)
+    assert_eq!((opps[0].buy_venue, opps[0].sell_venue), (1, 2));
+    assert_eq!(opps[0].qty, 50_000_000);
+    assert_eq!((opps[0].buy_seq, opps[0].sell_seq, opps[0].sell_recv_ts), (2, 3, 33));
+    assert_eq!(opps[0].instrument, 3);
+    assert!(opps[0].net_profit > 0 && opps[0].net_profit < opps[0].gross_profit);
+    // nothing changed: nothing re-evaluated
+    assert_eq!(c.refresh(), 0);
+    // a change below the top does not trigger detection
+    c.apply_delta(0, Side::Bid, lv(&c, "59000", "1").price, 100, None).unwrap();
+    assert_eq!(c.refresh(), 0);
+    // a top change on venue 0 re-evaluates only its 4 pairs
+    c.apply_delta(0, Side::Ask, lv(&c, "60000", "2").price, lv(&c, "0", "2").qty + 200_000_000, None).unwrap();
+    assert_eq!(c.refresh(), 4);
+    // venue 2 broken: out of detection at once
+    c.set_state(2, BookState::Broken).unwrap();
+    c.refresh();
+    assert!(c.opportunities().is_empty());
+    c.set_state(2, BookState::Live).unwrap();
+    c.refresh();
+    assert_eq!(c.opportunities().len(), 2);
+    // stale removes it too
+    assert_eq!(c.check_stale(1_000, 100), 0b111);
+    c.refresh();
+    assert!(c.opportunities().is_empty());
+}
+
+#[test]
+fn consolidated_best_raw_and_net() {
+    let mut c = setup();
+    let st = Stamp::default();
+    let b = |c: &Consolidated, p| vec![lv(c, p, "1")];
+    c.apply_snapshot(0, &b(&c, "100.00"), &b(&c, "101.00"), st);
+    c.apply_snapshot(1, &b(&c, "100.04"), &b(&c, "101.02"), st);
+    c.apply_snapshot(2, &b(&c, "100.05"), &b(&c, "100.99"), st);
+    assert_eq!(c.best_bid().unwrap().0, 2);
+    assert_eq!(c.best_ask().unwrap().0, 2);
+    // net of fee: b (5 bps) 100.04 * 0.9995 = 99.98998 > c (10 bps) 100.05 * 0.999 = 99.94995
+    let (v, _, net) = c.best_bid_net().unwrap();
+    assert_eq!((v, net), (1, 9998));
+    let (v, _, net) = c.best_ask_net().unwrap();
+    // a: 101 * 1.001 = 101.101; b: 101.02 * 1.0005 = 101.07051; c: 100.99 * 1.001 = 101.09099
+    assert_eq!((v, net), (1, 10108));
+    let d = c.merged_depth(Side::Bid, 2);
+    assert_eq!(d.iter().map(|l| l.price).collect::<Vec<_>>(), vec![10005, 10004]);
+    c.apply_snapshot(1, &b(&c, "100.05"), &b(&c, "101.02"), st);
+    let d = c.merged_depth(Side::Bid, 1);
+    assert_eq!(d, vec![Level { price: 10005, qty: 200_000_000 }]);
+    c.set_state(1, BookState::Broken);
+    assert_eq!(c.merged_depth(Side::Bid, 1)[0].qty, 100_000_000);
+}
+
+#[test]
+fn venue_limits_and_duplicates() {
+    let mut c = setup();
+    let spec = c.spec(0).unwrap().clone();
+    assert_eq!(c.add_venue(spec.clone()).unwrap_err().field, "venue");
+    for i in 3..MAX_VENUES {
+        let mut s = spec.clone();
+        s.venue = format!("v{i}");
+        c.add_venue(s).unwrap();
+    }
+    let mut s = spec;
+    s.venue = "one-too-many".into();
+    assert!(c.add_venue(s).is_err());
+}
+
+#[test]
+fn validate_columns_reports_first_bad_entry() {
+    assert_eq!(validate_columns(&[0, 1], &[1, 2], &[1, 2]), Ok(()));
+    assert_eq!(validate_columns(&[0, 2], &[1, 2], &[1, 2]), Err((1, "side must be 0 (bid) or 1 (ask)")));
+    assert!(validate_columns(&[0], &[1, 2], &[1, 2]).is_err());
+}
