@@ -1,0 +1,412 @@
+//! Detection cost after a top-of-book change, 5 venues on BTC/USDT (price 2 dp, qty 8 dp).
+//!
+//! Venues 0..3 sit within a few ticks of 60,000.00: their tops cross raw but never after fees
+//! (the cheapest pair pays 7 bps, ~4,200 ticks at this price). The "hot" venue 4 (2 bps taker)
+//! is placed either among them (no cross: every pair is a quick top-of-book reject) or just far
+//! enough above venue 2 (5 bps) that buying on 2 and selling on 4 pays after both fees by
+//! `EDGE_TICKS` at the top, so the pair needs the depth walk (~20 levels per side), the way a
+//! real, small arbitrage looks. Every other pair is a reject in both set-ups.
+//!
+//! Benchmarks: `refresh` after a top change on the hot venue (8 dirty ordered pairs),
+//! `detect_all` (all 20 ordered pairs) and `best_fill` on the crossing pair. Before timing, the
+//! set-ups are checked to produce exactly the intended opportunities.
+//!
+//! `main` first runs a memory check (5 venues x 50 instruments x 5,000 levels per side), prints
+//! `MEMORY ...` and writes `<criterion dir>/memory.json`, then runs criterion.
+
+// Benchmarks may abort on setup errors: a failed setup or a wrong result must stop the run.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use arbcore::book::{Delta, Level, Side, Stamp};
+use arbcore::consolidated::Consolidated;
+use arbcore::detect::{best_fill, PairInput, PairLimits};
+use arbcore::instrument::{Instrument, VenueSpec, VenueSpecText, FEE_SCALE};
+use arbcore::synth::Generator;
+use criterion::{criterion_group, Criterion, Throughput};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const NAMES: [&str; 5] = ["binance", "okx", "bybit", "kraken", "coinbase"];
+const FEES: [&str; 5] = ["10bps", "7.5bps", "5bps", "10bps", "2bps"];
+/// Mid of venues 0..3, in ticks of 0.01 (60,000.00 USDT), and their offsets from it.
+const BASE_MID: u64 = 6_000_000;
+const OFFSETS: [i64; 4] = [0, 3, -2, 5];
+/// The venue whose top moves in the refresh benchmarks.
+const HOT: usize = 4;
+/// Buying here and selling on HOT is the crossing pair (5 bps + 2 bps, the cheapest pair).
+const BUY: usize = 2;
+/// Net edge of the crossing pair at the top, in ticks of HOT's best bid (~0.7 bps).
+const EDGE_TICKS: u64 = 40;
+/// Synth quantities are 1..=1000 raw; x100,000 at 8 dp makes levels of 0.001..1 BTC, all
+/// multiples of the 0.00001 lot (1,000 raw).
+const QTY_SCALE: u64 = 100_000;
+const DEPTH: usize = 1000;
+/// Generous balances, so that depth and fees (not funds) bound the fill.
+const QUOTE_BALANCE: &str = "10000000"; // USDT per venue
+const BASE_BALANCE: &str = "1000"; // BTC per venue
+
+/// Venue rules as text, exactly as a config would give them.
+fn spec(inst: &Instrument, v: usize) -> VenueSpec {
+    let t = VenueSpecText {
+        venue: NAMES[v],
+        symbol: "BTCUSDT",
+        tick_size: "0.01",
+        lot_size: "0.00001",
+        min_qty: "0.00001",
+        min_notional: "5",
+        taker_fee: FEES[v],
+        maker_fee: "0",
+    };
+    VenueSpec::parse(inst, &t).expect("valid venue spec")
+}
+
+/// A synthetic snapshot around `mid` with quantities scaled to BTC sizes.
+fn snapshot(seed: u64, mid: u64, depth: usize) -> (Vec<Level>, Vec<Level>) {
+    let (bids, asks) = Generator::new(seed, mid, depth).snapshot();
+    let scale = |v: Vec<Level>| {
+        v.into_iter()
+            .map(|l| Level {
+                price: l.price,
+                qty: l.qty * QTY_SCALE,
+            })
+            .collect()
+    };
+    (scale(bids), scale(asks))
+}
+
+fn other_mid(v: usize) -> u64 {
+    BASE_MID
+        .checked_add_signed(OFFSETS[v])
+        .expect("mid in range")
+}
+
+/// 5 venues on one instrument, LIVE, funded; venue `HOT` at `hot_mid`.
+fn build(inst: &Instrument, seed: u64, hot_mid: u64, depth: usize) -> Consolidated {
+    let mut c = Consolidated::new(inst.clone());
+    let quote = inst.parse_notional(QUOTE_BALANCE).expect("quote balance");
+    let base = u128::from(inst.parse_qty(BASE_BALANCE).expect("base balance"));
+    for v in 0..NAMES.len() {
+        let i = c.add_venue(spec(inst, v)).expect("add venue");
+        c.set_quote_balance(i, quote).expect("venue exists");
+        c.set_base_balance(i, base).expect("venue exists");
+        let mid = if v == HOT { hot_mid } else { other_mid(v) };
+        let (bids, asks) = snapshot(seed.wrapping_mul(31).wrapping_add(v as u64), mid, depth);
+        c.apply_snapshot(
+            i,
+            &bids,
+            &asks,
+            Stamp {
+                seq: 1,
+                venue_ts: 0,
+                recv_ts: 0,
+            },
+        )
+        .expect("venue exists");
+    }
+    c
+}
+
+/// HOT's mid such that selling at its best bid (mid - 1) beats buying at `ask` on BUY, after
+/// both taker fees, by `EDGE_TICKS` ticks of the bid.
+fn crossing_hot_mid(ask: u64, buy_fee: i64, sell_fee: i64) -> u64 {
+    let f = i128::from(FEE_SCALE);
+    // Smallest bid with bid * (F - fb) > ask * (F + fa).
+    let cost = i128::from(ask) * (f + i128::from(buy_fee));
+    let breakeven = cost / (f - i128::from(sell_fee)) + 1;
+    let bid = u64::try_from(breakeven).expect("price fits") + EDGE_TICKS;
+    bid + 1
+}
+
+fn btc() -> Instrument {
+    Instrument::new("BTC/USDT", 0, 2, 8).expect("valid instrument")
+}
+
+/// (crossing set-up, no-cross set-up)
+fn setups() -> (Consolidated, Consolidated) {
+    let inst = btc();
+    // Few ticks from the others: raw crossed against venue 2, rejected after fees.
+    let flat = build(&inst, 7, BASE_MID + 4, DEPTH);
+    let ask = flat
+        .book(BUY)
+        .and_then(|b| b.best_ask())
+        .expect("BUY has asks")
+        .price;
+    let hot_mid = crossing_hot_mid(ask, spec(&inst, BUY).taker_fee, spec(&inst, HOT).taker_fee);
+    let cross = build(&inst, 7, hot_mid, DEPTH);
+    (cross, flat)
+}
+
+/// Four one-delta messages on HOT that each move its top and together restore the book:
+/// drop best bid, drop best ask, put the bid back, put the ask back.
+fn top_cycle(c: &Consolidated) -> [Delta; 4] {
+    let book = c.book(HOT).expect("HOT exists");
+    let (b, a) = (
+        book.best_bid().expect("HOT bid"),
+        book.best_ask().expect("HOT ask"),
+    );
+    [
+        Delta {
+            side: Side::Bid,
+            price: b.price,
+            qty: 0,
+        },
+        Delta {
+            side: Side::Ask,
+            price: a.price,
+            qty: 0,
+        },
+        Delta {
+            side: Side::Bid,
+            price: b.price,
+            qty: b.qty,
+        },
+        Delta {
+            side: Side::Ask,
+            price: a.price,
+            qty: a.qty,
+        },
+    ]
+}
+
+/// The timed refresh routine: apply each message, then refresh (as the I/O layer does per
+/// drained read). Returns the number of pairs evaluated.
+#[inline]
+fn run_cycle(c: &mut Consolidated, cycle: &[Delta]) -> usize {
+    let mut n = 0;
+    for d in cycle {
+        c.apply_delta(HOT, d.side, d.price, d.qty, None);
+        n += c.refresh();
+    }
+    n
+}
+
+fn pair_input(c: &Consolidated, buy: usize, sell: usize) -> PairInput<'_> {
+    let (a, b) = (
+        c.book(buy).expect("buy venue"),
+        c.book(sell).expect("sell venue"),
+    );
+    PairInput {
+        asks: a.asks(),
+        bids: b.bids(),
+        buy: c.spec(buy).expect("buy venue"),
+        sell: c.spec(sell).expect("sell venue"),
+        limits: PairLimits {
+            quote_balance: c.quote_balance(buy).expect("buy venue"),
+            base_balance: c.base_balance(sell).expect("sell venue"),
+            max_notional: c.max_notional(),
+            min_edge: c.min_edge(),
+        },
+    }
+}
+
+/// Check, untimed, that the set-ups measure what they claim.
+fn verify(cross: &Consolidated, flat: &Consolidated) {
+    let pairs = NAMES.len() * (NAMES.len() - 1);
+    let mut c = cross.clone();
+    assert_eq!(c.detect_all(), pairs);
+    let opps = c.opportunities();
+    assert_eq!(
+        opps.len(),
+        1,
+        "crossing set-up: expected exactly one opportunity, got {opps:?}"
+    );
+    assert_eq!(
+        (
+            usize::from(opps[0].buy_venue),
+            usize::from(opps[0].sell_venue)
+        ),
+        (BUY, HOT)
+    );
+    let mut f = flat.clone();
+    assert_eq!(f.detect_all(), pairs);
+    assert!(
+        f.opportunities().is_empty(),
+        "no-cross set-up found {:?}",
+        f.opportunities()
+    );
+    assert_eq!(
+        f.stats().pairs_walked,
+        0,
+        "no-cross set-up should never walk depth"
+    );
+
+    // Every step of the refresh cycle: 8 dirty pairs; one walk and one opportunity when
+    // crossing, none otherwise; the cycle restores the book.
+    for (setup, crossing) in [(&mut c, true), (&mut f, false)] {
+        let cycle = top_cycle(setup);
+        let before = (
+            setup.book(HOT).expect("HOT").top(),
+            setup.stats().pairs_walked,
+        );
+        for (k, d) in cycle.iter().enumerate() {
+            let ch = setup
+                .apply_delta(HOT, d.side, d.price, d.qty, None)
+                .expect("HOT exists");
+            assert!(ch.top_changed(), "cycle step {k} must move HOT's top");
+            assert_eq!(
+                setup.refresh(),
+                2 * (NAMES.len() - 1),
+                "cycle step {k}: dirty pairs"
+            );
+            let n = setup.opportunities().len();
+            if crossing {
+                assert!(n >= 1, "crossing cycle step {k} found no opportunity");
+            } else {
+                assert_eq!(n, 0, "no-cross cycle step {k} found an opportunity");
+            }
+        }
+        let walked = setup.stats().pairs_walked - before.1;
+        assert_eq!(
+            walked,
+            if crossing { 4 } else { 0 },
+            "depth walks in one cycle"
+        );
+        assert_eq!(
+            setup.book(HOT).expect("HOT").top(),
+            before.0,
+            "cycle must restore HOT's top"
+        );
+    }
+
+    let fill = best_fill(&pair_input(cross, BUY, HOT)).expect("crossing pair has a fill");
+    assert!(fill.net_profit() > 0);
+    assert_eq!(fill.qty, opps[0].qty, "best_fill and refresh disagree");
+    let a = cross
+        .book(BUY)
+        .expect("BUY")
+        .asks()
+        .iter()
+        .take_while(|l| l.price <= fill.buy_limit)
+        .count();
+    let b = cross
+        .book(HOT)
+        .expect("HOT")
+        .bids()
+        .iter()
+        .take_while(|l| l.price >= fill.sell_limit)
+        .count();
+    eprintln!(
+        "crossing pair {}->{}: qty {:.5} BTC, net {:.2} USDT, edge {:.2} bps, walks {a} ask / {b} bid levels",
+        NAMES[BUY],
+        NAMES[HOT],
+        fill.qty as f64 / 1e8,
+        fill.net_profit() as f64 / 1e10,
+        fill.edge_bps()
+    );
+}
+
+fn bench_refresh(c: &mut Criterion) {
+    let (cross, flat) = setups();
+    verify(&cross, &flat);
+    let mut g = c.benchmark_group("refresh");
+    // One iteration = 4 (apply one delta + refresh) steps; throughput gives per-refresh time.
+    g.throughput(Throughput::Elements(4));
+    for (name, setup) in [("cross", &cross), ("no_cross", &flat)] {
+        let mut s = setup.clone();
+        let cycle = top_cycle(&s);
+        g.bench_function(name, |b| b.iter(|| run_cycle(&mut s, black_box(&cycle))));
+    }
+    g.finish();
+}
+
+fn bench_detect_all(c: &mut Criterion) {
+    let (cross, flat) = setups();
+    let mut g = c.benchmark_group("detect_all");
+    for (name, setup) in [("cross", &cross), ("no_cross", &flat)] {
+        let mut s = setup.clone();
+        g.bench_function(name, |b| b.iter(|| black_box(&mut s).detect_all()));
+    }
+    g.finish();
+}
+
+fn bench_best_fill(c: &mut Criterion) {
+    let (cross, _) = setups();
+    let inp = pair_input(&cross, BUY, HOT);
+    let mut g = c.benchmark_group("best_fill");
+    g.bench_function("cross_pair", |b| b.iter(|| best_fill(black_box(&inp))));
+    g.finish();
+}
+
+// ---- memory check ----
+
+const MEM_INSTRUMENTS: usize = 50;
+const MEM_LEVELS: usize = 5000;
+
+/// VmRSS of this process in kB (Linux), if readable.
+fn rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Where criterion writes its reports: the same rule criterion uses, minus `cargo metadata`.
+fn criterion_dir() -> PathBuf {
+    if let Some(h) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(h);
+    }
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(t) => PathBuf::from(t).join("criterion"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join("criterion"),
+    }
+}
+
+fn memory_check() {
+    let rss_before = rss_kb();
+    let books: Vec<Consolidated> = (0..MEM_INSTRUMENTS)
+        .map(|i| {
+            let inst =
+                Instrument::new(&format!("C{i}/USDT"), i as u32, 2, 8).expect("valid instrument");
+            build(&inst, 1000 + i as u64, BASE_MID + 4, MEM_LEVELS)
+        })
+        .collect();
+    let n_books: usize = books.iter().map(Consolidated::venue_count).sum();
+    for c in &books {
+        for v in 0..c.venue_count() {
+            let b = c.book(v).expect("venue exists");
+            assert_eq!(
+                (b.bids().len(), b.asks().len()),
+                (MEM_LEVELS, MEM_LEVELS),
+                "memory check depth"
+            );
+        }
+    }
+    let heap: usize = books.iter().map(Consolidated::heap_bytes).sum();
+    let rss = rss_kb();
+    let show = |v: Option<u64>| v.map_or_else(|| "null".to_string(), |v| v.to_string());
+    println!(
+        "MEMORY 5x{MEM_INSTRUMENTS}x{MEM_LEVELS}: heap_bytes={heap} rss_kb={} (rss before build {} kB, {n_books} books)",
+        show(rss),
+        show(rss_before)
+    );
+    let json = format!(
+        "{{\"books\":{n_books},\"levels_per_side\":{MEM_LEVELS},\"heap_bytes\":{heap},\"rss_kb\":{},\"rss_before_kb\":{}}}\n",
+        show(rss),
+        show(rss_before)
+    );
+    let dir = criterion_dir();
+    std::fs::create_dir_all(&dir).expect("create criterion output directory");
+    std::fs::write(dir.join("memory.json"), json).expect("write memory.json");
+    drop(books);
+}
+
+criterion_group! {
+    name = benches;
+    // Sub-microsecond to microsecond routines: short windows are stable enough.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = bench_refresh, bench_detect_all, bench_best_fill
+}
+
+// criterion_main! cannot run anything before the groups, hence a hand-written main.
+fn main() {
+    // `--list` must only list; everything else (bench, --test) runs the check first.
+    if !std::env::args().any(|a| a == "--list") {
+        memory_check();
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

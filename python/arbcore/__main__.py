@@ -1,0 +1,5 @@
+import sys
+
+from arbcore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,549 @@
+//! `arbcore.ConsolidatedBook`: the Python face of `consolidated::Consolidated`.
+//!
+//! Hot methods (`apply_delta`, `apply_deltas`) take plain ints or contiguous numpy arrays and
+//! return a bool, so a call costs one crossing and no Python object per level. Every method
+//! validates all of its input before it changes anything: a failed call leaves the book as it was.
+
+use super::{decimal_err, BookInputError, ConfigError, UnknownVenueError};
+use crate::book::{BookState, Change, Level, Side, Stamp, Top};
+use crate::consolidated::{validate_columns, Consolidated};
+use crate::fixed;
+use crate::instrument::{Instrument, SpecError, VenueSpec, VenueSpecText};
+use crate::opportunity::{Opportunity, OPPORTUNITY_FIELDS, OPPORTUNITY_SIZE};
+use numpy::{PyArray2, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyByteArray, PyDict, PyInt, PyString};
+use std::borrow::Cow;
+
+fn config_err(e: SpecError) -> PyErr {
+    ConfigError::new_err(e.to_string())
+}
+
+static OPPORTUNITY_DTYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The numpy dtype of opportunity records, built once from `OPPORTUNITY_FIELDS`.
+pub(crate) fn opportunity_dtype(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    let d = OPPORTUNITY_DTYPE.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        let np = py.import("numpy")?;
+        let dt = np.getattr("dtype")?.call1((OPPORTUNITY_FIELDS.to_vec(),))?;
+        let size: usize = dt.getattr("itemsize")?.extract()?;
+        if size != OPPORTUNITY_SIZE {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err("opportunity dtype size mismatch"));
+        }
+        Ok(dt.unbind())
+    })?;
+    Ok(d.bind(py))
+}
+
+/// Records -> numpy structured array (one copy into a bytearray numpy then owns a view of).
+fn records_to_numpy<'py>(py: Python<'py>, recs: &[Opportunity]) -> PyResult<Bound<'py, PyAny>> {
+    let mut bytes = Vec::with_capacity(recs.len() * OPPORTUNITY_SIZE);
+    for r in recs {
+        r.write_bytes(&mut bytes);
+    }
+    let buf = PyByteArray::new(py, &bytes);
+    let np = py.import("numpy")?;
+    np.getattr("frombuffer")?.call1((buf, opportunity_dtype(py)?))
+}
+
+fn top_tuple(t: &Top) -> (Option<(u64, u64)>, Option<(u64, u64)>) {
+    (t.bid.map(|l| (l.price, l.qty)), t.ask.map(|l| (l.price, l.qty)))
+}
+
+/// A numpy column of u64, given as uint64 or (non-negative) int64.
+enum Column<'py> {
+    U(PyReadonlyArray1<'py, u64>),
+    I(Vec<u64>),
+}
+
+impl<'py> Column<'py> {
+    fn extract(name: &str, obj: &Bound<'py, PyAny>) -> PyResult<Self> {
+        if let Ok(a) = obj.extract::<PyReadonlyArray1<'py, u64>>() {
+            return Ok(Column::U(a));
+        }
+        if let Ok(a) = obj.extract::<PyReadonlyArray1<'py, i64>>() {
+            let s = a.as_slice().map_err(|_| BookInputError::new_err(format!("{name}: array must be contiguous")))?;
+            let mut out = Vec::with_capacity(s.len());
+            for (i, &v) in s.iter().enumerate() {
+                out.push(u64::try_from(v).map_err(|_| {
+                    BookInputError::new_err(format!("{name}[{i}] = {v}: must not be negative"))
+                })?);
+            }
+            return Ok(Column::I(out));
+        }
+        Err(BookInputError::new_err(format!("{name}: expected a 1-D numpy array of uint64 or int64")))
+    }
+
+    fn slice(&self, name: &str) -> PyResult<Cow<'_, [u64]>> {
+        match self {
+            Column::U(a) => a
+                .as_slice()
+                .map(Cow::Borrowed)
+                .map_err(|_| BookInputError::new_err(format!("{name}: array must be contiguous"))),
+            Column::I(v) => Ok(Cow::Borrowed(v.as_slice())),
+        }
+    }
+}
+
+/// One canonical instrument across up to 16 venues: books, rules, balances, opportunities.
+#[pyclass(module = "arbcore._core")]
+#[derive(Debug)]
+pub struct ConsolidatedBook {
+    inner: Consolidated,
+    last: Vec<Change>,
+}
+
+impl ConsolidatedBook {
+    fn venue(&self, v: &Bound<'_, PyAny>) -> PyResult<usize> {
+        if let Ok(i) = v.cast::<PyInt>() {
+            let i: i64 = i.extract()?;
+            return usize::try_from(i)
+                .ok()
+                .filter(|&i| i < self.inner.venue_count())
+                .ok_or_else(|| UnknownVenueError::new_err(format!("venue index {i} (have {})", self.inner.venue_count())));
+        }
+        if let Ok(s) = v.cast::<PyString>() {
+            let name = s.to_cow()?;
+            return self.inner.venue_index(&name).ok_or_else(|| UnknownVenueError::new_err(format!("venue {name:?}")));
+        }
+        Err(UnknownVenueError::new_err(format!("venue must be an index or a name, got {}", v.repr()?)))
+    }
+
+    fn raw(&self, what: &str, v: &Bound<'_, PyAny>, decimals: u8) -> PyResult<u64> {
+        if let Ok(i) = v.cast::<PyInt>() {
+            return i.extract::<u64>().map_err(|_| super::DecimalError::new_err(format!("{what} {}: must be an integer in 0..2**64", i.repr().map(|r| r.to_string()).unwrap_or_default())));
+        }
+        if let Ok(s) = v.cast::<PyString>() {
+            let t = s.to_cow()?;
+            return fixed::parse_u64(t.as_bytes(), decimals).map_err(|e| decimal_err(what, &t, e));
+        }
+        Err(super::DecimalError::new_err(format!("{what}: expected a decimal string or a raw int, got {}", v.repr()?)))
+    }
+
+    fn price(&self, v: &Bound<'_, PyAny>) -> PyResult<u64> {
+        self.raw("price", v, self.inner.instrument().price_decimals)
+    }
+
+    fn qty(&self, v: &Bound<'_, PyAny>) -> PyResult<u64> {
+        self.raw("qty", v, self.inner.instrument().qty_decimals)
+    }
+
+    fn side(v: u8) -> PyResult<Side> {
+        Side::from_u8(v).ok_or_else(|| BookInputError::new_err(format!("side {v}: must be 0 (BID) or 1 (ASK)")))
+    }
+
+    fn stamp(&self, v: usize, seq: Option<u64>, venue_ts: Option<i64>, recv_ts: Option<i64>) -> Option<Stamp> {
+        if seq.is_none() && venue_ts.is_none() && recv_ts.is_none() {
+            return None;
+        }
+        let prev = self.inner.book(v).map(|b| b.stamp()).unwrap_or_default();
+        Some(Stamp {
+            seq: seq.unwrap_or(prev.seq),
+            venue_ts: venue_ts.unwrap_or(prev.venue_ts),
+            recv_ts: recv_ts.unwrap_or(prev.recv_ts),
+        })
+    }
+
+    fn levels(&self, what: &str, seq: &Bound<'_, PyAny>) -> PyResult<Vec<Level>> {
+        let mut out = Vec::new();
+        for (i, item) in seq.try_iter()?.enumerate() {
+            let item = item?;
+            let (p, q): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item
+                .extract()
+                .map_err(|_| BookInputError::new_err(format!("{what}[{i}]: expected a (price, qty) pair")))?;
+            out.push(Level { price: self.price(&p)?, qty: self.qty(&q)? });
+        }
+        Ok(out)
+    }
+
+    fn record(&mut self, v: usize, c: Change) -> bool {
+        self.last[v] = c;
+        c.top_changed()
+    }
+
+    fn depth_array<'py>(py: Python<'py>, levels: &[Level]) -> PyResult<Bound<'py, PyArray2<u64>>> {
+        let rows: Vec<Vec<u64>> = levels.iter().map(|l| vec![l.price, l.qty]).collect();
+        if rows.is_empty() {
+            return Ok(PyArray2::zeros(py, [0, 2], false));
+        }
+        PyArray2::from_vec2(py, &rows).map_err(|e| BookInputError::new_err(e.to_string()))
+    }
+}
+
+#[pymethods]
+impl ConsolidatedBook {
+    #[new]
+    #[pyo3(signature = (instrument, price_decimals, qty_decimals, instrument_id = 0))]
+    fn new(instrument: &str, price_decimals: u8, qty_decimals: u8, instrument_id: u32) -> PyResult<Self> {
+        let inst = Instrument::new(instrument, instrument_id, price_decimals, qty_decimals).map_err(config_err)?;
+        Ok(ConsolidatedBook { inner: Consolidated::new(inst), last: Vec::new() })
+    }
+
+    #[getter]
+    fn instrument(&self) -> String {
+        self.inner.instrument().name()
+    }
+    #[getter]
+    fn base(&self) -> String {
+        self.inner.instrument().base.clone()
+    }
+    #[getter]
+    fn quote(&self) -> String {
+        self.inner.instrument().quote.clone()
+    }
+    #[getter]
+    fn instrument_id(&self) -> u32 {
+        self.inner.instrument().id
+    }
+    #[getter]
+    fn price_decimals(&self) -> u8 {
+        self.inner.instrument().price_decimals
+    }
+    #[getter]
+    fn qty_decimals(&self) -> u8 {
+        self.inner.instrument().qty_decimals
+    }
+    #[getter]
+    fn notional_decimals(&self) -> u8 {
+        self.inner.instrument().notional_decimals()
+    }
+    #[getter]
+    fn venues(&self) -> Vec<String> {
+        (0..self.inner.venue_count()).filter_map(|i| self.inner.spec(i).map(|s| s.venue.clone())).collect()
+    }
+
+    /// Add a venue with its rules as exact decimal strings; returns its index.
+    #[pyo3(signature = (name, *, symbol, tick_size, lot_size, min_qty = "0", min_notional = "0", taker_fee = "0", maker_fee = "0"))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_venue(
+        &mut self,
+        name: &str,
+        symbol: &str,
+        tick_size: &str,
+        lot_size: &str,
+        min_qty: &str,
+        min_notional: &str,
+        taker_fee: &str,
+        maker_fee: &str,
+    ) -> PyResult<usize> {
+        let text = VenueSpecText { venue: name, symbol, tick_size, lot_size, min_qty, min_notional, taker_fee, maker_fee };
+        let spec = VenueSpec::parse(self.inner.instrument(), &text).map_err(config_err)?;
+        let i = self.inner.add_venue(spec).map_err(config_err)?;
+        self.last.push(Change::default());
+        Ok(i)
+    }
+
+    fn venue_index(&self, name: &Bound<'_, PyAny>) -> PyResult<usize> {
+        self.venue(name)
+    }
+
+    /// The venue's rules as exact decimal strings.
+    fn venue_spec<'py>(&self, py: Python<'py>, venue: &Bound<'_, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        let v = self.venue(venue)?;
+        let inst = self.inner.instrument();
+        let s = self.inner.spec(v).ok_or_else(|| UnknownVenueError::new_err(v))?;
+        let d = PyDict::new(py);
+        d.set_item("name", &s.venue)?;
+        d.set_item("symbol", &s.symbol)?;
+        d.set_item("tick_size", fixed::format_u64(s.tick, inst.price_decimals))?;
+        d.set_item("lot_size", fixed::format_u64(s.lot, inst.qty_decimals))?;
+        d.set_item("min_qty", fixed::format_u64(s.min_qty, inst.qty_decimals))?;
+        d.set_item("min_notional", fixed::format_u128(s.min_notional, inst.notional_decimals()))?;
+        let fee = |f: i64| {
+            let t = fixed::format_u64(f.unsigned_abs(), 8);
+            if f < 0 { format!("-{t}") } else { t }
+        };
+        d.set_item("taker_fee", fee(s.taker_fee))?;
+        d.set_item("maker_fee", fee(s.maker_fee))?;
+        Ok(d)
+    }
+
+    /// Set a venue balance of the base or quote asset, as a decimal string.
+    fn set_balance(&mut self, venue: &Bound<'_, PyAny>, asset: &str, amount: &str) -> PyResult<()> {
+        let v = self.venue(venue)?;
+        let inst = self.inner.instrument();
+        if asset == inst.base {
+            let a = fixed::parse_u128(amount.as_bytes(), inst.qty_decimals).map_err(|e| decimal_err("balance", amount, e))?;
+            self.inner.set_base_balance(v, a);
+        } else if asset == inst.quote {
+            let a = inst.parse_notional(amount).map_err(|e| decimal_err("balance", amount, e))?;
+            self.inner.set_quote_balance(v, a);
+        } else {
+            return Err(ConfigError::new_err(format!(
+                "asset {asset:?}: not {} or {} of {}",
+                inst.base,
+                inst.quote,
+                inst.name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// A venue balance as a decimal string.
+    fn balance(&self, venue: &Bound<'_, PyAny>, asset: &str) -> PyResult<String> {
+        let v = self.venue(venue)?;
+        let inst = self.inner.instrument();
+        if asset == inst.base {
+            Ok(fixed::format_u128(self.inner.base_balance(v).unwrap_or(0), inst.qty_decimals))
+        } else if asset == inst.quote {
+            Ok(fixed::format_u128(self.inner.quote_balance(v).unwrap_or(0), inst.notional_decimals()))
+        } else {
+            Err(ConfigError::new_err(format!("asset {asset:?}: not {} or {}", inst.base, inst.quote)))
+        }
+    }
+
+    /// Cap on the buy notional of one opportunity (quote units, decimal string); None = no cap.
+    #[pyo3(signature = (amount))]
+    fn set_max_notional(&mut self, amount: Option<&str>) -> PyResult<()> {
+        let n = match amount {
+            None => u128::MAX,
+            Some(a) => self.inner.instrument().parse_notional(a).map_err(|e| decimal_err("max_notional", a, e))?,
+        };
+        self.inner.set_max_notional(n);
+        Ok(())
+    }
+
+    /// Minimum net edge in bps, as a decimal string with up to 4 decimals ("2.5").
+    fn set_min_edge_bps(&mut self, bps: &str) -> PyResult<()> {
+        let e = fixed::parse_u64(bps.as_bytes(), 4).map_err(|e| decimal_err("min_edge_bps", bps, e))?;
+        self.inner.set_min_edge(e);
+        Ok(())
+    }
+
+    /// Replace a venue's book. Levels are (price, qty) pairs of decimal strings or raw ints.
+    #[pyo3(signature = (venue, bids, asks, seq = 0, venue_ts = 0, recv_ts = 0))]
+    fn apply_snapshot(
+        &mut self,
+        venue: &Bound<'_, PyAny>,
+        bids: &Bound<'_, PyAny>,
+        asks: &Bound<'_, PyAny>,
+        seq: u64,
+        venue_ts: i64,
+        recv_ts: i64,
+    ) -> PyResult<bool> {
+        let v = self.venue(venue)?;
+        let b = self.levels("bids", bids)?;
+        let a = self.levels("asks", asks)?;
+        let c = self.inner.apply_snapshot(v, &b, &a, Stamp { seq, venue_ts, recv_ts }).unwrap_or_default();
+        Ok(self.record(v, c))
+    }
+
+    /// One delta (absolute quantity, 0 deletes) as its own message. Returns True if the top moved.
+    #[pyo3(signature = (venue, side, price, qty, seq = None, venue_ts = None, recv_ts = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn apply_delta(
+        &mut self,
+        venue: &Bound<'_, PyAny>,
+        side: u8,
+        price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        seq: Option<u64>,
+        venue_ts: Option<i64>,
+        recv_ts: Option<i64>,
+    ) -> PyResult<bool> {
+        let v = self.venue(venue)?;
+        let side = Self::side(side)?;
+        let p = self.price(price)?;
+        let q = self.qty(qty)?;
+        let stamp = self.stamp(v, seq, venue_ts, recv_ts);
+        let c = self.inner.apply_delta(v, side, p, q, stamp).unwrap_or_default();
+        Ok(self.record(v, c))
+    }
+
+    /// One message of deltas as numpy arrays: sides (uint8, 0/1), raw prices and quantities
+    /// (uint64 or non-negative int64). Validated whole before anything is applied.
+    #[pyo3(signature = (venue, sides, prices, qtys, seq = None, venue_ts = None, recv_ts = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn apply_deltas(
+        &mut self,
+        venue: &Bound<'_, PyAny>,
+        sides: PyReadonlyArray1<'_, u8>,
+        prices: &Bound<'_, PyAny>,
+        qtys: &Bound<'_, PyAny>,
+        seq: Option<u64>,
+        venue_ts: Option<i64>,
+        recv_ts: Option<i64>,
+    ) -> PyResult<bool> {
+        let v = self.venue(venue)?;
+        let pc = Column::extract("prices", prices)?;
+        let qc = Column::extract("qtys", qtys)?;
+        let s = sides.as_slice().map_err(|_| BookInputError::new_err("sides: array must be contiguous"))?;
+        let (p, q) = (pc.slice("prices")?, qc.slice("qtys")?);
+        validate_columns(s, &p, &q).map_err(|(i, why)| BookInputError::new_err(format!("entry {i}: {why}")))?;
+        let stamp = self.stamp(v, seq, venue_ts, recv_ts);
+        let c = self.inner.apply_columns(v, s, &p, &q, stamp).unwrap_or_default();
+        Ok(self.record(v, c))
+    }
+
+    /// Drop a venue's levels; its book waits for a snapshot (SYNCING).
+    fn clear(&mut self, venue: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v = self.venue(venue)?;
+        let c = self.inner.clear(v).unwrap_or_default();
+        self.record(v, c);
+        Ok(())
+    }
+
+    fn state(&self, venue: &Bound<'_, PyAny>) -> PyResult<u8> {
+        let v = self.venue(venue)?;
+        Ok(self.inner.book(v).map_or(0, |b| b.state() as u8))
+    }
+
+    fn state_name(&self, venue: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+        let v = self.venue(venue)?;
+        Ok(self.inner.book(v).map_or("SYNCING", |b| b.state().name()))
+    }
+
+    fn set_state(&mut self, venue: &Bound<'_, PyAny>, state: u8) -> PyResult<()> {
+        let v = self.venue(venue)?;
+        let s = BookState::from_u8(state)
+            .ok_or_else(|| BookInputError::new_err(format!("state {state}: must be SYNCING, LIVE, STALE or BROKEN (0-3)")))?;
+        self.inner.set_state(v, s);
+        Ok(())
+    }
+
+    /// Mark LIVE books with no message for more than `max_age_ns` STALE; returns their indices.
+    fn check_stale(&mut self, now_ns: i64, max_age_ns: i64) -> Vec<usize> {
+        let mask = self.inner.check_stale(now_ns, max_age_ns);
+        (0..16).filter(|i| mask >> i & 1 == 1).collect()
+    }
+
+    fn seq(&self, venue: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let v = self.venue(venue)?;
+        Ok(self.inner.book(v).map_or(0, |b| b.stamp().seq))
+    }
+
+    /// (venue event time, local receive time) of the last message, integer ns.
+    fn timestamps(&self, venue: &Bound<'_, PyAny>) -> PyResult<(i64, i64)> {
+        let v = self.venue(venue)?;
+        let s = self.inner.book(v).map(|b| b.stamp()).unwrap_or_default();
+        Ok((s.venue_ts, s.recv_ts))
+    }
+
+    /// Best bid of one venue as (raw price, raw qty), or None.
+    fn best_bid(&self, venue: &Bound<'_, PyAny>) -> PyResult<Option<(u64, u64)>> {
+        let v = self.venue(venue)?;
+        Ok(self.inner.book(v).and_then(|b| b.best_bid()).map(|l| (l.price, l.qty)))
+    }
+
+    fn best_ask(&self, venue: &Bound<'_, PyAny>) -> PyResult<Option<(u64, u64)>> {
+        let v = self.venue(venue)?;
+        Ok(self.inner.book(v).and_then(|b| b.best_ask()).map(|l| (l.price, l.qty)))
+    }
+
+    /// The last apply on a venue: ((old bid, old ask), (new bid, new ask)), levels as (price, qty).
+    #[allow(clippy::type_complexity)]
+    fn last_change(
+        &self,
+        venue: &Bound<'_, PyAny>,
+    ) -> PyResult<((Option<(u64, u64)>, Option<(u64, u64)>), (Option<(u64, u64)>, Option<(u64, u64)>))> {
+        let v = self.venue(venue)?;
+        let c = self.last[v];
+        Ok((top_tuple(&c.old), top_tuple(&c.new)))
+    }
+
+    /// Up to `n` levels of one side from the best, as a (k, 2) uint64 array of (price, qty).
+    fn depth<'py>(&self, py: Python<'py>, venue: &Bound<'_, PyAny>, side: u8, n: usize) -> PyResult<Bound<'py, PyArray2<u64>>> {
+        let v = self.venue(venue)?;
+        let side = Self::side(side)?;
+        let levels = self.inner.book(v).map(|b| b.side(side).top(n)).unwrap_or_default();
+        Self::depth_array(py, &levels)
+    }
+
+    /// Total quantity on one side at prices at least as good as `limit_price`.
+    fn cumulative_qty(&self, venue: &Bound<'_, PyAny>, side: u8, limit_price: &Bound<'_, PyAny>) -> PyResult<u128> {
+        let v = self.venue(venue)?;
+        let side = Self::side(side)?;
+        let p = self.price(limit_price)?;
+        Ok(self.inner.book(v).map_or(0, |b| b.side(side).qty_through(p)))
+    }
+
+    /// Best bid across LIVE venues as (venue, price, qty). With `net=True` the price is net of
+    /// that venue's taker fee (floored) and the venue is the one that pays most after fees.
+    #[pyo3(signature = (net = false))]
+    fn consolidated_bid(&self, net: bool) -> Option<(usize, u64, u64)> {
+        if net {
+            self.inner.best_bid_net().map(|(v, l, p)| (v, p, l.qty))
+        } else {
+            self.inner.best_bid().map(|(v, l)| (v, l.price, l.qty))
+        }
+    }
+
+    /// Best ask across LIVE venues; with `net=True` including the taker fee (rounded up).
+    #[pyo3(signature = (net = false))]
+    fn consolidated_ask(&self, net: bool) -> Option<(usize, u64, u64)> {
+        if net {
+            self.inner.best_ask_net().map(|(v, l, p)| (v, p, l.qty))
+        } else {
+            self.inner.best_ask().map(|(v, l)| (v, l.price, l.qty))
+        }
+    }
+
+    /// Up to `n` price levels merged over LIVE venues, as a (k, 2) uint64 array.
+    fn merged_depth<'py>(&self, py: Python<'py>, side: u8, n: usize) -> PyResult<Bound<'py, PyArray2<u64>>> {
+        let side = Self::side(side)?;
+        Self::depth_array(py, &self.inner.merged_depth(side, n))
+    }
+
+    /// Re-evaluate the pairs whose venues changed since the last refresh; returns how many.
+    fn refresh(&mut self) -> usize {
+        self.inner.refresh()
+    }
+
+    /// Current opportunities after refreshing changed pairs, best net profit first, as a numpy
+    /// structured array (`arbcore.OPPORTUNITY_DTYPE`).
+    fn opportunities<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.inner.refresh();
+        records_to_numpy(py, &self.inner.opportunities())
+    }
+
+    /// Re-evaluate every pair now, then return the opportunities.
+    fn detect<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.inner.detect_all();
+        records_to_numpy(py, &self.inner.opportunities())
+    }
+
+    fn parse_price(&self, s: &str) -> PyResult<u64> {
+        self.inner.instrument().parse_price(s).map_err(|e| decimal_err("price", s, e))
+    }
+    fn parse_qty(&self, s: &str) -> PyResult<u64> {
+        self.inner.instrument().parse_qty(s).map_err(|e| decimal_err("qty", s, e))
+    }
+    fn format_price(&self, raw: u64) -> String {
+        fixed::format_u64(raw, self.inner.instrument().price_decimals)
+    }
+    fn format_qty(&self, raw: u64) -> String {
+        fixed::format_u64(raw, self.inner.instrument().qty_decimals)
+    }
+    /// Format a notional or profit (quote units at `notional_decimals`); negatives allowed.
+    fn format_notional(&self, raw: i128) -> String {
+        let t = fixed::format_u128(raw.unsigned_abs(), self.inner.instrument().notional_decimals());
+        if raw < 0 { format!("-{t}") } else { t }
+    }
+
+    /// Detection counters.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.stats();
+        let d = PyDict::new(py);
+        d.set_item("pairs_evaluated", s.pairs_evaluated)?;
+        d.set_item("pairs_walked", s.pairs_walked)?;
+        d.set_item("overflow_skips", s.overflow_skips)?;
+        Ok(d)
+    }
+
+    /// Heap bytes held by all books (capacity), for memory reports.
+    fn heap_bytes(&self) -> usize {
+        self.inner.heap_bytes()
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.venue_count()
+    }
+
+    fn __repr__(&self) -> String {
+        let states: Vec<String> = (0..self.inner.venue_count())
+            .filter_map(|i| Some(format!("{}={}", self.inner.spec(i)?.venue, self.inner.book(i)?.state().name())))
+            .collect();
+        format!("ConsolidatedBook({:?}, venues=[{}])", self.inner.instrument().name(), states.join(", "))
+    }
+}

@@ -1,0 +1,89 @@
+//! PyO3 bindings: translation only. Every type here wraps a core type; no trading logic lives
+//! in this module. Exceptions are defined in Python (`arbcore/errors.py`, so they can inherit
+//! from both `ArbcoreError` and the matching builtin) and imported here.
+
+mod consolidated;
+
+use crate::book::{BookState, Side};
+use crate::fixed::{self, FixedError};
+use crate::opportunity::OPPORTUNITY_FIELDS;
+use crate::synth;
+use numpy::{IntoPyArray, PyArray1};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+pyo3::import_exception!(arbcore.errors, DecimalError);
+pyo3::import_exception!(arbcore.errors, ConfigError);
+pyo3::import_exception!(arbcore.errors, UnknownVenueError);
+pyo3::import_exception!(arbcore.errors, BookInputError);
+
+/// A decimal error naming what was parsed and the offending text.
+pub(crate) fn decimal_err(what: &str, text: &str, e: FixedError) -> PyErr {
+    DecimalError::new_err(format!("{what} {text:?}: {e}"))
+}
+
+/// Parse a decimal string into an integer count of 10^-decimals units.
+#[pyfunction]
+fn parse_decimal(s: &str, decimals: u8) -> PyResult<u128> {
+    fixed::parse_u128(s.as_bytes(), decimals).map_err(|e| decimal_err("decimal", s, e))
+}
+
+/// Format `value / 10^decimals` as the shortest exact decimal string.
+#[pyfunction]
+fn format_decimal(value: u128, decimals: u8) -> PyResult<String> {
+    if decimals > fixed::MAX_DECIMALS {
+        return Err(DecimalError::new_err(format!(
+            "decimals {decimals}: {}",
+            FixedError::BadScale(decimals)
+        )));
+    }
+    Ok(fixed::format_u128(value, decimals))
+}
+
+/// Field names and numpy type codes of an opportunity record, in layout order.
+#[pyfunction]
+fn opportunity_fields() -> Vec<(&'static str, &'static str)> {
+    OPPORTUNITY_FIELDS.to_vec()
+}
+
+/// The seeded benchmark stream (see `rust/synth.rs`) as numpy arrays: snapshot levels best
+/// first (`bid_prices`, `bid_qtys`, `ask_prices`, `ask_qtys`) and deltas (`sides`, `prices`,
+/// `qtys`). Prices are ticks around 6_000_000 (price_decimals 2), quantities 1..=1000.
+#[pyfunction]
+fn synthetic_stream<'py>(py: Python<'py>, seed: u64, depth: usize, n: usize) -> PyResult<Bound<'py, PyDict>> {
+    let ((bids, asks), deltas) = py.detach(|| synth::stream(seed, depth, n));
+    let d = PyDict::new(py);
+    let col = |levels: &[crate::book::Level], f: fn(&crate::book::Level) -> u64| -> Vec<u64> {
+        levels.iter().map(f).collect()
+    };
+    d.set_item("bid_prices", col(&bids, |l| l.price).into_pyarray(py))?;
+    d.set_item("bid_qtys", col(&bids, |l| l.qty).into_pyarray(py))?;
+    d.set_item("ask_prices", col(&asks, |l| l.price).into_pyarray(py))?;
+    d.set_item("ask_qtys", col(&asks, |l| l.qty).into_pyarray(py))?;
+    let sides: Vec<u8> = deltas.iter().map(|x| x.side).collect();
+    let prices: Vec<u64> = deltas.iter().map(|x| x.price).collect();
+    let qtys: Vec<u64> = deltas.iter().map(|x| x.qty).collect();
+    d.set_item("sides", PyArray1::from_vec(py, sides))?;
+    d.set_item("prices", PyArray1::from_vec(py, prices))?;
+    d.set_item("qtys", PyArray1::from_vec(py, qtys))?;
+    Ok(d)
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("BID", Side::Bid as u8)?;
+    m.add("ASK", Side::Ask as u8)?;
+    m.add("SYNCING", BookState::Syncing as u8)?;
+    m.add("LIVE", BookState::Live as u8)?;
+    m.add("STALE", BookState::Stale as u8)?;
+    m.add("BROKEN", BookState::Broken as u8)?;
+    m.add("MAX_VENUES", crate::consolidated::MAX_VENUES)?;
+    m.add("FEE_SCALE", crate::instrument::FEE_SCALE)?;
+    m.add("MAX_DECIMALS", fixed::MAX_DECIMALS)?;
+    m.add_function(wrap_pyfunction!(parse_decimal, m)?)?;
+    m.add_function(wrap_pyfunction!(format_decimal, m)?)?;
+    m.add_function(wrap_pyfunction!(opportunity_fields, m)?)?;
+    m.add_function(wrap_pyfunction!(synthetic_stream, m)?)?;
+    m.add_class::<consolidated::ConsolidatedBook>()?;
+    Ok(())
+}
