@@ -86,14 +86,20 @@ def run_demo(steps: int = 3000, seed: int = 7, show: int = 12) -> int:
         for v in range(len(VENUES)):
             bids, qb, asks, qa = quote_levels(rng, mid + int(noise[v]), 50)
             if step == 0:
-                book.apply_snapshot(v, list(zip(bids.tolist(), qb.tolist(), strict=True)),
-                                    list(zip(asks.tolist(), qa.tolist(), strict=True)),
-                                    seq=1, venue_ts=now, recv_ts=now)
+                book.apply_snapshot(
+                    v,
+                    list(zip(bids.tolist(), qb.tolist(), strict=True)),
+                    list(zip(asks.tolist(), qa.tolist(), strict=True)),
+                    seq=1,
+                    venue_ts=now,
+                    recv_ts=now,
+                )
                 prev_levels.append((bids, asks))
                 continue
             old_b, old_a = prev_levels[v]
-            sides = np.concatenate([np.full(LEVELS, BID), np.full(LEVELS, ASK),
-                                    np.full(LEVELS, BID), np.full(LEVELS, ASK)]).astype(np.uint8)
+            sides = np.concatenate(
+                [np.full(LEVELS, BID), np.full(LEVELS, ASK), np.full(LEVELS, BID), np.full(LEVELS, ASK)]
+            ).astype(np.uint8)
             prices = np.concatenate([old_b, old_a, bids, asks])
             qtys = np.concatenate([np.zeros(2 * LEVELS, np.uint64), qb, qa])
             # deletes of the old quote first, then the new quote: one venue message

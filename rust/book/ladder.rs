@@ -20,7 +20,7 @@
 use super::{Level, Side};
 
 /// How far from the touch a linear scan goes before switching to binary search.
-const LINEAR_SCAN: usize = 24;
+const LINEAR_SCAN: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slot {
@@ -75,13 +75,30 @@ impl Ladder {
     }
 
     /// Position of `key`: `Ok(i)` if present, `Err(i)` where it would be inserted.
+    ///
+    /// Tuned for updates near the touch: first a guess that is exact when the levels next to
+    /// the touch sit on consecutive ticks (liquid books), then a short backwards scan, then a
+    /// galloping search from the end, so the cost grows with the distance from the touch, not
+    /// with the size of the book.
     #[inline]
     fn find(&self, key: u64) -> Result<usize, usize> {
-        let n = self.slots.len();
+        let s = &self.slots;
+        let n = s.len();
+        let Some(last) = s.last() else { return Err(0) };
+        if key >= last.key {
+            return if key == last.key { Ok(n - 1) } else { Err(n) };
+        }
+        let gap = last.key - key;
+        if gap < n as u64 {
+            let g = n - 1 - gap as usize;
+            if s[g].key == key {
+                return Ok(g);
+            }
+        }
         let stop = n.saturating_sub(LINEAR_SCAN);
-        let mut i = n;
+        let mut i = n - 1;
         while i > stop {
-            let k = self.slots[i - 1].key;
+            let k = s[i - 1].key;
             if k == key {
                 return Ok(i - 1);
             }
@@ -90,10 +107,21 @@ impl Ladder {
             }
             i -= 1;
         }
-        if stop == 0 {
-            return Err(0);
+        // every slot from `stop` up is above `key`: gallop downwards, then binary search
+        let mut hi = stop;
+        let mut step = LINEAR_SCAN.max(1);
+        while hi > 0 {
+            let lo = hi.saturating_sub(step);
+            if s[lo].key <= key {
+                return match s[lo..hi].binary_search_by(|x| x.key.cmp(&key)) {
+                    Ok(j) => Ok(lo + j),
+                    Err(j) => Err(lo + j),
+                };
+            }
+            hi = lo;
+            step *= 2;
         }
-        self.slots[..stop].binary_search_by(|s| s.key.cmp(&key))
+        Err(0)
     }
 
     /// Set the absolute quantity at `price`; 0 deletes (deleting an absent level is a no-op).
