@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import arbcore
 from conftest import Stream, arbcore_top, new_arbcore_book
 from sorted_dict_book import SortedDictBook
-
-import arbcore
 
 ROUNDS = 5
 

@@ -73,12 +73,21 @@ impl Consolidated {
     /// Add a venue; returns its index. Names must be unique.
     pub fn add_venue(&mut self, spec: VenueSpec) -> Result<usize, SpecError> {
         if self.venues.len() >= MAX_VENUES {
-            return Err(SpecError::new("venue", spec.venue, format!("at most {MAX_VENUES} venues per instrument")));
+            return Err(SpecError::new(
+                "venue",
+                spec.venue,
+                format!("at most {MAX_VENUES} venues per instrument"),
+            ));
         }
         if self.venue_index(&spec.venue).is_some() {
             return Err(SpecError::new("venue", spec.venue, "venue already added"));
         }
-        self.venues.push(VenueSlot { spec, book: Book::new(), base_balance: 0, quote_balance: 0 });
+        self.venues.push(VenueSlot {
+            spec,
+            book: Book::new(),
+            base_balance: 0,
+            quote_balance: 0,
+        });
         Ok(self.venues.len() - 1)
     }
 
@@ -119,7 +128,11 @@ impl Consolidated {
     }
 
     fn mark_all_dirty(&mut self) {
-        self.dirty = if self.venues.is_empty() { 0 } else { u16::MAX >> (16 - self.venues.len()) };
+        self.dirty = if self.venues.is_empty() {
+            0
+        } else {
+            u16::MAX >> (16 - self.venues.len())
+        };
     }
 
     #[inline]
@@ -131,7 +144,14 @@ impl Consolidated {
 
     /// Apply a one-delta message to venue `v`.
     #[inline]
-    pub fn apply_delta(&mut self, v: usize, side: Side, price: u64, qty: u64, stamp: Option<Stamp>) -> Option<Change> {
+    pub fn apply_delta(
+        &mut self,
+        v: usize,
+        side: Side,
+        price: u64,
+        qty: u64,
+        stamp: Option<Stamp>,
+    ) -> Option<Change> {
         let slot = self.venues.get_mut(v)?;
         let before = slot.book.state();
         let c = slot.book.apply_delta(side, price, qty, stamp);
@@ -140,7 +160,12 @@ impl Consolidated {
     }
 
     /// Apply one message of deltas to venue `v`.
-    pub fn apply_deltas(&mut self, v: usize, deltas: &[Delta], stamp: Option<Stamp>) -> Option<Change> {
+    pub fn apply_deltas(
+        &mut self,
+        v: usize,
+        deltas: &[Delta],
+        stamp: Option<Stamp>,
+    ) -> Option<Change> {
         let slot = self.venues.get_mut(v)?;
         let before = slot.book.state();
         let c = slot.book.apply_deltas(deltas, stamp);
@@ -170,7 +195,13 @@ impl Consolidated {
         Some(c)
     }
 
-    pub fn apply_snapshot(&mut self, v: usize, bids: &[Level], asks: &[Level], stamp: Stamp) -> Option<Change> {
+    pub fn apply_snapshot(
+        &mut self,
+        v: usize,
+        bids: &[Level],
+        asks: &[Level],
+        stamp: Stamp,
+    ) -> Option<Change> {
         let slot = self.venues.get_mut(v)?;
         let before = slot.book.state();
         let c = slot.book.apply_snapshot(bids, asks, stamp);
@@ -230,21 +261,34 @@ impl Consolidated {
     }
 
     fn live(&self) -> impl Iterator<Item = (usize, &VenueSlot)> {
-        self.venues.iter().enumerate().filter(|(_, s)| s.book.state() == BookState::Live)
+        self.venues
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.book.state() == BookState::Live)
     }
 
     /// Best bid across LIVE venues: highest price, then larger quantity, then lower index.
     pub fn best_bid(&self) -> Option<(usize, Level)> {
         self.live()
             .filter_map(|(i, s)| s.book.best_bid().map(|l| (i, l)))
-            .max_by(|a, b| a.1.price.cmp(&b.1.price).then(a.1.qty.cmp(&b.1.qty)).then(b.0.cmp(&a.0)))
+            .max_by(|a, b| {
+                a.1.price
+                    .cmp(&b.1.price)
+                    .then(a.1.qty.cmp(&b.1.qty))
+                    .then(b.0.cmp(&a.0))
+            })
     }
 
     /// Best ask across LIVE venues: lowest price, then larger quantity, then lower index.
     pub fn best_ask(&self) -> Option<(usize, Level)> {
         self.live()
             .filter_map(|(i, s)| s.book.best_ask().map(|l| (i, l)))
-            .min_by(|a, b| a.1.price.cmp(&b.1.price).then(b.1.qty.cmp(&a.1.qty)).then(a.0.cmp(&b.0)))
+            .min_by(|a, b| {
+                a.1.price
+                    .cmp(&b.1.price)
+                    .then(b.1.qty.cmp(&a.1.qty))
+                    .then(a.0.cmp(&b.0))
+            })
     }
 
     /// Best bid net of the venue's taker fee: what selling there really yields. Returns the
@@ -282,7 +326,7 @@ impl Consolidated {
             all.extend(s.book.side(side).iter().take(n));
         }
         match side {
-            Side::Bid => all.sort_unstable_by(|a, b| b.price.cmp(&a.price)),
+            Side::Bid => all.sort_unstable_by_key(|l| std::cmp::Reverse(l.price)),
             Side::Ask => all.sort_unstable_by_key(|l| l.price),
         }
         let mut out: Vec<Level> = Vec::with_capacity(n.min(all.len()));
@@ -387,7 +431,12 @@ impl Consolidated {
     /// Current opportunities (after [`Consolidated::refresh`]), best net profit first.
     pub fn opportunities(&self) -> Vec<Opportunity> {
         let mut out: Vec<Opportunity> = self.pairs.iter().flatten().copied().collect();
-        out.sort_by(|x, y| y.net_profit.cmp(&x.net_profit).then(x.buy_venue.cmp(&y.buy_venue)).then(x.sell_venue.cmp(&y.sell_venue)));
+        out.sort_by(|x, y| {
+            y.net_profit
+                .cmp(&x.net_profit)
+                .then(x.buy_venue.cmp(&y.buy_venue))
+                .then(x.sell_venue.cmp(&y.sell_venue))
+        });
         out
     }
 
@@ -399,9 +448,16 @@ impl Consolidated {
 
 /// Check parallel delta columns before anything is applied, so a bad batch changes nothing.
 /// Returns the index and a description of the first bad entry.
-pub fn validate_columns(sides: &[u8], prices: &[u64], qtys: &[u64]) -> Result<(), (usize, &'static str)> {
+pub fn validate_columns(
+    sides: &[u8],
+    prices: &[u64],
+    qtys: &[u64],
+) -> Result<(), (usize, &'static str)> {
     if sides.len() != prices.len() || sides.len() != qtys.len() {
-        return Err((sides.len().min(prices.len()).min(qtys.len()), "arrays differ in length"));
+        return Err((
+            sides.len().min(prices.len()).min(qtys.len()),
+            "arrays differ in length",
+        ));
     }
     match sides.iter().position(|&s| s > 1) {
         Some(i) => Err((i, "side must be 0 (bid) or 1 (ask)")),

@@ -24,7 +24,10 @@ fn venue(c: &mut Consolidated, name: &str, fee: &str) -> usize {
 }
 
 fn lv(c: &Consolidated, price: &str, qty: &str) -> Level {
-    Level { price: c.instrument().parse_price(price).unwrap(), qty: c.instrument().parse_qty(qty).unwrap() }
+    Level {
+        price: c.instrument().parse_price(price).unwrap(),
+        qty: c.instrument().parse_qty(qty).unwrap(),
+    }
 }
 
 fn setup() -> Consolidated {
@@ -40,7 +43,11 @@ fn setup() -> Consolidated {
 #[test]
 fn opportunity_found_only_between_live_books_and_refreshed_incrementally() {
     let mut c = setup();
-    let s = |seq| Stamp { seq, venue_ts: 10 * seq as i64, recv_ts: 11 * seq as i64 };
+    let s = |seq| Stamp {
+        seq,
+        venue_ts: 10 * seq as i64,
+        recv_ts: 11 * seq as i64,
+    };
     let (b0, a0) = (vec![lv(&c, "59990", "1")], vec![lv(&c, "60000", "1")]);
     c.apply_snapshot(0, &b0, &a0, s(1)).unwrap();
     c.apply_snapshot(1, &b0, &a0, s(2)).unwrap();
@@ -52,16 +59,27 @@ fn opportunity_found_only_between_live_books_and_refreshed_incrementally() {
     // best first: buy on b (5 bps) beats buy on a (10 bps)
     assert_eq!((opps[0].buy_venue, opps[0].sell_venue), (1, 2));
     assert_eq!(opps[0].qty, 50_000_000);
-    assert_eq!((opps[0].buy_seq, opps[0].sell_seq, opps[0].sell_recv_ts), (2, 3, 33));
+    assert_eq!(
+        (opps[0].buy_seq, opps[0].sell_seq, opps[0].sell_recv_ts),
+        (2, 3, 33)
+    );
     assert_eq!(opps[0].instrument, 3);
     assert!(opps[0].net_profit > 0 && opps[0].net_profit < opps[0].gross_profit);
     // nothing changed: nothing re-evaluated
     assert_eq!(c.refresh(), 0);
     // a change below the top does not trigger detection
-    c.apply_delta(0, Side::Bid, lv(&c, "59000", "1").price, 100, None).unwrap();
+    c.apply_delta(0, Side::Bid, lv(&c, "59000", "1").price, 100, None)
+        .unwrap();
     assert_eq!(c.refresh(), 0);
     // a top change on venue 0 re-evaluates only its 4 pairs
-    c.apply_delta(0, Side::Ask, lv(&c, "60000", "2").price, lv(&c, "0", "2").qty + 200_000_000, None).unwrap();
+    c.apply_delta(
+        0,
+        Side::Ask,
+        lv(&c, "60000", "2").price,
+        lv(&c, "0", "2").qty + 200_000_000,
+        None,
+    )
+    .unwrap();
     assert_eq!(c.refresh(), 4);
     // venue 2 broken: out of detection at once
     c.set_state(2, BookState::Broken).unwrap();
@@ -93,10 +111,19 @@ fn consolidated_best_raw_and_net() {
     // a: 101 * 1.001 = 101.101; b: 101.02 * 1.0005 = 101.07051; c: 100.99 * 1.001 = 101.09099
     assert_eq!((v, net), (1, 10108));
     let d = c.merged_depth(Side::Bid, 2);
-    assert_eq!(d.iter().map(|l| l.price).collect::<Vec<_>>(), vec![10005, 10004]);
+    assert_eq!(
+        d.iter().map(|l| l.price).collect::<Vec<_>>(),
+        vec![10005, 10004]
+    );
     c.apply_snapshot(1, &b(&c, "100.05"), &b(&c, "101.02"), st);
     let d = c.merged_depth(Side::Bid, 1);
-    assert_eq!(d, vec![Level { price: 10005, qty: 200_000_000 }]);
+    assert_eq!(
+        d,
+        vec![Level {
+            price: 10005,
+            qty: 200_000_000
+        }]
+    );
     c.set_state(1, BookState::Broken);
     assert_eq!(c.merged_depth(Side::Bid, 1)[0].qty, 100_000_000);
 }
@@ -119,6 +146,9 @@ fn venue_limits_and_duplicates() {
 #[test]
 fn validate_columns_reports_first_bad_entry() {
     assert_eq!(validate_columns(&[0, 1], &[1, 2], &[1, 2]), Ok(()));
-    assert_eq!(validate_columns(&[0, 2], &[1, 2], &[1, 2]), Err((1, "side must be 0 (bid) or 1 (ask)")));
+    assert_eq!(
+        validate_columns(&[0, 2], &[1, 2], &[1, 2]),
+        Err((1, "side must be 0 (bid) or 1 (ask)"))
+    );
     assert!(validate_columns(&[0], &[1, 2], &[1, 2]).is_err());
 }

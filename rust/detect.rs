@@ -43,8 +43,12 @@ pub struct PairLimits {
 }
 
 impl PairLimits {
-    pub const UNLIMITED: PairLimits =
-        PairLimits { quote_balance: u128::MAX, base_balance: u128::MAX, max_notional: u128::MAX, min_edge: 0 };
+    pub const UNLIMITED: PairLimits = PairLimits {
+        quote_balance: u128::MAX,
+        base_balance: u128::MAX,
+        max_notional: u128::MAX,
+        min_edge: 0,
+    };
 }
 
 /// The best fill for a pair.
@@ -230,7 +234,10 @@ pub fn evaluate(inp: &PairInput<'_>, q: u64) -> Option<PairFill> {
     }
     let (cost, worst_ask) = walk_cost(inp.asks, q)?;
     let (proceeds, worst_bid) = walk_cost(inp.bids, q)?;
-    if cost < inp.buy.min_notional || proceeds < inp.sell.min_notional || cost > inp.limits.max_notional {
+    if cost < inp.buy.min_notional
+        || proceeds < inp.sell.min_notional
+        || cost > inp.limits.max_notional
+    {
         return None;
     }
     let fa = F + i128::from(inp.buy.taker_fee);
@@ -283,7 +290,11 @@ pub fn best_fill(inp: &PairInput<'_>) -> Option<PairFill> {
     if inp.sell.min_notional > 0 {
         q_lo = q_lo.max(min_qty_for_notional(inp.bids, inp.sell.min_notional)?);
     }
-    let candidates = [floor_to(q_c, lot), ceil_to(q_c, lot).unwrap_or(0), ceil_to(q_lo, lot).unwrap_or(0)];
+    let candidates = [
+        floor_to(q_c, lot),
+        ceil_to(q_c, lot).unwrap_or(0),
+        ceil_to(q_lo, lot).unwrap_or(0),
+    ];
     let mut best: Option<PairFill> = None;
     for (k, &q) in candidates.iter().enumerate() {
         if q == 0 || candidates[..k].contains(&q) {

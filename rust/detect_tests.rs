@@ -17,7 +17,10 @@ fn spec(tick: u64, lot: u64, min_qty: u64, min_notional: u128, taker_fee: i64) -
 
 fn ladder(side: Side, levels: &[(u64, u64)]) -> Ladder {
     let mut l = Ladder::new(side);
-    let lv: Vec<Level> = levels.iter().map(|&(price, qty)| Level { price, qty }).collect();
+    let lv: Vec<Level> = levels
+        .iter()
+        .map(|&(price, qty)| Level { price, qty })
+        .collect();
     l.load(&lv);
     l
 }
@@ -44,14 +47,19 @@ fn brute_force(
         }
     }
     let lot = lot_lattice(buy.lot, sell.lot)?;
-    let depth = asks.iter().map(|l| l.1).sum::<u64>().min(bids.iter().map(|l| l.1).sum::<u64>());
+    let depth = asks
+        .iter()
+        .map(|l| l.1)
+        .sum::<u64>()
+        .min(bids.iter().map(|l| l.1).sum::<u64>());
     let f = FEE_SCALE as i128;
     let mut best: Option<(u64, i128)> = None;
     let mut q = lot;
     while q <= depth {
         let c = cost(asks, q)?;
         let p = cost(bids, q)?;
-        let net = p as i128 * (f - sell.taker_fee as i128) - c as i128 * (f + buy.taker_fee as i128);
+        let net =
+            p as i128 * (f - sell.taker_fee as i128) - c as i128 * (f + buy.taker_fee as i128);
         let ok = q >= buy.min_qty
             && q >= sell.min_qty
             && c >= buy.min_notional
@@ -59,7 +67,9 @@ fn brute_force(
             && (q as u128) <= lim.base_balance
             && c <= lim.max_notional
             && (c as i128) * (f + buy.taker_fee as i128)
-                <= i128::try_from(lim.quote_balance).unwrap_or(i128::MAX).saturating_mul(f)
+                <= i128::try_from(lim.quote_balance)
+                    .unwrap_or(i128::MAX)
+                    .saturating_mul(f)
             && net > 0
             && net >= lim.min_edge as i128 * c as i128;
         if ok && best.map_or(true, |(_, b)| net > b) {
@@ -77,7 +87,13 @@ fn simple_cross_with_fees() {
     let bids = ladder(Side::Bid, &[(103, 3), (102, 10)]);
     let a = spec(1, 1, 0, 0, 100_000);
     let b = spec(1, 1, 0, 0, 100_000);
-    let inp = PairInput { asks: &asks, bids: &bids, buy: &a, sell: &b, limits: PairLimits::UNLIMITED };
+    let inp = PairInput {
+        asks: &asks,
+        bids: &bids,
+        buy: &a,
+        sell: &b,
+        limits: PairLimits::UNLIMITED,
+    };
     let f = best_fill(&inp).unwrap();
     // every unit up to 10 pays (worst pair 101 vs 102 still beats 0.2% fees)
     assert_eq!(f.qty, 10);
@@ -95,12 +111,24 @@ fn no_cross_no_opportunity() {
     let asks = ladder(Side::Ask, &[(100, 5)]);
     let bids = ladder(Side::Bid, &[(100, 5)]);
     let a = spec(1, 1, 0, 0, 0);
-    let inp = PairInput { asks: &asks, bids: &bids, buy: &a, sell: &a, limits: PairLimits::UNLIMITED };
+    let inp = PairInput {
+        asks: &asks,
+        bids: &bids,
+        buy: &a,
+        sell: &a,
+        limits: PairLimits::UNLIMITED,
+    };
     assert!(best_fill(&inp).is_none());
     // A 1-tick cross eaten by fees.
     let bids = ladder(Side::Bid, &[(101, 5)]);
     let fee = spec(1, 1, 0, 0, 1_000_000); // 1%
-    let inp = PairInput { asks: &asks, bids: &bids, buy: &fee, sell: &fee, limits: PairLimits::UNLIMITED };
+    let inp = PairInput {
+        asks: &asks,
+        bids: &bids,
+        buy: &fee,
+        sell: &fee,
+        limits: PairLimits::UNLIMITED,
+    };
     assert!(best_fill(&inp).is_none());
 }
 
@@ -109,7 +137,13 @@ fn limits_round_toward_safety() {
     let asks = ladder(Side::Ask, &[(1005, 10)]);
     let bids = ladder(Side::Bid, &[(1095, 10)]);
     let a = spec(10, 1, 0, 0, 0);
-    let inp = PairInput { asks: &asks, bids: &bids, buy: &a, sell: &a, limits: PairLimits::UNLIMITED };
+    let inp = PairInput {
+        asks: &asks,
+        bids: &bids,
+        buy: &a,
+        sell: &a,
+        limits: PairLimits::UNLIMITED,
+    };
     let f = best_fill(&inp).unwrap();
     assert_eq!((f.buy_limit, f.sell_limit), (1000, 1100));
 }
@@ -121,7 +155,13 @@ fn balances_and_caps_bind() {
     let a = spec(1, 1, 0, 0, 0);
     let mut lim = PairLimits::UNLIMITED;
     lim.quote_balance = 1_050; // 10 units at 100 + change
-    let inp = PairInput { asks: &asks, bids: &bids, buy: &a, sell: &a, limits: lim };
+    let inp = PairInput {
+        asks: &asks,
+        bids: &bids,
+        buy: &a,
+        sell: &a,
+        limits: lim,
+    };
     assert_eq!(best_fill(&inp).unwrap().qty, 10);
     lim.base_balance = 7;
     let inp = PairInput { limits: lim, ..inp };
@@ -140,13 +180,31 @@ fn lots_min_qty_and_min_notional() {
     let bids = ladder(Side::Bid, &[(110, 7)]);
     let a = spec(1, 2, 0, 0, 0);
     let b = spec(1, 3, 0, 0, 0);
-    let inp = PairInput { asks: &asks, bids: &bids, buy: &a, sell: &b, limits: PairLimits::UNLIMITED };
+    let inp = PairInput {
+        asks: &asks,
+        bids: &bids,
+        buy: &a,
+        sell: &b,
+        limits: PairLimits::UNLIMITED,
+    };
     assert_eq!(best_fill(&inp).unwrap().qty, 6); // lcm(2,3)
     let b = spec(1, 1, 8, 0, 0); // min qty above depth
-    let inp = PairInput { asks: &asks, bids: &bids, buy: &a, sell: &b, limits: PairLimits::UNLIMITED };
+    let inp = PairInput {
+        asks: &asks,
+        bids: &bids,
+        buy: &a,
+        sell: &b,
+        limits: PairLimits::UNLIMITED,
+    };
     assert!(best_fill(&inp).is_none());
     let a = spec(1, 1, 0, 800, 0); // min notional 800 > 7 * 100
-    let inp = PairInput { asks: &asks, bids: &bids, buy: &a, sell: &a, limits: PairLimits::UNLIMITED };
+    let inp = PairInput {
+        asks: &asks,
+        bids: &bids,
+        buy: &a,
+        sell: &a,
+        limits: PairLimits::UNLIMITED,
+    };
     assert!(best_fill(&inp).is_none());
 }
 
@@ -157,7 +215,13 @@ fn min_edge_filters() {
     let a = spec(1, 1, 0, 0, 0);
     let mut lim = PairLimits::UNLIMITED;
     lim.min_edge = 15 * 10_000; // 15 bps
-    let inp = PairInput { asks: &asks, bids: &bids, buy: &a, sell: &a, limits: lim };
+    let inp = PairInput {
+        asks: &asks,
+        bids: &bids,
+        buy: &a,
+        sell: &a,
+        limits: lim,
+    };
     // 20 bps on the first 5 units; adding units at 10_010 drags the average below 15 bps
     let f = best_fill(&inp).unwrap();
     assert_eq!(f.qty, 9); // 140 on 90_040 = 15.5 bps; a 10th unit gives 14.99
@@ -170,7 +234,16 @@ fn min_edge_filters() {
 fn arb_side(base: u64, up: bool) -> impl Strategy<Value = Vec<(u64, u64)>> {
     proptest::collection::btree_map(0u64..40, 1u64..30, 1..8).prop_map(move |m| {
         m.into_iter()
-            .map(|(off, q)| (if up { base + off } else { base.saturating_sub(off).max(1) }, q))
+            .map(|(off, q)| {
+                (
+                    if up {
+                        base + off
+                    } else {
+                        base.saturating_sub(off).max(1)
+                    },
+                    q,
+                )
+            })
             .collect::<std::collections::BTreeMap<_, _>>()
             .into_iter()
             .collect::<Vec<_>>()
@@ -178,8 +251,16 @@ fn arb_side(base: u64, up: bool) -> impl Strategy<Value = Vec<(u64, u64)>> {
 }
 
 fn arb_spec() -> impl Strategy<Value = VenueSpec> {
-    (1u64..4, 1u64..5, 0u64..6, prop_oneof![Just(0u128), 0u128..3000], 0i64..300_000)
-        .prop_map(|(tick, lot, min_qty, min_notional, fee)| spec(tick, lot, min_qty, min_notional, fee))
+    (
+        1u64..4,
+        1u64..5,
+        0u64..6,
+        prop_oneof![Just(0u128), 0u128..3000],
+        0i64..300_000,
+    )
+        .prop_map(|(tick, lot, min_qty, min_notional, fee)| {
+            spec(tick, lot, min_qty, min_notional, fee)
+        })
 }
 
 fn arb_limits() -> impl Strategy<Value = PairLimits> {
@@ -189,12 +270,14 @@ fn arb_limits() -> impl Strategy<Value = PairLimits> {
         prop_oneof![Just(u128::MAX), 0u128..20_000],
         prop_oneof![Just(0u64), 0u64..3_000_000],
     )
-        .prop_map(|(quote_balance, base_balance, max_notional, min_edge)| PairLimits {
-            quote_balance,
-            base_balance,
-            max_notional,
-            min_edge,
-        })
+        .prop_map(
+            |(quote_balance, base_balance, max_notional, min_edge)| PairLimits {
+                quote_balance,
+                base_balance,
+                max_notional,
+                min_edge,
+            },
+        )
 }
 
 proptest! {

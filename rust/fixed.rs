@@ -129,7 +129,11 @@ pub fn parse_u128(s: &[u8], decimals: u8) -> Result<u128, FixedError> {
         i += 1;
     }
     if digits == 0 {
-        return Err(if i < s.len() { FixedError::InvalidChar(i) } else { FixedError::Empty });
+        return Err(if i < s.len() {
+            FixedError::InvalidChar(i)
+        } else {
+            FixedError::Empty
+        });
     }
     let mut exp: i64 = 0;
     if i < s.len() {
@@ -169,7 +173,10 @@ pub fn parse_u128(s: &[u8], decimals: u8) -> Result<u128, FixedError> {
     // value = mantissa * 10^(pending_zeros + exp - frac_digits); scaled by 10^decimals.
     let shift = i64::from(pending_zeros) + exp - frac_digits + i64::from(decimals);
     if shift >= 0 {
-        let p = u32::try_from(shift).ok().and_then(pow10_u128).ok_or(FixedError::Overflow)?;
+        let p = u32::try_from(shift)
+            .ok()
+            .and_then(pow10_u128)
+            .ok_or(FixedError::Overflow)?;
         mantissa.checked_mul(p).ok_or(FixedError::Overflow)
     } else {
         // Dropping digits: only allowed if they are zeros, and mantissa has none trailing.

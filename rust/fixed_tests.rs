@@ -12,7 +12,10 @@ fn parses_venue_strings_exactly() {
     assert_eq!(parse_u64(b"0", 8), Ok(0));
     assert_eq!(parse_u64(b"0.000000000000000000000", 2), Ok(0));
     assert_eq!(parse_u64(b"0e-999999999", 2), Ok(0));
-    assert_eq!(parse_u64(b"1.50000000000000000000000000000000000000000", 1), Ok(15));
+    assert_eq!(
+        parse_u64(b"1.50000000000000000000000000000000000000000", 1),
+        Ok(15)
+    );
     assert_eq!(parse_u64(b"000123.4500", 2), Ok(12_345));
 }
 
@@ -28,13 +31,25 @@ fn refuses_garbage_without_rounding() {
     assert_eq!(parse_u64(b"e5", 2), Err(FixedError::InvalidChar(0)));
     assert_eq!(parse_u64(b" 1", 2), Err(FixedError::InvalidChar(0)));
     assert_eq!(parse_u64(b"+1", 2), Err(FixedError::InvalidChar(0)));
-    assert_eq!(parse_u64(b"0.015", 2), Err(FixedError::Precision { decimals: 2 }));
-    assert_eq!(parse_u64(b"1e-3", 2), Err(FixedError::Precision { decimals: 2 }));
-    assert_eq!(parse_u64(b"18446744073709551616", 0), Err(FixedError::Overflow));
+    assert_eq!(
+        parse_u64(b"0.015", 2),
+        Err(FixedError::Precision { decimals: 2 })
+    );
+    assert_eq!(
+        parse_u64(b"1e-3", 2),
+        Err(FixedError::Precision { decimals: 2 })
+    );
+    assert_eq!(
+        parse_u64(b"18446744073709551616", 0),
+        Err(FixedError::Overflow)
+    );
     assert_eq!(parse_u64(b"18446744073709551615", 0), Ok(u64::MAX));
     assert_eq!(parse_u64(b"1e20", 0), Err(FixedError::Overflow));
     assert_eq!(parse_u64(b"1e999999999999", 0), Err(FixedError::Overflow));
-    assert_eq!(parse_u128(b"99999999999999999999999999999999999999999", 0), Err(FixedError::Overflow));
+    assert_eq!(
+        parse_u128(b"99999999999999999999999999999999999999999", 0),
+        Err(FixedError::Overflow)
+    );
     assert_eq!(parse_u64(b"1", 19), Err(FixedError::BadScale(19)));
 }
 
@@ -65,7 +80,9 @@ fn extreme_instruments_fit() {
     let notional = u128::from(px) * u128::from(qty);
     assert_eq!(format_u128(notional, 14), "100");
     // Even the largest raws multiply in u128 without overflow.
-    assert!(u128::from(u64::MAX).checked_mul(u128::from(u64::MAX)).is_some());
+    assert!(u128::from(u64::MAX)
+        .checked_mul(u128::from(u64::MAX))
+        .is_some());
 }
 
 #[test]

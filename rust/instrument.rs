@@ -21,7 +21,11 @@ pub struct SpecError {
 
 impl SpecError {
     pub fn new(field: &'static str, value: impl Into<String>, reason: impl Into<String>) -> Self {
-        SpecError { field, value: value.into(), reason: reason.into() }
+        SpecError {
+            field,
+            value: value.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -50,16 +54,35 @@ pub struct Instrument {
 impl Instrument {
     /// `name` is "BASE/QUOTE". `price_decimals + qty_decimals` must not exceed 18 so that
     /// notionals have an exact scale that still fits the balance and profit types.
-    pub fn new(name: &str, id: u32, price_decimals: u8, qty_decimals: u8) -> Result<Self, SpecError> {
+    pub fn new(
+        name: &str,
+        id: u32,
+        price_decimals: u8,
+        qty_decimals: u8,
+    ) -> Result<Self, SpecError> {
         let (base, quote) = match name.split_once('/') {
             Some((b, q)) if !b.is_empty() && !q.is_empty() && !q.contains('/') => (b, q),
-            _ => return Err(SpecError::new("instrument", name, "expected BASE/QUOTE, e.g. BTC/USDT")),
+            _ => {
+                return Err(SpecError::new(
+                    "instrument",
+                    name,
+                    "expected BASE/QUOTE, e.g. BTC/USDT",
+                ))
+            }
         };
         if base == quote {
-            return Err(SpecError::new("instrument", name, "base and quote are the same asset"));
+            return Err(SpecError::new(
+                "instrument",
+                name,
+                "base and quote are the same asset",
+            ));
         }
         if price_decimals > MAX_DECIMALS {
-            return Err(SpecError::new("price_decimals", price_decimals.to_string(), "at most 18"));
+            return Err(SpecError::new(
+                "price_decimals",
+                price_decimals.to_string(),
+                "at most 18",
+            ));
         }
         if u16::from(price_decimals) + u16::from(qty_decimals) > u16::from(MAX_DECIMALS) {
             return Err(SpecError::new(
@@ -164,20 +187,31 @@ impl VenueSpec {
         if t.symbol.is_empty() {
             return Err(SpecError::new("symbol", t.symbol, "empty symbol"));
         }
-        let tick = inst.parse_price(t.tick_size).map_err(|e| decimal_err("tick_size", t.tick_size, e))?;
+        let tick = inst
+            .parse_price(t.tick_size)
+            .map_err(|e| decimal_err("tick_size", t.tick_size, e))?;
         if tick == 0 {
             return Err(SpecError::new("tick_size", t.tick_size, "must be positive"));
         }
-        let lot = inst.parse_qty(t.lot_size).map_err(|e| decimal_err("lot_size", t.lot_size, e))?;
+        let lot = inst
+            .parse_qty(t.lot_size)
+            .map_err(|e| decimal_err("lot_size", t.lot_size, e))?;
         if lot == 0 {
             return Err(SpecError::new("lot_size", t.lot_size, "must be positive"));
         }
-        let min_qty = inst.parse_qty(t.min_qty).map_err(|e| decimal_err("min_qty", t.min_qty, e))?;
-        let min_notional =
-            inst.parse_notional(t.min_notional).map_err(|e| decimal_err("min_notional", t.min_notional, e))?;
+        let min_qty = inst
+            .parse_qty(t.min_qty)
+            .map_err(|e| decimal_err("min_qty", t.min_qty, e))?;
+        let min_notional = inst
+            .parse_notional(t.min_notional)
+            .map_err(|e| decimal_err("min_notional", t.min_notional, e))?;
         let taker_fee = parse_fee("taker_fee", t.taker_fee)?;
         if taker_fee < 0 {
-            return Err(SpecError::new("taker_fee", t.taker_fee, "a taker fee cannot be negative"));
+            return Err(SpecError::new(
+                "taker_fee",
+                t.taker_fee,
+                "a taker fee cannot be negative",
+            ));
         }
         let maker_fee = parse_fee("maker_fee", t.maker_fee)?;
         Ok(VenueSpec {
@@ -242,8 +276,17 @@ mod tests {
         assert_eq!(VenueSpec::parse(&btc(), &t).unwrap_err().field, "taker_fee");
         let mut t = text();
         t.min_notional = "abc";
-        assert_eq!(VenueSpec::parse(&btc(), &t).unwrap_err().field, "min_notional");
-        assert_eq!(Instrument::new("BTCUSDT", 0, 2, 8).unwrap_err().field, "instrument");
-        assert_eq!(Instrument::new("BTC/USDT", 0, 12, 8).unwrap_err().field, "qty_decimals");
+        assert_eq!(
+            VenueSpec::parse(&btc(), &t).unwrap_err().field,
+            "min_notional"
+        );
+        assert_eq!(
+            Instrument::new("BTCUSDT", 0, 2, 8).unwrap_err().field,
+            "instrument"
+        );
+        assert_eq!(
+            Instrument::new("BTC/USDT", 0, 12, 8).unwrap_err().field,
+            "qty_decimals"
+        );
     }
 }

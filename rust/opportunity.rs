@@ -58,7 +58,13 @@ impl Opportunity {
         out.extend_from_slice(&self.instrument.to_ne_bytes());
         out.extend_from_slice(&self.buy_venue.to_ne_bytes());
         out.extend_from_slice(&self.sell_venue.to_ne_bytes());
-        for v in [self.qty, self.buy_limit, self.sell_limit, self.buy_notional, self.sell_notional] {
+        for v in [
+            self.qty,
+            self.buy_limit,
+            self.sell_limit,
+            self.buy_notional,
+            self.sell_notional,
+        ] {
             out.extend_from_slice(&v.to_ne_bytes());
         }
         out.extend_from_slice(&self.gross_profit.to_ne_bytes());
@@ -66,7 +72,12 @@ impl Opportunity {
         out.extend_from_slice(&self.edge_bps.to_ne_bytes());
         out.extend_from_slice(&self.buy_seq.to_ne_bytes());
         out.extend_from_slice(&self.sell_seq.to_ne_bytes());
-        for v in [self.buy_venue_ts, self.buy_recv_ts, self.sell_venue_ts, self.sell_recv_ts] {
+        for v in [
+            self.buy_venue_ts,
+            self.buy_recv_ts,
+            self.sell_venue_ts,
+            self.sell_recv_ts,
+        ] {
             out.extend_from_slice(&v.to_ne_bytes());
         }
     }
@@ -82,7 +93,12 @@ mod tests {
         let total: usize = OPPORTUNITY_FIELDS.iter().map(|(_, c)| size_of(c)).sum();
         assert_eq!(total, OPPORTUNITY_SIZE);
         let mut out = Vec::new();
-        Opportunity { qty: 7, net_profit: -3, ..Default::default() }.write_bytes(&mut out);
+        Opportunity {
+            qty: 7,
+            net_profit: -3,
+            ..Default::default()
+        }
+        .write_bytes(&mut out);
         assert_eq!(out.len(), OPPORTUNITY_SIZE);
         assert_eq!(&out[8..16], &7u64.to_ne_bytes());
         assert_eq!(&out[56..64], &(-3i64).to_ne_bytes());

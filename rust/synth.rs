@@ -90,14 +90,22 @@ impl Generator {
                 break;
             }
             self.bids.set(b.price, 0);
-            out.push(SynthDelta { side: 0, price: b.price, qty: 0 });
+            out.push(SynthDelta {
+                side: 0,
+                price: b.price,
+                qty: 0,
+            });
         }
         while let Some(a) = self.asks.best() {
             if a.price > mid {
                 break;
             }
             self.asks.set(a.price, 0);
-            out.push(SynthDelta { side: 1, price: a.price, qty: 0 });
+            out.push(SynthDelta {
+                side: 1,
+                price: a.price,
+                qty: 0,
+            });
         }
     }
 
@@ -117,7 +125,11 @@ impl Generator {
             let ladder = if side == 0 { &self.bids } else { &self.asks };
             if !ladder.is_empty() {
                 // k-th level from the touch, mostly near it.
-                let span = if self.rng.chance(90) { ladder.len().min(30) } else { ladder.len() };
+                let span = if self.rng.chance(90) {
+                    ladder.len().min(30)
+                } else {
+                    ladder.len()
+                };
                 let k = self.rng.below(span as u64) as usize;
                 let price = ladder.nth(k).map_or(self.mid, |l| l.price);
                 if side == 0 {
@@ -125,12 +137,20 @@ impl Generator {
                 } else {
                     self.asks.set(price, 0);
                 }
-                return SynthDelta { side, price, qty: 0 };
+                return SynthDelta {
+                    side,
+                    price,
+                    qty: 0,
+                };
             }
         }
         let d = self.distance();
         let qty = 1 + self.rng.below(1000);
-        let price = if side == 0 { self.mid.saturating_sub(d).max(1) } else { self.mid + d };
+        let price = if side == 0 {
+            self.mid.saturating_sub(d).max(1)
+        } else {
+            self.mid + d
+        };
         if side == 0 {
             self.bids.set(price, qty);
         } else {
@@ -150,7 +170,11 @@ pub fn stream(seed: u64, depth: usize, n: usize) -> ((Vec<Level>, Vec<Level>), V
     let mut out = Vec::with_capacity(n + n / 50);
     while out.len() < n {
         if walk.chance(1) {
-            let m = if walk.next_u64() & 1 == 0 { g.mid() + 1 } else { g.mid() - 1 };
+            let m = if walk.next_u64() & 1 == 0 {
+                g.mid() + 1
+            } else {
+                g.mid() - 1
+            };
             g.move_mid(m, &mut out);
         }
         out.push(g.next_delta());

@@ -65,6 +65,17 @@ def quote_levels(
     return bids, qb, asks, qa
 
 
+def describe(book: ConsolidatedBook, r: np.void) -> str:
+    """One opportunity record as a line of text with exact decimals."""
+    buy, sell = book.venues[r["buy_venue"]], book.venues[r["sell_venue"]]
+    buy_px, sell_px = book.format_price(int(r["buy_limit"])), book.format_price(int(r["sell_limit"]))
+    qty, net = book.format_qty(int(r["qty"])), book.format_notional(int(r["net_profit"]))
+    return (
+        f"buy {buy:8s} @ {buy_px:>9s}  sell {sell:8s} @ {sell_px:>9s}"
+        f"  qty {qty:>10s} BTC  net {net:>12s} USDT  ({r['edge_bps']:.1f} bps)"
+    )
+
+
 def run_demo(steps: int = 3000, seed: int = 7, show: int = 12) -> int:
     rng = np.random.default_rng(seed)
     book = build_book()
@@ -113,12 +124,7 @@ def run_demo(steps: int = 3000, seed: int = 7, show: int = 12) -> int:
         for r in opps:
             if shown < show:
                 shown += 1
-                print(
-                    f"  step {step:5d}  buy {book.venues[r['buy_venue']]:8s} @ {book.format_price(int(r['buy_limit'])):>9s}"
-                    f"  sell {book.venues[r['sell_venue']]:8s} @ {book.format_price(int(r['sell_limit'])):>9s}"
-                    f"  qty {book.format_qty(int(r['qty'])):>10s} BTC"
-                    f"  net {book.format_notional(int(r['net_profit'])):>12s} USDT  ({r['edge_bps']:.1f} bps)"
-                )
+                print(f"  step {step:5d}  {describe(book, r)}")
     dt = time.perf_counter() - t0
     states = ", ".join(f"{n}={book.state_name(n)}" for n in book.venues)
     print(f"done: {deltas} deltas in {dt * 1e3:.0f} ms, {found} opportunity records over {steps} refreshes")

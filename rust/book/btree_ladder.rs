@@ -15,7 +15,10 @@ pub struct BTreeLadder {
 
 impl BTreeLadder {
     pub fn new(side: Side) -> Self {
-        BTreeLadder { side, levels: BTreeMap::new() }
+        BTreeLadder {
+            side,
+            levels: BTreeMap::new(),
+        }
     }
 
     /// Set the absolute quantity at `price`; 0 deletes.
@@ -56,7 +59,10 @@ impl BTreeLadder {
 
     /// Levels from the best outwards.
     pub fn levels(&self) -> Vec<Level> {
-        let it = self.levels.iter().map(|(&price, &qty)| Level { price, qty });
+        let it = self
+            .levels
+            .iter()
+            .map(|(&price, &qty)| Level { price, qty });
         match self.side {
             Side::Bid => it.rev().collect(),
             Side::Ask => it.collect(),

@@ -10,6 +10,7 @@
 //!   the slot without a binary search and an insert/delete there moves only a few elements;
 //! - levels are 16 contiguous bytes: the top 4 levels share one cache line, a BTreeMap node walk
 //!   touches several lines per lookup.
+//!
 //! Deep updates fall back to binary search plus a memmove of at most `len` * 16 bytes, which at
 //! 5,000 levels is still well under a microsecond and rare in real streams.
 //!
@@ -37,7 +38,10 @@ pub struct Ladder {
 
 impl Ladder {
     pub fn new(side: Side) -> Self {
-        Ladder { side, slots: Vec::new() }
+        Ladder {
+            side,
+            slots: Vec::new(),
+        }
     }
 
     #[inline]
@@ -50,7 +54,10 @@ impl Ladder {
 
     #[inline]
     fn level(&self, s: Slot) -> Level {
-        Level { price: self.key(s.key), qty: s.qty }
+        Level {
+            price: self.key(s.key),
+            qty: s.qty,
+        }
     }
 
     pub fn side(&self) -> Side {

@@ -166,7 +166,10 @@ impl Book {
 
     #[inline]
     pub fn top(&self) -> Top {
-        Top { bid: self.bids.best(), ask: self.asks.best() }
+        Top {
+            bid: self.bids.best(),
+            ask: self.asks.best(),
+        }
     }
 
     #[inline]
@@ -218,12 +221,21 @@ impl Book {
         } else if self.state == BookState::Stale {
             self.state = BookState::Live;
         }
-        Change { old, new: self.top() }
+        Change {
+            old,
+            new: self.top(),
+        }
     }
 
     /// Apply a one-delta message.
     #[inline]
-    pub fn apply_delta(&mut self, side: Side, price: u64, qty: u64, stamp: Option<Stamp>) -> Change {
+    pub fn apply_delta(
+        &mut self,
+        side: Side,
+        price: u64,
+        qty: u64,
+        stamp: Option<Stamp>,
+    ) -> Change {
         let old = self.top();
         self.side_mut(side).set(price, qty);
         self.finish_message(old, stamp)
@@ -253,7 +265,10 @@ impl Book {
         self.bids.clear();
         self.asks.clear();
         self.state = BookState::Syncing;
-        Change { old, new: self.top() }
+        Change {
+            old,
+            new: self.top(),
+        }
     }
 
     /// Mark a LIVE book STALE if its last message is older than `max_age_ns` at `now_ns`.

@@ -8,7 +8,11 @@ fn lv(price: u64, qty: u64) -> Level {
 #[test]
 fn best_bid_and_ask_are_the_extremes() {
     let mut b = Book::new();
-    b.apply_snapshot(&[lv(100, 1), lv(99, 2), lv(101, 3)], &[lv(103, 1), lv(102, 5)], Stamp::default());
+    b.apply_snapshot(
+        &[lv(100, 1), lv(99, 2), lv(101, 3)],
+        &[lv(103, 1), lv(102, 5)],
+        Stamp::default(),
+    );
     assert_eq!(b.best_bid(), Some(lv(101, 3)));
     assert_eq!(b.best_ask(), Some(lv(102, 5)));
     assert_eq!(b.state(), BookState::Live);
@@ -20,7 +24,16 @@ fn best_bid_and_ask_are_the_extremes() {
 fn delta_reports_old_and_new_top() {
     let mut b = Book::new();
     b.apply_snapshot(&[lv(100, 1)], &[lv(102, 1)], Stamp::default());
-    let c = b.apply_delta(Side::Bid, 101, 4, Some(Stamp { seq: 7, venue_ts: 1, recv_ts: 2 }));
+    let c = b.apply_delta(
+        Side::Bid,
+        101,
+        4,
+        Some(Stamp {
+            seq: 7,
+            venue_ts: 1,
+            recv_ts: 2,
+        }),
+    );
     assert!(c.top_changed());
     assert_eq!(c.old.bid, Some(lv(100, 1)));
     assert_eq!(c.new.bid, Some(lv(101, 4)));
@@ -50,8 +63,23 @@ fn crossed_message_marks_broken_but_intermediate_cross_does_not() {
     b.apply_snapshot(&[lv(100, 1)], &[lv(102, 1)], Stamp::default());
     // One message that moves the ask up and the bid up past the old ask: fine at the end.
     b.apply_deltas(
-        &[Delta { side: Side::Bid, price: 103, qty: 1 }, Delta { side: Side::Ask, price: 102, qty: 0 },
-          Delta { side: Side::Ask, price: 104, qty: 1 }],
+        &[
+            Delta {
+                side: Side::Bid,
+                price: 103,
+                qty: 1,
+            },
+            Delta {
+                side: Side::Ask,
+                price: 102,
+                qty: 0,
+            },
+            Delta {
+                side: Side::Ask,
+                price: 104,
+                qty: 1,
+            },
+        ],
         None,
     );
     assert_eq!(b.state(), BookState::Live);
@@ -74,11 +102,28 @@ fn crossed_snapshot_is_broken() {
 #[test]
 fn stale_and_back() {
     let mut b = Book::new();
-    b.apply_snapshot(&[lv(100, 1)], &[lv(102, 1)], Stamp { seq: 1, venue_ts: 0, recv_ts: 1_000 });
+    b.apply_snapshot(
+        &[lv(100, 1)],
+        &[lv(102, 1)],
+        Stamp {
+            seq: 1,
+            venue_ts: 0,
+            recv_ts: 1_000,
+        },
+    );
     assert!(!b.check_stale(1_500, 1_000));
     assert!(b.check_stale(2_001, 1_000));
     assert_eq!(b.state(), BookState::Stale);
-    b.apply_delta(Side::Bid, 99, 1, Some(Stamp { seq: 2, venue_ts: 0, recv_ts: 3_000 }));
+    b.apply_delta(
+        Side::Bid,
+        99,
+        1,
+        Some(Stamp {
+            seq: 2,
+            venue_ts: 0,
+            recv_ts: 3_000,
+        }),
+    );
     assert_eq!(b.state(), BookState::Live);
     b.clear();
     assert_eq!(b.state(), BookState::Syncing);
@@ -88,7 +133,11 @@ fn stale_and_back() {
 #[test]
 fn snapshot_duplicates_last_wins_and_zero_dropped() {
     let mut b = Book::new();
-    b.apply_snapshot(&[lv(100, 1), lv(100, 5), lv(98, 0)], &[lv(105, 2), lv(105, 0)], Stamp::default());
+    b.apply_snapshot(
+        &[lv(100, 1), lv(100, 5), lv(98, 0)],
+        &[lv(105, 2), lv(105, 0)],
+        Stamp::default(),
+    );
     assert_eq!(b.bids().top(10), vec![lv(100, 5)]);
     assert!(b.asks().is_empty());
 }
@@ -96,7 +145,11 @@ fn snapshot_duplicates_last_wins_and_zero_dropped() {
 #[test]
 fn depth_queries() {
     let mut b = Book::new();
-    b.apply_snapshot(&[lv(100, 1), lv(99, 2), lv(98, 3)], &[lv(101, 4), lv(102, 5)], Stamp::default());
+    b.apply_snapshot(
+        &[lv(100, 1), lv(99, 2), lv(98, 3)],
+        &[lv(101, 4), lv(102, 5)],
+        Stamp::default(),
+    );
     assert_eq!(b.bids().qty_through(99), 3);
     assert_eq!(b.bids().qty_through(1), 6);
     assert_eq!(b.bids().qty_through(101), 0);
@@ -110,7 +163,10 @@ fn depth_queries() {
 
 fn arb_ops() -> impl Strategy<Value = Vec<(bool, u64, u64)>> {
     // Prices in a narrow band so deltas hit existing levels, deletes and inserts alike.
-    proptest::collection::vec((any::<bool>(), 1u64..200, prop_oneof![Just(0u64), 1u64..50]), 0..400)
+    proptest::collection::vec(
+        (any::<bool>(), 1u64..200, prop_oneof![Just(0u64), 1u64..50]),
+        0..400,
+    )
 }
 
 proptest! {

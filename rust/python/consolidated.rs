@@ -29,7 +29,9 @@ pub(crate) fn opportunity_dtype(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
         let dt = np.getattr("dtype")?.call1((OPPORTUNITY_FIELDS.to_vec(),))?;
         let size: usize = dt.getattr("itemsize")?.extract()?;
         if size != OPPORTUNITY_SIZE {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err("opportunity dtype size mismatch"));
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "opportunity dtype size mismatch",
+            ));
         }
         Ok(dt.unbind())
     })?;
@@ -44,11 +46,18 @@ fn records_to_numpy<'py>(py: Python<'py>, recs: &[Opportunity]) -> PyResult<Boun
     }
     let buf = PyByteArray::new(py, &bytes);
     let np = py.import("numpy")?;
-    np.getattr("frombuffer")?.call1((buf, opportunity_dtype(py)?))
+    np.getattr("frombuffer")?
+        .call1((buf, opportunity_dtype(py)?))
 }
 
-fn top_tuple(t: &Top) -> (Option<(u64, u64)>, Option<(u64, u64)>) {
-    (t.bid.map(|l| (l.price, l.qty)), t.ask.map(|l| (l.price, l.qty)))
+/// (bid, ask) of a top of book, each as an optional (price, qty).
+type TopTuple = (Option<(u64, u64)>, Option<(u64, u64)>);
+
+fn top_tuple(t: &Top) -> TopTuple {
+    (
+        t.bid.map(|l| (l.price, l.qty)),
+        t.ask.map(|l| (l.price, l.qty)),
+    )
 }
 
 /// A numpy column of u64, given as uint64 or (non-negative) int64.
@@ -63,7 +72,9 @@ impl<'py> Column<'py> {
             return Ok(Column::U(a));
         }
         if let Ok(a) = obj.extract::<PyReadonlyArray1<'py, i64>>() {
-            let s = a.as_slice().map_err(|_| BookInputError::new_err(format!("{name}: array must be contiguous")))?;
+            let s = a.as_slice().map_err(|_| {
+                BookInputError::new_err(format!("{name}: array must be contiguous"))
+            })?;
             let mut out = Vec::with_capacity(s.len());
             for (i, &v) in s.iter().enumerate() {
                 out.push(u64::try_from(v).map_err(|_| {
@@ -72,7 +83,9 @@ impl<'py> Column<'py> {
             }
             return Ok(Column::I(out));
         }
-        Err(BookInputError::new_err(format!("{name}: expected a 1-D numpy array of uint64 or int64")))
+        Err(BookInputError::new_err(format!(
+            "{name}: expected a 1-D numpy array of uint64 or int64"
+        )))
     }
 
     fn slice(&self, name: &str) -> PyResult<Cow<'_, [u64]>> {
@@ -101,24 +114,43 @@ impl ConsolidatedBook {
             return usize::try_from(i)
                 .ok()
                 .filter(|&i| i < self.inner.venue_count())
-                .ok_or_else(|| UnknownVenueError::new_err(format!("venue index {i} (have {})", self.inner.venue_count())));
+                .ok_or_else(|| {
+                    UnknownVenueError::new_err(format!(
+                        "venue index {i} (have {})",
+                        self.inner.venue_count()
+                    ))
+                });
         }
         if let Ok(s) = v.cast::<PyString>() {
             let name = s.to_cow()?;
-            return self.inner.venue_index(&name).ok_or_else(|| UnknownVenueError::new_err(format!("venue {name:?}")));
+            return self
+                .inner
+                .venue_index(&name)
+                .ok_or_else(|| UnknownVenueError::new_err(format!("venue {name:?}")));
         }
-        Err(UnknownVenueError::new_err(format!("venue must be an index or a name, got {}", v.repr()?)))
+        Err(UnknownVenueError::new_err(format!(
+            "venue must be an index or a name, got {}",
+            v.repr()?
+        )))
     }
 
     fn raw(&self, what: &str, v: &Bound<'_, PyAny>, decimals: u8) -> PyResult<u64> {
         if let Ok(i) = v.cast::<PyInt>() {
-            return i.extract::<u64>().map_err(|_| super::DecimalError::new_err(format!("{what} {}: must be an integer in 0..2**64", i.repr().map(|r| r.to_string()).unwrap_or_default())));
+            return i.extract::<u64>().map_err(|_| {
+                super::DecimalError::new_err(format!(
+                    "{what} {}: must be an integer in 0..2**64",
+                    i.repr().map(|r| r.to_string()).unwrap_or_default()
+                ))
+            });
         }
         if let Ok(s) = v.cast::<PyString>() {
             let t = s.to_cow()?;
             return fixed::parse_u64(t.as_bytes(), decimals).map_err(|e| decimal_err(what, &t, e));
         }
-        Err(super::DecimalError::new_err(format!("{what}: expected a decimal string or a raw int, got {}", v.repr()?)))
+        Err(super::DecimalError::new_err(format!(
+            "{what}: expected a decimal string or a raw int, got {}",
+            v.repr()?
+        )))
     }
 
     fn price(&self, v: &Bound<'_, PyAny>) -> PyResult<u64> {
@@ -130,10 +162,17 @@ impl ConsolidatedBook {
     }
 
     fn side(v: u8) -> PyResult<Side> {
-        Side::from_u8(v).ok_or_else(|| BookInputError::new_err(format!("side {v}: must be 0 (BID) or 1 (ASK)")))
+        Side::from_u8(v)
+            .ok_or_else(|| BookInputError::new_err(format!("side {v}: must be 0 (BID) or 1 (ASK)")))
     }
 
-    fn stamp(&self, v: usize, seq: Option<u64>, venue_ts: Option<i64>, recv_ts: Option<i64>) -> Option<Stamp> {
+    fn stamp(
+        &self,
+        v: usize,
+        seq: Option<u64>,
+        venue_ts: Option<i64>,
+        recv_ts: Option<i64>,
+    ) -> Option<Stamp> {
         if seq.is_none() && venue_ts.is_none() && recv_ts.is_none() {
             return None;
         }
@@ -149,10 +188,13 @@ impl ConsolidatedBook {
         let mut out = Vec::new();
         for (i, item) in seq.try_iter()?.enumerate() {
             let item = item?;
-            let (p, q): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item
-                .extract()
-                .map_err(|_| BookInputError::new_err(format!("{what}[{i}]: expected a (price, qty) pair")))?;
-            out.push(Level { price: self.price(&p)?, qty: self.qty(&q)? });
+            let (p, q): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract().map_err(|_| {
+                BookInputError::new_err(format!("{what}[{i}]: expected a (price, qty) pair"))
+            })?;
+            out.push(Level {
+                price: self.price(&p)?,
+                qty: self.qty(&q)?,
+            });
         }
         Ok(out)
     }
@@ -175,9 +217,18 @@ impl ConsolidatedBook {
 impl ConsolidatedBook {
     #[new]
     #[pyo3(signature = (instrument, price_decimals, qty_decimals, instrument_id = 0))]
-    fn new(instrument: &str, price_decimals: u8, qty_decimals: u8, instrument_id: u32) -> PyResult<Self> {
-        let inst = Instrument::new(instrument, instrument_id, price_decimals, qty_decimals).map_err(config_err)?;
-        Ok(ConsolidatedBook { inner: Consolidated::new(inst), last: Vec::new() })
+    fn new(
+        instrument: &str,
+        price_decimals: u8,
+        qty_decimals: u8,
+        instrument_id: u32,
+    ) -> PyResult<Self> {
+        let inst = Instrument::new(instrument, instrument_id, price_decimals, qty_decimals)
+            .map_err(config_err)?;
+        Ok(ConsolidatedBook {
+            inner: Consolidated::new(inst),
+            last: Vec::new(),
+        })
     }
 
     #[getter]
@@ -210,7 +261,9 @@ impl ConsolidatedBook {
     }
     #[getter]
     fn venues(&self) -> Vec<String> {
-        (0..self.inner.venue_count()).filter_map(|i| self.inner.spec(i).map(|s| s.venue.clone())).collect()
+        (0..self.inner.venue_count())
+            .filter_map(|i| self.inner.spec(i).map(|s| s.venue.clone()))
+            .collect()
     }
 
     /// Add a venue with its rules as exact decimal strings; returns its index.
@@ -227,7 +280,16 @@ impl ConsolidatedBook {
         taker_fee: &str,
         maker_fee: &str,
     ) -> PyResult<usize> {
-        let text = VenueSpecText { venue: name, symbol, tick_size, lot_size, min_qty, min_notional, taker_fee, maker_fee };
+        let text = VenueSpecText {
+            venue: name,
+            symbol,
+            tick_size,
+            lot_size,
+            min_qty,
+            min_notional,
+            taker_fee,
+            maker_fee,
+        };
         let spec = VenueSpec::parse(self.inner.instrument(), &text).map_err(config_err)?;
         let i = self.inner.add_venue(spec).map_err(config_err)?;
         self.last.push(Change::default());
@@ -239,20 +301,34 @@ impl ConsolidatedBook {
     }
 
     /// The venue's rules as exact decimal strings.
-    fn venue_spec<'py>(&self, py: Python<'py>, venue: &Bound<'_, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    fn venue_spec<'py>(
+        &self,
+        py: Python<'py>,
+        venue: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let v = self.venue(venue)?;
         let inst = self.inner.instrument();
-        let s = self.inner.spec(v).ok_or_else(|| UnknownVenueError::new_err(v))?;
+        let s = self
+            .inner
+            .spec(v)
+            .ok_or_else(|| UnknownVenueError::new_err(v))?;
         let d = PyDict::new(py);
         d.set_item("name", &s.venue)?;
         d.set_item("symbol", &s.symbol)?;
         d.set_item("tick_size", fixed::format_u64(s.tick, inst.price_decimals))?;
         d.set_item("lot_size", fixed::format_u64(s.lot, inst.qty_decimals))?;
         d.set_item("min_qty", fixed::format_u64(s.min_qty, inst.qty_decimals))?;
-        d.set_item("min_notional", fixed::format_u128(s.min_notional, inst.notional_decimals()))?;
+        d.set_item(
+            "min_notional",
+            fixed::format_u128(s.min_notional, inst.notional_decimals()),
+        )?;
         let fee = |f: i64| {
             let t = fixed::format_u64(f.unsigned_abs(), 8);
-            if f < 0 { format!("-{t}") } else { t }
+            if f < 0 {
+                format!("-{t}")
+            } else {
+                t
+            }
         };
         d.set_item("taker_fee", fee(s.taker_fee))?;
         d.set_item("maker_fee", fee(s.maker_fee))?;
@@ -264,10 +340,13 @@ impl ConsolidatedBook {
         let v = self.venue(venue)?;
         let inst = self.inner.instrument();
         if asset == inst.base {
-            let a = fixed::parse_u128(amount.as_bytes(), inst.qty_decimals).map_err(|e| decimal_err("balance", amount, e))?;
+            let a = fixed::parse_u128(amount.as_bytes(), inst.qty_decimals)
+                .map_err(|e| decimal_err("balance", amount, e))?;
             self.inner.set_base_balance(v, a);
         } else if asset == inst.quote {
-            let a = inst.parse_notional(amount).map_err(|e| decimal_err("balance", amount, e))?;
+            let a = inst
+                .parse_notional(amount)
+                .map_err(|e| decimal_err("balance", amount, e))?;
             self.inner.set_quote_balance(v, a);
         } else {
             return Err(ConfigError::new_err(format!(
@@ -285,11 +364,20 @@ impl ConsolidatedBook {
         let v = self.venue(venue)?;
         let inst = self.inner.instrument();
         if asset == inst.base {
-            Ok(fixed::format_u128(self.inner.base_balance(v).unwrap_or(0), inst.qty_decimals))
+            Ok(fixed::format_u128(
+                self.inner.base_balance(v).unwrap_or(0),
+                inst.qty_decimals,
+            ))
         } else if asset == inst.quote {
-            Ok(fixed::format_u128(self.inner.quote_balance(v).unwrap_or(0), inst.notional_decimals()))
+            Ok(fixed::format_u128(
+                self.inner.quote_balance(v).unwrap_or(0),
+                inst.notional_decimals(),
+            ))
         } else {
-            Err(ConfigError::new_err(format!("asset {asset:?}: not {} or {}", inst.base, inst.quote)))
+            Err(ConfigError::new_err(format!(
+                "asset {asset:?}: not {} or {}",
+                inst.base, inst.quote
+            )))
         }
     }
 
@@ -298,7 +386,11 @@ impl ConsolidatedBook {
     fn set_max_notional(&mut self, amount: Option<&str>) -> PyResult<()> {
         let n = match amount {
             None => u128::MAX,
-            Some(a) => self.inner.instrument().parse_notional(a).map_err(|e| decimal_err("max_notional", a, e))?,
+            Some(a) => self
+                .inner
+                .instrument()
+                .parse_notional(a)
+                .map_err(|e| decimal_err("max_notional", a, e))?,
         };
         self.inner.set_max_notional(n);
         Ok(())
@@ -306,7 +398,8 @@ impl ConsolidatedBook {
 
     /// Minimum net edge in bps, as a decimal string with up to 4 decimals ("2.5").
     fn set_min_edge_bps(&mut self, bps: &str) -> PyResult<()> {
-        let e = fixed::parse_u64(bps.as_bytes(), 4).map_err(|e| decimal_err("min_edge_bps", bps, e))?;
+        let e =
+            fixed::parse_u64(bps.as_bytes(), 4).map_err(|e| decimal_err("min_edge_bps", bps, e))?;
         self.inner.set_min_edge(e);
         Ok(())
     }
@@ -325,7 +418,19 @@ impl ConsolidatedBook {
         let v = self.venue(venue)?;
         let b = self.levels("bids", bids)?;
         let a = self.levels("asks", asks)?;
-        let c = self.inner.apply_snapshot(v, &b, &a, Stamp { seq, venue_ts, recv_ts }).unwrap_or_default();
+        let c = self
+            .inner
+            .apply_snapshot(
+                v,
+                &b,
+                &a,
+                Stamp {
+                    seq,
+                    venue_ts,
+                    recv_ts,
+                },
+            )
+            .unwrap_or_default();
         Ok(self.record(v, c))
     }
 
@@ -347,7 +452,10 @@ impl ConsolidatedBook {
         let p = self.price(price)?;
         let q = self.qty(qty)?;
         let stamp = self.stamp(v, seq, venue_ts, recv_ts);
-        let c = self.inner.apply_delta(v, side, p, q, stamp).unwrap_or_default();
+        let c = self
+            .inner
+            .apply_delta(v, side, p, q, stamp)
+            .unwrap_or_default();
         Ok(self.record(v, c))
     }
 
@@ -368,11 +476,17 @@ impl ConsolidatedBook {
         let v = self.venue(venue)?;
         let pc = Column::extract("prices", prices)?;
         let qc = Column::extract("qtys", qtys)?;
-        let s = sides.as_slice().map_err(|_| BookInputError::new_err("sides: array must be contiguous"))?;
+        let s = sides
+            .as_slice()
+            .map_err(|_| BookInputError::new_err("sides: array must be contiguous"))?;
         let (p, q) = (pc.slice("prices")?, qc.slice("qtys")?);
-        validate_columns(s, &p, &q).map_err(|(i, why)| BookInputError::new_err(format!("entry {i}: {why}")))?;
+        validate_columns(s, &p, &q)
+            .map_err(|(i, why)| BookInputError::new_err(format!("entry {i}: {why}")))?;
         let stamp = self.stamp(v, seq, venue_ts, recv_ts);
-        let c = self.inner.apply_columns(v, s, &p, &q, stamp).unwrap_or_default();
+        let c = self
+            .inner
+            .apply_columns(v, s, &p, &q, stamp)
+            .unwrap_or_default();
         Ok(self.record(v, c))
     }
 
@@ -396,8 +510,11 @@ impl ConsolidatedBook {
 
     fn set_state(&mut self, venue: &Bound<'_, PyAny>, state: u8) -> PyResult<()> {
         let v = self.venue(venue)?;
-        let s = BookState::from_u8(state)
-            .ok_or_else(|| BookInputError::new_err(format!("state {state}: must be SYNCING, LIVE, STALE or BROKEN (0-3)")))?;
+        let s = BookState::from_u8(state).ok_or_else(|| {
+            BookInputError::new_err(format!(
+                "state {state}: must be SYNCING, LIVE, STALE or BROKEN (0-3)"
+            ))
+        })?;
         self.inner.set_state(v, s);
         Ok(())
     }
@@ -423,39 +540,61 @@ impl ConsolidatedBook {
     /// Best bid of one venue as (raw price, raw qty), or None.
     fn best_bid(&self, venue: &Bound<'_, PyAny>) -> PyResult<Option<(u64, u64)>> {
         let v = self.venue(venue)?;
-        Ok(self.inner.book(v).and_then(|b| b.best_bid()).map(|l| (l.price, l.qty)))
+        Ok(self
+            .inner
+            .book(v)
+            .and_then(|b| b.best_bid())
+            .map(|l| (l.price, l.qty)))
     }
 
     fn best_ask(&self, venue: &Bound<'_, PyAny>) -> PyResult<Option<(u64, u64)>> {
         let v = self.venue(venue)?;
-        Ok(self.inner.book(v).and_then(|b| b.best_ask()).map(|l| (l.price, l.qty)))
+        Ok(self
+            .inner
+            .book(v)
+            .and_then(|b| b.best_ask())
+            .map(|l| (l.price, l.qty)))
     }
 
     /// The last apply on a venue: ((old bid, old ask), (new bid, new ask)), levels as (price, qty).
-    #[allow(clippy::type_complexity)]
-    fn last_change(
-        &self,
-        venue: &Bound<'_, PyAny>,
-    ) -> PyResult<((Option<(u64, u64)>, Option<(u64, u64)>), (Option<(u64, u64)>, Option<(u64, u64)>))> {
+    fn last_change(&self, venue: &Bound<'_, PyAny>) -> PyResult<(TopTuple, TopTuple)> {
         let v = self.venue(venue)?;
         let c = self.last[v];
         Ok((top_tuple(&c.old), top_tuple(&c.new)))
     }
 
     /// Up to `n` levels of one side from the best, as a (k, 2) uint64 array of (price, qty).
-    fn depth<'py>(&self, py: Python<'py>, venue: &Bound<'_, PyAny>, side: u8, n: usize) -> PyResult<Bound<'py, PyArray2<u64>>> {
+    fn depth<'py>(
+        &self,
+        py: Python<'py>,
+        venue: &Bound<'_, PyAny>,
+        side: u8,
+        n: usize,
+    ) -> PyResult<Bound<'py, PyArray2<u64>>> {
         let v = self.venue(venue)?;
         let side = Self::side(side)?;
-        let levels = self.inner.book(v).map(|b| b.side(side).top(n)).unwrap_or_default();
+        let levels = self
+            .inner
+            .book(v)
+            .map(|b| b.side(side).top(n))
+            .unwrap_or_default();
         Self::depth_array(py, &levels)
     }
 
     /// Total quantity on one side at prices at least as good as `limit_price`.
-    fn cumulative_qty(&self, venue: &Bound<'_, PyAny>, side: u8, limit_price: &Bound<'_, PyAny>) -> PyResult<u128> {
+    fn cumulative_qty(
+        &self,
+        venue: &Bound<'_, PyAny>,
+        side: u8,
+        limit_price: &Bound<'_, PyAny>,
+    ) -> PyResult<u128> {
         let v = self.venue(venue)?;
         let side = Self::side(side)?;
         let p = self.price(limit_price)?;
-        Ok(self.inner.book(v).map_or(0, |b| b.side(side).qty_through(p)))
+        Ok(self
+            .inner
+            .book(v)
+            .map_or(0, |b| b.side(side).qty_through(p)))
     }
 
     /// Best bid across LIVE venues as (venue, price, qty). With `net=True` the price is net of
@@ -480,7 +619,12 @@ impl ConsolidatedBook {
     }
 
     /// Up to `n` price levels merged over LIVE venues, as a (k, 2) uint64 array.
-    fn merged_depth<'py>(&self, py: Python<'py>, side: u8, n: usize) -> PyResult<Bound<'py, PyArray2<u64>>> {
+    fn merged_depth<'py>(
+        &self,
+        py: Python<'py>,
+        side: u8,
+        n: usize,
+    ) -> PyResult<Bound<'py, PyArray2<u64>>> {
         let side = Self::side(side)?;
         Self::depth_array(py, &self.inner.merged_depth(side, n))
     }
@@ -504,10 +648,16 @@ impl ConsolidatedBook {
     }
 
     fn parse_price(&self, s: &str) -> PyResult<u64> {
-        self.inner.instrument().parse_price(s).map_err(|e| decimal_err("price", s, e))
+        self.inner
+            .instrument()
+            .parse_price(s)
+            .map_err(|e| decimal_err("price", s, e))
     }
     fn parse_qty(&self, s: &str) -> PyResult<u64> {
-        self.inner.instrument().parse_qty(s).map_err(|e| decimal_err("qty", s, e))
+        self.inner
+            .instrument()
+            .parse_qty(s)
+            .map_err(|e| decimal_err("qty", s, e))
     }
     fn format_price(&self, raw: u64) -> String {
         fixed::format_u64(raw, self.inner.instrument().price_decimals)
@@ -517,8 +667,15 @@ impl ConsolidatedBook {
     }
     /// Format a notional or profit (quote units at `notional_decimals`); negatives allowed.
     fn format_notional(&self, raw: i128) -> String {
-        let t = fixed::format_u128(raw.unsigned_abs(), self.inner.instrument().notional_decimals());
-        if raw < 0 { format!("-{t}") } else { t }
+        let t = fixed::format_u128(
+            raw.unsigned_abs(),
+            self.inner.instrument().notional_decimals(),
+        );
+        if raw < 0 {
+            format!("-{t}")
+        } else {
+            t
+        }
     }
 
     /// Detection counters.
@@ -542,8 +699,18 @@ impl ConsolidatedBook {
 
     fn __repr__(&self) -> String {
         let states: Vec<String> = (0..self.inner.venue_count())
-            .filter_map(|i| Some(format!("{}={}", self.inner.spec(i)?.venue, self.inner.book(i)?.state().name())))
+            .filter_map(|i| {
+                Some(format!(
+                    "{}={}",
+                    self.inner.spec(i)?.venue,
+                    self.inner.book(i)?.state().name()
+                ))
+            })
             .collect();
-        format!("ConsolidatedBook({:?}, venues=[{}])", self.inner.instrument().name(), states.join(", "))
+        format!(
+            "ConsolidatedBook({:?}, venues=[{}])",
+            self.inner.instrument().name(),
+            states.join(", ")
+        )
     }
 }

@@ -50,7 +50,12 @@ fn opportunity_fields() -> Vec<(&'static str, &'static str)> {
 /// first (`bid_prices`, `bid_qtys`, `ask_prices`, `ask_qtys`) and deltas (`sides`, `prices`,
 /// `qtys`). Prices are ticks around 6_000_000 (price_decimals 2), quantities 1..=1000.
 #[pyfunction]
-fn synthetic_stream<'py>(py: Python<'py>, seed: u64, depth: usize, n: usize) -> PyResult<Bound<'py, PyDict>> {
+fn synthetic_stream<'py>(
+    py: Python<'py>,
+    seed: u64,
+    depth: usize,
+    n: usize,
+) -> PyResult<Bound<'py, PyDict>> {
     let ((bids, asks), deltas) = py.detach(|| synth::stream(seed, depth, n));
     let d = PyDict::new(py);
     let col = |levels: &[crate::book::Level], f: fn(&crate::book::Level) -> u64| -> Vec<u64> {
