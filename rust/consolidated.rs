@@ -209,6 +209,17 @@ impl Consolidated {
         Some(c)
     }
 
+    /// Keep only the best `depth` levels per side of venue `v`'s book.
+    pub fn truncate(&mut self, v: usize, depth: usize) -> Option<()> {
+        let slot = self.venues.get_mut(v)?;
+        let old = slot.book.top();
+        slot.book.truncate(depth);
+        if slot.book.top() != old {
+            self.dirty |= 1 << v;
+        }
+        Some(())
+    }
+
     pub fn clear(&mut self, v: usize) -> Option<Change> {
         let slot = self.venues.get_mut(v)?;
         let c = slot.book.clear();

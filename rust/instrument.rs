@@ -178,6 +178,23 @@ pub struct VenueSpecText<'a> {
     pub maker_fee: &'a str,
 }
 
+impl<'a> VenueSpecText<'a> {
+    /// Fill empty optional fields with their defaults ("0"): no minimums, no fees.
+    pub fn with_defaults(mut self) -> Self {
+        for f in [
+            &mut self.min_qty,
+            &mut self.min_notional,
+            &mut self.taker_fee,
+            &mut self.maker_fee,
+        ] {
+            if f.is_empty() {
+                *f = "0";
+            }
+        }
+        self
+    }
+}
+
 impl VenueSpec {
     /// Parse and validate venue rules against the instrument's scales.
     pub fn parse(inst: &Instrument, t: &VenueSpecText<'_>) -> Result<Self, SpecError> {

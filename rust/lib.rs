@@ -13,6 +13,7 @@ pub mod fixed;
 pub mod instrument;
 pub mod opportunity;
 pub mod synth;
+pub mod venues;
 
 #[cfg(feature = "python")]
 pub mod python;

@@ -159,6 +159,14 @@ impl Ladder {
         }
     }
 
+    /// Keep only the best `depth` levels.
+    pub fn truncate(&mut self, depth: usize) {
+        let n = self.slots.len();
+        if n > depth {
+            self.slots.drain(..n - depth);
+        }
+    }
+
     pub fn clear(&mut self) {
         self.slots.clear();
     }

@@ -259,6 +259,12 @@ impl Book {
         self.finish_message(old, Some(stamp))
     }
 
+    /// Keep only the best `depth` levels per side.
+    pub fn truncate(&mut self, depth: usize) {
+        self.bids.truncate(depth);
+        self.asks.truncate(depth);
+    }
+
     /// Drop every level; the book waits for a snapshot (SYNCING).
     pub fn clear(&mut self) -> Change {
         let old = self.top();
