@@ -2,14 +2,16 @@
 //!
 //! Venues 0..3 sit within a few ticks of 60,000.00: their tops cross raw but never after fees
 //! (the cheapest pair pays 7 bps, ~4,200 ticks at this price). The "hot" venue 4 (2 bps taker)
-//! is placed either among them (no cross: every pair is a quick top-of-book reject) or just far
-//! enough above venue 2 (5 bps) that buying on 2 and selling on 4 pays after both fees by
-//! `EDGE_TICKS` at the top, so the pair needs the depth walk (~20 levels per side), the way a
-//! real, small arbitrage looks. Every other pair is a reject in both set-ups.
+//! is placed
+//! - `no_cross`: among them; every pair is a quick top-of-book reject (the common case);
+//! - `cross`: just far enough above venue 2 (5 bps) that buying on 2 and selling on 4 pays after
+//!   both fees by `EDGE_TICKS` at the top, so that pair needs the depth walk (~20 levels per
+//!   side), the way a real, small arbitrage looks;
+//! - `cross_2pairs`: as `cross`, with venue 1 (7.5 bps) moved down so that 1 -> 4 crosses too.
 //!
 //! Benchmarks: `refresh` after a top change on the hot venue (8 dirty ordered pairs),
-//! `detect_all` (all 20 ordered pairs) and `best_fill` on the crossing pair. Before timing, the
-//! set-ups are checked to produce exactly the intended opportunities.
+//! `detect_all` (all 20 ordered pairs) and `best_fill` on the crossing pair. Before timing, each
+//! set-up is checked to produce exactly the intended opportunities.
 //!
 //! `main` first runs a memory check (5 venues x 50 instruments x 5,000 levels per side), prints
 //! `MEMORY ...` and writes `<criterion dir>/memory.json`, then runs criterion.
@@ -38,10 +40,14 @@ const HOT: usize = 4;
 const BUY: usize = 2;
 /// Net edge of the crossing pair at the top, in ticks of HOT's best bid (~0.7 bps).
 const EDGE_TICKS: u64 = 40;
+/// The second crossing pair of `cross_2pairs` buys here (7.5 bps), with this edge in ticks.
+const BUY2: usize = 1;
+const EDGE2_TICKS: u64 = 20;
 /// Synth quantities are 1..=1000 raw; x100,000 at 8 dp makes levels of 0.001..1 BTC, all
 /// multiples of the 0.00001 lot (1,000 raw).
 const QTY_SCALE: u64 = 100_000;
 const DEPTH: usize = 1000;
+const F: i128 = FEE_SCALE as i128;
 /// Generous balances, so that depth and fees (not funds) bound the fill.
 const QUOTE_BALANCE: &str = "10000000"; // USDT per venue
 const BASE_BALANCE: &str = "1000"; // BTC per venue
@@ -75,66 +81,100 @@ fn snapshot(seed: u64, mid: u64, depth: usize) -> (Vec<Level>, Vec<Level>) {
     (scale(bids), scale(asks))
 }
 
-fn other_mid(v: usize) -> u64 {
-    BASE_MID
-        .checked_add_signed(OFFSETS[v])
-        .expect("mid in range")
+/// Mids of the no-cross set-up: venues 0..3 within a few ticks of `BASE_MID`, HOT among them.
+fn flat_mids() -> [u64; 5] {
+    let mut m = [BASE_MID + 4; 5];
+    for (v, off) in OFFSETS.iter().enumerate() {
+        m[v] = BASE_MID.checked_add_signed(*off).expect("mid in range");
+    }
+    m
 }
 
-/// 5 venues on one instrument, LIVE, funded; venue `HOT` at `hot_mid`.
-fn build(inst: &Instrument, seed: u64, hot_mid: u64, depth: usize) -> Consolidated {
+/// 5 venues on one instrument, LIVE, funded, venue `v` around `mids[v]`.
+fn build(inst: &Instrument, seed: u64, mids: &[u64; 5], depth: usize) -> Consolidated {
     let mut c = Consolidated::new(inst.clone());
     let quote = inst.parse_notional(QUOTE_BALANCE).expect("quote balance");
     let base = u128::from(inst.parse_qty(BASE_BALANCE).expect("base balance"));
-    for v in 0..NAMES.len() {
+    for (v, &mid) in mids.iter().enumerate() {
         let i = c.add_venue(spec(inst, v)).expect("add venue");
         c.set_quote_balance(i, quote).expect("venue exists");
         c.set_base_balance(i, base).expect("venue exists");
-        let mid = if v == HOT { hot_mid } else { other_mid(v) };
         let (bids, asks) = snapshot(seed.wrapping_mul(31).wrapping_add(v as u64), mid, depth);
-        c.apply_snapshot(
-            i,
-            &bids,
-            &asks,
-            Stamp {
-                seq: 1,
-                venue_ts: 0,
-                recv_ts: 0,
-            },
-        )
-        .expect("venue exists");
+        let stamp = Stamp {
+            seq: 1,
+            venue_ts: 0,
+            recv_ts: 0,
+        };
+        c.apply_snapshot(i, &bids, &asks, stamp)
+            .expect("venue exists");
     }
     c
 }
 
-/// HOT's mid such that selling at its best bid (mid - 1) beats buying at `ask` on BUY, after
-/// both taker fees, by `EDGE_TICKS` ticks of the bid.
-fn crossing_hot_mid(ask: u64, buy_fee: i64, sell_fee: i64) -> u64 {
-    let f = i128::from(FEE_SCALE);
-    // Smallest bid with bid * (F - fb) > ask * (F + fa).
-    let cost = i128::from(ask) * (f + i128::from(buy_fee));
-    let breakeven = cost / (f - i128::from(sell_fee)) + 1;
-    let bid = u64::try_from(breakeven).expect("price fits") + EDGE_TICKS;
-    bid + 1
+/// Smallest bid with `bid * (F - sell_fee) > ask * (F + buy_fee)`: break-even after both fees.
+fn breakeven_bid(ask: u64, buy_fee: i64, sell_fee: i64) -> u64 {
+    let cost = i128::from(ask) * (F + i128::from(buy_fee));
+    u64::try_from(cost / (F - i128::from(sell_fee)) + 1).expect("price fits")
+}
+
+/// Largest ask with `ask * (F + buy_fee) < bid * (F - sell_fee)`.
+fn breakeven_ask(bid: u64, buy_fee: i64, sell_fee: i64) -> u64 {
+    let proceeds = i128::from(bid) * (F - i128::from(sell_fee));
+    let fa = F + i128::from(buy_fee);
+    u64::try_from((proceeds + fa - 1) / fa - 1).expect("price fits")
 }
 
 fn btc() -> Instrument {
     Instrument::new("BTC/USDT", 0, 2, 8).expect("valid instrument")
 }
 
-/// (crossing set-up, no-cross set-up)
-fn setups() -> (Consolidated, Consolidated) {
+/// One benchmark set-up and the ordered (buy, sell) pairs it must find.
+struct Setup {
+    name: &'static str,
+    book: Consolidated,
+    expect: Vec<(usize, usize)>,
+}
+
+/// no_cross, cross (BUY -> HOT) and cross_2pairs (BUY -> HOT and BUY2 -> HOT).
+fn setups() -> Vec<Setup> {
     let inst = btc();
-    // Few ticks from the others: raw crossed against venue 2, rejected after fees.
-    let flat = build(&inst, 7, BASE_MID + 4, DEPTH);
-    let ask = flat
-        .book(BUY)
-        .and_then(|b| b.best_ask())
-        .expect("BUY has asks")
-        .price;
-    let hot_mid = crossing_hot_mid(ask, spec(&inst, BUY).taker_fee, spec(&inst, HOT).taker_fee);
-    let cross = build(&inst, 7, hot_mid, DEPTH);
-    (cross, flat)
+    let fee = |v: usize| spec(&inst, v).taker_fee;
+    // Synth books fill every tick from the mid outwards: best bid = mid - 1, best ask = mid + 1.
+    let mut m = flat_mids();
+    let flat = build(&inst, 7, &m, DEPTH);
+    let hot_bid = breakeven_bid(m[BUY] + 1, fee(BUY), fee(HOT)) + EDGE_TICKS;
+    m[HOT] = hot_bid + 1;
+    let cross = build(&inst, 7, &m, DEPTH);
+    // Venue BUY2 pays 2.5 bps more than BUY, so it must sit ~1,500 ticks lower to cross too.
+    m[BUY2] = breakeven_ask(hot_bid, fee(BUY2), fee(HOT)) - EDGE2_TICKS - 1;
+    let cross2 = build(&inst, 7, &m, DEPTH);
+    vec![
+        Setup {
+            name: "no_cross",
+            book: flat,
+            expect: vec![],
+        },
+        Setup {
+            name: "cross",
+            book: cross,
+            expect: vec![(BUY, HOT)],
+        },
+        Setup {
+            name: "cross_2pairs",
+            book: cross2,
+            expect: vec![(BUY, HOT), (BUY2, HOT)],
+        },
+    ]
+}
+
+fn opportunity_pairs(c: &Consolidated) -> Vec<(usize, usize)> {
+    let mut v: Vec<(usize, usize)> = c
+        .opportunities()
+        .iter()
+        .map(|o| (usize::from(o.buy_venue), usize::from(o.sell_venue)))
+        .collect();
+    v.sort_unstable();
+    v
 }
 
 /// Four one-delta messages on HOT that each move its top and together restore the book:
@@ -200,129 +240,113 @@ fn pair_input(c: &Consolidated, buy: usize, sell: usize) -> PairInput<'_> {
     }
 }
 
-/// Check, untimed, that the set-ups measure what they claim.
-fn verify(cross: &Consolidated, flat: &Consolidated) {
+/// Check, untimed, that each set-up measures what it claims: exactly the expected crossing
+/// pairs, one depth walk per crossing pair per refresh, none without a cross.
+fn verify(setups: &[Setup]) {
     let pairs = NAMES.len() * (NAMES.len() - 1);
-    let mut c = cross.clone();
-    assert_eq!(c.detect_all(), pairs);
-    let opps = c.opportunities();
-    assert_eq!(
-        opps.len(),
-        1,
-        "crossing set-up: expected exactly one opportunity, got {opps:?}"
-    );
-    assert_eq!(
-        (
-            usize::from(opps[0].buy_venue),
-            usize::from(opps[0].sell_venue)
-        ),
-        (BUY, HOT)
-    );
-    let mut f = flat.clone();
-    assert_eq!(f.detect_all(), pairs);
-    assert!(
-        f.opportunities().is_empty(),
-        "no-cross set-up found {:?}",
-        f.opportunities()
-    );
-    assert_eq!(
-        f.stats().pairs_walked,
-        0,
-        "no-cross set-up should never walk depth"
-    );
-
-    // Every step of the refresh cycle: 8 dirty pairs; one walk and one opportunity when
-    // crossing, none otherwise; the cycle restores the book.
-    for (setup, crossing) in [(&mut c, true), (&mut f, false)] {
-        let cycle = top_cycle(setup);
-        let before = (
-            setup.book(HOT).expect("HOT").top(),
-            setup.stats().pairs_walked,
+    for s in setups {
+        let mut c = s.book.clone();
+        let mut want = s.expect.clone();
+        want.sort_unstable();
+        assert_eq!(c.detect_all(), pairs, "{}: detect_all pairs", s.name);
+        assert_eq!(opportunity_pairs(&c), want, "{}: opportunities", s.name);
+        assert_eq!(
+            c.stats().pairs_walked,
+            want.len() as u64,
+            "{}: only crossing pairs walk depth",
+            s.name
         );
+
+        // Each step of the refresh cycle: 8 dirty pairs, the same opportunities (HOT's top moves
+        // by one tick, the edges stay positive), and the cycle restores HOT's book.
+        let cycle = top_cycle(&c);
+        let before = (c.book(HOT).expect("HOT").top(), c.stats().pairs_walked);
         for (k, d) in cycle.iter().enumerate() {
-            let ch = setup
+            let ch = c
                 .apply_delta(HOT, d.side, d.price, d.qty, None)
                 .expect("HOT exists");
-            assert!(ch.top_changed(), "cycle step {k} must move HOT's top");
-            assert_eq!(
-                setup.refresh(),
-                2 * (NAMES.len() - 1),
-                "cycle step {k}: dirty pairs"
-            );
-            let n = setup.opportunities().len();
-            if crossing {
-                assert!(n >= 1, "crossing cycle step {k} found no opportunity");
-            } else {
-                assert_eq!(n, 0, "no-cross cycle step {k} found an opportunity");
-            }
+            assert!(ch.top_changed(), "{}: step {k} must move HOT's top", s.name);
+            assert_eq!(c.refresh(), 2 * (NAMES.len() - 1), "{}: step {k}", s.name);
+            assert_eq!(opportunity_pairs(&c), want, "{}: step {k}", s.name);
         }
-        let walked = setup.stats().pairs_walked - before.1;
+        let walked = c.stats().pairs_walked - before.1;
+        assert_eq!(walked, 4 * want.len() as u64, "{}: walks per cycle", s.name);
         assert_eq!(
-            walked,
-            if crossing { 4 } else { 0 },
-            "depth walks in one cycle"
-        );
-        assert_eq!(
-            setup.book(HOT).expect("HOT").top(),
+            c.book(HOT).expect("HOT").top(),
             before.0,
-            "cycle must restore HOT's top"
+            "{}: cycle restores",
+            s.name
         );
-    }
 
-    let fill = best_fill(&pair_input(cross, BUY, HOT)).expect("crossing pair has a fill");
-    assert!(fill.net_profit() > 0);
-    assert_eq!(fill.qty, opps[0].qty, "best_fill and refresh disagree");
-    let a = cross
-        .book(BUY)
-        .expect("BUY")
-        .asks()
-        .iter()
-        .take_while(|l| l.price <= fill.buy_limit)
-        .count();
-    let b = cross
-        .book(HOT)
-        .expect("HOT")
-        .bids()
-        .iter()
-        .take_while(|l| l.price >= fill.sell_limit)
-        .count();
-    eprintln!(
-        "crossing pair {}->{}: qty {:.5} BTC, net {:.2} USDT, edge {:.2} bps, walks {a} ask / {b} bid levels",
-        NAMES[BUY],
-        NAMES[HOT],
-        fill.qty as f64 / 1e8,
-        fill.net_profit() as f64 / 1e10,
-        fill.edge_bps()
-    );
+        for &(buy, sell) in &want {
+            let fill =
+                best_fill(&pair_input(&s.book, buy, sell)).expect("crossing pair has a fill");
+            let opp = c
+                .opportunities()
+                .into_iter()
+                .find(|o| (usize::from(o.buy_venue), usize::from(o.sell_venue)) == (buy, sell))
+                .expect("opportunity present");
+            assert_eq!(
+                fill.qty, opp.qty,
+                "{}: best_fill and refresh disagree",
+                s.name
+            );
+            let asks = s.book.book(buy).expect("buy").asks();
+            let bids = s.book.book(sell).expect("sell").bids();
+            let a = asks
+                .iter()
+                .take_while(|l| l.price <= fill.buy_limit)
+                .count();
+            let b = bids
+                .iter()
+                .take_while(|l| l.price >= fill.sell_limit)
+                .count();
+            eprintln!(
+                "{}: {}->{} qty {:.5} BTC, net {:.2} USDT, edge {:.2} bps, walks {a} ask / {b} bid levels",
+                s.name,
+                NAMES[buy],
+                NAMES[sell],
+                fill.qty as f64 / 1e8,
+                fill.net_profit() as f64 / 1e10,
+                fill.edge_bps()
+            );
+        }
+    }
+}
+
+fn setup<'a>(all: &'a [Setup], name: &str) -> &'a Setup {
+    all.iter().find(|s| s.name == name).expect("known set-up")
 }
 
 fn bench_refresh(c: &mut Criterion) {
-    let (cross, flat) = setups();
-    verify(&cross, &flat);
+    let all = setups();
+    verify(&all);
     let mut g = c.benchmark_group("refresh");
     // One iteration = 4 (apply one delta + refresh) steps; throughput gives per-refresh time.
     g.throughput(Throughput::Elements(4));
-    for (name, setup) in [("cross", &cross), ("no_cross", &flat)] {
-        let mut s = setup.clone();
-        let cycle = top_cycle(&s);
-        g.bench_function(name, |b| b.iter(|| run_cycle(&mut s, black_box(&cycle))));
+    for s in &all {
+        let mut book = s.book.clone();
+        let cycle = top_cycle(&book);
+        g.bench_function(s.name, |b| {
+            b.iter(|| run_cycle(&mut book, black_box(&cycle)))
+        });
     }
     g.finish();
 }
 
 fn bench_detect_all(c: &mut Criterion) {
-    let (cross, flat) = setups();
+    let all = setups();
     let mut g = c.benchmark_group("detect_all");
-    for (name, setup) in [("cross", &cross), ("no_cross", &flat)] {
-        let mut s = setup.clone();
-        g.bench_function(name, |b| b.iter(|| black_box(&mut s).detect_all()));
+    for name in ["cross", "no_cross"] {
+        let mut book = setup(&all, name).book.clone();
+        g.bench_function(name, |b| b.iter(|| black_box(&mut book).detect_all()));
     }
     g.finish();
 }
 
 fn bench_best_fill(c: &mut Criterion) {
-    let (cross, _) = setups();
-    let inp = pair_input(&cross, BUY, HOT);
+    let all = setups();
+    let inp = pair_input(&setup(&all, "cross").book, BUY, HOT);
     let mut g = c.benchmark_group("best_fill");
     g.bench_function("cross_pair", |b| b.iter(|| best_fill(black_box(&inp))));
     g.finish();
@@ -359,7 +383,7 @@ fn memory_check() {
         .map(|i| {
             let inst =
                 Instrument::new(&format!("C{i}/USDT"), i as u32, 2, 8).expect("valid instrument");
-            build(&inst, 1000 + i as u64, BASE_MID + 4, MEM_LEVELS)
+            build(&inst, 1000 + i as u64, &flat_mids(), MEM_LEVELS)
         })
         .collect();
     let n_books: usize = books.iter().map(Consolidated::venue_count).sum();

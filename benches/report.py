@@ -131,7 +131,7 @@ TARGETS = [
     Target(
         "Rust detection after a top-of-book change, 5 venues",
         "rust",
-        r"^refresh/.*cross",
+        r"^refresh/cross$",
         1000,
         "ns",
         False,
@@ -255,8 +255,7 @@ def build(
         "targets": targets_json,
         "criterion": {k: {"median_ns": v.median_ns, "elements": v.elements} for k, v in criterion.items()},
         "pytest": {
-            k: {"median_ns": v.median_ns, "elements": v.elements, "extra": extra.get(k, {})}
-            for k, v in pytest.items()
+            k: {"median_ns": v.median_ns, "elements": v.elements, "extra": extra.get(k, {})} for k, v in pytest.items()
         },
         "memory": memory,
     }

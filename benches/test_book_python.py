@@ -79,10 +79,7 @@ def test_arbcore_numpy_batch_whole_stream(benchmark: Any, stream: Stream) -> Non
 def test_arbcore_numpy_batch_per_message(benchmark: Any, stream: Stream) -> None:
     """Ten deltas per call, the size of a typical venue depth frame."""
     n10 = stream.n - stream.n % 10
-    chunks = [
-        (stream.sides[i : i + 10], stream.prices[i : i + 10], stream.qtys[i : i + 10])
-        for i in range(0, n10, 10)
-    ]
+    chunks = [(stream.sides[i : i + 10], stream.prices[i : i + 10], stream.qtys[i : i + 10]) for i in range(0, n10, 10)]
 
     def setup() -> tuple[tuple[arbcore.ConsolidatedBook], dict[str, Any]]:
         return (new_arbcore_book(stream),), {}

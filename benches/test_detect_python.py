@@ -18,9 +18,7 @@ def five_venue_book() -> arbcore.ConsolidatedBook:
     book = arbcore.ConsolidatedBook("BTC/USDT", price_decimals=2, qty_decimals=8)
     for i, fee in enumerate(FEES):
         name = f"v{i}"
-        book.add_venue(
-            name, symbol="BTCUSDT", tick_size="0.01", lot_size="0.00001", min_notional="5", taker_fee=fee
-        )
+        book.add_venue(name, symbol="BTCUSDT", tick_size="0.01", lot_size="0.00001", min_notional="5", taker_fee=fee)
         book.set_balance(name, "USDT", "1000000")
         book.set_balance(name, "BTC", "20")
         # 100 levels each, venues' mids a few ticks apart: tops do not cross after fees
@@ -43,9 +41,7 @@ def test_refresh_after_top_change_no_cross(benchmark: Any) -> None:
         return found
 
     assert benchmark.pedantic(run, rounds=5, iterations=1) == 0
-    benchmark.extra_info.update(
-        deltas=CHANGES, role="arbcore", path="delta + opportunities(), no cross, 5 venues"
-    )
+    benchmark.extra_info.update(deltas=CHANGES, role="arbcore", path="delta + opportunities(), no cross, 5 venues")
 
 
 def test_refresh_after_top_change_crossing(benchmark: Any) -> None:
@@ -64,6 +60,4 @@ def test_refresh_after_top_change_crossing(benchmark: Any) -> None:
     for p in range(6_000_001, 6_000_101):
         book.apply_delta(0, arbcore.ASK, p, 0)
     assert benchmark.pedantic(run, rounds=5, iterations=1) == 4 * CHANGES
-    benchmark.extra_info.update(
-        deltas=CHANGES, role="arbcore", path="delta + opportunities(), 4 crossing pairs"
-    )
+    benchmark.extra_info.update(deltas=CHANGES, role="arbcore", path="delta + opportunities(), 4 crossing pairs")

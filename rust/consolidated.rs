@@ -46,6 +46,8 @@ pub struct Consolidated {
     /// Current best fill per ordered pair, `pairs[buy * MAX_VENUES + sell]`.
     pairs: Vec<Option<Opportunity>>,
     dirty: u16,
+    /// `crossing[a]`: venues b whose bids beat a's asks after fees at the last evaluation.
+    crossing: [u16; MAX_VENUES],
     stats: DetectStats,
 }
 
@@ -58,6 +60,7 @@ impl Consolidated {
             min_edge: 0,
             pairs: vec![None; MAX_VENUES * MAX_VENUES],
             dirty: 0,
+            crossing: [0; MAX_VENUES],
             stats: DetectStats::default(),
         }
     }
@@ -135,9 +138,16 @@ impl Consolidated {
         };
     }
 
+    /// Venues in a pair whose tops cross after fees: for them a change below the top moves the
+    /// best fill too (its quantity walks the depth), so any change re-evaluates their pairs.
+    #[inline]
+    fn active(&self, v: usize) -> bool {
+        self.crossing[v] != 0 || self.crossing.iter().any(|row| row >> v & 1 == 1)
+    }
+
     #[inline]
     fn note(&mut self, v: usize, before: BookState, change: &Change) {
-        if change.top_changed() || self.venues[v].book.state() != before {
+        if change.top_changed() || self.venues[v].book.state() != before || self.active(v) {
             self.dirty |= 1 << v;
         }
     }
@@ -247,6 +257,15 @@ impl Consolidated {
         }
         self.dirty |= changed;
         changed
+    }
+
+    /// [`Consolidated::check_stale`] for one venue only (a feed checks the books it feeds).
+    pub fn check_stale_venue(&mut self, v: usize, now_ns: i64, max_age_ns: i64) -> Option<bool> {
+        let changed = self.venues.get_mut(v)?.book.check_stale(now_ns, max_age_ns);
+        if changed {
+            self.dirty |= 1 << v;
+        }
+        Some(changed)
     }
 
     /// Set the base-asset balance on venue `v` (qty scale).
@@ -359,6 +378,7 @@ impl Consolidated {
         let idx = a * MAX_VENUES + b;
         let (sa, sb) = (&self.venues[a], &self.venues[b]);
         self.pairs[idx] = None;
+        self.crossing[a] &= !(1 << b);
         if sa.book.state() != BookState::Live || sb.book.state() != BookState::Live {
             return;
         }
@@ -378,6 +398,7 @@ impl Consolidated {
         if !crate::detect::tops_cross(&inp) {
             return;
         }
+        self.crossing[a] |= 1 << b;
         self.stats.pairs_walked += 1;
         let Some(fill) = best_fill(&inp) else { return };
         let (ta, tb) = (sa.book.stamp(), sb.book.stamp());

@@ -67,10 +67,10 @@ fn opportunity_found_only_between_live_books_and_refreshed_incrementally() {
     assert!(opps[0].net_profit > 0 && opps[0].net_profit < opps[0].gross_profit);
     // nothing changed: nothing re-evaluated
     assert_eq!(c.refresh(), 0);
-    // a change below the top does not trigger detection
+    // a change below the top of a venue in a crossing pair re-evaluates: the fill walks the depth
     c.apply_delta(0, Side::Bid, lv(&c, "59000", "1").price, 100, None)
         .unwrap();
-    assert_eq!(c.refresh(), 0);
+    assert_eq!(c.refresh(), 4);
     // a top change on venue 0 re-evaluates only its 4 pairs
     c.apply_delta(
         0,
@@ -92,6 +92,45 @@ fn opportunity_found_only_between_live_books_and_refreshed_incrementally() {
     assert_eq!(c.check_stale(1_000, 100), 0b111);
     c.refresh();
     assert!(c.opportunities().is_empty());
+}
+
+#[test]
+fn change_below_top_without_crossing_pairs_skips_detection() {
+    let mut c = setup();
+    let (b, a) = (
+        vec![lv(&c, "59990", "1"), lv(&c, "59980", "1")],
+        vec![lv(&c, "60000", "1")],
+    );
+    for v in 0..3 {
+        c.apply_snapshot(v, &b, &a, Stamp::default()).unwrap();
+    }
+    assert_eq!(c.refresh(), 6);
+    c.apply_delta(1, Side::Bid, lv(&c, "59980", "1").price, 5, None)
+        .unwrap();
+    assert_eq!(c.refresh(), 0);
+}
+
+#[test]
+fn change_below_top_updates_a_crossing_pair() {
+    let mut c = setup();
+    let st = Stamp::default();
+    let asks = vec![lv(&c, "100.00", "1"), lv(&c, "100.01", "1")];
+    c.apply_snapshot(0, &[lv(&c, "99.00", "1")], &asks, st)
+        .unwrap();
+    c.apply_snapshot(
+        1,
+        &[lv(&c, "101.00", "1"), lv(&c, "100.90", "1")],
+        &[lv(&c, "102", "1")],
+        st,
+    )
+    .unwrap();
+    c.refresh();
+    assert_eq!(c.opportunities()[0].qty, 200_000_000);
+    // the second bid level shrinks: the cached fill must shrink with it
+    c.apply_delta(1, Side::Bid, lv(&c, "100.90", "1").price, 10_000_000, None)
+        .unwrap();
+    c.refresh();
+    assert_eq!(c.opportunities()[0].qty, 110_000_000);
 }
 
 #[test]

@@ -180,13 +180,18 @@ fn continuous_optimum(inp: &PairInput<'_>) -> Option<u64> {
             break;
         }
         let seg = i128::from(ra.min(rb));
-        let mut x = seg.min(base_cap - q);
-        if a > 0 {
-            x = x.min((max_notional - cost) / a);
-            x = x.min((quote_cap - cost.saturating_mul(fa)) / (a * fa));
-        }
         let slope_h = marginal - m * a;
-        if slope_h < 0 {
+        // Each cap is tested with multiplications first; the (slow, 128-bit) division that
+        // finds where inside the segment it binds runs only for the cap that actually binds.
+        let mut x = seg.min(base_cap - q);
+        let seg_cost = a.saturating_mul(seg);
+        if cost.saturating_add(seg_cost) > max_notional {
+            x = x.min((max_notional - cost) / a.max(1));
+        }
+        if cost.saturating_add(seg_cost).saturating_mul(fa) > quote_cap {
+            x = x.min((quote_cap - cost.saturating_mul(fa)) / (a * fa).max(1));
+        }
+        if slope_h < 0 && h.saturating_add(slope_h.saturating_mul(seg)) < 0 {
             x = x.min(h / -slope_h);
         }
         let x = x.max(0);

@@ -55,6 +55,8 @@ def test_constants() -> None:
         (str(U128_MAX), 0, U128_MAX),
         ("3.40282366920938463463374607431768211455", 18, None),
         ("1.00000000000000000000000000000000000000000000000", 0, 1),
+        ("0.00012" + "0" * 60, 8, 12_000),  # trailing zeros never overflow
+        ("1" + "0" * 38, 0, 10**38),
     ],
 )
 def test_parse_venue_strings(text: str, decimals: int, raw: int | None) -> None:

@@ -4,7 +4,10 @@
 //! return a bool, so a call costs one crossing and no Python object per level. Every method
 //! validates all of its input before it changes anything: a failed call leaves the book as it was.
 
-use super::{decimal_err, BookInputError, ConfigError, UnknownVenueError};
+use super::{
+    book_input_error, config_error, decimal_err, int_arg, BookInputError, ConfigError,
+    UnknownVenueError,
+};
 use crate::book::{BookState, Change, Level, Side, Stamp, Top};
 use crate::consolidated::{validate_columns, Consolidated};
 use crate::fixed;
@@ -13,7 +16,7 @@ use crate::opportunity::{Opportunity, OPPORTUNITY_FIELDS, OPPORTUNITY_SIZE};
 use numpy::{PyArray2, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyByteArray, PyDict, PyInt, PyString};
+use pyo3::types::{PyBool, PyByteArray, PyDict, PyInt, PyString};
 use std::borrow::Cow;
 
 fn config_err(e: SpecError) -> PyErr {
@@ -99,6 +102,44 @@ impl<'py> Column<'py> {
     }
 }
 
+/// The sides column: uint8, or any integer array whose values are 0/1 (checked later).
+enum Sides<'py> {
+    U8(PyReadonlyArray1<'py, u8>),
+    I64(Vec<u8>),
+}
+
+impl Sides<'_> {
+    fn slice(&self) -> PyResult<Cow<'_, [u8]>> {
+        match self {
+            Sides::U8(a) => a
+                .as_slice()
+                .map(Cow::Borrowed)
+                .map_err(|_| BookInputError::new_err("sides: array must be contiguous")),
+            Sides::I64(v) => Ok(Cow::Borrowed(v.as_slice())),
+        }
+    }
+}
+
+fn sides_column<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Sides<'py>> {
+    if let Ok(a) = obj.extract::<PyReadonlyArray1<'py, u8>>() {
+        return Ok(Sides::U8(a));
+    }
+    if let Ok(a) = obj.extract::<PyReadonlyArray1<'py, i64>>() {
+        let s = a
+            .as_slice()
+            .map_err(|_| BookInputError::new_err("sides: array must be contiguous"))?;
+        // out-of-range values become 2, which validate_columns reports with their index
+        return Ok(Sides::I64(
+            s.iter()
+                .map(|&x| if x == 0 || x == 1 { x as u8 } else { 2 })
+                .collect(),
+        ));
+    }
+    Err(BookInputError::new_err(
+        "sides: expected a 1-D numpy array of uint8 or int64",
+    ))
+}
+
 /// One canonical instrument across up to 16 venues: books, rules, balances, opportunities.
 #[pyclass(module = "arbcore._core")]
 #[derive(Debug)]
@@ -108,18 +149,24 @@ pub struct ConsolidatedBook {
 }
 
 impl ConsolidatedBook {
+    /// The core book, for other bindings (feeds) that decode into it.
+    pub(crate) fn inner_mut(&mut self) -> &mut Consolidated {
+        &mut self.inner
+    }
+
     fn venue(&self, v: &Bound<'_, PyAny>) -> PyResult<usize> {
-        if let Ok(i) = v.cast::<PyInt>() {
-            let i: i64 = i.extract()?;
-            return usize::try_from(i)
+        if v.is_instance_of::<PyInt>() && !v.is_instance_of::<PyBool>() {
+            let n = self.inner.venue_count();
+            let named = || {
+                format!(
+                    "venue index {} (have {n})",
+                    v.repr().map(|r| r.to_string()).unwrap_or_default()
+                )
+            };
+            return int_arg::<usize>(v, "venue index", UnknownVenueError::new_err)
                 .ok()
-                .filter(|&i| i < self.inner.venue_count())
-                .ok_or_else(|| {
-                    UnknownVenueError::new_err(format!(
-                        "venue index {i} (have {})",
-                        self.inner.venue_count()
-                    ))
-                });
+                .filter(|&i| i < n)
+                .ok_or_else(|| UnknownVenueError::new_err(named()));
         }
         if let Ok(s) = v.cast::<PyString>() {
             let name = s.to_cow()?;
@@ -161,9 +208,12 @@ impl ConsolidatedBook {
         self.raw("qty", v, self.inner.instrument().qty_decimals)
     }
 
-    fn side(v: u8) -> PyResult<Side> {
-        Side::from_u8(v)
-            .ok_or_else(|| BookInputError::new_err(format!("side {v}: must be 0 (BID) or 1 (ASK)")))
+    fn side(v: &Bound<'_, PyAny>) -> PyResult<Side> {
+        let s: i64 = int_arg(v, "side", book_input_error)?;
+        u8::try_from(s)
+            .ok()
+            .and_then(Side::from_u8)
+            .ok_or_else(|| BookInputError::new_err(format!("side {s}: must be 0 (BID) or 1 (ASK)")))
     }
 
     fn stamp(
@@ -216,13 +266,19 @@ impl ConsolidatedBook {
 #[pymethods]
 impl ConsolidatedBook {
     #[new]
-    #[pyo3(signature = (instrument, price_decimals, qty_decimals, instrument_id = 0))]
+    #[pyo3(signature = (instrument, price_decimals, qty_decimals, instrument_id = None))]
     fn new(
         instrument: &str,
-        price_decimals: u8,
-        qty_decimals: u8,
-        instrument_id: u32,
+        price_decimals: &Bound<'_, PyAny>,
+        qty_decimals: &Bound<'_, PyAny>,
+        instrument_id: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let price_decimals: u8 = int_arg(price_decimals, "price_decimals", config_error)?;
+        let qty_decimals: u8 = int_arg(qty_decimals, "qty_decimals", config_error)?;
+        let instrument_id: u32 = match instrument_id {
+            Some(v) => int_arg(v, "instrument_id", config_error)?,
+            None => 0,
+        };
         let inst = Instrument::new(instrument, instrument_id, price_decimals, qty_decimals)
             .map_err(config_err)?;
         Ok(ConsolidatedBook {
@@ -440,7 +496,7 @@ impl ConsolidatedBook {
     fn apply_delta(
         &mut self,
         venue: &Bound<'_, PyAny>,
-        side: u8,
+        side: &Bound<'_, PyAny>,
         price: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
         seq: Option<u64>,
@@ -466,7 +522,7 @@ impl ConsolidatedBook {
     fn apply_deltas(
         &mut self,
         venue: &Bound<'_, PyAny>,
-        sides: PyReadonlyArray1<'_, u8>,
+        sides: &Bound<'_, PyAny>,
         prices: &Bound<'_, PyAny>,
         qtys: &Bound<'_, PyAny>,
         seq: Option<u64>,
@@ -476,16 +532,15 @@ impl ConsolidatedBook {
         let v = self.venue(venue)?;
         let pc = Column::extract("prices", prices)?;
         let qc = Column::extract("qtys", qtys)?;
-        let s = sides
-            .as_slice()
-            .map_err(|_| BookInputError::new_err("sides: array must be contiguous"))?;
+        let sides = sides_column(sides)?;
+        let s = sides.slice()?;
         let (p, q) = (pc.slice("prices")?, qc.slice("qtys")?);
-        validate_columns(s, &p, &q)
+        validate_columns(&s, &p, &q)
             .map_err(|(i, why)| BookInputError::new_err(format!("entry {i}: {why}")))?;
         let stamp = self.stamp(v, seq, venue_ts, recv_ts);
         let c = self
             .inner
-            .apply_columns(v, s, &p, &q, stamp)
+            .apply_columns(v, &s, &p, &q, stamp)
             .unwrap_or_default();
         Ok(self.record(v, c))
     }
@@ -508,21 +563,42 @@ impl ConsolidatedBook {
         Ok(self.inner.book(v).map_or("SYNCING", |b| b.state().name()))
     }
 
-    fn set_state(&mut self, venue: &Bound<'_, PyAny>, state: u8) -> PyResult<()> {
+    fn set_state(&mut self, venue: &Bound<'_, PyAny>, state: &Bound<'_, PyAny>) -> PyResult<()> {
         let v = self.venue(venue)?;
-        let s = BookState::from_u8(state).ok_or_else(|| {
-            BookInputError::new_err(format!(
-                "state {state}: must be SYNCING, LIVE, STALE or BROKEN (0-3)"
-            ))
-        })?;
+        let state: i64 = int_arg(state, "state", book_input_error)?;
+        let s = u8::try_from(state)
+            .ok()
+            .and_then(BookState::from_u8)
+            .ok_or_else(|| {
+                BookInputError::new_err(format!(
+                    "state {state}: must be SYNCING, LIVE, STALE or BROKEN (0-3)"
+                ))
+            })?;
         self.inner.set_state(v, s);
         Ok(())
     }
 
-    /// Mark LIVE books with no message for more than `max_age_ns` STALE; returns their indices.
-    fn check_stale(&mut self, now_ns: i64, max_age_ns: i64) -> Vec<usize> {
+    /// Mark LIVE books with no message for more than `max_age_ns` STALE (all venues, or only
+    /// `venue`); returns the indices of the books that became STALE.
+    #[pyo3(signature = (now_ns, max_age_ns, venue = None))]
+    fn check_stale(
+        &mut self,
+        now_ns: i64,
+        max_age_ns: i64,
+        venue: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<usize>> {
+        if let Some(venue) = venue {
+            let v = self.venue(venue)?;
+            return Ok(
+                if self.inner.check_stale_venue(v, now_ns, max_age_ns) == Some(true) {
+                    vec![v]
+                } else {
+                    vec![]
+                },
+            );
+        }
         let mask = self.inner.check_stale(now_ns, max_age_ns);
-        (0..16).filter(|i| mask >> i & 1 == 1).collect()
+        Ok((0..16).filter(|i| mask >> i & 1 == 1).collect())
     }
 
     fn seq(&self, venue: &Bound<'_, PyAny>) -> PyResult<u64> {
@@ -568,9 +644,10 @@ impl ConsolidatedBook {
         &self,
         py: Python<'py>,
         venue: &Bound<'_, PyAny>,
-        side: u8,
-        n: usize,
+        side: &Bound<'_, PyAny>,
+        n: &Bound<'_, PyAny>,
     ) -> PyResult<Bound<'py, PyArray2<u64>>> {
+        let n: usize = int_arg(n, "n", book_input_error)?;
         let v = self.venue(venue)?;
         let side = Self::side(side)?;
         let levels = self
@@ -585,7 +662,7 @@ impl ConsolidatedBook {
     fn cumulative_qty(
         &self,
         venue: &Bound<'_, PyAny>,
-        side: u8,
+        side: &Bound<'_, PyAny>,
         limit_price: &Bound<'_, PyAny>,
     ) -> PyResult<u128> {
         let v = self.venue(venue)?;
@@ -622,9 +699,10 @@ impl ConsolidatedBook {
     fn merged_depth<'py>(
         &self,
         py: Python<'py>,
-        side: u8,
-        n: usize,
+        side: &Bound<'_, PyAny>,
+        n: &Bound<'_, PyAny>,
     ) -> PyResult<Bound<'py, PyArray2<u64>>> {
+        let n: usize = int_arg(n, "n", book_input_error)?;
         let side = Self::side(side)?;
         Self::depth_array(py, &self.inner.merged_depth(side, n))
     }

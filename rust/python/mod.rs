@@ -3,6 +3,7 @@
 //! from both `ArbcoreError` and the matching builtin) and imported here.
 
 mod consolidated;
+mod feed;
 
 use crate::book::{BookState, Side};
 use crate::fixed::{self, FixedError};
@@ -10,7 +11,7 @@ use crate::opportunity::OPPORTUNITY_FIELDS;
 use crate::synth;
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBool, PyDict, PyInt};
 
 pyo3::import_exception!(arbcore.errors, DecimalError);
 pyo3::import_exception!(arbcore.errors, ConfigError);
@@ -22,15 +23,54 @@ pub(crate) fn decimal_err(what: &str, text: &str, e: FixedError) -> PyErr {
     DecimalError::new_err(format!("{what} {text:?}: {e}"))
 }
 
+/// An integer argument converted to `T`, or `err` with a message naming the value. Python ints
+/// of any size and bools are checked here, so an out-of-range value raises the arbcore error
+/// class rather than a bare OverflowError.
+pub(crate) fn int_arg<T: TryFrom<i128> + TryFrom<u128>>(
+    v: &Bound<'_, PyAny>,
+    what: &str,
+    err: fn(String) -> PyErr,
+) -> PyResult<T> {
+    let repr = || {
+        v.repr()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| "?".into())
+    };
+    if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
+        return Err(err(format!("{what} {}: expected an int", repr())));
+    }
+    let out_of_range = || err(format!("{what} {}: out of range", repr()));
+    if let Ok(i) = v.extract::<i128>() {
+        return T::try_from(i).map_err(|_| out_of_range());
+    }
+    let u: u128 = v.extract().map_err(|_| out_of_range())?;
+    T::try_from(u).map_err(|_| out_of_range())
+}
+
+pub(crate) fn decimal_error(m: String) -> PyErr {
+    DecimalError::new_err(m)
+}
+
+pub(crate) fn book_input_error(m: String) -> PyErr {
+    BookInputError::new_err(m)
+}
+
+pub(crate) fn config_error(m: String) -> PyErr {
+    ConfigError::new_err(m)
+}
+
 /// Parse a decimal string into an integer count of 10^-decimals units.
 #[pyfunction]
-fn parse_decimal(s: &str, decimals: u8) -> PyResult<u128> {
+fn parse_decimal(s: &str, decimals: &Bound<'_, PyAny>) -> PyResult<u128> {
+    let decimals: u8 = int_arg(decimals, "decimals", decimal_error)?;
     fixed::parse_u128(s.as_bytes(), decimals).map_err(|e| decimal_err("decimal", s, e))
 }
 
 /// Format `value / 10^decimals` as the shortest exact decimal string.
 #[pyfunction]
-fn format_decimal(value: u128, decimals: u8) -> PyResult<String> {
+fn format_decimal(value: &Bound<'_, PyAny>, decimals: &Bound<'_, PyAny>) -> PyResult<String> {
+    let value: u128 = int_arg(value, "value", decimal_error)?;
+    let decimals: u8 = int_arg(decimals, "decimals", decimal_error)?;
     if decimals > fixed::MAX_DECIMALS {
         return Err(DecimalError::new_err(format!(
             "decimals {decimals}: {}",
@@ -90,5 +130,19 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(opportunity_fields, m)?)?;
     m.add_function(wrap_pyfunction!(synthetic_stream, m)?)?;
     m.add_class::<consolidated::ConsolidatedBook>()?;
+    m.add_class::<feed::Feed>()?;
+    for (name, code) in [
+        ("FRAME_CONTROL", feed::CONTROL),
+        ("FRAME_APPLIED", feed::APPLIED),
+        ("FRAME_APPLIED_TOP", feed::APPLIED_TOP),
+        ("FRAME_SYNCED", feed::SYNCED),
+        ("FRAME_TRADES", feed::TRADES),
+        ("FRAME_BUFFERED", feed::BUFFERED),
+        ("FRAME_IGNORED", feed::IGNORED),
+        ("FRAME_RESYNC", feed::RESYNC),
+        ("FRAME_ERROR", feed::ERROR),
+    ] {
+        m.add(name, code)?;
+    }
     Ok(())
 }

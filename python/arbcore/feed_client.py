@@ -1,0 +1,245 @@
+"""Market-data feed client: one picows WebSocket connection to one venue, frames handed to Rust.
+
+Per frame: one `Feed.on_frame(bytes, recv_ns)` call (decode, sequence/checksum, apply) and a
+branch on the small int it returns. Detection runs once per drained socket read (picows
+`last_in_buffer`), not once per frame. The client answers the venue's ping rules, reconnects
+with exponential backoff and jitter, resubscribes and resyncs, marks silent books STALE, and
+keeps counters and a receive-latency histogram. One client failing never touches another's books.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from picows import WSListener, WSMsgType, WSTransport, ws_connect
+
+from arbcore import _core
+from arbcore._core import ConsolidatedBook, Feed
+from arbcore.venues.base import VenueClientSpec
+
+log = logging.getLogger("arbcore.feed")
+
+
+@dataclass
+class LatencyHistogram:
+    """Receive time minus venue event time, in power-of-two microsecond buckets."""
+
+    buckets: list[int] = field(default_factory=lambda: [0] * 32)
+    count: int = 0
+
+    def add(self, ns: int) -> None:
+        us = max(0, ns) // 1000
+        self.buckets[min(31, us.bit_length())] += 1
+        self.count += 1
+
+    def percentile(self, q: float) -> int:
+        """Upper bound (µs) of the bucket holding quantile q."""
+        target, seen = q * self.count, 0
+        for i, n in enumerate(self.buckets):
+            seen += n
+            if n and seen >= target:
+                return (1 << i) - 1 if i else 0
+        return 0
+
+
+@dataclass
+class BookSlot:
+    book: ConsolidatedBook
+    instrument: int
+    venue: int
+    symbol: str
+
+
+class _Listener(WSListener):
+    def __init__(self, client: FeedClient) -> None:
+        self.client = client
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.client._on_connected(transport)
+
+    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
+        if frame.msg_type in (WSMsgType.TEXT, WSMsgType.BINARY):
+            self.client._on_frame(frame.get_payload_as_bytes(), frame.last_in_buffer)
+        elif frame.msg_type == WSMsgType.CLOSE:
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.client._on_disconnected()
+
+
+class FeedClient:
+    """Keeps the books of one venue connection in sync, forever, until `stop()`."""
+
+    def __init__(
+        self,
+        spec: VenueClientSpec,
+        url: str,
+        books: list[ConsolidatedBook],
+        symbols: dict[str, tuple[int, int]],
+        *,
+        rest_url: str | None = None,
+        on_read: Callable[[], None] | None = None,
+        stale_after: float | None = None,
+        backoff_initial: float = 0.05,
+        backoff_max: float = 5.0,
+        seed: int | None = None,
+    ) -> None:
+        if len(symbols) > spec.max_symbols_per_connection:
+            raise ValueError(
+                f"{spec.name}: {len(symbols)} symbols exceed {spec.max_symbols_per_connection} per connection"
+            )
+        self.spec = spec
+        self.url = url
+        self.rest_url = rest_url
+        self.books = books
+        self.slots = {sym: BookSlot(books[i], i, v, sym) for sym, (i, v) in symbols.items()}
+        self._by_ref = {(s.instrument, s.venue): s for s in self.slots.values()}
+        self.feed = Feed(spec.feed_protocol, books, symbols)
+        self.on_read = on_read
+        self.stale_ns = int((stale_after if stale_after is not None else spec.stale_after) * 1e9)
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.rng = random.Random(seed)
+        self.latency = LatencyHistogram()
+        self.reconnects = 0
+        self.resync_requests = 0
+        self.errors: list[str] = []
+        self.connected = asyncio.Event()
+        self._transport: WSTransport | None = None
+        self._dirty = False
+        self._stopping = False
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._snapshot_pending: set[str] = set()
+        self._http: aiohttp.ClientSession | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Connect, subscribe and keep going; returns only after `stop()`."""
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._watch_stale()))
+        if self.spec.ping is not None:
+            self._tasks.append(loop.create_task(self._ping_loop()))
+        delay = self.backoff_initial
+        try:
+            while not self._stopping:
+                try:
+                    transport, _ = await ws_connect(lambda: _Listener(self), self.url, websocket_handshake_timeout=5)
+                    delay = self.backoff_initial
+                    await transport.wait_disconnected()
+                except (TimeoutError, OSError, ConnectionError) as e:
+                    self.errors.append(f"connect: {e}")
+                    log.warning("%s: cannot connect to %s: %s", self.spec.name, self.url, e)
+                except Exception as e:  # picows raises its own handshake errors
+                    self.errors.append(f"connect: {type(e).__name__}: {e}")
+                    log.warning("%s: connection failed: %s", self.spec.name, e)
+                if self._stopping:
+                    break
+                self.reconnects += 1
+                # exponential backoff with full jitter
+                await asyncio.sleep(self.rng.uniform(0, delay))
+                delay = min(self.backoff_max, delay * 2)
+        finally:
+            for t in self._tasks:
+                t.cancel()
+            if self._http is not None:
+                await self._http.close()
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._transport is not None:
+            self._transport.disconnect()
+
+    # -- connection events ----------------------------------------------------------------------
+    def _on_connected(self, transport: WSTransport) -> None:
+        self._transport = transport
+        for slot in self.slots.values():
+            self.feed.reset(slot.instrument, slot.venue)
+            slot.book.set_state(slot.venue, _core.SYNCING)
+        for msg in self.spec.subscribe(list(self.slots)):
+            transport.send(WSMsgType.TEXT, msg)
+        self.connected.set()
+
+    def _on_disconnected(self) -> None:
+        self._transport = None
+        self.connected.clear()
+        # the stream is gone: nothing from it may feed detection until it resyncs
+        for slot in self.slots.values():
+            slot.book.set_state(slot.venue, _core.SYNCING)
+        self._mark_dirty()
+
+    def _on_frame(self, data: bytes, last_in_buffer: bool) -> None:
+        recv = time.time_ns()
+        code = self.feed.on_frame(data, recv)
+        if code in (_core.FRAME_APPLIED_TOP, _core.FRAME_SYNCED, _core.FRAME_RESYNC):
+            self._dirty = True
+        if code >= _core.FRAME_APPLIED and code <= _core.FRAME_SYNCED:
+            ref = self.feed.last_book()
+            if ref is not None:
+                slot = self._by_ref.get(ref)
+                if slot is not None:
+                    venue_ts = slot.book.timestamps(slot.venue)[0]
+                    if venue_ts:
+                        self.latency.add(recv - venue_ts)
+        elif code == _core.FRAME_RESYNC:
+            self._resync(self.feed.last_book(), self.feed.last_reason())
+        elif code == _core.FRAME_ERROR:
+            err = self.feed.last_error() or "decode error"
+            if len(self.errors) < 100:
+                self.errors.append(err)
+            log.warning("%s: %s", self.spec.name, err)
+        if last_in_buffer and self._dirty:
+            self._dirty = False
+            if self.on_read is not None:
+                self.on_read()
+
+    def _mark_dirty(self) -> None:
+        if self.on_read is not None:
+            self.on_read()
+
+    # -- resync ---------------------------------------------------------------------------------------
+    def _resync(self, ref: tuple[int, int] | None, reason: str) -> None:
+        slot = self._by_ref.get(ref) if ref is not None else None
+        if slot is None or self._transport is None:
+            return
+        self.resync_requests += 1
+        log.info("%s %s: resync (%s)", self.spec.name, slot.symbol, reason)
+        self.feed.reset(slot.instrument, slot.venue)
+        slot.book.set_state(slot.venue, _core.SYNCING)
+        for msg in self.spec.resubscribe(slot.symbol):
+            self._transport.send(WSMsgType.TEXT, msg)
+
+    # -- timers -----------------------------------------------------------------------------------------
+    async def _watch_stale(self) -> None:
+        interval = min(0.1, self.stale_ns / 4e9)
+        while True:
+            await asyncio.sleep(interval)
+            now = time.time_ns()
+            changed = False
+            for slot in self.slots.values():
+                if slot.book.check_stale(now, self.stale_ns, slot.venue):
+                    changed = True
+            if changed:
+                self._mark_dirty()
+
+    async def _ping_loop(self) -> None:
+        assert self.spec.ping is not None
+        while True:
+            await asyncio.sleep(self.spec.ping_interval)
+            if self._transport is not None:
+                self._transport.send(WSMsgType.TEXT, self.spec.ping)
+
+    # -- reports ------------------------------------------------------------------------------------
+    def counters(self) -> dict[str, int]:
+        c: dict[str, int] = dict(self.feed.counters())
+        c["reconnects"] = self.reconnects
+        c["resync_requests"] = self.resync_requests
+        c["latency_p50_us"] = self.latency.percentile(0.5)
+        c["latency_p99_us"] = self.latency.percentile(0.99)
+        return c

@@ -1,0 +1,267 @@
+"""A simulated venue on loopback: a picows WebSocket server (and an aiohttp REST server where
+the protocol needs one) that speaks one venue's real wire protocol, moved by a seeded process,
+with faults injected on demand or on a schedule. It always knows its true book.
+
+The protocol specifics (subscribe messages, frame layouts, sequence numbers, checksums, REST
+snapshots) live in one module per venue (`arbcore.sim.<venue>`); this module is the shared engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+from picows import WSListener, WSMsgType, WSTransport, WSUpgradeRequest, ws_create_server
+
+from arbcore.sim.book import Delta, Level, MidProcess, VenueBookProcess
+
+
+class Fault(enum.Enum):
+    DROP = "drop"  # a book message is not delivered (its sequence number is used up)
+    DUPLICATE = "duplicate"  # a book message is delivered twice
+    REORDER = "reorder"  # two consecutive book messages are delivered swapped
+    CORRUPT_CHECKSUM = "corrupt_checksum"  # a book message carries a wrong checksum
+    MALFORMED = "malformed"  # a book message is replaced by a truncated frame
+    DISCONNECT = "disconnect"  # every connection is closed by the server
+    STALL = "stall"  # the venue goes silent for `seconds`, then resumes
+    SLOW_SNAPSHOT = "slow_snapshot"  # snapshots (REST or WS) are delayed by `seconds`
+
+
+@dataclass
+class SimInstrument:
+    """One instrument on the simulated venue, at the engine's scales."""
+
+    symbol: str
+    price_decimals: int
+    qty_decimals: int
+    tick: int  # raw, at price_decimals
+    lot: int  # raw, at qty_decimals
+    mid: int  # starting mid, raw
+    depth: int = 50
+
+
+@dataclass
+class InstrumentState:
+    spec: SimInstrument
+    process: VenueBookProcess
+    mid_fn: Callable[[], int] | None
+    seq: dict[str, int] = field(default_factory=dict)  # protocol-owned counters
+
+
+class SimProtocol(Protocol):
+    name: str
+    ws_path: str
+
+    def on_client_message(self, venue: SimVenue, conn: SimConnection, payload: bytes) -> None: ...
+    def on_step(self, venue: SimVenue, inst: InstrumentState, deltas: list[Delta]) -> None: ...
+    def update_frame(
+        self, venue: SimVenue, conn: SimConnection, inst: InstrumentState, deltas: list[Delta]
+    ) -> bytes: ...
+    def snapshot_frame(self, venue: SimVenue, conn: SimConnection, inst: InstrumentState) -> bytes | None: ...
+    def corrupt_checksum(self, frame: bytes) -> bytes: ...
+    def rest_routes(self, venue: SimVenue) -> list[web.RouteDef]: ...
+
+
+class SimConnection(WSListener):
+    def __init__(self, venue: SimVenue) -> None:
+        self.venue = venue
+        self.transport: WSTransport | None = None
+        self.subs: set[str] = set()
+        self.state: dict[str, Any] = {}
+        self.held: bytes | None = None  # a frame held back by REORDER
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+        self.venue.connections.add(self)
+
+    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
+        if frame.msg_type in (WSMsgType.TEXT, WSMsgType.BINARY):
+            self.venue.protocol.on_client_message(self.venue, self, frame.get_payload_as_bytes())
+        elif frame.msg_type == WSMsgType.CLOSE:
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.venue.connections.discard(self)
+
+    def send(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_disconnected:
+            self.transport.send(WSMsgType.TEXT, data)
+
+
+@dataclass
+class _Pending:
+    fault: Fault
+    symbol: str | None
+    count: int
+
+
+class SimVenue:
+    """One simulated venue. `await start()`, then point a feed client at `ws_url`."""
+
+    def __init__(
+        self,
+        protocol: SimProtocol,
+        instruments: list[SimInstrument],
+        *,
+        seed: int = 1,
+        interval: float = 0.01,
+        deltas_per_step: int = 4,
+        mid_fns: dict[str, Callable[[], int]] | None = None,
+    ) -> None:
+        self.protocol = protocol
+        self.rng = random.Random(seed)
+        self.interval = interval
+        self.deltas_per_step = deltas_per_step
+        self.instruments: dict[str, InstrumentState] = {}
+        self._own_mids: dict[str, MidProcess] = {}
+        for spec in instruments:
+            proc = VenueBookProcess(random.Random(self.rng.random()), spec.mid, spec.tick, spec.lot, spec.depth)
+            fn = (mid_fns or {}).get(spec.symbol)
+            if fn is None:
+                self._own_mids[spec.symbol] = MidProcess(random.Random(self.rng.random()), spec.mid, spec.tick, 1, [0])
+            self.instruments[spec.symbol] = InstrumentState(spec, proc, fn)
+        self.connections: set[SimConnection] = set()
+        self.pending: list[_Pending] = []
+        self.stalled_until = 0.0
+        self.snapshot_delay = 0.0
+        self.steps = 0
+        self.sent_frames = 0
+        self._ws_server: asyncio.Server | None = None
+        self._rest_runner: web.AppRunner | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.ws_port = 0
+        self.rest_port = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1") -> None:
+        def factory(request: WSUpgradeRequest) -> SimConnection | None:
+            if request.path.decode().split("?")[0].rstrip("/") != self.protocol.ws_path.rstrip("/"):
+                return None
+            return SimConnection(self)
+
+        self._ws_server = await ws_create_server(factory, host, 0)
+        self.ws_port = self._ws_server.sockets[0].getsockname()[1]
+        routes = self.protocol.rest_routes(self)
+        if routes:
+            app = web.Application()
+            app.add_routes(routes)
+            self._rest_runner = web.AppRunner(app, access_log=None)
+            await self._rest_runner.setup()
+            site = web.TCPSite(self._rest_runner, host, 0)
+            await site.start()
+            server = site._server  # aiohttp exposes the bound port only through the server
+            assert server is not None
+            self.rest_port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for c in list(self.connections):
+            if c.transport is not None:
+                c.transport.disconnect()
+        if self._ws_server is not None:
+            self._ws_server.close()
+        if self._rest_runner is not None:
+            await self._rest_runner.cleanup()
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ws_port}{self.protocol.ws_path}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.rest_port}"
+
+    # -- truth and faults ---------------------------------------------------------------------
+    def true_book(self, symbol: str, n: int | None = None) -> tuple[list[Level], list[Level]]:
+        st = self.instruments[symbol]
+        return st.process.book.top(n if n is not None else st.spec.depth)
+
+    def inject(self, fault: Fault, *, symbol: str | None = None, count: int = 1, seconds: float = 0.0) -> None:
+        """Inject a fault now: message faults hit the next `count` book messages (of `symbol`)."""
+        loop_time = asyncio.get_running_loop().time()
+        if fault is Fault.DISCONNECT:
+            for c in list(self.connections):
+                if c.transport is not None:
+                    c.transport.disconnect(graceful=False)
+        elif fault is Fault.STALL:
+            self.stalled_until = loop_time + seconds
+        elif fault is Fault.SLOW_SNAPSHOT:
+            self.snapshot_delay = seconds
+        else:
+            self.pending.append(_Pending(fault, symbol, count))
+
+    def schedule(self, delay: float, fault: Fault, **kwargs: Any) -> None:
+        asyncio.get_running_loop().call_later(delay, lambda: self.inject(fault, **kwargs))
+
+    async def send_snapshot(self, conn: SimConnection, symbol: str) -> None:
+        """Send the WS snapshot for a new subscription (after any injected delay)."""
+        if self.snapshot_delay:
+            await asyncio.sleep(self.snapshot_delay)
+        frame = self.protocol.snapshot_frame(self, conn, self.instruments[symbol])
+        if frame is not None:
+            conn.send(frame)
+
+    # -- the clock ------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.interval)
+            if loop.time() < self.stalled_until:
+                continue
+            self.step()
+
+    def step(self) -> None:
+        self.steps += 1
+        for symbol, st in self.instruments.items():
+            deltas: list[Delta] = []
+            if st.mid_fn is not None:
+                st.process.move_to(st.mid_fn(), deltas)
+            else:
+                mp = self._own_mids[symbol]
+                mp.advance()
+                st.process.move_to(mp.venue_mid(0), deltas)
+            deltas += st.process.step(self.deltas_per_step)
+            if not deltas:
+                continue
+            self.protocol.on_step(self, st, deltas)
+            for conn in list(self.connections):
+                if symbol in conn.subs:
+                    self._deliver(conn, symbol, self.protocol.update_frame(self, conn, st, deltas))
+
+    def _take_fault(self, symbol: str) -> Fault | None:
+        for p in self.pending:
+            if p.symbol in (None, symbol):
+                p.count -= 1
+                if p.count <= 0:
+                    self.pending.remove(p)
+                return p.fault
+        return None
+
+    def _deliver(self, conn: SimConnection, symbol: str, frame: bytes) -> None:
+        fault = self._take_fault(symbol)
+        if fault is Fault.DROP:
+            return
+        if fault is Fault.MALFORMED:
+            frame = frame[: len(frame) // 2]
+        elif fault is Fault.CORRUPT_CHECKSUM:
+            frame = self.protocol.corrupt_checksum(frame)
+        elif fault is Fault.REORDER:
+            conn.held = frame
+            return
+        conn.send(frame)
+        self.sent_frames += 1
+        if fault is Fault.DUPLICATE:
+            conn.send(frame)
+        if conn.held is not None:
+            held, conn.held = conn.held, None
+            conn.send(held)
