@@ -159,8 +159,9 @@ class FeedClient:
     # -- connection events ----------------------------------------------------------------------
     def _on_connected(self, transport: WSTransport) -> None:
         self._transport = transport
+        self.feed.reset_connection()  # sequences restart per connection (Coinbase)
+        self._snapshot_pending.clear()
         for slot in self.slots.values():
-            self.feed.reset(slot.instrument, slot.venue)
             slot.book.set_state(slot.venue, _core.SYNCING)
         for msg in self.spec.subscribe(list(self.slots)):
             transport.send(WSMsgType.TEXT, msg)
@@ -189,6 +190,8 @@ class FeedClient:
                         self.latency.add(recv - venue_ts)
         elif code == _core.FRAME_RESYNC:
             self._resync(self.feed.last_book(), self.feed.last_reason())
+        elif code == _core.FRAME_BUFFERED and self.spec.snapshot_path is not None:
+            self._request_snapshot(self.feed.last_book())
         elif code == _core.FRAME_ERROR:
             err = self.feed.last_error() or "decode error"
             if len(self.errors) < 100:
@@ -210,10 +213,56 @@ class FeedClient:
             return
         self.resync_requests += 1
         log.info("%s %s: resync (%s)", self.spec.name, slot.symbol, reason)
+        if self.spec.snapshot_path is not None:
+            # REST-synced venues (Binance): the decoder is already buffering again; fetch a snapshot
+            self._request_snapshot(ref)
+            return
         self.feed.reset(slot.instrument, slot.venue)
         slot.book.set_state(slot.venue, _core.SYNCING)
         for msg in self.spec.resubscribe(slot.symbol):
             self._transport.send(WSMsgType.TEXT, msg)
+
+    def _request_snapshot(self, ref: tuple[int, int] | None) -> None:
+        slot = self._by_ref.get(ref) if ref is not None else None
+        if slot is None or slot.symbol in self._snapshot_pending:
+            return
+        self._snapshot_pending.add(slot.symbol)
+        self._tasks.append(asyncio.get_running_loop().create_task(self._fetch_snapshot(slot)))
+
+    async def _fetch_snapshot(self, slot: BookSlot) -> None:
+        """The venue's REST snapshot step: fetch, hand the body to Rust, retry if it is stale."""
+        assert self.spec.snapshot_path is not None
+        if self.rest_url is None:
+            self.errors.append(f"{slot.symbol}: no REST URL for snapshots")
+            return
+        url = self.rest_url + self.spec.snapshot_path(slot.symbol)
+        if self._http is None:
+            # one keep-alive session per client: no handshake on the resync path
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        try:
+            for attempt in range(20):
+                try:
+                    async with self._http.get(url) as resp:
+                        body = await resp.read()
+                        status = resp.status
+                except (TimeoutError, aiohttp.ClientError) as e:
+                    self.errors.append(f"snapshot {slot.symbol}: {e}")
+                    await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
+                    continue
+                if status != 200:
+                    self.errors.append(f"snapshot {slot.symbol}: HTTP {status}")
+                    await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
+                    continue
+                code = self.feed.on_snapshot(slot.instrument, slot.venue, body, time.time_ns())
+                if code == _core.FRAME_SYNCED:
+                    self._mark_dirty()
+                    return
+                if code == _core.FRAME_ERROR:
+                    self.errors.append(f"snapshot {slot.symbol}: {self.feed.last_error()}")
+                # stale snapshot (or buffer restarted): the documented answer is to fetch again
+                await asyncio.sleep(0.02)
+        finally:
+            self._snapshot_pending.discard(slot.symbol)
 
     # -- timers -----------------------------------------------------------------------------------------
     async def _watch_stale(self) -> None:
