@@ -130,7 +130,14 @@ FRAME_ERROR: int
 class Feed:
     """One venue connection's decoder; frames go in as bytes, one call each."""
 
-    def __init__(self, protocol: str, books: list[ConsolidatedBook], symbols: dict[str, tuple[int, int]]) -> None: ...
+    def __init__(
+        self,
+        protocol: str,
+        books: list[ConsolidatedBook],
+        symbols: dict[str, tuple[int, int]],
+        precisions: dict[str, tuple[int, int]] | None = None,
+        depth: int = 10,
+    ) -> None: ...
     @property
     def venue(self) -> str: ...
     def on_frame(self, frame: bytes, recv_ts: int) -> int: ...

@@ -4,17 +4,179 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+# venue name -> simulator class in arbcore.sim (loaded lazily; a venue without one cannot --sim)
+SIM_CLASSES = {
+    "bybit": "BybitSim",
+    "binance": "BinanceSim",
+    "okx": "OkxSim",
+    "kraken": "KrakenSim",
+    "coinbase": "CoinbaseSim",
+}
+
+
+def _symbol_arg(text: str) -> tuple[str, str, int, int, str | None, str | None]:
+    """SYMBOL=BASE/QUOTE:PRICE_DECIMALS:QTY_DECIMALS[:TICK:LOT]"""
+    try:
+        sym, rest = text.split("=", 1)
+        parts = rest.split(":")
+        inst, pd, qd = parts[0], int(parts[1]), int(parts[2])
+        tick = parts[3] if len(parts) > 3 else None
+        lot = parts[4] if len(parts) > 4 else None
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected SYMBOL=BASE/QUOTE:PRICE_DECIMALS:QTY_DECIMALS[:TICK:LOT]"
+        ) from None
+    return sym, inst, pd, qd, tick, lot
+
+
+def _smallest(decimals: int) -> str:
+    return "1" if decimals == 0 else "0." + "0" * (decimals - 1) + "1"
+
+
+def _feed_spec(venue: str, protocol: str, symbols: list[tuple[str, str, int, int, str | None, str | None]]) -> object:
+    from arbcore.record import FeedSpec, SymbolSpec
+
+    specs = {
+        sym: SymbolSpec(inst, pd, qd, tick or _smallest(pd), lot or _smallest(qd), (pd, qd))
+        for sym, inst, pd, qd, tick, lot in symbols
+    }
+    return FeedSpec(venue, protocol, specs)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import orjson
+
+    from arbcore.record import FeedSpec, RecordingError, raw_frames, replay, replay_frames
+
+    path = Path(args.file)
+    if not path.exists():
+        print(f"arbcore replay: {path}: no such file", file=sys.stderr)
+        return 2
+    try:
+        if args.raw:
+            if not args.symbol:
+                print("arbcore replay: --raw needs at least one --symbol", file=sys.stderr)
+                return 2
+            spec = _feed_spec(args.venue, args.raw, args.symbol)
+            assert isinstance(spec, FeedSpec)
+            summary = replay_frames(spec, raw_frames(path, args.venue), args.top)
+        else:
+            summary = replay(path, args.venue, args.top)
+    except RecordingError as e:
+        print(f"arbcore replay: {e}", file=sys.stderr)
+        return 2
+    sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from arbcore.record import FeedSpec
+    from arbcore.venues import CLIENT_SPECS
+
+    client_spec = CLIENT_SPECS.get(args.venue)
+    if client_spec is None:
+        print(
+            f"arbcore record: venue {args.venue!r}: known venues are {', '.join(sorted(CLIENT_SPECS))}", file=sys.stderr
+        )
+        return 2
+    if not args.symbol:
+        print("arbcore record: at least one --symbol is needed", file=sys.stderr)
+        return 2
+    if not args.sim and not args.url:
+        print(
+            "arbcore record: give --url (a venue's WebSocket URL) or --sim (a local simulated venue)", file=sys.stderr
+        )
+        return 2
+    spec = _feed_spec(args.venue, client_spec.feed_protocol, args.symbol)
+    assert isinstance(spec, FeedSpec)
+    return uvloop.run(_record(args, client_spec, spec))
+
+
+async def _record(args: argparse.Namespace, client_spec: object, spec: object) -> int:
+    import asyncio
+    import time
+
+    import arbcore.sim as sim_mod
+    from arbcore.feed_client import FeedClient
+    from arbcore.record import FeedSpec, Recorder, build_books
+    from arbcore.venues.base import VenueClientSpec
+
+    assert isinstance(spec, FeedSpec) and isinstance(client_spec, VenueClientSpec)
+    sim = None
+    url, rest_url = args.url, args.rest_url
+    if args.sim:
+        cls_name = SIM_CLASSES.get(args.venue, "")
+        cls = getattr(sim_mod, cls_name, None)
+        if cls is None:
+            print(f"arbcore record: no simulator for {args.venue!r}", file=sys.stderr)
+            return 2
+        from arbcore.sim import SimInstrument, SimVenue
+
+        insts = [
+            SimInstrument(
+                sym, s.price_decimals, s.qty_decimals, tick=1, lot=1, mid=6_000_000 * 10 ** (s.price_decimals - 2)
+            )
+            for sym, s in spec.symbols.items()
+        ]
+        sim = SimVenue(cls(), insts, seed=args.seed)
+        await sim.start()
+        url, rest_url = sim.ws_url, sim.rest_url
+    books, symbols, _ = build_books(spec)
+    recorder = Recorder(Path(args.out), [spec])
+    client = FeedClient(client_spec, url, books, symbols, rest_url=rest_url, recorder=recorder)
+    task = asyncio.get_running_loop().create_task(client.run())
+    print(f"recording {args.venue} from {url} to {args.out} for {args.duration:g} s", file=sys.stderr)
+    t0 = time.monotonic()
+    try:
+        while time.monotonic() - t0 < args.duration:
+            await asyncio.sleep(min(1.0, args.duration))
+            c = client.counters()
+            states = ",".join(books[i].state_name(v) for i, v in symbols.values())
+            print(
+                f"  {time.monotonic() - t0:5.1f}s frames={c['frames']} bytes={c['bytes']} books={states}",
+                file=sys.stderr,
+            )
+    finally:
+        client.stop()
+        await asyncio.wait_for(task, 5)
+        recorder.close()
+        if sim is not None:
+            await sim.stop()
+    print(f"wrote {recorder.frames} frames to {args.out}", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="arbcore", description="Cross-exchange execution engine (core demo until the runner lands)."
-    )
+    parser = argparse.ArgumentParser(prog="arbcore", description="Cross-exchange execution engine.")
     sub = parser.add_subparsers(dest="command", required=True)
+
     demo = sub.add_parser("demo", help="build three venues' books from a seeded stream and print opportunities")
     demo.add_argument("--steps", type=int, default=3000, help="number of quote updates per venue (default 3000)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     demo.add_argument("--show", type=int, default=12, help="opportunity records to print (default 12)")
+
+    sym_help = "SYMBOL=BASE/QUOTE:PRICE_DECIMALS:QTY_DECIMALS[:TICK:LOT], e.g. BTCUSDT=BTC/USDT:2:6 (repeatable)"
+    rec = sub.add_parser("record", help="record a venue's raw frames with receive times to a .jsonl.gz file")
+    rec.add_argument("--venue", required=True, help="venue protocol: bybit, binance, okx, kraken, coinbase")
+    rec.add_argument("--symbol", action="append", type=_symbol_arg, default=[], help=sym_help)
+    rec.add_argument("--url", help="the venue's WebSocket URL")
+    rec.add_argument("--rest-url", help="the venue's REST base URL (venues that sync from REST snapshots)")
+    rec.add_argument("--sim", action="store_true", help="record from a local simulated venue on loopback")
+    rec.add_argument("--seed", type=int, default=1, help="simulator seed (with --sim)")
+    rec.add_argument("--duration", type=float, default=10.0, help="seconds to record (default 10)")
+    rec.add_argument("--out", required=True, help="output file (.jsonl.gz)")
+
+    rep = sub.add_parser("replay", help="run a recording through the decoders and print a JSON summary")
+    rep.add_argument("--venue", required=True, help="which recorded venue to replay")
+    rep.add_argument("--top", type=int, default=10, help="levels per side in the summary (default 10)")
+    rep.add_argument("--raw", metavar="PROTOCOL", help="FILE is a plain capture (one frame per line) in this protocol")
+    rep.add_argument("--symbol", action="append", type=_symbol_arg, default=[], help=sym_help + " (with --raw)")
+    rep.add_argument("file", help="recording (.jsonl.gz) or, with --raw, a plain capture")
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         from arbcore.demo import run_demo
@@ -22,6 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.steps < 1:
             parser.error("--steps must be at least 1")
         return run_demo(steps=args.steps, seed=args.seed, show=args.show)
+    if args.command == "record":
+        if args.duration <= 0:
+            parser.error("--duration must be positive")
+        return cmd_record(args)
+    if args.command == "replay":
+        return cmd_replay(args)
     return 2
 
 

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from picows import WSListener, WSMsgType, WSTransport, ws_connect
@@ -25,6 +25,14 @@ from arbcore._core import ConsolidatedBook, Feed
 from arbcore.venues.base import VenueClientSpec
 
 log = logging.getLogger("arbcore.feed")
+
+
+class FrameSink(Protocol):
+    """Receives every frame as received (see arbcore.record)."""
+
+    def frame(
+        self, recv_ns: int, venue: str, conn: int, kind: str, data: bytes, *, symbol: str | None = None
+    ) -> None: ...
 
 
 @dataclass
@@ -90,6 +98,7 @@ class FeedClient:
         backoff_initial: float = 0.05,
         backoff_max: float = 5.0,
         seed: int | None = None,
+        recorder: FrameSink | None = None,
     ) -> None:
         if len(symbols) > spec.max_symbols_per_connection:
             raise ValueError(
@@ -103,12 +112,14 @@ class FeedClient:
         self._by_ref = {(s.instrument, s.venue): s for s in self.slots.values()}
         self.feed = Feed(spec.feed_protocol, books, symbols)
         self.on_read = on_read
+        self.recorder = recorder
         self.stale_ns = int((stale_after if stale_after is not None else spec.stale_after) * 1e9)
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.rng = random.Random(seed)
         self.latency = LatencyHistogram()
         self.reconnects = 0
+        self.conn_id = 0
         self.resync_requests = 0
         self.errors: list[str] = []
         self.connected = asyncio.Event()
@@ -159,6 +170,7 @@ class FeedClient:
     # -- connection events ----------------------------------------------------------------------
     def _on_connected(self, transport: WSTransport) -> None:
         self._transport = transport
+        self.conn_id += 1
         self.feed.reset_connection()  # sequences restart per connection (Coinbase)
         self._snapshot_pending.clear()
         for slot in self.slots.values():
@@ -177,6 +189,8 @@ class FeedClient:
 
     def _on_frame(self, data: bytes, last_in_buffer: bool) -> None:
         recv = time.time_ns()
+        if self.recorder is not None:
+            self.recorder.frame(recv, self.spec.name, self.conn_id, "ws", data)
         code = self.feed.on_frame(data, recv)
         if code in (_core.FRAME_APPLIED_TOP, _core.FRAME_SYNCED, _core.FRAME_RESYNC):
             self._dirty = True
@@ -253,7 +267,10 @@ class FeedClient:
                     self.errors.append(f"snapshot {slot.symbol}: HTTP {status}")
                     await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
                     continue
-                code = self.feed.on_snapshot(slot.instrument, slot.venue, body, time.time_ns())
+                recv = time.time_ns()
+                if self.recorder is not None:
+                    self.recorder.frame(recv, self.spec.name, self.conn_id, "rest", body, symbol=slot.symbol)
+                code = self.feed.on_snapshot(slot.instrument, slot.venue, body, recv)
                 if code == _core.FRAME_SYNCED:
                     self._mark_dirty()
                     return
