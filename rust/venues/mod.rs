@@ -15,6 +15,7 @@
 pub mod binance;
 pub mod bybit;
 pub mod coinbase;
+pub mod harness;
 pub mod kraken;
 pub mod okx;
 mod scratch;
