@@ -55,6 +55,7 @@
 //! cross-check) and the feed adds `checksum_ok` into its counters.
 
 use super::scratch::parse_num;
+use super::time::parse_rfc3339_ns;
 use super::{
     apply_checked, break_book, load_snapshot, BookRef, BookSink, DecodeError, Outcome,
     ResyncReason, Scratch, SymbolMap, Trade,
@@ -242,8 +243,7 @@ impl KrakenDecoder {
             _ => return Err(DecodeError::Malformed(format!("book type {kind:?}"))),
         };
         let venue_ts = match d.timestamp {
-            Some(t) => parse_rfc3339_ns(t)
-                .ok_or_else(|| DecodeError::Malformed(format!("timestamp {t:?}")))?,
+            Some(t) => parse_rfc3339_ns(t)?,
             None => 0,
         };
         let depth = self.depth(book);
@@ -360,8 +360,7 @@ impl KrakenDecoder {
                 "sell" => false,
                 other => return Err(DecodeError::Malformed(format!("trade side {other:?}"))),
             };
-            let venue_ts = parse_rfc3339_ns(t.timestamp)
-                .ok_or_else(|| DecodeError::Malformed(format!("timestamp {:?}", t.timestamp)))?;
+            let venue_ts = parse_rfc3339_ns(t.timestamp)?;
             self.trades.push(Trade {
                 book: r,
                 price: parse_num("price", num(t.price)?, pd)?,
@@ -459,94 +458,6 @@ fn write_digits(h: &mut crc32fast::Hasher, mut v: u128) {
     if let Some(digits) = buf.get(i..) {
         h.update(digits);
     }
-}
-
-/// RFC 3339 UTC time (`2023-09-25T07:49:37.708706Z`, or a `+hh:mm`/`-hh:mm` offset) → ns since
-/// the epoch. Digits beyond nanoseconds are dropped. `None` if malformed.
-pub(crate) fn parse_rfc3339_ns(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let field = |from: usize, to: usize| -> Option<i64> {
-        let mut v = 0i64;
-        for &c in b.get(from..to)? {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            v = v * 10 + i64::from(c - b'0');
-        }
-        Some(v)
-    };
-    let sep = |i: usize, c: u8| b.get(i) == Some(&c);
-    if !(sep(4, b'-')
-        && sep(7, b'-')
-        && matches!(b.get(10), Some(b'T' | b't'))
-        && sep(13, b':')
-        && sep(16, b':'))
-    {
-        return None;
-    }
-    let (y, mo, d) = (field(0, 4)?, field(5, 7)?, field(8, 10)?);
-    let (h, mi, sec) = (field(11, 13)?, field(14, 16)?, field(17, 19)?);
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60
-    {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos = 0i64;
-    if sep(i, b'.') {
-        i += 1;
-        let start = i;
-        while let Some(c) = b.get(i).filter(|c| c.is_ascii_digit()) {
-            if i - start < 9 {
-                nanos = nanos * 10 + i64::from(c - b'0');
-            }
-            i += 1;
-        }
-        let n = i - start;
-        if n == 0 {
-            return None;
-        }
-        for _ in n..9 {
-            nanos *= 10;
-        }
-    }
-    let offset_s = match b.get(i..)? {
-        b"Z" | b"z" => 0,
-        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let (oh, om) = (field(i + 1, i + 3)?, field(i + 4, i + 6)?);
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let o = oh * 3600 + om * 60;
-            if *sign == b'+' {
-                o
-            } else {
-                -o
-            }
-        }
-        _ => return None,
-    };
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
-    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

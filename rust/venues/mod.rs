@@ -19,6 +19,7 @@ pub mod harness;
 pub mod kraken;
 pub mod okx;
 mod scratch;
+pub mod time;
 
 pub use scratch::Scratch;
 
