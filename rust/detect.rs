@@ -157,8 +157,44 @@ fn min_qty_for_notional(ladder: &Ladder, x: u128) -> Option<u64> {
     None
 }
 
+/// One stretch of the merged walk where both the ask price `a` and the bid price `b` are fixed:
+/// quantities `q0 < q <= q0 + len` cost `cost0 + a * (q - q0)` and yield `proceeds0 + b * (q - q0)`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Segment {
+    q0: u64,
+    len: u64,
+    cost0: u128,
+    proceeds0: u128,
+    a: u64,
+    b: u64,
+}
+
+impl Segment {
+    /// Cost, proceeds and the worst prices touched for `q`, if `q` ends inside this segment.
+    #[inline]
+    fn at(&self, q: u64) -> Option<(u128, u128, u64, u64)> {
+        if q > self.q0 && q - self.q0 <= self.len {
+            let d = u128::from(q - self.q0);
+            let cost = self.cost0.checked_add(u128::from(self.a) * d)?;
+            let proceeds = self.proceeds0.checked_add(u128::from(self.b) * d)?;
+            Some((cost, proceeds, self.a, self.b))
+        } else {
+            None
+        }
+    }
+}
+
+/// The continuous optimum and the last two segments walked (the lattice candidates next to
+/// the optimum almost always end inside them, so they are priced without walking again).
+#[derive(Debug, Clone, Copy, Default)]
+struct Walk {
+    q_c: u64,
+    cur: Segment,
+    prev: Segment,
+}
+
 /// Continuous optimum: walk both ladders while the marginal unit pays and no cap binds.
-fn continuous_optimum(inp: &PairInput<'_>) -> Option<u64> {
+fn continuous_optimum(inp: &PairInput<'_>) -> Option<Walk> {
     let fa = F + i128::from(inp.buy.taker_fee);
     let fb = F - i128::from(inp.sell.taker_fee);
     let lim = &inp.limits;
@@ -172,7 +208,18 @@ fn continuous_optimum(inp: &PairInput<'_>) -> Option<u64> {
     let mut b_lv = inp.bids.nth(0)?;
     let (mut ra, mut rb) = (a_lv.qty, b_lv.qty);
     let (mut q, mut cost, mut h): (i128, i128, i128) = (0, 0, 0);
+    let mut proceeds: u128 = 0;
+    let mut walk = Walk::default();
     loop {
+        walk.prev = walk.cur;
+        walk.cur = Segment {
+            q0: u64::try_from(q).ok()?,
+            len: ra.min(rb),
+            cost0: u128::try_from(cost).ok()?,
+            proceeds0: proceeds,
+            a: a_lv.price,
+            b: b_lv.price,
+        };
         let a = i128::from(a_lv.price);
         let b = i128::from(b_lv.price);
         let marginal = b * fb - a * fa;
@@ -203,6 +250,7 @@ fn continuous_optimum(inp: &PairInput<'_>) -> Option<u64> {
         cost = cost.checked_add(a.checked_mul(seg)?)?;
         h = h.checked_add(slope_h.checked_mul(seg)?)?;
         let seg = seg as u64;
+        proceeds = proceeds.checked_add(u128::from(b_lv.price) * u128::from(seg))?;
         ra -= seg;
         rb -= seg;
         if ra == 0 {
@@ -226,19 +274,43 @@ fn continuous_optimum(inp: &PairInput<'_>) -> Option<u64> {
             }
         }
     }
-    u64::try_from(q).ok()
+    walk.q_c = u64::try_from(q).ok()?;
+    Some(walk)
 }
 
 /// Evaluate one quantity exactly against every rule; `Some` only if all hold.
 pub fn evaluate(inp: &PairInput<'_>, q: u64) -> Option<PairFill> {
+    if q == 0 {
+        return None;
+    }
+    let (cost, worst_ask) = walk_cost(inp.asks, q)?;
+    let (proceeds, worst_bid) = walk_cost(inp.bids, q)?;
+    check(inp, q, cost, proceeds, worst_ask, worst_bid)
+}
+
+/// [`evaluate`] using the walk's last segments when `q` ends inside one of them.
+fn evaluate_near(inp: &PairInput<'_>, walk: &Walk, q: u64) -> Option<PairFill> {
+    match walk.cur.at(q).or_else(|| walk.prev.at(q)) {
+        Some((cost, proceeds, wa, wb)) => check(inp, q, cost, proceeds, wa, wb),
+        None => evaluate(inp, q),
+    }
+}
+
+/// Every rule, given the exact cost and proceeds of `q` and the worst prices it touches.
+fn check(
+    inp: &PairInput<'_>,
+    q: u64,
+    cost: u128,
+    proceeds: u128,
+    worst_ask: u64,
+    worst_bid: u64,
+) -> Option<PairFill> {
     if q == 0 || q < inp.buy.min_qty || q < inp.sell.min_qty {
         return None;
     }
     if u128::from(q) > inp.limits.base_balance {
         return None;
     }
-    let (cost, worst_ask) = walk_cost(inp.asks, q)?;
-    let (proceeds, worst_bid) = walk_cost(inp.bids, q)?;
     if cost < inp.buy.min_notional
         || proceeds < inp.sell.min_notional
         || cost > inp.limits.max_notional
@@ -287,7 +359,8 @@ pub fn best_fill(inp: &PairInput<'_>) -> Option<PairFill> {
         return None;
     }
     let lot = lot_lattice(inp.buy.lot, inp.sell.lot)?;
-    let q_c = continuous_optimum(inp)?;
+    let walk = continuous_optimum(inp)?;
+    let q_c = walk.q_c;
     let mut q_lo = inp.buy.min_qty.max(inp.sell.min_qty);
     if inp.buy.min_notional > 0 {
         q_lo = q_lo.max(min_qty_for_notional(inp.asks, inp.buy.min_notional)?);
@@ -305,7 +378,7 @@ pub fn best_fill(inp: &PairInput<'_>) -> Option<PairFill> {
         if q == 0 || candidates[..k].contains(&q) {
             continue;
         }
-        if let Some(f) = evaluate(inp, q) {
+        if let Some(f) = evaluate_near(inp, &walk, q) {
             let better = match &best {
                 None => true,
                 Some(b) => f.net_e > b.net_e || (f.net_e == b.net_e && f.qty < b.qty),
