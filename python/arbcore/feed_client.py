@@ -99,6 +99,7 @@ class FeedClient:
         backoff_max: float = 5.0,
         seed: int | None = None,
         recorder: FrameSink | None = None,
+        feed_kwargs: dict[str, Any] | None = None,
     ) -> None:
         if len(symbols) > spec.max_symbols_per_connection:
             raise ValueError(
@@ -110,7 +111,8 @@ class FeedClient:
         self.books = books
         self.slots = {sym: BookSlot(books[i], i, v, sym) for sym, (i, v) in symbols.items()}
         self._by_ref = {(s.instrument, s.venue): s for s in self.slots.values()}
-        self.feed = Feed(spec.feed_protocol, books, symbols)
+        # venue-specific decoder settings (Kraken: depth from the spec, precisions from the caller)
+        self.feed = Feed(spec.feed_protocol, books, symbols, **{**spec.feed_kwargs, **(feed_kwargs or {})})
         self.on_read = on_read
         self.recorder = recorder
         self.stale_ns = int((stale_after if stale_after is not None else spec.stale_after) * 1e9)
@@ -231,10 +233,13 @@ class FeedClient:
             # REST-synced venues (Binance): the decoder is already buffering again; fetch a snapshot
             self._request_snapshot(ref)
             return
-        self.feed.reset(slot.instrument, slot.venue)
-        slot.book.set_state(slot.venue, _core.SYNCING)
-        for msg in self.spec.resubscribe(slot.symbol):
-            self._transport.send(WSMsgType.TEXT, msg)
+        # one fault may break several books at once (Coinbase's sequence is per connection):
+        # resubscribe the reported book and every other BROKEN book of the connection
+        for s in [slot, *(o for o in self.slots.values() if o is not slot and o.book.state(o.venue) == _core.BROKEN)]:
+            self.feed.reset(s.instrument, s.venue)
+            s.book.set_state(s.venue, _core.SYNCING)
+            for msg in self.spec.resubscribe(s.symbol):
+                self._transport.send(WSMsgType.TEXT, msg)
 
     def _request_snapshot(self, ref: tuple[int, int] | None) -> None:
         slot = self._by_ref.get(ref) if ref is not None else None

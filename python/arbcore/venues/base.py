@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -24,3 +25,6 @@ class VenueClientSpec:
     stale_after: float = 5.0
     #: REST snapshot path for venues that sync from REST (None = the WS sends snapshots)
     snapshot_path: Callable[[str], str] | None = None
+    #: extra keyword arguments for `arbcore.Feed(...)` (Kraken: the subscribed `depth`); a
+    #: FeedClient's own `feed_kwargs` (Kraken: per-symbol `precisions`) are merged over these
+    feed_kwargs: Mapping[str, Any] = field(default_factory=dict)
