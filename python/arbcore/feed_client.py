@@ -121,6 +121,7 @@ class FeedClient:
         self.rng = random.Random(seed)
         self.latency = LatencyHistogram()
         self.reconnects = 0
+        self.callback_errors = 0
         self.conn_id = 0
         self.resync_requests = 0
         self.errors: list[str] = []
@@ -215,12 +216,19 @@ class FeedClient:
             log.warning("%s: %s", self.spec.name, err)
         if last_in_buffer and self._dirty:
             self._dirty = False
-            if self.on_read is not None:
-                self.on_read()
+            self._mark_dirty()
 
     def _mark_dirty(self) -> None:
-        if self.on_read is not None:
+        """Run the per-read callback (detection, strategy). Its failure is reported, never allowed
+        to take the feed down: picows would otherwise drop the connection on the exception."""
+        if self.on_read is None:
+            return
+        try:
             self.on_read()
+        except Exception as e:
+            self.callback_errors += 1
+            if self.callback_errors <= 10:
+                log.exception("%s: on_read callback failed: %s", self.spec.name, e)
 
     # -- resync ---------------------------------------------------------------------------------------
     def _resync(self, ref: tuple[int, int] | None, reason: str) -> None:
@@ -310,7 +318,15 @@ class FeedClient:
     def counters(self) -> dict[str, int]:
         c: dict[str, int] = dict(self.feed.counters())
         c["reconnects"] = self.reconnects
+        c["callback_errors"] = self.callback_errors
         c["resync_requests"] = self.resync_requests
         c["latency_p50_us"] = self.latency.percentile(0.5)
         c["latency_p99_us"] = self.latency.percentile(0.99)
         return c
+
+
+def shard_symbols(spec: VenueClientSpec, symbols: dict[str, tuple[int, int]]) -> list[dict[str, tuple[int, int]]]:
+    """Split a venue's symbols into groups that each fit one connection (the venue's limit)."""
+    items = sorted(symbols.items())
+    n = max(1, spec.max_symbols_per_connection)
+    return [dict(items[i : i + n]) for i in range(0, len(items), n)]
