@@ -48,6 +48,8 @@ pub struct Consolidated {
     dirty: u16,
     /// `crossing[a]`: venues b whose bids beat a's asks after fees at the last evaluation.
     crossing: [u16; MAX_VENUES],
+    /// Venues in any crossing pair: the union over `crossing`, kept by `refresh`.
+    active: u16,
     stats: DetectStats,
 }
 
@@ -61,6 +63,7 @@ impl Consolidated {
             pairs: vec![None; MAX_VENUES * MAX_VENUES],
             dirty: 0,
             crossing: [0; MAX_VENUES],
+            active: 0,
             stats: DetectStats::default(),
         }
     }
@@ -138,11 +141,11 @@ impl Consolidated {
         };
     }
 
-    /// Venues in a pair whose tops cross after fees: for them a change below the top moves the
-    /// best fill too (its quantity walks the depth), so any change re-evaluates their pairs.
+    /// Venues in a pair whose tops cross after fees (as of the last refresh): for them a change
+    /// below the top moves the best fill too (its quantity walks the depth).
     #[inline]
     fn active(&self, v: usize) -> bool {
-        self.crossing[v] != 0 || self.crossing.iter().any(|row| row >> v & 1 == 1)
+        self.active >> v & 1 == 1
     }
 
     #[inline]
@@ -444,6 +447,12 @@ impl Consolidated {
                     self.evaluate_pair(a, b);
                     count += 1;
                 }
+            }
+        }
+        self.active = 0;
+        for (a, &row) in self.crossing.iter().enumerate() {
+            if row != 0 {
+                self.active |= row | 1 << a;
             }
         }
         count

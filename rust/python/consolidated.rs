@@ -155,6 +155,16 @@ impl ConsolidatedBook {
     }
 
     fn venue(&self, v: &Bound<'_, PyAny>) -> PyResult<usize> {
+        // hot path: an exact int (not a bool) that fits, in range
+        if let Ok(i) = v.cast_exact::<PyInt>() {
+            if let Ok(i) = i.extract::<i64>() {
+                if let Ok(i) = usize::try_from(i) {
+                    if i < self.inner.venue_count() {
+                        return Ok(i);
+                    }
+                }
+            }
+        }
         if v.is_instance_of::<PyInt>() && !v.is_instance_of::<PyBool>() {
             let n = self.inner.venue_count();
             let named = || {
@@ -182,6 +192,17 @@ impl ConsolidatedBook {
     }
 
     fn raw(&self, what: &str, v: &Bound<'_, PyAny>, decimals: u8) -> PyResult<u64> {
+        if let Ok(i) = v.cast_exact::<PyInt>() {
+            if let Ok(x) = i.extract::<u64>() {
+                return Ok(x);
+            }
+        }
+        if v.is_instance_of::<PyBool>() {
+            return Err(super::DecimalError::new_err(format!(
+                "{what} {}: expected a decimal string or a raw int",
+                v.repr()?
+            )));
+        }
         if let Ok(i) = v.cast::<PyInt>() {
             return i.extract::<u64>().map_err(|_| {
                 super::DecimalError::new_err(format!(
@@ -209,6 +230,14 @@ impl ConsolidatedBook {
     }
 
     fn side(v: &Bound<'_, PyAny>) -> PyResult<Side> {
+        // hot path: an exact int 0 or 1
+        if let Ok(i) = v.cast_exact::<PyInt>() {
+            match i.extract::<i64>() {
+                Ok(0) => return Ok(Side::Bid),
+                Ok(1) => return Ok(Side::Ask),
+                _ => {}
+            }
+        }
         let s: i64 = int_arg(v, "side", book_input_error)?;
         u8::try_from(s)
             .ok()

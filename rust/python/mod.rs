@@ -40,6 +40,10 @@ pub(crate) fn int_arg<T: TryFrom<i128> + TryFrom<u128>>(
         return Err(err(format!("{what} {}: expected an int", repr())));
     }
     let out_of_range = || err(format!("{what} {}: out of range", repr()));
+    // i64 first: one C call on the hot path; wider ints only when it overflows
+    if let Ok(i) = v.extract::<i64>() {
+        return T::try_from(i128::from(i)).map_err(|_| out_of_range());
+    }
     if let Ok(i) = v.extract::<i128>() {
         return T::try_from(i).map_err(|_| out_of_range());
     }
