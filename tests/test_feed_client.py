@@ -59,3 +59,64 @@ def test_latency_histogram_percentiles() -> None:
     assert h.count == 100
     assert h.percentile(0.5) == 15  # bucket [8, 16) us
     assert h.percentile(0.99) == 1023
+
+
+def test_cross_venue_opportunities_appear_and_vanish_and_one_venue_failing_spares_the_other() -> None:
+    """Two simulated venues (Bybit and OKX protocols) around one shared mid with different lags:
+    opportunities between them open and close; a disconnect on one leaves the other LIVE."""
+    from arbcore.sim import Fault, OkxSim, SimMarket
+
+    async def case() -> tuple[int, int, list[int], int]:
+        insts = [
+            [SimInstrument("BTCUSDT", 2, 6, tick=1, lot=1000, mid=6_000_000, depth=20)],
+            [SimInstrument("BTC-USDT", 2, 6, tick=1, lot=1000, mid=6_000_000, depth=20)],
+        ]
+        market = SimMarket([(BybitSim(), insts[0]), (OkxSim(), insts[1])], seed=4, interval=0.005, lags=[0, 6])
+        await market.start()
+        book = arbcore.ConsolidatedBook("BTC/USDT", 2, 6)
+        for name, sym in (("bybit", "BTCUSDT"), ("okx", "BTC-USDT")):
+            book.add_venue(name, symbol=sym, tick_size="0.01", lot_size="0.001", taker_fee="0.5bps")
+            book.set_balance(name, "USDT", "10000000")
+            book.set_balance(name, "BTC", "100")
+        had_opp = [False]
+        appear = vanish = 0
+        okx_states: list[int] = []
+
+        def on_read() -> None:
+            nonlocal appear, vanish
+            now = len(book.opportunities()) > 0
+            if now and not had_opp[0]:
+                appear += 1
+            if had_opp[0] and not now:
+                vanish += 1
+            had_opp[0] = now
+            okx_states.append(book.state(1))
+
+        clients = [
+            FeedClient(CLIENT_SPECS["bybit"], market.venues[0].ws_url, [book], {"BTCUSDT": (0, 0)}, on_read=on_read),
+            FeedClient(CLIENT_SPECS["okx"], market.venues[1].ws_url, [book], {"BTC-USDT": (0, 1)}, on_read=on_read),
+        ]
+        tasks = [asyncio.get_running_loop().create_task(c.run()) for c in clients]
+        try:
+            end = time.monotonic() + 8
+            while appear < 3 or vanish < 3:
+                assert time.monotonic() < end, f"opportunities appeared {appear}, vanished {vanish}"
+                await asyncio.sleep(0.02)
+            okx_states.clear()
+            market.venues[0].inject(Fault.DISCONNECT)
+            while clients[0].reconnects < 1 or book.state(0) != arbcore.LIVE:
+                assert time.monotonic() < end, "bybit did not come back"
+                await asyncio.sleep(0.01)
+            # copy: stopping the clients below runs on_read again (books go SYNCING on disconnect)
+            return appear, vanish, list(okx_states), clients[1].reconnects
+        finally:
+            for c in clients:
+                c.stop()
+            for t in tasks:
+                await asyncio.wait_for(t, 5)
+            await market.stop()
+
+    appear, vanish, okx_states, okx_reconnects = uvloop.run(case())
+    assert appear >= 3 and vanish >= 3
+    assert okx_states and all(s == arbcore.LIVE for s in okx_states), sorted(set(okx_states))
+    assert okx_reconnects == 0

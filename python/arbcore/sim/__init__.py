@@ -5,6 +5,7 @@ from arbcore.sim.book import MidProcess, TrueBook, VenueBookProcess
 from arbcore.sim.bybit import BybitSim
 from arbcore.sim.coinbase import CoinbaseSim
 from arbcore.sim.kraken import KrakenSim
+from arbcore.sim.market import SimMarket
 from arbcore.sim.okx import OkxSim
 from arbcore.sim.server import Fault, InstrumentState, SimConnection, SimInstrument, SimProtocol, SimVenue
 
@@ -19,6 +20,7 @@ __all__ = [
     "OkxSim",
     "SimConnection",
     "SimInstrument",
+    "SimMarket",
     "SimProtocol",
     "SimVenue",
     "TrueBook",

@@ -106,20 +106,32 @@ class MidProcess:
     """A common seeded random-walk mid with per-venue noise and lag, so cross-venue spreads open
     and close as they do between real venues."""
 
-    def __init__(self, rng: random.Random, start: int, step: int, venues: int, lag: list[int]) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        start: int,
+        step: int,
+        venues: int,
+        lag: list[int],
+        *,
+        noise: float | None = None,
+        jump: float | None = None,
+    ) -> None:
         self.rng = rng
         self.history = [start]
         self.step_size = step
         self.lag = lag
         self.noise = [0.0] * venues
+        self.noise_sd = noise if noise is not None else float(step)  # raw price units
+        self.jump = jump if jump is not None else float(step * 40)
 
     def advance(self) -> None:
         self.history.append(self.history[-1] + self.rng.randint(-2, 2) * self.step_size)
         if len(self.history) > 1000:
             del self.history[:500]
         for v in range(len(self.noise)):
-            jump = self.step_size * 40 if self.rng.random() < 0.02 else 0
-            self.noise[v] = 0.8 * self.noise[v] + self.rng.gauss(0, self.step_size) + self.rng.choice((-1, 1)) * jump
+            jump = self.jump if self.rng.random() < 0.02 else 0.0
+            self.noise[v] = 0.8 * self.noise[v] + self.rng.gauss(0, self.noise_sd) + self.rng.choice((-1, 1)) * jump
 
     def venue_mid(self, v: int) -> int:
         lagged = self.history[max(0, len(self.history) - 1 - self.lag[v])]

@@ -1,0 +1,74 @@
+"""Several simulated venues quoting the same instruments around shared seeded mids.
+
+Each instrument has one random-walk mid; every venue follows it with its own lag and noise
+(`MidProcess`), so cross-venue spreads open and close as they do between real venues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import random
+from collections.abc import Callable
+
+from arbcore.sim.book import MidProcess
+from arbcore.sim.server import SimInstrument, SimProtocol, SimVenue
+
+
+class SimMarket:
+    def __init__(
+        self,
+        venues: list[tuple[SimProtocol, list[SimInstrument]]],
+        *,
+        seed: int = 1,
+        interval: float = 0.01,
+        lags: list[int] | None = None,
+    ) -> None:
+        rng = random.Random(seed)
+        self.interval = interval
+        lags = lags or [v * 2 for v in range(len(venues))]
+        # instrument i of every venue shares mid i (venues name the same instrument differently)
+        self.mids: list[MidProcess] = []
+        self.venues: list[SimVenue] = []
+        for v, (protocol, instruments) in enumerate(venues):
+            fns: dict[str, Callable[[], int]] = {}
+            for i, inst in enumerate(instruments):
+                if i == len(self.mids):
+                    # venue noise ~0.5 bps of the price, rare dislocations of ~3 bps
+                    self.mids.append(
+                        MidProcess(
+                            random.Random(rng.random()),
+                            inst.mid,
+                            inst.tick,
+                            len(venues),
+                            lags,
+                            noise=inst.mid * 0.5e-4,
+                            jump=inst.mid * 3e-4,
+                        )
+                    )
+                mp = self.mids[i]
+                fns[inst.symbol] = functools.partial(mp.venue_mid, v)
+            self.venues.append(
+                SimVenue(protocol, instruments, seed=rng.randint(1, 1 << 30), interval=interval, mid_fns=fns)
+            )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        for v in self.venues:
+            await v.start()
+        self._task = asyncio.get_running_loop().create_task(self._advance())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for v in self.venues:
+            await v.stop()
+
+    async def _advance(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            for mp in self.mids:
+                mp.advance()
