@@ -6,31 +6,25 @@ equal the simulator's true books, and no opportunity may come from a book while 
 
 from __future__ import annotations
 
-import asyncio
-import time
-
-import orjson
 import pytest
 import uvloop
+from picows import WSMsgType
 
-import arbcore
-from arbcore.sim import CoinbaseSim, Fault, SimInstrument, SimVenue
+from arbcore.sim import CoinbaseSim, Fault, SimVenue
 from arbcore.sim.coinbase import rfc3339_ns
 from arbcore.venues import CLIENT_SPECS
-from e2e_helpers import freeze_and_compare, run_fault_case, running, until
+from e2e_helpers import SEQUENCED, Expect, Setup, raw_client, run_fault_case, sim_venue, slow_snapshot_on_connect, until
 
 BTC, ETH = "BTC-USD", "ETH-USD"
-SPEC = CLIENT_SPECS["coinbase"]
+COINBASE = Setup(CLIENT_SPECS["coinbase"])
+#: beyond what every venue shows (`e2e_helpers.common_rules`: a resync request and a new snapshot
+#: for each broken book, decode errors from MALFORMED only)
+EXPECT = {**SEQUENCED, Fault.MALFORMED: Expect(grew={"gaps": 1})}  # the truncated message's number is missing
 
 
 def make_sim(symbols: tuple[str, ...] = (BTC, ETH), heartbeat_interval: float = 0.05) -> SimVenue:
     mids = {BTC: 6_000_000, ETH: 300_000}
-    return SimVenue(
-        CoinbaseSim(heartbeat_interval=heartbeat_interval),
-        [SimInstrument(s, 2, 6, tick=1, lot=1000, mid=mids[s], depth=50) for s in symbols],
-        seed=11,
-        interval=0.005,
-    )
+    return sim_venue(CoinbaseSim(heartbeat_interval=heartbeat_interval), {s: mids[s] for s in symbols})
 
 
 FAULTS = [None, Fault.DROP, Fault.DUPLICATE, Fault.REORDER, Fault.MALFORMED, Fault.DISCONNECT, Fault.STALL]
@@ -38,55 +32,24 @@ FAULTS = [None, Fault.DROP, Fault.DUPLICATE, Fault.REORDER, Fault.MALFORMED, Fau
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.value if f else "clean")
 def test_coinbase_fault_detected_and_resynced(fault: Fault | None) -> None:
-    # the fault hits a BTC-USD message; the sequence is per connection, so both books break
-    before, after = uvloop.run(run_fault_case(make_sim(), SPEC, [BTC, ETH], fault, target=BTC, affected=[BTC, ETH]))
-    assert after["frames"] > 0
-    if fault is None:
-        for k in ("gaps", "duplicates", "out_of_order", "decode_errors", "resyncs", "reconnects"):
-            assert after[k] == 0, (k, after)
-        return
-    if fault in (Fault.DROP, Fault.REORDER):
-        assert after["gaps"] + after["out_of_order"] > before["gaps"] + before["out_of_order"]
-    if fault is Fault.DUPLICATE:
-        assert after["duplicates"] > before["duplicates"]
-    if fault is Fault.MALFORMED:
-        assert after["decode_errors"] > before["decode_errors"]
-        assert after["gaps"] > before["gaps"]  # the truncated message's number is missing
-    if fault is Fault.DISCONNECT:
-        assert after["reconnects"] >= 1
-    if fault is not Fault.STALL:
-        # a new snapshot for each book (resubscribe or new connection)
-        assert after["snapshots"] >= before["snapshots"] + 2
+    # the fault hits a BTC-USD message; the sequence is per connection, so both books break (and
+    # each gets a new snapshot: resubscribe or new connection)
+    uvloop.run(run_fault_case(make_sim(), COINBASE, [BTC, ETH], fault, target=BTC, affected=[BTC, ETH], expect=EXPECT))
 
 
 def test_coinbase_single_product_drop() -> None:
-    before, after = uvloop.run(run_fault_case(make_sim((BTC,)), SPEC, [BTC], Fault.DROP, target=BTC))
-    assert after["gaps"] == before["gaps"] + 1
-    assert after["resync_requests"] == 1
+    r = uvloop.run(run_fault_case(make_sim((BTC,)), COINBASE, [BTC], Fault.DROP, target=BTC, expect=EXPECT))
+    assert r.after["gaps"] == r.before["gaps"] + 1
+    assert r.after["resync_requests"] == 1
 
 
 def test_coinbase_slow_snapshot_then_sync() -> None:
     """The level2 snapshot comes 0.5 s after the subscription: no update comes before it (the venue
     starts updates at the snapshot), the books stay SYNCING, then become LIVE and exact."""
-
-    async def case() -> None:
-        sim = make_sim()
-        sim.inject(Fault.SLOW_SNAPSHOT, seconds=0.5)
-        async with running(sim, SPEC, [BTC, ETH]) as rig:
-            client = rig.feed_client
-            t0 = time.monotonic()
-            await until(client.connected.is_set, "connect")
-            await asyncio.sleep(0.2)
-            assert all(leg.state == arbcore.SYNCING for leg in rig.legs.values())
-            assert client.feed.counters()["frames"] >= 2  # subscriptions acks and heartbeats
-            await until(rig.all_live, "late snapshot")
-            assert time.monotonic() - t0 >= 0.45
-            c = client.counters()
-            assert c["snapshots"] == 2
-            assert c["gaps"] == c["duplicates"] == c["out_of_order"] == c["decode_errors"] == 0
-            await freeze_and_compare(rig)
-
-    uvloop.run(case())
+    during, after = uvloop.run(slow_snapshot_on_connect(make_sim(), COINBASE, [BTC, ETH]))
+    assert during["frames"] >= 2  # subscriptions acks and heartbeats
+    assert after["snapshots"] == 2
+    assert after["gaps"] == after["duplicates"] == after["out_of_order"] == after["decode_errors"] == 0
 
 
 def test_coinbase_wire_format() -> None:
@@ -94,25 +57,11 @@ def test_coinbase_wire_format() -> None:
     numbered 0, 1, 2, ... across all channels."""
 
     async def case() -> list[dict[str, object]]:
-        from picows import WSListener, WSMsgType, WSTransport, ws_connect
-
-        sim = make_sim((BTC,), heartbeat_interval=0.02)
-        await sim.start()
-        got: list[dict[str, object]] = []
-
-        class L(WSListener):
-            def on_ws_frame(self, transport: WSTransport, frame: object) -> None:
-                got.append(orjson.loads(frame.get_payload_as_bytes()))  # type: ignore[attr-defined]
-
-        transport, _ = await ws_connect(L, sim.ws_url)
-        try:
-            for msg in SPEC.subscribe([BTC]):
+        async with raw_client(make_sim((BTC,), heartbeat_interval=0.02)) as (transport, got):
+            for msg in COINBASE.spec.subscribe([BTC]):
                 transport.send(WSMsgType.TEXT, msg)
             transport.send(WSMsgType.TEXT, b'{"type":"subscribe","channel":"nope"}')
             await until(lambda: len(got) > 30 and any(m.get("channel") == "heartbeats" for m in got), "messages")
-        finally:
-            transport.disconnect()
-            await sim.stop()
         return got
 
     got = uvloop.run(case())

@@ -10,11 +10,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
+import pytest
 import uvloop
 
 import arbcore
+import arbcore.sim
+from arbcore.cli import SIM_CLASSES, VENUE_HELP
 from arbcore.feed_client import FeedClient
 from arbcore.record import FeedSpec, Recorder, SymbolSpec, build_books, read_recording, replay
 from arbcore.sim import BybitSim, Fault, SimInstrument, SimVenue
@@ -28,6 +32,37 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "arbcore", *args], capture_output=True, text=True, timeout=60, check=False
     )
+
+
+#: one simulated instrument per `record --venue` name, as its --symbol argument
+SIM_SYMBOLS = {
+    "bybit": "BTCUSDT=BTC/USDT:2:6",
+    "binance_spot": "BTCUSDT=BTC/USDT:2:6",
+    "binance_usdm": "BTCUSDT=BTC/USDT:2:6",
+    "okx": "BTC-USDT=BTC/USDT:2:8:0.1:0.00001",
+    "kraken": "BTC/USD=BTC/USD:2:8",
+    "coinbase": "BTC-USD=BTC/USD:2:8",
+}
+
+
+def record_sim(tmp_path: Path, venue: str, *args: str) -> tuple[Path, dict[str, Any]]:
+    """`arbcore record --sim` for 1 s, whose live client had its books LIVE at the end; returns the
+    file and its header."""
+    out = tmp_path / f"{venue}.jsonl.gz"
+    r = run_cli("record", "--venue", venue, "--sim", "--duration", "1", "--out", str(out), *args)
+    assert r.returncode == 0, r.stderr
+    progress = [line for line in r.stderr.splitlines() if "books=" in line]
+    assert progress and progress[-1].endswith("books=LIVE"), r.stderr
+    with gzip.open(out, "rb") as f:
+        header = orjson.loads(f.readline())
+    return out, header
+
+
+def replay_cli(path: Path, venue: str) -> dict[str, Any]:
+    r = run_cli("replay", "--venue", venue, str(path))
+    assert r.returncode == 0, r.stderr
+    summary: dict[str, Any] = orjson.loads(r.stdout)
+    return summary
 
 
 def test_recorded_session_replays_to_the_live_book(tmp_path: Path) -> None:
@@ -98,6 +133,76 @@ def test_record_cli_on_a_simulated_venue(tmp_path: Path) -> None:
     s = orjson.loads(rep.stdout)
     assert s["frames"] > 10 and s["gaps"] == 0 and s["decode_errors"] == 0
     assert s["books"]["BTCUSDT"]["state"] == "LIVE"
+
+
+def test_cli_venue_names_are_the_client_specs_and_each_has_a_simulator() -> None:
+    assert set(VENUE_HELP.split(", ")) == set(CLIENT_SPECS) == set(SIM_CLASSES) == set(SIM_SYMBOLS)
+    for venue, (cls_name, kwargs) in SIM_CLASSES.items():
+        assert cls_name in arbcore.sim.__all__, venue
+        getattr(arbcore.sim, cls_name)(**kwargs)  # the arguments are the class's
+    assert SIM_CLASSES["binance_spot"][1] == {"market": "spot"}
+    assert SIM_CLASSES["binance_usdm"][1] == {"market": "usdm"}
+
+
+@pytest.mark.parametrize("venue", sorted(SIM_SYMBOLS))
+def test_record_cli_every_simulated_venue(tmp_path: Path, venue: str) -> None:
+    """`record --sim` works for every venue, and the recording replays to a LIVE book, cleanly."""
+    out, header = record_sim(tmp_path, venue, "--symbol", SIM_SYMBOLS[venue])
+    feed = header["feeds"][0]
+    assert (feed["venue"], feed["protocol"]) == (venue, CLIENT_SPECS[venue].feed_protocol)
+    s = replay_cli(out, venue)
+    assert s["frames"] > 10 and s["applied"] > 0
+    assert s["gaps"] == 0 and s["decode_errors"] == 0 and s["checksums_failed"] == 0
+    (book,) = s["books"].values()
+    assert book["state"] == "LIVE"
+
+
+def test_record_replay_kraken_verifies_checksums_with_the_venue_precision(tmp_path: Path) -> None:
+    """Kraken prints BTC/USD prices with 1 decimal, the engine keeps 2: `--precision` reaches the
+    live decoder (and the simulator) and the recording's header, so replay verifies every checksum
+    with the same digits. Without the header's precision the same frames fail their checksums."""
+    sym = "BTC/USD"
+    out, header = record_sim(
+        tmp_path, "kraken", "--symbol", f"{sym}=BTC/USD:2:8:0.1:0.00000001", "--precision", f"{sym}=1:8"
+    )
+    feed = header["feeds"][0]
+    assert feed["symbols"][sym]["precision"] == [1, 8]
+    assert feed["depth"] == 10
+    s = replay_cli(out, "kraken")
+    assert s["checksums_failed"] == 0 and s["checksums_ok"] > 0
+    assert s["decode_errors"] == 0 and s["resyncs"] == 0
+    assert s["books"][sym]["state"] == "LIVE"
+    assert all(len(p.split(".")[1]) <= 1 for p, _ in s["books"][sym]["bids"] if "." in p)
+
+    without = tmp_path / "no-precision.jsonl.gz"
+    with gzip.open(out, "rb") as f, gzip.open(without, "wb") as g:
+        del feed["symbols"][sym]["precision"]
+        f.readline()
+        g.write(orjson.dumps(header) + b"\n" + f.read())
+    bad = replay(without, "kraken")
+    assert bad["checksums_failed"] > 0 and bad["books"][sym]["state"] != "LIVE"
+
+
+def test_record_replay_okx_verifies_checksums(tmp_path: Path) -> None:
+    """The OKX simulator sends the (legacy) checksum: every push verifies live and in replay."""
+    out, _ = record_sim(tmp_path, "okx", "--symbol", SIM_SYMBOLS["okx"])
+    s = replay_cli(out, "okx")
+    assert s["checksums_failed"] == 0 and s["checksums_ok"] > 0
+    assert s["gaps"] == 0 and s["decode_errors"] == 0
+    assert s["books"]["BTC-USDT"]["state"] == "LIVE"
+
+
+def test_record_precision_errors(tmp_path: Path) -> None:
+    out = str(tmp_path / "x.jsonl.gz")
+    r = run_cli("record", "--venue", "bybit", "--sim", "--symbol", "X=A/B:2:2", "--precision", "X=1:2", "--out", out)
+    assert r.returncode == 2 and "kraken only" in r.stderr
+    r = run_cli("record", "--venue", "kraken", "--sim", "--symbol", "X=A/B:2:2", "--precision", "Y=1:2", "--out", out)
+    assert r.returncode == 2 and "Y: not a --symbol" in r.stderr
+    r = run_cli("record", "--venue", "kraken", "--sim", "--symbol", "X=A/B:2:2", "--precision", "X=1", "--out", out)
+    assert r.returncode == 2 and "PRICE_PRECISION:QTY_PRECISION" in r.stderr
+    r = run_cli("record", "--venue", "binance", "--sim", "--symbol", "X=A/B:2:2", "--out", out)
+    assert r.returncode == 2 and "binance_spot" in r.stderr and "binance_usdm" in r.stderr
+    assert not (tmp_path / "x.jsonl.gz").exists()
 
 
 def test_raw_bybit_capture_replays_cleanly() -> None:

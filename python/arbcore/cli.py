@@ -5,18 +5,27 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
-# venue name -> simulator class in arbcore.sim (loaded lazily; a venue without one cannot --sim)
-SIM_CLASSES = {
-    "bybit": "BybitSim",
-    "binance": "BinanceSim",
-    "okx": "OkxSim",
-    "kraken": "KrakenSim",
-    "coinbase": "CoinbaseSim",
+#: `--venue` names: the feed-client specs of `arbcore.venues.CLIENT_SPECS` (one per protocol;
+#: Binance is two, spot and USD-M). A recording names its feeds by them, `replay --venue` too.
+VENUE_HELP = "bybit, binance_spot, binance_usdm, okx, kraken, coinbase"
+
+#: venue name -> simulator class in `arbcore.sim` and its keyword arguments, loaded lazily (a venue
+#: without one cannot `--sim`); KrakenSim also gets the symbols' venue precisions
+SIM_CLASSES: dict[str, tuple[str, dict[str, Any]]] = {
+    "bybit": ("BybitSim", {}),
+    "binance_spot": ("BinanceSim", {"market": "spot"}),
+    "binance_usdm": ("BinanceSim", {"market": "usdm"}),
+    "okx": ("OkxSim", {}),
+    "kraken": ("KrakenSim", {}),
+    "coinbase": ("CoinbaseSim", {}),
 }
 
+SymbolArg = tuple[str, str, int, int, str | None, str | None]
 
-def _symbol_arg(text: str) -> tuple[str, str, int, int, str | None, str | None]:
+
+def _symbol_arg(text: str) -> SymbolArg:
     """SYMBOL=BASE/QUOTE:PRICE_DECIMALS:QTY_DECIMALS[:TICK:LOT]"""
     try:
         sym, rest = text.split("=", 1)
@@ -31,18 +40,54 @@ def _symbol_arg(text: str) -> tuple[str, str, int, int, str | None, str | None]:
     return sym, inst, pd, qd, tick, lot
 
 
+def _precision_arg(text: str) -> tuple[str, tuple[int, int]]:
+    """SYMBOL=PRICE_PRECISION:QTY_PRECISION"""
+    try:
+        sym, rest = text.split("=", 1)
+        p, q = (int(x) for x in rest.split(":"))
+        if not sym or not (0 <= p <= 18 and 0 <= q <= 18):
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected SYMBOL=PRICE_PRECISION:QTY_PRECISION, each 0 to 18"
+        ) from None
+    return sym, (p, q)
+
+
 def _smallest(decimals: int) -> str:
     return "1" if decimals == 0 else "0." + "0" * (decimals - 1) + "1"
 
 
-def _feed_spec(venue: str, protocol: str, symbols: list[tuple[str, str, int, int, str | None, str | None]]) -> object:
+def _feed_spec(
+    venue: str,
+    protocol: str,
+    symbols: list[SymbolArg],
+    precisions: list[tuple[str, tuple[int, int]]],
+    depth: int = 10,
+) -> object:
+    """The recording header's feed; a symbol's venue precision defaults to its decimals (what the
+    Kraken decoder assumes without one). Raises ValueError for a precision of an unknown symbol."""
     from arbcore.record import FeedSpec, SymbolSpec
 
+    given = dict(precisions)
+    unknown = sorted(set(given) - {sym for sym, *_ in symbols})
+    if unknown:
+        raise ValueError(f"--precision {', '.join(unknown)}: not a --symbol")
     specs = {
-        sym: SymbolSpec(inst, pd, qd, tick or _smallest(pd), lot or _smallest(qd), (pd, qd))
+        sym: SymbolSpec(inst, pd, qd, tick or _smallest(pd), lot or _smallest(qd), given.get(sym, (pd, qd)))
         for sym, inst, pd, qd, tick, lot in symbols
     }
-    return FeedSpec(venue, protocol, specs)
+    return FeedSpec(venue, protocol, specs, depth)
+
+
+def _check_precisions(command: str, protocol: str, precisions: list[tuple[str, tuple[int, int]]]) -> bool:
+    if precisions and protocol != "kraken":
+        print(
+            f"arbcore {command}: --precision is for kraken only (its checksum covers the digits the venue prints)",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -59,12 +104,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
             if not args.symbol:
                 print("arbcore replay: --raw needs at least one --symbol", file=sys.stderr)
                 return 2
-            spec = _feed_spec(args.venue, args.raw, args.symbol)
+            if not _check_precisions("replay", args.raw, args.precision):
+                return 2
+            spec = _feed_spec(args.venue, args.raw, args.symbol, args.precision)
             assert isinstance(spec, FeedSpec)
             summary = replay_frames(spec, raw_frames(path, args.venue), args.top)
         else:
             summary = replay(path, args.venue, args.top)
-    except RecordingError as e:
+    except (RecordingError, ValueError) as e:
         print(f"arbcore replay: {e}", file=sys.stderr)
         return 2
     sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode() + "\n")
@@ -91,7 +138,16 @@ def cmd_record(args: argparse.Namespace) -> int:
             "arbcore record: give --url (a venue's WebSocket URL) or --sim (a local simulated venue)", file=sys.stderr
         )
         return 2
-    spec = _feed_spec(args.venue, client_spec.feed_protocol, args.symbol)
+    if not _check_precisions("record", client_spec.feed_protocol, args.precision):
+        return 2
+    try:
+        # the header keeps the decoder settings, so replay decodes exactly as the live client did
+        spec = _feed_spec(
+            args.venue, client_spec.feed_protocol, args.symbol, args.precision, client_spec.feed_kwargs.get("depth", 10)
+        )
+    except ValueError as e:
+        print(f"arbcore record: {e}", file=sys.stderr)
+        return 2
     assert isinstance(spec, FeedSpec)
     return uvloop.run(_record(args, client_spec, spec))
 
@@ -108,26 +164,23 @@ async def _record(args: argparse.Namespace, client_spec: object, spec: object) -
     assert isinstance(spec, FeedSpec) and isinstance(client_spec, VenueClientSpec)
     sim = None
     url, rest_url = args.url, args.rest_url
+    books, symbols, precisions = build_books(spec)
     if args.sim:
-        cls_name = SIM_CLASSES.get(args.venue, "")
+        cls_name, kwargs = SIM_CLASSES.get(args.venue, ("", {}))
         cls = getattr(sim_mod, cls_name, None)
         if cls is None:
             print(f"arbcore record: no simulator for {args.venue!r}", file=sys.stderr)
             return 2
-        from arbcore.sim import SimInstrument, SimVenue
-
-        insts = [
-            SimInstrument(
-                sym, s.price_decimals, s.qty_decimals, tick=1, lot=1, mid=6_000_000 * 10 ** (s.price_decimals - 2)
-            )
-            for sym, s in spec.symbols.items()
-        ]
-        sim = SimVenue(cls(), insts, seed=args.seed)
+        if cls_name == "KrakenSim":
+            kwargs = {**kwargs, "precisions": precisions}  # it prints the digits the checksum covers
+        sim = sim_mod.SimVenue(cls(**kwargs), _sim_instruments(spec), seed=args.seed)
         await sim.start()
         url, rest_url = sim.ws_url, sim.rest_url
-    books, symbols, _ = build_books(spec)
     recorder = Recorder(Path(args.out), [spec])
-    client = FeedClient(client_spec, url, books, symbols, rest_url=rest_url, recorder=recorder)
+    # the decoder settings replay uses (the header's precisions; only Kraken's decoder reads them)
+    client = FeedClient(
+        client_spec, url, books, symbols, rest_url=rest_url, recorder=recorder, feed_kwargs={"precisions": precisions}
+    )
     task = asyncio.get_running_loop().create_task(client.run())
     print(f"recording {args.venue} from {url} to {args.out} for {args.duration:g} s", file=sys.stderr)
     t0 = time.monotonic()
@@ -150,6 +203,28 @@ async def _record(args: argparse.Namespace, client_spec: object, spec: object) -
     return 0
 
 
+def _sim_instruments(spec: object) -> list[Any]:
+    """One simulated instrument per symbol, on the symbol's tick and lot grids (coarsened to its
+    venue precision where that is coarser), around 60000."""
+    from decimal import Decimal
+    from math import lcm
+
+    from arbcore.record import FeedSpec
+    from arbcore.sim import SimInstrument
+
+    assert isinstance(spec, FeedSpec)
+    out = []
+    for sym, s in spec.symbols.items():
+        pd, qd = s.price_decimals, s.qty_decimals
+        tick = max(1, int(Decimal(s.tick_size).scaleb(pd)))
+        lot = max(1, int(Decimal(s.lot_size).scaleb(qd)))
+        if s.precision is not None:
+            tick = lcm(tick, 10 ** max(0, pd - s.precision[0]))
+            lot = lcm(lot, 10 ** max(0, qd - s.precision[1]))
+        out.append(SimInstrument(sym, pd, qd, tick=tick, lot=lot, mid=60_000 * 10**pd))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="arbcore", description="Cross-exchange execution engine.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,10 +234,26 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     demo.add_argument("--show", type=int, default=12, help="opportunity records to print (default 12)")
 
-    sym_help = "SYMBOL=BASE/QUOTE:PRICE_DECIMALS:QTY_DECIMALS[:TICK:LOT], e.g. BTCUSDT=BTC/USDT:2:6 (repeatable)"
+    sym_help = (
+        "SYMBOL=BASE/QUOTE:PRICE_DECIMALS:QTY_DECIMALS[:TICK:LOT], the venue symbol and the engine's"
+        " instrument and scales (TICK and LOT default to one unit of the last decimal), e.g."
+        " BTCUSDT=BTC/USDT:2:6 (repeatable)"
+    )
+    prec_help = (
+        "SYMBOL=PRICE_PRECISION:QTY_PRECISION, kraken only: the decimals Kraken prints for SYMBOL's prices"
+        " and quantities (AssetPairs pair_decimals/lot_decimals), which its book checksum covers, e.g."
+        " BTC/USD=1:8; default: the symbol's PRICE_DECIMALS:QTY_DECIMALS (repeatable)"
+    )
     rec = sub.add_parser("record", help="record a venue's raw frames with receive times to a .jsonl.gz file")
-    rec.add_argument("--venue", required=True, help="venue protocol: bybit, binance, okx, kraken, coinbase")
+    rec.add_argument("--venue", required=True, help=f"venue: {VENUE_HELP}")
     rec.add_argument("--symbol", action="append", type=_symbol_arg, default=[], help=sym_help)
+    rec.add_argument(
+        "--precision",
+        action="append",
+        type=_precision_arg,
+        default=[],
+        help=prec_help + "; kept in the recording, so replay verifies with the same",
+    )
     rec.add_argument("--url", help="the venue's WebSocket URL")
     rec.add_argument("--rest-url", help="the venue's REST base URL (venues that sync from REST snapshots)")
     rec.add_argument("--sim", action="store_true", help="record from a local simulated venue on loopback")
@@ -171,10 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--out", required=True, help="output file (.jsonl.gz)")
 
     rep = sub.add_parser("replay", help="run a recording through the decoders and print a JSON summary")
-    rep.add_argument("--venue", required=True, help="which recorded venue to replay")
+    rep.add_argument("--venue", required=True, help=f"which recorded venue to replay ({VENUE_HELP})")
     rep.add_argument("--top", type=int, default=10, help="levels per side in the summary (default 10)")
-    rep.add_argument("--raw", metavar="PROTOCOL", help="FILE is a plain capture (one frame per line) in this protocol")
+    rep.add_argument(
+        "--raw",
+        metavar="PROTOCOL",
+        help=f"FILE is a plain capture (one frame per line) in this protocol ({VENUE_HELP})",
+    )
     rep.add_argument("--symbol", action="append", type=_symbol_arg, default=[], help=sym_help + " (with --raw)")
+    rep.add_argument("--precision", action="append", type=_precision_arg, default=[], help=prec_help + " (with --raw)")
     rep.add_argument("file", help="recording (.jsonl.gz) or, with --raw, a plain capture")
 
     args = parser.parse_args(argv)
