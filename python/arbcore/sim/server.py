@@ -155,9 +155,7 @@ class SimVenue:
             await self._rest_runner.setup()
             site = web.TCPSite(self._rest_runner, host, 0)
             await site.start()
-            server = site._server  # aiohttp exposes the bound port only through the server
-            assert server is not None
-            self.rest_port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+            self.rest_port = int(self._rest_runner.addresses[0][1])
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
