@@ -1,0 +1,500 @@
+"""The crash-safe journal: tickets, orders, order events, ledger events and balance snapshots.
+
+One SQLite file in WAL mode. Rules:
+
+- **Intent first.** :meth:`Journal.write_intent` commits with ``synchronous=FULL`` (the WAL is
+  fsynced) before it returns; only then may the caller send. After any crash the journal knows
+  every order that may be at a venue, and its deterministic client order id, so restart
+  reconciliation queries the venue by that id instead of guessing.
+- Every other event is appended with a local timestamp (integer ns) in its own transaction at
+  ``synchronous=NORMAL`` by default: in WAL mode that survives a killed process (only an OS crash
+  can lose the last few), and what it could lose is what the venue still knows and reconciliation
+  re-reads. ``durable_events=True`` makes every commit FULL.
+- Amounts are stored as integer decimal text: quantities are u64 and notionals u128 in the core,
+  beyond SQLite's signed 64-bit INTEGER.
+- A fill is keyed by (client order id, fill id): a replayed fill is stored once.
+- Secrets never go in: detail values under secret-looking keys are redacted, and any text that
+  contains a registered secret (``secrets=``) is refused with :class:`SecretInJournalError` before
+  anything is written.
+
+Restart, in this order (the engine's job; each step is idempotent, so a crash during it is fine):
+
+1. ``ledger = journal.ledger_replay(sink=journal.append_ledger_event)``: the ledger as journaled.
+2. For each of :meth:`Journal.open_orders`: query the venue by client order id; append the
+   missing fills (keyed by fill id, so known ones are skipped) and a QUERY event with the venue's
+   state; apply the same fills to the ledger (keyed the same way) and release what a terminal
+   order no longer needs. An order the venue never saw is resolved from its answer, never resent
+   under a new id.
+3. ``ledger.reconcile(venue, balances)`` per venue, journaling the venue's balances with
+   :meth:`Journal.write_balance_snapshot`; any difference is reported, adopted only on purpose.
+
+This class is blocking and single-threaded (the connection stays on the thread that opened it);
+the engine uses :class:`arbcore.execution.async_journal.AsyncJournal`, which runs it on a
+dedicated worker thread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from arbcore.execution.amounts import Asset
+from arbcore.execution.errors import (
+    FillConflictError,
+    IntentConflictError,
+    OverfillError,
+    SecretInJournalError,
+    UnknownOrderError,
+)
+from arbcore.execution.ledger import Balance, Ledger, LedgerEvent
+from arbcore.execution.orders import TERMINAL_STATES, EventKind, OrderState, OrderType, Side, TimeInForce, next_state
+from arbcore.execution.pnl import PairPnl, PnlFill, TicketPnl, pair_pnl, ticket_pnl
+from arbcore.execution.records import (
+    Fill,
+    OrderEvent,
+    OrderIntent,
+    OrderRecord,
+    TicketRecord,
+    dump_detail,
+    ledger_event_from_json,
+    ledger_event_to_json,
+    opt_int,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS tickets (
+    ticket_id   TEXT PRIMARY KEY,
+    created_ns  INTEGER NOT NULL,
+    instrument  TEXT NOT NULL,
+    buy_venue   TEXT NOT NULL,
+    sell_venue  TEXT NOT NULL,
+    detail      TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY,
+    ticket_id       TEXT NOT NULL REFERENCES tickets(ticket_id),
+    leg_id          TEXT NOT NULL,
+    attempt         INTEGER NOT NULL,
+    venue           TEXT NOT NULL,
+    symbol          TEXT NOT NULL,
+    instrument      TEXT NOT NULL,
+    base_asset      TEXT NOT NULL,
+    quote_asset     TEXT NOT NULL,
+    price_decimals  INTEGER NOT NULL,
+    qty_decimals    INTEGER NOT NULL,
+    side            TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+    order_type      TEXT NOT NULL CHECK (order_type IN ('limit', 'market')),
+    tif             TEXT NOT NULL CHECK (tif IN ('GTC', 'IOC', 'FOK')),
+    post_only       INTEGER NOT NULL,
+    qty             TEXT NOT NULL,
+    limit_price     TEXT,
+    state           TEXT NOT NULL,
+    filled_qty      TEXT NOT NULL,
+    venue_order_id  TEXT,
+    created_ns      INTEGER NOT NULL,
+    updated_ns      INTEGER NOT NULL,
+    UNIQUE (ticket_id, leg_id, attempt)
+) STRICT;
+CREATE INDEX IF NOT EXISTS orders_by_state ON orders(state);
+CREATE TABLE IF NOT EXISTS order_events (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_order_id TEXT NOT NULL REFERENCES orders(client_order_id),
+    kind            TEXT NOT NULL,
+    local_ns        INTEGER NOT NULL,
+    venue_ns        INTEGER,
+    state_after     TEXT NOT NULL,
+    fill_id         TEXT,
+    fill_qty        TEXT,
+    fill_price      TEXT,
+    fee             TEXT,
+    fee_asset       TEXT,
+    fee_decimals    INTEGER,
+    venue_order_id  TEXT,
+    detail          TEXT NOT NULL,
+    UNIQUE (client_order_id, fill_id)
+) STRICT;
+CREATE INDEX IF NOT EXISTS order_events_by_order ON order_events(client_order_id, seq);
+CREATE TABLE IF NOT EXISTS ledger_events (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    local_ns INTEGER NOT NULL,
+    body     TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS balance_snapshots (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    local_ns INTEGER NOT NULL,
+    venue    TEXT NOT NULL,
+    source   TEXT NOT NULL,
+    asset    TEXT NOT NULL,
+    decimals INTEGER NOT NULL,
+    total    TEXT NOT NULL,
+    reserved TEXT
+) STRICT;
+"""
+
+
+class Journal:
+    """Blocking journal on one SQLite file; see the module docstring."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        secrets: Iterable[str] = (),
+        durable_events: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._secrets = tuple(s for s in secrets if s)
+        self._event_sync = "FULL" if durable_events else "NORMAL"
+        # Autocommit mode: every write below runs in an explicit BEGIN IMMEDIATE ... COMMIT.
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise sqlite3.OperationalError(f"{self.path}: could not enable WAL (journal_mode={mode})")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._sync = ""
+        self._set_sync("FULL")
+        # executescript commits any open transaction first, so the script brings its own.
+        self._db.executescript(
+            f"BEGIN IMMEDIATE;{_SCHEMA}"
+            f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
+        )
+        version = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+        if int(version) != SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"{self.path}: schema version {version}, this code reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def _set_sync(self, level: str) -> None:
+        if self._sync != level:  # the pragma must be set outside a transaction
+            self._db.execute(f"PRAGMA synchronous={level}")
+            self._sync = level
+
+    @contextmanager
+    def _tx(self, sync: str | None = None) -> Iterator[None]:
+        self._set_sync(sync or self._event_sync)
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _guard(self, *texts: str | None) -> None:
+        for t in texts:
+            if t and any(s in t for s in self._secrets):
+                raise SecretInJournalError("refused to journal a value containing a registered secret")
+
+    # ---- tickets and intents ----------------------------------------------------------------
+
+    def write_ticket(
+        self, ticket_id: str, instrument: str, buy_venue: str, sell_venue: str, detail: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record a decided ticket; idempotent for identical content, IntentConflictError otherwise."""
+        d = dump_detail(detail)
+        self._guard(ticket_id, instrument, buy_venue, sell_venue, d)
+        row = self._db.execute(
+            "SELECT instrument, buy_venue, sell_venue, detail FROM tickets WHERE ticket_id=?", (ticket_id,)
+        ).fetchone()
+        if row is not None:
+            if tuple(row) != (instrument, buy_venue, sell_venue, d):
+                raise IntentConflictError(f"ticket {ticket_id!r} exists with other content: {tuple(row)}")
+            return
+        with self._tx():
+            self._db.execute(
+                "INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?)",
+                (ticket_id, self._clock(), instrument, buy_venue, sell_venue, d),
+            )
+
+    def write_intent(self, intent: OrderIntent, detail: Mapping[str, Any] | None = None) -> str:
+        """Durably record an order before it is sent; returns its client order id.
+
+        Idempotent: the same (ticket, leg, attempt) with the same fields returns the same id and
+        writes nothing; with different fields it raises :class:`IntentConflictError`. The ticket must
+        have been written first.
+        """
+        cid = intent.client_order_id
+        if intent.qty <= 0 or (intent.limit_price is None) != (intent.order_type is OrderType.MARKET):
+            raise ValueError(f"intent {cid}: qty {intent.qty}, {intent.order_type} with limit {intent.limit_price}")
+        d = dump_detail(detail)
+        self._guard(intent.ticket_id, intent.leg_id, intent.venue, intent.symbol, intent.instrument, d)
+        existing = self._order_or_none(cid)
+        if existing is not None:
+            if existing.intent != intent:
+                raise IntentConflictError(f"intent {cid} exists with other fields: {existing.intent}")
+            return cid
+        now = self._clock()
+        i = intent
+        with self._tx(sync="FULL"):
+            self._db.execute(
+                "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    cid, i.ticket_id, i.leg_id, i.attempt, i.venue, i.symbol, i.instrument, i.base, i.quote,
+                    i.price_decimals, i.qty_decimals, i.side.value, i.order_type.value, i.tif.value,
+                    int(i.post_only), str(i.qty), None if i.limit_price is None else str(i.limit_price),
+                    OrderState.INTENT.value, "0", None, now, now,
+                ),
+            )  # fmt: skip
+            self._insert_event(
+                cid, EventKind.INTENT, now=now, venue_ns=None, state=OrderState.INTENT, fill=None,
+                venue_order_id=None, detail=d,
+            )  # fmt: skip
+        return cid
+
+    # ---- order events -----------------------------------------------------------------------
+
+    def append_event(
+        self,
+        client_order_id: str,
+        kind: EventKind,
+        *,
+        venue_ns: int | None = None,
+        fill: Fill | None = None,
+        reported_state: OrderState | None = None,
+        venue_order_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> OrderEvent | None:
+        """Append one event and update the order's state; returns it, or None for a replayed fill.
+
+        ``fill`` is required for FILL events; ``reported_state`` (the venue's answer mapped to
+        :class:`OrderState`) for QUERY events. A fill beyond the order's quantity raises
+        :class:`OverfillError`; a known fill id with other numbers :class:`FillConflictError`.
+        """
+        if kind is EventKind.INTENT:
+            raise ValueError("intents are written with write_intent")
+        if (fill is not None) != (kind is EventKind.FILL):
+            raise ValueError(f"{kind} event for {client_order_id}: fill {fill!r}")
+        d = dump_detail(detail)
+        self._guard(venue_order_id, d, fill.fill_id if fill else None)
+        with self._tx():
+            order = self._order_or_none(client_order_id)
+            if order is None:
+                raise UnknownOrderError(f"no order {client_order_id!r} in the journal")
+            filled = order.filled_qty
+            if fill is not None:
+                prior = self._db.execute(
+                    "SELECT fill_qty, fill_price, fee, fee_asset, fee_decimals FROM order_events "
+                    "WHERE client_order_id=? AND fill_id=?",
+                    (client_order_id, fill.fill_id),
+                ).fetchone()
+                if prior is not None:
+                    same = (str(fill.qty), str(fill.price), str(fill.fee), fill.fee_asset, fill.fee_decimals)
+                    if tuple(prior) != same:
+                        raise FillConflictError(
+                            f"fill {fill.fill_id!r} of {client_order_id} was {tuple(prior)}, now {same}"
+                        )
+                    return None
+                if fill.qty <= 0 or filled + fill.qty > order.intent.qty:
+                    raise OverfillError(
+                        f"fill {fill.fill_id!r} of {fill.qty} on {client_order_id}: "
+                        f"filled {filled} of {order.intent.qty}"
+                    )
+                filled += fill.qty
+            state = next_state(order.state, kind, filled, order.intent.qty, reported_state)
+            now = self._clock()
+            vid = venue_order_id or order.venue_order_id
+            seq = self._insert_event(
+                client_order_id, kind, now=now, venue_ns=venue_ns, state=state, fill=fill,
+                venue_order_id=venue_order_id, detail=d,
+            )  # fmt: skip
+            self._db.execute(
+                "UPDATE orders SET state=?, filled_qty=?, venue_order_id=?, updated_ns=? WHERE client_order_id=?",
+                (state.value, str(filled), vid, now, client_order_id),
+            )
+        return OrderEvent(seq, client_order_id, kind, now, venue_ns, state, fill, venue_order_id, orjson.loads(d))
+
+    def _insert_event(
+        self,
+        cid: str,
+        kind: EventKind,
+        *,
+        now: int,
+        venue_ns: int | None,
+        state: OrderState,
+        fill: Fill | None,
+        venue_order_id: str | None,
+        detail: str,
+    ) -> int:
+        f = fill
+        cur = self._db.execute(
+            "INSERT INTO order_events (client_order_id, kind, local_ns, venue_ns, state_after, fill_id, fill_qty, "
+            "fill_price, fee, fee_asset, fee_decimals, venue_order_id, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                cid, kind.value, now, venue_ns, state.value,
+                f and f.fill_id, f and str(f.qty), f and str(f.price), f and str(f.fee),
+                f and f.fee_asset, f and f.fee_decimals, venue_order_id, detail,
+            ),
+        )  # fmt: skip
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    # ---- reading orders ---------------------------------------------------------------------
+
+    _ORDER_COLS = (
+        "client_order_id, ticket_id, leg_id, attempt, venue, symbol, instrument, base_asset, quote_asset, "
+        "price_decimals, qty_decimals, side, order_type, tif, post_only, qty, limit_price, state, filled_qty, "
+        "venue_order_id, created_ns, updated_ns"
+    )
+
+    @staticmethod
+    def _order_from_row(r: tuple[Any, ...]) -> OrderRecord:
+        intent = OrderIntent(
+            r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+            Side(r[11]), OrderType(r[12]), TimeInForce(r[13]), int(r[15]), opt_int(r[16]), bool(r[14]),
+        )  # fmt: skip
+        return OrderRecord(r[0], intent, OrderState(r[17]), int(r[18]), r[19], r[20], r[21])
+
+    def _order_or_none(self, cid: str) -> OrderRecord | None:
+        row = self._db.execute(f"SELECT {self._ORDER_COLS} FROM orders WHERE client_order_id=?", (cid,)).fetchone()
+        return None if row is None else self._order_from_row(row)
+
+    def order(self, client_order_id: str) -> OrderRecord:
+        o = self._order_or_none(client_order_id)
+        if o is None:
+            raise UnknownOrderError(f"no order {client_order_id!r} in the journal")
+        return o
+
+    def orders(self, ticket_id: str | None = None) -> list[OrderRecord]:
+        q = f"SELECT {self._ORDER_COLS} FROM orders"
+        rows = (
+            self._db.execute(q + " WHERE ticket_id=? ORDER BY created_ns, rowid", (ticket_id,))
+            if ticket_id is not None
+            else self._db.execute(q + " ORDER BY created_ns, rowid")
+        )
+        return [self._order_from_row(r) for r in rows]
+
+    def open_orders(self) -> list[OrderRecord]:
+        """Orders whose last state is not terminal: what restart reconciliation must query."""
+        marks = ",".join("?" * len(TERMINAL_STATES))
+        rows = self._db.execute(
+            f"SELECT {self._ORDER_COLS} FROM orders WHERE state NOT IN ({marks}) ORDER BY created_ns, rowid",
+            tuple(s.value for s in TERMINAL_STATES),
+        )
+        return [self._order_from_row(r) for r in rows]
+
+    def events(self, client_order_id: str | None = None) -> list[OrderEvent]:
+        """Order events in the order they were journaled (all orders, or one)."""
+        q = (
+            "SELECT seq, client_order_id, kind, local_ns, venue_ns, state_after, fill_id, fill_qty, fill_price, "
+            "fee, fee_asset, fee_decimals, venue_order_id, detail FROM order_events"
+        )
+        rows = (
+            self._db.execute(q + " WHERE client_order_id=? ORDER BY seq", (client_order_id,))
+            if client_order_id is not None
+            else self._db.execute(q + " ORDER BY seq")
+        )
+        out = []
+        for r in rows:
+            fill = None if r[6] is None else Fill(r[6], int(r[7]), int(r[8]), int(r[9]), r[10], r[11])
+            out.append(
+                OrderEvent(r[0], r[1], EventKind(r[2]), r[3], r[4], OrderState(r[5]), fill, r[12], orjson.loads(r[13]))
+            )
+        return out
+
+    def tickets(self) -> list[TicketRecord]:
+        rows = self._db.execute(
+            "SELECT ticket_id, created_ns, instrument, buy_venue, sell_venue, detail FROM tickets "
+            "ORDER BY created_ns, rowid"
+        )
+        return [TicketRecord(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5])) for r in rows]
+
+    # ---- ledger -----------------------------------------------------------------------------
+
+    def append_ledger_event(self, ev: LedgerEvent) -> None:
+        """Journal one applied ledger change (pass this as the ledger's ``sink``)."""
+        body = ledger_event_to_json(ev)
+        self._guard(body)
+        with self._tx():
+            self._db.execute("INSERT INTO ledger_events (local_ns, body) VALUES (?, ?)", (self._clock(), body))
+
+    def ledger_events(self) -> list[LedgerEvent]:
+        return [ledger_event_from_json(b) for (b,) in self._db.execute("SELECT body FROM ledger_events ORDER BY seq")]
+
+    def ledger_replay(self, sink: Callable[[LedgerEvent], None] | None = None) -> Ledger:
+        """The ledger as the journaled events leave it; ``sink`` (usually this journal) gets later changes."""
+        return Ledger.replay(self.ledger_events(), sink)
+
+    def write_balance_snapshot(
+        self, venue: str, source: str, balances: Mapping[Asset, int] | Mapping[Asset, Balance]
+    ) -> None:
+        """Record balances as seen (``source`` "venue") or as the ledger has them ("ledger")."""
+        now = self._clock()
+        rows = []
+        for asset, b in balances.items():
+            total, reserved = (b.total, str(b.reserved)) if isinstance(b, Balance) else (b, None)
+            rows.append((now, venue, source, asset.name, asset.decimals, str(total), reserved))
+        self._guard(venue, source)
+        with self._tx():
+            self._db.executemany(
+                "INSERT INTO balance_snapshots (local_ns, venue, source, asset, decimals, total, reserved) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def balance_snapshots(self, venue: str | None = None) -> list[tuple[int, str, str, Asset, int, int | None]]:
+        """(local_ns, venue, source, asset, total, reserved) rows in journal order."""
+        q = "SELECT local_ns, venue, source, asset, decimals, total, reserved FROM balance_snapshots"
+        rows = (
+            self._db.execute(q + " WHERE venue=? ORDER BY seq", (venue,))
+            if venue is not None
+            else self._db.execute(q + " ORDER BY seq")
+        )
+        return [(r[0], r[1], r[2], Asset(r[3], r[4]), int(r[5]), opt_int(r[6])) for r in rows]
+
+    # ---- PnL --------------------------------------------------------------------------------
+
+    def ticket_pnl(self, ticket_id: str) -> TicketPnl:
+        """Realised PnL net of fees of one ticket, from its journaled fills (see ``pnl``)."""
+        orders = self.orders(ticket_id)
+        if not orders:
+            raise UnknownOrderError(f"no orders for ticket {ticket_id!r}")
+        first = orders[0].intent
+        for o in orders:
+            scales = (o.intent.base, o.intent.quote, o.intent.price_decimals, o.intent.qty_decimals)
+            if scales != (first.base, first.quote, first.price_decimals, first.qty_decimals):
+                raise ValueError(f"ticket {ticket_id!r} mixes instruments or scales: {o.intent}")
+        rows = self._db.execute(
+            "SELECT o.side, e.fill_qty, e.fill_price, e.fee, e.fee_asset, e.fee_decimals FROM order_events e "
+            "JOIN orders o ON o.client_order_id = e.client_order_id "
+            "WHERE o.ticket_id=? AND e.fill_id IS NOT NULL ORDER BY e.seq",
+            (ticket_id,),
+        )
+        fills = (PnlFill(Side(r[0]), int(r[1]), int(r[2]), int(r[3]), r[4], r[5]) for r in rows)
+        return ticket_pnl(
+            ticket_id,
+            fills,
+            base=first.base,
+            quote=first.quote,
+            price_decimals=first.price_decimals,
+            qty_decimals=first.qty_decimals,
+        )
+
+    def pnl_by_venue_pair(self) -> list[PairPnl]:
+        """Realised PnL net of fees per (buy venue, sell venue, quote), over every ticket with orders."""
+        with_orders = {o.intent.ticket_id for o in self.orders()}
+        return pair_pnl(
+            (t.buy_venue, t.sell_venue, self.ticket_pnl(t.ticket_id))
+            for t in self.tickets()
+            if t.ticket_id in with_orders
+        )
