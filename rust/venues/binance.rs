@@ -54,10 +54,10 @@
 //! way the book's events are buffered again and it must fetch a new REST snapshot and pass it to
 //! `on_snapshot`. A reconnect must call `reset` for every book of the connection.
 
-use super::scratch::parse_num;
+use super::trades::{decode_trades, TradeText};
 use super::{
-    apply_checked, break_book, load_snapshot, ms_to_ns, BookRef, BookSink, DecodeError, Outcome,
-    ResyncReason, Scratch, SymbolMap, Trade,
+    apply_checked, break_book, fault_reason, load_snapshot, ms_to_ns, BookRef, BookSink,
+    DecodeError, Outcome, ResyncReason, Scratch, SymbolMap, Trade,
 };
 use crate::book::{BookState, Delta, Side, Stamp};
 use serde::Deserialize;
@@ -230,12 +230,8 @@ fn link(market: BinanceMarket, at: Live, ev: Ids) -> Link {
         BinanceMarket::UsdM => {
             if ev.prev == Some(id) && ev.last > id {
                 Link::Next
-            } else if ev.last == id {
-                Link::Break(ResyncReason::Duplicate)
-            } else if ev.last < id {
-                Link::Break(ResyncReason::OutOfOrder)
             } else {
-                Link::Break(ResyncReason::Gap)
+                Link::Break(fault_reason(ev.last, id))
             }
         }
     }
@@ -570,18 +566,20 @@ impl BinanceDecoder {
         market: &mut M,
     ) -> Result<Outcome, DecodeError> {
         let t: TradeEvent<'_> = serde_json::from_slice(payload)?;
-        let book = self.symbols.get(t.s)?;
-        let (pd, qd) = market.scales(book)?;
-        let trade = Trade {
-            book,
-            price: parse_num("price", t.p, pd)?,
-            qty: parse_num("qty", t.q, qd)?,
+        let print = TradeText {
+            symbol: t.s,
+            price: t.p,
+            qty: t.q,
             buyer_aggressor: !t.m,
             venue_ts: ms_to_ns(t.time),
-            recv_ts,
         };
-        self.trades.push(trade);
-        Ok(Outcome::Trades { book, count: 1 })
+        decode_trades(
+            &mut self.trades,
+            &self.symbols,
+            market,
+            recv_ts,
+            [Ok(print)],
+        )
     }
 }
 

@@ -1,6 +1,6 @@
 use super::*;
 use crate::book::Level;
-use crate::venues::testutil::{fixture, one_book};
+use crate::venues::testutil::{byte_mutations, fixture, lv, one_book, sides, state};
 use crate::venues::Market;
 use std::collections::BTreeMap;
 
@@ -34,6 +34,15 @@ fn fut_depth(first: u64, last: u64, pu: u64, b: Lv<'_>, a: Lv<'_>) -> String {
     )
 }
 
+/// A depth event changing one bid.
+fn spot_bid(first: u64, last: u64, price: &str, qty: &str) -> String {
+    spot_depth(first, last, &[(price, qty)], &[])
+}
+
+fn fut_bid(first: u64, last: u64, pu: u64, price: &str, qty: &str) -> String {
+    fut_depth(first, last, pu, &[(price, qty)], &[])
+}
+
 fn snapshot(lid: u64, b: Lv<'_>, a: Lv<'_>) -> String {
     format!(
         r#"{{"lastUpdateId":{lid},"bids":{},"asks":{}}}"#,
@@ -44,19 +53,6 @@ fn snapshot(lid: u64, b: Lv<'_>, a: Lv<'_>) -> String {
 
 fn combined(stream: &str, inner: &str) -> String {
     format!(r#"{{"stream":"{stream}","data":{inner}}}"#)
-}
-
-fn lv(price: u64, qty: u64) -> Level {
-    Level { price, qty }
-}
-
-fn sides(m: &Market, book: BookRef) -> (Vec<Level>, Vec<Level>) {
-    let b = m.book(book).unwrap();
-    (b.bids().top(usize::MAX), b.asks().top(usize::MAX))
-}
-
-fn state(m: &Market, book: BookRef) -> BookState {
-    m.book(book).unwrap().state()
 }
 
 fn frame(dec: &mut BinanceDecoder, m: &mut Market, f: &str) -> Outcome {
@@ -83,7 +79,7 @@ fn ticks(s: &str, decimals: usize) -> u64 {
 fn spot_snapshot_replays_buffer_and_deltas_give_exact_book() {
     let (mut dec, mut m, book) = setup(BinanceMarket::Spot);
     let events = [
-        spot_depth(100, 102, &[("100.00", "1.000")], &[]),
+        spot_bid(100, 102, "100.00", "1.000"),
         spot_depth(103, 105, &[("100.00", "2.000")], &[("101.00", "1.000")]),
         spot_depth(
             106,
@@ -119,11 +115,7 @@ fn spot_snapshot_replays_buffer_and_deltas_give_exact_book() {
         (108, 1672515782136000000, 0)
     );
     // live: U == id + 1
-    let out = frame(
-        &mut dec,
-        &mut m,
-        &spot_depth(109, 110, &[("100.00", "0")], &[]),
-    );
+    let out = frame(&mut dec, &mut m, &spot_bid(109, 110, "100.00", "0"));
     assert_eq!(
         out,
         Outcome::Applied {
@@ -138,16 +130,8 @@ fn spot_snapshot_replays_buffer_and_deltas_give_exact_book() {
 #[test]
 fn spot_stale_snapshot_is_refused_and_events_before_the_snapshot_are_dropped() {
     let (mut dec, mut m, book) = setup(BinanceMarket::Spot);
-    frame(
-        &mut dec,
-        &mut m,
-        &spot_depth(100, 102, &[("98.00", "1")], &[]),
-    );
-    frame(
-        &mut dec,
-        &mut m,
-        &spot_depth(103, 105, &[("97.00", "1")], &[]),
-    );
+    frame(&mut dec, &mut m, &spot_bid(100, 102, "98.00", "1"));
+    frame(&mut dec, &mut m, &spot_bid(103, 105, "97.00", "1"));
     // Rule 2: lastUpdateId 99 < first buffered U 100 -> fetch again; nothing changes.
     assert_eq!(
         snap(&mut dec, &mut m, book, &snapshot(99, SNAP_B, SNAP_A)),
@@ -175,19 +159,11 @@ fn spot_stale_snapshot_is_refused_and_events_before_the_snapshot_are_dropped() {
     assert_eq!(m.book(book).unwrap().stamp().seq, 105);
     // Late events the snapshot covers are ignored; the next one (U = id + 1) applies.
     assert_eq!(
-        frame(
-            &mut dec,
-            &mut m,
-            &spot_depth(104, 105, &[("96.00", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &spot_bid(104, 105, "96.00", "1")),
         Outcome::Ignored
     );
     assert!(matches!(
-        frame(
-            &mut dec,
-            &mut m,
-            &spot_depth(106, 106, &[("96.00", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &spot_bid(106, 106, "96.00", "1")),
         Outcome::Applied { .. }
     ));
     assert_eq!(sides(&m, book).0.len(), 3);
@@ -201,21 +177,13 @@ fn spot_gap_breaks_the_book_and_events_are_buffered_until_the_next_snapshot() {
         Outcome::Synced { book }
     );
     assert!(matches!(
-        frame(
-            &mut dec,
-            &mut m,
-            &spot_depth(11, 12, &[("99.90", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &spot_bid(11, 12, "99.90", "1")),
         Outcome::Applied { .. }
     ));
     let before = sides(&m, book);
     // U = 14 > id + 1 = 13: events were missed.
     assert_eq!(
-        frame(
-            &mut dec,
-            &mut m,
-            &spot_depth(14, 15, &[("99.80", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &spot_bid(14, 15, "99.80", "1")),
         Outcome::Resync {
             book,
             reason: ResyncReason::Gap
@@ -226,11 +194,7 @@ fn spot_gap_breaks_the_book_and_events_are_buffered_until_the_next_snapshot() {
     assert_eq!(dec.update_id(book), None);
     assert_eq!(dec.buffered(book), 1, "the gap event starts the new buffer");
     assert_eq!(
-        frame(
-            &mut dec,
-            &mut m,
-            &spot_depth(16, 17, &[("99.70", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &spot_bid(16, 17, "99.70", "1")),
         Outcome::Buffered { book }
     );
     assert_eq!(
@@ -244,11 +208,7 @@ fn spot_gap_breaks_the_book_and_events_are_buffered_until_the_next_snapshot() {
         vec![lv(10000, 5000), lv(9970, 1000), lv(9900, 1000)]
     );
     assert!(matches!(
-        frame(
-            &mut dec,
-            &mut m,
-            &spot_depth(18, 18, &[("99.60", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &spot_bid(18, 18, "99.60", "1")),
         Outcome::Applied { .. }
     ));
 }
@@ -257,7 +217,7 @@ fn spot_gap_breaks_the_book_and_events_are_buffered_until_the_next_snapshot() {
 fn spot_duplicate_and_out_of_order_events_are_ignored_as_the_docs_say() {
     let (mut dec, mut m, book) = setup(BinanceMarket::Spot);
     // duplicates while buffering are not buffered twice
-    let e1 = spot_depth(11, 15, &[("99.90", "1")], &[]);
+    let e1 = spot_bid(11, 15, "99.90", "1");
     assert_eq!(frame(&mut dec, &mut m, &e1), Outcome::Buffered { book });
     assert_eq!(frame(&mut dec, &mut m, &e1), Outcome::Ignored);
     assert_eq!(dec.buffered(book), 1);
@@ -266,7 +226,7 @@ fn spot_duplicate_and_out_of_order_events_are_ignored_as_the_docs_say() {
         Outcome::Synced { book }
     );
     assert_eq!(dec.update_id(book), Some(15));
-    let e2 = spot_depth(16, 20, &[("99.80", "2")], &[]);
+    let e2 = spot_bid(16, 20, "99.80", "2");
     assert!(matches!(
         frame(&mut dec, &mut m, &e2),
         Outcome::Applied { .. }
@@ -275,11 +235,7 @@ fn spot_duplicate_and_out_of_order_events_are_ignored_as_the_docs_say() {
     // duplicate (u == id) and out of order (u < id): the docs' rule 5 ignores them
     assert_eq!(frame(&mut dec, &mut m, &e2), Outcome::Ignored);
     assert_eq!(
-        frame(
-            &mut dec,
-            &mut m,
-            &spot_depth(11, 15, &[("99.90", "7")], &[])
-        ),
+        frame(&mut dec, &mut m, &spot_bid(11, 15, "99.90", "7")),
         Outcome::Ignored
     );
     assert_eq!(sides(&m, book), before);
@@ -287,11 +243,7 @@ fn spot_duplicate_and_out_of_order_events_are_ignored_as_the_docs_say() {
     assert_eq!(dec.update_id(book), Some(20));
     // an event overlapping the book's id (U <= id + 1 <= u) applies
     assert!(matches!(
-        frame(
-            &mut dec,
-            &mut m,
-            &spot_depth(19, 22, &[("99.80", "3")], &[])
-        ),
+        frame(&mut dec, &mut m, &spot_bid(19, 22, "99.80", "3")),
         Outcome::Applied { .. }
     ));
     assert_eq!(dec.update_id(book), Some(22));
@@ -303,8 +255,8 @@ fn spot_duplicate_and_out_of_order_events_are_ignored_as_the_docs_say() {
 fn usdm_snapshot_keeps_the_event_with_u_equal_to_last_update_id_and_chains_by_pu() {
     let (mut dec, mut m, book) = setup(BinanceMarket::UsdM);
     let events = [
-        fut_depth(90, 99, 80, &[("95.00", "1")], &[]), // u < lastUpdateId: dropped
-        fut_depth(100, 110, 99, &[("98.00", "1")], &[]), // u == lastUpdateId: kept (spot would drop)
+        fut_bid(90, 99, 80, "95.00", "1"),   // u < lastUpdateId: dropped
+        fut_bid(100, 110, 99, "98.00", "1"), // u == lastUpdateId: kept (spot would drop)
         fut_depth(111, 120, 110, &[("100.00", "0")], &[("101.00", "2")]),
         fut_depth(121, 130, 120, &[], &[("102.00", "0")]),
     ];
@@ -323,11 +275,7 @@ fn usdm_snapshot_keeps_the_event_with_u_equal_to_last_update_id_and_chains_by_pu
     let s = m.book(book).unwrap().stamp();
     assert_eq!((s.seq, s.venue_ts), (130, 1672515782135000000), "T is used");
     assert!(matches!(
-        frame(
-            &mut dec,
-            &mut m,
-            &fut_depth(131, 140, 130, &[("99.50", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &fut_bid(131, 140, 130, "99.50", "1")),
         Outcome::Applied {
             top_changed: true,
             ..
@@ -338,11 +286,7 @@ fn usdm_snapshot_keeps_the_event_with_u_equal_to_last_update_id_and_chains_by_pu
 #[test]
 fn usdm_stale_snapshot_and_first_event_rule() {
     let (mut dec, mut m, book) = setup(BinanceMarket::UsdM);
-    frame(
-        &mut dec,
-        &mut m,
-        &fut_depth(100, 110, 95, &[("98.00", "1")], &[]),
-    );
+    frame(&mut dec, &mut m, &fut_bid(100, 110, 95, "98.00", "1"));
     // lastUpdateId 99 < U 100: the first event cannot satisfy U <= lastUpdateId.
     assert_eq!(
         snap(&mut dec, &mut m, book, &snapshot(99, SNAP_B, SNAP_A)),
@@ -367,29 +311,17 @@ fn usdm_stale_snapshot_and_first_event_rule() {
     );
     // The first live event must straddle 120: one ending before it is ignored ...
     assert_eq!(
-        frame(
-            &mut dec,
-            &mut m,
-            &fut_depth(111, 119, 110, &[("97.00", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &fut_bid(111, 119, 110, "97.00", "1")),
         Outcome::Ignored
     );
     // ... one straddling it applies (its pu is not checked: the previous event was not seen) ...
     assert!(matches!(
-        frame(
-            &mut dec,
-            &mut m,
-            &fut_depth(115, 125, 114, &[("97.00", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &fut_bid(115, 125, 114, "97.00", "1")),
         Outcome::Applied { .. }
     ));
     // ... and from then on pu must be the previous u.
     assert!(matches!(
-        frame(
-            &mut dec,
-            &mut m,
-            &fut_depth(126, 130, 125, &[("96.00", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &fut_bid(126, 130, 125, "96.00", "1")),
         Outcome::Applied { .. }
     ));
     assert_eq!(dec.update_id(book), Some(130));
@@ -398,11 +330,7 @@ fn usdm_stale_snapshot_and_first_event_rule() {
     let (mut dec, mut m, book) = setup(BinanceMarket::UsdM);
     snap(&mut dec, &mut m, book, &snapshot(120, SNAP_B, SNAP_A));
     assert_eq!(
-        frame(
-            &mut dec,
-            &mut m,
-            &fut_depth(121, 125, 120, &[("97.00", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &fut_bid(121, 125, 120, "97.00", "1")),
         Outcome::Resync {
             book,
             reason: ResyncReason::Gap
@@ -412,14 +340,10 @@ fn usdm_stale_snapshot_and_first_event_rule() {
 
 #[test]
 fn usdm_gap_duplicate_and_out_of_order_break_the_book_and_resync() {
-    let a = fut_depth(100, 110, 90, &[("98.00", "1")], &[]);
-    let b = fut_depth(111, 120, 110, &[("97.00", "1")], &[]);
+    let a = fut_bid(100, 110, 90, "98.00", "1");
+    let b = fut_bid(111, 120, 110, "97.00", "1");
     for (bad, reason, held) in [
-        (
-            fut_depth(131, 140, 130, &[("96.00", "1")], &[]),
-            ResyncReason::Gap,
-            1,
-        ),
+        (fut_bid(131, 140, 130, "96.00", "1"), ResyncReason::Gap, 1),
         (b.clone(), ResyncReason::Duplicate, 0),
         (a.clone(), ResyncReason::OutOfOrder, 0),
     ] {
@@ -444,11 +368,7 @@ fn usdm_gap_duplicate_and_out_of_order_break_the_book_and_resync() {
         assert_eq!(dec.buffered(book), held, "{reason:?}");
         // back to step 1: events are buffered until a snapshot
         assert_eq!(
-            frame(
-                &mut dec,
-                &mut m,
-                &fut_depth(141, 150, 140, &[("95.00", "1")], &[])
-            ),
+            frame(&mut dec, &mut m, &fut_bid(141, 150, 140, "95.00", "1")),
             Outcome::Buffered { book }
         );
         assert_eq!(
@@ -462,11 +382,7 @@ fn usdm_gap_duplicate_and_out_of_order_break_the_book_and_resync() {
             vec![lv(10000, 5000), lv(9900, 1000), lv(9500, 1000)]
         );
         assert!(matches!(
-            frame(
-                &mut dec,
-                &mut m,
-                &fut_depth(151, 155, 150, &[("94.00", "1")], &[])
-            ),
+            frame(&mut dec, &mut m, &fut_bid(151, 155, 150, "94.00", "1")),
             Outcome::Applied { .. }
         ));
     }
@@ -653,11 +569,7 @@ fn reset_returns_the_book_to_buffering_and_a_new_snapshot_makes_it_live() {
         dec.reset(book);
         assert_eq!(dec.update_id(book), None);
         assert_eq!(
-            frame(
-                &mut dec,
-                &mut m,
-                &fut_depth(11, 20, 10, &[("99.00", "0")], &[])
-            ),
+            frame(&mut dec, &mut m, &fut_bid(11, 20, 10, "99.00", "0")),
             Outcome::Buffered { book },
             "{kind:?}"
         );
@@ -684,11 +596,7 @@ fn crossed_snapshot_and_crossing_event_resync() {
     );
     assert_eq!(dec.update_id(book), None);
     assert_eq!(
-        frame(
-            &mut dec,
-            &mut m,
-            &spot_depth(11, 11, &[("99.00", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &spot_bid(11, 11, "99.00", "1")),
         Outcome::Buffered { book }
     );
     assert_eq!(
@@ -696,11 +604,7 @@ fn crossed_snapshot_and_crossing_event_resync() {
         Outcome::Synced { book }
     );
     assert_eq!(
-        frame(
-            &mut dec,
-            &mut m,
-            &spot_depth(12, 12, &[("101.50", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &spot_bid(12, 12, "101.50", "1")),
         Outcome::Resync {
             book,
             reason: ResyncReason::Crossed
@@ -708,11 +612,7 @@ fn crossed_snapshot_and_crossing_event_resync() {
     );
     assert_eq!(state(&m, book), BookState::Broken);
     assert_eq!(
-        frame(
-            &mut dec,
-            &mut m,
-            &spot_depth(13, 13, &[("99.00", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &spot_bid(13, 13, "99.00", "1")),
         Outcome::Buffered { book }
     );
 }
@@ -723,11 +623,7 @@ fn a_book_broken_elsewhere_goes_back_to_buffering() {
     snap(&mut dec, &mut m, book, &snapshot(10, SNAP_B, SNAP_A));
     m.set_state(book, BookState::Broken).unwrap();
     assert_eq!(
-        frame(
-            &mut dec,
-            &mut m,
-            &spot_depth(11, 11, &[("99.00", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &spot_bid(11, 11, "99.00", "1")),
         Outcome::Buffered { book }
     );
     assert_eq!(dec.update_id(book), None);
@@ -742,11 +638,7 @@ fn buffer_overflow_restarts_the_buffer_and_asks_for_a_new_snapshot() {
         assert_eq!(frame(&mut dec, &mut m, &e), Outcome::Buffered { book });
     }
     assert_eq!(
-        frame(
-            &mut dec,
-            &mut m,
-            &spot_depth(13, 14, &[("98.00", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &spot_bid(13, 14, "98.00", "1")),
         Outcome::Resync {
             book,
             reason: ResyncReason::StaleSnapshot
@@ -773,7 +665,7 @@ fn buffer_overflow_restarts_the_buffer_and_asks_for_a_new_snapshot() {
 fn malformed_frames_and_snapshots_change_nothing() {
     let (mut dec, mut m, book) = setup(BinanceMarket::Spot);
     // while buffering
-    let held = spot_depth(5, 6, &[("99.00", "1")], &[]);
+    let held = spot_bid(5, 6, "99.00", "1");
     frame(&mut dec, &mut m, &held);
     let bad_held = held.replace("\"99.00\"", "99.00");
     assert!(dec.on_frame(bad_held.as_bytes(), 0, &mut m).is_err());
@@ -808,7 +700,7 @@ fn malformed_frames_and_snapshots_change_nothing() {
     // live
     snap(&mut dec, &mut m, book, &snapshot(10, SNAP_B, SNAP_A));
     let before = sides(&m, book);
-    let good = spot_depth(11, 12, &[("99.50", "3")], &[]);
+    let good = spot_bid(11, 12, "99.50", "3");
     let bad = [
         good[..good.len() / 2].to_string(),                    // truncated
         good.replace("\"99.50\"", "99.50"),                    // number instead of string
@@ -850,17 +742,13 @@ fn malformed_frames_and_snapshots_change_nothing() {
 fn combined_and_raw_frames_control_and_errors() {
     let (mut dec, mut m, book) = setup(BinanceMarket::Spot);
     snap(&mut dec, &mut m, book, &snapshot(10, SNAP_B, SNAP_A));
-    let raw = spot_depth(11, 11, &[("99.50", "1")], &[]);
+    let raw = spot_bid(11, 11, "99.50", "1");
     assert!(matches!(
         frame(&mut dec, &mut m, &combined("btcusdt@depth@100ms", &raw)),
         Outcome::Applied { .. }
     ));
     assert!(matches!(
-        frame(
-            &mut dec,
-            &mut m,
-            &spot_depth(12, 12, &[("99.40", "1")], &[])
-        ),
+        frame(&mut dec, &mut m, &spot_bid(12, 12, "99.40", "1")),
         Outcome::Applied { .. }
     ));
     for ack in [
@@ -935,28 +823,7 @@ fn trades_and_agg_trades() {
 
 /// Every one-byte deletion or replacement: never a panic, and a refused frame changes nothing.
 fn mutations(good: &str) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    for i in 0..good.len() {
-        for rep in [
-            None,
-            Some(b'"'),
-            Some(b'9'),
-            Some(b'-'),
-            Some(b'.'),
-            Some(b']'),
-            Some(0xff),
-        ] {
-            let mut f = good.as_bytes().to_vec();
-            match rep {
-                None => {
-                    f.remove(i);
-                }
-                Some(c) => f[i] = c,
-            }
-            out.push(f);
-        }
-    }
-    out
+    byte_mutations(good, b"\"9-.]\xff")
 }
 
 #[test]
@@ -979,11 +846,7 @@ fn byte_mutations_never_panic_and_errors_change_nothing() {
         let body = snapshot(10, SNAP_B, SNAP_A);
         for f in mutations(&body) {
             let (mut dec, mut m, book) = setup(kind);
-            frame(
-                &mut dec,
-                &mut m,
-                &fut_depth(9, 12, 8, &[("99.50", "3")], &[]),
-            );
+            frame(&mut dec, &mut m, &fut_bid(9, 12, 8, "99.50", "3"));
             if dec.on_snapshot(book, &f, 0, &mut m).is_err() {
                 assert!(m.book(book).unwrap().bids().is_empty());
                 assert_eq!(state(&m, book), BookState::Syncing);

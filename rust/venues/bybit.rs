@@ -6,10 +6,10 @@
 //! stream). Size 0 deletes. `seq` is the cross sequence and is kept for reference; `u` is the
 //! book's sequence. There is no checksum. Resync = resubscribe the topic (a snapshot follows).
 
-use super::scratch::parse_num;
+use super::trades::{buyer_aggressor, decode_trades, TradeText};
 use super::{
-    apply_checked, break_book, load_snapshot, ms_to_ns, BookRef, BookSink, DecodeError, Outcome,
-    ResyncReason, Scratch, SymbolMap, Trade,
+    apply_checked, break_book, fault_reason, load_snapshot, ms_to_ns, BookRef, BookSink,
+    DecodeError, Outcome, Scratch, SymbolMap, Trade,
 };
 use crate::book::{BookState, Side, Stamp};
 use serde::Deserialize;
@@ -175,18 +175,9 @@ impl BybitDecoder {
         if market.state(book) == Some(BookState::Broken) {
             return Ok(Outcome::Ignored);
         }
-        let reason = if d.u == last + 1 {
-            None
-        } else if d.u == last {
-            Some(ResyncReason::Duplicate)
-        } else if d.u < last {
-            Some(ResyncReason::OutOfOrder)
-        } else {
-            Some(ResyncReason::Gap)
-        };
-        if let Some(r) = reason {
+        if last.checked_add(1) != Some(d.u) {
             st.last_u = None;
-            return break_book(market, book, r);
+            return break_book(market, book, fault_reason(d.u, last));
         }
         st.last_u = Some(d.u);
         st.last_seq = d.seq.unwrap_or(st.last_seq);
@@ -203,46 +194,17 @@ impl BybitDecoder {
         recv_ts: i64,
         market: &mut M,
     ) -> Result<Outcome, DecodeError> {
-        let out = self.parse_trades(data, recv_ts, market);
-        if out.is_err() {
-            self.trades.clear(); // all or nothing
-        }
-        out
-    }
-
-    fn parse_trades<M: BookSink>(
-        &mut self,
-        data: &RawValue,
-        recv_ts: i64,
-        market: &mut M,
-    ) -> Result<Outcome, DecodeError> {
         let list: Vec<TradeData<'_>> = serde_json::from_str(data.get())?;
-        let mut book = None;
-        for t in &list {
-            let r = self.symbols.get(t.s)?;
-            let (pd, qd) = market.scales(r)?;
-            let buyer_aggressor = match t.side {
-                "Buy" => true,
-                "Sell" => false,
-                other => return Err(DecodeError::Malformed(format!("trade side {other:?}"))),
-            };
-            self.trades.push(Trade {
-                book: r,
-                price: parse_num("price", t.p, pd)?,
-                qty: parse_num("qty", t.v, qd)?,
-                buyer_aggressor,
+        let prints = list.iter().map(|t| {
+            Ok(TradeText {
+                symbol: t.s,
+                buyer_aggressor: buyer_aggressor(t.side, "Buy", "Sell")?,
+                price: t.p,
+                qty: t.v,
                 venue_ts: ms_to_ns(t.time),
-                recv_ts,
-            });
-            book = Some(r);
-        }
-        match book {
-            Some(book) => Ok(Outcome::Trades {
-                book,
-                count: self.trades.len(),
-            }),
-            None => Ok(Outcome::Control),
-        }
+            })
+        });
+        decode_trades(&mut self.trades, &self.symbols, market, recv_ts, prints)
     }
 }
 

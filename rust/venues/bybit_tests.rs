@@ -1,7 +1,7 @@
 use super::*;
 use crate::book::Level;
 use crate::venues::testutil::{fixture, one_book};
-use crate::venues::Market;
+use crate::venues::{Market, ResyncReason};
 use std::collections::BTreeMap;
 
 fn setup() -> (BybitDecoder, Market, BookRef) {
@@ -9,6 +9,11 @@ fn setup() -> (BybitDecoder, Market, BookRef) {
     let mut symbols = SymbolMap::new();
     symbols.insert("XRPUSDT", book);
     (BybitDecoder::new(symbols), market, book)
+}
+
+/// Decode one frame (received at 0) that must not be refused.
+fn feed(dec: &mut BybitDecoder, m: &mut Market, f: &str) -> Outcome {
+    dec.on_frame(f.as_bytes(), 0, m).unwrap()
 }
 
 fn snapshot(u: u64) -> String {
@@ -97,26 +102,22 @@ fn gap_duplicate_and_out_of_order_break_the_book() {
         (9, ResyncReason::OutOfOrder),
     ] {
         let (mut dec, mut m, book) = setup();
-        dec.on_frame(snapshot(10).as_bytes(), 0, &mut m).unwrap();
-        let out = dec
-            .on_frame(delta(second, "1.9529", "3").as_bytes(), 0, &mut m)
-            .unwrap();
+        feed(&mut dec, &mut m, &snapshot(10));
+        let out = feed(&mut dec, &mut m, &delta(second, "1.9529", "3"));
         assert_eq!(out, Outcome::Resync { book, reason });
         assert_eq!(m.book(book).unwrap().state(), BookState::Broken);
         // deltas after the break are ignored until a snapshot resyncs
         assert_eq!(
-            dec.on_frame(delta(second + 1, "1.9529", "3").as_bytes(), 0, &mut m)
-                .unwrap(),
+            feed(&mut dec, &mut m, &delta(second + 1, "1.9529", "3")),
             Outcome::Ignored
         );
         assert_eq!(
-            dec.on_frame(snapshot(20).as_bytes(), 0, &mut m).unwrap(),
+            feed(&mut dec, &mut m, &snapshot(20)),
             Outcome::Synced { book }
         );
         assert_eq!(m.book(book).unwrap().state(), BookState::Live);
         assert!(matches!(
-            dec.on_frame(delta(21, "1.9529", "3").as_bytes(), 0, &mut m)
-                .unwrap(),
+            feed(&mut dec, &mut m, &delta(21, "1.9529", "3")),
             Outcome::Applied { .. }
         ));
     }
@@ -125,10 +126,8 @@ fn gap_duplicate_and_out_of_order_break_the_book() {
 #[test]
 fn u_equal_one_resets_the_book() {
     let (mut dec, mut m, book) = setup();
-    dec.on_frame(snapshot(10).as_bytes(), 0, &mut m).unwrap();
-    let out = dec
-        .on_frame(delta(1, "1.9500", "9").as_bytes(), 0, &mut m)
-        .unwrap();
+    feed(&mut dec, &mut m, &snapshot(10));
+    let out = feed(&mut dec, &mut m, &delta(1, "1.9500", "9"));
     assert_eq!(out, Outcome::Synced { book });
     let b = m.book(book).unwrap();
     assert_eq!(
@@ -140,8 +139,7 @@ fn u_equal_one_resets_the_book() {
     );
     assert!(b.asks().is_empty());
     assert!(matches!(
-        dec.on_frame(delta(2, "1.9501", "1").as_bytes(), 0, &mut m)
-            .unwrap(),
+        feed(&mut dec, &mut m, &delta(2, "1.9501", "1")),
         Outcome::Applied {
             top_changed: true,
             ..
@@ -153,8 +151,7 @@ fn u_equal_one_resets_the_book() {
 fn delta_before_snapshot_is_ignored_and_stamps_are_kept() {
     let (mut dec, mut m, book) = setup();
     assert_eq!(
-        dec.on_frame(delta(5, "1.9529", "3").as_bytes(), 0, &mut m)
-            .unwrap(),
+        feed(&mut dec, &mut m, &delta(5, "1.9529", "3")),
         Outcome::Ignored
     );
     dec.on_frame(snapshot(10).as_bytes(), 77, &mut m).unwrap();
@@ -165,10 +162,8 @@ fn delta_before_snapshot_is_ignored_and_stamps_are_kept() {
 #[test]
 fn crossing_delta_breaks_the_book() {
     let (mut dec, mut m, book) = setup();
-    dec.on_frame(snapshot(10).as_bytes(), 0, &mut m).unwrap();
-    let out = dec
-        .on_frame(delta(11, "1.9540", "3").as_bytes(), 0, &mut m)
-        .unwrap();
+    feed(&mut dec, &mut m, &snapshot(10));
+    let out = feed(&mut dec, &mut m, &delta(11, "1.9540", "3"));
     assert_eq!(
         out,
         Outcome::Resync {
@@ -177,8 +172,7 @@ fn crossing_delta_breaks_the_book() {
         }
     );
     assert_eq!(
-        dec.on_frame(delta(12, "1.9529", "3").as_bytes(), 0, &mut m)
-            .unwrap(),
+        feed(&mut dec, &mut m, &delta(12, "1.9529", "3")),
         Outcome::Ignored
     );
 }
@@ -186,7 +180,7 @@ fn crossing_delta_breaks_the_book() {
 #[test]
 fn malformed_frames_are_errors_and_change_nothing() {
     let (mut dec, mut m, book) = setup();
-    dec.on_frame(snapshot(10).as_bytes(), 0, &mut m).unwrap();
+    feed(&mut dec, &mut m, &snapshot(10));
     let before = m.book(book).unwrap().bids().top(100);
     let good = delta(11, "1.9529", "3");
     let bad = [
@@ -214,7 +208,7 @@ fn malformed_frames_are_errors_and_change_nothing() {
     }
     // the sequence survived the rejected frames: the good delta still applies
     assert!(matches!(
-        dec.on_frame(good.as_bytes(), 0, &mut m).unwrap(),
+        feed(&mut dec, &mut m, &good),
         Outcome::Applied { .. }
     ));
 }
@@ -223,10 +217,7 @@ fn malformed_frames_are_errors_and_change_nothing() {
 fn control_and_trades() {
     let (mut dec, mut m, book) = setup();
     let ack = r#"{"success":true,"ret_msg":"","conn_id":"x","req_id":"","op":"subscribe"}"#;
-    assert_eq!(
-        dec.on_frame(ack.as_bytes(), 0, &mut m).unwrap(),
-        Outcome::Control
-    );
+    assert_eq!(feed(&mut dec, &mut m, ack), Outcome::Control);
     let t = r#"{"topic":"publicTrade.XRPUSDT","type":"snapshot","ts":1,"data":[{"T":1672304486865,"s":"XRPUSDT","S":"Buy","v":"10","p":"1.9532","L":"PlusTick","i":"x","BT":false},{"T":1672304486866,"s":"XRPUSDT","S":"Sell","v":"2","p":"1.9531","i":"y","BT":false}]}"#;
     assert_eq!(
         dec.on_frame(t.as_bytes(), 5, &mut m).unwrap(),
@@ -237,4 +228,22 @@ fn control_and_trades() {
     let bad = t.replace("\"Sell\"", "\"Hold\"");
     assert!(dec.on_frame(bad.as_bytes(), 5, &mut m).is_err());
     assert!(dec.trades.is_empty());
+}
+
+#[test]
+fn update_id_at_u64_max_is_a_gap_not_an_overflow() {
+    // found in review: `last + 1` overflowed (panic in debug builds, wrap in release)
+    let (mut dec, mut m, book) = setup();
+    dec.on_frame(snapshot(u64::MAX).as_bytes(), 0, &mut m)
+        .unwrap();
+    let out = dec
+        .on_frame(delta(0, "1.9529", "3").as_bytes(), 0, &mut m)
+        .unwrap();
+    assert_eq!(
+        out,
+        Outcome::Resync {
+            book,
+            reason: ResyncReason::OutOfOrder
+        }
+    );
 }

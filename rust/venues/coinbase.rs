@@ -42,11 +42,11 @@
 //! official page itself), so the aggressor bought iff `side == "SELL"`. Trades of both
 //! `snapshot` (recent trades sent on subscribe) and `update` events are reported.
 
-use super::scratch::parse_num;
 use super::time::parse_rfc3339_ns;
+use super::trades::{buyer_aggressor, decode_trades, TradeText};
 use super::{
-    apply_checked, load_snapshot, BookRef, BookSink, DecodeError, Outcome, ResyncReason, Scratch,
-    SymbolMap, Trade,
+    apply_checked, fault_reason, load_snapshot, BookRef, BookSink, DecodeError, Outcome,
+    ResyncReason, Scratch, SymbolMap, Trade,
 };
 use crate::book::{BookState, Side, Stamp};
 use serde::Deserialize;
@@ -242,13 +242,7 @@ impl CoinbaseDecoder {
         };
         if let Some(last) = self.last_seq {
             if last.checked_add(1) != Some(seq) {
-                let reason = if seq == last {
-                    ResyncReason::Duplicate
-                } else if seq < last {
-                    ResyncReason::OutOfOrder
-                } else {
-                    ResyncReason::Gap
-                };
+                let reason = fault_reason(seq, last);
                 if reason == ResyncReason::Gap {
                     self.last_seq = Some(seq);
                 }
@@ -324,24 +318,18 @@ impl CoinbaseDecoder {
     ) -> Result<(), DecodeError> {
         let events = events.ok_or_else(|| DecodeError::Malformed("no events".into()))?;
         let list: Vec<TradesEvent<'_>> = serde_json::from_str(events.get())?;
-        for t in list.iter().flat_map(|e| e.trades.iter()) {
-            let book = self.symbols.get(t.product_id)?;
-            let (pd, qd) = market.scales(book)?;
-            // `side` is the maker's side.
-            let buyer_aggressor = match t.side {
-                "SELL" => true,
-                "BUY" => false,
-                other => return Err(DecodeError::Malformed(format!("trade side {other:?}"))),
-            };
-            self.trades.push(Trade {
-                book,
-                price: parse_num("price", t.price, pd)?,
-                qty: parse_num("qty", t.size, qd)?,
-                buyer_aggressor,
+        let prints = list.iter().flat_map(|e| e.trades.iter()).map(|t| {
+            Ok(TradeText {
+                symbol: t.product_id,
+                // `side` is the maker's side.
+                buyer_aggressor: buyer_aggressor(t.side, "SELL", "BUY")?,
+                price: t.price,
+                qty: t.size,
                 venue_ts: parse_rfc3339_ns(t.time)?,
-                recv_ts,
-            });
-        }
+            })
+        });
+        // The outcome (named after the first trade's book) is made after the sequence check.
+        decode_trades(&mut self.trades, &self.symbols, market, recv_ts, prints)?;
         Ok(())
     }
 

@@ -1,6 +1,5 @@
 use super::*;
-use crate::book::Level;
-use crate::venues::testutil::one_book;
+use crate::venues::testutil::{byte_mutations, lv, one_book, sides, state};
 use crate::venues::Market;
 
 /// Two products on one connection: BTC-USD and ETH-USD (prices 2 decimals, sizes 8).
@@ -49,6 +48,11 @@ fn l2(seq: u64, kind: &str, product: &str, updates: Ups<'_>) -> String {
     l2_events(seq, &[event(kind, product, updates)])
 }
 
+/// An `update` of one bid.
+fn bid_update(seq: u64, product: &str, price: &str, qty: &str) -> String {
+    l2(seq, "update", product, &[("bid", price, qty)])
+}
+
 fn heartbeat(seq: u64) -> String {
     format!(
         r#"{{"channel":"heartbeats","client_id":"","timestamp":"2023-06-23T20:31:26.122969572Z","sequence_num":{seq},"events":[{{"current_time":"2023-06-23 20:31:56.121961769 +0000 UTC m=+91717.525857105","heartbeat_counter":"3049"}}]}}"#
@@ -73,19 +77,6 @@ const SNAP: Ups<'static> = &[
     ("offer", "21921.74", "1.2"),
     ("offer", "21922.00", "0"),
 ];
-
-fn lv(price: u64, qty: u64) -> Level {
-    Level { price, qty }
-}
-
-fn sides(m: &Market, book: BookRef) -> (Vec<Level>, Vec<Level>) {
-    let b = m.book(book).unwrap();
-    (b.bids().top(usize::MAX), b.asks().top(usize::MAX))
-}
-
-fn state(m: &Market, book: BookRef) -> BookState {
-    m.book(book).unwrap().state()
-}
 
 fn feed(dec: &mut CoinbaseDecoder, m: &mut Market, f: &str) -> Outcome {
     dec.on_frame(f.as_bytes(), 7, m).unwrap()
@@ -113,11 +104,7 @@ fn snapshot_then_updates_give_exact_book() {
     assert_eq!(feed(&mut dec, &mut m, &subscriptions(0)), Outcome::Control);
     // updates before the snapshot have nothing to apply to
     assert_eq!(
-        feed(
-            &mut dec,
-            &mut m,
-            &l2(1, "update", "BTC-USD", &[("bid", "1.00", "1")])
-        ),
+        feed(&mut dec, &mut m, &bid_update(1, "BTC-USD", "1.00", "1")),
         Outcome::Ignored
     );
     assert_eq!(
@@ -144,11 +131,7 @@ fn snapshot_then_updates_give_exact_book() {
     );
     assert_eq!(feed(&mut dec, &mut m, &heartbeat(4)), Outcome::Control);
     assert_eq!(
-        feed(
-            &mut dec,
-            &mut m,
-            &l2(5, "update", "BTC-USD", &[("bid", "21900.00", "3")])
-        ),
+        feed(&mut dec, &mut m, &bid_update(5, "BTC-USD", "21900.00", "3")),
         Outcome::Applied {
             book: btc,
             top_changed: false
@@ -171,11 +154,7 @@ fn sequence_gap_breaks_every_book_of_the_connection_and_snapshots_resync_them() 
     let eth_before = sides(&m, eth);
     // 3 is missing: the ETH update (4) is not applied and both books break
     assert_eq!(
-        feed(
-            &mut dec,
-            &mut m,
-            &l2(4, "update", "ETH-USD", &[("bid", "1259.00", "1")])
-        ),
+        feed(&mut dec, &mut m, &bid_update(4, "ETH-USD", "1259.00", "1")),
         Outcome::Resync {
             book: eth,
             reason: ResyncReason::Gap
@@ -192,11 +171,7 @@ fn sequence_gap_breaks_every_book_of_the_connection_and_snapshots_resync_them() 
     );
     // broken books ignore updates until their new snapshot (resubscribe)
     assert_eq!(
-        feed(
-            &mut dec,
-            &mut m,
-            &l2(5, "update", "BTC-USD", &[("bid", "1.00", "1")])
-        ),
+        feed(&mut dec, &mut m, &bid_update(5, "BTC-USD", "1.00", "1")),
         Outcome::Ignored
     );
     assert!(dec.broken.is_empty());
@@ -207,11 +182,7 @@ fn sequence_gap_breaks_every_book_of_the_connection_and_snapshots_resync_them() 
     assert_eq!(state(&m, btc), BookState::Live);
     assert_eq!(state(&m, eth), BookState::Broken);
     assert_eq!(
-        feed(
-            &mut dec,
-            &mut m,
-            &l2(7, "update", "ETH-USD", &[("bid", "1259.00", "1")])
-        ),
+        feed(&mut dec, &mut m, &bid_update(7, "ETH-USD", "1259.00", "1")),
         Outcome::Ignored
     );
     assert_eq!(
@@ -223,11 +194,7 @@ fn sequence_gap_breaks_every_book_of_the_connection_and_snapshots_resync_them() 
         Outcome::Synced { book: eth }
     );
     assert!(matches!(
-        feed(
-            &mut dec,
-            &mut m,
-            &l2(9, "update", "ETH-USD", &[("bid", "1259.00", "1")])
-        ),
+        feed(&mut dec, &mut m, &bid_update(9, "ETH-USD", "1259.00", "1")),
         Outcome::Applied { .. }
     ));
     assert_eq!(
@@ -248,7 +215,7 @@ fn duplicate_and_out_of_order_messages_break_the_books_and_are_not_applied() {
             feed(
                 &mut dec,
                 &mut m,
-                &l2(seq, "update", "BTC-USD", &[("bid", "21921.50", "9")])
+                &bid_update(seq, "BTC-USD", "21921.50", "9")
             ),
             Outcome::Resync { book: btc, reason }
         );
@@ -261,11 +228,7 @@ fn duplicate_and_out_of_order_messages_break_the_books_and_are_not_applied() {
             "the count keeps the highest number"
         );
         assert_eq!(
-            feed(
-                &mut dec,
-                &mut m,
-                &l2(3, "update", "BTC-USD", &[("bid", "21921.50", "9")])
-            ),
+            feed(&mut dec, &mut m, &bid_update(3, "BTC-USD", "21921.50", "9")),
             Outcome::Ignored
         );
         assert_eq!(
@@ -318,11 +281,7 @@ fn reset_and_reset_connection() {
     // resubscribing: the book waits for its snapshot
     dec.reset(btc);
     assert_eq!(
-        feed(
-            &mut dec,
-            &mut m,
-            &l2(1, "update", "BTC-USD", &[("bid", "21921.50", "9")])
-        ),
+        feed(&mut dec, &mut m, &bid_update(1, "BTC-USD", "21921.50", "9")),
         Outcome::Ignored
     );
     assert_eq!(
@@ -345,11 +304,7 @@ fn reset_and_reset_connection() {
     assert_eq!(dec.last_sequence(), None);
     assert_eq!(feed(&mut dec, &mut m, &subscriptions(0)), Outcome::Control);
     assert_eq!(
-        feed(
-            &mut dec,
-            &mut m,
-            &l2(1, "update", "BTC-USD", &[("bid", "21921.50", "9")])
-        ),
+        feed(&mut dec, &mut m, &bid_update(1, "BTC-USD", "21921.50", "9")),
         Outcome::Ignored
     );
     assert_eq!(
@@ -357,11 +312,7 @@ fn reset_and_reset_connection() {
         Outcome::Synced { book: btc }
     );
     assert!(matches!(
-        feed(
-            &mut dec,
-            &mut m,
-            &l2(3, "update", "BTC-USD", &[("bid", "21921.50", "9")])
-        ),
+        feed(&mut dec, &mut m, &bid_update(3, "BTC-USD", "21921.50", "9")),
         Outcome::Applied {
             top_changed: false,
             ..
@@ -373,11 +324,7 @@ fn reset_and_reset_connection() {
 fn crossing_update_breaks_only_that_book() {
     let (mut dec, mut m, btc, eth) = live_pair();
     assert_eq!(
-        feed(
-            &mut dec,
-            &mut m,
-            &l2(3, "update", "BTC-USD", &[("bid", "21921.80", "1")])
-        ),
+        feed(&mut dec, &mut m, &bid_update(3, "BTC-USD", "21921.80", "1")),
         Outcome::Resync {
             book: btc,
             reason: ResyncReason::Crossed
@@ -386,11 +333,7 @@ fn crossing_update_breaks_only_that_book() {
     assert_eq!(dec.broken, vec![btc]);
     assert_eq!(state(&m, eth), BookState::Live);
     assert_eq!(
-        feed(
-            &mut dec,
-            &mut m,
-            &l2(4, "update", "BTC-USD", &[("bid", "21921.00", "1")])
-        ),
+        feed(&mut dec, &mut m, &bid_update(4, "BTC-USD", "21921.00", "1")),
         Outcome::Ignored
     );
     assert_eq!(
@@ -506,7 +449,7 @@ fn control_messages() {
 fn malformed_frames_change_nothing_and_do_not_consume_the_sequence() {
     let (mut dec, mut m, btc, _) = live_pair();
     let before = sides(&m, btc);
-    let good = l2(3, "update", "BTC-USD", &[("bid", "21921.50", "9")]);
+    let good = bid_update(3, "BTC-USD", "21921.50", "9");
     let bad = [
         good[..good.len() / 2].to_string(),                   // truncated
         good.replace("\"21921.50\"", "21921.50"),             // number instead of string
@@ -649,32 +592,15 @@ fn rfc3339_matches_a_naive_day_count() {
 
 #[test]
 fn byte_mutations_never_panic_and_errors_change_nothing() {
-    let good = l2(3, "update", "BTC-USD", &[("bid", "21921.50", "9")]);
-    for i in 0..good.len() {
-        for rep in [
-            None,
-            Some(b'"'),
-            Some(b'9'),
-            Some(b'-'),
-            Some(b'.'),
-            Some(b'}'),
-            Some(0xff),
-        ] {
-            let mut f = good.as_bytes().to_vec();
-            match rep {
-                None => {
-                    f.remove(i);
-                }
-                Some(c) => f[i] = c,
-            }
-            let (mut dec, mut m, btc, eth) = live_pair();
-            let before = (sides(&m, btc), sides(&m, eth));
-            if dec.on_frame(&f, 0, &mut m).is_err() {
-                assert_eq!((sides(&m, btc), sides(&m, eth)), before);
-                assert_eq!(state(&m, btc), BookState::Live);
-                assert_eq!(state(&m, eth), BookState::Live);
-                assert_eq!(dec.last_sequence(), Some(2));
-            }
+    let good = bid_update(3, "BTC-USD", "21921.50", "9");
+    for f in byte_mutations(&good, b"\"9-.}\xff") {
+        let (mut dec, mut m, btc, eth) = live_pair();
+        let before = (sides(&m, btc), sides(&m, eth));
+        if dec.on_frame(&f, 0, &mut m).is_err() {
+            assert_eq!((sides(&m, btc), sides(&m, eth)), before);
+            assert_eq!(state(&m, btc), BookState::Live);
+            assert_eq!(state(&m, eth), BookState::Live);
+            assert_eq!(dec.last_sequence(), Some(2));
         }
     }
     // the timestamp parser alone, on every byte of a full-precision stamp

@@ -54,8 +54,8 @@
 //! keeps [`KrakenDecoder::checksum_ok`] (and [`KrakenDecoder::checksum_failed`] as a
 //! cross-check) and the feed adds `checksum_ok` into its counters.
 
-use super::scratch::parse_num;
 use super::time::parse_rfc3339_ns;
+use super::trades::{buyer_aggressor, decode_trades, TradeText};
 use super::{
     apply_checked, break_book, load_snapshot, BookRef, BookSink, DecodeError, Outcome,
     ResyncReason, Scratch, SymbolMap, Trade,
@@ -337,47 +337,17 @@ impl KrakenDecoder {
         recv_ts: i64,
         market: &mut M,
     ) -> Result<Outcome, DecodeError> {
-        let out = self.parse_trades(data, recv_ts, market);
-        if out.is_err() {
-            self.trades.clear(); // all or nothing
-        }
-        out
-    }
-
-    fn parse_trades<M: BookSink>(
-        &mut self,
-        data: &RawValue,
-        recv_ts: i64,
-        market: &mut M,
-    ) -> Result<Outcome, DecodeError> {
         let list: Vec<TradeData<'_>> = serde_json::from_str(data.get())?;
-        let mut book = None;
-        for t in &list {
-            let r = self.symbols.get(t.symbol)?;
-            let (pd, qd) = market.scales(r)?;
-            let buyer_aggressor = match t.side {
-                "buy" => true,
-                "sell" => false,
-                other => return Err(DecodeError::Malformed(format!("trade side {other:?}"))),
-            };
-            let venue_ts = parse_rfc3339_ns(t.timestamp)?;
-            self.trades.push(Trade {
-                book: r,
-                price: parse_num("price", num(t.price)?, pd)?,
-                qty: parse_num("qty", num(t.qty)?, qd)?,
-                buyer_aggressor,
-                venue_ts,
-                recv_ts,
-            });
-            book = Some(r);
-        }
-        match book {
-            Some(book) => Ok(Outcome::Trades {
-                book,
-                count: self.trades.len(),
-            }),
-            None => Ok(Outcome::Control),
-        }
+        let prints = list.iter().map(|t| {
+            Ok(TradeText {
+                symbol: t.symbol,
+                buyer_aggressor: buyer_aggressor(t.side, "buy", "sell")?,
+                venue_ts: parse_rfc3339_ns(t.timestamp)?,
+                price: num(t.price)?,
+                qty: num(t.qty)?,
+            })
+        });
+        decode_trades(&mut self.trades, &self.symbols, market, recv_ts, prints)
     }
 }
 

@@ -1,7 +1,7 @@
 use super::*;
 use crate::book::Level;
 use crate::fixed::parse_u64;
-use crate::venues::testutil::{fixture, one_book};
+use crate::venues::testutil::{byte_mutations, fixture, one_book};
 use crate::venues::{FeedCounters, Market};
 
 /// A level as its wire text (price, qty).
@@ -24,6 +24,11 @@ fn setup_scaled(price_decimals: u8, qty_decimals: u8) -> (KrakenDecoder, Market,
 
 fn setup() -> (KrakenDecoder, Market, BookRef) {
     setup_scaled(1, 8)
+}
+
+/// Decode one frame (received at 0) that must not be refused.
+fn feed(dec: &mut KrakenDecoder, m: &mut Market, f: &str) -> Outcome {
+    dec.on_frame(f.as_bytes(), 0, m).unwrap()
 }
 
 /// Levels as JSON objects with the text written as JSON numbers, as Kraken sends them.
@@ -104,13 +109,7 @@ fn raw_levels(l: &[Lv], scales: (u8, u8)) -> Vec<Level> {
 fn synced_on_docs_example() -> (KrakenDecoder, Market, BookRef, Vec<Lv>, Vec<Lv>) {
     let (mut dec, mut m, book) = setup();
     let (bids, asks, crc) = docs_v2();
-    let out = dec
-        .on_frame(
-            book_frame("snapshot", &bids, &asks, crc).as_bytes(),
-            0,
-            &mut m,
-        )
-        .unwrap();
+    let out = feed(&mut dec, &mut m, &book_frame("snapshot", &bids, &asks, crc));
     assert_eq!(out, Outcome::Synced { book });
     (dec, m, book, bids, asks)
 }
@@ -145,12 +144,7 @@ fn checksum_digits_do_not_depend_on_the_instrument_scale() {
     let (mut dec, mut m, book) = setup_scaled(4, 10);
     let (bids, asks, crc) = docs_v2();
     assert_eq!(
-        dec.on_frame(
-            book_frame("snapshot", &bids, &asks, crc).as_bytes(),
-            0,
-            &mut m
-        )
-        .unwrap(),
+        feed(&mut dec, &mut m, &book_frame("snapshot", &bids, &asks, crc)),
         Outcome::Synced { book }
     );
     assert_eq!(
@@ -264,12 +258,7 @@ fn exponent_numbers_parse_exactly_and_checksum_at_venue_precision() {
     exp_bids.extend(bids[..9].iter().cloned());
     let crc = reference_crc(&asks, &exp_bids);
     assert!(matches!(
-        dec.on_frame(
-            book_frame("update", &upd_bids, &[], crc).as_bytes(),
-            0,
-            &mut m
-        )
-        .unwrap(),
+        feed(&mut dec, &mut m, &book_frame("update", &upd_bids, &[], crc)),
         Outcome::Applied { .. }
     ));
     assert_eq!(
@@ -304,24 +293,16 @@ fn wrong_checksum_breaks_the_book_until_a_new_snapshot() {
     assert_eq!((counters.checksum_failed, counters.resyncs), (1, 1));
     // Later updates, even with the right checksum, are ignored while BROKEN.
     let good = book_frame("update", &upd, &[], good_crc);
-    assert_eq!(
-        dec.on_frame(good.as_bytes(), 0, &mut m).unwrap(),
-        Outcome::Ignored
-    );
+    assert_eq!(feed(&mut dec, &mut m, &good), Outcome::Ignored);
     // A new snapshot resyncs.
     let (_, _, crc) = docs_v2();
     assert_eq!(
-        dec.on_frame(
-            book_frame("snapshot", &bids, &asks, crc).as_bytes(),
-            0,
-            &mut m
-        )
-        .unwrap(),
+        feed(&mut dec, &mut m, &book_frame("snapshot", &bids, &asks, crc)),
         Outcome::Synced { book }
     );
     assert_eq!(m.book(book).unwrap().state(), BookState::Live);
     assert!(matches!(
-        dec.on_frame(good.as_bytes(), 0, &mut m).unwrap(),
+        feed(&mut dec, &mut m, &good),
         Outcome::Applied { .. }
     ));
     assert_eq!(dec.checksum_ok, 3);
@@ -331,13 +312,11 @@ fn wrong_checksum_breaks_the_book_until_a_new_snapshot() {
 fn wrong_checksum_on_a_snapshot_breaks_the_book() {
     let (mut dec, mut m, book) = setup();
     let (bids, asks, crc) = docs_v2();
-    let out = dec
-        .on_frame(
-            book_frame("snapshot", &bids, &asks, crc.wrapping_add(1)).as_bytes(),
-            0,
-            &mut m,
-        )
-        .unwrap();
+    let out = feed(
+        &mut dec,
+        &mut m,
+        &book_frame("snapshot", &bids, &asks, crc.wrapping_add(1)),
+    );
     assert_eq!(
         out,
         Outcome::Resync {
@@ -347,10 +326,7 @@ fn wrong_checksum_on_a_snapshot_breaks_the_book() {
     );
     assert_eq!(m.book(book).unwrap().state(), BookState::Broken);
     let upd = book_frame("update", &lv(&[("45283.6", "1")]), &[], 0);
-    assert_eq!(
-        dec.on_frame(upd.as_bytes(), 0, &mut m).unwrap(),
-        Outcome::Ignored
-    );
+    assert_eq!(feed(&mut dec, &mut m, &upd), Outcome::Ignored);
 }
 
 #[test]
@@ -369,10 +345,7 @@ fn configured_depth_truncates_and_the_checksum_sees_the_truncated_book() {
         ("103.0", "3.00000000"),
     ]);
     let snap = book_frame("snapshot", &bids, &asks, reference_crc(&asks, &bids));
-    assert_eq!(
-        dec.on_frame(snap.as_bytes(), 0, &mut m).unwrap(),
-        Outcome::Synced { book }
-    );
+    assert_eq!(feed(&mut dec, &mut m, &snap), Outcome::Synced { book });
     // Insert a better bid: 98.0 falls out of depth 3 and out of the checksum.
     let exp_bids = lv(&[
         ("100.5", "4.00000000"),
@@ -386,7 +359,7 @@ fn configured_depth_truncates_and_the_checksum_sees_the_truncated_book() {
         reference_crc(&asks, &exp_bids),
     );
     assert!(matches!(
-        dec.on_frame(upd.as_bytes(), 0, &mut m).unwrap(),
+        feed(&mut dec, &mut m, &upd),
         Outcome::Applied { .. }
     ));
     assert_eq!(
@@ -406,7 +379,7 @@ fn configured_depth_truncates_and_the_checksum_sees_the_truncated_book() {
         reference_crc(&asks, &exp_bids),
     );
     assert!(matches!(
-        dec.on_frame(upd.as_bytes(), 0, &mut m).unwrap(),
+        feed(&mut dec, &mut m, &upd),
         Outcome::Applied { .. }
     ));
     assert_eq!(
@@ -430,10 +403,7 @@ fn configured_depth_truncates_and_the_checksum_sees_the_truncated_book() {
 fn update_before_snapshot_is_ignored() {
     let (mut dec, mut m, book) = setup();
     let upd = book_frame("update", &lv(&[("45283.6", "1")]), &[], 0);
-    assert_eq!(
-        dec.on_frame(upd.as_bytes(), 0, &mut m).unwrap(),
-        Outcome::Ignored
-    );
+    assert_eq!(feed(&mut dec, &mut m, &upd), Outcome::Ignored);
     assert!(m.book(book).unwrap().bids().is_empty());
     assert_eq!(dec.checksum_ok + dec.checksum_failed, 0);
 }
@@ -443,17 +413,14 @@ fn crossing_update_breaks_the_book() {
     let (mut dec, mut m, book, _, _) = synced_on_docs_example();
     let upd = book_frame("update", &lv(&[("45290.0", "1.00000000")]), &[], 0);
     assert_eq!(
-        dec.on_frame(upd.as_bytes(), 0, &mut m).unwrap(),
+        feed(&mut dec, &mut m, &upd),
         Outcome::Resync {
             book,
             reason: ResyncReason::Crossed
         }
     );
     let upd = book_frame("update", &lv(&[("45283.6", "1")]), &[], 0);
-    assert_eq!(
-        dec.on_frame(upd.as_bytes(), 0, &mut m).unwrap(),
-        Outcome::Ignored
-    );
+    assert_eq!(feed(&mut dec, &mut m, &upd), Outcome::Ignored);
 }
 
 #[test]
@@ -507,7 +474,7 @@ fn malformed_frames_are_errors_and_change_nothing() {
     }
     // the sync survived the rejected frames: the good update still applies
     assert!(matches!(
-        dec.on_frame(good.as_bytes(), 0, &mut m).unwrap(),
+        feed(&mut dec, &mut m, &good),
         Outcome::Applied { .. }
     ));
     assert_eq!(dec.checksum_failed, 0);
@@ -566,11 +533,7 @@ fn control_frames() {
         r#"{"method":"pong","req_id":1,"time_in":"2023-09-24T14:10:23.799685Z","time_out":"2023-09-24T14:10:23.799703Z"}"#,
         r#"{"channel":"ticker","type":"update","data":[{"symbol":"BTC/USD"}]}"#,
     ] {
-        assert_eq!(
-            dec.on_frame(f.as_bytes(), 0, &mut m).unwrap(),
-            Outcome::Control,
-            "{f}"
-        );
+        assert_eq!(feed(&mut dec, &mut m, f), Outcome::Control, "{f}");
     }
     assert!(dec.on_frame(br#"{"type":"update"}"#, 0, &mut m).is_err());
 }
@@ -614,31 +577,14 @@ fn byte_mutations_never_panic_and_errors_change_nothing() {
     exp_bids.extend(bids[..9].iter().cloned());
     let good = book_frame("update", &upd, &[], reference_crc(&asks, &exp_bids));
     let (mut dec, mut m, book) = setup();
-    for i in 0..good.len() {
-        for rep in [
-            None,
-            Some(b'"'),
-            Some(b'9'),
-            Some(b'-'),
-            Some(b'.'),
-            Some(b'}'),
-            Some(0xff),
-        ] {
-            let mut f = good.as_bytes().to_vec();
-            match rep {
-                None => {
-                    f.remove(i);
-                }
-                Some(c) => f[i] = c,
-            }
-            dec.on_frame(snap.as_bytes(), 0, &mut m).unwrap();
-            let before = m.book(book).unwrap().clone();
-            if dec.on_frame(&f, 0, &mut m).is_err() {
-                let b = m.book(book).unwrap();
-                assert_eq!(b.bids().top(100), before.bids().top(100));
-                assert_eq!(b.asks().top(100), before.asks().top(100));
-                assert_eq!(b.state(), before.state());
-            }
+    for f in byte_mutations(&good, b"\"9-.}\xff") {
+        feed(&mut dec, &mut m, &snap);
+        let before = m.book(book).unwrap().clone();
+        if dec.on_frame(&f, 0, &mut m).is_err() {
+            let b = m.book(book).unwrap();
+            assert_eq!(b.bids().top(100), before.bids().top(100));
+            assert_eq!(b.asks().top(100), before.asks().top(100));
+            assert_eq!(b.state(), before.state());
         }
     }
 }

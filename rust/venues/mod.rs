@@ -20,12 +20,14 @@ pub mod kraken;
 pub mod okx;
 mod scratch;
 pub mod time;
+mod trades;
 
 pub use scratch::Scratch;
 
 use crate::book::{BookState, Change, Delta, Level, Stamp};
 use crate::consolidated::Consolidated;
 use crate::fixed::FixedError;
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -360,6 +362,17 @@ pub(crate) fn break_book<M: BookSink>(
 ) -> Result<Outcome, DecodeError> {
     market.set_state(book, BookState::Broken)?;
     Ok(Outcome::Resync { book, reason })
+}
+
+/// Why sequence number `seq` cannot follow `last`, once the venue's own continuity rule has
+/// refused it: the same number again is a `Duplicate`, a lower one `OutOfOrder`, a higher one a
+/// `Gap`.
+pub(crate) fn fault_reason<T: Ord>(seq: T, last: T) -> ResyncReason {
+    match seq.cmp(&last) {
+        Ordering::Equal => ResyncReason::Duplicate,
+        Ordering::Less => ResyncReason::OutOfOrder,
+        Ordering::Greater => ResyncReason::Gap,
+    }
 }
 
 /// Milliseconds since the epoch -> integer nanoseconds (saturating).

@@ -48,10 +48,10 @@
 //! counted by `FeedCounters::record` from the Resync outcome; [`OkxDecoder::checksum_failed`] is
 //! a cross-check).
 
-use super::scratch::parse_num;
+use super::trades::{buyer_aggressor, decode_trades, TradeText};
 use super::{
-    apply_checked, break_book, load_snapshot, ms_to_ns, BookRef, BookSink, DecodeError, Outcome,
-    ResyncReason, Scratch, SymbolMap, Trade,
+    apply_checked, break_book, fault_reason, load_snapshot, ms_to_ns, BookRef, BookSink,
+    DecodeError, Outcome, ResyncReason, Scratch, SymbolMap, Trade,
 };
 use crate::book::{BookState, Level, Side, Stamp};
 use crate::fixed::POW10;
@@ -303,15 +303,8 @@ impl OkxDecoder {
             return Ok(Outcome::Ignored);
         }
         if prev != last {
-            let reason = if seq == last {
-                ResyncReason::Duplicate
-            } else if seq < last {
-                ResyncReason::OutOfOrder
-            } else {
-                ResyncReason::Gap
-            };
             self.state.remove(&book);
-            return break_book(market, book, reason);
+            return break_book(market, book, fault_reason(seq, last));
         }
         // Chains (including a sequence reset, seq < prev).
         st.last = Some(seq);
@@ -361,46 +354,17 @@ impl OkxDecoder {
         recv_ts: i64,
         market: &mut M,
     ) -> Result<Outcome, DecodeError> {
-        let out = self.parse_trades(data, recv_ts, market);
-        if out.is_err() {
-            self.trades.clear(); // all or nothing
-        }
-        out
-    }
-
-    fn parse_trades<M: BookSink>(
-        &mut self,
-        data: &RawValue,
-        recv_ts: i64,
-        market: &mut M,
-    ) -> Result<Outcome, DecodeError> {
         let list: Vec<TradeData<'_>> = serde_json::from_str(data.get())?;
-        let mut book = None;
-        for t in &list {
-            let r = self.symbols.get(t.inst_id)?;
-            let (pd, qd) = market.scales(r)?;
-            let buyer_aggressor = match t.side {
-                "buy" => true,
-                "sell" => false,
-                other => return Err(DecodeError::Malformed(format!("trade side {other:?}"))),
-            };
-            self.trades.push(Trade {
-                book: r,
-                price: parse_num("price", t.px, pd)?,
-                qty: parse_num("qty", t.sz, qd)?,
-                buyer_aggressor,
+        let prints = list.iter().map(|t| {
+            Ok(TradeText {
+                symbol: t.inst_id,
+                buyer_aggressor: buyer_aggressor(t.side, "buy", "sell")?,
+                price: t.px,
+                qty: t.sz,
                 venue_ts: ms_to_ns(parse_ms(t.ts)?),
-                recv_ts,
-            });
-            book = Some(r);
-        }
-        match book {
-            Some(book) => Ok(Outcome::Trades {
-                book,
-                count: self.trades.len(),
-            }),
-            None => Ok(Outcome::Control),
-        }
+            })
+        });
+        decode_trades(&mut self.trades, &self.symbols, market, recv_ts, prints)
     }
 }
 

@@ -1,7 +1,7 @@
 use super::*;
 use crate::book::Level;
 use crate::fixed::parse_u64;
-use crate::venues::testutil::{fixture, one_book};
+use crate::venues::testutil::{byte_mutations, fixture, one_book};
 use crate::venues::{FeedCounters, Market};
 
 fn setup() -> (OkxDecoder, Market, BookRef) {
@@ -9,6 +9,11 @@ fn setup() -> (OkxDecoder, Market, BookRef) {
     let mut symbols = SymbolMap::new();
     symbols.insert("BTC-USDT", book);
     (OkxDecoder::new(symbols), market, book)
+}
+
+/// Decode one frame (received at 0) that must not be refused.
+fn feed(dec: &mut OkxDecoder, m: &mut Market, f: &str) -> Outcome {
+    dec.on_frame(f.as_bytes(), 0, m).unwrap()
 }
 
 fn levels(l: &[(&str, &str)]) -> String {
@@ -187,8 +192,7 @@ fn docs_sequence_reset_is_valid() {
     );
     // and the chain continues from the reset sequence
     assert!(matches!(
-        dec.on_frame(update(5, 6, "8476.40", "1").as_bytes(), 0, &mut m)
-            .unwrap(),
+        feed(&mut dec, &mut m, &update(5, 6, "8476.40", "1")),
         Outcome::Applied { .. }
     ));
 }
@@ -202,9 +206,8 @@ fn gap_duplicate_and_out_of_order_break_the_book() {
         (16, 16, ResyncReason::Gap), // a keep-alive that does not chain
     ] {
         let (mut dec, mut m, book) = setup();
-        dec.on_frame(snapshot(10).as_bytes(), 0, &mut m).unwrap();
-        dec.on_frame(update(10, 15, "8476.50", "1").as_bytes(), 0, &mut m)
-            .unwrap();
+        feed(&mut dec, &mut m, &snapshot(10));
+        feed(&mut dec, &mut m, &update(10, 15, "8476.50", "1"));
         let before = m.book(book).unwrap().bids().top(100);
         let f = if prev == seq {
             keep_alive(prev, seq)
@@ -212,7 +215,7 @@ fn gap_duplicate_and_out_of_order_break_the_book() {
             update(prev, seq, "8476.40", "3")
         };
         assert_eq!(
-            dec.on_frame(f.as_bytes(), 0, &mut m).unwrap(),
+            feed(&mut dec, &mut m, &f),
             Outcome::Resync { book, reason },
             "({prev},{seq})"
         );
@@ -220,18 +223,16 @@ fn gap_duplicate_and_out_of_order_break_the_book() {
         assert_eq!(m.book(book).unwrap().bids().top(100), before);
         // updates after the break are ignored, even ones that would chain
         assert_eq!(
-            dec.on_frame(update(15, 16, "8476.40", "3").as_bytes(), 0, &mut m)
-                .unwrap(),
+            feed(&mut dec, &mut m, &update(15, 16, "8476.40", "3")),
             Outcome::Ignored
         );
         assert_eq!(
-            dec.on_frame(snapshot(30).as_bytes(), 0, &mut m).unwrap(),
+            feed(&mut dec, &mut m, &snapshot(30)),
             Outcome::Synced { book }
         );
         assert_eq!(m.book(book).unwrap().state(), BookState::Live);
         assert!(matches!(
-            dec.on_frame(update(30, 31, "8476.40", "3").as_bytes(), 0, &mut m)
-                .unwrap(),
+            feed(&mut dec, &mut m, &update(30, 31, "8476.40", "3")),
             Outcome::Applied { .. }
         ));
     }
@@ -255,8 +256,7 @@ fn keep_alive_is_ignored_and_keeps_the_chain() {
     let b = m.book(book).unwrap();
     assert_eq!((b.bids().top(100), b.stamp()), before);
     assert!(matches!(
-        dec.on_frame(update(10, 11, "8476.50", "1").as_bytes(), 0, &mut m)
-            .unwrap(),
+        feed(&mut dec, &mut m, &update(10, 11, "8476.50", "1")),
         Outcome::Applied { .. }
     ));
 }
@@ -265,8 +265,7 @@ fn keep_alive_is_ignored_and_keeps_the_chain() {
 fn update_before_snapshot_is_ignored_and_a_snapshot_always_resets() {
     let (mut dec, mut m, book) = setup();
     assert_eq!(
-        dec.on_frame(update(9, 10, "8476.50", "1").as_bytes(), 0, &mut m)
-            .unwrap(),
+        feed(&mut dec, &mut m, &update(9, 10, "8476.50", "1")),
         Outcome::Ignored
     );
     assert!(m.book(book).unwrap().bids().is_empty());
@@ -278,14 +277,10 @@ fn update_before_snapshot_is_ignored_and_a_snapshot_always_resets() {
     );
     // A later snapshot (any seqId, e.g. after resubscribing) replaces the book.
     let snap = book_frame("snapshot", -1, 2, &[("100", "1")], &[("101", "1")], 0);
-    assert_eq!(
-        dec.on_frame(snap.as_bytes(), 0, &mut m).unwrap(),
-        Outcome::Synced { book }
-    );
+    assert_eq!(feed(&mut dec, &mut m, &snap), Outcome::Synced { book });
     assert_eq!(m.book(book).unwrap().bids().top(10), raw(&[("100", "1")]));
     assert!(matches!(
-        dec.on_frame(update(2, 3, "99", "1").as_bytes(), 0, &mut m)
-            .unwrap(),
+        feed(&mut dec, &mut m, &update(2, 3, "99", "1")),
         Outcome::Applied { .. }
     ));
 }
@@ -293,18 +288,16 @@ fn update_before_snapshot_is_ignored_and_a_snapshot_always_resets() {
 #[test]
 fn crossing_update_breaks_the_book() {
     let (mut dec, mut m, book) = setup();
-    dec.on_frame(snapshot(10).as_bytes(), 0, &mut m).unwrap();
+    feed(&mut dec, &mut m, &snapshot(10));
     assert_eq!(
-        dec.on_frame(update(10, 11, "8477.50", "1").as_bytes(), 0, &mut m)
-            .unwrap(),
+        feed(&mut dec, &mut m, &update(10, 11, "8477.50", "1")),
         Outcome::Resync {
             book,
             reason: ResyncReason::Crossed
         }
     );
     assert_eq!(
-        dec.on_frame(update(11, 12, "8476.50", "1").as_bytes(), 0, &mut m)
-            .unwrap(),
+        feed(&mut dec, &mut m, &update(11, 12, "8476.50", "1")),
         Outcome::Ignored
     );
 }
@@ -339,7 +332,7 @@ fn checksum_vectors_through_the_decoder() {
         let (b, a) = (strs(&v.bids), strs(&v.asks));
         let snap = book_frame("snapshot", -1, 10, &b, &a, v.expected);
         assert_eq!(
-            dec.on_frame(snap.as_bytes(), 0, &mut m).unwrap(),
+            feed(&mut dec, &mut m, &snap),
             Outcome::Synced { book },
             "{}",
             v.string
@@ -357,7 +350,7 @@ fn checksum_vectors_through_the_decoder() {
         &strs(&vs[1].asks),
         vs[1].expected,
     );
-    dec.on_frame(snap.as_bytes(), 0, &mut m).unwrap();
+    feed(&mut dec, &mut m, &snap);
     let upd = book_frame(
         "update",
         10,
@@ -367,7 +360,7 @@ fn checksum_vectors_through_the_decoder() {
         vs[0].expected,
     );
     assert_eq!(
-        dec.on_frame(upd.as_bytes(), 0, &mut m).unwrap(),
+        feed(&mut dec, &mut m, &upd),
         Outcome::Applied {
             book,
             top_changed: false
@@ -386,7 +379,7 @@ fn wrong_checksum_breaks_the_book_until_a_new_snapshot() {
     let vs = vectors();
     let (b, a) = (strs(&vs[0].bids), strs(&vs[0].asks));
     let snap = book_frame("snapshot", -1, 10, &b, &a, vs[0].expected);
-    dec.on_frame(snap.as_bytes(), 0, &mut m).unwrap();
+    feed(&mut dec, &mut m, &snap);
     let mut counters = FeedCounters::default();
     let bad = book_frame("update", 10, 11, &[("3365", "1")], &[], 12345);
     let out = dec.on_frame(bad.as_bytes(), 0, &mut m);
@@ -402,29 +395,22 @@ fn wrong_checksum_breaks_the_book_until_a_new_snapshot() {
     assert_eq!((dec.checksum_ok, dec.checksum_failed), (1, 1));
     assert_eq!(m.book(book).unwrap().state(), BookState::Broken);
     assert_eq!(
-        dec.on_frame(update(11, 12, "3365", "2").as_bytes(), 0, &mut m)
-            .unwrap(),
+        feed(&mut dec, &mut m, &update(11, 12, "3365", "2")),
         Outcome::Ignored
     );
-    assert_eq!(
-        dec.on_frame(snap.as_bytes(), 0, &mut m).unwrap(),
-        Outcome::Synced { book }
-    );
+    assert_eq!(feed(&mut dec, &mut m, &snap), Outcome::Synced { book });
     assert_eq!(m.book(book).unwrap().state(), BookState::Live);
     // a wrong checksum on a snapshot breaks it too; checksum 0 is never checked
     let bad_snap = book_frame("snapshot", -1, 10, &b, &a, vs[0].expected ^ 1);
     assert_eq!(
-        dec.on_frame(bad_snap.as_bytes(), 0, &mut m).unwrap(),
+        feed(&mut dec, &mut m, &bad_snap),
         Outcome::Resync {
             book,
             reason: ResyncReason::Checksum
         }
     );
     let zero = book_frame("snapshot", -1, 10, &b, &a, 0);
-    assert_eq!(
-        dec.on_frame(zero.as_bytes(), 0, &mut m).unwrap(),
-        Outcome::Synced { book }
-    );
+    assert_eq!(feed(&mut dec, &mut m, &zero), Outcome::Synced { book });
 }
 
 #[test]
@@ -438,10 +424,7 @@ fn checksum_covers_25_levels_interleaved() {
         .starts_with("1000:1.5:1001.25:0.00000001:999:1.5:1002:3:998:1.5:"));
     assert!(reference_string(&bids, &asks).ends_with(":976:1.5"));
     let snap = book_frame("snapshot", -1, 1, &bids, &asks, crc);
-    assert_eq!(
-        dec.on_frame(snap.as_bytes(), 0, &mut m).unwrap(),
-        Outcome::Synced { book }
-    );
+    assert_eq!(feed(&mut dec, &mut m, &snap), Outcome::Synced { book });
     assert_eq!(m.book(book).unwrap().bids().len(), 30);
 }
 
@@ -461,14 +444,11 @@ fn fixed_text_format_reproduces_padded_strings() {
             qty: NumText::Fixed(3),
         },
     );
-    assert_eq!(
-        dec.on_frame(snap.as_bytes(), 0, &mut m).unwrap(),
-        Outcome::Synced { book }
-    );
+    assert_eq!(feed(&mut dec, &mut m, &snap), Outcome::Synced { book });
     // The limitation: with the default (trimmed) text the same book cannot match.
     let (mut dec, mut m, book) = setup();
     assert_eq!(
-        dec.on_frame(snap.as_bytes(), 0, &mut m).unwrap(),
+        feed(&mut dec, &mut m, &snap),
         Outcome::Resync {
             book,
             reason: ResyncReason::Checksum
@@ -508,22 +488,15 @@ fn number_text_rebuilt_from_integers() {
 fn snapshot_only_channels_load_every_push() {
     let (mut dec, mut m, book) = setup();
     let b5 = r#"{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["8476.98","415","0","13"]],"bids":[["8476.97","256","0","12"]],"instId":"BTC-USDT","ts":"1597026383085","seqId":123456}]}"#;
-    assert_eq!(
-        dec.on_frame(b5.as_bytes(), 0, &mut m).unwrap(),
-        Outcome::Synced { book }
-    );
+    assert_eq!(feed(&mut dec, &mut m, b5), Outcome::Synced { book });
     let bbo = r#"{"arg":{"channel":"bbo-tbt","instId":"BTC-USDT"},"data":[{"asks":[["8477","1","0","1"]],"bids":[["8476","2","0","1"]],"ts":"1597026383086","seqId":5}]}"#;
-    assert_eq!(
-        dec.on_frame(bbo.as_bytes(), 0, &mut m).unwrap(),
-        Outcome::Synced { book }
-    );
+    assert_eq!(feed(&mut dec, &mut m, bbo), Outcome::Synced { book });
     let b = m.book(book).unwrap();
     assert_eq!(b.bids().top(10), raw(&[("8476", "2")]));
     assert_eq!(b.asks().top(10), raw(&[("8477", "1")]));
     // no books sequence: a books update has nothing to chain to
     assert_eq!(
-        dec.on_frame(update(5, 6, "8475", "1").as_bytes(), 0, &mut m)
-            .unwrap(),
+        feed(&mut dec, &mut m, &update(5, 6, "8475", "1")),
         Outcome::Ignored
     );
 }
@@ -531,7 +504,7 @@ fn snapshot_only_channels_load_every_push() {
 #[test]
 fn malformed_frames_are_errors_and_change_nothing() {
     let (mut dec, mut m, book) = setup();
-    dec.on_frame(snapshot(10).as_bytes(), 0, &mut m).unwrap();
+    feed(&mut dec, &mut m, &snapshot(10));
     let before = (
         m.book(book).unwrap().bids().top(100),
         m.book(book).unwrap().asks().top(100),
@@ -578,7 +551,7 @@ fn malformed_frames_are_errors_and_change_nothing() {
     }
     // the sequence survived the rejected frames: the good update still applies
     assert!(matches!(
-        dec.on_frame(good.as_bytes(), 0, &mut m).unwrap(),
+        feed(&mut dec, &mut m, &good),
         Outcome::Applied { .. }
     ));
 }
@@ -629,11 +602,7 @@ fn control_frames() {
         r#"{"event":"unsubscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a4d3ae55"}"#,
         r#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT"}]}"#,
     ] {
-        assert_eq!(
-            dec.on_frame(f.as_bytes(), 0, &mut m).unwrap(),
-            Outcome::Control,
-            "{f}"
-        );
+        assert_eq!(feed(&mut dec, &mut m, f), Outcome::Control, "{f}");
     }
 }
 
@@ -657,31 +626,14 @@ fn byte_mutations_never_panic_and_errors_change_nothing() {
         vs[0].expected,
     );
     let (mut dec, mut m, book) = setup();
-    for i in 0..good.len() {
-        for rep in [
-            None,
-            Some(b'"'),
-            Some(b'9'),
-            Some(b'-'),
-            Some(b'.'),
-            Some(b'}'),
-            Some(0xff),
-        ] {
-            let mut f = good.as_bytes().to_vec();
-            match rep {
-                None => {
-                    f.remove(i);
-                }
-                Some(c) => f[i] = c,
-            }
-            dec.on_frame(snap.as_bytes(), 0, &mut m).unwrap();
-            let before = m.book(book).unwrap().clone();
-            if dec.on_frame(&f, 0, &mut m).is_err() {
-                let b = m.book(book).unwrap();
-                assert_eq!(b.bids().top(100), before.bids().top(100));
-                assert_eq!(b.asks().top(100), before.asks().top(100));
-                assert_eq!(b.state(), before.state());
-            }
+    for f in byte_mutations(&good, b"\"9-.}\xff") {
+        feed(&mut dec, &mut m, &snap);
+        let before = m.book(book).unwrap().clone();
+        if dec.on_frame(&f, 0, &mut m).is_err() {
+            let b = m.book(book).unwrap();
+            assert_eq!(b.bids().top(100), before.bids().top(100));
+            assert_eq!(b.asks().top(100), before.asks().top(100));
+            assert_eq!(b.state(), before.state());
         }
     }
 }

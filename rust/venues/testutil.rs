@@ -1,6 +1,7 @@
 //! Shared test set-up for the venue decoders.
 
 use super::{BookRef, Market};
+use crate::book::{BookState, Level};
 use crate::consolidated::Consolidated;
 use crate::instrument::{Instrument, VenueSpec, VenueSpecText};
 
@@ -44,4 +45,36 @@ pub fn fixture(rel: &str) -> Option<std::path::PathBuf> {
         .join("../shared/fixtures/venues")
         .join(rel);
     p.exists().then_some(p)
+}
+
+/// A level from raw integers.
+pub fn lv(price: u64, qty: u64) -> Level {
+    Level { price, qty }
+}
+
+/// Every level of a book: (bids best first, asks best first).
+pub fn sides(m: &Market, book: BookRef) -> (Vec<Level>, Vec<Level>) {
+    let b = m.book(book).unwrap();
+    (b.bids().top(usize::MAX), b.asks().top(usize::MAX))
+}
+
+pub fn state(m: &Market, book: BookRef) -> BookState {
+    m.book(book).unwrap().state()
+}
+
+/// Every one-byte change of `good`, position by position: the byte deleted, then replaced by
+/// each of `reps` in turn.
+pub fn byte_mutations(good: &str, reps: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for i in 0..good.len() {
+        let mut f = good.as_bytes().to_vec();
+        f.remove(i);
+        out.push(f);
+        for &c in reps {
+            let mut f = good.as_bytes().to_vec();
+            f[i] = c;
+            out.push(f);
+        }
+    }
+    out
 }
