@@ -120,3 +120,36 @@ def test_cross_venue_opportunities_appear_and_vanish_and_one_venue_failing_spare
     assert appear >= 3 and vanish >= 3
     assert okx_states and all(s == arbcore.LIVE for s in okx_states), sorted(set(okx_states))
     assert okx_reconnects == 0
+
+
+def test_scheduled_faults_fire_on_time_and_are_recovered() -> None:
+    """Faults on a schedule (not only on demand): a gap after 0.2 s, a disconnect after 0.5 s."""
+    from arbcore.sim import Fault
+
+    async def case() -> dict[str, int]:
+        sim = SimVenue(BybitSim(), [SimInstrument("BTCUSDT", 2, 6, tick=1, lot=1, mid=6_000_000)], interval=0.005)
+        await sim.start()
+        book = arbcore.ConsolidatedBook("BTC/USDT", 2, 6)
+        book.add_venue("bybit", symbol="BTCUSDT", tick_size="0.01", lot_size="0.000001")
+        client = FeedClient(CLIENT_SPECS["bybit"], sim.ws_url, [book], {"BTCUSDT": (0, 0)}, seed=2)
+        task = asyncio.get_running_loop().create_task(client.run())
+        try:
+            end = time.monotonic() + 8
+            while book.state(0) != arbcore.LIVE:
+                assert time.monotonic() < end
+                await asyncio.sleep(0.005)
+            sim.schedule(0.2, Fault.DROP)
+            sim.schedule(0.5, Fault.DISCONNECT)
+            await asyncio.sleep(0.1)
+            assert client.counters()["gaps"] == 0  # not yet
+            while client.reconnects < 1 or client.counters()["gaps"] < 1 or book.state(0) != arbcore.LIVE:
+                assert time.monotonic() < end, client.counters()
+                await asyncio.sleep(0.01)
+            return client.counters()
+        finally:
+            client.stop()
+            await asyncio.wait_for(task, 5)
+            await sim.stop()
+
+    c = uvloop.run(case())
+    assert c["gaps"] >= 1 and c["reconnects"] >= 1 and c["decode_errors"] == 0
