@@ -216,15 +216,14 @@ impl Book {
         if let Some(s) = stamp {
             self.stamp = s;
         }
-        if self.is_crossed() {
+        let new = self.top();
+        // the crossing check reads the tops just taken rather than the ladders again
+        if matches!((new.bid, new.ask), (Some(b), Some(a)) if b.price >= a.price) {
             self.state = BookState::Broken;
         } else if self.state == BookState::Stale {
             self.state = BookState::Live;
         }
-        Change {
-            old,
-            new: self.top(),
-        }
+        Change { old, new }
     }
 
     /// Apply a one-delta message.
