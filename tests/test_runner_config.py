@@ -1,0 +1,175 @@
+"""The runner's TOML configuration: the embedded default and the template load; every bad field
+is named with its path and why, all of them at once; amounts are exact integers."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import pytest
+
+import arbcore
+from arbcore.runner.config import (
+    ConfigFileError,
+    default_config_text,
+    env_errors,
+    load_config,
+    load_default,
+    parse_toml,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def test_embedded_default_is_the_example() -> None:
+    assert filecmp.cmp(EXAMPLES / "default.toml", ROOT / "python/arbcore/runner/default.toml", shallow=False)
+    assert default_config_text() == (EXAMPLES / "default.toml").read_text()
+
+
+def test_default_has_three_protocols_two_instruments_and_paper_balances() -> None:
+    c = load_default()
+    assert c.simulated
+    assert len({v.protocol for v in c.venues.values()}) >= 3
+    assert len(c.instruments) >= 2
+    btc = c.instrument("BTC/USDT")
+    assert (btc.price_decimals, btc.qty_decimals) == (2, 8)
+    kr = btc.venues["kraken"]
+    assert (kr.tick, kr.lot, kr.min_notional) == (10, 10_000, 5 * 10**10)
+    assert kr.taker_fee.rate == 260_000 and btc.venues["binance"].taker_fee.rate == 100_000
+    assert c.venues["okx"].balances["USDT"] == 250_000 * 10**10
+    assert c.risk.max_position["BTC"].net == 5_000_000
+    assert c.risk.max_ticket_notional is not None and c.risk.max_ticket_notional.at(10) == 20_000 * 10**10
+    assert c.strategy.spec == "taker"
+    book = btc.build_book(0, c.balances())
+    assert book.venues == ["binance", "kraken", "okx"]
+    assert book.balance("okx", "BTC") == "3"
+    assert isinstance(book, arbcore.ConsolidatedBook)
+
+
+def test_live_template_parses_and_names_missing_variables_only() -> None:
+    c = load_config(EXAMPLES / "live-template.toml")
+    assert not c.simulated
+    errs = env_errors(c, environ={"BINANCE_API_KEY": "k" * 20})
+    assert "venues.binance.api_key_env: environment variable BINANCE_API_KEY is not set" not in errs
+    assert "venues.okx.api_passphrase_env: environment variable OKX_API_PASSPHRASE is not set" in errs
+    assert not any("k" * 20 in e for e in errs)
+
+
+BROKEN = """
+[assets]
+BTC = 8
+USDT = 4
+ETH = 99
+
+[venues.binance]
+protocol = "binance_spot"
+simulated = true
+[venues.binance.balances]
+USDT = "1.00001"
+DOGE = "5"
+
+[venues.okx]
+protocol = "ftx"
+ws_url = "http://x"
+
+[[instruments]]
+name = "BTC/USDT"
+price_decimals = 2
+qty_decimals = 8
+sim_mid = "60000"
+[instruments.venues.binance]
+symbol = "BTCUSDT"
+tick = "0.01"
+lot = "0.00001"
+
+[[instruments]]
+name = "BTC/EUR"
+price_decimals = 2
+qty_decimals = 8
+[instruments.venues.binance]
+symbol = "BTCEUR"
+tick = "0.00x"
+lot = 0.001
+taker_fee = "12xbps"
+[instruments.venues.kraken]
+symbol = "x"
+
+[risk]
+max_open_tickets = 0
+max_daily_loss = "-5"
+[risk.max_position.BTC]
+per_venue = "0.000000001"
+
+[strategy]
+name = "nonsense"
+
+[execution]
+staleness_ms = "fast"
+"""
+
+
+def test_broken_config_names_every_error() -> None:
+    with pytest.raises(ConfigFileError) as ei:
+        parse_toml(BROKEN, source="broken.toml")
+    errs = ei.value.errors
+    expect = [
+        "assets.ETH: 99 is not a number of decimals 0..18",
+        'venues.binance.balances.USDT: "1.00001" has more than 4 decimals',
+        "venues.binance.balances.DOGE: unknown asset (add it to [assets])",
+        'venues.okx.protocol: "ftx" is not one of',
+        'venues.okx.ws_url: "http://x" is not a ws:// or wss:// URL',
+        "venues.okx.api_key_env: missing",
+        "instruments[0].price_decimals: notionals need 10 decimals but asset USDT keeps 4",
+        "instruments[1].name: quote asset EUR is not in [assets]",
+        'instruments[1].venues.binance.tick: "0.00x" is not a decimal',
+        "instruments[1].venues.binance.lot: 0.001 is a TOML float",
+        'instruments[1].venues.binance.taker_fee: "12xbps" is not a fee',
+        "instruments[1].venues.kraken: is not a venue in [venues]",
+        "instruments[1].sim_mid: missing (simulated venue binance lists this instrument)",
+        "risk.max_open_tickets: 0 is outside 1..inf",
+        'risk.max_daily_loss: "-5" is not a decimal',
+        'risk.max_position.BTC.per_venue: "0.000000001" has more than 8 decimals',
+        'strategy.name: "nonsense" is neither a builtin',
+        'execution.staleness_ms: "fast" is not an integer',
+    ]
+    for e in expect:
+        assert any(line.startswith(e) for line in errs), (e, errs)
+    assert all("\n" not in line for line in errs)
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("[assets\n", "not valid TOML"),
+        ("", "assets: missing"),
+        ("[assets]\nBTC=8\n[venues]\n", "venues: no venues"),
+        ("[assets]\nBTC = 8\nX = 8\n[venues.a]\nprotocol='kraken'\nsimulated=true\n", "instruments: missing"),
+        ("[assets]\nUSDT=8\n[bogus]\n", "bogus: unknown field"),
+        (
+            "[assets]\n[venues.a]\nprotocol='okx'\nws_url='wss://x'\napi_key_env='K'\napi_secret_env='S'\n",
+            "venues.a.api_passphrase_env: missing (okx keys have a passphrase)",
+        ),
+        (
+            "[assets]\n[venues.a]\nprotocol='kraken'\nws_url='wss://x'\napi_key_env='abc def'\n",
+            'venues.a.api_key_env: "abc def" is not an environment variable name',
+        ),
+    ],
+)
+def test_single_errors(text: str, error: str) -> None:
+    with pytest.raises(ConfigFileError) as ei:
+        parse_toml(text, source="t.toml")
+    assert any(error in line for line in ei.value.errors), ei.value.errors
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigFileError) as ei:
+        load_config(tmp_path / "nope.toml")
+    assert ei.value.errors == ["no such file"]
+
+
+def test_fee_forms() -> None:
+    text = default_config_text().replace('taker_fee = "0.0026"', 'taker_fee = "2.5bps"', 1)
+    c = parse_toml(text)
+    assert c.instrument("BTC/USDT").venues["kraken"].taker_fee.rate == 25_000
+    assert c.instrument("BTC/USDT").venues["kraken"].taker_fee.bps == pytest.approx(2.5)
