@@ -68,9 +68,21 @@ class SimProtocol(Protocol):
     def rest_routes(self, venue: SimVenue) -> list[web.RouteDef]: ...
 
 
+class SimOrderSide(Protocol):
+    """A venue's order entry and private stream (``arbcore.sim.orders.<venue>``), served beside
+    its market data by the same SimVenue. ``ws_paths`` are the private/trade WebSocket paths."""
+
+    ws_paths: tuple[str, ...]
+
+    def on_private_message(self, venue: SimVenue, conn: SimConnection, payload: bytes) -> None: ...
+    def rest_routes(self, venue: SimVenue) -> list[web.RouteDef]: ...
+
+
 class SimConnection(WSListener):
-    def __init__(self, venue: SimVenue) -> None:
+    def __init__(self, venue: SimVenue, path: str = "") -> None:
         self.venue = venue
+        self.path = path
+        self.private = False  # set by the factory for an order-entry / private-stream path
         self.transport: WSTransport | None = None
         self.subs: set[str] = set()
         self.state: dict[str, Any] = {}
@@ -82,7 +94,10 @@ class SimConnection(WSListener):
 
     def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
         if frame.msg_type in (WSMsgType.TEXT, WSMsgType.BINARY):
-            self.venue.protocol.on_client_message(self.venue, self, frame.get_payload_as_bytes())
+            if self.private and self.venue.order_side is not None:
+                self.venue.order_side.on_private_message(self.venue, self, frame.get_payload_as_bytes())
+            else:
+                self.venue.protocol.on_client_message(self.venue, self, frame.get_payload_as_bytes())
         elif frame.msg_type == WSMsgType.CLOSE:
             transport.disconnect()
 
@@ -137,17 +152,33 @@ class SimVenue:
         self._task: asyncio.Task[None] | None = None
         self.ws_port = 0
         self.rest_port = 0
+        #: order side (matching engine, accounts, order-entry protocol); see `attach_orders`
+        self.exchange: Any = None
+        self.order_side: SimOrderSide | None = None
+
+    def attach_orders(self, exchange: Any, order_side: SimOrderSide) -> None:
+        """Give this venue an order side; call before ``start()``."""
+        self.exchange = exchange
+        self.order_side = order_side
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1") -> None:
         def factory(request: WSUpgradeRequest) -> SimConnection | None:
-            if request.path.decode().split("?")[0].rstrip("/") != self.protocol.ws_path.rstrip("/"):
-                return None
-            return SimConnection(self)
+            path = request.path.decode().split("?")[0].rstrip("/")
+            if path == self.protocol.ws_path.rstrip("/"):
+                return SimConnection(self, path)
+            paths = self.order_side.ws_paths if self.order_side is not None else ()
+            if any(path == p.rstrip("/") or (p.endswith("/*") and path.startswith(p[:-1])) for p in paths):
+                conn = SimConnection(self, path)
+                conn.private = True
+                return conn
+            return None
 
         self._ws_server = await ws_create_server(factory, host, 0)
         self.ws_port = self._ws_server.sockets[0].getsockname()[1]
         routes = self.protocol.rest_routes(self)
+        if self.order_side is not None:
+            routes = routes + self.order_side.rest_routes(self)
         if routes:
             app = web.Application()
             app.add_routes(routes)
@@ -174,6 +205,9 @@ class SimVenue:
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.ws_port}{self.protocol.ws_path}"
+
+    def url_for(self, ws_path: str) -> str:
+        return f"ws://127.0.0.1:{self.ws_port}{ws_path}"
 
     @property
     def rest_url(self) -> str:
@@ -229,12 +263,25 @@ class SimVenue:
                 mp.advance()
                 st.process.move_to(mp.venue_mid(0), deltas)
             deltas += st.process.step(self.deltas_per_step)
-            if not deltas:
-                continue
-            self.protocol.on_step(self, st, deltas)
-            for conn in list(self.connections):
-                if symbol in conn.subs:
-                    self._deliver(conn, symbol, self.protocol.update_frame(self, conn, st, deltas))
+            if self.exchange is not None:
+                # resting orders the new book crosses fill now, taking the liquidity they meet
+                deltas += self.exchange.match_resting(symbol)
+            self.publish(symbol, deltas)
+
+    def publish(self, symbol: str, deltas: list[Delta]) -> None:
+        """Send one book message with ``deltas`` (already applied to the true book) to subscribers."""
+        if not deltas:
+            return
+        # one message carries one final value per level, as venues send them
+        last: dict[tuple[int, int], int] = {}
+        for side, price, qty in deltas:
+            last[(side, price)] = qty
+        deltas = [(side, price, qty) for (side, price), qty in last.items()]
+        st = self.instruments[symbol]
+        self.protocol.on_step(self, st, deltas)
+        for conn in list(self.connections):
+            if symbol in conn.subs:
+                self._deliver(conn, symbol, self.protocol.update_frame(self, conn, st, deltas))
 
     def _take_fault(self, symbol: str) -> Fault | None:
         for p in self.pending:

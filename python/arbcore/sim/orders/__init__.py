@@ -1,0 +1,1 @@
+"""Simulated order sides, one module per venue wire format (see `arbcore.sim.exchange`)."""

@@ -1,0 +1,256 @@
+"""The order-client contract every venue implements, and the transport pieces they share.
+
+A venue module (``arbcore.venues.orders.<venue>``) turns :class:`OrderIntent` into the venue's
+request, signs it exactly as the venue documents, and turns every reply, private-stream event
+and query answer into an :class:`OrderReport`. The engine never sees venue JSON.
+
+Outcome rules every client keeps (the engine relies on them):
+
+- ``place`` returns the venue's immediate answer (ACKED, REJECTED, or a FILLED/EXPIRED result
+  where the venue answers with the result). A refusal for rate limit raises :class:`RateLimitedError`
+  (nothing was done); bad credentials raise :class:`AuthError`.
+- If no answer arrives within ``timeout``, or the connection drops with the request in flight,
+  ``place``/``cancel`` raise :class:`OrderTimeoutError`: the order may or may not exist. The engine
+  then calls ``query``; a client never re-sends an order on its own.
+- ``query`` returns None only when the venue says it does not know the client order id.
+- Private-stream events go to ``on_report`` as they arrive, in venue order.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import orjson
+from picows import WSListener, WSMsgType, WSTransport, ws_connect
+
+from arbcore.execution.records import OrderIntent
+from arbcore.venues.orders.types import (
+    ClientCounters,
+    InstrumentRules,
+    OrderReport,
+    OrderTimeoutError,
+    VenueBalance,
+    VenueError,
+)
+
+ReportSink = Callable[[OrderReport], None]
+
+
+class OrderClient(abc.ABC):
+    """One venue account. Construct, ``await start()``, use, ``await close()``."""
+
+    venue: str
+
+    def __init__(self) -> None:
+        self.on_report: ReportSink | None = None
+        self.counters = ClientCounters()
+
+    def emit(self, report: OrderReport) -> None:
+        self.counters.stream_events += 1
+        if self.on_report is not None:
+            self.on_report(report)
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Connect order entry and the private stream; return when both are ready (authenticated)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def place(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport: ...
+
+    @abc.abstractmethod
+    async def cancel(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
+        """Cancel by client order id. An order already terminal comes back with its final state."""
+
+    @abc.abstractmethod
+    async def query(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport | None: ...
+
+    @abc.abstractmethod
+    async def open_orders(self, timeout: float = 5.0) -> list[OrderReport]: ...
+
+    @abc.abstractmethod
+    async def balances(self, timeout: float = 5.0) -> list[VenueBalance]: ...
+
+    @abc.abstractmethod
+    async def instruments(self, symbols: list[str], timeout: float = 5.0) -> dict[str, InstrumentRules]:
+        """Trading rules from the venue's metadata endpoint, at the scales the client was configured with."""
+
+
+# ---- WebSocket request/response over picows ------------------------------------------------------
+
+
+class _RpcListener(WSListener):
+    def __init__(self, rpc: WsRpc) -> None:
+        self.rpc = rpc
+
+    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
+        if frame.msg_type in (WSMsgType.TEXT, WSMsgType.BINARY):
+            self.rpc.on_message(frame.get_payload_as_bytes())
+        elif frame.msg_type == WSMsgType.PING:
+            transport.send_pong(frame.get_payload_as_bytes())
+        elif frame.msg_type == WSMsgType.CLOSE:
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.rpc.on_disconnected(self)
+
+
+class WsRpc:
+    """One WebSocket carrying requests that the venue answers with a matching id, plus unsolicited
+    events (the private stream). ``request_id(msg)`` extracts the id from an incoming message or
+    returns None for an event, which goes to ``on_event``.
+
+    If the socket drops, every request in flight fails with :class:`OrderTimeoutError` (the venue may
+    have acted on it) and ``on_disconnect`` runs; ``connect()`` again to resume.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        request_id: Callable[[Any], str | None],
+        on_event: Callable[[Any], None],
+        on_disconnect: Callable[[], None] | None = None,
+        name: str = "ws",
+    ) -> None:
+        self.url = url
+        self.request_id = request_id
+        self.on_event = on_event
+        self.on_disconnect = on_disconnect
+        self.name = name
+        self.transport: WSTransport | None = None
+        self._listener: _RpcListener | None = None
+        self._pending: dict[str, asyncio.Future[Any]] = {}
+        self.decode_errors = 0
+
+    @property
+    def connected(self) -> bool:
+        return self.transport is not None and not self.transport.is_disconnected
+
+    async def connect(self, timeout: float = 5.0) -> None:
+        listener = _RpcListener(self)
+        try:
+            transport, _ = await asyncio.wait_for(
+                ws_connect(lambda: listener, self.url, websocket_handshake_timeout=timeout), timeout
+            )
+        except (OSError, TimeoutError) as e:
+            raise VenueError(f"{self.name}: cannot connect to {self.url}: {e}") from None
+        self.transport, self._listener = transport, listener
+
+    async def close(self) -> None:
+        if self.transport is not None:
+            self.transport.disconnect()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.transport.wait_disconnected(), 2)
+        self.transport = None
+
+    def send(self, payload: bytes) -> None:
+        if not self.connected:
+            raise OrderTimeoutError(f"{self.name}: not connected")
+        assert self.transport is not None
+        self.transport.send(WSMsgType.TEXT, payload)
+
+    async def request(self, req_id: str, payload: bytes, timeout: float) -> Any:
+        """Send and wait for the message whose id is ``req_id``. OrderTimeoutError if none arrives."""
+        if req_id in self._pending:
+            raise VenueError(f"{self.name}: request id {req_id!r} already in flight")
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = fut
+        try:
+            self.send(payload)
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise OrderTimeoutError(f"{self.name}: no reply to request {req_id} within {timeout:g} s") from None
+        finally:
+            self._pending.pop(req_id, None)
+
+    def on_message(self, payload: bytes) -> None:
+        try:
+            msg = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            self.decode_errors += 1
+            return
+        rid = self.request_id(msg)
+        if rid is not None:
+            fut = self._pending.get(rid)
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+                return
+        self.on_event(msg)
+
+    def on_disconnected(self, listener: _RpcListener) -> None:
+        if listener is not self._listener:
+            return  # an older connection closing late
+        self.transport = None
+        for rid, fut in list(self._pending.items()):
+            if not fut.done():
+                fut.set_exception(OrderTimeoutError(f"{self.name}: connection lost with request {rid} in flight"))
+        if self.on_disconnect is not None:
+            self.on_disconnect()
+
+
+# ---- REST over a warm aiohttp session ------------------------------------------------------------
+
+
+class Http:
+    """A keep-alive HTTP session (connections stay warm between orders)."""
+
+    def __init__(self, base_url: str, name: str = "rest") -> None:
+        self.base_url = base_url.rstrip("/")
+        self.name = name
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=8, keepalive_timeout=60, force_close=False)
+            )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str = "",
+        body: str = "",
+        headers: dict[str, str] | None = None,
+        timeout: float = 5.0,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Send exactly ``body`` (the signed text) and return status, headers, raw body.
+
+        A timeout or a dropped connection raises :class:`OrderTimeoutError` (outcome unknown).
+        """
+        if self._session is None:
+            await self.start()
+        assert self._session is not None
+        url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
+        try:
+            async with self._session.request(
+                method,
+                url,
+                data=body.encode() if body else None,
+                headers=headers or {},
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as resp:
+                raw = await resp.read()
+                return resp.status, {k: v for k, v in resp.headers.items()}, raw
+        except (TimeoutError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
+            raise OrderTimeoutError(f"{self.name}: {method} {path}: no reply ({type(e).__name__})") from None
+        except aiohttp.ClientError as e:
+            raise VenueError(f"{self.name}: {method} {path}: {type(e).__name__}: {e}") from None
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -1,0 +1,322 @@
+"""Conformance of every venue's order client against its simulated venue, over loopback.
+
+One list of cases, run for each venue: fills reach the ledger-relevant fields exactly (quantity,
+price, fee and fee asset per fill, once), the venue's balances read back equal the simulator's
+accounts, and every order-path fault behaves as the client contract says (`venues/orders/base.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+import pytest
+import uvloop
+
+from arbcore.execution.orders import TERMINAL_STATES, OrderState, OrderType, Side, TimeInForce
+from arbcore.execution.records import OrderIntent
+from arbcore.sim.exchange import OrderFault
+from arbcore.sim.orders.rig import OrderRig
+from arbcore.venues.orders import AuthError, OrderReport, OrderTimeoutError, RateLimitedError
+from arbcore.venues.orders.registry import ORDER_VENUES
+from arbcore.venues.signing.credentials import Credentials
+
+VENUES = list(ORDER_VENUES)
+QTY = 10_000  # 0.01 BTC at 6 decimals
+_seq = iter(range(1, 1_000_000))
+
+
+def intent(
+    rig: OrderRig,
+    side: Side,
+    qty: int,
+    price: int | None,
+    tif: TimeInForce = TimeInForce.IOC,
+    *,
+    order_type: OrderType = OrderType.LIMIT,
+    post_only: bool = False,
+    ticket: str | None = None,
+) -> OrderIntent:
+    return OrderIntent(
+        ticket_id=ticket or f"t{next(_seq)}-{time.time_ns()}",
+        leg_id="buy" if side is Side.BUY else "sell",
+        attempt=0,
+        venue=rig.venue_name,
+        symbol=rig.symbol,
+        instrument="BTC/USDT",
+        base="BTC",
+        quote="USDT",
+        price_decimals=2,
+        qty_decimals=6,
+        side=side,
+        order_type=order_type,
+        tif=tif,
+        qty=qty,
+        limit_price=price,
+        post_only=post_only,
+    )
+
+
+def best(rig: OrderRig) -> tuple[int, int]:
+    book = rig.venue.instruments[rig.symbol].process.book
+    bid, ask = book.best_bid(), book.best_ask()
+    assert bid is not None and ask is not None
+    return bid, ask
+
+
+class Collector:
+    def __init__(self, rig: OrderRig) -> None:
+        self.reports: list[OrderReport] = []
+        rig.client.on_report = self.reports.append
+
+    def for_order(self, cid: str) -> list[OrderReport]:
+        return [r for r in self.reports if r.client_order_id == cid]
+
+    async def until(self, pred: Callable[[], bool], timeout: float = 3.0) -> None:
+        end = time.monotonic() + timeout
+        while not pred():
+            if time.monotonic() > end:
+                raise AssertionError(f"timed out; reports: {self.reports}")
+            await asyncio.sleep(0.01)
+
+
+def run(venue: str, body: Callable[[OrderRig], Awaitable[None]], *, connect: bool = True) -> None:
+    async def main() -> None:
+        rig = OrderRig(venue)
+        await rig.start(connect_client=connect)
+        try:
+            await asyncio.wait_for(body(rig), 20)
+        finally:
+            await rig.stop()
+
+    uvloop.run(main())
+
+
+def check_fills_match(rig: OrderRig, col: Collector, cid: str, first: OrderReport) -> None:
+    """Every venue fill reported exactly once (by id), with the simulator's qty, price and fee."""
+    order = rig.exchange.find(rig.account.api_key, rig.symbol, client_id=cid)
+    assert order is not None
+    seen: dict[str, tuple[int, int, Decimal, str]] = {}
+    for r in [first, *col.for_order(cid)]:
+        for f in r.fills:
+            value = (f.qty, f.price, Decimal(f.fee).scaleb(-f.fee_decimals), f.fee_asset)
+            assert seen.setdefault(f.fill_id, value) == value
+    want = sorted((f.qty, f.price, Decimal(f.fee).scaleb(-8), f.fee_asset) for f in order.fills)
+    assert sorted(seen.values()) == want
+
+
+async def balances_equal(rig: OrderRig) -> None:
+    got = {b.asset: Decimal(b.total) for b in await rig.client.balances()}
+    for asset, raw in rig.account.balances.items():
+        assert got.get(asset, Decimal(0)) == Decimal(raw).scaleb(-8), (asset, got)
+
+
+def terminal(col: Collector, cid: str, first: OrderReport) -> OrderReport | None:
+    for r in [first, *col.for_order(cid)][::-1]:
+        if r.cumulative and r.state in TERMINAL_STATES:
+            return r
+    return None
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
+def test_ioc_fills_and_balances(venue: str, side: Side) -> None:
+    async def body(rig: OrderRig) -> None:
+        col = Collector(rig)
+        bid, ask = best(rig)
+        price = ask + 50 if side is Side.BUY else bid - 50
+        it = intent(rig, side, QTY, price)
+        first = await rig.client.place(it)
+        assert first.state is not OrderState.REJECTED, first
+        await col.until(lambda: terminal(col, it.client_order_id, first) is not None)
+        order = rig.exchange.find(rig.account.api_key, rig.symbol, client_id=it.client_order_id)
+        assert order is not None and order.filled == QTY
+        final = terminal(col, it.client_order_id, first)
+        assert final is not None and final.state is OrderState.FILLED and final.filled_qty == QTY
+        await col.until(lambda: sum(f.qty for r in col.for_order(it.client_order_id) for f in r.fills) >= QTY)
+        check_fills_match(rig, col, it.client_order_id, first)
+        await balances_equal(rig)
+
+    run(venue, body)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_rest_query_open_orders_cancel(venue: str) -> None:
+    async def body(rig: OrderRig) -> None:
+        bid, _ = best(rig)
+        it = intent(rig, Side.BUY, QTY, bid - 20_000, TimeInForce.GTC)
+        first = await rig.client.place(it)
+        assert first.state in (OrderState.ACKED, OrderState.SENT), first
+        q = await rig.client.query(it)
+        assert q is not None and q.state is OrderState.ACKED and q.filled_qty == 0
+        assert it.client_order_id in {r.client_order_id for r in await rig.client.open_orders()}
+        c = await rig.client.cancel(it)
+        assert c.state in (OrderState.CANCELED, OrderState.ACKED)  # ACKED: cancel accepted, confirmation streams
+        q = await rig.client.query(it)
+        assert q is not None and q.state is OrderState.CANCELED
+        assert it.client_order_id not in {r.client_order_id for r in await rig.client.open_orders()}
+        await balances_equal(rig)
+
+    run(venue, body)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_query_unknown_is_none(venue: str) -> None:
+    async def body(rig: OrderRig) -> None:
+        assert await rig.client.query(intent(rig, Side.BUY, QTY, 100_000)) is None
+
+    run(venue, body)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_bad_signature_is_refused(venue: str) -> None:
+    async def body(rig: OrderRig) -> None:
+        good = rig.credentials
+        bad = OrderRig(venue).credentials  # another valid-looking key pair the venue never issued
+        wrong = Credentials(good.api_key, bad.secret, good.passphrase)
+        api = ORDER_VENUES[venue].client_api()
+        from arbcore.sim.orders.rig import client_config
+
+        client = api.make_client(client_config(venue, rig.venue, wrong))
+        try:
+            with pytest.raises(AuthError) as err:
+                await client.start()
+                bid, _ = best(rig)
+                await client.place(intent(rig, Side.BUY, QTY, bid - 20_000, TimeInForce.GTC))
+            assert wrong.secret not in str(err.value)
+            assert not rig.exchange.orders
+        finally:
+            await client.close()
+
+    run(venue, body)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_duplicate_client_id_is_refused_by_the_venue(venue: str) -> None:
+    async def body(rig: OrderRig) -> None:
+        bid, _ = best(rig)
+        it = intent(rig, Side.BUY, QTY, bid - 20_000, TimeInForce.GTC)
+        await rig.client.place(it)
+        again = await rig.client.place(it)
+        assert again.state is OrderState.REJECTED
+        assert len(rig.exchange.orders) == 1
+
+    run(venue, body)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_post_only_that_would_take_does_not_fill(venue: str) -> None:
+    async def body(rig: OrderRig) -> None:
+        col = Collector(rig)
+        _, ask = best(rig)
+        it = intent(rig, Side.BUY, QTY, ask + 100, TimeInForce.GTC, post_only=True)
+        first = await rig.client.place(it)
+        if first.state is not OrderState.REJECTED:
+            await col.until(lambda: terminal(col, it.client_order_id, first) is not None)
+            fin = terminal(col, it.client_order_id, first)
+            assert fin is not None and fin.state in (OrderState.REJECTED, OrderState.CANCELED, OrderState.EXPIRED)
+        assert rig.account.balances["BTC"] == rig.btc
+
+    run(venue, body)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_fault_reject(venue: str) -> None:
+    async def body(rig: OrderRig) -> None:
+        _, ask = best(rig)
+        rig.exchange.inject(OrderFault.REJECT)
+        r = await rig.client.place(intent(rig, Side.BUY, QTY, ask + 50))
+        assert r.state is OrderState.REJECTED and r.reason
+        assert not rig.exchange.orders
+
+    run(venue, body)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_fault_rate_limit(venue: str) -> None:
+    async def body(rig: OrderRig) -> None:
+        _, ask = best(rig)
+        rig.exchange.inject(OrderFault.RATE_LIMIT)
+        with pytest.raises(RateLimitedError) as err:
+            await rig.client.place(intent(rig, Side.BUY, QTY, ask + 50))
+        assert err.value.retry_after > 0
+        assert not rig.exchange.orders
+
+    run(venue, body)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@pytest.mark.parametrize("fault", [OrderFault.TIMEOUT, OrderFault.DISCONNECT])
+def test_unknown_outcome_is_resolved_by_query(venue: str, fault: OrderFault) -> None:
+    async def body(rig: OrderRig) -> None:
+        _, ask = best(rig)
+        rig.exchange.inject(fault)
+        it = intent(rig, Side.BUY, QTY, ask + 50)
+        t0 = time.monotonic()
+        with pytest.raises(OrderTimeoutError):
+            await rig.client.place(it, timeout=0.5)
+        assert time.monotonic() - t0 < 3
+        q = await rig.client.query(it)
+        order = rig.exchange.find(rig.account.api_key, rig.symbol, client_id=it.client_order_id)
+        assert order is not None and q is not None
+        assert q.state is order.state and q.filled_qty == order.filled
+        assert rig.exchange.submissions[(rig.account.api_key, it.client_order_id)] == 1
+        # the client keeps working after the fault
+        bid, _ = best(rig)
+        r = await rig.client.place(intent(rig, Side.BUY, QTY, bid - 20_000, TimeInForce.GTC))
+        assert r.state is OrderState.ACKED
+
+    run(venue, body)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_slow_ack(venue: str) -> None:
+    async def body(rig: OrderRig) -> None:
+        bid, _ = best(rig)
+        rig.exchange.inject(OrderFault.SLOW_ACK, seconds=0.3)
+        t0 = time.monotonic()
+        r = await rig.client.place(intent(rig, Side.BUY, QTY, bid - 20_000, TimeInForce.GTC), timeout=2.0)
+        assert time.monotonic() - t0 >= 0.28
+        assert r.state is OrderState.ACKED
+
+    run(venue, body)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_partial_fill_then_expiry(venue: str) -> None:
+    async def body(rig: OrderRig) -> None:
+        col = Collector(rig)
+        _, ask = best(rig)
+        rig.exchange.inject(OrderFault.PARTIAL_FILL)
+        it = intent(rig, Side.BUY, QTY, ask + 50)
+        first = await rig.client.place(it)
+        await col.until(lambda: terminal(col, it.client_order_id, first) is not None)
+        fin = terminal(col, it.client_order_id, first)
+        assert fin is not None and fin.state in (OrderState.EXPIRED, OrderState.CANCELED)
+        assert fin.filled_qty == QTY // 2
+        await col.until(lambda: sum(f.qty for r in col.for_order(it.client_order_id) for f in r.fills) >= QTY // 2)
+        check_fills_match(rig, col, it.client_order_id, first)
+        await balances_equal(rig)
+
+    run(venue, body)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_balance_change_outside_the_engine(venue: str) -> None:
+    async def body(rig: OrderRig) -> None:
+        rig.exchange.inject(OrderFault.BALANCE_CHANGE, account=rig.account.api_key, asset="USDT", delta=-12_345 * 10**8)
+        await balances_equal(rig)
+
+    run(venue, body)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_instrument_metadata(venue: str) -> None:
+    async def body(rig: OrderRig) -> None:
+        rules = (await rig.client.instruments([rig.symbol]))[rig.symbol]
+        assert (rules.tick, rules.lot, rules.min_qty) == (10, 100, 100)
+        assert rules.min_notional in (0, 5 * 10**8)  # not every venue publishes a notional minimum
+
+    run(venue, body)
