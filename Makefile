@@ -11,7 +11,7 @@ RUST_SRC := $(shell find rust -name '*.rs') Cargo.toml
 DEPS_STAMP := $(VENV)/.deps-stamp
 EXT_STAMP  := $(VENV)/.ext-stamp
 
-.PHONY: run demo test test-rust test-python lint bench clean
+.PHONY: run demo test test-rust test-python lint bench bench-env guard guard-baseline clean
 
 run: $(EXT_STAMP)
 	$(VENV)/bin/arbcore demo
@@ -35,7 +35,7 @@ $(EXT_STAMP): $(DEPS_STAMP) $(RUST_SRC) Cargo.lock pyproject.toml
 Cargo.lock: Cargo.toml
 	cargo generate-lockfile
 
-test: $(EXT_STAMP) test-rust test-python lint
+test: $(EXT_STAMP) test-rust test-python lint guard
 
 test-rust:
 	cargo test --quiet
@@ -51,13 +51,50 @@ lint: $(DEPS_STAMP)
 	$(VENV)/bin/ruff format --check python tests benches
 	$(VENV)/bin/mypy python/arbcore
 
-# Criterion (Rust) and pytest-benchmark (Python); writes BENCHMARKS.md and benchmarks.json.
-bench: $(EXT_STAMP)
+# Regression guard: callgrind instruction counts of the hot paths (book apply, Binance frame
+# decode + apply, consolidated refresh + detection) on a small fixed input, against
+# benches/guard/baseline.json; fails only above 1.25x. Without valgrind: skipped locally, fails
+# when CI=true. `make guard-baseline` re-measures and rewrites the baseline (commit it).
+guard:
+	$(PYTHON) benches/guard/guard.py
+
+guard-baseline:
+	$(PYTHON) benches/guard/guard.py --update
+
+# Benchmark environment: a separate venv with arbcore (the same editable build as .venv, via a
+# .pth file), its runtime deps, the bench tools and the peers of benches/requirements-peers.txt.
+# Peers never enter arbcore's own dependencies. A peer that fails to install is left out and
+# BENCHMARKS.md says so.
+BENCH_VENV  := .venv-bench
+BENCH_PY    := $(BENCH_VENV)/bin/python
+BENCH_STAMP := $(BENCH_VENV)/.peers-stamp
+
+$(BENCH_STAMP): benches/requirements-peers.txt pyproject.toml
+	test -x $(BENCH_PY) || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install --quiet --upgrade pip
+	$(BENCH_PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+	print('\n'.join(p['dependencies'] + [d for d in p['optional-dependencies']['dev'] \
+	if d.split('>')[0] in ('pytest', 'pytest-benchmark', 'sortedcontainers')]))" > $(BENCH_VENV)/requirements.txt
+	$(BENCH_PY) -m pip install --quiet -r $(BENCH_VENV)/requirements.txt
+	grep -v '^#' benches/requirements-peers.txt | grep . | while read -r req; do \
+		$(BENCH_PY) -m pip install --quiet "$$req" || echo "bench-env: could not install $$req (reported as missing)"; \
+	done
+	$(BENCH_PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" | \
+		xargs -I{} sh -c 'echo "$(abspath python)" > {}/arbcore.pth'
+	touch $@
+
+bench-env: $(BENCH_STAMP)
+
+# Criterion (Rust, `bench` profile: fat LTO, one codegen unit) and pytest-benchmark (Python, in
+# the bench venv with the peers); writes BENCHMARKS.md and benchmarks.json. The e2e latency
+# bench (benches/test_e2e_latency.py) writes target/bench-e2e.json, which report.py includes.
+bench: $(EXT_STAMP) $(BENCH_STAMP)
 	cargo bench --bench book --bench detect
-	$(PY) -m pytest -q benches --benchmark-enable --benchmark-only \
+	$(BENCH_PY) -m pytest -q -p no:cacheprovider benches --benchmark-enable --benchmark-only \
 		--benchmark-json=target/pytest-benchmark.json
-	$(PY) benches/report.py --criterion target/criterion --pytest target/pytest-benchmark.json \
+	$(BENCH_PY) benches/report.py --criterion target/criterion --pytest target/pytest-benchmark.json \
+		--e2e target/bench-e2e.json --guard benches/guard/baseline.json \
 		--out BENCHMARKS.md --json benchmarks.json
 
 clean:
-	rm -rf $(VENV) target python/arbcore/*.so
+	rm -rf $(VENV) $(BENCH_VENV) target python/arbcore/*.so

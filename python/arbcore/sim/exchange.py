@@ -466,12 +466,12 @@ class SimExchange:
     def _quote_units(self, symbol: str, notional: int) -> int:
         spec = self.venue.instruments[symbol].spec
         shift: int = self.assets[self.markets[symbol].quote] - spec.price_decimals - spec.qty_decimals
-        return notional * 10**shift
+        return notional * int(10**shift)
 
     def _base_units(self, symbol: str, qty: int) -> int:
         spec = self.venue.instruments[symbol].spec
         shift: int = self.assets[self.markets[symbol].base] - spec.qty_decimals
-        return qty * 10**shift
+        return qty * int(10**shift)
 
     @staticmethod
     def _fee(amount: int, rate: int) -> int:
