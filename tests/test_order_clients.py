@@ -262,6 +262,8 @@ def test_unknown_outcome_is_resolved_by_query(venue: str, fault: OrderFault) -> 
         order = rig.exchange.find(rig.account.api_key, rig.symbol, client_id=it.client_order_id)
         assert order is not None and q is not None
         assert q.state is order.state and q.filled_qty == order.filled
+        # the answer carries the fills themselves: reconciliation applies the ones it lacks
+        assert sorted((f.qty, f.price) for f in q.fills) == sorted((f.qty, f.price) for f in order.fills)
         assert rig.exchange.submissions[(rig.account.api_key, it.client_order_id)] == 1
         # the client keeps working after the fault
         bid, _ = best(rig)

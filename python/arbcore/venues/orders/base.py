@@ -71,7 +71,10 @@ class OrderClient(abc.ABC):
         """Cancel by client order id. An order already terminal comes back with its final state."""
 
     @abc.abstractmethod
-    async def query(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport | None: ...
+    async def query(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport | None:
+        """The order's state by client order id, cumulative, WITH its per-fill records (``fills``,
+        from the venue's trades/executions endpoint where the order status lacks them): restart
+        reconciliation applies exactly the fills it has not journaled yet, by fill id."""
 
     @abc.abstractmethod
     async def open_orders(self, timeout: float = 5.0) -> list[OrderReport]: ...
