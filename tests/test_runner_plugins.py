@@ -1,0 +1,183 @@
+"""Strategy plug-ins: loading by builtin name or file[:Class] with one-line errors, the host that
+contains a plug-in that raises, and the shipped examples (taker, threshold skewed by inventory,
+hedger keeping net exposure flat)."""
+
+from __future__ import annotations
+
+import filecmp
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import arbcore
+from arbcore.runner.config import Config, load_default
+from arbcore.runner.plugins import (
+    FillEvent,
+    Opportunity,
+    StrategyHost,
+    StrategyLoadError,
+    load_strategy,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def config() -> Config:
+    return load_default()
+
+
+def opp(edge: float = 5.0, buy: str = "binance", sell: str = "okx", qty: int = 1_000_000, net: int = 10) -> Opportunity:
+    return Opportunity("BTC/USDT", buy, sell, qty, 6_000_000, 6_004_000, 0, 0, net * 2, net, edge)
+
+
+@pytest.mark.parametrize("name", ["taker", "threshold", "hedger"])
+def test_examples_are_the_builtins(name: str, config: Config) -> None:
+    assert filecmp.cmp(
+        ROOT / f"examples/{name}.py", ROOT / f"python/arbcore/runner/strategies/{name}.py", shallow=False
+    )
+    by_name = load_strategy(name, config)
+    by_path = load_strategy(str(ROOT / f"examples/{name}.py"), config)
+    assert by_name.name == by_path.name == name
+
+
+def test_load_errors_are_one_line(tmp_path: Path, config: Config) -> None:
+    (tmp_path / "none.py").write_text("X = 1\n")
+    (tmp_path / "notsub.py").write_text("class Foo:\n    pass\n")
+    (tmp_path / "boom.py").write_text("raise RuntimeError('at import')\n")
+    (tmp_path / "two.py").write_text(
+        "from arbcore.runner.plugins import Strategy\nclass A(Strategy):\n    pass\nclass B(Strategy):\n    pass\n"
+    )
+    (tmp_path / "badinit.py").write_text(
+        "from arbcore.runner.plugins import Strategy\nclass A(Strategy):\n"
+        "    def __init__(self, ctx):\n        super().__init__(ctx)\n        raise ValueError('bad param')\n"
+    )
+    cases = {
+        f"{tmp_path}/missing.py": "no such file",
+        f"{tmp_path}/none.py": "defines no subclass of arbcore.runner.plugins.Strategy",
+        f"{tmp_path}/none.py:Foo": "no class 'Foo' in it",
+        f"{tmp_path}/notsub.py:Foo": "not a subclass of arbcore.runner.plugins.Strategy",
+        f"{tmp_path}/boom.py": "importing it raised RuntimeError: at import",
+        f"{tmp_path}/two.py": "defines several strategies (A, B); name one as FILE:Class",
+        f"{tmp_path}/badinit.py": "A(...) raised ValueError: bad param",
+        "nonsense": "not a builtin",
+    }
+    for spec, why in cases.items():
+        with pytest.raises(StrategyLoadError) as ei:
+            load_strategy(spec, config)
+        msg = str(ei.value)
+        assert why in msg and "\n" not in msg, (spec, msg)
+
+
+def test_a_plugin_that_raises_is_reported_and_stopped(
+    tmp_path: Path, config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "flaky.py").write_text(
+        "from arbcore.runner.plugins import Strategy\n"
+        "class Flaky(Strategy):\n"
+        "    calls = 0\n"
+        "    def on_opportunity(self, opp):\n"
+        "        self.calls += 1\n"
+        "        if self.calls == 2:\n"
+        "            raise ZeroDivisionError('boom on call 2')\n"
+        "        return []\n"
+    )
+    stopped: list[StrategyHost] = []
+    reported: list[str] = []
+    host = load_strategy(str(tmp_path / "flaky.py"), config, on_stopped=stopped.append, report=reported.append)
+    host.start()
+    assert host.on_opportunity(opp()) == []
+    with caplog.at_level(logging.ERROR, logger="arbcore.strategy"):
+        assert host.on_opportunity(opp()) == []
+    assert host.stopped and isinstance(host.error, ZeroDivisionError)
+    assert stopped == [host]
+    assert reported == ["strategy Flaky stopped: in on_opportunity: ZeroDivisionError: boom on call 2"]
+    assert "strategy Flaky stopped" in caplog.text
+    # never called again
+    assert host.on_opportunity(opp()) == [] and host.on_timer(1) == [] and host.on_fill(fill()) == []
+    assert host.strategy.calls == 2  # type: ignore[attr-defined]
+
+
+def fill() -> FillEvent:
+    return FillEvent("T1", "c1", "binance", "BTC/USDT", "buy", 1, 6_000_000)
+
+
+def test_invalid_proposals_stop_the_plugin(tmp_path: Path, config: Config) -> None:
+    (tmp_path / "bad.py").write_text(
+        "from arbcore.runner.plugins import Strategy, TicketProposal\n"
+        "class Bad(Strategy):\n"
+        "    def on_timer(self, now):\n"
+        "        return [TicketProposal('BTC/USDT', 'binance', 'nowhere', 5, 1, 2)]\n"
+        "    def on_fill(self, f):\n"
+        "        return 'not a list'\n"
+    )
+    host = load_strategy(str(tmp_path / "bad.py"), config)
+    assert host.on_timer(1) == []
+    assert (
+        host.stopped and host.error_text == "in on_timer: invalid proposal: sell_venue 'nowhere' does not list BTC/USDT"
+    )
+    host2 = load_strategy(str(tmp_path / "bad.py:Bad"), config)
+    assert host2.on_fill(fill()) == []
+    assert host2.error_text == "in on_fill: returned str, not a list of TicketProposal"
+
+
+def test_taker_takes_each_opportunity_at_its_size_and_prices(config: Config) -> None:
+    host = load_strategy("taker", config)  # default params: min_edge_bps = "2"
+    assert host.on_opportunity(opp(edge=1.0)) == []
+    (p,) = host.on_opportunity(opp(edge=3.0))
+    assert (p.instrument, p.buy_venue, p.sell_venue, p.qty, p.buy_limit, p.sell_limit) == (
+        "BTC/USDT", "binance", "okx", 1_000_000, 6_000_000, 6_004_000,
+    )  # fmt: skip
+    assert p.opportunity is not None and "taker" in p.reason
+    capped = load_strategy("taker", config, {"max_qty": {"BTC/USDT": "0.001234"}})
+    (p,) = capped.on_opportunity(opp(edge=3.0, buy="kraken", qty=500_000))
+    assert p.qty == 120_000  # kraken's lot is 0.0001
+
+
+def test_opportunity_from_book_records() -> None:
+    book = load_default().instrument("BTC/USDT").build_book(0, load_default().balances())
+    book.apply_snapshot("binance", bids=[("59990", "1")], asks=[("60000", "1")], seq=1)
+    book.apply_snapshot("okx", bids=[("60300", "1")], asks=[("60310", "1")], seq=1)
+    recs = book.opportunities()
+    assert recs.dtype == arbcore.OPPORTUNITY_DTYPE and len(recs) == 1
+    (o,) = Opportunity.from_book(book, recs)
+    assert (o.buy_venue, o.sell_venue, o.instrument) == ("binance", "okx", "BTC/USDT")
+    assert o.qty == int(recs[0]["qty"]) and o.edge_bps == pytest.approx(float(recs[0]["edge_bps"]))
+    assert isinstance(recs[0], np.void)
+
+
+def test_threshold_skews_by_inventory(config: Config) -> None:
+    host = load_strategy("threshold", config, {"threshold_bps": "3", "skew_bps": "10"})
+    assert host.on_opportunity(opp(edge=3.5))  # balanced: 3 bps needed
+    ctx = host.context
+    # binance holds 1 BTC more than its 3 at start, okx 1 less: buying on binance needs 3 + 10*(1/3+1/3)
+    ctx.set_balance("binance", "BTC", 4 * 10**8)
+    ctx.set_balance("okx", "BTC", 2 * 10**8)
+    assert host.on_opportunity(opp(edge=8.0)) == []
+    assert host.on_opportunity(opp(edge=10.0))
+    # the other direction rebalances: the threshold drops to the floor
+    assert host.on_opportunity(opp(edge=0.5, buy="okx", sell="binance"))
+    assert not host.stopped
+
+
+def test_hedger_flattens_net_exposure(config: Config) -> None:
+    host = load_strategy("hedger", config, {"slippage_bps": "10", "cooldown_ms": 1000})
+    ctx = host.context
+    books = {i.name: i.build_book(n, config.balances()) for n, i in enumerate(config.instruments)}
+    ctx.attach_books(books)
+    b = books["BTC/USDT"]
+    b.apply_snapshot("binance", bids=[("60000", "1")], asks=[("60001", "1")], seq=1)
+    b.apply_snapshot("okx", bids=[("60005", "1")], asks=[("60006", "1")], seq=1)
+    assert host.on_timer(1) == []  # flat
+    # a buy leg filled 0.01 BTC on kraken and its sell leg did not: net long 0.01
+    ctx.set_position("kraken", "BTC", 1_000_000)
+    (p,) = host.on_timer(2)
+    assert (p.buy_venue, p.sell_venue, p.qty) == (None, "okx", 1_000_000)  # okx has the best bid
+    assert p.sell_limit == 5_994_500  # 60005 - 10 bps (6000.5 raw, truncated), down to okx's 0.1 tick
+    assert p.is_hedge and p.problem(config) is None
+    assert host.on_timer(3) == []  # cooldown
+    ctx.set_position("kraken", "BTC", -500_000)
+    (p,) = host.on_timer(2 + 10**9)
+    assert (p.buy_venue, p.sell_venue, p.qty, p.buy_limit) == ("binance", None, 500_000, 6_006_100)
