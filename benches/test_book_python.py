@@ -1,6 +1,7 @@
 """Issue 2 benchmarks from Python, each beside the pure-Python sorted-dict book.
 
-Every benchmark checks its final book against the baseline's: a fast wrong book is worthless.
+Every benchmark checks its whole final book against the sorted-dict replay (peers.reference_full):
+a fast wrong book is worthless.
 `extra_info["deltas"]` lets benches/report.py turn medians into ns per delta.
 """
 
@@ -9,26 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import arbcore
-from conftest import Stream, arbcore_top, new_arbcore_book
+from conftest import Stream, new_arbcore_book
+from peers import arbcore_full, reference_full, sorted_dict_full
 from sorted_dict_book import SortedDictBook
 
 ROUNDS = 5
-
-
-def _reference_top(stream: Stream) -> tuple[list[list[int]], list[list[int]]]:
-    ref = SortedDictBook(stream.bids, stream.asks)
-    for s, p, q in zip(stream.side_list, stream.price_list, stream.qty_list, strict=True):
-        ref.apply(s, p, q)
-    return ref.top()
-
-
-_REF: dict[int, tuple[list[list[int]], list[list[int]]]] = {}
-
-
-def reference_top(stream: Stream) -> tuple[list[list[int]], list[list[int]]]:
-    if stream.n not in _REF:
-        _REF[stream.n] = _reference_top(stream)
-    return _REF[stream.n]
 
 
 def test_baseline_sorted_dict_apply(benchmark: Any, stream: Stream) -> None:
@@ -42,8 +28,10 @@ def test_baseline_sorted_dict_apply(benchmark: Any, stream: Stream) -> None:
         return book
 
     book = benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
-    benchmark.extra_info.update(deltas=stream.n, role="baseline", path="sorteddict apply")
-    assert book.top() == reference_top(stream)
+    benchmark.extra_info.update(
+        deltas=stream.n, role="baseline", peer="sorteddict", workload="a", path="sorteddict apply"
+    )
+    assert sorted_dict_full(book) == reference_full(stream)
 
 
 def test_baseline_sorted_dict_apply_bbo(benchmark: Any, stream: Stream) -> None:
@@ -59,8 +47,10 @@ def test_baseline_sorted_dict_apply_bbo(benchmark: Any, stream: Stream) -> None:
         return book
 
     book = benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
-    benchmark.extra_info.update(deltas=stream.n, role="baseline", path="sorteddict apply + best bid/ask")
-    assert book.top() == reference_top(stream)
+    benchmark.extra_info.update(
+        deltas=stream.n, role="baseline", peer="sorteddict", workload="b", path="sorteddict apply + best bid/ask"
+    )
+    assert sorted_dict_full(book) == reference_full(stream)
 
 
 def test_arbcore_numpy_batch_whole_stream(benchmark: Any, stream: Stream) -> None:
@@ -72,8 +62,10 @@ def test_arbcore_numpy_batch_whole_stream(benchmark: Any, stream: Stream) -> Non
         return book
 
     book = benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
-    benchmark.extra_info.update(deltas=stream.n, role="arbcore", path="numpy batch, one call")
-    assert arbcore_top(book) == reference_top(stream)
+    benchmark.extra_info.update(
+        deltas=stream.n, role="arbcore", peer="arbcore", workload="a", path="numpy batch, one call"
+    )
+    assert arbcore_full(book) == reference_full(stream)
 
 
 def test_arbcore_numpy_batch_per_message(benchmark: Any, stream: Stream) -> None:
@@ -91,9 +83,11 @@ def test_arbcore_numpy_batch_per_message(benchmark: Any, stream: Stream) -> None
         return book
 
     book = benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
-    benchmark.extra_info.update(deltas=n10, role="arbcore", path="numpy batch, 10 deltas per call")
+    benchmark.extra_info.update(
+        deltas=n10, role="arbcore", peer="arbcore", workload="a", path="numpy batch, 10 deltas per call"
+    )
     if n10 == stream.n:
-        assert arbcore_top(book) == reference_top(stream)
+        assert arbcore_full(book) == reference_full(stream)
 
 
 def test_arbcore_single_delta_per_call(benchmark: Any, stream: Stream) -> None:
@@ -107,8 +101,10 @@ def test_arbcore_single_delta_per_call(benchmark: Any, stream: Stream) -> None:
         return book
 
     book = benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
-    benchmark.extra_info.update(deltas=stream.n, role="arbcore", path="one delta per call, plain ints")
-    assert arbcore_top(book) == reference_top(stream)
+    benchmark.extra_info.update(
+        deltas=stream.n, role="arbcore", peer="arbcore", workload="a", path="one delta per call, plain ints"
+    )
+    assert arbcore_full(book) == reference_full(stream)
 
 
 def test_arbcore_single_delta_and_bbo(benchmark: Any, stream: Stream) -> None:
@@ -124,8 +120,10 @@ def test_arbcore_single_delta_and_bbo(benchmark: Any, stream: Stream) -> None:
         return book
 
     book = benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
-    benchmark.extra_info.update(deltas=stream.n, role="arbcore", path="one delta per call + best bid/ask")
-    assert arbcore_top(book) == reference_top(stream)
+    benchmark.extra_info.update(
+        deltas=stream.n, role="arbcore", peer="arbcore", workload="b", path="one delta per call + best bid/ask"
+    )
+    assert arbcore_full(book) == reference_full(stream)
 
 
 def test_python_loop_floor(benchmark: Any, stream: Stream) -> None:
