@@ -1,0 +1,141 @@
+"""The dashboard: live in a pseudo-terminal (what is on screen), plain greppable lines without a
+TTY, and rows built from real books."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import textwrap
+import time
+from pathlib import Path
+
+from arbcore.runner.config import load_default
+from arbcore.runner.dashboard import (
+    Dashboard,
+    DashboardState,
+    TicketRow,
+    VenueRow,
+    plain_lines,
+    quotes_from_book,
+    spreads_from_book,
+)
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from arbcore.runner.config import load_default
+    from arbcore.runner.dashboard import *
+
+    c = load_default()
+    book = c.instrument("BTC/USDT").build_book(0, c.balances())
+    book.apply_snapshot("binance", bids=[("60000.00", "1")], asks=[("60000.50", "1")], seq=1)
+    book.apply_snapshot("okx", bids=[("60100.10", "1")], asks=[("60100.20", "1")], seq=1)
+    state = DashboardState(
+        title="arbcore test", elapsed_s=3.0, strategy="taker",
+        venues=[VenueRow("binance", "binance_spot", "LIVE", 0.42, 48.0, 0, (("BTC/USDT", "LIVE"),)),
+                VenueRow("kraken", "kraken", "SYNCING", None, 0.0, 2),
+                VenueRow("okx", "okx", "LIVE", 1.5, 51.0, 0)],
+        quotes=[quotes_from_book(book)],
+        spreads=spreads_from_book(book),
+        opportunities=[OpportunityRow(time.time_ns(), "BTC/USDT", "binance", "okx", "0.5", 13.7, "41.18", True)],
+        tickets=[TicketRow(time.time_ns(), "T-0001", "BTC/USDT", "binance", "okx", "0.5", "FILLED", "41.18")],
+        balances=[BalanceRow("okx", "BTC", "2.5", "0")],
+        realised_pnl={"USDT": "41.18"}, exposure={"BTC": "0"},
+        opportunities_total=1, tickets_total=1,
+    )
+    d = Dashboard(interval_s=0.05)
+    assert d.live, "stdout should be a terminal"
+    d.start()
+    for i in range(3):
+        state.elapsed_s = 3.0 + i
+        d.update(state, force=True)
+        time.sleep(0.05)
+    d.stop()
+    print("\\nDONE")
+    """
+)
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
+
+
+def test_dashboard_in_a_pseudo_terminal(tmp_path: Path) -> None:
+    script = tmp_path / "dash.py"
+    script.write_text(SCRIPT)
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 60, 160, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES", "NO_COLOR", "TERM"}}
+    env["TERM"] = "xterm-256color"
+    proc = subprocess.Popen([sys.executable, str(script)], stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.5)
+            if r:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+    finally:
+        os.close(master)
+        proc.wait(10)
+    screen = ANSI.sub("", out.decode("utf-8", "replace"))
+    assert proc.returncode == 0, screen
+    assert "\x1b[" in out.decode("utf-8", "replace")  # drawn with terminal escapes, not plain lines
+    for text in [
+        "arbcore test", "Venues", "binance_spot", "LIVE", "SYNCING", "0.42", "Best bid / ask", "60100.1", "60000.5",
+        "Spreads net of fees", "Recent opportunities", "13.70", "Recent tickets", "T-0001", "FILLED",
+        "Balances", "Realised PnL", "41.18 USDT", "Residual exposure", "DONE",
+    ]:  # fmt: skip
+        assert text in screen, (text, screen)
+    assert "t=3.0s venue=" not in screen  # not the plain fallback
+
+
+def test_plain_lines_without_a_tty() -> None:
+    buf = io.StringIO()
+    d = Dashboard(file=buf, interval_s=10.0)
+    assert not d.live
+    state = DashboardState(
+        elapsed_s=1.5,
+        strategy="taker",
+        venues=[VenueRow("okx", "okx", "LIVE", 0.5, 20.0, 1)],
+        tickets=[TicketRow(1, "T1", "BTC/USDT", None, "okx", "0.01", "HEDGED", "-0.2")],
+        realised_pnl={"USDT": "-0.2"},
+        exposure={"BTC": "0"},
+    )
+    assert d.update(state)
+    assert not d.update(state)  # within the interval
+    d.stop(state)
+    lines = buf.getvalue().splitlines()
+    assert "t=1.5s venue=okx protocol=okx state=LIVE p50_ms=0.50 msgs_s=20.0 errors=1" in lines
+    assert "t=1.5s ticket id=T1 instrument=BTC/USDT buy=- sell=okx qty=0.01 outcome=HEDGED pnl=-0.2" in lines
+    assert any(line.startswith("t=1.5s pnl USDT=-0.2 exposure BTC=0") for line in lines)
+    assert len(lines) == 2 * len(plain_lines(state))
+    assert "\x1b" not in buf.getvalue()
+
+
+def test_rows_from_books() -> None:
+    c = load_default()
+    book = c.instrument("BTC/USDT").build_book(0, c.balances())
+    book.apply_snapshot("binance", bids=[("60000", "1")], asks=[("60010", "1")], seq=1)
+    book.apply_snapshot("kraken", bids=[("60200", "1")], asks=[("60210", "1")], seq=1)
+    q = quotes_from_book(book)
+    assert (q.bid, q.bid_venue, q.ask, q.ask_venue) == ("60200", "kraken", "60010", "binance")
+    spreads = {(s.buy_venue, s.sell_venue): s.net_bps for s in spreads_from_book(book)}
+    assert len(spreads) == 6 and spreads[("binance", "okx")] is None  # okx not LIVE
+    # buy 60010 * 1.001, sell 60200 * (1 - 0.0026)
+    expect = (60200 * 0.9974 - 60010 * 1.001) / (60010 * 1.001) * 1e4
+    assert abs((spreads[("binance", "kraken")] or 0) - expect) < 1e-9
