@@ -1,0 +1,357 @@
+"""The order engine: every order goes journal -> venue -> (reply, stream, query) -> journal + ledger.
+
+One `Executor` per process owns the ledger, the journal and one order client per venue. It knows
+each order it sent (`LiveOrder`) and applies whatever the venues say about it, from whichever path
+arrives first, exactly once:
+
+- a fill is applied once per venue fill id (the journal and the ledger both key on it), so the
+  same fill seen in the place reply, on the private stream and in a query answer counts once;
+- a terminal state releases what the leg still has reserved (idempotent: keyed by order);
+- an unknown outcome (timeout, connection lost with the request in flight) is resolved by
+  querying the venue with the order's deterministic client order id, never by sending again.
+
+Tickets (`arbcore.execution.ticket`) are built on `submit` + `wait_done`. Restart reconciliation
+(`recover`) follows the order in `journal.py`'s docstring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from arbcore.execution.amounts import Amount, Asset, Rounding
+from arbcore.execution.journal import Journal
+from arbcore.execution.ledger import Ledger, Reconciliation
+from arbcore.execution.orders import TERMINAL_STATES, EventKind, OrderState, Side
+from arbcore.execution.records import Fill, OrderIntent
+from arbcore.execution.risk import RiskGate
+from arbcore.venues.orders.base import OrderClient
+from arbcore.venues.orders.decimal_text import to_raw
+from arbcore.venues.orders.types import (
+    AuthError,
+    OrderClientError,
+    OrderReport,
+    OrderTimeoutError,
+    RateLimitedError,
+)
+
+log = logging.getLogger("arbcore.engine")
+
+_STATE_EVENT = {
+    OrderState.ACKED: EventKind.ACK,
+    OrderState.CANCELED: EventKind.CANCEL,
+    OrderState.REJECTED: EventKind.REJECT,
+    OrderState.EXPIRED: EventKind.EXPIRE,
+}
+
+
+@dataclass
+class LiveOrder:
+    intent: OrderIntent
+    state: OrderState = OrderState.INTENT
+    filled: int = 0  # applied fills, qty_decimals
+    venue_filled: int = 0  # the venue's latest cumulative figure (fills may lag it)
+    quote_filled: int = 0  # sum price*qty of applied fills, price+qty decimals
+    venue_order_id: str | None = None
+    fill_ids: set[str] = field(default_factory=set)
+    reason: str = ""
+    sent_ns: int = 0
+    reply_ns: int = 0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def cid(self) -> str:
+        return self.intent.client_order_id
+
+    @property
+    def done(self) -> bool:
+        """Terminal, and every fill the venue counted has been applied."""
+        return self.state in TERMINAL_STATES and self.filled >= self.venue_filled
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        return Decimal(self.quote_filled) / self.filled if self.filled else None
+
+
+@dataclass
+class EngineCounters:
+    orders_sent: int = 0
+    rejects: int = 0
+    timeouts: int = 0
+    queries: int = 0
+    rate_limited: int = 0
+    fills: int = 0
+    duplicate_fills: int = 0
+    unknown_reports: int = 0
+    ledger_overdraws: int = 0
+
+
+class Executor:
+    def __init__(
+        self,
+        journal: Journal,
+        ledger: Ledger,
+        clients: Mapping[str, OrderClient],
+        assets: Mapping[str, Asset],
+        risk: RiskGate,
+        *,
+        place_timeout: float = 2.0,
+        query_attempts: int = 5,
+    ) -> None:
+        self.journal = journal
+        self.ledger = ledger
+        self.clients = dict(clients)
+        self.assets = dict(assets)
+        self.risk = risk
+        self.place_timeout = place_timeout
+        self.query_attempts = query_attempts
+        self.orders: dict[str, LiveOrder] = {}
+        self.counters = EngineCounters()
+        for client in self.clients.values():
+            client.on_report = self.on_report
+
+    # ---- sending ---------------------------------------------------------------------------------
+
+    def track(self, intent: OrderIntent) -> LiveOrder:
+        """Journal the intent (committed before this returns) and start tracking it."""
+        self.journal.write_intent(intent)
+        order = self.orders.get(intent.client_order_id)
+        if order is None:
+            order = self.orders[intent.client_order_id] = LiveOrder(intent)
+        return order
+
+    async def send(self, order: LiveOrder) -> LiveOrder:
+        """Place a tracked order and apply the venue's answer; an unknown outcome is queried."""
+        intent = order.intent
+        client = self.clients[intent.venue]
+        order.sent_ns = time.perf_counter_ns()
+        self.counters.orders_sent += 1
+        try:
+            report = await client.place(intent, timeout=self.place_timeout)
+        except OrderTimeoutError as e:
+            self.counters.timeouts += 1
+            self.risk.breaker.record_error(intent.venue, "timeout")
+            self._event(order, EventKind.UNKNOWN, detail={"why": str(e)})
+            await self.resolve(order)
+            return order
+        except RateLimitedError as e:
+            self.counters.rate_limited += 1
+            self.risk.breaker.record_error(intent.venue, "rate limit")
+            self._refused(order, f"rate limited, retry after {e.retry_after:g} s")
+            return order
+        except (AuthError, OrderClientError) as e:
+            self.risk.breaker.record_error(intent.venue, type(e).__name__)
+            self._refused(order, f"{type(e).__name__}: {e}")
+            return order
+        order.reply_ns = time.perf_counter_ns()
+        self.apply(order, report)
+        return order
+
+    def _refused(self, order: LiveOrder, reason: str) -> None:
+        """The venue did nothing with the request (rate limit, auth, transport refusal)."""
+        self.apply(order, OrderReport(order.intent.venue, order.cid, OrderState.REJECTED, reason=reason))
+
+    async def resolve(self, order: LiveOrder) -> None:
+        """Ask the venue what became of an order whose outcome is unknown (never resend)."""
+        client = self.clients[order.intent.venue]
+        delay = 0.05
+        for _ in range(self.query_attempts):
+            if order.done:
+                return
+            self.counters.queries += 1
+            try:
+                report = await client.query(order.intent, timeout=self.place_timeout)
+            except OrderClientError as e:
+                log.warning("query %s on %s failed: %s", order.cid, order.intent.venue, e)
+                await asyncio.sleep(delay)
+                delay = min(1.0, delay * 2)
+                continue
+            if report is None:
+                # the venue never received it: nothing to wait for, nothing to release but the reservation
+                report = OrderReport(order.intent.venue, order.cid, OrderState.REJECTED, reason="unknown at venue")
+            self.apply(order, report, query=True)
+            return
+        log.error("order %s on %s: outcome still unknown after %d queries", order.cid, order.intent.venue,
+                  self.query_attempts)  # fmt: skip
+
+    async def wait_done(self, order: LiveOrder, timeout: float) -> bool:
+        """Wait until the order is terminal with all fills applied; query once if it is not by then."""
+        deadline = time.monotonic() + timeout
+        while not order.done:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                await self.resolve(order)
+                return order.done
+            order.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(order.changed.wait(), left)
+        return True
+
+    async def cancel(self, order: LiveOrder) -> None:
+        if order.state in TERMINAL_STATES:
+            return
+        try:
+            report = await self.clients[order.intent.venue].cancel(order.intent, timeout=self.place_timeout)
+        except OrderClientError as e:
+            log.warning("cancel %s on %s: %s; querying", order.cid, order.intent.venue, e)
+            await self.resolve(order)
+            return
+        self.apply(order, report)
+
+    async def cancel_all(self) -> int:
+        """Cancel every open order this engine knows (kill switch, shutdown). Returns how many."""
+        open_orders = [o for o in self.orders.values() if o.state not in TERMINAL_STATES]
+        await asyncio.gather(*(self.cancel(o) for o in open_orders))
+        return len(open_orders)
+
+    # ---- what venues say --------------------------------------------------------------------------
+
+    def on_report(self, report: OrderReport) -> None:
+        """Private-stream events from every client."""
+        order = self.orders.get(report.client_order_id)
+        if order is None:
+            self.counters.unknown_reports += 1  # not ours, or from before a restart (recover handles those)
+            return
+        try:
+            self.apply(order, report)
+        except Exception:  # a bad event must not kill the stream reader; the order is re-queried
+            log.exception("applying %s to %s failed; resolving by query", report, order.cid)
+            asyncio.get_running_loop().create_task(self.resolve(order))
+
+    def apply(self, order: LiveOrder, report: OrderReport, *, query: bool = False) -> None:
+        """Apply one venue report: new fills first (each once), then the state."""
+        for fill in report.fills:
+            self._apply_fill(order, fill, report.venue_ns)
+        if report.venue_order_id and not order.venue_order_id:
+            order.venue_order_id = report.venue_order_id
+        if report.cumulative:
+            order.venue_filled = max(order.venue_filled, report.filled_qty)
+        state = report.state
+        if query:
+            self._event(order, EventKind.QUERY, reported=state, detail={"venue_filled": report.filled_qty})
+        elif state in _STATE_EVENT and report.cumulative:
+            self._event(order, _STATE_EVENT[state], detail={"reason": report.reason} if report.reason else None)
+        if state is OrderState.REJECTED:
+            self.counters.rejects += 1
+            self.risk.breaker.record_error(order.intent.venue, report.reason or "reject")
+            order.reason = report.reason
+        if state in TERMINAL_STATES and report.cumulative:
+            self._finish(order)
+        order.changed.set()
+
+    def _apply_fill(self, order: LiveOrder, fill: Fill, venue_ns: int | None) -> None:
+        if fill.fill_id in order.fill_ids:
+            self.counters.duplicate_fills += 1
+            return
+        i = order.intent
+        ev = self.journal.append_event(order.cid, EventKind.FILL, fill=fill, venue_ns=venue_ns)
+        order.fill_ids.add(fill.fill_id)
+        if ev is None:  # journaled before (a restart): the ledger has it too
+            return
+        order.filled += fill.qty
+        order.quote_filled += fill.price * fill.qty
+        order.state = ev.state_after
+        self.counters.fills += 1
+        base, quote = self.assets[i.base], self.assets[i.quote]
+        nd = i.price_decimals + i.qty_decimals
+        if i.side is Side.BUY:
+            spend = Amount(quote, quote.units(fill.price * fill.qty, nd, Rounding.UP))
+            receive = Amount(base, base.units(fill.qty, i.qty_decimals, Rounding.DOWN))
+        else:
+            spend = Amount(base, base.units(fill.qty, i.qty_decimals, Rounding.UP))
+            receive = Amount(quote, quote.units(fill.price * fill.qty, nd, Rounding.DOWN))
+        fee = None
+        if fill.fee and fill.fee_asset:
+            fa = self.assets.get(fill.fee_asset) or self._new_asset(fill.fee_asset, fill.fee_decimals)
+            fee = Amount(fa, fa.units(fill.fee, fill.fee_decimals, Rounding.UP))
+        result = self.ledger.convert_fill(
+            i.ticket_id, i.leg_id, f"{order.cid}:{fill.fill_id}", spend=spend, receive=receive, fee=fee,
+            allow_available=True,
+        )  # fmt: skip
+        if result.from_available:
+            # the venue filled beyond what was reserved (a better price never does this; a fee in
+            # an unreserved asset does): the ledger follows the venue and says so
+            self.counters.ledger_overdraws += 1
+            log.warning("fill %s of %s used unreserved funds: %s", fill.fill_id, order.cid, result.from_available)
+        sign = 1 if i.side is Side.BUY else -1
+        self.risk.on_fill(i.venue, i.base, sign, Decimal(fill.qty).scaleb(-i.qty_decimals))
+
+    def _new_asset(self, name: str, decimals: int) -> Asset:
+        asset = self.assets[name] = Asset(name, max(decimals, 8))
+        return asset
+
+    def _finish(self, order: LiveOrder) -> None:
+        if order.state in TERMINAL_STATES and order.done:
+            i = order.intent
+            self.ledger.release_remaining(i.ticket_id, i.leg_id, f"{order.cid}:final", order.state.value)
+
+    def _event(
+        self,
+        order: LiveOrder,
+        kind: EventKind,
+        *,
+        reported: OrderState | None = None,
+        detail: Mapping[str, object] | None = None,
+    ) -> None:
+        ev = self.journal.append_event(
+            order.cid, kind, reported_state=reported, venue_order_id=order.venue_order_id, detail=detail
+        )
+        if ev is not None:
+            order.state = ev.state_after
+            if order.state in TERMINAL_STATES and order.done:
+                self._finish(order)
+
+    # ---- restart ----------------------------------------------------------------------------------
+
+    async def recover(self) -> list[str]:
+        """Reconcile every order the journal has open with its venue; returns what was found.
+
+        Fills the journal lacks are applied (journal and ledger, by fill id); orders the venue
+        never saw are closed as rejected (they were never sent, or never arrived), never resent.
+        """
+        notes: list[str] = []
+        for rec in self.journal.open_orders():
+            order = LiveOrder(rec.intent, rec.state, rec.filled_qty, rec.filled_qty, venue_order_id=rec.venue_order_id)
+            order.fill_ids = {e.fill.fill_id for e in self.journal.events(rec.client_order_id) if e.fill is not None}
+            self.orders[rec.client_order_id] = order
+            if rec.intent.venue not in self.clients:
+                notes.append(f"{rec.client_order_id}: venue {rec.intent.venue} not configured; left open")
+                continue
+            await self.resolve(order)
+            notes.append(
+                f"{rec.intent.venue} {rec.client_order_id} ({rec.intent.ticket_id}/{rec.intent.leg_id}): "
+                f"journal {rec.state.value} filled {rec.filled_qty} -> venue {order.state.value} filled {order.filled}"
+            )
+            if order.state not in TERMINAL_STATES:
+                await self.cancel(order)
+        # reservations of orders that ended before the crash but whose release was not journaled
+        for rec in self.journal.orders():
+            if rec.state in TERMINAL_STATES:
+                i = rec.intent
+                self.ledger.release_remaining(i.ticket_id, i.leg_id, f"{rec.client_order_id}:final", rec.state.value)
+        return notes
+
+    async def reconcile_balances(self, adopt: bool = False) -> dict[str, Reconciliation]:
+        """Compare the ledger with each venue's balances; differences are logged and journaled."""
+        out: dict[str, Reconciliation] = {}
+        for venue, client in self.clients.items():
+            reported: dict[Asset, int] = {}
+            for b in await client.balances():
+                asset = self.assets.get(b.asset)
+                if asset is None:
+                    continue  # an asset this engine does not trade
+                reported[asset] = to_raw(b.total, asset.decimals, f"{venue} {b.asset} balance")
+            rec = self.ledger.reconcile(venue, reported, adopt=adopt)
+            self.journal.write_balance_snapshot(venue, "venue", reported)
+            if not rec.ok:
+                diffs = "; ".join(
+                    f"{d.asset.name} ledger {d.ledger_total} venue {d.venue_total}" for d in rec.mismatches
+                )
+                log.warning("%s balances differ from the ledger: %s", venue, diffs)
+            out[venue] = rec
+        return out

@@ -1,0 +1,157 @@
+"""Pre-trade risk: limits checked on every ticket before anything is reserved or sent, a circuit
+breaker per venue, and the kill switch.
+
+Limits are exact decimals in the quote (notional, loss) or base (position) currency, from
+configuration. A breach refuses the ticket and is logged with the numbers that caused it.
+Positions are net base quantities since start, per venue and across venues, fed by fills.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+log = logging.getLogger("arbcore.risk")
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    max_order_notional: Decimal = Decimal("100000")  # quote, per order
+    max_ticket_notional: Decimal = Decimal("200000")  # quote, both legs together
+    #: |net base position| per venue, by base asset (missing asset: no limit)
+    max_position: Mapping[str, Decimal] = field(default_factory=dict)
+    #: |net base position| summed across venues, by base asset
+    max_net_position: Mapping[str, Decimal] = field(default_factory=dict)
+    max_daily_loss: Decimal = Decimal("1000")  # quote, realised net of fees, since the day began (UTC)
+    max_open_tickets: int = 4
+    breaker_errors: int = 5  # rejects or errors within the window open the venue's breaker
+    breaker_window_s: float = 10.0
+    breaker_cooldown_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class LegRisk:
+    venue: str
+    base: str
+    side_sign: int  # +1 buy, -1 sell
+    qty: Decimal  # base
+    notional: Decimal  # quote, at the limit price
+
+
+class CircuitBreaker:
+    """Opens after ``breaker_errors`` rejects/errors within ``breaker_window_s`` on one venue, and
+    stays open for ``breaker_cooldown_s``: no new ticket uses that venue meanwhile."""
+
+    def __init__(self, limits: RiskLimits) -> None:
+        self.limits = limits
+        self._errors: dict[str, deque[float]] = {}
+        self._open_until: dict[str, float] = {}
+
+    def record_error(self, venue: str, what: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        q = self._errors.setdefault(venue, deque())
+        q.append(now)
+        while q and q[0] < now - self.limits.breaker_window_s:
+            q.popleft()
+        if len(q) >= self.limits.breaker_errors and not self.is_open(venue, now):
+            self._open_until[venue] = now + self.limits.breaker_cooldown_s
+            log.warning(
+                "circuit breaker OPEN for %s: %d rejects/errors in %.1f s (last: %s); closed again in %.0f s",
+                venue, len(q), self.limits.breaker_window_s, what, self.limits.breaker_cooldown_s,
+            )  # fmt: skip
+
+    def is_open(self, venue: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        return self._open_until.get(venue, 0.0) > now
+
+    def open_venues(self) -> list[str]:
+        now = time.monotonic()
+        return sorted(v for v, t in self._open_until.items() if t > now)
+
+
+class KillSwitch:
+    """Engaged by a call (CLI command, signal handler) or by a file appearing at ``path``.
+    Once engaged it stays engaged for the life of the process: the engine cancels open orders and
+    refuses new tickets."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.reason = ""
+
+    @property
+    def engaged(self) -> bool:
+        if not self.reason and self.path is not None and self.path.exists():
+            self.engage(f"kill file {self.path} present")
+        return bool(self.reason)
+
+    def engage(self, reason: str) -> None:
+        if not self.reason:
+            self.reason = reason
+            log.error("KILL SWITCH engaged: %s", reason)
+
+
+class RiskGate:
+    def __init__(self, limits: RiskLimits, kill: KillSwitch | None = None) -> None:
+        self.limits = limits
+        self.kill = kill or KillSwitch()
+        self.breaker = CircuitBreaker(limits)
+        self.positions: dict[tuple[str, str], Decimal] = {}  # (venue, base) -> net qty
+        self.realised: Decimal = Decimal(0)  # today's realised PnL net of fees, quote
+        self._day = time.gmtime().tm_yday
+        self.open_tickets = 0
+        self.breaches = 0
+
+    def on_fill(self, venue: str, base: str, side_sign: int, qty: Decimal) -> None:
+        key = (venue, base)
+        self.positions[key] = self.positions.get(key, Decimal(0)) + side_sign * qty
+
+    def on_realised(self, pnl: Decimal) -> None:
+        day = time.gmtime().tm_yday
+        if day != self._day:
+            self._day, self.realised = day, Decimal(0)
+        self.realised += pnl
+        if -self.realised > self.limits.max_daily_loss:
+            self.kill.engage(f"daily loss {-self.realised} exceeds max_daily_loss {self.limits.max_daily_loss}")
+
+    def net_position(self, base: str) -> Decimal:
+        return sum((q for (_, b), q in self.positions.items() if b == base), Decimal(0))
+
+    def check(self, ticket_id: str, legs: list[LegRisk]) -> list[str]:
+        """Every limit this ticket would breach (empty: allowed). Logged with the numbers."""
+        lim = self.limits
+        out: list[str] = []
+        if self.kill.engaged:
+            out.append(f"kill switch engaged ({self.kill.reason})")
+        if self.open_tickets >= lim.max_open_tickets:
+            out.append(f"open tickets {self.open_tickets} >= max_open_tickets {lim.max_open_tickets}")
+        if -self.realised > lim.max_daily_loss:
+            out.append(f"daily loss {-self.realised} > max_daily_loss {lim.max_daily_loss}")
+        total = sum((leg.notional for leg in legs), Decimal(0))
+        if total > lim.max_ticket_notional:
+            out.append(f"ticket notional {total} > max_ticket_notional {lim.max_ticket_notional}")
+        net_change: dict[str, Decimal] = {}
+        for leg in legs:
+            if self.breaker.is_open(leg.venue):
+                out.append(f"{leg.venue}: circuit breaker open")
+            if leg.notional > lim.max_order_notional:
+                out.append(f"{leg.venue} order notional {leg.notional} > max_order_notional {lim.max_order_notional}")
+            cap = lim.max_position.get(leg.base)
+            after = self.positions.get((leg.venue, leg.base), Decimal(0)) + leg.side_sign * leg.qty
+            if cap is not None and abs(after) > cap:
+                out.append(f"{leg.venue} {leg.base} position would be {after}, max_position {cap}")
+            net_change[leg.base] = net_change.get(leg.base, Decimal(0)) + leg.side_sign * leg.qty
+        for base, change in net_change.items():
+            cap = lim.max_net_position.get(base)
+            after = self.net_position(base) + change
+            if cap is not None and abs(after) > cap and abs(after) > abs(self.net_position(base)):
+                out.append(f"net {base} position would be {after}, max_net_position {cap}")
+        if out:
+            self.breaches += 1
+            log.warning("ticket %s refused by risk: %s", ticket_id, "; ".join(out))
+        return out

@@ -1,0 +1,336 @@
+"""The arbitrage ticket: two legs decided together, validated together, sent together, and followed
+until the exposure they leave is zero (or reported).
+
+1. **Validate every leg before anything is sent**: quantity on both venues' lot grids and above
+   their minimums, price on the tick, minimum notional, both books LIVE and younger than the
+   staleness bound, risk limits, funds reserved for both legs (fees and rounding included). One
+   failure refuses the whole ticket and releases anything already reserved.
+2. **Send both legs concurrently** as IOC (or the venue's nearest equivalent: the client modules
+   map `TimeInForce.IOC` explicitly, e.g. OKX `ordType=ioc`, Coinbase `sor_limit_ioc`).
+3. If the fills differ, the **residual** (bought minus sold) is **hedged** within `hedge_timeout`
+   on the best LIVE venue at a worst-price limit (the ticket's expected price moved by
+   `loss_budget_bps`); what is left is **unwound** on the venue that over-filled, within the same
+   loss budget. The residual is tracked until zero and reported, journaled with the outcome.
+
+Every order has the deterministic client order id of (ticket, leg, attempt); hedge and unwind
+attempts are legs of their own ("hedge1", "unwind1", ...), so a restart finds all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from arbcore.execution.amounts import Asset, buy_reservation, sell_reservation
+from arbcore.execution.engine import Executor, LiveOrder
+from arbcore.execution.errors import LedgerError
+from arbcore.execution.orders import OrderType, Side, TimeInForce
+from arbcore.execution.records import OrderIntent
+from arbcore.execution.risk import LegRisk
+from arbcore.venues.orders.types import InstrumentRules
+
+log = logging.getLogger("arbcore.ticket")
+
+
+@dataclass(frozen=True)
+class Market:
+    """One instrument on one venue as the engine trades it."""
+
+    venue: str
+    symbol: str
+    instrument: str  # canonical, e.g. "BTC/USDT"
+    base: Asset
+    quote: Asset
+    rules: InstrumentRules  # tick, lot, minimums, fees at the instrument's scales
+
+    @property
+    def price_decimals(self) -> int:
+        return self.rules.price_decimals
+
+    @property
+    def qty_decimals(self) -> int:
+        return self.rules.qty_decimals
+
+
+class MarketView(Protocol):
+    """What the ticket needs from the market-data side (the consolidated books)."""
+
+    def book_status(self, venue: str, instrument: str) -> tuple[bool, int]:
+        """(LIVE, nanoseconds since the book last changed)."""
+        ...
+
+    def best_price(self, venue: str, instrument: str, side: Side) -> int | None:
+        """The price a taker order of ``side`` would meet first (best ask for a buy), raw."""
+        ...
+
+
+@dataclass(frozen=True)
+class TicketParams:
+    max_book_age_ns: int = 2_000_000_000
+    leg_timeout: float = 3.0  # for both legs to be terminal with their fills
+    hedge_timeout: float = 2.0
+    loss_budget_bps: int = 20  # worst price for hedge/unwind, from the expected price
+    max_attempts: int = 3  # per hedge and per unwind
+
+
+@dataclass(frozen=True)
+class TicketPlan:
+    instrument: str
+    buy: Market
+    sell: Market
+    qty: int  # qty_decimals (both markets share the instrument's scales)
+    buy_limit: int  # worst buy price, raw
+    sell_limit: int  # worst sell price, raw
+    reason: str = ""
+
+
+@dataclass
+class TicketResult:
+    ticket_id: str
+    status: str  # refused | done | hedged | unwound | residual
+    reasons: list[str] = field(default_factory=list)
+    bought: int = 0
+    sold: int = 0
+    residual: int = 0  # bought - sold after hedge/unwind, qty_decimals
+    hedge_lag_ns: int = 0
+    decision_to_wire_ns: int = 0
+    orders: list[LiveOrder] = field(default_factory=list)
+
+
+_ticket_seq = itertools.count(1)
+_run_tag = f"{os.getpid():x}{time.time_ns() // 1_000_000:x}"
+
+
+def new_ticket_id() -> str:
+    """Unique across runs (process id and start time), ordered within one run."""
+    return f"T{_run_tag}-{next(_ticket_seq)}"
+
+
+def _on_grid(value: int, step: int) -> bool:
+    return step <= 0 or value % step == 0
+
+
+class TicketRunner:
+    def __init__(
+        self,
+        executor: Executor,
+        markets: dict[tuple[str, str], Market],
+        view: MarketView,
+        params: TicketParams | None = None,
+    ) -> None:
+        self.ex = executor
+        self.markets = markets
+        self.view = view
+        self.params = params or TicketParams()
+        self.residuals: dict[str, int] = {}  # ticket -> open residual (qty_decimals), nonzero only
+        self.results: list[TicketResult] = []
+
+    # ---- 1. validation ---------------------------------------------------------------------------
+
+    def check(self, plan: TicketPlan, ticket_id: str) -> list[str]:
+        out: list[str] = []
+        p = self.params
+        for m, price, side in ((plan.buy, plan.buy_limit, Side.BUY), (plan.sell, plan.sell_limit, Side.SELL)):
+            r = m.rules
+            where = f"{m.venue} {side.value}"
+            if not _on_grid(plan.qty, r.lot) or plan.qty < max(r.min_qty, 1):
+                out.append(f"{where}: qty {plan.qty} not on lot {r.lot} or below min {r.min_qty}")
+            if r.max_qty and plan.qty > r.max_qty:
+                out.append(f"{where}: qty {plan.qty} above max {r.max_qty}")
+            if price <= 0 or not _on_grid(price, r.tick):
+                out.append(f"{where}: price {price} not on tick {r.tick}")
+            if price * plan.qty < r.min_notional:
+                out.append(f"{where}: notional {price * plan.qty} below min {r.min_notional}")
+            live, age = self.view.book_status(m.venue, m.instrument)
+            if not live:
+                out.append(f"{where}: book not LIVE")
+            elif age > p.max_book_age_ns:
+                out.append(f"{where}: book {age / 1e6:.0f} ms old > {p.max_book_age_ns / 1e6:.0f} ms")
+        legs = [self._leg_risk(plan.buy, Side.BUY, plan.qty, plan.buy_limit),
+                self._leg_risk(plan.sell, Side.SELL, plan.qty, plan.sell_limit)]  # fmt: skip
+        out += self.ex.risk.check(ticket_id, legs)
+        return out
+
+    @staticmethod
+    def _leg_risk(m: Market, side: Side, qty: int, price: int) -> LegRisk:
+        q = Decimal(qty).scaleb(-m.qty_decimals)
+        return LegRisk(m.venue, m.base.name, 1 if side is Side.BUY else -1, q,
+                       q * Decimal(price).scaleb(-m.price_decimals))  # fmt: skip
+
+    def _reserve(self, ticket_id: str, leg: str, m: Market, side: Side, *, qty: int, price: int) -> None:
+        if side is Side.BUY:
+            amt = buy_reservation(
+                price, qty, price_decimals=m.price_decimals, qty_decimals=m.qty_decimals,
+                fee_rate=m.rules.taker_fee or 0, quote=m.quote,
+            )  # fmt: skip
+        else:
+            amt = sell_reservation(qty, m.qty_decimals, m.base)
+        self.ex.ledger.reserve(ticket_id, leg, m.venue, amt.asset, amt.value)
+
+    def _intent(self, ticket_id: str, leg: str, m: Market, side: Side, *, qty: int, price: int) -> OrderIntent:
+        return OrderIntent(
+            ticket_id=ticket_id, leg_id=leg, attempt=0, venue=m.venue, symbol=m.symbol, instrument=m.instrument,
+            base=m.base.name, quote=m.quote.name, price_decimals=m.price_decimals, qty_decimals=m.qty_decimals,
+            side=side, order_type=OrderType.LIMIT, tif=TimeInForce.IOC, qty=qty, limit_price=price,
+        )  # fmt: skip
+
+    # ---- 2. both legs ----------------------------------------------------------------------------
+
+    async def execute(self, plan: TicketPlan) -> TicketResult:
+        t0 = time.perf_counter_ns()
+        ticket_id = new_ticket_id()
+        result = TicketResult(ticket_id, "refused")
+        reasons = self.check(plan, ticket_id)
+        if not reasons:
+            try:
+                self._reserve(ticket_id, "buy", plan.buy, Side.BUY, qty=plan.qty, price=plan.buy_limit)
+                try:
+                    self._reserve(ticket_id, "sell", plan.sell, Side.SELL, qty=plan.qty, price=plan.sell_limit)
+                except LedgerError:
+                    self.ex.ledger.release_remaining(ticket_id, "buy", "refused", "refused")
+                    raise
+            except LedgerError as e:
+                reasons.append(f"funds: {e}")
+        if reasons:
+            result.reasons = reasons
+            self.results.append(result)
+            return result
+        risk = self.ex.risk
+        risk.open_tickets += 1
+        try:
+            self.ex.journal.write_ticket(
+                ticket_id, plan.instrument, plan.buy.venue, plan.sell.venue,
+                {"qty": str(plan.qty), "expected_buy_price": str(plan.buy_limit),
+                 "expected_sell_price": str(plan.sell_limit), "reason": plan.reason},
+            )  # fmt: skip
+            buy = self.ex.track(self._intent(ticket_id, "buy", plan.buy, Side.BUY, qty=plan.qty, price=plan.buy_limit))
+            sell = self.ex.track(
+                self._intent(ticket_id, "sell", plan.sell, Side.SELL, qty=plan.qty, price=plan.sell_limit)
+            )
+            sends = [asyncio.ensure_future(self.ex.send(buy)), asyncio.ensure_future(self.ex.send(sell))]
+            await asyncio.sleep(0)  # both coroutines run up to their first await: both orders are on the wire
+            result.decision_to_wire_ns = time.perf_counter_ns() - t0
+            await asyncio.gather(*sends)
+            await asyncio.gather(self.ex.wait_done(buy, self.params.leg_timeout),
+                                 self.ex.wait_done(sell, self.params.leg_timeout))  # fmt: skip
+            result.orders += [buy, sell]
+            result.bought, result.sold = buy.filled, sell.filled
+            residual = buy.filled - sell.filled
+            result.status = "done" if buy.filled or sell.filled else "missed"
+            if residual:
+                t_h = time.perf_counter_ns()
+                residual = await self._fix_residual(ticket_id, plan, residual, result)
+                result.hedge_lag_ns = time.perf_counter_ns() - t_h
+            result.residual = residual
+            if residual:
+                result.status = "residual"
+                self.residuals[ticket_id] = residual
+                log.error("ticket %s left a residual of %d (qty units) after hedge and unwind", ticket_id, residual)
+            self._record_outcome(ticket_id, plan, result)
+        finally:
+            risk.open_tickets -= 1
+        self.results.append(result)
+        return result
+
+    # ---- 3. residual -----------------------------------------------------------------------------
+
+    async def _fix_residual(self, ticket_id: str, plan: TicketPlan, residual: int, result: TicketResult) -> int:
+        """Hedge (best LIVE venue, then) unwind (the venue that over-filled). Returns what is left."""
+        p = self.params
+        side = Side.SELL if residual > 0 else Side.BUY
+        expected = plan.sell_limit if side is Side.SELL else plan.buy_limit
+        worst = self._worst(expected, side)
+        deadline = time.monotonic() + p.hedge_timeout
+        n = 0
+        while residual and time.monotonic() < deadline and n < p.max_attempts:
+            target = self._hedge_venue(plan, side, worst)
+            if target is None:
+                await asyncio.sleep(0.02)  # no LIVE venue within the loss budget yet
+                continue
+            n += 1
+            m, price = target
+            done = await self._one_leg(ticket_id, f"hedge{n}", m, side, qty=abs(residual), seen=price, worst=worst)
+            residual -= done if side is Side.SELL else -done
+            result.status = "hedged"
+        if not residual:
+            return 0
+        # unwind: undo the excess where it was made, within the same budget
+        side = Side.SELL if residual > 0 else Side.BUY
+        m = plan.buy if residual > 0 else plan.sell
+        expected = plan.buy_limit if residual > 0 else plan.sell_limit
+        worst = self._worst(expected, side)
+        for k in range(1, p.max_attempts + 1):
+            best = self.view.best_price(m.venue, m.instrument, side)
+            if best is None or (best < worst if side is Side.SELL else best > worst):
+                await asyncio.sleep(0.05)
+                continue
+            done = await self._one_leg(ticket_id, f"unwind{k}", m, side, qty=abs(residual), seen=best, worst=worst)
+            residual -= done if side is Side.SELL else -done
+            result.status = "unwound"
+            if not residual:
+                break
+        return residual
+
+    def _worst(self, expected: int, side: Side) -> int:
+        move = expected * self.params.loss_budget_bps // 10_000
+        return expected - move if side is Side.SELL else expected + move
+
+    def _hedge_venue(self, plan: TicketPlan, side: Side, worst: int) -> tuple[Market, int] | None:
+        best: tuple[Market, int] | None = None
+        for (venue, inst), m in self.markets.items():
+            if inst != plan.instrument or self.ex.risk.breaker.is_open(venue):
+                continue
+            live, age = self.view.book_status(venue, inst)
+            if not live or age > self.params.max_book_age_ns:
+                continue
+            price = self.view.best_price(venue, inst, side)
+            if price is None or (price < worst if side is Side.SELL else price > worst):
+                continue
+            if best is None or (price > best[1] if side is Side.SELL else price < best[1]):
+                best = (m, price)
+        return best
+
+    async def _one_leg(
+        self, ticket_id: str, leg: str, m: Market, side: Side, *, qty: int, seen: int, worst: int
+    ) -> int:
+        """One IOC at ``worst`` (at most), sized down to the venue's lot; returns the quantity filled."""
+        lot = max(m.rules.lot, 1)
+        qty = qty // lot * lot
+        tick = max(m.rules.tick, 1)
+        price = worst // tick * tick if side is Side.BUY else -(-worst // tick) * tick
+        if qty < max(m.rules.min_qty, 1) or price * qty < m.rules.min_notional:
+            log.warning("%s %s: %d below the venue minimums, cannot be sent", ticket_id, leg, qty)
+            return 0
+        try:
+            self._reserve(ticket_id, leg, m, side, qty=qty, price=price)
+        except LedgerError as e:
+            log.error("%s %s on %s: cannot reserve funds: %s", ticket_id, leg, m.venue, e)
+            return 0
+        order = self.ex.track(self._intent(ticket_id, leg, m, side, qty=qty, price=price))
+        await self.ex.send(order)
+        await self.ex.wait_done(order, self.params.leg_timeout)
+        log.info("%s %s %s %d on %s at worst %d (seen %d): filled %d", ticket_id, leg, side.value, qty, m.venue,
+                 price, seen, order.filled)  # fmt: skip
+        return order.filled
+
+    def _record_outcome(self, ticket_id: str, plan: TicketPlan, r: TicketResult) -> None:
+        detail = {
+            "bought": str(r.bought), "sold": str(r.sold), "residual": str(r.residual),
+            "hedge_lag_ns": r.hedge_lag_ns, "decision_to_wire_ns": r.decision_to_wire_ns,
+            "legs": {o.intent.leg_id: {"venue": o.intent.venue, "state": o.state.value, "filled": str(o.filled),
+                                       "avg_price": str(o.avg_price) if o.avg_price is not None else None,
+                                       "reason": o.reason}
+                     for o in self.ex.orders.values() if o.intent.ticket_id == ticket_id},
+        }  # fmt: skip
+        self.ex.journal.write_ticket_outcome(ticket_id, r.status, detail)
+        try:
+            pnl = self.ex.journal.ticket_pnl(ticket_id)
+        except (ValueError, LookupError):
+            return
+        self.ex.risk.on_realised(Decimal(pnl.realised).scaleb(-pnl.notional_decimals))
