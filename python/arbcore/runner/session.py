@@ -1,0 +1,393 @@
+"""One trading session built from a `Config`: venues (simulated on loopback or real), their feeds
+into one consolidated book per instrument, an order client per venue, the ledger and journal,
+the executor and ticket runner, and the strategy host. `arbcore run` and the end-to-end tests
+both drive this class.
+
+Data path per socket read: frame bytes -> Rust decoder -> consolidated book; once per drained
+read, each instrument's book is refreshed and its opportunities (a numpy record array) go to the
+strategy; each proposal becomes a ticket (validated, reserved, journaled, both legs sent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import arbcore
+from arbcore.execution.amounts import Asset
+from arbcore.execution.engine import Executor
+from arbcore.execution.journal import Journal
+from arbcore.execution.orders import Side
+from arbcore.execution.risk import KillSwitch, RiskGate, RiskLimits
+from arbcore.execution.ticket import Market, TicketParams, TicketPlan, TicketResult, TicketRunner
+from arbcore.feed_client import FeedClient
+from arbcore.runner.config import Config, InstrumentConfig
+from arbcore.runner.plugins import FillEvent, Opportunity, StrategyHost, TicketProposal
+from arbcore.sim.exchange import SimAccount, SimExchange, SimMarketSpec
+from arbcore.sim.fmt import places_of
+from arbcore.sim.market import SimMarket
+from arbcore.sim.orders.rig import attach_order_side, client_config, make_credentials, market_data_protocol
+from arbcore.sim.server import SimInstrument, SimVenue
+from arbcore.venues import CLIENT_SPECS
+from arbcore.venues.orders.base import OrderClient
+from arbcore.venues.orders.registry import ORDER_VENUES, OrderClientConfig
+from arbcore.venues.orders.types import InstrumentRules, OrderReport
+from arbcore.venues.signing.credentials import Credentials
+
+log = logging.getLogger("arbcore.session")
+
+
+@dataclass
+class SessionStats:
+    opportunities: int = 0
+    proposals: int = 0
+    tickets: int = 0
+    refused: int = 0
+    started_ns: int = field(default_factory=time.time_ns)
+    decision_to_wire_ns: list[int] = field(default_factory=list)
+    recent: list[TicketResult] = field(default_factory=list)
+
+
+class BookView:
+    """`MarketView` over the consolidated books (one per instrument)."""
+
+    def __init__(self, books: Mapping[str, arbcore.ConsolidatedBook]) -> None:
+        self.books = books
+
+    def book_status(self, venue: str, instrument: str) -> tuple[bool, int]:
+        book = self.books[instrument]
+        live = book.state_name(venue) == "LIVE"
+        recv = book.timestamps(venue)[1]
+        return live, (time.time_ns() - recv) if recv else 1 << 62
+
+    def best_price(self, venue: str, instrument: str, side: Side) -> int | None:
+        book = self.books[instrument]
+        top = book.best_ask(venue) if side is Side.BUY else book.best_bid(venue)
+        return None if top is None else top[0]
+
+
+def _text(raw: int, decimals: int) -> str:
+    return arbcore.format_decimal(raw, decimals)
+
+
+class TradingSession:
+    def __init__(
+        self,
+        config: Config,
+        host: StrategyHost,
+        *,
+        journal_path: str | Path,
+        environ: Mapping[str, str] | None = None,
+        kill_file: str | Path | None = None,
+        reconcile_every: float = 5.0,
+    ) -> None:
+        self.config = config
+        self.host = host
+        self.journal_path = Path(journal_path)
+        self.environ = environ
+        self.reconcile_every = reconcile_every
+        self.assets: dict[str, Asset] = dict(config.assets)
+        self.books: dict[str, arbcore.ConsolidatedBook] = {}
+        self.view = BookView(self.books)
+        self.sim_market: SimMarket | None = None
+        self.sim_venues: dict[str, SimVenue] = {}
+        self.exchanges: dict[str, SimExchange] = {}
+        self.credentials: dict[str, Credentials] = {}
+        self.clients: dict[str, OrderClient] = {}
+        self.feeds: dict[str, FeedClient] = {}
+        self.markets: dict[tuple[str, str], Market] = {}
+        self.stats = SessionStats()
+        risk = config.risk
+        lim = RiskLimits(
+            max_order_notional=Decimal(str(risk.max_order_notional or "1e18")),
+            max_ticket_notional=Decimal(str(risk.max_ticket_notional or "1e18")),
+            max_position={a: Decimal(p.per_venue).scaleb(-p.asset.decimals)
+                          for a, p in risk.max_position.items() if p.per_venue is not None},
+            max_net_position={a: Decimal(p.net).scaleb(-p.asset.decimals)
+                              for a, p in risk.max_position.items() if p.net is not None},
+            max_daily_loss=Decimal(str(risk.max_daily_loss or "1e18")),
+            max_open_tickets=risk.max_open_tickets,
+            breaker_errors=max(1, min(risk.breaker_max_rejects, risk.breaker_max_errors)),
+            breaker_window_s=risk.breaker_window_ms / 1000,
+        )  # fmt: skip
+        self.risk = RiskGate(lim, KillSwitch(kill_file or risk.kill_file))
+        ex = config.execution
+        loss_bps = 20
+        self.ticket_params = TicketParams(
+            max_book_age_ns=ex.staleness_ms * 1_000_000,
+            leg_timeout=ex.leg_timeout_ms / 1000,
+            hedge_timeout=ex.hedge_timeout_ms / 1000,
+            loss_budget_bps=loss_bps,
+        )
+        self.journal: Journal | None = None
+        self.executor: Executor | None = None
+        self.runner: TicketRunner | None = None
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._in_flight: set[str] = set()  # instrument with a ticket in flight
+        self._accepting = False
+        self._timer: asyncio.Task[None] | None = None
+        self._feed_tasks: list[asyncio.Task[None]] = []
+
+    # ---- construction -------------------------------------------------------------------------
+
+    def _inst(self, name: str) -> InstrumentConfig:
+        return next(i for i in self.config.instruments if i.name == name)
+
+    def _build_sims(self) -> None:
+        sims = [v for v in self.config.venues.values() if v.simulated]
+        if not sims:
+            return
+        venues = []
+        for v in sims:
+            insts = []
+            for inst in self.config.instruments:
+                iv = inst.venues.get(v.name)
+                if iv is None:
+                    continue
+                mid = inst.sim_mid if inst.sim_mid is not None else 1_000 * iv.tick
+                insts.append(SimInstrument(iv.symbol, inst.price_decimals, inst.qty_decimals, tick=iv.tick,
+                                           lot=iv.lot, mid=mid, depth=50))  # fmt: skip
+            venues.append((market_data_protocol(v.protocol), insts))
+        interval = self.config.run.sim_interval_ms / 1000
+        self.sim_market = SimMarket(venues, seed=self.config.run.seed, interval=interval)
+        for v, sim in zip(sims, self.sim_market.venues, strict=True):
+            specs = []
+            fee = None
+            for inst in self.config.instruments:
+                iv = inst.venues.get(v.name)
+                if iv is not None:
+                    specs.append(SimMarketSpec(iv.symbol, inst.base.name, inst.quote.name, iv.min_qty, iv.min_notional))
+                    fee = fee or iv
+            assert fee is not None
+            exch = attach_order_side(sim, v.protocol, specs, {n: a.decimals for n, a in self.assets.items()},
+                                     maker_fee=fee.maker_fee.rate, taker_fee=fee.taker_fee.rate)  # fmt: skip
+            creds = make_credentials(v.protocol)
+            exch.add_account(SimAccount(creds.api_key, creds.secret, creds.passphrase, balances=dict(v.balances)))
+            self.sim_venues[v.name], self.exchanges[v.name], self.credentials[v.name] = sim, exch, creds
+
+    def _build_books(self) -> None:
+        for inst in self.config.instruments:
+            book = arbcore.ConsolidatedBook(inst.name, inst.price_decimals, inst.qty_decimals)
+            for name, iv in inst.venues.items():
+                book.add_venue(
+                    name, symbol=iv.symbol, tick_size=iv.tick_text, lot_size=iv.lot_text, min_qty=iv.min_qty_text,
+                    min_notional=iv.min_notional_text, taker_fee=iv.taker_fee.text, maker_fee=iv.maker_fee.text,
+                )  # fmt: skip
+            book.set_min_edge_bps(self.config.execution.min_edge_bps)
+            self.books[inst.name] = book
+
+    def _order_config(self, name: str) -> OrderClientConfig:
+        v = self.config.venues[name]
+        scales = {iv.symbol: (inst.price_decimals, inst.qty_decimals)
+                  for inst in self.config.instruments for n, iv in inst.venues.items() if n == name}  # fmt: skip
+        if v.simulated:
+            return client_config(v.protocol, self.sim_venues[name], self.credentials[name])
+        from arbcore.runner.config import credentials_for
+
+        creds = credentials_for(self.config, name, self.environ)
+        api = ORDER_VENUES[v.protocol].client_api()
+        urls = dict(api.LIVE_URLS)
+        if v.rest_url:
+            urls["rest"] = v.rest_url
+        return OrderClientConfig(v.protocol, creds, urls, scales, {})
+
+    def _build_feeds(self) -> None:
+        names = list(self.books)
+        for vname, v in self.config.venues.items():
+            spec = CLIENT_SPECS[v.protocol]
+            symbols: dict[str, tuple[int, int]] = {}
+            precisions: dict[str, tuple[int, int]] = {}
+            for i, inst in enumerate(self.config.instruments):
+                iv = inst.venues.get(vname)
+                if iv is not None:
+                    symbols[iv.symbol] = (i, self.books[inst.name].venue_index(vname))
+                    precisions[iv.symbol] = (
+                        places_of(iv.tick, inst.price_decimals),
+                        places_of(iv.lot, inst.qty_decimals),
+                    )
+            if v.simulated:
+                sim = self.sim_venues[vname]
+                url, rest = sim.ws_url, sim.rest_url if sim.rest_port else None
+            else:
+                url, rest = v.ws_url or "", v.rest_url
+            kw = {"precisions": precisions} if v.protocol == "kraken" else None
+            self.feeds[vname] = FeedClient(
+                spec, url, [self.books[n] for n in names], symbols, rest_url=rest, on_read=self._on_read,
+                stale_after=max(1.0, self.config.execution.staleness_ms / 1000), feed_kwargs=kw,
+            )  # fmt: skip
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> list[str]:
+        """Start venues, clients and feeds; recover from the journal. Returns recovery notes."""
+        self._build_sims()
+        self._build_books()
+        if self.sim_market is not None:
+            await self.sim_market.start()
+        for name, v in self.config.venues.items():
+            client = ORDER_VENUES[v.protocol].client_api().make_client(self._order_config(name))
+            await client.start()
+            self.clients[name] = client
+        secrets = [s for c in self.credentials.values() for s in (c.secret, c.passphrase or "") if s]
+        self.journal = Journal(self.journal_path, secrets=secrets, durable_intents=False)
+        fresh = not self.journal.ledger_events()
+        ledger = self.journal.ledger_replay(sink=self.journal.append_ledger_event)
+        self.executor = Executor(self.journal, ledger, self.clients, self.assets, self.risk,
+                                 place_timeout=max(0.5, self.config.execution.leg_timeout_ms / 1000))  # fmt: skip
+        for client in self.clients.values():
+            client.on_report = self._on_report
+        await self._load_markets()
+        notes = await self.executor.recover()
+        recs = await self.executor.reconcile_balances(adopt=fresh)
+        for venue, rec in recs.items():
+            if not rec.ok and not fresh:
+                notes.append(f"{venue}: balances differ from the journal's ledger: {rec.mismatches}")
+        self.runner = TicketRunner(self.executor, self.markets, self.view, self.ticket_params)
+        self._sync_book_balances()
+        self.host.context.attach_books(self.books)
+        self.host.start()
+        for feed in self.feeds.values():
+            self._feed_tasks.append(asyncio.get_running_loop().create_task(feed.run()))
+        self._timer = asyncio.get_running_loop().create_task(self._timer_loop())
+        self._accepting = True
+        return notes
+
+    async def _load_markets(self) -> None:
+        for vname in self.config.venues:
+            symbols = {
+                iv.symbol: inst for inst in self.config.instruments for n, iv in inst.venues.items() if n == vname
+            }
+            rules = await self.clients[vname].instruments(list(symbols))
+            for sym, inst in symbols.items():
+                iv = inst.venues[vname]
+                r = rules.get(sym) or InstrumentRules(vname, sym, inst.price_decimals, inst.qty_decimals, iv.tick,
+                                                      iv.lot, iv.min_qty, iv.min_notional)  # fmt: skip
+                if (r.tick, r.lot) != (iv.tick, iv.lot):
+                    log.warning("%s %s: venue says tick %d lot %d, config %d %d; using the venue's", vname, sym,
+                                r.tick, r.lot, iv.tick, iv.lot)  # fmt: skip
+                r = InstrumentRules(vname, sym, inst.price_decimals, inst.qty_decimals, r.tick, r.lot,
+                                    max(r.min_qty, iv.min_qty), max(r.min_notional, iv.min_notional), r.max_qty,
+                                    iv.maker_fee.rate, iv.taker_fee.rate)  # fmt: skip
+                self.markets[(vname, inst.name)] = Market(vname, sym, inst.name, inst.base, inst.quote, r)
+
+    async def stop(self) -> None:
+        """Stop taking tickets, let in-flight ones finish, cancel open orders, close everything."""
+        self._accepting = False
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+        if self.executor is not None:
+            await self.executor.cancel_all()
+        self.host.stop()
+        if self._timer is not None:
+            self._timer.cancel()
+        for feed in self.feeds.values():
+            feed.stop()
+        pending = [t for t in [self._timer, *self._feed_tasks] if t is not None]
+        for t in pending:
+            t.cancel()
+        for t in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for client in self.clients.values():
+            with contextlib.suppress(Exception):
+                await client.close()
+        if self.sim_market is not None:
+            await self.sim_market.stop()
+        if self.journal is not None:
+            self.journal.close()
+
+    # ---- the hot path -------------------------------------------------------------------------
+
+    def _on_read(self) -> None:
+        if not self._accepting:
+            return
+        for name, book in self.books.items():
+            recs = book.opportunities()
+            if not len(recs):
+                continue
+            self.stats.opportunities += len(recs)
+            if name in self._in_flight:
+                continue
+            for p in self.host.on_opportunities(Opportunity.from_book(book, recs)):
+                self.submit(p)
+
+    def submit(self, p: TicketProposal) -> None:
+        """Turn a strategy's proposal into a ticket task (one ticket in flight per instrument)."""
+        self.stats.proposals += 1
+        if not self._accepting or self.runner is None or p.instrument in self._in_flight:
+            return
+        if p.buy_venue is None or p.sell_venue is None or p.buy_limit is None or p.sell_limit is None:
+            return  # one-legged proposals (hedges) are not supported yet
+        buy, sell = self.markets[(p.buy_venue, p.instrument)], self.markets[(p.sell_venue, p.instrument)]
+        plan = TicketPlan(p.instrument, buy, sell, p.qty, p.buy_limit, p.sell_limit, p.reason)
+        self._in_flight.add(p.instrument)
+        task = asyncio.get_running_loop().create_task(self._run_ticket(plan))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_ticket(self, plan: TicketPlan) -> None:
+        assert self.runner is not None
+        try:
+            result = await self.runner.execute(plan)
+        except Exception:
+            log.exception("ticket on %s failed", plan.instrument)
+            return
+        finally:
+            self._in_flight.discard(plan.instrument)
+            self._sync_book_balances()
+        if result.status == "refused":
+            self.stats.refused += 1
+            log.info("ticket refused: %s", "; ".join(result.reasons))
+        else:
+            self.stats.tickets += 1
+            self.stats.decision_to_wire_ns.append(result.decision_to_wire_ns)
+            log.info("ticket %s %s: bought %d sold %d residual %d", result.ticket_id, result.status, result.bought,
+                     result.sold, result.residual)  # fmt: skip
+        self.stats.recent = [*self.stats.recent, result][-20:]
+
+    def _on_report(self, report: OrderReport) -> None:
+        assert self.executor is not None
+        self.executor.on_report(report)
+        order = self.executor.orders.get(report.client_order_id)
+        if order is None:
+            return
+        for f in report.fills:
+            i = order.intent
+            self.host.on_fill(FillEvent(i.ticket_id, order.cid, i.venue, i.instrument, i.side.value, f.qty, f.price,
+                                        f.fee, f.fee_asset, f.fee_decimals, time.time_ns()))  # fmt: skip
+
+    def _sync_book_balances(self) -> None:
+        """Detection sizes by what the ledger says is available."""
+        if self.executor is None:
+            return
+        ctx = self.host.context
+        for (venue, asset), bal in self.executor.ledger.balances().items():
+            a = self.assets.get(asset)
+            if a is None:
+                continue
+            for book in self.books.values():
+                if venue in book.venues and asset in (book.base, book.quote):
+                    book.set_balance(venue, asset, _text(max(0, bal.available), a.decimals))
+            ctx.set_balance(venue, asset, bal.total)
+
+    async def _timer_loop(self) -> None:
+        period = self.config.run.timer_ms / 1000
+        last_rec = time.monotonic()
+        while True:
+            await asyncio.sleep(period)
+            if self.risk.kill.engaged and self._accepting:
+                self._accepting = False
+                n = await self.executor.cancel_all() if self.executor else 0
+                log.error("kill switch: new tickets stopped, %d open orders cancelled", n)
+            for p in self.host.on_timer(time.time_ns()):
+                self.submit(p)
+            if self.executor is not None and time.monotonic() - last_rec > self.reconcile_every and not self._tasks:
+                last_rec = time.monotonic()
+                with contextlib.suppress(Exception):
+                    await self.executor.reconcile_balances()
