@@ -1,6 +1,8 @@
 """Collect criterion and pytest-benchmark results of one `make bench` run into BENCHMARKS.md
 and a JSON file. Every figure printed here was measured in this run; targets are checked
-against medians, and each Python figure is put beside the pure-Python baseline of the same run.
+against medians, and each figure is put beside the peers measured in the same run (workloads
+a-d, see benches/test_peers_*.py and test_five_venues.py). The end-to-end latency file
+(target/bench-e2e.json, workload e) and the regression guard's baseline are included when present.
 """
 
 from __future__ import annotations
@@ -146,12 +148,325 @@ def value_of(t: Target, r: Result) -> float:
     return r.per_element_ns
 
 
+WORKLOADS = {
+    "a": "(a) L2 apply, one venue, 1M deltas (1,000-level snapshot per side, ~90% near the touch, ~25% deletions)",
+    "b": "(b) apply + read best bid and best ask after every delta",
+    "c": "(c) raw Binance Spot diff-depth frames as bytes (10 levels each), decode + apply",
+    "d": "(d) five venues, per message: apply, consolidated best bid/ask, opportunity detection",
+}
+PEERS = {
+    "nautilus_trader (peer)": "nautilus_trader: its OrderBook (L2_MBP), PyO3 and Cython APIs",
+    "order_book (peer)": "order_book: cryptofeed's C order book",
+    "sortedcontainers (baseline)": "pure Python: an L2 book on sortedcontainers.SortedDict",
+}
+
+
+def _rows(pytest: dict[str, Result], extra: dict[str, dict[str, Any]], w: str) -> list[tuple[Result, dict[str, Any]]]:
+    out = [(r, extra.get(n, {})) for n, r in pytest.items() if extra.get(n, {}).get("workload") == w]
+    return sorted(out, key=lambda x: x[0].per_element_ns)
+
+
+def _best(pytest: dict[str, Result], pattern: str) -> Result | None:
+    rx = re.compile(pattern)
+    found = [r for n, r in pytest.items() if rx.search(n)]
+    return min(found, key=lambda r: r.per_element_ns) if found else None
+
+
+def _met(ok: bool | None) -> str:
+    return "not measured" if ok is None else ("yes" if ok else "**no**")
+
+
+def issue6(
+    criterion: dict[str, Result],
+    pytest: dict[str, Result],
+    extra: dict[str, dict[str, Any]],
+    meta: dict[str, str],
+    *,
+    e2e: dict[str, Any] | None,
+    guard: dict[str, Any] | None,
+) -> tuple[list[str], dict[str, Any]]:
+    lines = ["", "## Peers", ""]
+    missing = [k for k in PEERS if meta.get(k) in (None, "", "not installed")]
+    for k, what in PEERS.items():
+        v = meta.get(k, "not installed")
+        lines.append(f"- {what}: " + (f"version {v}" if k not in missing else "**not installed: not measured**"))
+    lines += [
+        "",
+        "Peers run in the benchmark virtualenv only (`.venv-bench`, from `benches/requirements-peers.txt`),",
+        "never in arbcore's dependencies. All contenders get the same seeded stream "
+        "(`arbcore.synthetic_stream(42, 1000, 1_000_000)`), and every benchmark asserts that the",
+        "contender's whole final book (every level, both sides, as integer ticks and lots) equals the",
+        "sorted-dict replay of the same deltas, which in turn equals arbcore's. Building the peers' delta",
+        "objects is not timed where the path says *prebuilt* (their fastest path).",
+    ]
+    targets: list[dict[str, Any]] = []
+
+    # (c) frames vs nautilus per-message path
+    arb_c = find(pytest, r"^test_arbcore_binance_frames$")
+    nt_c = _best(pytest, r"^test_nautilus_(cython|pyo3)_binance_frames$")
+    c_ratio = nt_c.per_element_ns / arb_c.per_element_ns if arb_c and nt_c else None
+    # (a) batch vs nautilus best batch
+    arb_a = find(pytest, r"numpy_batch_whole_stream$")
+    nt_a = _best(pytest, r"^test_nautilus_(cython|pyo3)_(whole_stream|per_message)_batch$")
+    a_ratio = nt_a.per_element_ns / arb_a.per_element_ns if arb_a and nt_a else None
+    arb_a10 = find(pytest, r"numpy_batch_per_message$")
+    nt_a10 = _best(pytest, r"^test_nautilus_(cython|pyo3)_per_message_batch$")
+    # (d) detection added per top-of-book change
+    cons = find(pytest, r"^test_five_venues_arbcore_consolidated$")
+    refr = find(pytest, r"^test_five_venues_arbcore_refresh$")
+    d_added = d_per_msg = None
+    d_info: dict[str, Any] = {}
+    if cons and refr:
+        d_info = extra.get(refr.name, {})
+        tops = d_info.get("top_changes") or 0
+        msgs = d_info.get("messages") or 0
+        d_added = (refr.median_ns - cons.median_ns) / tops if tops else None
+        d_per_msg = (refr.median_ns - cons.median_ns) / msgs if msgs else None
+    rust_cross = find(criterion, r"^refresh/cross$")
+    rust_nocross = find(criterion, r"^refresh/no_cross$")
+    # (e) e2e
+    e_above = None
+    if e2e and "engine" in e2e and "echo" in e2e:
+        e_above = float(e2e["engine"]["p50_us"]) - float(e2e["echo"]["p50_us"])
+
+    def name_of(r: Result | None) -> str:
+        return (
+            "" if r is None else (extra.get(r.name, {}).get("peer", "") + ": " + extra.get(r.name, {}).get("path", ""))
+        )
+
+    lines += [
+        "",
+        "## Targets (issue 6), medians of this run",
+        "",
+        "| workload | expected | measured | met |",
+        "| --- | --- | --- | --- |",
+    ]
+    c_txt = (
+        f"arbcore {fmt_ns(arb_c.per_element_ns)}/delta vs {name_of(nt_c)} {fmt_ns(nt_c.per_element_ns)}/delta: "
+        f"**{c_ratio:.1f}x**"
+        if c_ratio and arb_c and nt_c
+        else "nautilus not measured"
+    )
+    lines.append(
+        f"| (c) Binance frames, bytes in | >= 10x Nautilus's per-message path | {c_txt} | "
+        f"{_met(None if c_ratio is None else c_ratio >= 10)} |"
+    )
+    targets.append(
+        {
+            "label": "c_frames_vs_nautilus_per_message",
+            "expected": ">= 10",
+            "ratio": c_ratio,
+            "met": None if c_ratio is None else c_ratio >= 10,
+        }
+    )
+    a_txt = (
+        f"arbcore numpy batch {fmt_ns(arb_a.per_element_ns)}/delta vs {name_of(nt_a)} "
+        f"{fmt_ns(nt_a.per_element_ns)}/delta: **{a_ratio:.1f}x**"
+        if a_ratio and arb_a and nt_a
+        else "nautilus not measured"
+    )
+    lines.append(
+        f"| (a) L2 apply, 1M deltas | >= 3x Nautilus's best batch path | {a_txt} | "
+        f"{_met(None if a_ratio is None else a_ratio >= 3)} |"
+    )
+    targets.append(
+        {
+            "label": "a_apply_vs_nautilus_best_batch",
+            "expected": ">= 3",
+            "ratio": a_ratio,
+            "met": None if a_ratio is None else a_ratio >= 3,
+        }
+    )
+    if d_added is not None and d_per_msg is not None:
+        d_txt = (
+            f"from Python: {fmt_ns(d_added)} per top-of-book change ({fmt_ns(d_per_msg)} per message; "
+            f"{d_info.get('top_changes', 0):,} top changes in {d_info.get('messages', 0):,} messages)"
+        )
+        if rust_cross is not None:
+            d_txt += f"; Rust `refresh/cross` {fmt_ns(rust_cross.per_element_ns)} per change, apply included"
+    else:
+        d_txt = "not measured"
+    lines.append(
+        f"| (d) five venues | detection adds <= 1 µs per top-of-book change | {d_txt} | "
+        f"{_met(None if d_added is None else d_added <= 1000)} |"
+    )
+    targets.append(
+        {
+            "label": "d_detection_added_per_top_change_ns",
+            "expected": "<= 1000",
+            "measured": d_added,
+            "met": None if d_added is None else d_added <= 1000,
+            "rust_refresh_cross_ns": rust_cross.per_element_ns if rust_cross else None,
+        }
+    )
+    e_txt = (
+        f"engine p50 {float(e2e['engine']['p50_us']):.1f} µs - echo p50 {float(e2e['echo']['p50_us']):.1f} µs "
+        f"= {e_above:.1f} µs"
+        if e2e and e_above is not None
+        else "not measured in this run (`target/bench-e2e.json` absent)"
+    )
+    lines.append(
+        f"| (e) end to end over loopback | engine time above the echo floor <= 20 µs p50 | {e_txt} | "
+        f"{_met(None if e_above is None else e_above <= 20)} |"
+    )
+    targets.append(
+        {
+            "label": "e_engine_above_echo_p50_us",
+            "expected": "<= 20",
+            "measured": e_above,
+            "met": None if e_above is None else e_above <= 20,
+        }
+    )
+    if arb_a10 and nt_a10:
+        lines += [
+            "",
+            f"Like for like per message (10 deltas per call): arbcore numpy {fmt_ns(arb_a10.per_element_ns)}"
+            f"/delta vs {name_of(nt_a10)} {fmt_ns(nt_a10.per_element_ns)}/delta "
+            f"({nt_a10.per_element_ns / arb_a10.per_element_ns:.1f}x).",
+        ]
+
+    # workload tables
+    for w, title in WORKLOADS.items():
+        rows = _rows(pytest, extra, w)
+        if not rows:
+            continue
+        arb = [r for r, i in rows if i.get("role") == "arbcore"]
+        ref = min(arb, key=lambda r: r.per_element_ns) if arb else None
+        lines += [
+            "",
+            f"### {title}",
+            "",
+            "| contender | path | median per round | per delta | deltas/s | "
+            + ("vs fastest arbcore path |" if ref else "|"),
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for r, info in rows:
+            rate = f"{1e3 / r.per_element_ns:.2f} M" if r.elements else ""
+            vs = f"{r.per_element_ns / ref.per_element_ns:.1f}x" if ref and r.elements else ""
+            lines.append(
+                f"| {info.get('peer', info.get('role', ''))} | {info.get('path', '')} | {fmt_ns(r.median_ns)} "
+                f"| {fmt_ns(r.per_element_ns)} | {rate} | {vs} |"
+            )
+        if w == "c":
+            fb = next((i.get("frame_bytes") for _, i in rows if i.get("frame_bytes")), None)
+            fr = next((i.get("frames") for _, i in rows if i.get("frames")), None)
+            if fb and fr:
+                lines += ["", f"{fr:,} frames of {fb} bytes on average; per frame = per delta x 10."]
+        if w == "d":
+            lines.append("")
+            for r, info in rows:
+                for k in ("messages_with_opportunity", "messages_with_cross", "pairs_evaluated"):
+                    if k in info:
+                        lines.append(f"- `{r.name}`: {k.replace('_', ' ')} = {info[k]:,}")
+        if missing:
+            lines += ["", "Not measured (not installed): " + ", ".join(missing) + "."]
+
+    if e2e:
+        lines += [
+            "",
+            "### (e) end to end over loopback (benches/test_e2e_latency.py, this run)",
+            "",
+            "| path | p50 | p99 | p99.9 |",
+            "| --- | --- | --- | --- |",
+        ]
+        for k in ("engine", "echo"):
+            if k in e2e:
+                v = e2e[k]
+                lines.append(
+                    f"| {k} | {float(v['p50_us']):.1f} µs | {float(v['p99_us']):.1f} µs | "
+                    f"{float(v['p999_us']):.1f} µs |"
+                )
+        other = {k: v for k, v in e2e.items() if k not in ("engine", "echo")}
+        if other:
+            lines.append(f"\nOther fields: `{json.dumps(other, sort_keys=True)}`")
+
+    lines += notes(c_ratio, a_ratio, d_added, d_info=d_info, rust_cross=rust_cross, rust_nocross=rust_nocross, e2e=e2e)
+    if guard:
+        lines += [
+            "",
+            "## Regression guard (`make test`)",
+            "",
+            "`benches/guard/guard.py` runs `benches/guard.rs` (release profile) under "
+            "`valgrind --tool=callgrind` and counts the instructions inside each hot path on a small fixed "
+            f"input; it fails above {guard.get('threshold', 1.25)}x the committed baseline "
+            "(`benches/guard/baseline.json`, rewritten by `make guard-baseline`). Counts do not move with "
+            "machine load. Baseline (" + str(guard.get("rustc", "")) + "):",
+            "",
+            "| path | input | instructions |",
+            "| --- | --- | --- |",
+        ]
+        for p, v in guard.get("paths", {}).items():
+            lines.append(f"| {p} | {v.get('what', '')} | {int(v['ir']):,} |")
+    return lines, {"targets": targets, "missing_peers": missing}
+
+
+def notes(
+    c_ratio: float | None,
+    a_ratio: float | None,
+    d_added: float | None,
+    *,
+    d_info: dict[str, Any],
+    rust_cross: Result | None,
+    rust_nocross: Result | None,
+    e2e: dict[str, Any] | None,
+) -> list[str]:
+    out = ["", "### Where a figure falls short, and why", ""]
+    if c_ratio is not None and c_ratio < 10:
+        out += [
+            f"- **(c) {c_ratio:.1f}x, not 10x.** Nautilus' per-message path is mostly Python: `orjson.loads`, text to "
+            "int and one delta object per level (see the orjson floor row: parsing alone, no book). arbcore's "
+            "side is one call per frame, but its Rust decoder is not yet lean: under callgrind the guard's Binance "
+            "workload (2,000 frames of 10 levels) takes ~30,000 instructions per frame, of which decimal text to "
+            "integer (`fixed::parse_u128`) ~20%, serde_json ~45% (the frame is parsed twice: an `Envelope` pass "
+            "that skips over the whole payload to find `e`, then the `DepthEvent` pass), UTF-8 validation of the "
+            "borrowed strings ~9%, per-frame `Vec` growth and malloc ~8%, and the book apply only ~12%. 10x needs "
+            "the frame path at about a third of its current cost: one pass with a scanner for the known "
+            "`depthUpdate` layout, a fixed-width decimal parser and reused buffers (in `rust/venues`, outside "
+            "this benchmark change).",
+        ]
+    if a_ratio is not None and a_ratio < 3:
+        out += [
+            f"- **(a) {a_ratio:.1f}x, not 3x.** Nautilus' best batch path is its Rust book behind one "
+            "`apply_deltas` call with every delta object built beforehand and not timed, so the comparison is "
+            "Rust ladder against Rust ladder. arbcore's apply per delta is bounded by its sorted-Vec ladder "
+            "(search + memmove near the touch, see the issue 2 section: the 20 ns target is not met either); 3x "
+            "needs the tick-indexed window ladder described there.",
+        ]
+    if d_added is not None and d_added > 1000:
+        msgs = d_info.get("messages") or 0
+        pairs = d_info.get("pairs_evaluated") or 0
+        out += [
+            f"- **(d) {fmt_ns(d_added)} per top-of-book change from Python, not <= 1 µs.** In this workload venue 4 "
+            "sits near the break-even against venue 2, so a pair crosses after fees most of the time; while a pair "
+            "crosses, any depth change on either venue re-evaluates it with a full exact fill walk (a correctness "
+            "rule: the cached fill could claim depth that is gone). So messages that do not move a top still pay "
+            f"for detection, and dividing by top changes overstates it: {pairs:,} pairs were evaluated over "
+            f"{msgs:,} messages. The figure also includes one PyO3 `refresh()` call per message (~60-100 ns)."
+            + (
+                f" The Rust-only figure for one top change on 5 venues with one crossing pair walking ~20 levels "
+                f"per side is {fmt_ns(rust_cross.per_element_ns)} (apply included), and "
+                f"{fmt_ns(rust_nocross.per_element_ns)} when nothing crosses."
+                if rust_cross and rust_nocross
+                else ""
+            ),
+        ]
+    if e2e is None:
+        out += [
+            "- **(e)** was not measured in this run: `benches/test_e2e_latency.py` (written separately) had not "
+            "produced `target/bench-e2e.json`.",
+        ]
+    return out if len(out) > 3 else []
+
+
 def build(
     criterion: dict[str, Result],
     pytest: dict[str, Result],
     extra: dict[str, dict[str, Any]],
     memory: dict[str, Any] | None,
     meta: dict[str, str],
+    *,
+    e2e: dict[str, Any] | None = None,
+    guard: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     lines = [
         "# arbcore benchmarks",
@@ -163,6 +478,8 @@ def build(
         "| --- | --- |",
     ]
     lines += [f"| {k} | {v} |" for k, v in meta.items()]
+    peer_lines, peer_json = issue6(criterion, pytest, extra, meta, e2e=e2e, guard=guard)
+    lines += peer_lines
     lines += [
         "",
         "## Targets (issue 2)",
@@ -257,13 +574,15 @@ def build(
     base = find(pytest, r"baseline_sorted_dict_apply$")
     lines += [
         "",
-        "## Python (pytest-benchmark)",
+        "## Python (pytest-benchmark), issue 2 paths",
         "",
         "| bench | path | median per round | per delta | vs sorteddict apply |",
         "| --- | --- | --- | --- | --- |",
     ]
     for name, r in sorted(pytest.items(), key=lambda kv: kv[1].per_element_ns):
         info = extra.get(name, {})
+        if info.get("role") == "peer" or info.get("workload") in ("c", "d"):
+            continue
         ratio = ""
         if base is not None and r.elements and base.elements and "memory" not in name:
             ratio = f"{base.per_element_ns / r.per_element_ns:.1f}x"
@@ -278,6 +597,9 @@ def build(
             k: {"median_ns": v.median_ns, "elements": v.elements, "extra": extra.get(k, {})} for k, v in pytest.items()
         },
         "memory": memory,
+        "issue6": peer_json,
+        "e2e": e2e,
+        "guard_baseline": guard,
     }
     return "\n".join(lines) + "\n", doc
 
@@ -288,6 +610,8 @@ def main() -> int:
     ap.add_argument("--pytest", type=Path, default=Path("target/pytest-benchmark.json"))
     ap.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
     ap.add_argument("--json", type=Path, default=Path("benchmarks.json"))
+    ap.add_argument("--e2e", type=Path, default=Path("target/bench-e2e.json"))
+    ap.add_argument("--guard", type=Path, default=Path("benches/guard/baseline.json"))
     args = ap.parse_args()
     criterion = read_criterion(args.criterion) if args.criterion.exists() else {}
     pytest, extra, raw = read_pytest(args.pytest) if args.pytest.exists() else ({}, {}, {})
@@ -298,9 +622,16 @@ def main() -> int:
         "python": platform.python_version(),
         "numpy": _version("numpy"),
         "pytest-benchmark": raw.get("version", "") if isinstance(raw, dict) else "",
+        "orjson": _version("orjson"),
+        "nautilus_trader (peer)": _version("nautilus_trader"),
+        "order_book (peer)": _version("order-book"),
+        "sortedcontainers (baseline)": _version("sortedcontainers"),
         "commit": cmd(["git", "rev-parse", "--short", "HEAD"]),
+        "cargo profile": "bench = release: fat LTO, codegen-units = 1 (criterion and the extension)",
     }
-    md, doc = build(criterion, pytest, extra, read_memory(args.criterion), meta)
+    e2e = json.loads(args.e2e.read_text()) if args.e2e.exists() else None
+    guard = json.loads(args.guard.read_text()) if args.guard.exists() else None
+    md, doc = build(criterion, pytest, extra, read_memory(args.criterion), meta, e2e=e2e, guard=guard)
     args.out.write_text(md)
     args.json.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     print(md)
