@@ -1,0 +1,466 @@
+"""Run reports from a journal: in the terminal (rich), as JSON, and as PNG plots.
+
+:func:`build_report` reads a journal (:class:`arbcore.execution.Journal`) and, optionally, the
+run's own statistics (what the journal does not hold, e.g. how many opportunities were seen) and
+returns a plain JSON-ready dict:
+
+- ``opportunities``: ``run_stats["opportunities"]`` when given (the journal holds tickets, not
+  every opportunity), else the number of tickets that came from one.
+- ``tickets``: count and count per outcome (``complete``: both sides filled and flat;
+  ``residual``: a position is left; ``no_fill``; ``open``: an order not yet final).
+- ``fill_ratio``: filled / ordered quantity, overall (mean over orders) and per instrument.
+- ``pnl_by_pair``: realised PnL net of fees per (buy venue, sell venue, quote)
+  (:meth:`Journal.pnl_by_venue_pair`), exact decimal text; ``pnl_total`` per quote asset.
+- ``prices``: per ticket, expected (ticket detail ``expected_buy_price`` /
+  ``expected_sell_price``: a JSON integer is a raw price at the instrument's price decimals, a
+  string is decimal text) versus realised (volume-weighted fill price) and the slippage in bps
+  (positive: worse than expected).
+- ``hedge_lag_ms``: per ticket with both sides filled, first fill to last fill; percentiles.
+- ``residual_exposure``: net base position left by the tickets, per asset and per venue.
+- ``latency_ms``: order send (or intent) to ack, and to first fill, percentiles per venue; plus
+  any ``run_stats["latency_ms"] = {name: [samples]}``.
+- ``spreads_bps``: per venue pair, the expected spread of each ticket (from its expected
+  prices) plus any ``run_stats["spreads_bps"] = {"buy->sell": [samples]}``.
+
+Amounts are strings (exact); ratios, bps and milliseconds are floats. This is blocking (SQLite,
+matplotlib): from the event loop call it through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+import arbcore
+from arbcore.execution import EventKind, Journal, OrderRecord, Side
+
+PERCENTILES = (50, 90, 99)
+
+
+class ReportError(Exception):
+    """A journal that cannot be read; the message is one line naming the file."""
+
+
+def _fmt(value: int, decimals: int) -> str:
+    return ("-" if value < 0 else "") + arbcore.format_decimal(abs(value), decimals)
+
+
+def _price(raw: Fraction | int, decimals: int) -> float:
+    return float(Fraction(raw) / 10**decimals)
+
+
+def percentiles(samples: Sequence[float]) -> dict[str, float | int | None]:
+    """count, p50, p90, p99, max (nearest-rank); None values when there are no samples."""
+    s = sorted(samples)
+    out: dict[str, float | int | None] = {"count": len(s)}
+    for p in PERCENTILES:
+        out[f"p{p}"] = s[max(0, math.ceil(p / 100 * len(s)) - 1)] if s else None
+    out["max"] = s[-1] if s else None
+    return out
+
+
+def _expected(detail: Mapping[str, Any], key: str, price_decimals: int) -> int | None:
+    v = detail.get(key)
+    if v is None or isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str):
+        try:
+            return arbcore.parse_decimal(v, price_decimals)
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass
+class _Leg:
+    qty: int = 0
+    notional: int = 0  # qty * price, at price + qty decimals
+    first_ns: int | None = None
+    last_ns: int | None = None
+
+
+def open_journal(path: str | Path) -> Journal:
+    """Open an existing journal for reading; :class:`ReportError` (one line) if it is missing or
+    not a journal. (``Journal(path)`` itself would create a new, empty one.)"""
+    import sqlite3
+
+    p = Path(path)
+    if not p.is_file():
+        raise ReportError(f"{p}: no such file")
+    with p.open("rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            raise ReportError(f"{p}: not an arbcore journal (not an SQLite file)")
+    try:
+        return Journal(p)
+    except sqlite3.DatabaseError as e:
+        raise ReportError(f"{p}: not a readable arbcore journal ({e})") from None
+
+
+def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The report as a JSON-ready dict (see the module docstring)."""
+    if not isinstance(journal, Journal):
+        j = open_journal(journal)
+        try:
+            return build_report(j, run_stats)
+        finally:
+            j.close()
+    stats = run_stats or {}
+    tickets = journal.tickets()
+    orders = journal.orders()
+    events = journal.events()
+    by_ticket: dict[str, list[OrderRecord]] = defaultdict(list)
+    by_cid: dict[str, OrderRecord] = {}
+    for o in orders:
+        by_ticket[o.intent.ticket_id].append(o)
+        by_cid[o.client_order_id] = o
+
+    # per order: sent/ack/first fill times; per ticket and side: fills
+    sent: dict[str, int] = {}
+    ack_ms: dict[str, list[float]] = defaultdict(list)
+    fill_ms: dict[str, list[float]] = defaultdict(list)
+    first_fill: set[str] = set()
+    legs: dict[tuple[str, Side], _Leg] = defaultdict(_Leg)
+    venue_pos: dict[tuple[str, str], int] = defaultdict(int)  # (venue, base) -> qty at qty decimals
+    fill_times: dict[str, int] = {}  # ticket -> last fill ns
+    for e in events:
+        rec = by_cid.get(e.client_order_id)
+        if rec is None:
+            continue
+        o = rec
+        venue = o.intent.venue
+        if e.kind in (EventKind.INTENT, EventKind.SENT):
+            sent[e.client_order_id] = e.local_ns  # SENT (later) overrides INTENT
+        elif e.kind is EventKind.ACK and e.client_order_id in sent:
+            ack_ms[venue].append((e.local_ns - sent[e.client_order_id]) / 1e6)
+        elif e.kind is EventKind.FILL and e.fill is not None:
+            if e.client_order_id not in first_fill and e.client_order_id in sent:
+                first_fill.add(e.client_order_id)
+                fill_ms[venue].append((e.local_ns - sent[e.client_order_id]) / 1e6)
+            leg = legs[(o.intent.ticket_id, o.intent.side)]
+            leg.qty += e.fill.qty
+            leg.notional += e.fill.qty * e.fill.price
+            leg.first_ns = e.local_ns if leg.first_ns is None else leg.first_ns
+            leg.last_ns = e.local_ns
+            sign = 1 if o.intent.side is Side.BUY else -1
+            venue_pos[(venue, o.intent.base)] += sign * e.fill.qty
+            fill_times[o.intent.ticket_id] = e.local_ns
+
+    # tickets: outcome, prices, hedge lag, pnl over time
+    outcomes: dict[str, int] = defaultdict(int)
+    ticket_rows: list[dict[str, Any]] = []
+    hedge_lag: list[float] = []
+    spreads: dict[str, list[float]] = defaultdict(list)
+    pnl_points: list[tuple[int, str, float]] = []  # (ns, quote, realised as float)
+    exposure: dict[str, int] = defaultdict(int)
+    exposure_dec: dict[str, int] = {}
+    from_opportunity = 0
+    for t in tickets:
+        os_ = by_ticket.get(t.ticket_id, [])
+        d = t.detail
+        if "expected_buy_price" in d or "expected_sell_price" in d or "opportunity" in d:
+            from_opportunity += 1
+        row: dict[str, Any] = {
+            "ticket_id": t.ticket_id,
+            "created_ns": t.created_ns,
+            "instrument": t.instrument,
+            "buy_venue": t.buy_venue,
+            "sell_venue": t.sell_venue,
+            "orders": len(os_),
+        }
+        if not os_:
+            row["outcome"] = "no_orders"
+            outcomes["no_orders"] += 1
+            ticket_rows.append(row)
+            continue
+        i0 = os_[0].intent
+        pd, qd = i0.price_decimals, i0.qty_decimals
+        pnl = journal.ticket_pnl(t.ticket_id)
+        buy, sell = legs.get((t.ticket_id, Side.BUY)), legs.get((t.ticket_id, Side.SELL))
+        if any(o.is_open for o in os_):
+            outcome = "open"
+        elif pnl.bought == 0 and pnl.sold == 0:
+            outcome = "no_fill"
+        elif pnl.position != 0:
+            outcome = "residual"
+        else:
+            outcome = "complete"
+        outcomes[outcome] += 1
+        row.update(
+            outcome=outcome,
+            bought=_fmt(pnl.bought, qd),
+            sold=_fmt(pnl.sold, qd),
+            position=_fmt(pnl.position, qd),
+            realised=_fmt(pnl.realised, pnl.notional_decimals),
+            quote=pnl.quote,
+            fees=_fmt(pnl.quote_fees, pnl.notional_decimals),
+        )
+        exposure[pnl.base] += pnl.position
+        exposure_dec[pnl.base] = qd
+        if t.ticket_id in fill_times:
+            pnl_points.append((fill_times[t.ticket_id], pnl.quote, pnl.realised / 10**pnl.notional_decimals))
+        exp_buy = _expected(d, "expected_buy_price", pd)
+        exp_sell = _expected(d, "expected_sell_price", pd)
+        for side, side_leg, exp in (("buy", buy, exp_buy), ("sell", sell, exp_sell)):
+            if exp is not None:
+                row[f"expected_{side}_price"] = _fmt(exp, pd)
+            if side_leg is not None and side_leg.qty:
+                vwap = Fraction(side_leg.notional, side_leg.qty)
+                row[f"realised_{side}_price"] = round(_price(vwap, pd), pd + 2)
+                if exp:
+                    worse = (vwap - exp) if side == "buy" else (exp - vwap)
+                    row[f"{side}_slippage_bps"] = float(worse / exp * 10_000)
+        if exp_buy and exp_sell:
+            spreads[f"{t.buy_venue}->{t.sell_venue}"].append(float(Fraction(exp_sell - exp_buy, exp_buy) * 10_000))
+        if buy and sell and buy.qty and sell.qty and buy.first_ns is not None and sell.first_ns is not None:
+            first = min(buy.first_ns, sell.first_ns)
+            last = max(buy.last_ns or first, sell.last_ns or first)
+            lag = (last - first) / 1e6
+            row["hedge_lag_ms"] = lag
+            hedge_lag.append(lag)
+        ticket_rows.append(row)
+
+    for pair, samples in (stats.get("spreads_bps") or {}).items():
+        spreads[str(pair)].extend(float(x) for x in samples)
+
+    # fill ratio
+    per_order = [o.filled_qty / o.intent.qty for o in orders if o.intent.qty > 0]
+    per_inst: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for o in orders:
+        per_inst[o.intent.instrument][0] += o.filled_qty
+        per_inst[o.intent.instrument][1] += o.intent.qty
+
+    pairs = journal.pnl_by_venue_pair() if orders else []
+    totals: dict[str, tuple[int, int]] = {}
+    for p in pairs:
+        prev, dec = totals.get(p.quote, (0, p.decimals))
+        scale = max(dec, p.decimals)
+        totals[p.quote] = (prev * 10 ** (scale - dec) + p.realised * 10 ** (scale - p.decimals), scale)
+
+    latency: dict[str, Any] = {
+        "ack": {v: percentiles(s) for v, s in sorted(ack_ms.items())},
+        "first_fill": {v: percentiles(s) for v, s in sorted(fill_ms.items())},
+    }
+    latency_samples: dict[str, list[float]] = {
+        "ack": [x for v in ack_ms.values() for x in v],
+        "first_fill": [x for v in fill_ms.values() for x in v],
+    }
+    for name, samples in (stats.get("latency_ms") or {}).items():
+        latency_samples[str(name)] = [float(x) for x in samples]
+        latency[str(name)] = percentiles(latency_samples[str(name)])
+
+    opportunities = stats.get("opportunities")
+    pnl_points.sort()
+    return {
+        "journal": str(journal.path),
+        "opportunities": int(opportunities) if opportunities is not None else from_opportunity,
+        "opportunities_source": "run" if opportunities is not None else "journal (tickets from opportunities)",
+        "tickets": {"count": len(tickets), "by_outcome": dict(sorted(outcomes.items()))},
+        "orders": len(orders),
+        "fills": sum(1 for e in events if e.kind is EventKind.FILL),
+        "fill_ratio": {
+            "overall": (sum(per_order) / len(per_order)) if per_order else None,
+            "by_instrument": {k: (f / q if q else None) for k, (f, q) in sorted(per_inst.items())},
+        },
+        "pnl_by_pair": [
+            {
+                "buy_venue": p.buy_venue,
+                "sell_venue": p.sell_venue,
+                "quote": p.quote,
+                "tickets": p.tickets,
+                "realised": _fmt(p.realised, p.decimals),
+                "fees": _fmt(p.quote_fees, p.decimals),
+                "other_fees": {a: _fmt(x, d) for a, (x, d) in p.other_fees.items()},
+            }
+            for p in pairs
+        ],
+        "pnl_total": {q: _fmt(v, d) for q, (v, d) in sorted(totals.items())},
+        "pnl_over_time": [{"ns": ns, "quote": q, "realised": r} for ns, q, r in pnl_points],
+        "hedge_lag_ms": percentiles(hedge_lag),
+        "residual_exposure": {
+            "net": {a: _fmt(v, exposure_dec[a]) for a, v in sorted(exposure.items())},
+            "by_venue": {
+                f"{v}:{a}": _fmt(x, exposure_dec.get(a, 0))
+                for (v, a), x in sorted(venue_pos.items())
+                if a in exposure_dec
+            },
+        },
+        "latency_ms": latency,
+        "latency_samples_ms": {k: v for k, v in latency_samples.items() if v},
+        "spreads_bps": {k: v for k, v in sorted(spreads.items())},
+        "ticket_details": ticket_rows,
+        "run": {k: v for k, v in stats.items() if k not in {"spreads_bps", "latency_ms"}},
+    }
+
+
+# ---- output --------------------------------------------------------------------------------
+
+
+def write_json(report: Mapping[str, Any], path: str | Path) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n")
+    return p
+
+
+def _ms(v: float | int | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def print_report(report: Mapping[str, Any], console: Any = None) -> None:
+    """The report as rich tables on ``console`` (default: stdout)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console()
+    t = report["tickets"]
+    fr = report["fill_ratio"]["overall"]
+    c.print(f"[bold]arbcore report[/bold] {report['journal']}")
+    c.print(
+        f"opportunities {report['opportunities']}  tickets {t['count']} "
+        f"({', '.join(f'{k} {v}' for k, v in t['by_outcome'].items()) or 'none'})  orders {report['orders']}  "
+        f"fills {report['fills']}  fill ratio {'-' if fr is None else f'{fr:.1%}'}"
+    )
+    pnl = Table(title="PnL net of fees per venue pair", title_justify="left")
+    for col in ("buy", "sell", "tickets", "realised", "fees", "quote"):
+        pnl.add_column(col, justify="right" if col in {"tickets", "realised", "fees"} else "left")
+    for p in report["pnl_by_pair"]:
+        pnl.add_row(p["buy_venue"], p["sell_venue"], str(p["tickets"]), p["realised"], p["fees"], p["quote"])
+    for q, v in report["pnl_total"].items():
+        pnl.add_row("[bold]total[/bold]", "", "", f"[bold]{v}[/bold]", "", q)
+    c.print(pnl)
+
+    prices = Table(title="Expected vs realised prices (slippage bps, + is worse)", title_justify="left")
+    for col in ("ticket", "instrument", "outcome", "exp buy", "buy", "slip", "exp sell", "sell", "slip", "pnl"):
+        prices.add_column(col)
+    for r in report["ticket_details"][-15:]:
+        prices.add_row(
+            r["ticket_id"], r["instrument"], r.get("outcome", "-"),
+            r.get("expected_buy_price", "-"), str(r.get("realised_buy_price", "-")), _ms(r.get("buy_slippage_bps")),
+            r.get("expected_sell_price", "-"), str(r.get("realised_sell_price", "-")), _ms(r.get("sell_slippage_bps")),
+            r.get("realised", "-"),
+        )  # fmt: skip
+    c.print(prices)
+
+    lat = Table(title="Latency (ms)", title_justify="left")
+    for col in ("what", "venue", "count", "p50", "p90", "p99", "max"):
+        lat.add_column(col, justify="left" if col in {"what", "venue"} else "right")
+    hl = report["hedge_lag_ms"]
+    lat.add_row("hedge lag", "", str(hl["count"]), _ms(hl["p50"]), _ms(hl["p90"]), _ms(hl["p99"]), _ms(hl["max"]))
+    for what, per in report["latency_ms"].items():
+        items = per.items() if isinstance(per, dict) and "count" not in per else [("", per)]
+        for venue, s in items:
+            lat.add_row(what, venue, str(s["count"]), _ms(s["p50"]), _ms(s["p90"]), _ms(s["p99"]), _ms(s["max"]))
+    c.print(lat)
+    ex = report["residual_exposure"]
+    c.print(
+        "residual exposure: "
+        + (", ".join(f"{v} {a}" for a, v in ex["net"].items()) or "none")
+        + (" (by venue: " + ", ".join(f"{k} {v}" for k, v in ex["by_venue"].items()) + ")" if ex["by_venue"] else "")
+    )
+
+
+def write_plots(report: Mapping[str, Any], directory: str | Path) -> list[Path]:
+    """PNG plots (matplotlib, Agg backend): PnL over time, spread distribution per venue pair,
+    latency histogram. Returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(directory)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    series: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+    points = report["pnl_over_time"]
+    t0 = points[0]["ns"] if points else 0
+    for p in points:
+        xs, ys = series[p["quote"]]
+        xs.append((p["ns"] - t0) / 1e9)
+        ys.append((ys[-1] if ys else 0.0) + p["realised"])
+    for quote, (xs, ys) in series.items():
+        ax.step(xs, ys, where="post", label=quote)
+    if series:
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no fills", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title("Realised PnL net of fees")
+    ax.set_xlabel("seconds since first fill")
+    ax.set_ylabel("cumulative PnL (quote)")
+    fig.tight_layout()
+    written.append(out_dir / "pnl_over_time.png")
+    fig.savefig(written[-1], dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    spreads = {k: v for k, v in report["spreads_bps"].items() if v}
+    if spreads:
+        ax.hist(list(spreads.values()), bins=30, label=list(spreads.keys()), histtype="step")
+        ax.legend(fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no spreads", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title("Spread distribution per venue pair (expected, bps)")
+    ax.set_xlabel("bps")
+    ax.set_ylabel("count")
+    fig.tight_layout()
+    written.append(out_dir / "spread_distribution.png")
+    fig.savefig(written[-1], dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    samples = {k: v for k, v in (report.get("latency_samples_ms") or {}).items() if v}
+    if samples:
+        ax.hist(list(samples.values()), bins=30, label=list(samples.keys()), histtype="step")
+        ax.legend(fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no latency samples", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title("Latency: order send to ack / first fill, and the run's samples")
+    ax.set_xlabel("ms")
+    ax.set_ylabel("count")
+    fig.tight_layout()
+    written.append(out_dir / "latency_histogram.png")
+    fig.savefig(written[-1], dpi=100)
+    plt.close(fig)
+    return written
+
+
+def write_run_report(
+    journal: str | Path,
+    report_dir: str | Path,
+    run_stats: Mapping[str, Any] | None = None,
+    *,
+    console: Any = None,
+    plots: bool = True,
+) -> dict[str, Any]:
+    """What ``arbcore run`` does at exit: report.json, the plots, and the tables on ``console``
+    (None: stdout; False: no terminal output). Blocking: call via ``asyncio.to_thread``."""
+    report = build_report(journal, run_stats)
+    d = Path(report_dir)
+    write_json(report, d / "report.json")
+    if plots:
+        write_plots(report, d)
+    if console is not False:
+        print_report(report, console)
+    return report
+
+
+__all__ = [
+    "ReportError",
+    "build_report",
+    "open_journal",
+    "percentiles",
+    "print_report",
+    "write_json",
+    "write_plots",
+    "write_run_report",
+]
