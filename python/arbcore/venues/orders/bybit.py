@@ -1,0 +1,599 @@
+"""Bybit v5 spot order client: WebSocket order entry on ``/v5/trade``, fills and order updates on
+the private stream ``/v5/private`` (topics ``order`` and ``execution``), queries, balances and
+instrument rules over signed REST (``X-BAPI-*`` headers, venue-protocols.md §6.3-6.5).
+
+Order entry (``op`` = ``order.create`` / ``order.cancel``, one order per request)::
+
+    {"reqId":"c12","header":{"X-BAPI-TIMESTAMP":"1711001595207","X-BAPI-RECV-WINDOW":"5000"},
+     "op":"order.create","args":[{"category":"spot","symbol":"BTCUSDT","side":"Buy","orderType":"Limit",
+     "qty":"0.01","price":"50000.1","timeInForce":"IOC","orderLinkId":"<32 hex>"}]}
+
+The reply (``retCode`` 0, ``data.orderId``) is only an acknowledgement: Bybit processes the order
+asynchronously and the outcome (fills, cancel, post-only cancellation) arrives on the private
+stream, so ``place`` returns ACKED and fills reach ``on_report``. ``cancel`` likewise returns ACKED
+(cancel accepted); the CANCELED update streams.
+
+Order type / time in force / post-only, as sent:
+
+========= ====== ========= ============= ================ ==========================================
+type      tif    post_only ``orderType`` ``timeInForce``  notes
+========= ====== ========= ============= ================ ==========================================
+LIMIT     GTC    no        Limit         GTC
+LIMIT     IOC    no        Limit         IOC
+LIMIT     FOK    no        Limit         FOK
+LIMIT     GTC    yes       Limit         PostOnly         would-take: acked, then Cancelled on stream
+LIMIT     IOC/FOK yes      -             -                refused locally (ValueError)
+MARKET    IOC    no        Market        IOC              ``marketUnit=baseCoin`` (qty in base)
+MARKET    GTC    no        Market        IOC              Bybit runs every market order as IOC
+MARKET    FOK    -         -             -                refused locally (ValueError)
+========= ====== ========= ============= ================ ==========================================
+
+Venue states -> ours: New/Untriggered/Triggered -> ACKED, PartiallyFilled -> PARTIALLY_FILLED,
+Filled -> FILLED, Rejected -> REJECTED, Cancelled/PartiallyFilledCanceled/Deactivated -> CANCELED,
+or EXPIRED when the order was IOC/FOK/Market (the venue cancelling an unfilled remainder).
+
+Errors: ``10006``/``10018`` rate limit -> RateLimitedError (retry after ``X-Bapi-Limit-Reset-Timestamp``),
+``10003``/``10004``/``10005``/``33004`` -> AuthError, ``10002`` (clock/recv window) -> VenueError,
+``10016`` (internal error, outcome unknown) -> OrderTimeoutError, any other code on create -> a
+REJECTED report with ``"<retCode> <retMsg>"`` as the reason (e.g. ``110072`` duplicate orderLinkId).
+A cancel answered ``110001``/``170213`` (order does not exist / too late) is resolved by a query.
+
+Fees: ``execFee`` is positive when charged (Fill.fee keeps that sign), in ``feeCurrency``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
+from arbcore.execution.records import Fill, OrderIntent
+from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms
+from arbcore.venues.orders.decimal_text import to_raw, to_text
+from arbcore.venues.orders.registry import OrderClientConfig
+from arbcore.venues.orders.types import (
+    AuthError,
+    InstrumentRules,
+    OrderReport,
+    OrderTimeoutError,
+    RateLimitedError,
+    VenueBalance,
+    VenueError,
+)
+from arbcore.venues.signing.bybit import bybit_sign_request, bybit_ws_signature
+from arbcore.venues.signing.common import encode_params
+
+VENUE = "bybit"
+
+LIVE_URLS: dict[str, str] = {
+    "rest": "https://api.bybit.com",
+    "ws_trade": "wss://stream.bybit.com/v5/trade",
+    "ws_private": "wss://stream.bybit.com/v5/private",
+}
+
+RATE_LIMIT_CODES = frozenset({10006, 10018})
+AUTH_CODES = frozenset({10003, 10004, 10005, 33004})
+NOT_FOUND_CODES = frozenset({110001, 170213})
+UNKNOWN_OUTCOME_CODES = frozenset({10016})
+PING_INTERVAL_S = 20.0
+
+_STATES = {
+    "New": OrderState.ACKED,
+    "Created": OrderState.ACKED,
+    "Untriggered": OrderState.ACKED,
+    "Triggered": OrderState.ACKED,
+    "PartiallyFilled": OrderState.PARTIALLY_FILLED,
+    "Filled": OrderState.FILLED,
+    "Rejected": OrderState.REJECTED,
+    "Cancelled": OrderState.CANCELED,
+    "PartiallyFilledCanceled": OrderState.CANCELED,
+    "Deactivated": OrderState.CANCELED,
+}
+
+
+def places(text: str) -> int:
+    """Decimal places written in a venue's decimal text (``"0.00125"`` -> 5)."""
+    frac = text.partition(".")[2]
+    return len(frac)
+
+
+def order_fields(intent: OrderIntent, category: str = "spot") -> dict[str, str]:
+    """The ``order.create`` argument for ``intent`` (see the table in the module docstring)."""
+    args: dict[str, str] = {
+        "category": category,
+        "symbol": intent.symbol,
+        "side": "Buy" if intent.side is Side.BUY else "Sell",
+    }
+    if intent.order_type is OrderType.MARKET:
+        if intent.post_only or intent.tif is TimeInForce.FOK:
+            raise ValueError("Bybit market orders are always IOC: no FOK or post-only")
+        args |= {"orderType": "Market", "qty": to_text(intent.qty, intent.qty_decimals)}
+        args |= {"timeInForce": "IOC", "marketUnit": "baseCoin"}
+    else:
+        if intent.limit_price is None:
+            raise ValueError("a limit order needs a price")
+        if intent.post_only and intent.tif is not TimeInForce.GTC:
+            raise ValueError(f"post-only cannot be {intent.tif}")
+        tif = "PostOnly" if intent.post_only else intent.tif.value
+        args |= {
+            "orderType": "Limit",
+            "qty": to_text(intent.qty, intent.qty_decimals),
+            "price": to_text(intent.limit_price, intent.price_decimals),
+            "timeInForce": tif,
+        }
+    args["orderLinkId"] = intent.client_order_id
+    return args
+
+
+def map_state(d: Mapping[str, Any]) -> OrderState:
+    status = str(d.get("orderStatus", ""))
+    state = _STATES.get(status)
+    if state is None:
+        raise VenueError(f"bybit: unknown orderStatus {status!r}")
+    if state is OrderState.CANCELED and (d.get("timeInForce") in ("IOC", "FOK") or d.get("orderType") == "Market"):
+        return OrderState.EXPIRED
+    return state
+
+
+def _ms_to_ns(v: Any) -> int | None:
+    try:
+        return int(v) * 1_000_000
+    except (TypeError, ValueError):
+        return None
+
+
+def retry_after_s(reset_ms: Any, now: int | None = None) -> float:
+    """Seconds until ``X-Bapi-Limit-Reset-Timestamp`` (1 s when the venue did not say)."""
+    try:
+        reset = int(reset_ms)
+    except (TypeError, ValueError):
+        return 1.0
+    wait = (reset - (now_ms() if now is None else now)) / 1000
+    return max(wait, 0.05)
+
+
+def raise_for_code(code: int, msg: str, what: str, reset_ms: Any = None) -> None:
+    """Raise for the codes that are not a reject of the order itself."""
+    if code in RATE_LIMIT_CODES:
+        raise RateLimitedError(f"bybit {what}: {code} {msg}", retry_after_s(reset_ms))
+    if code in AUTH_CODES:
+        raise AuthError(f"bybit {what}: {code} {msg}")
+    if code in UNKNOWN_OUTCOME_CODES:
+        raise OrderTimeoutError(f"bybit {what}: {code} {msg} (outcome unknown)")
+    if code == 10002:
+        raise VenueError(f"bybit {what}: {code} {msg}")
+
+
+class BybitOrderClient(OrderClient):
+    venue = VENUE
+
+    def __init__(self, config: OrderClientConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.creds = config.credentials
+        self.category = str(config.options.get("category", "spot"))
+        self.recv_window = int(config.options.get("recv_window_ms", 5000))
+        self.account_type = str(config.options.get("account_type", "UNIFIED"))
+        self.http = Http(config.urls["rest"], "bybit rest")
+        self.trade = WsRpc(
+            config.urls["ws_trade"],
+            lambda m: _str_or_none(m, "reqId"),
+            self._on_trade_event,
+            self._trade_lost,
+            "bybit trade",
+        )
+        self.private = WsRpc(
+            config.urls["ws_private"],
+            lambda m: _str_or_none(m, "req_id"),
+            self._on_private_event,
+            self._private_lost,
+            "bybit private",
+        )
+        self._ids = itertools.count(1)
+        self._trade_lock = asyncio.Lock()
+        self._private_lock = asyncio.Lock()
+        self._started = False
+        self._closing = False
+        self._auth_refused = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: symbol -> (base, quote), for executions that do not name their fee currency
+        self._assets: dict[str, tuple[str, str]] = {}
+
+    # ---- connections ---------------------------------------------------------------------------
+
+    def _rid(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids)}"
+
+    def _auth_frame(self, key: str, rid: str) -> bytes:
+        expires = now_ms() + 10_000
+        sig = bybit_ws_signature(self.creds.secret, expires)
+        return orjson.dumps({key: rid, "op": "auth", "args": [self.creds.api_key, expires, sig]})
+
+    async def _connect_trade(self, timeout: float) -> None:
+        await self.trade.connect(timeout)
+        rid = self._rid("a")
+        reply = await self.trade.request(rid, self._auth_frame("reqId", rid), timeout)
+        code = int(reply.get("retCode", -1))
+        if code != 0:
+            await self.trade.close()
+            self._auth_refused = code in AUTH_CODES or self._auth_refused
+            raise AuthError(f"bybit trade auth refused: {code} {reply.get('retMsg', '')}")
+
+    async def _connect_private(self, timeout: float) -> None:
+        await self.private.connect(timeout)
+        rid = self._rid("a")
+        reply = await self.private.request(rid, self._auth_frame("req_id", rid), timeout)
+        if reply.get("success") is not True:
+            await self.private.close()
+            self._auth_refused = True
+            raise AuthError(f"bybit private auth refused: {reply.get('ret_msg', '')}")
+        rid = self._rid("s")
+        sub = orjson.dumps({"req_id": rid, "op": "subscribe", "args": ["order", "execution"]})
+        reply = await self.private.request(rid, sub, timeout)
+        if reply.get("success") is not True:
+            await self.private.close()
+            raise VenueError(f"bybit private subscribe refused: {reply.get('ret_msg', '')}")
+
+    async def _ensure_trade(self, timeout: float) -> None:
+        if self.trade.connected:
+            return
+        async with self._trade_lock:
+            if not self.trade.connected:
+                await self._connect_trade(timeout)
+                if self._started:
+                    self.counters.reconnects += 1
+
+    async def _ensure_private(self, timeout: float) -> None:
+        if self.private.connected:
+            return
+        async with self._private_lock:
+            if not self.private.connected:
+                await self._connect_private(timeout)
+                if self._started:
+                    self.counters.reconnects += 1
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _trade_lost(self) -> None:
+        if self._started and not self._closing and not self._auth_refused:
+            self._spawn(self._reconnect(self._ensure_trade))
+
+    def _private_lost(self) -> None:
+        if self._started and not self._closing and not self._auth_refused:
+            self._spawn(self._reconnect(self._ensure_private))
+
+    async def _reconnect(self, ensure: Any) -> None:
+        delay = 0.05
+        while not self._closing and not self._auth_refused:
+            try:
+                await ensure(5.0)
+                return
+            except AuthError:
+                return
+            except (VenueError, OrderTimeoutError):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _keepalive(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(PING_INTERVAL_S)
+            for ws, key in ((self.trade, "reqId"), (self.private, "req_id")):
+                if ws.connected:
+                    with contextlib.suppress(OrderTimeoutError):
+                        ws.send(orjson.dumps({key: self._rid("p"), "op": "ping"}))
+
+    async def start(self) -> None:
+        await self.http.start()
+        await self._connect_trade(5.0)
+        await self._connect_private(5.0)
+        self._started = True
+        self._spawn(self._keepalive())
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.trade.close()
+        await self.private.close()
+        await self.http.close()
+
+    # ---- stream events ---------------------------------------------------------------------------
+
+    def _on_trade_event(self, msg: Any) -> None:
+        """Pongs and late replies of requests that timed out: nothing to report."""
+
+    def _on_private_event(self, msg: Any) -> None:
+        if not isinstance(msg, dict):
+            return
+        topic = msg.get("topic")
+        if topic not in ("order", "execution"):
+            return
+        try:
+            for d in msg.get("data") or []:
+                report = self.order_report(d) if topic == "order" else self.execution_report(d)
+                if report is not None:
+                    self.emit(report)
+        except (KeyError, ValueError, TypeError, VenueError):
+            self.counters.decode_errors += 1
+
+    def _scales(self, symbol: str) -> tuple[int, int]:
+        scales = self.config.scales.get(symbol)
+        if scales is None:
+            raise VenueError(f"bybit: no scales configured for {symbol!r}")
+        return scales
+
+    def order_report(self, d: Mapping[str, Any]) -> OrderReport:
+        """An ``order`` topic entry or a ``/v5/order/realtime`` list entry (cumulative)."""
+        _, qd = self._scales(str(d["symbol"]))
+        reason = str(d.get("rejectReason") or "")
+        if reason == "EC_NoError":
+            reason = ""
+        return OrderReport(
+            VENUE,
+            str(d.get("orderLinkId", "")),
+            map_state(d),
+            venue_order_id=str(d["orderId"]) if d.get("orderId") else None,
+            filled_qty=to_raw(str(d.get("cumExecQty") or "0"), qd, "cumExecQty"),
+            cumulative=True,
+            reason=reason,
+            venue_ns=_ms_to_ns(d.get("updatedTime")),
+        )
+
+    def fill_of(self, d: Mapping[str, Any]) -> Fill:
+        """One execution (stream or ``/v5/execution/list``) as a Fill."""
+        symbol = str(d["symbol"])
+        pd, qd = self._scales(symbol)
+        fee_text = str(d.get("execFee") or "0")
+        fee_asset = str(d.get("feeCurrency") or "")
+        if not fee_asset:
+            base, quote = self._assets.get(symbol, ("", ""))
+            fee_asset = base if d.get("side") == "Buy" else quote
+        return Fill(
+            fill_id=str(d["execId"]),
+            qty=to_raw(str(d["execQty"]), qd, "execQty"),
+            price=to_raw(str(d["execPrice"]), pd, "execPrice"),
+            fee=to_raw(fee_text, places(fee_text), "execFee"),
+            fee_asset=fee_asset,
+            fee_decimals=places(fee_text),
+        )
+
+    def execution_report(self, d: Mapping[str, Any]) -> OrderReport | None:
+        """An ``execution`` topic entry: the fill alone (``cumulative=False``)."""
+        if d.get("execType", "Trade") != "Trade":
+            return None  # funding, settlement, ... not order fills
+        _, qd = self._scales(str(d["symbol"]))
+        leaves = to_raw(str(d.get("leavesQty") or "0"), qd, "leavesQty")
+        return OrderReport(
+            VENUE,
+            str(d.get("orderLinkId", "")),
+            OrderState.PARTIALLY_FILLED if leaves > 0 else OrderState.FILLED,
+            venue_order_id=str(d["orderId"]) if d.get("orderId") else None,
+            filled_qty=0,
+            cumulative=False,
+            fills=(self.fill_of(d),),
+            venue_ns=_ms_to_ns(d.get("execTime")),
+        )
+
+    # ---- order entry ---------------------------------------------------------------------------
+
+    async def _trade_request(self, op: str, args: dict[str, str], timeout: float) -> dict[str, Any]:
+        await self._ensure_trade(timeout)
+        if not self.private.connected:
+            await self._ensure_private(timeout)
+        rid = self._rid("c")
+        frame = {
+            "reqId": rid,
+            "header": {"X-BAPI-TIMESTAMP": str(now_ms()), "X-BAPI-RECV-WINDOW": str(self.recv_window)},
+            "op": op,
+            "args": [args],
+        }
+        try:
+            reply = await self.trade.request(rid, orjson.dumps(frame), timeout)
+        except OrderTimeoutError:
+            self.counters.timeouts += 1
+            raise
+        if not isinstance(reply, dict):
+            raise VenueError(f"bybit {op}: malformed reply")
+        return reply
+
+    async def place(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
+        args = order_fields(intent, self.category)
+        self._assets[intent.symbol] = (intent.base, intent.quote)
+        t0 = time.perf_counter_ns()
+        reply = await self._trade_request("order.create", args, timeout)
+        self.counters.latencies_ns.append(time.perf_counter_ns() - t0)
+        code = int(reply.get("retCode", -1))
+        msg = str(reply.get("retMsg", ""))
+        cid = intent.client_order_id
+        if code == 0:
+            self.counters.placed += 1
+            data = reply.get("data") or {}
+            oid = data.get("orderId") if isinstance(data, dict) else None
+            return OrderReport(VENUE, cid, OrderState.ACKED, venue_order_id=str(oid) if oid else None)
+        try:
+            raise_for_code(code, msg, "order.create", (reply.get("header") or {}).get("X-Bapi-Limit-Reset-Timestamp"))
+        except RateLimitedError:
+            self.counters.rate_limited += 1
+            raise
+        self.counters.rejected += 1
+        return OrderReport(VENUE, cid, OrderState.REJECTED, reason=f"{code} {msg}")
+
+    async def cancel(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
+        args = {"category": self.category, "symbol": intent.symbol, "orderLinkId": intent.client_order_id}
+        reply = await self._trade_request("order.cancel", args, timeout)
+        code = int(reply.get("retCode", -1))
+        msg = str(reply.get("retMsg", ""))
+        if code == 0:
+            self.counters.canceled += 1
+            data = reply.get("data") or {}
+            oid = data.get("orderId") if isinstance(data, dict) else None
+            # accepted: the CANCELED update (or a fill that won the race) comes on the stream
+            return OrderReport(
+                VENUE, intent.client_order_id, OrderState.ACKED, venue_order_id=str(oid) if oid else None
+            )
+        if code in NOT_FOUND_CODES:
+            final = await self.query(intent, timeout)
+            if final is not None:
+                return final
+            raise VenueError(f"bybit order.cancel: {code} {msg} (unknown orderLinkId)")
+        raise_for_code(code, msg, "order.cancel", (reply.get("header") or {}).get("X-Bapi-Limit-Reset-Timestamp"))
+        raise VenueError(f"bybit order.cancel: {code} {msg}")
+
+    # ---- REST ------------------------------------------------------------------------------------
+
+    async def _get(self, path: str, params: list[tuple[str, object]], timeout: float, *, signed: bool = True) -> Any:
+        query = encode_params(params)
+        headers: dict[str, str] = {}
+        if signed:
+            signed_req = bybit_sign_request(
+                self.creds, timestamp_ms=now_ms(), query=query, recv_window_ms=self.recv_window
+            )
+            headers = dict(signed_req.headers)
+        status, resp_headers, raw = await self.http.call("GET", path, query=query, headers=headers, timeout=timeout)
+        lower = {k.lower(): v for k, v in resp_headers.items()}
+        if status == 403:  # the IP-level "access too frequent" ban (at least 10 minutes)
+            self.counters.rate_limited += 1
+            raise RateLimitedError(f"bybit GET {path}: HTTP 403 access too frequent", 600.0)
+        if status == 401:
+            raise AuthError(f"bybit GET {path}: HTTP 401")
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise VenueError(f"bybit GET {path}: HTTP {status}, not JSON") from None
+        code = int(body.get("retCode", -1)) if isinstance(body, dict) else -1
+        if code == 0:
+            return body.get("result") or {}
+        msg = str(body.get("retMsg", "")) if isinstance(body, dict) else ""
+        try:
+            raise_for_code(code, msg, f"GET {path}", lower.get("x-bapi-limit-reset-timestamp"))
+        except RateLimitedError:
+            self.counters.rate_limited += 1
+            raise
+        raise VenueError(f"bybit GET {path}: {code} {msg}")
+
+    async def _fills(self, symbol: str, order_id: str, timeout: float) -> tuple[Fill, ...]:
+        fills: list[Fill] = []
+        cursor = ""
+        for _ in range(20):
+            params: list[tuple[str, object]] = [("category", self.category), ("symbol", symbol), ("orderId", order_id)]
+            params.append(("limit", 100))
+            if cursor:
+                params.append(("cursor", cursor))
+            result = await self._get("/v5/execution/list", params, timeout)
+            fills += [self.fill_of(d) for d in result.get("list") or [] if d.get("execType", "Trade") == "Trade"]
+            cursor = str(result.get("nextPageCursor") or "")
+            if not cursor:
+                break
+        return tuple(fills)
+
+    async def query(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport | None:
+        self.counters.queried += 1
+        params: list[tuple[str, object]] = [
+            ("category", self.category),
+            ("symbol", intent.symbol),
+            ("orderLinkId", intent.client_order_id),
+        ]
+        result = await self._get("/v5/order/realtime", params, timeout)
+        found = [d for d in result.get("list") or [] if d.get("orderLinkId") == intent.client_order_id]
+        if not found:
+            return None
+        report = self.order_report(found[0])
+        if report.filled_qty > 0 and report.venue_order_id:
+            fills = await self._fills(intent.symbol, report.venue_order_id, timeout)
+            report = OrderReport(
+                report.venue,
+                report.client_order_id,
+                report.state,
+                report.venue_order_id,
+                report.filled_qty,
+                True,
+                fills,
+                report.reason,
+                report.venue_ns,
+            )
+        return report
+
+    async def open_orders(self, timeout: float = 5.0) -> list[OrderReport]:
+        out: list[OrderReport] = []
+        cursor = ""
+        for _ in range(20):
+            params: list[tuple[str, object]] = [("category", self.category), ("openOnly", 0), ("limit", 50)]
+            if cursor:
+                params.append(("cursor", cursor))
+            result = await self._get("/v5/order/realtime", params, timeout)
+            out += [self.order_report(d) for d in result.get("list") or [] if d.get("symbol") in self.config.scales]
+            cursor = str(result.get("nextPageCursor") or "")
+            if not cursor:
+                break
+        return out
+
+    async def balances(self, timeout: float = 5.0) -> list[VenueBalance]:
+        result = await self._get("/v5/account/wallet-balance", [("accountType", self.account_type)], timeout)
+        out: list[VenueBalance] = []
+        for acct in result.get("list") or []:
+            for c in acct.get("coin") or []:
+                total = str(c.get("walletBalance") or "0")
+                locked = str(c.get("locked") or "0")
+                p = max(places(total), places(locked))
+                available = to_text(to_raw(total, p) - to_raw(locked, p), p)
+                out.append(VenueBalance(str(c["coin"]), total, available))
+        return out
+
+    async def instruments(self, symbols: list[str], timeout: float = 5.0) -> dict[str, InstrumentRules]:
+        async def one(symbol: str) -> InstrumentRules:
+            params: list[tuple[str, object]] = [("category", self.category), ("symbol", symbol)]
+            result = await self._get("/v5/market/instruments-info", params, timeout, signed=False)
+            for d in result.get("list") or []:
+                if d.get("symbol") == symbol:
+                    return self.rules_of(d)
+            raise VenueError(f"bybit: instrument {symbol!r} not listed")
+
+        rules = await asyncio.gather(*(one(s) for s in symbols))
+        return {r.symbol: r for r in rules}
+
+    def rules_of(self, d: Mapping[str, Any]) -> InstrumentRules:
+        """A spot ``instruments-info`` entry at the configured scales."""
+        symbol = str(d["symbol"])
+        pd, qd = self._scales(symbol)
+        if d.get("baseCoin") and d.get("quoteCoin"):
+            self._assets[symbol] = (str(d["baseCoin"]), str(d["quoteCoin"]))
+        lot_f = d.get("lotSizeFilter") or {}
+        tick = to_raw(str(d["priceFilter"]["tickSize"]), pd, "tickSize")
+        lot_text = lot_f.get("basePrecision") or lot_f.get("qtyStep")
+        min_amt = lot_f.get("minOrderAmt") or lot_f.get("minNotionalValue") or "0"
+        max_qty = lot_f.get("maxLimitOrderQty") or lot_f.get("maxOrderQty") or "0"
+        return InstrumentRules(
+            VENUE,
+            symbol,
+            pd,
+            qd,
+            tick=tick,
+            lot=to_raw(str(lot_text), qd, "basePrecision"),
+            min_qty=to_raw(str(lot_f.get("minOrderQty") or "0"), qd, "minOrderQty"),
+            min_notional=to_raw(str(min_amt), pd + qd, "minOrderAmt"),
+            max_qty=to_raw(str(max_qty), qd, "maxOrderQty"),
+        )
+
+
+def _str_or_none(msg: Any, key: str) -> str | None:
+    if isinstance(msg, dict):
+        v = msg.get(key)
+        if v is not None and v != "":
+            return str(v)
+    return None
+
+
+def make_client(config: OrderClientConfig) -> OrderClient:
+    return BybitOrderClient(config)
