@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -112,6 +112,9 @@ class Executor:
         self.query_attempts = query_attempts
         self.orders: dict[str, LiveOrder] = {}
         self.counters = EngineCounters()
+        #: test hook (crash tests): called with "send" before an order is handed to its client,
+        #: "sent" once the client has it, "fill" after a fill is journaled and applied
+        self.hook: Callable[[str, LiveOrder], None] | None = None
         for client in self.clients.values():
             client.on_report = self.on_report
 
@@ -131,8 +134,16 @@ class Executor:
         client = self.clients[intent.venue]
         order.sent_ns = time.perf_counter_ns()
         self.counters.orders_sent += 1
+        if self.hook is not None:
+            self.hook("send", order)
         try:
-            report = await client.place(intent, timeout=self.place_timeout)
+            if self.hook is None:
+                report = await client.place(intent, timeout=self.place_timeout)
+            else:
+                placing = asyncio.ensure_future(client.place(intent, timeout=self.place_timeout))
+                await asyncio.sleep(0)
+                self.hook("sent", order)
+                report = await placing
         except OrderTimeoutError as e:
             self.counters.timeouts += 1
             self.risk.breaker.record_error(intent.venue, "timeout")
@@ -280,6 +291,8 @@ class Executor:
             log.warning("fill %s of %s used unreserved funds: %s", fill.fill_id, order.cid, result.from_available)
         sign = 1 if i.side is Side.BUY else -1
         self.risk.on_fill(i.venue, i.base, sign, Decimal(fill.qty).scaleb(-i.qty_decimals))
+        if self.hook is not None:
+            self.hook("fill", order)
 
     def _new_asset(self, name: str, decimals: int) -> Asset:
         asset = self.assets[name] = Asset(name, max(decimals, 8))

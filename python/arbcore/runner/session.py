@@ -54,6 +54,75 @@ class SessionStats:
     recent: list[TicketResult] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class SimEndpoint:
+    """A simulated venue running in another process (crash tests): where it is and the account's keys."""
+
+    md_url: str
+    rest_url: str | None
+    order_urls: Mapping[str, str]
+    credentials: Credentials
+
+
+class SimCluster:
+    """The simulated venues a config names, on loopback, sharing mids, each with its order side
+    and one paper account funded with the configured balances."""
+
+    def __init__(self, market: SimMarket | None, venues: dict[str, SimVenue], exchanges: dict[str, SimExchange],
+                 credentials: dict[str, Credentials]) -> None:  # fmt: skip
+        self.market, self.venues, self.exchanges, self.credentials = market, venues, exchanges, credentials
+
+    @classmethod
+    def from_config(cls, config: Config) -> SimCluster:
+        sims = [v for v in config.venues.values() if v.simulated]
+        if not sims:
+            return cls(None, {}, {}, {})
+        specs_by_venue = []
+        for v in sims:
+            insts = []
+            for inst in config.instruments:
+                iv = inst.venues.get(v.name)
+                if iv is None:
+                    continue
+                mid = inst.sim_mid if inst.sim_mid is not None else 1_000 * iv.tick
+                insts.append(SimInstrument(iv.symbol, inst.price_decimals, inst.qty_decimals, tick=iv.tick,
+                                           lot=iv.lot, mid=mid, depth=50))  # fmt: skip
+            specs_by_venue.append((market_data_protocol(v.protocol), insts))
+        market = SimMarket(specs_by_venue, seed=config.run.seed, interval=config.run.sim_interval_ms / 1000)
+        venues, exchanges, creds = {}, {}, {}
+        for v, sim in zip(sims, market.venues, strict=True):
+            specs = []
+            fee = None
+            for inst in config.instruments:
+                iv = inst.venues.get(v.name)
+                if iv is not None:
+                    specs.append(SimMarketSpec(iv.symbol, inst.base.name, inst.quote.name, iv.min_qty, iv.min_notional))
+                    fee = fee or iv
+            assert fee is not None
+            exch = attach_order_side(sim, v.protocol, specs, {n: a.decimals for n, a in config.assets.items()},
+                                     maker_fee=fee.maker_fee.rate, taker_fee=fee.taker_fee.rate)  # fmt: skip
+            c = make_credentials(v.protocol)
+            exch.add_account(SimAccount(c.api_key, c.secret, c.passphrase, balances=dict(v.balances)))
+            venues[v.name], exchanges[v.name], creds[v.name] = sim, exch, c
+        return cls(market, venues, exchanges, creds)
+
+    async def start(self) -> None:
+        if self.market is not None:
+            await self.market.start()
+
+    async def stop(self) -> None:
+        if self.market is not None:
+            await self.market.stop()
+
+    def endpoints(self, config: Config) -> dict[str, SimEndpoint]:
+        out = {}
+        for name, sim in self.venues.items():
+            protocol = config.venues[name].protocol
+            out[name] = SimEndpoint(sim.ws_url, sim.rest_url if sim.rest_port else None,
+                                    ORDER_VENUES[protocol].sim_api().sim_urls(sim), self.credentials[name])  # fmt: skip
+        return out
+
+
 class BookView:
     """`MarketView` over the consolidated books (one per instrument)."""
 
@@ -86,16 +155,19 @@ class TradingSession:
         environ: Mapping[str, str] | None = None,
         kill_file: str | Path | None = None,
         reconcile_every: float = 5.0,
+        external: Mapping[str, SimEndpoint] | None = None,
     ) -> None:
         self.config = config
         self.host = host
         self.journal_path = Path(journal_path)
         self.environ = environ
         self.reconcile_every = reconcile_every
+        #: simulated venues run by another process (crash tests); None: run them here
+        self.external = external
+        self.sims: SimCluster | None = None
         self.assets: dict[str, Asset] = dict(config.assets)
         self.books: dict[str, arbcore.ConsolidatedBook] = {}
         self.view = BookView(self.books)
-        self.sim_market: SimMarket | None = None
         self.sim_venues: dict[str, SimVenue] = {}
         self.exchanges: dict[str, SimExchange] = {}
         self.credentials: dict[str, Credentials] = {}
@@ -140,36 +212,10 @@ class TradingSession:
         return next(i for i in self.config.instruments if i.name == name)
 
     def _build_sims(self) -> None:
-        sims = [v for v in self.config.venues.values() if v.simulated]
-        if not sims:
+        if self.external is not None:
             return
-        venues = []
-        for v in sims:
-            insts = []
-            for inst in self.config.instruments:
-                iv = inst.venues.get(v.name)
-                if iv is None:
-                    continue
-                mid = inst.sim_mid if inst.sim_mid is not None else 1_000 * iv.tick
-                insts.append(SimInstrument(iv.symbol, inst.price_decimals, inst.qty_decimals, tick=iv.tick,
-                                           lot=iv.lot, mid=mid, depth=50))  # fmt: skip
-            venues.append((market_data_protocol(v.protocol), insts))
-        interval = self.config.run.sim_interval_ms / 1000
-        self.sim_market = SimMarket(venues, seed=self.config.run.seed, interval=interval)
-        for v, sim in zip(sims, self.sim_market.venues, strict=True):
-            specs = []
-            fee = None
-            for inst in self.config.instruments:
-                iv = inst.venues.get(v.name)
-                if iv is not None:
-                    specs.append(SimMarketSpec(iv.symbol, inst.base.name, inst.quote.name, iv.min_qty, iv.min_notional))
-                    fee = fee or iv
-            assert fee is not None
-            exch = attach_order_side(sim, v.protocol, specs, {n: a.decimals for n, a in self.assets.items()},
-                                     maker_fee=fee.maker_fee.rate, taker_fee=fee.taker_fee.rate)  # fmt: skip
-            creds = make_credentials(v.protocol)
-            exch.add_account(SimAccount(creds.api_key, creds.secret, creds.passphrase, balances=dict(v.balances)))
-            self.sim_venues[v.name], self.exchanges[v.name], self.credentials[v.name] = sim, exch, creds
+        self.sims = SimCluster.from_config(self.config)
+        self.sim_venues, self.exchanges, self.credentials = self.sims.venues, self.sims.exchanges, self.sims.credentials
 
     def _build_books(self) -> None:
         for inst in self.config.instruments:
@@ -186,6 +232,9 @@ class TradingSession:
         v = self.config.venues[name]
         scales = {iv.symbol: (inst.price_decimals, inst.qty_decimals)
                   for inst in self.config.instruments for n, iv in inst.venues.items() if n == name}  # fmt: skip
+        if v.simulated and self.external is not None:
+            ep = self.external[name]
+            return OrderClientConfig(v.protocol, ep.credentials, ep.order_urls, scales, {})
         if v.simulated:
             return client_config(v.protocol, self.sim_venues[name], self.credentials[name])
         from arbcore.runner.config import credentials_for
@@ -211,7 +260,9 @@ class TradingSession:
                         places_of(iv.tick, inst.price_decimals),
                         places_of(iv.lot, inst.qty_decimals),
                     )
-            if v.simulated:
+            if v.simulated and self.external is not None:
+                url, rest = self.external[vname].md_url, self.external[vname].rest_url
+            elif v.simulated:
                 sim = self.sim_venues[vname]
                 url, rest = sim.ws_url, sim.rest_url if sim.rest_port else None
             else:
@@ -228,8 +279,11 @@ class TradingSession:
         """Start venues, clients and feeds; recover from the journal. Returns recovery notes."""
         self._build_sims()
         self._build_books()
-        if self.sim_market is not None:
-            await self.sim_market.start()
+        if self.sims is not None:
+            await self.sims.start()
+        if self.external is not None:
+            self.credentials = {n: ep.credentials for n, ep in self.external.items()}
+        self._build_feeds()
         for name, v in self.config.venues.items():
             client = ORDER_VENUES[v.protocol].client_api().make_client(self._order_config(name))
             await client.start()
@@ -297,8 +351,8 @@ class TradingSession:
         for client in self.clients.values():
             with contextlib.suppress(Exception):
                 await client.close()
-        if self.sim_market is not None:
-            await self.sim_market.stop()
+        if self.sims is not None:
+            await self.sims.stop()
         if self.journal is not None:
             self.journal.close()
 
