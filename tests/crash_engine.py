@@ -1,0 +1,77 @@
+"""The engine as its own process, for the crash tests.
+
+Usage: python crash_engine.py CONFIG.toml ENDPOINTS.json JOURNAL CRASH_AT TICKETS
+CRASH_AT is "send" (intent journaled, order not yet sent), "sent" (order on the wire, no answer
+yet: the test makes the venue answer late), "fill" (one fill applied) or "none". The process
+SIGKILLs itself at the first such moment of its last ticket. With "none" it starts (which runs
+restart reconciliation), prints one JSON line with what it found and its ledger, and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import uvloop
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from engine_helpers import crossing_plan, wait_live  # noqa: E402
+
+from arbcore.execution.engine import LiveOrder  # noqa: E402
+from arbcore.runner.config import parse_toml  # noqa: E402
+from arbcore.runner.plugins import load_strategy  # noqa: E402
+from arbcore.runner.session import SimEndpoint, TradingSession  # noqa: E402
+from arbcore.venues.signing.credentials import Credentials  # noqa: E402
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def main(config_path: str, eps_path: str, journal: str, crash_at: str, tickets: int) -> None:
+    config = parse_toml(Path(config_path).read_text())
+    raw = json.loads(Path(eps_path).read_text())["venues"]
+    eps = {
+        n: SimEndpoint(
+            e["md_url"], e["rest_url"], e["order_urls"], Credentials(e["api_key"], e["secret"], e["passphrase"])
+        )
+        for n, e in raw.items()
+    }
+    s = TradingSession(config, load_strategy(None, config), journal_path=journal, external=eps)
+    notes = await s.start()
+    assert s.executor is not None and s.runner is not None
+    if crash_at == "none":
+        ledger = {f"{v}/{a}": [str(b.total), str(b.reserved)] for (v, a), b in s.executor.ledger.balances().items()}
+        print(
+            json.dumps({"notes": notes, "ledger": ledger, "open": [o.client_order_id for o in s.journal.open_orders()]})
+        )  # type: ignore[union-attr]
+        await s.stop()
+        return
+    await wait_live(s)
+    venues = list(config.venues)
+    count = 0
+
+    def hook(moment: str, order: LiveOrder) -> None:
+        if count == tickets and moment == crash_at:
+            if moment == "sent":
+                asyncio.get_running_loop().call_later(0.15, die)
+            else:
+                die()
+
+    s.executor.hook = hook
+    for k in range(1, tickets + 1):
+        count = k
+        buy, sell = (venues[0], venues[1]) if k % 2 else (venues[1], venues[0])
+        await s.runner.execute(crossing_plan(s, buy, sell))
+    await asyncio.sleep(5)  # the crash must have happened by now
+    print(json.dumps({"error": f"no crash at {crash_at}"}))
+    await s.stop()
+
+
+if __name__ == "__main__":
+    uvloop.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))
