@@ -20,13 +20,12 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from engine_helpers import crossing_plan, wait_live  # noqa: E402
-
-from arbcore.execution.engine import LiveOrder  # noqa: E402
-from arbcore.runner.config import parse_toml  # noqa: E402
-from arbcore.runner.plugins import load_strategy  # noqa: E402
-from arbcore.runner.session import SimEndpoint, TradingSession  # noqa: E402
-from arbcore.venues.signing.credentials import Credentials  # noqa: E402
+from arbcore.execution.engine import LiveOrder
+from arbcore.runner.config import parse_toml
+from arbcore.runner.plugins import load_strategy
+from arbcore.runner.session import SimEndpoint, TradingSession
+from arbcore.venues.signing.credentials import Credentials
+from engine_helpers import crossing_plan, wait_live
 
 
 def die() -> None:
