@@ -1,0 +1,678 @@
+"""Binance Spot and USD-M futures order clients (``binance_spot``, ``binance_usdm``).
+
+Transport (venue-protocols.md sections 1.3-1.5 and 2.2-2.3):
+
+- Order entry, cancel, query and balances go over the **WebSocket API**, kept connected:
+  spot ``wss://ws-api.binance.com:443/ws-api/v3``, USD-M ``wss://ws-fapi.binance.com/ws-fapi/v1``.
+  Requests are ``{"id":..,"method":..,"params":{..}}``; replies ``{"id":..,"status":200,"result":..}``
+  or ``{"id":..,"status":4xx,"error":{"code":..,"msg":..,"data":{..}}}``.
+- WS API signing (both markets): every param except ``signature`` (``apiKey`` and ``timestamp``
+  included) sorted by name, joined as ``name=value`` with ``&``, HMAC-SHA256 with the secret,
+  hex. Verified against the spot docs' example (signature ``cc154777...bd08a``, see the tests).
+- REST (``Http``, kept warm) for metadata (``GET /api/v3/exchangeInfo``, ``GET /fapi/v1/exchangeInfo``)
+  and for what USD-M's WS API lacks: open orders (``GET /fapi/v1/openOrders``, signed as REST:
+  query string in send order + ``&signature=``, key in ``X-MBX-APIKEY``) and the listenKey
+  (``POST``/``PUT /fapi/v1/listenKey``, key header only).
+- Private stream: spot subscribes on the same WS API connection with
+  ``userDataStream.subscribe.signature`` (events arrive as ``{"subscriptionId":n,"event":{..}}``,
+  ``executionReport``); USD-M opens ``<user_stream>/<listenKey>`` (``ORDER_TRADE_UPDATE``) and
+  keeps the key alive with a ``PUT`` every ``listen_key_keepalive_s`` (default 1800 s).
+- A dropped connection is re-opened in the background, and at the latest by the next call, with
+  the private subscription re-made. Events sent while it was down are not replayed: the engine
+  resolves open orders by ``query``.
+
+Order fields:
+
+============================= ============================== ===================================
+intent                        spot ``order.place``           USD-M ``order.place``
+============================= ============================== ===================================
+LIMIT, GTC                    type=LIMIT, timeInForce=GTC    type=LIMIT, timeInForce=GTC
+LIMIT, IOC                    type=LIMIT, timeInForce=IOC    type=LIMIT, timeInForce=IOC
+LIMIT, FOK                    type=LIMIT, timeInForce=FOK    type=LIMIT, timeInForce=FOK
+LIMIT, GTC, post_only         type=LIMIT_MAKER (no TIF)      type=LIMIT, timeInForce=GTX
+LIMIT, IOC/FOK, post_only     refused locally (VenueError)   refused locally (VenueError)
+MARKET (any TIF)              type=MARKET (no TIF, no price) type=MARKET (no TIF, no price)
+MARKET, post_only             refused locally                refused locally
+============================= ============================== ===================================
+
+Spot asks for ``newOrderRespType=FULL`` (the reply carries the fills with trade ids and
+commissions); USD-M for ``RESULT`` (final status and cumulative quantity; fills come on the
+stream only). Order status: NEW/PENDING_NEW -> ACKED, PARTIALLY_FILLED, FILLED, CANCELED,
+PENDING_CANCEL -> ACKED, REJECTED, EXPIRED/EXPIRED_IN_MATCH -> EXPIRED.
+
+Errors: HTTP-like status 429/418 or codes -1003/-1015 -> RateLimitedError (``retryAfter`` -
+``serverTime`` from ``error.data``, else ``Retry-After``, else 1 s); -1022 (bad signature), -2014,
+-2015, -1002 -> AuthError; -1006/-1007 (execution status unknown) -> OrderTimeoutError; any
+other refusal of a new order -> REJECTED with the venue's text; -2013 on a query -> None;
+-2011 on a cancel -> the order's final state from a query.
+
+USD-M is a futures account: ``balances`` returns the USDT-margined wallet (``v2/account.balance``:
+``balance`` as the total, ``availableBalance`` as available).
+
+Options: ``recv_window_ms`` (default 5000), ``listen_key_keepalive_s`` (1800), ``maker_fee`` and
+``taker_fee`` (FEE_SCALE units, copied into InstrumentRules since exchangeInfo has no fee tier).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
+from arbcore.execution.records import Fill, OrderIntent
+from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms
+from arbcore.venues.orders.decimal_text import to_raw, to_text
+from arbcore.venues.orders.registry import OrderClientConfig
+from arbcore.venues.orders.types import (
+    AuthError,
+    InstrumentRules,
+    OrderReport,
+    OrderTimeoutError,
+    RateLimitedError,
+    VenueBalance,
+    VenueError,
+)
+from arbcore.venues.signing.binance import API_KEY_HEADER, binance_sign_request
+from arbcore.venues.signing.common import hmac_sha256
+from arbcore.venues.signing.credentials import Credentials
+
+LIVE_URLS_BY_VENUE: dict[str, dict[str, str]] = {
+    "binance_spot": {
+        "rest": "https://api.binance.com",
+        "ws_api": "wss://ws-api.binance.com:443/ws-api/v3",
+    },
+    "binance_usdm": {
+        "rest": "https://fapi.binance.com",
+        "ws_api": "wss://ws-fapi.binance.com/ws-fapi/v1",
+        "user_stream": "wss://fstream.binance.com/ws",
+    },
+}
+#: This module serves two venues; ``LIVE_URLS`` is the spot one, ``live_urls(venue)`` picks either.
+LIVE_URLS: dict[str, str] = LIVE_URLS_BY_VENUE["binance_spot"]
+
+
+def live_urls(venue: str) -> dict[str, str]:
+    return dict(LIVE_URLS_BY_VENUE[venue])
+
+
+STATUS_MAP: dict[str, OrderState] = {
+    "NEW": OrderState.ACKED,
+    "PENDING_NEW": OrderState.ACKED,
+    "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
+    "FILLED": OrderState.FILLED,
+    "CANCELED": OrderState.CANCELED,
+    "PENDING_CANCEL": OrderState.ACKED,
+    "REJECTED": OrderState.REJECTED,
+    "EXPIRED": OrderState.EXPIRED,
+    "EXPIRED_IN_MATCH": OrderState.EXPIRED,
+    "NEW_INSURANCE": OrderState.ACKED,
+    "NEW_ADL": OrderState.ACKED,
+}
+
+RATE_LIMIT_CODES = frozenset({-1003, -1015})
+AUTH_CODES = frozenset({-1002, -1022, -2014, -2015})
+UNKNOWN_OUTCOME_CODES = frozenset({-1006, -1007})
+ORDER_NOT_FOUND = -2013
+UNKNOWN_ORDER = -2011
+
+
+class BinanceApiError(Exception):
+    """A refusal that the caller maps by context (a reject, an unknown order)."""
+
+    def __init__(self, status: int, code: int, msg: str) -> None:
+        super().__init__(f"{code} {msg}")
+        self.status = status
+        self.code = code
+        self.msg = msg
+
+
+# ---- pure helpers (tested directly) ------------------------------------------------------------
+
+
+def ws_signature_payload(params: Mapping[str, object]) -> str:
+    """The WS API signature payload: every param but ``signature``, sorted by name, ``k=v&k=v``."""
+    parts = []
+    for name in sorted(params):
+        if name == "signature":
+            continue
+        value = params[name]
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str | int):
+            text = str(value)
+        else:
+            raise VenueError(f"binance: parameter {name!r} must be str, int or bool")
+        parts.append(f"{name}={text}")
+    return "&".join(parts)
+
+
+def ws_sign(creds: Credentials, params: Mapping[str, object]) -> dict[str, object]:
+    """``params`` with ``apiKey`` added and ``signature`` computed over the sorted payload."""
+    out: dict[str, object] = dict(params)
+    out["apiKey"] = creds.api_key
+    out["signature"] = hmac_sha256(creds.secret.encode(), ws_signature_payload(out)).hex()
+    return out
+
+
+def text_places(text: str) -> int:
+    """Decimal places written in ``text`` (``"0.00001000"`` -> 8, ``"4"`` -> 0)."""
+    _, dot, frac = text.partition(".")
+    return len(frac) if dot else 0
+
+
+def make_fill(trade_id: Any, qty: int, price: int, commission: Any, asset: Any) -> Fill:
+    """A fill whose fee is the venue's commission text exactly as written (``fee_decimals`` = its places)."""
+    text = "0" if commission is None else str(commission)
+    places = text_places(text)
+    return Fill(
+        str(trade_id),
+        qty,
+        price,
+        fee=to_raw(text, places, "commission"),
+        fee_asset="" if asset is None else str(asset),
+        fee_decimals=places,
+    )
+
+
+def order_params(intent: OrderIntent, futures: bool) -> dict[str, object]:
+    """The ``order.place`` params of ``intent`` (unsigned), per the table in the module docstring."""
+    params: dict[str, object] = {
+        "symbol": intent.symbol,
+        "side": "BUY" if intent.side is Side.BUY else "SELL",
+    }
+    if intent.order_type is OrderType.MARKET:
+        if intent.post_only:
+            raise VenueError("binance: a market order cannot be post-only")
+        params["type"] = "MARKET"
+    else:
+        if intent.limit_price is None:
+            raise VenueError("binance: a limit order needs a price")
+        if intent.post_only and intent.tif is not TimeInForce.GTC:
+            raise VenueError(f"binance: post-only rests on the book; {intent.tif} cannot be post-only")
+        if intent.post_only and not futures:
+            params["type"] = "LIMIT_MAKER"
+        else:
+            params["type"] = "LIMIT"
+            params["timeInForce"] = "GTX" if intent.post_only else intent.tif.value
+        params["price"] = to_text(intent.limit_price, intent.price_decimals)
+    params["quantity"] = to_text(intent.qty, intent.qty_decimals)
+    params["newClientOrderId"] = intent.client_order_id
+    params["newOrderRespType"] = "RESULT" if futures else "FULL"
+    return params
+
+
+def retry_after_of(error: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> float:
+    data = error.get("data")
+    if isinstance(data, Mapping) and isinstance(data.get("retryAfter"), int):
+        server = data.get("serverTime")
+        base = server if isinstance(server, int) else now_ms()
+        return max(0.001, (data["retryAfter"] - base) / 1000)
+    if headers:
+        for k, v in headers.items():
+            if k.lower() == "retry-after":
+                with contextlib.suppress(ValueError):
+                    return max(0.001, float(v))
+    return 1.0
+
+
+def raise_for_error(venue: str, status: int, error: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> None:
+    """Raise the contract's exception for a rate limit, auth failure or unknown outcome; otherwise
+    raise :class:`BinanceApiError` for the caller to map."""
+    code = error.get("code")
+    code = code if isinstance(code, int) else 0
+    msg = str(error.get("msg", ""))
+    if status in (418, 429) or code in RATE_LIMIT_CODES:
+        raise RateLimitedError(f"{venue}: {code} {msg}", retry_after_of(error, headers))
+    if code in AUTH_CODES or status == 401:
+        raise AuthError(f"{venue}: {code} {msg}")
+    if code in UNKNOWN_OUTCOME_CODES or status >= 500:
+        raise OrderTimeoutError(f"{venue}: {code} {msg} (execution status unknown)")
+    raise BinanceApiError(status, code, msg)
+
+
+def report_from_order(
+    venue: str, order: Mapping[str, Any], price_decimals: int, qty_decimals: int, client_order_id: str | None = None
+) -> OrderReport:
+    """An order object (place/cancel/status/openOrders answer, spot or USD-M) as a report."""
+    status = order.get("status")
+    state = STATUS_MAP[status] if isinstance(status, str) else OrderState.ACKED  # an ACK reply has no status
+    fills = tuple(
+        make_fill(
+            f["tradeId"],
+            to_raw(f["qty"], qty_decimals, "qty"),
+            to_raw(f["price"], price_decimals, "price"),
+            f.get("commission"),
+            f.get("commissionAsset"),
+        )
+        for f in order.get("fills") or ()
+    )
+    ts = order.get("transactTime") or order.get("updateTime") or order.get("time")
+    cid = client_order_id or str(order.get("origClientOrderId") or order.get("clientOrderId", ""))
+    return OrderReport(
+        venue,
+        cid,
+        state,
+        venue_order_id=str(order["orderId"]) if "orderId" in order else None,
+        filled_qty=to_raw(order.get("executedQty", "0"), qty_decimals, "executedQty"),
+        cumulative=True,
+        fills=fills,
+        venue_ns=ts * 1_000_000 if isinstance(ts, int) else None,
+    )
+
+
+def report_from_event(venue: str, ev: Mapping[str, Any], scales: Mapping[str, tuple[int, int]]) -> OrderReport | None:
+    """A spot ``executionReport`` or a USD-M ``ORDER_TRADE_UPDATE`` as a report (None: other events)."""
+    kind = ev.get("e")
+    if kind == "executionReport":
+        o = ev
+        # on a cancel, ``c`` is the cancel request's own id and ``C`` the order's
+        cid = str(o.get("C") or o["c"]) if o.get("x") == "CANCELED" else str(o["c"])
+    elif kind == "ORDER_TRADE_UPDATE":
+        o = ev["o"]
+        cid = str(o["c"])
+    else:
+        return None
+    pd, qd = scales[str(o["s"])]
+    fills: tuple[Fill, ...] = ()
+    if o.get("x") == "TRADE":
+        fills = (make_fill(o["t"], to_raw(o["l"], qd, "l"), to_raw(o["L"], pd, "L"), o.get("n"), o.get("N")),)
+    ts = ev.get("E")
+    return OrderReport(
+        venue,
+        cid,
+        STATUS_MAP[str(o["X"])],
+        venue_order_id=str(o["i"]),
+        filled_qty=to_raw(o["z"], qd, "z"),
+        cumulative=True,
+        fills=fills,
+        reason="" if o.get("r") in (None, "NONE") else str(o.get("r")),
+        venue_ns=ts * 1_000_000 if isinstance(ts, int) else None,
+    )
+
+
+def rules_from_symbol(
+    venue: str, sym: Mapping[str, Any], price_decimals: int, qty_decimals: int, options: Mapping[str, Any]
+) -> InstrumentRules:
+    filters = {f["filterType"]: f for f in sym.get("filters", ())}
+    price_f, lot_f = filters["PRICE_FILTER"], filters["LOT_SIZE"]
+    notional = 0
+    if "NOTIONAL" in filters:
+        notional = to_raw(filters["NOTIONAL"]["minNotional"], price_decimals + qty_decimals, "minNotional")
+    elif "MIN_NOTIONAL" in filters:
+        f = filters["MIN_NOTIONAL"]
+        text = f.get("minNotional", f.get("notional", "0"))  # spot: minNotional; USD-M: notional
+        notional = to_raw(text, price_decimals + qty_decimals, "minNotional")
+    return InstrumentRules(
+        venue,
+        str(sym["symbol"]),
+        price_decimals,
+        qty_decimals,
+        tick=to_raw(price_f["tickSize"], price_decimals, "tickSize"),
+        lot=to_raw(lot_f["stepSize"], qty_decimals, "stepSize"),
+        min_qty=to_raw(lot_f["minQty"], qty_decimals, "minQty"),
+        min_notional=notional,
+        max_qty=to_raw(lot_f.get("maxQty", "0"), qty_decimals, "maxQty"),
+        maker_fee=options.get("maker_fee"),
+        taker_fee=options.get("taker_fee"),
+    )
+
+
+def add_text(a: str, b: str) -> str:
+    """Exact sum of two decimal texts (``free + locked``)."""
+    places = max(text_places(a), text_places(b))
+    return to_text(to_raw(a, places) + to_raw(b, places), places, places)
+
+
+# ---- the client ---------------------------------------------------------------------------------
+
+
+class BinanceClient(OrderClient):
+    def __init__(self, config: OrderClientConfig) -> None:
+        super().__init__()
+        if config.venue not in LIVE_URLS_BY_VENUE:
+            raise ValueError(f"binance client: unknown venue {config.venue!r}")
+        self.venue = config.venue
+        self.futures = config.venue == "binance_usdm"
+        self.config = config
+        self.creds = config.credentials
+        self.scales = dict(config.scales)
+        self.recv_window = int(config.options.get("recv_window_ms", 5000))
+        self.keepalive_s = float(config.options.get("listen_key_keepalive_s", 1800.0))
+        self.http = Http(config.urls["rest"], name=f"{self.venue} rest")
+        self.ws = WsRpc(
+            config.urls["ws_api"], self._response_id, self._on_ws_event, self._on_ws_down, name=f"{self.venue} ws-api"
+        )
+        self.stream: WsRpc | None = None
+        if self.futures:
+            self.stream = WsRpc(
+                config.urls["user_stream"],  # the listenKey is appended on connect
+                lambda _msg: None,
+                self._on_stream_event,
+                self._on_stream_down,
+                name=f"{self.venue} user-stream",
+            )
+        self._ids = itertools.count(1)
+        self._lock = asyncio.Lock()
+        self._stream_lock = asyncio.Lock()
+        self._closed = False
+        self._subscribed = False
+        self._auth_failed = False
+        self._subscription_id: int | None = None
+        self._listen_key: str | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._keepalive: asyncio.Task[None] | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._closed = False
+        await self.http.start()
+        await self._ensure_ws()
+        if self.futures:
+            await self._ensure_stream()
+            if self._keepalive is None:
+                self._keepalive = asyncio.get_running_loop().create_task(self._keepalive_loop())
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in [*self._tasks, *([self._keepalive] if self._keepalive else [])]:
+            task.cancel()
+        for task in [*self._tasks, *([self._keepalive] if self._keepalive else [])]:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks.clear()
+        self._keepalive = None
+        await self.ws.close()
+        if self.stream is not None:
+            await self.stream.close()
+        await self.http.close()
+
+    # ---- connections -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _response_id(msg: Any) -> str | None:
+        if isinstance(msg, dict) and "status" in msg and msg.get("id") is not None:
+            return str(msg["id"])
+        return None
+
+    def _next_id(self) -> str:
+        return f"{'f' if self.futures else 's'}{next(self._ids)}"
+
+    async def _ensure_ws(self, timeout: float = 5.0) -> None:
+        if self.ws.connected and (self.futures or self._subscribed):
+            return
+        async with self._lock:
+            if not self.ws.connected:
+                self._subscribed = False
+                await self.ws.connect(timeout)
+            if not self.futures and not self._subscribed:
+                try:
+                    result = await self._send("userDataStream.subscribe.signature", {}, timeout)
+                except BinanceApiError as e:
+                    raise VenueError(f"{self.venue}: user data subscription refused: {e}") from None
+                except AuthError:
+                    self._auth_failed = True  # no background retries: the next call raises it again
+                    await self.ws.close()
+                    raise
+                self._subscribed, self._auth_failed = True, False
+                sid = result.get("subscriptionId") if isinstance(result, dict) else None
+                self._subscription_id = sid if isinstance(sid, int) else None
+
+    async def _ensure_stream(self, timeout: float = 5.0) -> None:
+        assert self.stream is not None
+        if self.stream.connected:
+            return
+        async with self._stream_lock:
+            if self.stream.connected:
+                return
+            key = await self._new_listen_key(timeout)
+            self.stream.url = f"{self.config.urls['user_stream'].rstrip('/')}/{key}"
+            await self.stream.connect(timeout)
+
+    async def _new_listen_key(self, timeout: float) -> str:
+        status, headers, raw = await self.http.call(
+            "POST", "/fapi/v1/listenKey", headers={API_KEY_HEADER: self.creds.api_key}, timeout=timeout
+        )
+        body = self._rest_json(status, headers, raw)
+        if not isinstance(body, dict) or not isinstance(body.get("listenKey"), str):
+            raise VenueError(f"{self.venue}: listenKey reply without a key")
+        self._listen_key = body["listenKey"]
+        return self._listen_key
+
+    async def _keepalive_loop(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(self.keepalive_s)
+            try:
+                status, headers, raw = await self.http.call(
+                    "PUT", "/fapi/v1/listenKey", headers={API_KEY_HEADER: self.creds.api_key}
+                )
+                self._rest_json(status, headers, raw)
+            except Exception:  # noqa: BLE001 (the key expires; the stream reconnects with a new one)
+                if self.stream is not None:
+                    await self.stream.close()  # its on_disconnect re-opens with a new key
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_ws_down(self) -> None:
+        self._subscribed = False
+        if not self._closed and not self._auth_failed:
+            self.counters.reconnects += 1
+            self._spawn(self._reconnect(self._ensure_ws))
+
+    def _on_stream_down(self) -> None:
+        if not self._closed:
+            self.counters.reconnects += 1
+            self._spawn(self._reconnect(self._ensure_stream))
+
+    async def _reconnect(self, ensure: Any) -> None:
+        delay = 0.05
+        while not self._closed:
+            try:
+                await ensure()
+                return
+            except AuthError:
+                return  # configuration problem: the next call raises it
+            except Exception:  # noqa: BLE001 (venue down: try again later)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # ---- requests --------------------------------------------------------------------------------
+
+    async def _send(self, method: str, params: Mapping[str, object], timeout: float, signed: bool = True) -> Any:
+        """One WS API request on the open connection; the result, or raise per ``raise_for_error``."""
+        body: dict[str, object] = dict(params)
+        if signed:
+            body["timestamp"] = now_ms()
+            if self.recv_window != 5000:
+                body["recvWindow"] = self.recv_window
+            body = ws_sign(self.creds, body)
+        rid = self._next_id()
+        msg = await self.ws.request(rid, orjson.dumps({"id": rid, "method": method, "params": body}), timeout)
+        status = msg.get("status") if isinstance(msg, dict) else None
+        if status == 200:
+            return msg.get("result")
+        error = msg.get("error") if isinstance(msg, dict) else None
+        raise_for_error(self.venue, status if isinstance(status, int) else 0, error if isinstance(error, dict) else {})
+        return None  # unreachable: raise_for_error always raises
+
+    async def _call(self, method: str, params: Mapping[str, object], timeout: float) -> Any:
+        await self._ensure_ws(timeout)
+        return await self._send(method, params, timeout)
+
+    def _rest_json(self, status: int, headers: Mapping[str, str], raw: bytes) -> Any:
+        try:
+            body = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            body = None
+        if status == 200:
+            return body
+        error = body if isinstance(body, dict) else {"code": 0, "msg": f"HTTP {status}"}
+        raise_for_error(self.venue, status, error, headers)
+        return None
+
+    async def _rest_signed(self, method: str, path: str, params: Mapping[str, object], timeout: float) -> Any:
+        signed = binance_sign_request(self.creds, params, timestamp_ms=now_ms(), recv_window_ms=self.recv_window)
+        status, headers, raw = await self.http.call(
+            method, path, query=signed.query, headers=dict(signed.headers), timeout=timeout
+        )
+        return self._rest_json(status, headers, raw)
+
+    def _scales_of(self, symbol: str) -> tuple[int, int]:
+        try:
+            return self.scales[symbol]
+        except KeyError:
+            raise VenueError(f"{self.venue}: no scales configured for {symbol}") from None
+
+    # ---- the contract ----------------------------------------------------------------------------
+
+    async def place(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
+        params = order_params(intent, self.futures)
+        await self._ensure_ws(timeout)
+        t0 = time.perf_counter_ns()
+        try:
+            result = await self._send("order.place", params, timeout)
+        except OrderTimeoutError:
+            self.counters.timeouts += 1
+            raise
+        except RateLimitedError:
+            self.counters.rate_limited += 1
+            raise
+        except BinanceApiError as e:
+            self.counters.rejected += 1
+            return OrderReport(self.venue, intent.client_order_id, OrderState.REJECTED, reason=f"{e.msg} ({e.code})")
+        self.counters.latencies_ns.append(time.perf_counter_ns() - t0)
+        self.counters.placed += 1
+        return report_from_order(
+            self.venue, result, intent.price_decimals, intent.qty_decimals, intent.client_order_id
+        )
+
+    async def cancel(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
+        params = {"symbol": intent.symbol, "origClientOrderId": intent.client_order_id}
+        try:
+            result = await self._call("order.cancel", params, timeout)
+        except OrderTimeoutError:
+            self.counters.timeouts += 1
+            raise
+        except BinanceApiError as e:
+            if e.code in (UNKNOWN_ORDER, ORDER_NOT_FOUND):
+                # Binance refuses to cancel an order that is no longer open: read its final state
+                final = await self.query(intent, timeout)
+                if final is not None:
+                    return final
+            raise VenueError(f"{self.venue}: cancel refused: {e.code} {e.msg}") from None
+        self.counters.canceled += 1
+        return report_from_order(
+            self.venue, result, intent.price_decimals, intent.qty_decimals, intent.client_order_id
+        )
+
+    async def query(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport | None:
+        params = {"symbol": intent.symbol, "origClientOrderId": intent.client_order_id}
+        self.counters.queried += 1
+        try:
+            result = await self._call("order.status", params, timeout)
+        except BinanceApiError as e:
+            if e.code == ORDER_NOT_FOUND:
+                return None
+            raise VenueError(f"{self.venue}: query refused: {e.code} {e.msg}") from None
+        return report_from_order(
+            self.venue, result, intent.price_decimals, intent.qty_decimals, intent.client_order_id
+        )
+
+    async def open_orders(self, timeout: float = 5.0) -> list[OrderReport]:
+        try:
+            if self.futures:
+                result = await self._rest_signed("GET", "/fapi/v1/openOrders", {}, timeout)
+            else:
+                result = await self._call("openOrders.status", {}, timeout)
+        except BinanceApiError as e:
+            raise VenueError(f"{self.venue}: open orders refused: {e.code} {e.msg}") from None
+        out = []
+        for order in result or ():
+            symbol = str(order.get("symbol"))
+            if symbol in self.scales:  # orders on instruments this engine does not trade are not ours
+                out.append(report_from_order(self.venue, order, *self.scales[symbol]))
+        return out
+
+    async def balances(self, timeout: float = 5.0) -> list[VenueBalance]:
+        try:
+            if self.futures:
+                rows = await self._call("v2/account.balance", {}, timeout)
+                return [VenueBalance(str(r["asset"]), str(r["balance"]), str(r["availableBalance"])) for r in rows]
+            acct = await self._call("account.status", {"omitZeroBalances": True}, timeout)
+        except BinanceApiError as e:
+            raise VenueError(f"{self.venue}: balances refused: {e.code} {e.msg}") from None
+        return [
+            VenueBalance(str(b["asset"]), add_text(str(b["free"]), str(b["locked"])), str(b["free"]))
+            for b in acct.get("balances", ())
+        ]
+
+    async def instruments(self, symbols: list[str], timeout: float = 5.0) -> dict[str, InstrumentRules]:
+        if self.futures:
+            path, query = "/fapi/v1/exchangeInfo", ""
+        else:
+            listed = "[" + ",".join(f'"{s}"' for s in symbols) + "]"
+            path, query = "/api/v3/exchangeInfo", "symbols=" + urllib.parse.quote(listed, safe="")
+        status, headers, raw = await self.http.call("GET", path, query=query, timeout=timeout)
+        try:
+            info = self._rest_json(status, headers, raw)
+        except BinanceApiError as e:
+            raise VenueError(f"{self.venue}: exchangeInfo refused: {e.code} {e.msg}") from None
+        wanted = set(symbols)
+        out: dict[str, InstrumentRules] = {}
+        for sym in info.get("symbols", ()):
+            name = str(sym.get("symbol"))
+            if name in wanted:
+                pd, qd = self._scales_of(name)
+                try:
+                    out[name] = rules_from_symbol(self.venue, sym, pd, qd, self.config.options)
+                except (KeyError, ValueError) as e:
+                    raise VenueError(f"{self.venue}: {name} trading rules unusable at our scales: {e}") from None
+        missing = wanted - set(out)
+        if missing:
+            raise VenueError(f"{self.venue}: exchangeInfo does not list {sorted(missing)}")
+        return out
+
+    # ---- private stream --------------------------------------------------------------------------
+
+    def _emit_event(self, ev: Any) -> None:
+        try:
+            report = report_from_event(self.venue, ev, self.scales)
+        except (KeyError, ValueError, TypeError):
+            self.counters.decode_errors += 1
+            return
+        if report is not None:
+            self.emit(report)
+
+    def _on_ws_event(self, msg: Any) -> None:
+        if not isinstance(msg, dict):
+            return
+        ev = msg.get("event")
+        if isinstance(ev, dict):
+            if ev.get("e") == "eventStreamTerminated":
+                self._subscribed = False
+                if not self._closed:
+                    self._spawn(self._reconnect(self._ensure_ws))
+                return
+            self._emit_event(ev)
+
+    def _on_stream_event(self, msg: Any) -> None:
+        if not isinstance(msg, dict):
+            return
+        if msg.get("e") == "listenKeyExpired" and self.stream is not None:
+            self._spawn(self.stream.close())  # its on_disconnect re-opens with a new key
+            return
+        self._emit_event(msg)
+
+
+def make_client(config: OrderClientConfig) -> OrderClient:
+    return BinanceClient(config)
