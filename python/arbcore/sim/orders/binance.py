@@ -24,7 +24,7 @@ Refusals (SimExchange `Refusal` -> Binance code and message):
 refusal                  spot                                             USD-M
 ======================== ================================================ ===========================================
 RATE_LIMIT               429, -1015 Too many new orders; ...              429, -1015 Too many new orders; ...
-FAULT_REJECT             -2010 Order was rejected. (no real counterpart)  -2010 Order was rejected. (no real counterpart)
+FAULT_REJECT             -2010 Order was rejected. (*)                    -2010 Order was rejected. (*)
 UNKNOWN_SYMBOL           -1121 Invalid symbol.                            -1121 Invalid symbol.
 BAD_QTY                  -1013 Filter failure: LOT_SIZE                   -4004 Quantity less than min quantity. /
                                                                           -1111 Precision is over the maximum ...
@@ -32,9 +32,11 @@ BAD_PRICE                -1013 Filter failure: PRICE_FILTER               -4014 
 MIN_NOTIONAL             -1013 Filter failure: NOTIONAL                   -4164 Order's notional must be no smaller ...
 INSUFFICIENT_BALANCE     -2010 Account has insufficient balance ...       -2019 Margin is insufficient.
 DUPLICATE_CLIENT_ID      -2010 Duplicate order sent.                      -4116 ClientOrderId is duplicated.
-POST_ONLY_WOULD_TAKE     -2010 Order would immediately match and take.    -5022 Due to the order could not be executed
-                                                                          as maker, the Post Only order will be rejected. ...
+POST_ONLY_WOULD_TAKE     -2010 Order would immediately match and take.    -5022 Due to the order could not be
+                                                                          executed as maker, the Post Only order ...
 ======================== ================================================ ===========================================
+
+(*) an injected fault has no real counterpart; -2010 is the venue's generic new-order rejection.
 
 Unknown order: ``order.status`` -2013 "Order does not exist."; ``order.cancel`` -2011 "Unknown order
 sent." (also for an order no longer open, as on the venue).
@@ -96,7 +98,11 @@ _USDM_REFUSALS: dict[Refusal, tuple[int, int, str]] = {
     Refusal.UNKNOWN_SYMBOL: (400, -1121, "Invalid symbol."),
     Refusal.BAD_QTY: (400, -1111, "Precision is over the maximum defined for this asset."),
     Refusal.BAD_PRICE: (400, -4014, "Price not increased by tick size."),
-    Refusal.MIN_NOTIONAL: (400, -4164, "Order's notional must be no smaller than {min} (unless you choose reduce only)."),
+    Refusal.MIN_NOTIONAL: (
+        400,
+        -4164,
+        "Order's notional must be no smaller than {min} (unless you choose reduce only).",
+    ),
     Refusal.INSUFFICIENT_BALANCE: (400, -2019, "Margin is insufficient."),
     Refusal.DUPLICATE_CLIENT_ID: (400, -4116, "ClientOrderId is duplicated."),
     Refusal.POST_ONLY_WOULD_TAKE: (
@@ -110,14 +116,14 @@ _USDM_REFUSALS: dict[Refusal, tuple[int, int, str]] = {
 SIGNATURE_INVALID = (400, -1022, "Signature for this request is not valid.")
 
 
-class _Refused(Exception):
+class _RefusedError(Exception):
     def __init__(self, status: int, code: int, msg: str, data: dict[str, Any] | None = None) -> None:
         super().__init__(msg)
         self.status, self.code, self.msg, self.data = status, code, msg, data
 
 
-def _mandatory(name: str) -> _Refused:
-    return _Refused(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+def _mandatory(name: str) -> _RefusedError:
+    return _RefusedError(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
 
 
 def signature_payload(params: dict[str, Any]) -> str:
@@ -170,9 +176,7 @@ class BinanceOrderSide:
             raise ValueError(f"binance order side: market {market!r}")
         self.futures = market == "usdm"
         self.ws_api_path = USDM_WS_API if self.futures else SPOT_WS_API
-        self.ws_paths: tuple[str, ...] = (
-            (USDM_WS_API, USER_STREAM_PREFIX + "*") if self.futures else (SPOT_WS_API,)
-        )
+        self.ws_paths: tuple[str, ...] = (USDM_WS_API, USER_STREAM_PREFIX + "*") if self.futures else (SPOT_WS_API,)
         self.refusals = _USDM_REFUSALS if self.futures else _SPOT_REFUSALS
         self.listen_keys: dict[str, str] = {}  # listenKey -> api key
         self._sub_ids = itertools.count(0)
@@ -224,8 +228,12 @@ class BinanceOrderSide:
         if self.futures:
             spec = self.venue.instruments[o.symbol].spec
             avg = o.quote_filled * 10 ** max(0, 8 - spec.price_decimals) // o.filled if o.filled else 0
-            head = {"orderId": int(o.order_id), "symbol": o.symbol, "status": _STATUS[o.state],
-                    "clientOrderId": o.client_id}
+            head = {
+                "orderId": int(o.order_id),
+                "symbol": o.symbol,
+                "status": _STATUS[o.state],
+                "clientOrderId": o.client_id,
+            }
             if resp == "ACK":
                 return head | {"updateTime": o.updated_ms}
             head |= {
@@ -391,16 +399,16 @@ class BinanceOrderSide:
     def _authenticate(self, params: dict[str, Any]) -> SimAccount:
         api_key = params.get("apiKey")
         if not isinstance(api_key, str) or not api_key:
-            raise _Refused(401, -2014, "API-key format invalid.")
+            raise _RefusedError(401, -2014, "API-key format invalid.")
         account = account_for(self.venue, api_key)
         if account is None:
-            raise _Refused(401, -2015, "Invalid API-key, IP, or permissions for action.")
+            raise _RefusedError(401, -2015, "Invalid API-key, IP, or permissions for action.")
         self._check_time(params.get("timestamp"), params.get("recvWindow", 5000))
         sig = params.get("signature")
         if not isinstance(sig, str) or not hmac.compare_digest(
             _hmac_hex(account.secret, signature_payload(params)), sig.lower()
         ):
-            raise _Refused(*SIGNATURE_INVALID)
+            raise _RefusedError(*SIGNATURE_INVALID)
         return account
 
     @staticmethod
@@ -413,7 +421,7 @@ class BinanceOrderSide:
         if ts_i > 10**14:  # microseconds
             ts_i //= 1000
         if ts_i >= now + 1000 or now - ts_i > window_i:
-            raise _Refused(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+            raise _RefusedError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
 
     # ---- WebSocket API ---------------------------------------------------------------------------
 
@@ -435,13 +443,13 @@ class BinanceOrderSide:
         result: SubmitResult | None = None
         try:
             if not isinstance(params, dict):
-                raise _Refused(400, -1100, "Illegal characters found in parameter 'params'.")
+                raise _RefusedError(400, -1100, "Illegal characters found in parameter 'params'.")
             handler = self._handlers().get(str(method))
             if handler is None:
-                raise _Refused(400, -1020, "Unsupported operation.")
+                raise _RefusedError(400, -1020, "Unsupported operation.")
             answer, result = handler(conn, params)
             frame = orjson.dumps({"id": req_id, "status": 200, "result": answer})
-        except _Refused as e:
+        except _RefusedError as e:
             error: dict[str, Any] = {"code": e.code, "msg": e.msg}
             if e.data is not None:
                 error["data"] = e.data
@@ -462,6 +470,7 @@ class BinanceOrderSide:
             "openOrders.status": self._open_orders,
             "account.status": self._account,
             "userDataStream.subscribe.signature": self._subscribe,
+            "myTrades": self._my_trades,
         }
 
     def _symbol(self, params: dict[str, Any]) -> str:
@@ -469,7 +478,7 @@ class BinanceOrderSide:
         if not isinstance(symbol, str) or not symbol:
             raise _mandatory("symbol")
         if symbol not in self.exchange.markets:
-            raise _Refused(400, -1121, "Invalid symbol.")
+            raise _RefusedError(400, -1121, "Invalid symbol.")
         return symbol
 
     def _decimal(self, params: dict[str, Any], name: str, decimals: int) -> int:
@@ -480,8 +489,8 @@ class BinanceOrderSide:
             return to_raw(text, decimals, name)
         except ValueError:
             if self.futures:
-                raise _Refused(400, -1111, "Precision is over the maximum defined for this asset.") from None
-            raise _Refused(400, -1111, f"Parameter '{name}' has too much precision.") from None
+                raise _RefusedError(400, -1111, "Precision is over the maximum defined for this asset.") from None
+            raise _RefusedError(400, -1111, f"Parameter '{name}' has too much precision.") from None
 
     def _place(self, conn: SimConnection, params: dict[str, Any]) -> tuple[Any, SubmitResult | None]:
         account = self._authenticate(params)
@@ -499,9 +508,7 @@ class BinanceOrderSide:
             order_type, tif = OrderType.MARKET, TimeInForce.IOC
         elif kind == "LIMIT" or (kind == "LIMIT_MAKER" and not self.futures):
             order_type = OrderType.LIMIT
-            if kind == "LIMIT_MAKER":
-                post_only, tif = True, TimeInForce.GTC
-            elif tif_text == "GTX" and self.futures:
+            if kind == "LIMIT_MAKER" or (tif_text == "GTX" and self.futures):
                 post_only, tif = True, TimeInForce.GTC
             elif tif_text in ("GTC", "IOC", "FOK"):
                 tif = TimeInForce(tif_text)
@@ -509,7 +516,7 @@ class BinanceOrderSide:
                 raise _mandatory("timeInForce")
             price = self._decimal(params, "price", spec.price_decimals)
         else:
-            raise _Refused(400, -1116, "Invalid orderType.")
+            raise _RefusedError(400, -1116, "Invalid orderType.")
         qty = self._decimal(params, "quantity", spec.qty_decimals)
         client_id = params.get("newClientOrderId") or _random_client_id()
         result = self.exchange.submit(
@@ -532,18 +539,18 @@ class BinanceOrderSide:
             raise _mandatory("newOrderRespType")
         return self.order_object(result.order, resp=str(resp)), result
 
-    def _refusal(self, refusal: Refusal, symbol: str, qty: int) -> _Refused:
+    def _refusal(self, refusal: Refusal, symbol: str, qty: int) -> _RefusedError:
         status, code, msg = self.refusals[refusal]
         market = self.exchange.markets.get(symbol)
         if refusal is Refusal.RATE_LIMIT:
             now = now_ms()
-            return _Refused(status, code, msg, {"serverTime": now, "retryAfter": now + 1000})
+            return _RefusedError(status, code, msg, {"serverTime": now, "retryAfter": now + 1000})
         if self.futures and market is not None:
             if refusal is Refusal.BAD_QTY and qty < max(market.min_qty, 1):
-                return _Refused(400, -4004, "Quantity less than min quantity.")
+                return _RefusedError(400, -4004, "Quantity less than min quantity.")
             if refusal is Refusal.MIN_NOTIONAL:
-                return _Refused(status, code, msg.format(min=self._notional_text(symbol, market.min_notional)))
-        return _Refused(status, code, msg)
+                return _RefusedError(status, code, msg.format(min=self._notional_text(symbol, market.min_notional)))
+        return _RefusedError(status, code, msg)
 
     def _notional_text(self, symbol: str, raw: int) -> str:
         spec = self.venue.instruments[symbol].spec
@@ -553,7 +560,9 @@ class BinanceOrderSide:
         oid = params.get("orderId")
         cid = params.get("origClientOrderId")
         if oid is None and not cid:
-            raise _Refused(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+            raise _RefusedError(
+                400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
+            )
         return self.exchange.find(
             account.api_key, symbol, client_id=str(cid) if cid else None, order_id=str(oid) if oid is not None else None
         )
@@ -563,17 +572,24 @@ class BinanceOrderSide:
         symbol = self._symbol(params)
         order = self._find(account, symbol, params)
         if order is None or not order.is_open:
-            raise _Refused(400, -2011, "Unknown order sent.")
+            raise _RefusedError(400, -2011, "Unknown order sent.")
         cancel_id = str(params.get("newClientOrderId") or _random_client_id())
         if not self.futures:
             self._cancel_ids[order.order_id] = cancel_id
         self.exchange.cancel(account.api_key, symbol, order_id=order.order_id)
         obj = self.order_object(order)
         if not self.futures:
-            obj = {"symbol": obj["symbol"], "origClientOrderId": order.client_id, "orderId": obj["orderId"],
-                   "orderListId": -1, "clientOrderId": cancel_id} | {
-                k: v for k, v in obj.items() if k not in ("symbol", "orderId", "orderListId", "clientOrderId",
-                                                          "workingTime")}
+            obj = {
+                "symbol": obj["symbol"],
+                "origClientOrderId": order.client_id,
+                "orderId": obj["orderId"],
+                "orderListId": -1,
+                "clientOrderId": cancel_id,
+            } | {
+                k: v
+                for k, v in obj.items()
+                if k not in ("symbol", "orderId", "orderListId", "clientOrderId", "workingTime")
+            }
         return obj, None
 
     def _status(self, conn: SimConnection, params: dict[str, Any]) -> tuple[Any, SubmitResult | None]:
@@ -581,7 +597,7 @@ class BinanceOrderSide:
         symbol = self._symbol(params)
         order = self._find(account, symbol, params)
         if order is None:
-            raise _Refused(400, -2013, "Order does not exist.")
+            raise _RefusedError(400, -2013, "Order does not exist.")
         return self.order_object(order, query=True), None
 
     def _open_orders(self, conn: SimConnection, params: dict[str, Any]) -> tuple[Any, SubmitResult | None]:
@@ -589,6 +605,44 @@ class BinanceOrderSide:
         symbol = self._symbol(params) if "symbol" in params else None
         orders = self.exchange.open_orders(account.api_key, symbol)
         return [self.order_object(o, query=True) for o in orders], None
+
+    def trade_rows(self, account: SimAccount, symbol: str, order_id: str | None) -> list[dict[str, Any]]:
+        """Account trades (spot ``myTrades`` / USD-M ``userTrades`` rows), optionally of one order."""
+        rows = []
+        for o in self.exchange.orders.values():
+            if o.account != account.api_key or o.symbol != symbol or (order_id is not None and o.order_id != order_id):
+                continue
+            for f in o.fills:
+                row: dict[str, Any] = {
+                    "symbol": symbol,
+                    "id": int(f.fill_id),
+                    "orderId": int(o.order_id),
+                    "price": self._price(symbol, f.price),
+                    "qty": self._qty(symbol, f.qty),
+                    "quoteQty": self._quote(symbol, f.price * f.qty),
+                    "commission": self._asset(f.fee_asset, f.fee),
+                    "commissionAsset": f.fee_asset,
+                    "time": f.ts_ms,
+                }
+                if self.futures:
+                    row |= {
+                        "side": o.side.value.upper(),
+                        "positionSide": "BOTH",
+                        "buyer": o.side is Side.BUY,
+                        "maker": f.maker,
+                        "realizedPnl": "0",
+                    }
+                else:
+                    row |= {"orderListId": -1, "isBuyer": o.side is Side.BUY, "isMaker": f.maker, "isBestMatch": True}
+                rows.append(row)
+        rows.sort(key=lambda r: int(r["id"]))
+        return rows
+
+    def _my_trades(self, conn: SimConnection, params: dict[str, Any]) -> tuple[Any, SubmitResult | None]:
+        account = self._authenticate(params)
+        symbol = self._symbol(params)
+        oid = params.get("orderId")
+        return self.trade_rows(account, symbol, str(oid) if oid is not None else None), None
 
     def _assets_of(self, account: SimAccount) -> list[str]:
         return sorted(set(self.exchange.assets) | set(account.balances))
@@ -602,7 +656,9 @@ class BinanceOrderSide:
             held = account.held.get(asset, 0)
             if omit and total == 0 and held == 0:
                 continue
-            balances.append({"asset": asset, "free": self._asset(asset, total - held), "locked": self._asset(asset, held)})
+            balances.append(
+                {"asset": asset, "free": self._asset(asset, total - held), "locked": self._asset(asset, held)}
+            )
         return {
             "makerCommission": 10,
             "takerCommission": 10,
@@ -627,17 +683,19 @@ class BinanceOrderSide:
         for asset in self._assets_of(account):
             total = account.balances.get(asset, 0)
             free = account.available(asset)
-            rows.append({
-                "accountAlias": "SgsR",
-                "asset": asset,
-                "balance": self._asset(asset, total),
-                "crossWalletBalance": self._asset(asset, total),
-                "crossUnPnl": "0.00000000",
-                "availableBalance": self._asset(asset, free),
-                "maxWithdrawAmount": self._asset(asset, free),
-                "marginAvailable": True,
-                "updateTime": now_ms(),
-            })
+            rows.append(
+                {
+                    "accountAlias": "SgsR",
+                    "asset": asset,
+                    "balance": self._asset(asset, total),
+                    "crossWalletBalance": self._asset(asset, total),
+                    "crossUnPnl": "0.00000000",
+                    "availableBalance": self._asset(asset, free),
+                    "maxWithdrawAmount": self._asset(asset, free),
+                    "marginAvailable": True,
+                    "updateTime": now_ms(),
+                }
+            )
         return rows, None
 
     def _subscribe(self, conn: SimConnection, params: dict[str, Any]) -> tuple[Any, SubmitResult | None]:
@@ -671,8 +729,15 @@ class BinanceOrderSide:
                 "quoteAssetPrecision": 8,
                 "baseCommissionPrecision": 8,
                 "quoteCommissionPrecision": 8,
-                "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
-                               "TAKE_PROFIT_LIMIT"],
+                "orderTypes": [
+                    "LIMIT",
+                    "LIMIT_MAKER",
+                    "MARKET",
+                    "STOP_LOSS",
+                    "STOP_LOSS_LIMIT",
+                    "TAKE_PROFIT",
+                    "TAKE_PROFIT_LIMIT",
+                ],
                 "icebergAllowed": True,
                 "ocoAllowed": True,
                 "otoAllowed": True,
@@ -682,13 +747,26 @@ class BinanceOrderSide:
                 "isSpotTradingAllowed": True,
                 "isMarginTradingAllowed": False,
                 "filters": [
-                    {"filterType": "PRICE_FILTER", "minPrice": min_price, "maxPrice": self._price(symbol, max_price),
-                     "tickSize": self._price(symbol, spec.tick)},
-                    {"filterType": "LOT_SIZE", "minQty": self._qty(symbol, market.min_qty),
-                     "maxQty": self._qty(symbol, max_qty), "stepSize": self._qty(symbol, spec.lot)},
-                    {"filterType": "NOTIONAL", "minNotional": self._quote(symbol, market.min_notional),
-                     "applyMinToMarket": True, "maxNotional": "9000000.00000000", "applyMaxToMarket": False,
-                     "avgPriceMins": 5},
+                    {
+                        "filterType": "PRICE_FILTER",
+                        "minPrice": min_price,
+                        "maxPrice": self._price(symbol, max_price),
+                        "tickSize": self._price(symbol, spec.tick),
+                    },
+                    {
+                        "filterType": "LOT_SIZE",
+                        "minQty": self._qty(symbol, market.min_qty),
+                        "maxQty": self._qty(symbol, max_qty),
+                        "stepSize": self._qty(symbol, spec.lot),
+                    },
+                    {
+                        "filterType": "NOTIONAL",
+                        "minNotional": self._quote(symbol, market.min_notional),
+                        "applyMinToMarket": True,
+                        "maxNotional": "9000000.00000000",
+                        "applyMaxToMarket": False,
+                        "avgPriceMins": 5,
+                    },
                     {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
                 ],
                 "permissions": [],
@@ -719,20 +797,43 @@ class BinanceOrderSide:
             "marketTakeBound": "0.05",
             "maxMoveOrderLimit": 10000,
             "filters": [
-                {"minPrice": min_price, "maxPrice": self._price(symbol, max_price), "filterType": "PRICE_FILTER",
-                 "tickSize": self._price(symbol, spec.tick)},
-                {"stepSize": self._qty(symbol, spec.lot), "filterType": "LOT_SIZE",
-                 "maxQty": self._qty(symbol, max_qty), "minQty": self._qty(symbol, market.min_qty)},
-                {"stepSize": self._qty(symbol, spec.lot), "filterType": "MARKET_LOT_SIZE",
-                 "maxQty": self._qty(symbol, max_qty), "minQty": self._qty(symbol, market.min_qty)},
+                {
+                    "minPrice": min_price,
+                    "maxPrice": self._price(symbol, max_price),
+                    "filterType": "PRICE_FILTER",
+                    "tickSize": self._price(symbol, spec.tick),
+                },
+                {
+                    "stepSize": self._qty(symbol, spec.lot),
+                    "filterType": "LOT_SIZE",
+                    "maxQty": self._qty(symbol, max_qty),
+                    "minQty": self._qty(symbol, market.min_qty),
+                },
+                {
+                    "stepSize": self._qty(symbol, spec.lot),
+                    "filterType": "MARKET_LOT_SIZE",
+                    "maxQty": self._qty(symbol, max_qty),
+                    "minQty": self._qty(symbol, market.min_qty),
+                },
                 {"limit": 200, "filterType": "MAX_NUM_ORDERS"},
                 {"limit": 10, "filterType": "MAX_NUM_ALGO_ORDERS"},
                 {"notional": self._notional_text(symbol, market.min_notional), "filterType": "MIN_NOTIONAL"},
-                {"multiplierDown": "0.9500", "multiplierUp": "1.0500", "multiplierDecimal": "4",
-                 "filterType": "PERCENT_PRICE"},
+                {
+                    "multiplierDown": "0.9500",
+                    "multiplierUp": "1.0500",
+                    "multiplierDecimal": "4",
+                    "filterType": "PERCENT_PRICE",
+                },
             ],
-            "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
-                           "TRAILING_STOP_MARKET"],
+            "orderTypes": [
+                "LIMIT",
+                "MARKET",
+                "STOP",
+                "STOP_MARKET",
+                "TAKE_PROFIT",
+                "TAKE_PROFIT_MARKET",
+                "TRAILING_STOP_MARKET",
+            ],
             "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
         }
 
@@ -743,10 +844,10 @@ class BinanceOrderSide:
     def _rest_account(self, request: web.Request) -> SimAccount:
         key = request.headers.get("X-MBX-APIKEY")
         if not key:
-            raise _Refused(401, -2014, "API-key format invalid.")
+            raise _RefusedError(401, -2014, "API-key format invalid.")
         account = account_for(self.venue, key)
         if account is None:
-            raise _Refused(401, -2015, "Invalid API-key, IP, or permissions for action.")
+            raise _RefusedError(401, -2015, "Invalid API-key, IP, or permissions for action.")
         return account
 
     async def _rest_signed(self, request: web.Request) -> tuple[SimAccount, dict[str, str]]:
@@ -760,7 +861,7 @@ class BinanceOrderSide:
         params = dict(parse_qsl(signed, keep_blank_values=True))
         self._check_time(params.get("timestamp"), params.get("recvWindow", "5000"))
         if not hmac.compare_digest(_hmac_hex(account.secret, signed), sig.lower()):
-            raise _Refused(*SIGNATURE_INVALID)
+            raise _RefusedError(*SIGNATURE_INVALID)
         return account, params
 
     def rest_routes(self, venue: SimVenue) -> list[web.RouteDef]:
@@ -806,7 +907,7 @@ class BinanceOrderSide:
         async def listen_key(request: web.Request) -> web.Response:
             try:
                 account = self._rest_account(request)
-            except _Refused as e:
+            except _RefusedError as e:
                 return self._rest_error(e.status, e.code, e.msg)
             existing = next((k for k, a in self.listen_keys.items() if a == account.api_key), None)
             if request.method == "POST":
@@ -824,15 +925,29 @@ class BinanceOrderSide:
                 account, params = await self._rest_signed(request)
                 symbol = params.get("symbol")
                 if symbol is not None and symbol not in self.exchange.markets:
-                    raise _Refused(400, -1121, "Invalid symbol.")
-            except _Refused as e:
+                    raise _RefusedError(400, -1121, "Invalid symbol.")
+            except _RefusedError as e:
                 return self._rest_error(e.status, e.code, e.msg)
             orders = self.exchange.open_orders(account.api_key, symbol)
             body = orjson.dumps([self.order_object(o, query=True) for o in orders])
             return await rest_reply(request, web.Response(body=body, content_type="application/json"))
 
+        async def user_trades(request: web.Request) -> web.Response:
+            try:
+                account, params = await self._rest_signed(request)
+                symbol = params.get("symbol")
+                if symbol is None:
+                    raise _mandatory("symbol")
+                if symbol not in self.exchange.markets:
+                    raise _RefusedError(400, -1121, "Invalid symbol.")
+            except _RefusedError as e:
+                return self._rest_error(e.status, e.code, e.msg)
+            rows = self.trade_rows(account, symbol, params.get("orderId"))
+            return await rest_reply(request, web.Response(body=orjson.dumps(rows), content_type="application/json"))
+
         return [
             web.get("/fapi/v1/exchangeInfo", exchange_info),
+            web.get("/fapi/v1/userTrades", user_trades),
             web.post("/fapi/v1/listenKey", listen_key),
             web.put("/fapi/v1/listenKey", listen_key),
             web.delete("/fapi/v1/listenKey", listen_key),

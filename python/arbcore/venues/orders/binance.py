@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import time
 import urllib.parse
@@ -210,10 +211,11 @@ def order_params(intent: OrderIntent, futures: bool) -> dict[str, object]:
 
 def retry_after_of(error: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> float:
     data = error.get("data")
-    if isinstance(data, Mapping) and isinstance(data.get("retryAfter"), int):
+    until = data.get("retryAfter") if isinstance(data, Mapping) else None
+    if isinstance(until, int) and isinstance(data, Mapping):
         server = data.get("serverTime")
         base = server if isinstance(server, int) else now_ms()
-        return max(0.001, (data["retryAfter"] - base) / 1000)
+        return max(0.001, (until - base) / 1000)
     if headers:
         for k, v in headers.items():
             if k.lower() == "retry-after":
@@ -222,7 +224,9 @@ def retry_after_of(error: Mapping[str, Any], headers: Mapping[str, str] | None =
     return 1.0
 
 
-def raise_for_error(venue: str, status: int, error: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> None:
+def raise_for_error(
+    venue: str, status: int, error: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> None:
     """Raise the contract's exception for a rate limit, auth failure or unknown outcome; otherwise
     raise :class:`BinanceApiError` for the caller to map."""
     code = error.get("code")
@@ -294,6 +298,22 @@ def report_from_event(venue: str, ev: Mapping[str, Any], scales: Mapping[str, tu
         fills=fills,
         reason="" if o.get("r") in (None, "NONE") else str(o.get("r")),
         venue_ns=ts * 1_000_000 if isinstance(ts, int) else None,
+    )
+
+
+def trades_to_fills(trades: Any, price_decimals: int, qty_decimals: int) -> tuple[Fill, ...]:
+    """Account trades (spot ``myTrades``, USD-M ``userTrades``: ``id``, ``price``, ``qty``,
+    ``commission``, ``commissionAsset``) as fills, in trade id order."""
+    rows = sorted(trades or (), key=lambda t: int(t["id"]))
+    return tuple(
+        make_fill(
+            t["id"],
+            to_raw(t["qty"], qty_decimals, "qty"),
+            to_raw(t["price"], price_decimals, "price"),
+            t.get("commission"),
+            t.get("commissionAsset"),
+        )
+        for t in rows
     )
 
 
@@ -454,7 +474,7 @@ class BinanceClient(OrderClient):
                     "PUT", "/fapi/v1/listenKey", headers={API_KEY_HEADER: self.creds.api_key}
                 )
                 self._rest_json(status, headers, raw)
-            except Exception:  # noqa: BLE001 (the key expires; the stream reconnects with a new one)
+            except Exception:  # the key expired: the stream reconnects with a new one
                 if self.stream is not None:
                     await self.stream.close()  # its on_disconnect re-opens with a new key
 
@@ -482,7 +502,7 @@ class BinanceClient(OrderClient):
                 return
             except AuthError:
                 return  # configuration problem: the next call raises it
-            except Exception:  # noqa: BLE001 (venue down: try again later)
+            except Exception:  # venue down: try again later
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -552,9 +572,7 @@ class BinanceClient(OrderClient):
             return OrderReport(self.venue, intent.client_order_id, OrderState.REJECTED, reason=f"{e.msg} ({e.code})")
         self.counters.latencies_ns.append(time.perf_counter_ns() - t0)
         self.counters.placed += 1
-        return report_from_order(
-            self.venue, result, intent.price_decimals, intent.qty_decimals, intent.client_order_id
-        )
+        return report_from_order(self.venue, result, intent.price_decimals, intent.qty_decimals, intent.client_order_id)
 
     async def cancel(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
         params = {"symbol": intent.symbol, "origClientOrderId": intent.client_order_id}
@@ -571,9 +589,7 @@ class BinanceClient(OrderClient):
                     return final
             raise VenueError(f"{self.venue}: cancel refused: {e.code} {e.msg}") from None
         self.counters.canceled += 1
-        return report_from_order(
-            self.venue, result, intent.price_decimals, intent.qty_decimals, intent.client_order_id
-        )
+        return report_from_order(self.venue, result, intent.price_decimals, intent.qty_decimals, intent.client_order_id)
 
     async def query(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport | None:
         params = {"symbol": intent.symbol, "origClientOrderId": intent.client_order_id}
@@ -584,9 +600,25 @@ class BinanceClient(OrderClient):
             if e.code == ORDER_NOT_FOUND:
                 return None
             raise VenueError(f"{self.venue}: query refused: {e.code} {e.msg}") from None
-        return report_from_order(
+        report = report_from_order(
             self.venue, result, intent.price_decimals, intent.qty_decimals, intent.client_order_id
         )
+        if report.filled_qty > 0 and report.venue_order_id is not None:
+            fills = await self._order_trades(intent, report.venue_order_id, timeout)
+            report = dataclasses.replace(report, fills=fills)
+        return report
+
+    async def _order_trades(self, intent: OrderIntent, order_id: str, timeout: float) -> tuple[Fill, ...]:
+        """The order's trades (spot ``myTrades`` over the WS API, USD-M ``GET /fapi/v1/userTrades``)."""
+        params: dict[str, object] = {"symbol": intent.symbol, "orderId": int(order_id)}
+        try:
+            if self.futures:
+                trades = await self._rest_signed("GET", "/fapi/v1/userTrades", params, timeout)
+            else:
+                trades = await self._call("myTrades", params, timeout)
+        except BinanceApiError as e:
+            raise VenueError(f"{self.venue}: trades query refused: {e.code} {e.msg}") from None
+        return trades_to_fills(trades, intent.price_decimals, intent.qty_decimals)
 
     async def open_orders(self, timeout: float = 5.0) -> list[OrderReport]:
         try:
