@@ -37,7 +37,7 @@ def write_sample_journal(path: Path) -> None:
         # T1: buy 0.5 BTC on binance at 60000.00 (fee 30 USDT), sell 0.5 on okx at 60100.00 (fee 30.05)
         j.write_ticket(
             "T1", "BTC/USDT", "binance", "okx",
-            {"expected_buy_price": 6_000_000, "expected_sell_price": "60110", "edge_bps": 13.7},
+            {"expected_buy_price": 6_000_000, "expected_sell_price": "60110.00", "edge_bps": 13.7},
         )  # fmt: skip
         b = j.write_intent(_intent("T1", "buy", "binance", Side.BUY, 50_000_000, 6_000_000))
         s = j.write_intent(_intent("T1", "sell", "okx", Side.SELL, 50_000_000, 6_011_000))
@@ -50,7 +50,7 @@ def write_sample_journal(path: Path) -> None:
         j.append_event(s, EventKind.FILL, fill=Fill("f3", 30_000_000, 6_010_000, 180_300_000_000, "USDT", 10))
         # T2: buy 0.2 on kraken at 59990.00, the sell on okx fills only 0.1 at 60050.00, rest expires
         j.write_ticket(
-            "T2", "BTC/USDT", "kraken", "okx", {"expected_buy_price": "59990", "expected_sell_price": "60050"}
+            "T2", "BTC/USDT", "kraken", "okx", {"expected_buy_price": "5999000", "expected_sell_price": "6005000"}
         )
         b = j.write_intent(_intent("T2", "buy", "kraken", Side.BUY, 20_000_000, 5_999_000))
         s = j.write_intent(_intent("T2", "sell", "okx", Side.SELL, 20_000_000, 6_005_000))
@@ -61,9 +61,10 @@ def write_sample_journal(path: Path) -> None:
         j.append_event(s, EventKind.ACK)
         j.append_event(s, EventKind.FILL, fill=Fill("o1", 10_000_000, 6_005_000))
         j.append_event(s, EventKind.EXPIRE)
+        j.write_ticket_outcome("T2", "residual", {"hedge_lag_ns": 7 * MS, "decision_to_wire_ns": 150_000})
         # T3: ETH, the buy is rejected, the sell never sent... cancelled
         j.write_ticket(
-            "T3", "ETH/USDT", "binance", "kraken", {"expected_buy_price": "3000", "expected_sell_price": "3003"}
+            "T3", "ETH/USDT", "binance", "kraken", {"expected_buy_price": "3000.00", "expected_sell_price": "3003.00"}
         )
         b = j.write_intent(_intent("T3", "buy", "binance", Side.BUY, 1_000_000, 300_000, "ETH/USDT"))
         j.append_event(b, EventKind.SENT)
@@ -100,7 +101,10 @@ def test_report_numbers(journal_path: Path) -> None:
     assert t1["expected_sell_price"] == "60110" and t1["realised_sell_price"] == 60100.0
     assert t1["buy_slippage_bps"] == 0 and t1["sell_slippage_bps"] == pytest.approx(10 / 60110 * 1e4)
     assert t1["hedge_lag_ms"] == 3.0  # first fill (buy) at +6 ms, last sell fill at +9 ms
-    assert t2["position"] == "0.1" and t2["outcome"] == "residual"
+    assert t2["position"] == "0.1" and t2["outcome"] == t2["derived_outcome"] == "residual"
+    assert t2["hedge_lag_ms"] == 7.0  # the engine's, from the journaled outcome
+    assert t2["expected_buy_price"] == "59990" and t2["buy_slippage_bps"] == 0
+    assert r["latency_ms"]["decision_to_wire"]["p50"] == 0.15
     assert t3["outcome"] == "no_fill"
     assert r["residual_exposure"]["net"] == {"BTC": "0.1", "ETH": "0"}
     assert r["residual_exposure"]["by_venue"]["okx:BTC"] == "-0.6"

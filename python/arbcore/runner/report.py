@@ -6,16 +6,20 @@ returns a plain JSON-ready dict:
 
 - ``opportunities``: ``run_stats["opportunities"]`` when given (the journal holds tickets, not
   every opportunity), else the number of tickets that came from one.
-- ``tickets``: count and count per outcome (``complete``: both sides filled and flat;
-  ``residual``: a position is left; ``no_fill``; ``open``: an order not yet final).
+- ``tickets``: count and count per outcome: the engine's last journaled status
+  (:meth:`Journal.ticket_outcomes`: done, missed, hedged, unwound, residual, ...) when there is
+  one, else derived from the orders (``complete``: both sides filled and flat; ``residual``: a
+  position is left; ``no_fill``; ``open``: an order not yet final).
 - ``fill_ratio``: filled / ordered quantity, overall (mean over orders) and per instrument.
 - ``pnl_by_pair``: realised PnL net of fees per (buy venue, sell venue, quote)
   (:meth:`Journal.pnl_by_venue_pair`), exact decimal text; ``pnl_total`` per quote asset.
 - ``prices``: per ticket, expected (ticket detail ``expected_buy_price`` /
-  ``expected_sell_price``: a JSON integer is a raw price at the instrument's price decimals, a
-  string is decimal text) versus realised (volume-weighted fill price) and the slippage in bps
+  ``expected_sell_price``: an integer, or a string of digits, is a raw price at the
+  instrument's price decimals, as the engine writes it; a string with a point is decimal text)
+  versus realised (volume-weighted fill price) and the slippage in bps
   (positive: worse than expected).
-- ``hedge_lag_ms``: per ticket with both sides filled, first fill to last fill; percentiles.
+- ``hedge_lag_ms``: per ticket, the engine's ``hedge_lag_ns`` (outcome detail) when journaled,
+  else first fill to last fill when both sides filled; percentiles.
 - ``residual_exposure``: net base position left by the tickets, per asset and per venue.
 - ``latency_ms``: order send (or intent) to ack, and to first fill, percentiles per venue; plus
   any ``run_stats["latency_ms"] = {name: [samples]}``.
@@ -74,7 +78,8 @@ def _expected(detail: Mapping[str, Any], key: str, price_decimals: int) -> int |
         return v
     if isinstance(v, str):
         try:
-            return arbcore.parse_decimal(v, price_decimals)
+            # the engine writes the raw integer as text; decimal text has a point
+            return arbcore.parse_decimal(v, price_decimals) if "." in v else int(v)
         except ValueError:
             return None
     return None
@@ -154,6 +159,14 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
             venue_pos[(venue, o.intent.base)] += sign * e.fill.qty
             fill_times[o.intent.ticket_id] = e.local_ns
 
+    # the engine's outcome per ticket (last row wins), when the journal has them
+    engine_outcome: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    read_outcomes = getattr(journal, "ticket_outcomes", None)
+    if read_outcomes is not None:
+        for tid, _ns, status, odetail in read_outcomes():
+            engine_outcome[tid] = (status, odetail)
+    decision_to_wire: list[float] = []
+
     # tickets: outcome, prices, hedge lag, pnl over time
     outcomes: dict[str, int] = defaultdict(int)
     ticket_rows: list[dict[str, Any]] = []
@@ -176,9 +189,14 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
             "sell_venue": t.sell_venue,
             "orders": len(os_),
         }
+        journaled = engine_outcome.get(t.ticket_id)
+        if journaled is not None:
+            dtw = journaled[1].get("decision_to_wire_ns")
+            if isinstance(dtw, int) and not isinstance(dtw, bool):
+                decision_to_wire.append(dtw / 1e6)
         if not os_:
-            row["outcome"] = "no_orders"
-            outcomes["no_orders"] += 1
+            row["outcome"] = journaled[0] if journaled else "no_orders"
+            outcomes[row["outcome"]] += 1
             ticket_rows.append(row)
             continue
         i0 = os_[0].intent
@@ -186,16 +204,18 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
         pnl = journal.ticket_pnl(t.ticket_id)
         buy, sell = legs.get((t.ticket_id, Side.BUY)), legs.get((t.ticket_id, Side.SELL))
         if any(o.is_open for o in os_):
-            outcome = "open"
+            derived = "open"
         elif pnl.bought == 0 and pnl.sold == 0:
-            outcome = "no_fill"
+            derived = "no_fill"
         elif pnl.position != 0:
-            outcome = "residual"
+            derived = "residual"
         else:
-            outcome = "complete"
+            derived = "complete"
+        outcome = journaled[0] if journaled else derived
         outcomes[outcome] += 1
         row.update(
             outcome=outcome,
+            derived_outcome=derived,
             bought=_fmt(pnl.bought, qd),
             sold=_fmt(pnl.sold, qd),
             position=_fmt(pnl.position, qd),
@@ -220,7 +240,11 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
                     row[f"{side}_slippage_bps"] = float(worse / exp * 10_000)
         if exp_buy and exp_sell:
             spreads[f"{t.buy_venue}->{t.sell_venue}"].append(float(Fraction(exp_sell - exp_buy, exp_buy) * 10_000))
-        if buy and sell and buy.qty and sell.qty and buy.first_ns is not None and sell.first_ns is not None:
+        lag_ns = journaled[1].get("hedge_lag_ns") if journaled else None
+        if isinstance(lag_ns, int) and not isinstance(lag_ns, bool) and lag_ns > 0:
+            row["hedge_lag_ms"] = lag_ns / 1e6
+            hedge_lag.append(lag_ns / 1e6)
+        elif buy and sell and buy.qty and sell.qty and buy.first_ns is not None and sell.first_ns is not None:
             first = min(buy.first_ns, sell.first_ns)
             last = max(buy.last_ns or first, sell.last_ns or first)
             lag = (last - first) / 1e6
@@ -253,6 +277,9 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
         "ack": [x for v in ack_ms.values() for x in v],
         "first_fill": [x for v in fill_ms.values() for x in v],
     }
+    if decision_to_wire:
+        latency["decision_to_wire"] = percentiles(decision_to_wire)
+        latency_samples["decision_to_wire"] = decision_to_wire
     for name, samples in (stats.get("latency_ms") or {}).items():
         latency_samples[str(name)] = [float(x) for x in samples]
         latency[str(name)] = percentiles(latency_samples[str(name)])

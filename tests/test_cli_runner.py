@@ -1,0 +1,153 @@
+"""The runner's commands in a subprocess: help for every command, check-config naming each error,
+report and journal on a journal written through the Journal API, and every user error one line
+on stderr with exit status 2 (never a traceback)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from test_runner_report import write_sample_journal
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def arbcore(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    e = {**os.environ, "COLUMNS": "160", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "arbcore", *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=e,
+        check=False,
+    )  # fmt: skip
+
+
+def one_line_error(p: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert "Traceback" not in p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+def test_help_is_complete() -> None:
+    p = arbcore("--help")
+    assert p.returncode == 0
+    for cmd in ("run", "check-config", "report", "journal", "demo", "record", "replay"):
+        assert f"    {cmd}" in p.stdout
+    expect = {
+        "run": ["--config", "--strategy", "--duration", "--metrics-port", "--report-dir", "--journal",
+                "--no-dashboard", "--seed", "Ctrl-C"],
+        "check-config": ["FILE", "--skip-env", "field.path: why"],
+        "report": ["JOURNAL", "--json", "--plots", "latency_histogram.png"],
+        "journal": ["JOURNAL", "--ticket"],
+    }  # fmt: skip
+    for cmd, words in expect.items():
+        h = arbcore(cmd, "--help")
+        assert h.returncode == 0, h.stderr
+        for w in words:
+            assert w in h.stdout, (cmd, w, h.stdout)
+
+
+def test_check_config_ok_and_broken(tmp_path: Path) -> None:
+    p = arbcore("check-config", str(ROOT / "examples/default.toml"))
+    assert p.returncode == 0 and p.stdout.startswith(f"{ROOT / 'examples/default.toml'}: OK")
+    assert "venue kraken: kraken simulated" in p.stdout
+    bad = tmp_path / "bad.toml"
+    text = (ROOT / "examples/default.toml").read_text()
+    text = text.replace('tick = "0.1"\nlot = "0.00001"', 'tick = "0.00x"\nlot = "0.00001"', 1)
+    text = text.replace('protocol = "kraken"', 'protocol = "krakn"').replace(
+        "max_open_tickets = 4", "max_open_tickets = -1"
+    )
+    text = text.replace('name = "taker"', 'name = "missing.py"')
+    bad.write_text(text)
+    p = arbcore("check-config", str(bad))
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert (
+        f'{bad}: venues.kraken.protocol: "krakn" is not one of binance_spot, binance_usdm, bybit, okx, kraken, coinbase'
+        in lines
+    )
+    assert f'{bad}: instruments[0].venues.okx.tick: "0.00x" is not a decimal' in lines
+    assert f"{bad}: risk.max_open_tickets: -1 is outside 1..inf" in lines
+    assert len(lines) == 3, lines  # strategy is checked once the file parses
+    ok_but_missing = tmp_path / "s.toml"
+    ok_but_missing.write_text(
+        (ROOT / "examples/default.toml").read_text().replace('name = "taker"', 'name = "nope.py"')
+    )
+    one_line_error(arbcore("check-config", str(ok_but_missing)), "strategy.name: strategy nope.py: no such file")
+    one_line_error(arbcore("check-config", str(tmp_path / "none.toml")), "none.toml: no such file")
+
+
+def test_check_config_live_template_names_variables_not_values() -> None:
+    env = {k: "x" * 24 for k in ("BINANCE_API_KEY", "BINANCE_API_SECRET", "KRAKEN_API_KEY", "KRAKEN_API_SECRET",
+                                 "OKX_API_KEY", "OKX_API_SECRET", "BYBIT_API_KEY", "BYBIT_API_SECRET",
+                                 "COINBASE_API_KEY", "COINBASE_API_SECRET")}  # fmt: skip
+    p = arbcore("check-config", str(ROOT / "examples/live-template.toml"), env=env)
+    line = one_line_error(p, "venues.okx.api_passphrase_env: environment variable OKX_API_PASSPHRASE is not set")
+    assert "x" * 24 not in p.stdout + line
+    p = arbcore("check-config", "--skip-env", str(ROOT / "examples/live-template.toml"))
+    assert p.returncode == 0 and "wss://ws.okx.com" in p.stdout
+
+
+def test_run_user_errors_are_one_line(tmp_path: Path) -> None:
+    one_line_error(arbcore("run", "--config", str(tmp_path / "x.toml")), "arbcore run:", "x.toml: no such file")
+    one_line_error(arbcore("run", "--strategy", str(tmp_path / "s.py")), "arbcore run: strategy", "no such file")
+    (tmp_path / "s.py").write_text("class NotAStrategy: pass\n")
+    one_line_error(arbcore("run", "--strategy", f"{tmp_path}/s.py:NotAStrategy"), "not a subclass")
+    one_line_error(arbcore("run", "--journal", str(tmp_path / "no/dir/j.sqlite")), "does not exist")
+    p = arbcore("run", "--config", str(ROOT / "examples/live-template.toml"))
+    assert p.returncode == 2 and "OKX_API_PASSPHRASE is not set" in p.stderr and "Traceback" not in p.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        one_line_error(arbcore("run", "--metrics-port", str(port)), f"--metrics-port {port}", "port in use")
+    p = arbcore("run", "--duration", "-3")
+    assert p.returncode == 2 and "must be positive" in p.stderr
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Path:
+    path = tmp_path / "j.sqlite"
+    write_sample_journal(path)
+    return path
+
+
+def test_report_command(journal: Path, tmp_path: Path) -> None:
+    p = arbcore("report", str(journal), "--json", str(tmp_path / "r.json"), "--plots", str(tmp_path / "plots"))
+    assert p.returncode == 0, p.stderr
+    assert "PnL net of fees per venue pair" in p.stdout and "-4.05" in p.stdout
+    r = orjson.loads((tmp_path / "r.json").read_bytes())
+    assert r["tickets"]["count"] == 3 and r["pnl_total"] == {"USDT": "-4.05"}
+    assert sorted(x.name for x in (tmp_path / "plots").iterdir()) == [
+        "latency_histogram.png", "pnl_over_time.png", "spread_distribution.png",
+    ]  # fmt: skip
+    p = arbcore("report", str(journal), "--json", "-")
+    assert p.returncode == 0 and orjson.loads(p.stdout)["orders"] == 5
+    one_line_error(arbcore("report", str(tmp_path / "missing.sqlite")), "arbcore report:", "no such file")
+    assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_journal_command(journal: Path, tmp_path: Path) -> None:
+    p = arbcore("journal", str(journal))
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert "ticket T1 BTC/USDT buy binance sell okx" in out
+    assert "order " in out and "binance buy 0.5 @ 60000 limit/IOC: FILLED, filled 0.5" in out
+    assert "    fill f1 0.5 @ 60000 fee 30 USDT" in out
+    assert "  pnl -10.05 USDT net of fees (fees 60.05 USDT), position 0 BTC" in out
+    assert "  pnl 6 USDT net of fees (fees 0 USDT), position 0.1 BTC" in out
+    assert "pair binance -> okx: 1 tickets, realised -10.05 USDT" in out
+    assert "3 tickets" in out
+    p = arbcore("journal", str(journal), "--ticket", "T2")
+    assert p.returncode == 0 and "ticket T2" in p.stdout and "ticket T1" not in p.stdout
+    one_line_error(arbcore("journal", str(journal), "--ticket", "T9"), "no ticket 'T9'")
+    (tmp_path / "x.sqlite").write_text("not a db")
+    one_line_error(arbcore("journal", str(tmp_path / "x.sqlite")), "not an arbcore journal")
