@@ -16,14 +16,18 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from arbcore.runner.config import load_default
 from arbcore.runner.dashboard import (
     Dashboard,
     DashboardState,
     TicketRow,
     VenueRow,
+    log_handler,
     plain_lines,
     quotes_from_book,
+    run_dashboard,
     spreads_from_book,
 )
 
@@ -52,7 +56,10 @@ SCRIPT = textwrap.dedent(
     )
     d = Dashboard(interval_s=0.05)
     assert d.live, "stdout should be a terminal"
+    import logging
+    logging.basicConfig(level=logging.INFO, handlers=[log_handler(d)], force=True)
     d.start()
+    logging.getLogger("arbcore.strategy").error("strategy flaky stopped: in on_timer: ValueError: x")
     for i in range(3):
         state.elapsed_s = 3.0 + i
         d.update(state, force=True)
@@ -99,6 +106,7 @@ def test_dashboard_in_a_pseudo_terminal(tmp_path: Path) -> None:
         "arbcore test", "Venues", "binance_spot", "LIVE", "SYNCING", "0.42", "Best bid / ask", "60100.1", "60000.5",
         "Spreads net of fees", "Recent opportunities", "13.70", "Recent tickets", "T-0001", "FILLED",
         "Balances", "Realised PnL", "41.18 USDT", "Residual exposure", "DONE",
+        "strategy flaky stopped: in on_timer: ValueError: x",
     ]:  # fmt: skip
         assert text in screen, (text, screen)
     assert "t=3.0s venue=" not in screen  # not the plain fallback
@@ -139,3 +147,29 @@ def test_rows_from_books() -> None:
     # buy 60010 * 1.001, sell 60200 * (1 - 0.0026)
     expect = (60200 * 0.9974 - 60010 * 1.001) / (60010 * 1.001) * 1e4
     assert abs((spreads[("binance", "kraken")] or 0) - expect) < 1e-9
+
+
+def test_async_loop_and_plain_log_handler(capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+    import logging
+
+    buf = io.StringIO()
+    d = Dashboard(file=buf, live=False, interval_s=0.01)
+    h = log_handler(d)
+    assert isinstance(h, logging.StreamHandler) and not hasattr(h, "console")
+    n = [0]
+
+    def snap() -> DashboardState:
+        n[0] += 1
+        return DashboardState(elapsed_s=float(n[0]))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_dashboard(d, snap, stop, 0.02))
+        await asyncio.sleep(0.1)
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    pnl_lines = [x for x in buf.getvalue().splitlines() if " pnl " in x]
+    assert len(pnl_lines) >= 3 and pnl_lines[-1].startswith(f"t={n[0]:.1f}s")

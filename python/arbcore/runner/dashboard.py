@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -339,6 +340,26 @@ class Dashboard:
             self.update(final, force=True)
 
 
+def log_handler(dashboard: Dashboard | None = None, level: int = logging.INFO) -> logging.Handler:
+    """A logging handler that does not tear the live dashboard: on a live dashboard, rich's
+    handler on the dashboard's console (lines appear above the live view); otherwise plain
+    ``time LEVEL logger: message`` lines on stderr. Install it on the root logger::
+
+        logging.basicConfig(level=logging.INFO, handlers=[log_handler(dash)], force=True)
+    """
+    handler: logging.Handler
+    if dashboard is not None and dashboard.live:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=dashboard.console, show_path=False, rich_tracebacks=False)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(level)
+    return handler
+
+
 async def run_dashboard(
     dashboard: Dashboard, snapshot: Callable[[], DashboardState], stop: asyncio.Event, interval_s: float | None = None
 ) -> None:
@@ -361,6 +382,7 @@ __all__ = [
     "SpreadRow",
     "TicketRow",
     "VenueRow",
+    "log_handler",
     "plain_lines",
     "quotes_from_book",
     "render",
