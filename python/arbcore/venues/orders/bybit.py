@@ -39,6 +39,10 @@ REJECTED report with ``"<retCode> <retMsg>"`` as the reason (e.g. ``110072`` dup
 A cancel answered ``110001``/``170213`` (order does not exist / too late) is resolved by a query.
 
 Fees: ``execFee`` is positive when charged (Fill.fee keeps that sign), in ``feeCurrency``.
+
+Pacing: `arbcore.venues.ratelimit.bybit` (20 creates and 20 cancels per second per UID for spot,
+600 REST requests per 5 s per IP) is waited on before each request and penalised by a 10006
+reply or a 403 ban; ``options["rate_limit"] = False`` turns it off.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ import orjson
 
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
+from arbcore.venues import ratelimit
 from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms
 from arbcore.venues.orders.decimal_text import to_raw, to_text
 from arbcore.venues.orders.registry import OrderClientConfig
@@ -181,6 +186,8 @@ class BybitOrderClient(OrderClient):
         self.recv_window = int(config.options.get("recv_window_ms", 5000))
         self.account_type = str(config.options.get("account_type", "UNIFIED"))
         self.http = Http(config.urls["rest"], "bybit rest")
+        #: the documented per-UID order limits and per-IP REST limit, waited on before sending
+        self.limiter = ratelimit.bybit() if config.options.get("rate_limit", True) else None
         self.trade = WsRpc(
             config.urls["ws_trade"],
             lambda m: _str_or_none(m, "reqId"),
@@ -392,6 +399,8 @@ class BybitOrderClient(OrderClient):
         await self._ensure_trade(timeout)
         if not self.private.connected:
             await self._ensure_private(timeout)
+        if self.limiter is not None:
+            await self.limiter.acquire({f"{op.split('.')[1]}_{self.category}": 1})
         rid = self._rid("c")
         frame = {
             "reqId": rid,
@@ -424,8 +433,10 @@ class BybitOrderClient(OrderClient):
             return OrderReport(VENUE, cid, OrderState.ACKED, venue_order_id=str(oid) if oid else None)
         try:
             raise_for_code(code, msg, "order.create", (reply.get("header") or {}).get("X-Bapi-Limit-Reset-Timestamp"))
-        except RateLimitedError:
+        except RateLimitedError as e:
             self.counters.rate_limited += 1
+            if self.limiter is not None:
+                self.limiter.penalise(e.retry_after)
             raise
         self.counters.rejected += 1
         return OrderReport(VENUE, cid, OrderState.REJECTED, reason=f"{code} {msg}")
@@ -461,7 +472,11 @@ class BybitOrderClient(OrderClient):
                 self.creds, timestamp_ms=now_ms(), query=query, recv_window_ms=self.recv_window
             )
             headers = dict(signed_req.headers)
+        if self.limiter is not None:
+            await self.limiter.acquire(1)
         status, resp_headers, raw = await self.http.call("GET", path, query=query, headers=headers, timeout=timeout)
+        if self.limiter is not None:
+            self.limiter.on_response(status, resp_headers)
         lower = {k.lower(): v for k, v in resp_headers.items()}
         if status == 403:  # the IP-level "access too frequent" ban (at least 10 minutes)
             self.counters.rate_limited += 1

@@ -39,6 +39,11 @@ clOrdId). A cancel answered ``51400``-``51402`` (already filled/canceled/unknown
 a query; a query answered ``51603`` (Order does not exist) returns None.
 
 Fees: ``fillFee``/``fee`` are negative when charged; Fill.fee is the charge, so its sign is flipped.
+
+Pacing: `arbcore.venues.ratelimit.okx` (60 orders and 60 cancels per 2 s per instrument, 1000
+orders per 2 s per sub-account) is waited on before each op and penalised by a 50011 reply;
+``options["rate_limit"] = False`` turns it off. Options: ``td_mode`` (default ``cash``),
+``simulated`` (adds ``x-simulated-trading: 1`` for OKX demo trading on REST).
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ import orjson
 
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
+from arbcore.venues import ratelimit
 from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms
 from arbcore.venues.orders.decimal_text import to_raw, to_text
 from arbcore.venues.orders.registry import OrderClientConfig
@@ -176,6 +182,8 @@ class OkxOrderClient(OrderClient):
         self.td_mode = str(config.options.get("td_mode", "cash"))
         self.simulated = bool(config.options.get("simulated", False))
         self.http = Http(config.urls["rest"], "okx rest")
+        #: the documented per-instrument order/cancel limits, waited on before sending
+        self.limiter = ratelimit.okx() if config.options.get("rate_limit", True) else None
         self.ws = WsRpc(config.urls["ws_private"], self._request_id, self._on_event, self._lost, "okx private")
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
@@ -359,6 +367,10 @@ class OkxOrderClient(OrderClient):
     async def _op(self, op: str, args: dict[str, str], timeout: float) -> tuple[str, str, dict[str, Any]]:
         """Send one op; (code, msg, the order's data entry) after the rate-limit/auth checks."""
         await self._ensure(timeout)
+        if self.limiter is not None:
+            family = "order" if op == "order" else "cancel"
+            cost = {f"{family}:{args['instId']}": 1.0} | ({"subaccount": 1.0} if op == "order" else {})
+            await self.limiter.acquire(cost)
         rid = self._rid("o")
         frame = orjson.dumps({"id": rid, "op": op, "args": [args]})
         try:
@@ -375,8 +387,10 @@ class OkxOrderClient(OrderClient):
         for c, m in ((top, top_msg), (code, msg)):
             try:
                 raise_for_code(c, m, op)
-            except RateLimitedError:
+            except RateLimitedError as e:
                 self.counters.rate_limited += 1
+                if self.limiter is not None:
+                    self.limiter.penalise(e.retry_after)
                 raise
         if not entry and top != "0":
             raise VenueError(f"okx {op}: {top} {top_msg}")
