@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import orjson
@@ -21,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def arbcore(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     e = {**os.environ, "COLUMNS": "160", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "arbcore", *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=e,
+        [sys.executable, "-m", "arbcore", *args], capture_output=True, text=True, timeout=120,
+        cwd=cwd or tempfile.gettempdir(), env=e,
         check=False,
     )  # fmt: skip
 
