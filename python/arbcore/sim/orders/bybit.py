@@ -379,6 +379,7 @@ class BybitOrderSide:
     def rest_routes(self, venue: SimVenue) -> list[web.RouteDef]:
         return [
             web.get("/v5/order/realtime", self._realtime),
+            web.get("/v5/order/history", self._history),
             web.get("/v5/execution/list", self._executions),
             web.get("/v5/account/wallet-balance", self._wallet),
             web.get("/v5/market/instruments-info", self._instruments),
@@ -428,6 +429,21 @@ class BybitOrderSide:
             orders = [order] if order is not None else []
         else:
             orders = sorted(self.exchange.open_orders(key, symbol), key=lambda o: -o.seq)
+        result = {"category": "spot", "nextPageCursor": "", "list": [self.order_dict(o) for o in orders]}
+        return await rest_reply(request, self._json(0, "OK", result))
+
+    async def _history(self, request: web.Request) -> web.Response:
+        key, err = self._authenticate(request)
+        if err is not None or key is None:
+            return err or self._json(*SIGN_ERROR)
+        q = request.query
+        cid, oid = q.get("orderLinkId"), q.get("orderId")
+        if cid or oid:
+            order = self._find_any(key, q.get("symbol"), cid, oid)
+            orders = [order] if order is not None and not order.is_open else []
+        else:
+            done = (o for o in self.exchange.orders.values() if o.account == key and not o.is_open)
+            orders = sorted(done, key=lambda o: -o.seq)[:50]
         result = {"category": "spot", "nextPageCursor": "", "list": [self.order_dict(o) for o in orders]}
         return await rest_reply(request, self._json(0, "OK", result))
 

@@ -190,19 +190,20 @@ class BybitOrderClient(OrderClient):
         self.limiter = ratelimit.bybit() if config.options.get("rate_limit", True) else None
         self.trade = WsRpc(
             config.urls["ws_trade"],
-            lambda m: _str_or_none(m, "reqId"),
+            lambda m: _reply_id(m, "reqId"),
             self._on_trade_event,
             self._trade_lost,
             "bybit trade",
         )
         self.private = WsRpc(
             config.urls["ws_private"],
-            lambda m: _str_or_none(m, "req_id"),
+            lambda m: _reply_id(m, "req_id"),
             self._on_private_event,
             self._private_lost,
             "bybit private",
         )
         self._ids = itertools.count(1)
+        self._id_base = f"{time.time_ns() // 1000:x}"
         self._trade_lock = asyncio.Lock()
         self._private_lock = asyncio.Lock()
         self._started = False
@@ -215,17 +216,19 @@ class BybitOrderClient(OrderClient):
     # ---- connections ---------------------------------------------------------------------------
 
     def _rid(self, prefix: str) -> str:
-        return f"{prefix}{next(self._ids)}"
+        # unique across restarts too: Bybit refuses a reqId it has seen (20006)
+        return f"{prefix}{self._id_base}-{next(self._ids)}"
 
-    def _auth_frame(self, key: str, rid: str) -> bytes:
+    def _auth_frame(self, key: str | None) -> bytes:
         expires = now_ms() + 10_000
         sig = bybit_ws_signature(self.creds.secret, expires)
-        return orjson.dumps({key: rid, "op": "auth", "args": [self.creds.api_key, expires, sig]})
+        frame: dict[str, Any] = {key: "auth"} if key else {}
+        return orjson.dumps(frame | {"op": "auth", "args": [self.creds.api_key, expires, sig]})
 
     async def _connect_trade(self, timeout: float) -> None:
         await self.trade.connect(timeout)
-        rid = self._rid("a")
-        reply = await self.trade.request(rid, self._auth_frame("reqId", rid), timeout)
+        # no reqId: the trade stream wants them unique, and its auth answer is matched by its op
+        reply = await self.trade.request("auth", self._auth_frame(None), timeout)
         code = int(reply.get("retCode", -1))
         if code != 0:
             await self.trade.close()
@@ -234,15 +237,13 @@ class BybitOrderClient(OrderClient):
 
     async def _connect_private(self, timeout: float) -> None:
         await self.private.connect(timeout)
-        rid = self._rid("a")
-        reply = await self.private.request(rid, self._auth_frame("req_id", rid), timeout)
+        reply = await self.private.request("auth", self._auth_frame("req_id"), timeout)
         if reply.get("success") is not True:
             await self.private.close()
             self._auth_refused = True
             raise AuthError(f"bybit private auth refused: {reply.get('ret_msg', '')}")
-        rid = self._rid("s")
-        sub = orjson.dumps({"req_id": rid, "op": "subscribe", "args": ["order", "execution"]})
-        reply = await self.private.request(rid, sub, timeout)
+        sub = orjson.dumps({"req_id": "subscribe", "op": "subscribe", "args": ["order", "execution"]})
+        reply = await self.private.request("subscribe", sub, timeout)
         if reply.get("success") is not True:
             await self.private.close()
             raise VenueError(f"bybit private subscribe refused: {reply.get('ret_msg', '')}")
@@ -520,8 +521,13 @@ class BybitOrderClient(OrderClient):
             ("symbol", intent.symbol),
             ("orderLinkId", intent.client_order_id),
         ]
-        result = await self._get("/v5/order/realtime", params, timeout)
-        found = [d for d in result.get("list") or [] if d.get("orderLinkId") == intent.client_order_id]
+        found: list[Any] = []
+        # realtime holds open and recent orders; older finished ones are only in the history
+        for path in ("/v5/order/realtime", "/v5/order/history"):
+            result = await self._get(path, params, timeout)
+            found = [d for d in result.get("list") or [] if d.get("orderLinkId") == intent.client_order_id]
+            if found:
+                break
         if not found:
             return None
         report = self.order_report(found[0])
@@ -602,11 +608,15 @@ class BybitOrderClient(OrderClient):
         )
 
 
-def _str_or_none(msg: Any, key: str) -> str | None:
+def _reply_id(msg: Any, key: str) -> str | None:
+    """The request a message answers: its echoed ``reqId``/``req_id``, else for the one auth and
+    one subscribe of a connection their op (matched even if the venue does not echo the id)."""
     if isinstance(msg, dict):
         v = msg.get(key)
         if v is not None and v != "":
             return str(v)
+        if msg.get("op") in ("auth", "subscribe"):
+            return str(msg["op"])
     return None
 
 

@@ -186,6 +186,7 @@ class OkxOrderClient(OrderClient):
         self.limiter = ratelimit.okx() if config.options.get("rate_limit", True) else None
         self.ws = WsRpc(config.urls["ws_private"], self._request_id, self._on_event, self._lost, "okx private")
         self._ids = itertools.count(1)
+        self._id_base = f"{time.time_ns() // 1000:x}x"
         self._lock = asyncio.Lock()
         self._started = False
         self._closing = False
@@ -205,10 +206,12 @@ class OkxOrderClient(OrderClient):
         # login answers (and login errors) carry no id; at most one login is in flight
         if msg.get("event") in ("login", "error"):
             return "login"
+        if msg.get("event") == "subscribe":
+            return "subscribe"  # the one subscription of a connection, should the ack lack its id
         return None
 
     def _rid(self, prefix: str) -> str:
-        return f"{prefix}{next(self._ids)}"
+        return f"{prefix}{self._id_base}{next(self._ids)}"  # alphanumeric, at most 32
 
     async def _connect(self, timeout: float) -> None:
         await self.ws.connect(timeout)
@@ -217,9 +220,8 @@ class OkxOrderClient(OrderClient):
             await self.ws.close()
             self._auth_refused = True
             raise AuthError(f"okx login refused: {reply.get('code')} {reply.get('msg', '')}")
-        rid = self._rid("s")
-        sub = {"id": rid, "op": "subscribe", "args": [{"channel": "orders", "instType": "SPOT"}]}
-        reply = await self.ws.request(rid, orjson.dumps(sub), timeout)
+        sub = {"id": "subscribe", "op": "subscribe", "args": [{"channel": "orders", "instType": "SPOT"}]}
+        reply = await self.ws.request("subscribe", orjson.dumps(sub), timeout)
         if reply.get("event") != "subscribe":
             await self.ws.close()
             raise VenueError(f"okx orders subscribe refused: {reply.get('code')} {reply.get('msg', '')}")
