@@ -207,6 +207,8 @@ class BybitOrderClient(OrderClient):
         self._trade_lock = asyncio.Lock()
         self._private_lock = asyncio.Lock()
         self._started = False
+        self._trade_ready = False
+        self._private_ready = False
         self._closing = False
         self._auth_refused = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -226,42 +228,57 @@ class BybitOrderClient(OrderClient):
         return orjson.dumps(frame | {"op": "auth", "args": [self.creds.api_key, expires, sig]})
 
     async def _connect_trade(self, timeout: float) -> None:
+        self._trade_ready = False
         await self.trade.connect(timeout)
+        try:
+            await self._auth_trade(timeout)
+        except BaseException:
+            await self.trade.close()  # never left connected but unauthenticated
+            raise
+        self._trade_ready = True
+
+    async def _auth_trade(self, timeout: float) -> None:
         # no reqId: the trade stream wants them unique, and its auth answer is matched by its op
         reply = await self.trade.request("auth", self._auth_frame(None), timeout)
         code = int(reply.get("retCode", -1))
         if code != 0:
-            await self.trade.close()
             self._auth_refused = code in AUTH_CODES or self._auth_refused
             raise AuthError(f"bybit trade auth refused: {code} {reply.get('retMsg', '')}")
 
     async def _connect_private(self, timeout: float) -> None:
+        self._private_ready = False
         await self.private.connect(timeout)
+        try:
+            await self._auth_private(timeout)
+        except BaseException:
+            await self.private.close()
+            raise
+        self._private_ready = True
+
+    async def _auth_private(self, timeout: float) -> None:
         reply = await self.private.request("auth", self._auth_frame("req_id"), timeout)
         if reply.get("success") is not True:
-            await self.private.close()
             self._auth_refused = True
             raise AuthError(f"bybit private auth refused: {reply.get('ret_msg', '')}")
         sub = orjson.dumps({"req_id": "subscribe", "op": "subscribe", "args": ["order", "execution"]})
         reply = await self.private.request("subscribe", sub, timeout)
         if reply.get("success") is not True:
-            await self.private.close()
             raise VenueError(f"bybit private subscribe refused: {reply.get('ret_msg', '')}")
 
     async def _ensure_trade(self, timeout: float) -> None:
-        if self.trade.connected:
+        if self._trade_ready and self.trade.connected:
             return
         async with self._trade_lock:
-            if not self.trade.connected:
+            if not (self._trade_ready and self.trade.connected):
                 await self._connect_trade(timeout)
                 if self._started:
                     self.counters.reconnects += 1
 
     async def _ensure_private(self, timeout: float) -> None:
-        if self.private.connected:
+        if self._private_ready and self.private.connected:
             return
         async with self._private_lock:
-            if not self.private.connected:
+            if not (self._private_ready and self.private.connected):
                 await self._connect_private(timeout)
                 if self._started:
                     self.counters.reconnects += 1
@@ -272,10 +289,12 @@ class BybitOrderClient(OrderClient):
         task.add_done_callback(self._tasks.discard)
 
     def _trade_lost(self) -> None:
+        self._trade_ready = False
         if self._started and not self._closing and not self._auth_refused:
             self._spawn(self._reconnect(self._ensure_trade))
 
     def _private_lost(self) -> None:
+        self._private_ready = False
         if self._started and not self._closing and not self._auth_refused:
             self._spawn(self._reconnect(self._ensure_private))
 
@@ -398,8 +417,7 @@ class BybitOrderClient(OrderClient):
 
     async def _trade_request(self, op: str, args: dict[str, str], timeout: float) -> dict[str, Any]:
         await self._ensure_trade(timeout)
-        if not self.private.connected:
-            await self._ensure_private(timeout)
+        await self._ensure_private(timeout)
         if self.limiter is not None:
             await self.limiter.acquire({f"{op.split('.')[1]}_{self.category}": 1})
         rid = self._rid("c")

@@ -189,6 +189,7 @@ class OkxOrderClient(OrderClient):
         self._id_base = f"{time.time_ns() // 1000:x}x"
         self._lock = asyncio.Lock()
         self._started = False
+        self._ready = False
         self._closing = False
         self._auth_refused = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -214,23 +215,30 @@ class OkxOrderClient(OrderClient):
         return f"{prefix}{self._id_base}{next(self._ids)}"  # alphanumeric, at most 32
 
     async def _connect(self, timeout: float) -> None:
+        self._ready = False
         await self.ws.connect(timeout)
+        try:
+            await self._login(timeout)
+        except BaseException:
+            await self.ws.close()  # never left connected but logged out
+            raise
+        self._ready = True
+
+    async def _login(self, timeout: float) -> None:
         reply = await self.ws.request("login", okx_ws_login(self.creds, now_ms() // 1000).encode(), timeout)
         if reply.get("event") != "login" or str(reply.get("code")) != "0":
-            await self.ws.close()
             self._auth_refused = True
             raise AuthError(f"okx login refused: {reply.get('code')} {reply.get('msg', '')}")
         sub = {"id": "subscribe", "op": "subscribe", "args": [{"channel": "orders", "instType": "SPOT"}]}
         reply = await self.ws.request("subscribe", orjson.dumps(sub), timeout)
         if reply.get("event") != "subscribe":
-            await self.ws.close()
             raise VenueError(f"okx orders subscribe refused: {reply.get('code')} {reply.get('msg', '')}")
 
     async def _ensure(self, timeout: float) -> None:
-        if self.ws.connected:
+        if self._ready and self.ws.connected:
             return
         async with self._lock:
-            if not self.ws.connected:
+            if not (self._ready and self.ws.connected):
                 await self._connect(timeout)
                 if self._started:
                     self.counters.reconnects += 1
@@ -241,6 +249,7 @@ class OkxOrderClient(OrderClient):
         task.add_done_callback(self._tasks.discard)
 
     def _lost(self) -> None:
+        self._ready = False
         if self._started and not self._closing and not self._auth_refused:
             self._spawn(self._reconnect())
 
