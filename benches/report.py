@@ -222,6 +222,12 @@ def issue6(
         msgs = d_info.get("messages") or 0
         d_added = (refr.median_ns - cons.median_ns) / tops if tops else None
         d_per_msg = (refr.median_ns - cons.median_ns) / msgs if msgs else None
+    paired = find(pytest, r"^test_five_venues_detection_added$")
+    if paired is not None:  # alternating reps: load from other processes hits both loops alike
+        pinfo = extra.get(paired.name, {})
+        d_added, d_per_msg = pinfo.get("added_per_top_change_ns"), pinfo.get("added_per_message_ns")
+        if refr is not None:
+            d_info = {**extra.get(refr.name, {}), **pinfo}
     rust_cross = find(criterion, r"^refresh/cross$")
     rust_nocross = find(criterion, r"^refresh/no_cross$")
     # (e) e2e
@@ -279,7 +285,7 @@ def issue6(
     )
     if d_added is not None and d_per_msg is not None:
         d_txt = (
-            f"from Python: {fmt_ns(d_added)} per top-of-book change ({fmt_ns(d_per_msg)} per message; "
+            f"from Python, paired reps: {fmt_ns(d_added)} per top-of-book change ({fmt_ns(d_per_msg)} per message; "
             f"{d_info.get('top_changes', 0):,} top changes in {d_info.get('messages', 0):,} messages)"
         )
         if rust_cross is not None:
@@ -390,7 +396,9 @@ def issue6(
             "`valgrind --tool=callgrind` and counts the instructions inside each hot path on a small fixed "
             f"input; it fails above {guard.get('threshold', 1.25)}x the committed baseline "
             "(`benches/guard/baseline.json`, rewritten by `make guard-baseline`). Counts do not move with "
-            "machine load. Baseline (" + str(guard.get("rustc", "")) + "):",
+            "machine load. Without valgrind the guard prints that it is skipped and passes locally, and fails "
+            "when `CI=true`. It adds about 2 s to `make test` when the release build is warm. "
+            "Baseline (" + str(guard.get("rustc", "")) + "):",
             "",
             "| path | input | instructions |",
             "| --- | --- | --- |",

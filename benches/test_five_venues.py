@@ -38,6 +38,7 @@ QTY_SCALE = 100_000
 PER_MESSAGE = 10
 DEPTH = 1000
 ROUNDS = 3
+PAIRED_REPS = 5
 
 
 @dataclass(frozen=True)
@@ -216,3 +217,50 @@ def test_five_venues_sorted_dict(benchmark: Any, five: FiveVenues) -> None:
         messages_with_cross=found,
     )
     assert [sorted_dict_full(b) for b in books] == five.reference
+
+
+def test_five_venues_detection_added(benchmark: Any, five: FiveVenues) -> None:
+    """The cost detection adds, measured as a paired difference: the `consolidated` and `refresh`
+    loops above, alternated PAIRED_REPS times on fresh books, so that load from other processes
+    hits both alike. Median of each, difference per top-of-book change and per message."""
+    import time
+
+    def loop(book: arbcore.ConsolidatedBook, detect: bool) -> int:
+        apply, cb, ca, refresh = book.apply_deltas, book.consolidated_bid, book.consolidated_ask, book.refresh
+        t0 = time.perf_counter_ns()
+        if detect:
+            for m in five.messages:
+                apply(m.venue, m.sides, m.prices, m.qtys)
+                cb()
+                ca()
+                refresh()
+        else:
+            for m in five.messages:
+                apply(m.venue, m.sides, m.prices, m.qtys)
+                cb()
+                ca()
+        elapsed = time.perf_counter_ns() - t0
+        _check(book, five)
+        return elapsed
+
+    def run() -> tuple[float, float]:
+        without, with_ = [], []
+        for _ in range(PAIRED_REPS):
+            without.append(loop(new_book(five), False))
+            with_.append(loop(new_book(five), True))
+        return float(np.median(without)), float(np.median(with_))
+
+    without, with_ = benchmark.pedantic(run, rounds=1, iterations=1)
+    added = with_ - without
+    _info(
+        benchmark,
+        five,
+        "arbcore",
+        "arbcore",
+        f"paired: refresh() loop minus consolidated-only loop, {PAIRED_REPS} alternating reps",
+        without_median_ns=without,
+        with_median_ns=with_,
+        added_per_top_change_ns=added / five.top_changes,
+        added_per_message_ns=added / len(five.messages),
+    )
+    benchmark.extra_info["workload"] = "d-paired"
