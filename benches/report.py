@@ -284,8 +284,9 @@ def issue6(
         }
     )
     if d_added is not None and d_per_msg is not None:
+        paired_txt = ", paired reps" if paired is not None else ""
         d_txt = (
-            f"from Python, paired reps: {fmt_ns(d_added)} per top-of-book change ({fmt_ns(d_per_msg)} per message; "
+            f"from Python{paired_txt}: {fmt_ns(d_added)} per top-of-book change ({fmt_ns(d_per_msg)} per message; "
             f"{d_info.get('top_changes', 0):,} top changes in {d_info.get('messages', 0):,} messages)"
         )
         if rust_cross is not None:
