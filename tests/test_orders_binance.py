@@ -424,3 +424,20 @@ def test_usdm_stream_uses_a_listen_key() -> None:
         assert client.stream.url.endswith("/ws/" + str(client._listen_key))
 
     run("binance_usdm", body)
+
+
+def test_weight_ban_pauses_requests_but_order_count_limit_does_not() -> None:
+    async def body(rig: OrderRig) -> None:
+        client = _client(rig)
+        assert client.limiter is not None
+        e = RateLimitedError("x", 30.0)
+        client._penalise(e, 429, -1015)  # too many orders: queries and cancels stay allowed
+        assert client.limiter.wait_time(1) == 0
+        client._penalise(e, 429, -1003)  # request weight: everything waits
+        assert client.limiter.wait_time(1) > 29
+        bid, _ = _book(rig)
+        with pytest.raises(RateLimitedError) as err:  # refused locally: nothing reaches the venue
+            await rig.client.place(_rig_intent(rig, Side.BUY, bid - 20_000, TimeInForce.GTC), timeout=1.0)
+        assert err.value.retry_after > 29 and not rig.exchange.orders
+
+    run("binance_spot", body)

@@ -49,8 +49,17 @@ other refusal of a new order -> REJECTED with the venue's text; -2013 on a query
 USD-M is a futures account: ``balances`` returns the USDT-margined wallet (``v2/account.balance``:
 ``balance`` as the total, ``availableBalance`` as available).
 
+``query`` adds the order's fills (``InstrumentRules`` aside, the only place the engine needs them
+outside the stream): spot ``myTrades`` by ``orderId`` over the WS API, USD-M ``GET /fapi/v1/userTrades``.
+
+Pacing: `arbcore.venues.ratelimit.binance_spot` / ``binance_usdm`` (request weight per method,
+order counts for new orders); a wait longer than the call's timeout is refused locally with
+RateLimitedError. A -1003 or 418 reply stops every request for its ``retryAfter``; -1015 (order
+count) is passed to the engine without blocking cancels and queries.
+
 Options: ``recv_window_ms`` (default 5000), ``listen_key_keepalive_s`` (1800), ``maker_fee`` and
-``taker_fee`` (FEE_SCALE units, copied into InstrumentRules since exchangeInfo has no fee tier).
+``taker_fee`` (FEE_SCALE units, copied into InstrumentRules since exchangeInfo has no fee tier),
+``rate_limit`` (default True).
 """
 
 from __future__ import annotations
@@ -68,6 +77,7 @@ import orjson
 
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
+from arbcore.venues import ratelimit
 from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms
 from arbcore.venues.orders.decimal_text import to_raw, to_text
 from arbcore.venues.orders.registry import OrderClientConfig
@@ -115,6 +125,19 @@ STATUS_MAP: dict[str, OrderState] = {
     "EXPIRED_IN_MATCH": OrderState.EXPIRED,
     "NEW_INSURANCE": OrderState.ACKED,
     "NEW_ADL": OrderState.ACKED,
+}
+
+#: request weights (docs, 2026) by WS API method or REST path; unlisted ones weigh 1
+WEIGHTS: dict[str, int] = {
+    "order.status": 4,
+    "openOrders.status": 80,  # all symbols (6 with a symbol)
+    "account.status": 20,
+    "myTrades": 5,  # with orderId
+    "userDataStream.subscribe.signature": 2,
+    "v2/account.balance": 5,
+    "/fapi/v1/openOrders": 40,  # all symbols
+    "/fapi/v1/userTrades": 5,
+    "/api/v3/exchangeInfo": 20,
 }
 
 RATE_LIMIT_CODES = frozenset({-1003, -1015})
@@ -387,6 +410,9 @@ class BinanceClient(OrderClient):
         self._subscription_id: int | None = None
         self._listen_key: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.limiter: ratelimit.RateLimiter | None = None
+        if config.options.get("rate_limit", True):
+            self.limiter = ratelimit.binance_usdm() if self.futures else ratelimit.binance_spot()
         self._keepalive: asyncio.Task[None] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -508,8 +534,27 @@ class BinanceClient(OrderClient):
 
     # ---- requests --------------------------------------------------------------------------------
 
+    async def _pace(self, method: str, timeout: float) -> None:
+        """Draw the request's weight (and an order count for a new order) from the limiter; a wait
+        longer than ``timeout`` is a local rate-limit refusal (nothing is sent)."""
+        if self.limiter is None:
+            return
+        cost: dict[str, float] = {"weight": float(WEIGHTS.get(method, 1))}
+        if method == "order.place":
+            cost["orders"] = 1.0
+        wait = self.limiter.wait_time(cost)
+        if wait > timeout:
+            raise RateLimitedError(f"{self.venue}: local rate limit for {method}", wait)
+        await self.limiter.acquire(cost)
+
+    def _penalise(self, e: RateLimitedError, status: int, code: int) -> None:
+        # -1003 (request weight, IP-wide) and 418 (IP ban) stop every request; -1015 counts orders only
+        if self.limiter is not None and (status == 418 or code == -1003):
+            self.limiter.penalise(e.retry_after)
+
     async def _send(self, method: str, params: Mapping[str, object], timeout: float, signed: bool = True) -> Any:
         """One WS API request on the open connection; the result, or raise per ``raise_for_error``."""
+        await self._pace(method, timeout)
         body: dict[str, object] = dict(params)
         if signed:
             body["timestamp"] = now_ms()
@@ -522,7 +567,13 @@ class BinanceClient(OrderClient):
         if status == 200:
             return msg.get("result")
         error = msg.get("error") if isinstance(msg, dict) else None
-        raise_for_error(self.venue, status if isinstance(status, int) else 0, error if isinstance(error, dict) else {})
+        error = error if isinstance(error, dict) else {}
+        status = status if isinstance(status, int) else 0
+        try:
+            raise_for_error(self.venue, status, error)
+        except RateLimitedError as e:
+            self._penalise(e, status, error.get("code", 0))
+            raise
         return None  # unreachable: raise_for_error always raises
 
     async def _call(self, method: str, params: Mapping[str, object], timeout: float) -> Any:
@@ -530,6 +581,8 @@ class BinanceClient(OrderClient):
         return await self._send(method, params, timeout)
 
     def _rest_json(self, status: int, headers: Mapping[str, str], raw: bytes) -> Any:
+        if self.limiter is not None:
+            self.limiter.on_response(status, headers)  # usage headers, and Retry-After on 418/429
         try:
             body = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError:
@@ -541,6 +594,7 @@ class BinanceClient(OrderClient):
         return None
 
     async def _rest_signed(self, method: str, path: str, params: Mapping[str, object], timeout: float) -> Any:
+        await self._pace(path, timeout)
         signed = binance_sign_request(self.creds, params, timestamp_ms=now_ms(), recv_window_ms=self.recv_window)
         status, headers, raw = await self.http.call(
             method, path, query=signed.query, headers=dict(signed.headers), timeout=timeout
@@ -654,6 +708,7 @@ class BinanceClient(OrderClient):
         else:
             listed = "[" + ",".join(f'"{s}"' for s in symbols) + "]"
             path, query = "/api/v3/exchangeInfo", "symbols=" + urllib.parse.quote(listed, safe="")
+        await self._pace(path, timeout)
         status, headers, raw = await self.http.call("GET", path, query=query, timeout=timeout)
         try:
             info = self._rest_json(status, headers, raw)
