@@ -5,8 +5,8 @@ Served beside the market data of `arbcore.sim.binance.BinanceSim`:
 
 - WebSocket API on ``/ws-api/v3`` (spot) or ``/ws-fapi/v1`` (USD-M): ``order.place``,
   ``order.cancel``, ``order.status``, ``openOrders.status`` (spot), ``account.status`` (spot),
-  ``v2/account.balance`` and ``account.balance`` (USD-M), ``userDataStream.subscribe.signature``
-  (spot), ``ping``, ``time``. Every signed request is verified as Binance does: the params but
+  ``v2/account.balance`` and ``account.balance`` (USD-M), ``myTrades`` and
+  ``userDataStream.subscribe.signature`` (spot), ``ping``, ``time``. Every signed request is verified as Binance does: the params but
   ``signature`` sorted by name, ``k=v`` joined by ``&``, HMAC-SHA256 with the account's secret
   (-1022 "Signature for this request is not valid." otherwise), ``timestamp`` within ``recvWindow``
   (-1021), a known ``apiKey`` (-2015, -2014 when missing).
@@ -16,7 +16,8 @@ Served beside the market data of `arbcore.sim.binance.BinanceSim`:
 - USD-M private events: ``POST /fapi/v1/listenKey`` (key header only) gives a key; a WebSocket on
   ``/ws/<listenKey>`` receives ``ORDER_TRADE_UPDATE`` events. ``PUT``/``DELETE`` keep alive / close.
 - REST: ``GET /api/v3/exchangeInfo`` (``symbol=`` or ``symbols=["..",..]``), ``GET /fapi/v1/exchangeInfo``,
-  ``GET /fapi/v1/openOrders`` (signed REST: the query string before ``&signature=`` is HMACed).
+  ``GET /fapi/v1/openOrders`` and ``GET /fapi/v1/userTrades`` (signed REST: the query string and
+  body before ``&signature=`` are HMACed, key in ``X-MBX-APIKEY``).
 
 Refusals (SimExchange `Refusal` -> Binance code and message):
 
