@@ -463,6 +463,9 @@ class BinanceClient(OrderClient):
                     result = await self._send("userDataStream.subscribe.signature", {}, timeout)
                 except BinanceApiError as e:
                     raise VenueError(f"{self.venue}: user data subscription refused: {e}") from None
+                except OrderTimeoutError as e:
+                    # the caller's own request was not sent yet: not an unknown outcome
+                    raise VenueError(f"{self.venue}: user data subscription: {e}") from None
                 except AuthError:
                     self._auth_failed = True  # no background retries: the next call raises it again
                     await self.ws.close()
@@ -478,7 +481,10 @@ class BinanceClient(OrderClient):
         async with self._stream_lock:
             if self.stream.connected:
                 return
-            key = await self._new_listen_key(timeout)
+            try:
+                key = await self._new_listen_key(timeout)
+            except OrderTimeoutError as e:
+                raise VenueError(f"{self.venue}: listenKey: {e}") from None
             self.stream.url = f"{self.config.urls['user_stream'].rstrip('/')}/{key}"
             await self.stream.connect(timeout)
 
