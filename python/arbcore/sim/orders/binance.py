@@ -6,10 +6,11 @@ Served beside the market data of `arbcore.sim.binance.BinanceSim`:
 - WebSocket API on ``/ws-api/v3`` (spot) or ``/ws-fapi/v1`` (USD-M): ``order.place``,
   ``order.cancel``, ``order.status``, ``openOrders.status`` (spot), ``account.status`` (spot),
   ``v2/account.balance`` and ``account.balance`` (USD-M), ``myTrades`` and
-  ``userDataStream.subscribe.signature`` (spot), ``ping``, ``time``. Every signed request is verified as Binance does: the params but
-  ``signature`` sorted by name, ``k=v`` joined by ``&``, HMAC-SHA256 with the account's secret
-  (-1022 "Signature for this request is not valid." otherwise), ``timestamp`` within ``recvWindow``
-  (-1021), a known ``apiKey`` (-2015, -2014 when missing).
+  ``userDataStream.subscribe.signature`` (spot), ``ping``, ``time``. Every signed request is
+  verified as Binance does: the params but ``signature`` sorted by name, ``k=v`` joined by ``&``,
+  HMAC-SHA256 with the account's secret (-1022 "Signature for this request is not valid."
+  otherwise), ``timestamp`` within ``recvWindow`` (-1021), a known ``apiKey`` (-2015, -2014 when
+  missing).
 - Spot private events go to the WS API connection that subscribed, wrapped as
   ``{"subscriptionId":n,"event":{"e":"executionReport",..}}``; on a cancel, ``c`` is the cancel
   request's own client id and ``C`` the order's, as on the real venue.
