@@ -409,8 +409,11 @@ class KrakenOrderClient(OrderClient):
 
     async def open_orders(self, timeout: float = 5.0) -> list[OrderReport]:
         result = await self._private("/0/private/OpenOrders", [], timeout)
-        orders = (result or {}).get("open") or {}
-        return [self.rest_order_report(txid, o, None) for txid, o in orders.items()]
+        out: list[OrderReport] = []
+        for txid, order in ((result or {}).get("open") or {}).items():
+            with contextlib.suppress(VenueError):  # a pair this client has no scales for is not ours
+                out.append(self.rest_order_report(txid, order, None))
+        return out
 
     def _symbol_from_rest(self, order: dict[str, Any]) -> str:
         pair = str((order.get("descr") or {}).get("pair", ""))
