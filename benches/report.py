@@ -398,7 +398,9 @@ def issue6(
             f"input; it fails above {guard.get('threshold', 1.25)}x the committed baseline "
             "(`benches/guard/baseline.json`, rewritten by `make guard-baseline`). Counts do not move with "
             "machine load. Without valgrind the guard prints that it is skipped and passes locally, and fails "
-            "when `CI=true`. It adds about 2 s to `make test` when the release build is warm. "
+            "when `CI=true`. Measured cost in `make test`: 2-10 s with a warm release build (3 callgrind runs ~2 s, "
+            "plus relinking the guard when the crate changed); on a fresh clone the first build of the release "
+            "dependencies (criterion and proptest included, as for any bench target) adds ~85 s once. "
             "Baseline (" + str(guard.get("rustc", "")) + "):",
             "",
             "| path | input | instructions |",
