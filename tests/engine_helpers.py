@@ -26,10 +26,12 @@ SYMBOL = {
 }
 
 
-def config_text(venues: Sequence[str], *, leg_timeout_ms: int = 600, auto_trade: bool = False) -> str:
+def config_text(
+    venues: Sequence[str], *, leg_timeout_ms: int = 600, auto_trade: bool = False, sim_interval_ms: int = 10
+) -> str:
     """BTC/USDT at 2/6 decimals on each venue (named after its protocol), tick 0.10, lot 0.0001."""
     out = [
-        "[run]\nseed = 5\nsim_interval_ms = 10\ntimer_ms = 200\n",
+        f"[run]\nseed = 5\nsim_interval_ms = {sim_interval_ms}\ntimer_ms = 200\n",
         "[assets]\nBTC = 8\nUSDT = 8\n",
     ]
     for v in venues:
@@ -80,7 +82,7 @@ async def wait_live(s: TradingSession, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-def crossing_plan(s: TradingSession, buy: str, sell: str, qty: int = 10_000, margin: int = 300) -> TicketPlan:
+def crossing_plan(s: TradingSession, buy: str, sell: str, qty: int = 10_000, margin: int = 3_000) -> TicketPlan:
     """A ticket that takes on both venues (its limits cross each book by ``margin`` raw)."""
     ask = s.view.best_price(buy, "BTC/USDT", Side.BUY)
     bid = s.view.best_price(sell, "BTC/USDT", Side.SELL)

@@ -62,7 +62,8 @@ def test_leg_fault(venue: str, leg: str, fault: OrderFault, tmp_path: Path) -> N
             if fault in (OrderFault.REJECT, OrderFault.RATE_LIMIT):
                 assert faulty.filled == 0 and r.status in ("hedged", "unwound"), r
             if fault in (OrderFault.TIMEOUT, OrderFault.DISCONNECT):
-                assert s.executor.counters.timeouts >= 1 and s.executor.counters.queries >= 1
+                # resolved by a query, or by the private stream before the query was needed
+                assert s.executor.counters.timeouts >= 1
             await asyncio.sleep(0.1)  # late stream events must not change anything
             check_consistency(s)
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import enum
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -147,6 +148,7 @@ class SimVenue:
         self.snapshot_delay = 0.0
         self.steps = 0
         self.sent_frames = 0
+        self.last_send_ns = 0
         self._ws_server: asyncio.Server | None = None
         self._rest_runner: web.AppRunner | None = None
         self._task: asyncio.Task[None] | None = None
@@ -182,7 +184,7 @@ class SimVenue:
         if routes:
             app = web.Application()
             app.add_routes(routes)
-            self._rest_runner = web.AppRunner(app, access_log=None)
+            self._rest_runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
             await self._rest_runner.setup()
             site = web.TCPSite(self._rest_runner, host, 0)
             await site.start()
@@ -303,6 +305,7 @@ class SimVenue:
         elif fault is Fault.REORDER:
             conn.held = frame
             return
+        self.last_send_ns = time.perf_counter_ns()  # benchmarks: when the last book frame left
         conn.send(frame)
         self.sent_frames += 1
         if fault is Fault.DUPLICATE:

@@ -7,7 +7,7 @@ cannot be represented exactly at the scale is an error, never rounded.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 
 def to_raw(text: str | int | float, decimals: int, what: str = "value") -> int:
@@ -20,7 +20,8 @@ def to_raw(text: str | int | float, decimals: int, what: str = "value") -> int:
         raise ValueError(f"{what} {s!r} is not a decimal") from None
     if not d.is_finite():
         raise ValueError(f"{what} {s!r} is not a finite decimal")
-    scaled = d.scaleb(decimals)
+    # exact at any size: the context holds every digit (the default 28 would round big values)
+    scaled = d.scaleb(decimals, Context(prec=len(d.as_tuple().digits) + abs(decimals) + 2))
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{what} {s!r} has more than {decimals} decimals")
     return int(scaled)

@@ -1,0 +1,146 @@
+"""Workload (e) and the order-path figures of the execution issue, measured over loopback.
+
+- **Tick to order**: a simulated venue sends one book frame that opens a cross-venue spread; the
+  engine decodes it, detects, asks the strategy, validates, reserves, journals both intents and
+  sends both IOC legs; the two simulated venues time the arrival of each order request. Latency
+  = arrival of the second order - departure of the frame (perf_counter, one process, one loop,
+  every hop a real loopback socket).
+- **Echo floor**: a bare picows echo round trip on the same loop, same machine, same run.
+- **Decision to wire**: inside the engine, from the ticket decision to both orders handed to
+  their sockets.
+
+Writes ``target/bench-e2e.json`` for ``benches/report.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import uvloop
+from picows import WSListener, WSMsgType, WSTransport, ws_connect, ws_create_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from arbcore.runner.plugins import load_strategy
+from arbcore.runner.session import TradingSession
+from engine_helpers import make_config, wait_live
+
+ROUNDS = 300
+OUT = Path(__file__).resolve().parent.parent / "target" / "bench-e2e.json"
+
+
+def pct(xs: list[int], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(q * len(s)))] / 1000.0
+
+
+def summary(xs: list[int]) -> dict[str, float]:
+    return {"p50_us": pct(xs, 0.5), "p99_us": pct(xs, 0.99), "p999_us": pct(xs, 0.999), "n": len(xs)}
+
+
+async def tick_to_order(tmp: Path) -> tuple[list[int], list[int]]:
+    venues = ["binance_spot", "okx"]
+    config = make_config(venues, auto_trade=True, sim_interval_ms=500)  # near-static books (a step every 0.5 s keeps them LIVE)
+    s = TradingSession(config, load_strategy(None, config), journal_path=tmp / "bench-journal.sqlite")
+    await s.start()
+    arrivals: list[int] = []
+    for ex in s.exchanges.values():
+        orig = ex.submit
+
+        def timed(*a: Any, _orig: Any = orig, **k: Any) -> Any:
+            arrivals.append(time.perf_counter_ns())
+            return _orig(*a, **k)
+
+        ex.submit = timed  # type: ignore[method-assign]
+    lat: list[int] = []
+    try:
+        await wait_live(s)
+        a_sim, b_sim = s.sim_venues["binance_spot"], s.sim_venues["okx"]
+        a_book = a_sim.instruments["BTCUSDT"].process.book
+        b_state = b_sim.instruments["BTC-USDT"]
+        tick = b_state.spec.tick
+        for _ in range(ROUNDS):
+            b_book = b_state.process.book
+            ask = a_book.best_ask()
+            assert ask is not None
+            price = ask + 200 * tick  # 40 bps over A's ask: worth taking after both taker fees
+            removed = {p: q for p, q in b_book.asks.items() if p <= price}
+            deltas = [(1, p, 0) for p in removed] + [(0, price, 10_000)]
+            for side, p, q in deltas:
+                b_book.apply(side, p, q)
+            arrivals.clear()
+            b_sim.publish("BTC-USDT", deltas)
+            t0 = b_sim.last_send_ns
+            end = time.monotonic() + 2
+            while len(arrivals) < 2 and time.monotonic() < end:
+                await asyncio.sleep(0)
+            if len(arrivals) >= 2:
+                lat.append(max(arrivals[:2]) - t0)
+            while s._in_flight and time.monotonic() < end + 3:  # the ticket finishes before the next jump
+                await asyncio.sleep(0.001)
+            # put B back as it was (the new bid may have been hit)
+            back = [(0, price, 0)] + [(1, p, q) for p, q in removed.items()]
+            for side, p, q in back:
+                b_book.apply(side, p, q)
+            b_sim.publish("BTC-USDT", back)
+            # A's ask was taken: refill it so the next jump finds the same book
+            a_state = a_sim.instruments["BTCUSDT"]
+            if a_book.best_ask() != ask:
+                a_book.apply(1, ask, 500 * a_state.spec.lot)
+                a_sim.publish("BTCUSDT", [(1, ask, 500 * a_state.spec.lot)])
+            await asyncio.sleep(0.005)
+        return lat, list(s.stats.decision_to_wire_ns)
+    finally:
+        await s.stop()
+
+
+class _Echo(WSListener):
+    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
+        if frame.msg_type == WSMsgType.TEXT:
+            transport.send(WSMsgType.TEXT, frame.get_payload_as_bytes())
+
+
+class _Client(WSListener):
+    def __init__(self) -> None:
+        self.got: asyncio.Future[int] | None = None
+
+    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
+        if self.got is not None and not self.got.done():
+            self.got.set_result(time.perf_counter_ns())
+
+
+async def echo_floor(n: int = 2000) -> list[int]:
+    server = await ws_create_server(lambda _: _Echo(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = _Client()
+    transport, _ = await ws_connect(lambda: client, f"ws://127.0.0.1:{port}/")
+    payload = b'{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["50000.10","0.01"]],"a":[]}' * 2
+    out = []
+    loop = asyncio.get_running_loop()
+    for _ in range(n):
+        client.got = loop.create_future()
+        t0 = time.perf_counter_ns()
+        transport.send(WSMsgType.TEXT, payload)
+        out.append(await client.got - t0)
+    transport.disconnect()
+    server.close()
+    return out
+
+
+def test_e2e_latency(tmp_path: Path) -> None:
+    async def main() -> dict[str, Any]:
+        echo = await echo_floor()
+        engine, d2w = await tick_to_order(tmp_path)
+        echo2 = await echo_floor()
+        return {"engine": summary(engine), "echo": summary(echo + echo2), "decision_to_wire": summary(d2w)}
+
+    result = uvloop.run(main())
+    assert result["engine"]["n"] >= ROUNDS * 0.9, result
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result))
