@@ -251,8 +251,8 @@ class Executor:
             self.counters.rejects += 1
             self.risk.breaker.record_error(order.intent.venue, report.reason or "reject")
             order.reason = report.reason
-        if state in TERMINAL_STATES and report.cumulative:
-            self._finish(order)
+        # terminal with every fill applied (fills may trail the terminal state on some venues)
+        self._finish(order)
         order.changed.set()
 
     def _apply_fill(self, order: LiveOrder, fill: Fill, venue_ns: int | None) -> None:
