@@ -14,7 +14,7 @@ EXT_STAMP  := $(VENV)/.ext-stamp
 .PHONY: run demo test test-rust test-python lint bench bench-env guard guard-baseline clean
 
 run: $(EXT_STAMP)
-	$(VENV)/bin/arbcore demo
+	$(VENV)/bin/arbcore run
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

@@ -88,7 +88,10 @@ class SimCluster:
                 insts.append(SimInstrument(iv.symbol, inst.price_decimals, inst.qty_decimals, tick=iv.tick,
                                            lot=iv.lot, mid=mid, depth=50))  # fmt: skip
             specs_by_venue.append((market_data_protocol(v.protocol), insts))
-        market = SimMarket(specs_by_venue, seed=config.run.seed, interval=config.run.sim_interval_ms / 1000)
+        # dislocations wide enough to pay both taker fees now and then, as between real venues
+        market = SimMarket(
+            specs_by_venue, seed=config.run.seed, interval=config.run.sim_interval_ms / 1000, jump_bps=60.0
+        )
         venues, exchanges, creds = {}, {}, {}
         for v, sim in zip(sims, market.venues, strict=True):
             specs = []
@@ -141,8 +144,15 @@ class BookView:
         return None if top is None else top[0]
 
 
-def _text(raw: int, decimals: int) -> str:
-    return arbcore.format_decimal(raw, decimals)
+def _set_book_balance(book: arbcore.ConsolidatedBook, venue: str, asset: str, raw: int, decimals: int) -> None:
+    """The book keeps balances at its own scale: round the ledger's amount down until it fits
+    (detection may then size a hair smaller, never larger, than the funds)."""
+    for d in range(decimals, -1, -1):
+        try:
+            book.set_balance(venue, asset, arbcore.format_decimal(raw // 10 ** (decimals - d), d))
+            return
+        except arbcore.DecimalError:
+            continue
 
 
 class TradingSession:
@@ -398,6 +408,7 @@ class TradingSession:
         if result.status == "refused":
             self.stats.refused += 1
             log.info("ticket refused: %s", "; ".join(result.reasons))
+            return
         else:
             self.stats.tickets += 1
             self.stats.decision_to_wire_ns.append(result.decision_to_wire_ns)
@@ -427,7 +438,7 @@ class TradingSession:
                 continue
             for book in self.books.values():
                 if venue in book.venues and asset in (book.base, book.quote):
-                    book.set_balance(venue, asset, _text(max(0, bal.available), a.decimals))
+                    _set_book_balance(book, venue, asset, max(0, bal.available), a.decimals)
             ctx.set_balance(venue, asset, bal.total)
 
     async def _timer_loop(self) -> None:

@@ -24,6 +24,7 @@ class SimMarket:
         seed: int = 1,
         interval: float = 0.01,
         lags: list[int] | None = None,
+        jump_bps: float = 3.0,
     ) -> None:
         rng = random.Random(seed)
         self.interval = interval
@@ -35,7 +36,7 @@ class SimMarket:
             fns: dict[str, Callable[[], int]] = {}
             for i, inst in enumerate(instruments):
                 if i == len(self.mids):
-                    # venue noise ~0.5 bps of the price, rare dislocations of ~3 bps
+                    # venue noise ~0.5 bps of the price, rare dislocations of ~`jump_bps`
                     self.mids.append(
                         MidProcess(
                             random.Random(rng.random()),
@@ -44,7 +45,7 @@ class SimMarket:
                             len(venues),
                             lags,
                             noise=inst.mid * 0.5e-4,
-                            jump=inst.mid * 3e-4,
+                            jump=inst.mid * jump_bps * 1e-4,
                         )
                     )
                 mp = self.mids[i]

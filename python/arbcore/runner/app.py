@@ -1,0 +1,119 @@
+"""`arbcore run`: a TradingSession with the dashboard, metrics and the exit report around it.
+
+Runs until Ctrl-C / SIGTERM or ``--duration``, then shuts down in order: no new tickets, in-flight
+tickets finish, open orders are cancelled, the journal is closed, the report is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+
+import uvloop
+
+from arbcore import format_decimal
+from arbcore.runner.config import Config
+from arbcore.runner.dashboard import Dashboard, OpportunityRow, TicketRow, log_handler, run_dashboard
+from arbcore.runner.metrics import Registry, engine_metrics, start_metrics_server
+from arbcore.runner.options import RunOptions, UserError
+from arbcore.runner.plugins import StrategyHost
+from arbcore.runner.report import write_run_report
+from arbcore.runner.session import TradingSession
+from arbcore.runner.snapshot import SnapshotBuilder, metrics_bridge
+from arbcore.venues.orders.types import OrderClientError
+
+log = logging.getLogger("arbcore.run")
+
+
+def run_app(config: Config, host: StrategyHost, options: RunOptions) -> int:
+    return uvloop.run(_main(config, host, options))
+
+
+def _ticket_rows(session: TradingSession) -> list[TicketRow]:
+    rows = []
+    for r in session.stats.recent[-10:]:
+        legs = {o.intent.leg_id: o for o in r.orders}
+        buy, sell = legs.get("buy"), legs.get("sell")
+        inst = buy.intent.instrument if buy else ""
+        qd = buy.intent.qty_decimals if buy else 0
+        rows.append(
+            TicketRow(
+                time.time_ns(),
+                r.ticket_id,
+                inst,
+                buy.intent.venue if buy else None,
+                sell.intent.venue if sell else None,
+                format_decimal(max(r.bought, r.sold), qd),
+                r.status.upper() if not r.residual else f"RESIDUAL {r.residual}",
+            )
+        )
+    return rows
+
+
+async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
+    dash = Dashboard(live=None if options.dashboard else False, interval_s=config.run.dashboard_interval_ms / 1000)
+    logging.basicConfig(level=logging.INFO, handlers=[log_handler(dash)], force=True)
+    logging.getLogger("picows").setLevel(logging.WARNING)
+    session = TradingSession(config, host, journal_path=options.journal)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    reg = Registry()
+    metrics = engine_metrics(reg)
+    server = None
+    t0 = time.monotonic()
+    try:
+        log.info("starting: %d venues, %d instruments", len(config.venues), len(config.instruments))
+        try:
+            notes = await session.start()
+        except (OrderClientError, OSError) as e:
+            raise UserError(f"cannot start: {e}") from None
+        for n in notes:
+            log.info("recovery: %s", n)
+        snap = SnapshotBuilder(config, session.books, {v: [f] for v, f in session.feeds.items()})
+        metrics_bridge(reg, metrics, snap)
+        if options.metrics_port is not None:
+            server = await start_metrics_server(reg, options.metrics_port)
+            log.info("metrics on http://127.0.0.1:%d/metrics", server.port)
+
+        def state() -> object:
+            ex = session.executor
+            bal = {k: b.total for k, b in ex.ledger.balances().items()} if ex else {}
+            res = {k: b.reserved for k, b in ex.ledger.balances().items()} if ex else {}
+            pos = {(v, a): int(q * 10 ** config.assets[a].decimals) for (v, a), q in session.risk.positions.items()
+                   if a in config.assets}  # fmt: skip
+            opps: list[OpportunityRow] = []
+            return snap.state(
+                time.monotonic() - t0, host, bal, pos, opps, _ticket_rows(session),
+                opportunities_total=session.stats.opportunities, tickets_total=session.stats.tickets, reserved=res,
+            )  # fmt: skip
+
+        dash_task = loop.create_task(run_dashboard(dash, state, stop))  # type: ignore[arg-type]
+        if options.duration_s is not None:
+            loop.call_later(options.duration_s, stop.set)
+        await stop.wait()
+        log.info("stopping: waiting for tickets in flight, cancelling open orders")
+        await dash_task
+    finally:
+        await session.stop()
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await server.stop()
+    d2w = sorted(session.stats.decision_to_wire_ns)
+    stats = {
+        "opportunities": session.stats.opportunities,
+        "proposals": session.stats.proposals,
+        "tickets": session.stats.tickets,
+        "refused": session.stats.refused,
+        "decision_to_wire_us": [x / 1000 for x in d2w],
+    }
+    await asyncio.to_thread(write_run_report, options.journal, options.report_dir, stats)
+    log.info("report written to %s", options.report_dir)
+    return 0
+
+
+__all__ = ["run_app"]
