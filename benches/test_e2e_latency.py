@@ -45,7 +45,9 @@ def summary(xs: list[int]) -> dict[str, float]:
 
 async def tick_to_order(tmp: Path) -> tuple[list[int], list[int]]:
     venues = ["binance_spot", "okx"]
-    config = make_config(venues, auto_trade=True, sim_interval_ms=500)  # near-static books (a step every 0.5 s keeps them LIVE)
+    config = make_config(
+        venues, auto_trade=True, sim_interval_ms=500
+    )  # near-static books (a step every 0.5 s keeps them LIVE)
     s = TradingSession(config, load_strategy(None, config), journal_path=tmp / "bench-journal.sqlite")
     await s.start()
     arrivals: list[int] = []
@@ -68,7 +70,7 @@ async def tick_to_order(tmp: Path) -> tuple[list[int], list[int]]:
             b_book = b_state.process.book
             ask = a_book.best_ask()
             assert ask is not None
-            price = ask + 200 * tick  # 40 bps over A's ask: worth taking after both taker fees
+            price = ask + 1000 * tick  # 20 bps over A's ask: worth taking after both 5 bps taker fees
             removed = {p: q for p, q in b_book.asks.items() if p <= price}
             deltas = [(1, p, 0) for p in removed] + [(0, price, 10_000)]
             for side, p, q in deltas:
