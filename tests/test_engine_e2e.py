@@ -84,3 +84,28 @@ def test_balance_change_outside_the_engine_is_reported(venue: str, tmp_path: Pat
             assert recs[other].ok
 
     uvloop.run(main())
+
+
+def test_no_secret_in_any_output(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Keys, secrets and private keys never reach the journal (and its WAL) or the logs."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+
+    async def main() -> list[str]:
+        async with session(["coinbase", "okx"], tmp_path / "j.sqlite") as s:
+            assert s.runner is not None
+            await s.runner.execute(crossing_plan(s, "coinbase", "okx"))
+            s.exchanges["okx"].inject(OrderFault.REJECT)
+            await s.runner.execute(crossing_plan(s, "okx", "coinbase"))
+            secrets = []
+            for c in s.credentials.values():
+                secrets += [c.api_key, c.secret, *(c.secret.splitlines()[1:2]), c.passphrase or ""]
+            return [x for x in secrets if x]
+
+    secrets = uvloop.run(main())
+    blobs = [p.read_bytes() for p in tmp_path.iterdir() if p.is_file()]
+    text = caplog.text
+    for secret in secrets:
+        assert secret not in text
+        assert all(secret.encode() not in b for b in blobs)
