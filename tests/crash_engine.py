@@ -25,7 +25,7 @@ from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import SimEndpoint, TradingSession
 from arbcore.venues.signing.credentials import Credentials
-from engine_helpers import crossing_plan, wait_live
+from engine_helpers import live_crossing_plan, wait_live
 
 
 def die() -> None:
@@ -66,7 +66,7 @@ async def main(config_path: str, eps_path: str, journal: str, crash_at: str, tic
     for k in range(1, tickets + 1):
         count = k
         buy, sell = (venues[0], venues[1]) if k % 2 else (venues[1], venues[0])
-        await s.runner.execute(crossing_plan(s, buy, sell))
+        await s.runner.execute(await live_crossing_plan(s, buy, sell))
     await asyncio.sleep(5)  # the crash must have happened by now
     print(json.dumps({"error": f"no crash at {crash_at}"}))
     await s.stop()

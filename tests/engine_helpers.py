@@ -91,6 +91,19 @@ def crossing_plan(s: TradingSession, buy: str, sell: str, qty: int = 10_000, mar
                       (ask + margin) // 10 * 10, max(10, (bid - margin) // 10 * 10), "test")  # fmt: skip
 
 
+async def live_crossing_plan(s: TradingSession, buy: str, sell: str, timeout: float = 10.0) -> TicketPlan:
+    """``crossing_plan`` once both books show a price: a book can be briefly resyncing (a gap or
+    checksum miss on a loaded machine) or emptied on one side by the previous ticket."""
+    end = time.monotonic() + timeout
+    while (
+        s.view.best_price(buy, "BTC/USDT", Side.BUY) is None or s.view.best_price(sell, "BTC/USDT", Side.SELL) is None
+    ):
+        if time.monotonic() > end:
+            raise AssertionError(f"no prices on {buy}/{sell} within {timeout} s")
+        await asyncio.sleep(0.02)
+    return crossing_plan(s, buy, sell)
+
+
 def check_consistency(s: TradingSession) -> None:
     """Nothing sent twice; journal fills == simulator fills; ledger == simulator balances."""
     assert s.executor is not None and s.journal is not None

@@ -16,7 +16,7 @@ import uvloop
 from arbcore.execution.orders import OrderState
 from arbcore.sim.exchange import OrderFault
 from arbcore.venues.orders.registry import ORDER_VENUES
-from engine_helpers import check_consistency, crossing_plan, session
+from engine_helpers import check_consistency, live_crossing_plan, session
 
 VENUES = list(ORDER_VENUES)
 #: each venue is tested against the next one in the list
@@ -37,7 +37,7 @@ def test_clean_ticket_both_legs_fill(venue: str, tmp_path: Path) -> None:
         other = PARTNER[venue]
         async with session([venue, other], tmp_path / "j.sqlite") as s:
             assert s.runner is not None
-            r = await s.runner.execute(crossing_plan(s, venue, other))
+            r = await s.runner.execute(await live_crossing_plan(s, venue, other))
             assert r.status == "done", r
             assert r.bought == r.sold == 10_000 and r.residual == 0
             check_consistency(s)
@@ -55,7 +55,7 @@ def test_leg_fault(venue: str, leg: str, fault: OrderFault, tmp_path: Path) -> N
         async with session([buy, sell], tmp_path / "j.sqlite") as s:
             assert s.runner is not None and s.executor is not None
             s.exchanges[venue].inject(fault, seconds=0.2)
-            r = await s.runner.execute(crossing_plan(s, buy, sell))
+            r = await s.runner.execute(await live_crossing_plan(s, buy, sell))
             assert r.residual == 0, r
             faulty = next(o for o in r.orders if o.intent.leg_id == leg)
             assert faulty.state in (OrderState.FILLED, OrderState.EXPIRED, OrderState.REJECTED, OrderState.CANCELED)
@@ -95,9 +95,9 @@ def test_no_secret_in_any_output(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     async def main() -> list[str]:
         async with session(["coinbase", "okx"], tmp_path / "j.sqlite") as s:
             assert s.runner is not None
-            await s.runner.execute(crossing_plan(s, "coinbase", "okx"))
+            await s.runner.execute(await live_crossing_plan(s, "coinbase", "okx"))
             s.exchanges["okx"].inject(OrderFault.REJECT)
-            await s.runner.execute(crossing_plan(s, "okx", "coinbase"))
+            await s.runner.execute(await live_crossing_plan(s, "okx", "coinbase"))
             secrets = []
             for c in s.credentials.values():
                 secrets += [c.api_key, c.secret, *(c.secret.splitlines()[1:2]), c.passphrase or ""]
