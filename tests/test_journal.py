@@ -120,6 +120,36 @@ def test_intent_is_committed_with_full_sync_before_write_intent_returns(journal:
     other.close()
 
 
+def test_batch_is_one_commit_with_intent_sync_and_all_or_nothing(journal: Journal) -> None:
+    statements: list[str] = []
+    journal._db.set_trace_callback(statements.append)
+    ledger = Ledger(sink=journal.append_ledger_event)
+    ledger.set_total("binance_spot", USDT, 10**15)
+    statements.clear()
+    with journal.batch():
+        ledger.reserve("T1", "buy", "binance_spot", USDT, 10**12)
+        journal.write_ticket("T1", "BTC/USDT", "binance_spot", "okx")
+        a = journal.write_intent(intent())
+        b = journal.write_intent(intent(leg="sell", venue="okx", side=Side.SELL, symbol="BTC-USDT"))
+    assert statements.count("BEGIN IMMEDIATE") == 1 and statements.count("COMMIT") == 1
+    assert statements[-1] == "COMMIT"
+    assert statements.index("PRAGMA synchronous=FULL") < statements.index("BEGIN IMMEDIATE")
+    other = sqlite3.connect(journal.path)
+    assert {r[0] for r in other.execute("SELECT client_order_id FROM orders")} == {a, b}
+    assert other.execute("SELECT COUNT(*) FROM ledger_events").fetchone()[0] == 2
+    # a failure inside rolls every write of the batch back
+    with pytest.raises(IntentConflictError), journal.batch():
+        journal.write_ticket("T2", "BTC/USDT", "binance_spot", "okx")
+        journal.write_intent(intent(ticket="T2"))
+        journal.write_intent(intent(ticket="T2", qty=7))
+    assert other.execute("SELECT COUNT(*) FROM tickets WHERE ticket_id='T2'").fetchone()[0] == 0
+    assert other.execute("SELECT COUNT(*) FROM orders WHERE ticket_id='T2'").fetchone()[0] == 0
+    other.close()
+    # and the journal works normally afterwards
+    journal.write_ticket("T3", "BTC/USDT", "binance_spot", "okx")
+    assert [t.ticket_id for t in journal.tickets()] == ["T1", "T3"]
+
+
 def test_write_intent_is_idempotent_and_refuses_conflicts(journal: Journal) -> None:
     journal.write_ticket("T1", "BTC/USDT", "binance_spot", "okx", {"edge_bps": "3.1"})
     journal.write_ticket("T1", "BTC/USDT", "binance_spot", "okx", {"edge_bps": "3.1"})  # same: fine

@@ -175,6 +175,7 @@ class Journal:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._sync = ""
+        self._batching = False
         self._set_sync("FULL")
         # executescript commits any open transaction first, so the script brings its own.
         self._db.executescript(
@@ -203,6 +204,9 @@ class Journal:
 
     @contextmanager
     def _tx(self, sync: str | None = None) -> Iterator[None]:
+        if self._batching:
+            yield  # inside batch(): its one COMMIT covers this write
+            return
         self._set_sync(sync or self._event_sync)
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -210,6 +214,30 @@ class Journal:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        self._db.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Every write inside is one transaction with one commit, at the intents' durability.
+
+        The ticket path writes the ticket, both reservations and both intents before the first
+        order leaves; one commit instead of five is most of the decision-to-wire time that SQLite
+        takes (a commit is a WAL write, ~15 us with synchronous=NORMAL, an fsync with FULL). The
+        guarantee is unchanged: all of it is on disk before ``batch`` returns, or none of it.
+        """
+        if self._batching:
+            yield
+            return
+        self._set_sync(self._intent_sync)
+        self._db.execute("BEGIN IMMEDIATE")
+        self._batching = True
+        try:
+            yield
+        except BaseException:
+            self._batching = False
+            self._db.execute("ROLLBACK")
+            raise
+        self._batching = False
         self._db.execute("COMMIT")
 
     def _guard(self, *texts: str | None) -> None:
@@ -225,18 +253,21 @@ class Journal:
         """Record a decided ticket; idempotent for identical content, IntentConflictError otherwise."""
         d = dump_detail(detail)
         self._guard(ticket_id, instrument, buy_venue, sell_venue, d)
-        row = self._db.execute(
-            "SELECT instrument, buy_venue, sell_venue, detail FROM tickets WHERE ticket_id=?", (ticket_id,)
-        ).fetchone()
-        if row is not None:
+        # Insert first, compare only on a key conflict: a new ticket (the hot path) costs one statement.
+        try:
+            with self._tx():
+                self._db.execute(
+                    "INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?)",
+                    (ticket_id, self._clock(), instrument, buy_venue, sell_venue, d),
+                )
+        except sqlite3.IntegrityError:
+            row = self._db.execute(
+                "SELECT instrument, buy_venue, sell_venue, detail FROM tickets WHERE ticket_id=?", (ticket_id,)
+            ).fetchone()
+            if row is None:
+                raise
             if tuple(row) != (instrument, buy_venue, sell_venue, d):
-                raise IntentConflictError(f"ticket {ticket_id!r} exists with other content: {tuple(row)}")
-            return
-        with self._tx():
-            self._db.execute(
-                "INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?)",
-                (ticket_id, self._clock(), instrument, buy_venue, sell_venue, d),
-            )
+                raise IntentConflictError(f"ticket {ticket_id!r} exists with other content: {tuple(row)}") from None
 
     def write_ticket_outcome(self, ticket_id: str, status: str, detail: Mapping[str, Any] | None = None) -> None:
         """Append how a ticket ended (or a later change: a residual hedged after restart, say)."""
@@ -270,27 +301,30 @@ class Journal:
             raise ValueError(f"intent {cid}: qty {intent.qty}, {intent.order_type} with limit {intent.limit_price}")
         d = dump_detail(detail)
         self._guard(intent.ticket_id, intent.leg_id, intent.venue, intent.symbol, intent.instrument, d)
-        existing = self._order_or_none(cid)
-        if existing is not None:
-            if existing.intent != intent:
-                raise IntentConflictError(f"intent {cid} exists with other fields: {existing.intent}")
-            return cid
         now = self._clock()
         i = intent
-        with self._tx(sync=self._intent_sync):
-            self._db.execute(
-                "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    cid, i.ticket_id, i.leg_id, i.attempt, i.venue, i.symbol, i.instrument, i.base, i.quote,
-                    i.price_decimals, i.qty_decimals, i.side.value, i.order_type.value, i.tif.value,
-                    int(i.post_only), str(i.qty), None if i.limit_price is None else str(i.limit_price),
-                    OrderState.INTENT.value, "0", None, now, now,
-                ),
-            )  # fmt: skip
-            self._insert_event(
-                cid, EventKind.INTENT, now=now, venue_ns=None, state=OrderState.INTENT, fill=None,
-                venue_order_id=None, detail=d,
-            )  # fmt: skip
+        # Insert first (one statement for a new intent, the hot path); on a key conflict, compare.
+        try:
+            with self._tx(sync=self._intent_sync):
+                self._db.execute(
+                    "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        cid, i.ticket_id, i.leg_id, i.attempt, i.venue, i.symbol, i.instrument, i.base, i.quote,
+                        i.price_decimals, i.qty_decimals, i.side.value, i.order_type.value, i.tif.value,
+                        int(i.post_only), str(i.qty), None if i.limit_price is None else str(i.limit_price),
+                        OrderState.INTENT.value, "0", None, now, now,
+                    ),
+                )  # fmt: skip
+                self._insert_event(
+                    cid, EventKind.INTENT, now=now, venue_ns=None, state=OrderState.INTENT, fill=None,
+                    venue_order_id=None, detail=d,
+                )  # fmt: skip
+        except sqlite3.IntegrityError:
+            existing = self._order_or_none(cid)
+            if existing is None:
+                raise  # not a duplicate: e.g. the ticket was never written
+            if existing.intent != intent:
+                raise IntentConflictError(f"intent {cid} exists with other fields: {existing.intent}") from None
         return cid
 
     # ---- order events -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -48,7 +49,7 @@ class OrderIntent:
     limit_price: int | None
     post_only: bool = False
 
-    @property
+    @cached_property  # a uuid5 per access otherwise, several times per order on the hot path
     def client_order_id(self) -> str:
         return client_order_id(self.venue, self.ticket_id, self.leg_id, self.attempt)
 

@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from arbcore.execution.amounts import Asset, buy_reservation, sell_reservation
+from arbcore.execution.eager import start_now
 from arbcore.execution.engine import Executor, LiveOrder
 from arbcore.execution.errors import LedgerError
 from arbcore.execution.orders import OrderType, Side, TimeInForce
@@ -187,7 +188,12 @@ class TicketRunner:
         ticket_id = new_ticket_id()
         result = TicketResult(ticket_id, "refused")
         reasons = self.check(plan, ticket_id)
-        if not reasons:
+        if reasons:
+            return self._refused(result, reasons)
+        journal = self.ex.journal
+        # One commit for the reservations, the ticket and both intents: all on disk before either
+        # order leaves, or none of it (a refusal commits only its reserve-and-release).
+        with journal.batch():
             try:
                 self._reserve(ticket_id, "buy", plan.buy, Side.BUY, qty=plan.qty, price=plan.buy_limit)
                 try:
@@ -197,24 +203,23 @@ class TicketRunner:
                     raise
             except LedgerError as e:
                 reasons.append(f"funds: {e}")
+            if not reasons:
+                journal.write_ticket(
+                    ticket_id, plan.instrument, plan.buy.venue, plan.sell.venue,
+                    {"qty": str(plan.qty), "expected_buy_price": str(plan.buy_limit),
+                     "expected_sell_price": str(plan.sell_limit), "reason": plan.reason},
+                )  # fmt: skip
+                buy = self.ex.track(self._intent(ticket_id, "buy", plan.buy, Side.BUY, qty=plan.qty,
+                                                 price=plan.buy_limit))  # fmt: skip
+                sell = self.ex.track(self._intent(ticket_id, "sell", plan.sell, Side.SELL, qty=plan.qty,
+                                                  price=plan.sell_limit))  # fmt: skip
         if reasons:
-            result.reasons = reasons
-            self.results.append(result)
-            return result
+            return self._refused(result, reasons)
         risk = self.ex.risk
         risk.open_tickets += 1
         try:
-            self.ex.journal.write_ticket(
-                ticket_id, plan.instrument, plan.buy.venue, plan.sell.venue,
-                {"qty": str(plan.qty), "expected_buy_price": str(plan.buy_limit),
-                 "expected_sell_price": str(plan.sell_limit), "reason": plan.reason},
-            )  # fmt: skip
-            buy = self.ex.track(self._intent(ticket_id, "buy", plan.buy, Side.BUY, qty=plan.qty, price=plan.buy_limit))
-            sell = self.ex.track(
-                self._intent(ticket_id, "sell", plan.sell, Side.SELL, qty=plan.qty, price=plan.sell_limit)
-            )
-            sends = [asyncio.ensure_future(self.ex.send(buy)), asyncio.ensure_future(self.ex.send(sell))]
-            await asyncio.sleep(0)  # both coroutines run up to their first await: both orders are on the wire
+            # Each send runs now up to its socket write: both orders are on the wire here.
+            sends = [start_now(self.ex.send(buy)), start_now(self.ex.send(sell))]
             result.decision_to_wire_ns = time.perf_counter_ns() - t0
             await asyncio.gather(*sends)
             await asyncio.gather(self.ex.wait_done(buy, self.params.leg_timeout),
@@ -235,6 +240,11 @@ class TicketRunner:
             self._record_outcome(ticket_id, plan, result)
         finally:
             risk.open_tickets -= 1
+        self.results.append(result)
+        return result
+
+    def _refused(self, result: TicketResult, reasons: list[str]) -> TicketResult:
+        result.reasons = reasons
         self.results.append(result)
         return result
 

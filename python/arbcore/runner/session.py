@@ -21,6 +21,7 @@ from pathlib import Path
 
 import arbcore
 from arbcore.execution.amounts import Asset
+from arbcore.execution.eager import start_now
 from arbcore.execution.engine import Executor
 from arbcore.execution.journal import Journal
 from arbcore.execution.orders import Side
@@ -210,7 +211,7 @@ class TradingSession:
         self.journal: Journal | None = None
         self.executor: Executor | None = None
         self.runner: TicketRunner | None = None
-        self._tasks: set[asyncio.Task[object]] = set()
+        self._tasks: set[asyncio.Future[None]] = set()
         self._in_flight: set[str] = set()  # instrument with a ticket in flight
         self._accepting = False
         self._timer: asyncio.Task[None] | None = None
@@ -391,7 +392,7 @@ class TradingSession:
         buy, sell = self.markets[(p.buy_venue, p.instrument)], self.markets[(p.sell_venue, p.instrument)]
         plan = TicketPlan(p.instrument, buy, sell, p.qty, p.buy_limit, p.sell_limit, p.reason)
         self._in_flight.add(p.instrument)
-        task = asyncio.get_running_loop().create_task(self._run_ticket(plan))
+        task = start_now(self._run_ticket(plan))  # decided now: on the wire before this frame's callback returns
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
