@@ -92,6 +92,7 @@ bench: $(EXT_STAMP) $(BENCH_STAMP)
 	cargo bench --bench book --bench detect
 	$(BENCH_PY) -m pytest -q -p no:cacheprovider benches --benchmark-enable --benchmark-only \
 		--benchmark-json=target/pytest-benchmark.json
+	$(BENCH_PY) -m pytest -q -p no:cacheprovider benches/test_e2e_latency.py  # no benchmark fixture: not run above
 	$(BENCH_PY) benches/report.py --criterion target/criterion --pytest target/pytest-benchmark.json \
 		--e2e target/bench-e2e.json --guard benches/guard/baseline.json \
 		--out BENCHMARKS.md --json benchmarks.json

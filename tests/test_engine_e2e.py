@@ -109,3 +109,37 @@ def test_no_secret_in_any_output(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     for secret in secrets:
         assert secret not in text
         assert all(secret.encode() not in b for b in blobs)
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_one_legged_proposal_runs_as_a_hedge_ticket(side: str, tmp_path: Path) -> None:
+    """A strategy's hedge (one venue, one limit) goes through the session as a one-legged ticket:
+    checked, reserved, journaled, sent once, and it leaves the ledger equal to the venue."""
+    from arbcore.execution.orders import Side
+    from arbcore.runner.plugins import TicketProposal
+
+    async def main() -> None:
+        async with session(["okx", "kraken"], tmp_path / "j.sqlite") as s:
+            assert s.runner is not None
+            await live_crossing_plan(s, "okx", "kraken")  # both books priced
+            if side == "buy":
+                ask = s.view.best_price("okx", "BTC/USDT", Side.BUY)
+                assert ask is not None
+                p = TicketProposal("BTC/USDT", "okx", None, 10_000, (ask + 3_000) // 10 * 10, None, "hedge")
+            else:
+                bid = s.view.best_price("okx", "BTC/USDT", Side.SELL)
+                assert bid is not None
+                p = TicketProposal("BTC/USDT", None, "okx", 10_000, None, (bid - 3_000) // 10 * 10, "hedge")
+            s.submit(p)
+            for _ in range(200):
+                if s.runner.results and not s._in_flight:
+                    break
+                await asyncio.sleep(0.02)
+            [r] = s.runner.results
+            assert r.status == "done", r
+            assert (r.bought, r.sold) == ((10_000, 0) if side == "buy" else (0, 10_000))
+            [order] = r.orders
+            assert order.intent.venue == "okx" and order.state is OrderState.FILLED
+            check_consistency(s)  # includes: nothing left reserved
+
+    uvloop.run(main())

@@ -77,6 +77,9 @@ class TicketParams:
     leg_timeout: float = 3.0  # for both legs to be terminal with their fills
     hedge_timeout: float = 2.0
     loss_budget_bps: int = 20  # worst price for hedge/unwind, from the expected price
+    # quote units a hedge/unwind may give up on one ticket (config `execution.loss_budget`); the
+    # worst price is the tighter of this and the bps bound
+    loss_budget_quote: Decimal | None = None
     max_attempts: int = 3  # per hedge and per unwind
 
 
@@ -135,27 +138,31 @@ class TicketRunner:
     # ---- 1. validation ---------------------------------------------------------------------------
 
     def check(self, plan: TicketPlan, ticket_id: str) -> list[str]:
-        out: list[str] = []
-        p = self.params
-        for m, price, side in ((plan.buy, plan.buy_limit, Side.BUY), (plan.sell, plan.sell_limit, Side.SELL)):
-            r = m.rules
-            where = f"{m.venue} {side.value}"
-            if not _on_grid(plan.qty, r.lot) or plan.qty < max(r.min_qty, 1):
-                out.append(f"{where}: qty {plan.qty} not on lot {r.lot} or below min {r.min_qty}")
-            if r.max_qty and plan.qty > r.max_qty:
-                out.append(f"{where}: qty {plan.qty} above max {r.max_qty}")
-            if price <= 0 or not _on_grid(price, r.tick):
-                out.append(f"{where}: price {price} not on tick {r.tick}")
-            if price * plan.qty < r.min_notional:
-                out.append(f"{where}: notional {price * plan.qty} below min {r.min_notional}")
-            live, age = self.view.book_status(m.venue, m.instrument)
-            if not live:
-                out.append(f"{where}: book not LIVE")
-            elif age > p.max_book_age_ns:
-                out.append(f"{where}: book {age / 1e6:.0f} ms old > {p.max_book_age_ns / 1e6:.0f} ms")
+        out = self._check_leg(plan.buy, Side.BUY, plan.qty, plan.buy_limit)
+        out += self._check_leg(plan.sell, Side.SELL, plan.qty, plan.sell_limit)
         legs = [self._leg_risk(plan.buy, Side.BUY, plan.qty, plan.buy_limit),
                 self._leg_risk(plan.sell, Side.SELL, plan.qty, plan.sell_limit)]  # fmt: skip
         out += self.ex.risk.check(ticket_id, legs)
+        return out
+
+    def _check_leg(self, m: Market, side: Side, qty: int, price: int) -> list[str]:
+        """Venue rules (lot, minimums, tick, notional) and the book (LIVE, fresh) for one leg."""
+        out: list[str] = []
+        r = m.rules
+        where = f"{m.venue} {side.value}"
+        if not _on_grid(qty, r.lot) or qty < max(r.min_qty, 1):
+            out.append(f"{where}: qty {qty} not on lot {r.lot} or below min {r.min_qty}")
+        if r.max_qty and qty > r.max_qty:
+            out.append(f"{where}: qty {qty} above max {r.max_qty}")
+        if price <= 0 or not _on_grid(price, r.tick):
+            out.append(f"{where}: price {price} not on tick {r.tick}")
+        if price * qty < r.min_notional:
+            out.append(f"{where}: notional {price * qty} below min {r.min_notional}")
+        live, age = self.view.book_status(m.venue, m.instrument)
+        if not live:
+            out.append(f"{where}: book not LIVE")
+        elif age > self.params.max_book_age_ns:
+            out.append(f"{where}: book {age / 1e6:.0f} ms old > {self.params.max_book_age_ns / 1e6:.0f} ms")
         return out
 
     @staticmethod
@@ -243,6 +250,44 @@ class TicketRunner:
         self.results.append(result)
         return result
 
+    async def execute_one(self, m: Market, side: Side, qty: int, limit: int, reason: str = "") -> TicketResult:
+        """A one-legged ticket (a strategy's hedge): one IOC on ``m`` at ``limit`` at worst, under the
+        same rules, risk limits, reservation and journal as a two-legged one. What it does not fill
+        is reported, not chased: the strategy sees the fill and decides again."""
+        ticket_id = new_ticket_id()
+        result = TicketResult(ticket_id, "refused")
+        reasons = self._check_leg(m, side, qty, limit) + self.ex.risk.check(
+            ticket_id, [self._leg_risk(m, side, qty, limit)]
+        )
+        if reasons:
+            return self._refused(result, reasons)
+        leg = "buy" if side is Side.BUY else "sell"
+        with self.ex.journal.batch():
+            try:
+                self._reserve(ticket_id, leg, m, side, qty=qty, price=limit)
+            except LedgerError as e:
+                return self._refused(result, [f"funds: {e}"])
+            self.ex.journal.write_ticket(
+                ticket_id, m.instrument, m.venue if side is Side.BUY else "-", m.venue if side is Side.SELL else "-",
+                {"qty": str(qty), f"expected_{leg}_price": str(limit), "reason": reason, "one_legged": True},
+            )  # fmt: skip
+            order = self.ex.track(self._intent(ticket_id, leg, m, side, qty=qty, price=limit))
+        self.ex.risk.open_tickets += 1
+        try:
+            await self.ex.send(order)
+            await self.ex.wait_done(order, self.params.leg_timeout)
+            result.orders.append(order)
+            result.bought, result.sold = (order.filled, 0) if side is Side.BUY else (0, order.filled)
+            result.status = "done" if order.filled else "missed"
+            ex_detail = {"bought": str(result.bought), "sold": str(result.sold), "one_legged": True,
+                         "legs": {leg: {"venue": m.venue, "state": order.state.value, "filled": str(order.filled),
+                                        "reason": order.reason}}}  # fmt: skip
+            self.ex.journal.write_ticket_outcome(ticket_id, result.status, ex_detail)
+        finally:
+            self.ex.risk.open_tickets -= 1
+        self.results.append(result)
+        return result
+
     def _refused(self, result: TicketResult, reasons: list[str]) -> TicketResult:
         result.reasons = reasons
         self.results.append(result)
@@ -255,7 +300,7 @@ class TicketRunner:
         p = self.params
         side = Side.SELL if residual > 0 else Side.BUY
         expected = plan.sell_limit if side is Side.SELL else plan.buy_limit
-        worst = self._worst(expected, side)
+        worst = self._worst(expected, side, abs(residual), plan.buy)
         deadline = time.monotonic() + p.hedge_timeout
         n = 0
         while residual and time.monotonic() < deadline and n < p.max_attempts:
@@ -274,7 +319,7 @@ class TicketRunner:
         side = Side.SELL if residual > 0 else Side.BUY
         m = plan.buy if residual > 0 else plan.sell
         expected = plan.buy_limit if residual > 0 else plan.sell_limit
-        worst = self._worst(expected, side)
+        worst = self._worst(expected, side, abs(residual), plan.buy)
         for k in range(1, p.max_attempts + 1):
             best = self.view.best_price(m.venue, m.instrument, side)
             if best is None or (best < worst if side is Side.SELL else best > worst):
@@ -287,8 +332,15 @@ class TicketRunner:
                 break
         return residual
 
-    def _worst(self, expected: int, side: Side) -> int:
+    def _worst(self, expected: int, side: Side, qty: int, m: Market) -> int:
+        """The worst price a hedge or unwind of ``qty`` may take: the bps bound, tightened so that
+        ``qty`` at that price gives up at most the quote loss budget."""
         move = expected * self.params.loss_budget_bps // 10_000
+        budget = self.params.loss_budget_quote
+        if budget is not None and qty > 0:
+            # budget (quote) / qty (base) is a price move; at raw scales: B * 10^pd * 10^qd / qty_raw
+            per_unit = budget.scaleb(m.price_decimals + m.qty_decimals) / qty
+            move = min(move, int(per_unit))  # int() truncates toward zero: never looser than the budget
         return expected - move if side is Side.SELL else expected + move
 
     def _hedge_venue(self, plan: TicketPlan, side: Side, worst: int) -> tuple[Market, int] | None:

@@ -201,12 +201,13 @@ class TradingSession:
         )  # fmt: skip
         self.risk = RiskGate(lim, KillSwitch(kill_file or risk.kill_file))
         ex = config.execution
-        loss_bps = 20
         self.ticket_params = TicketParams(
             max_book_age_ns=ex.staleness_ms * 1_000_000,
             leg_timeout=ex.leg_timeout_ms / 1000,
             hedge_timeout=ex.hedge_timeout_ms / 1000,
-            loss_budget_bps=loss_bps,
+            loss_budget_quote=None
+            if ex.loss_budget is None
+            else Decimal(ex.loss_budget.value).scaleb(-ex.loss_budget.decimals),
         )
         self.journal: Journal | None = None
         self.executor: Executor | None = None
@@ -387,24 +388,40 @@ class TradingSession:
         self.stats.proposals += 1
         if not self._accepting or self.runner is None or p.instrument in self._in_flight:
             return
-        if p.buy_venue is None or p.sell_venue is None or p.buy_limit is None or p.sell_limit is None:
-            return  # one-legged proposals (hedges) are not supported yet
-        buy, sell = self.markets[(p.buy_venue, p.instrument)], self.markets[(p.sell_venue, p.instrument)]
-        plan = TicketPlan(p.instrument, buy, sell, p.qty, p.buy_limit, p.sell_limit, p.reason)
+        if (
+            p.buy_venue is not None
+            and p.sell_venue is not None
+            and p.buy_limit is not None
+            and p.sell_limit is not None
+        ):
+            buy, sell = self.markets[(p.buy_venue, p.instrument)], self.markets[(p.sell_venue, p.instrument)]
+            plan: TicketPlan | tuple[Market, Side, int, int, str] = TicketPlan(
+                p.instrument, buy, sell, p.qty, p.buy_limit, p.sell_limit, p.reason
+            )
+        elif p.buy_venue is not None and p.buy_limit is not None and p.sell_venue is None:
+            plan = (self.markets[(p.buy_venue, p.instrument)], Side.BUY, p.qty, p.buy_limit, p.reason)
+        elif p.sell_venue is not None and p.sell_limit is not None and p.buy_venue is None:
+            plan = (self.markets[(p.sell_venue, p.instrument)], Side.SELL, p.qty, p.sell_limit, p.reason)
+        else:
+            log.warning("proposal on %s ignored: a venue without its limit (%s)", p.instrument, p)
+            return
         self._in_flight.add(p.instrument)
-        task = start_now(self._run_ticket(plan))  # decided now: on the wire before this frame's callback returns
+        task = start_now(self._run_ticket(p.instrument, plan))  # on the wire before this callback returns
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run_ticket(self, plan: TicketPlan) -> None:
+    async def _run_ticket(self, instrument: str, plan: TicketPlan | tuple[Market, Side, int, int, str]) -> None:
         assert self.runner is not None
         try:
-            result = await self.runner.execute(plan)
+            if isinstance(plan, TicketPlan):
+                result = await self.runner.execute(plan)
+            else:
+                result = await self.runner.execute_one(*plan)
         except Exception:
-            log.exception("ticket on %s failed", plan.instrument)
+            log.exception("ticket on %s failed", instrument)
             return
         finally:
-            self._in_flight.discard(plan.instrument)
+            self._in_flight.discard(instrument)
             self._sync_book_balances()
         if result.status == "refused":
             self.stats.refused += 1
