@@ -143,3 +143,45 @@ def test_one_legged_proposal_runs_as_a_hedge_ticket(side: str, tmp_path: Path) -
             check_consistency(s)  # includes: nothing left reserved
 
     uvloop.run(main())
+
+
+def test_residual_dust_is_netted_and_swept_once_a_venue_takes_it(tmp_path: Path) -> None:
+    """Residuals below a venue's minimum pile up across tickets; the sweeper nets them per
+    instrument (opposite dust cancels without an order) and sells/buys the net when it is large
+    enough, journaling an outcome for every ticket it absorbs."""
+    from arbcore.execution.orders import Side
+    from arbcore.execution.residuals import net_residuals, sweep
+
+    async def main() -> None:
+        async with session(["okx", "kraken"], tmp_path / "j.sqlite") as s:
+            r = s.runner
+            assert r is not None and s.journal is not None
+            await live_crossing_plan(s, "okx", "kraken")
+            tickets = []
+            for venue, qty in (("okx", 7_000), ("kraken", 3_000)):  # real inventory to sell back
+                ask = s.view.best_price(venue, "BTC/USDT", Side.BUY)
+                assert ask is not None
+                res = await r.execute_one(s.markets[(venue, "BTC/USDT")], Side.BUY, qty, (ask + 3_000) // 10 * 10)
+                assert res.bought == qty
+                tickets.append(res.ticket_id)
+            a, b = tickets
+            # opposite dust nets out: no order
+            r.residuals = {a: ("BTC/USDT", 7_000), b: ("BTC/USDT", -7_000)}
+            sent = sum(sum(ex.submissions.values()) for ex in s.exchanges.values())
+            assert await sweep(r, "BTC/USDT") is None
+            assert sum(sum(ex.submissions.values()) for ex in s.exchanges.values()) == sent
+            assert not r.residuals
+            # below the lot (100): kept, nothing sent
+            r.residuals = {a: ("BTC/USDT", 50)}
+            assert await sweep(r, "BTC/USDT") is None and r.residuals == {a: ("BTC/USDT", 50)}
+            # two dust residuals that together clear the minimum: one sell of the net
+            r.residuals = {a: ("BTC/USDT", 7_000), b: ("BTC/USDT", 3_000)}
+            assert net_residuals(r) == {"BTC/USDT": 10_000}
+            result = await sweep(r, "BTC/USDT")
+            assert result is not None and result.sold == 10_000 and result.bought == 0
+            assert not r.residuals
+            last = {t: st for t, _, st, _ in s.journal.ticket_outcomes()}
+            assert last[a] == last[b] == "hedged"
+            check_consistency(s)
+
+    uvloop.run(main())

@@ -132,7 +132,8 @@ class TicketRunner:
         self.markets = markets
         self.view = view
         self.params = params or TicketParams()
-        self.residuals: dict[str, int] = {}  # ticket -> open residual (qty_decimals), nonzero only
+        # ticket -> (instrument, open residual in qty_decimals, bought - sold), nonzero only; see residuals.py
+        self.residuals: dict[str, tuple[str, int]] = {}
         self.results: list[TicketResult] = []
 
     # ---- 1. validation ---------------------------------------------------------------------------
@@ -242,7 +243,7 @@ class TicketRunner:
             result.residual = residual
             if residual:
                 result.status = "residual"
-                self.residuals[ticket_id] = residual
+                self.residuals[ticket_id] = (plan.instrument, residual)
                 log.error("ticket %s left a residual of %d (qty units) after hedge and unwind", ticket_id, residual)
             self._record_outcome(ticket_id, plan, result)
         finally:
@@ -304,7 +305,7 @@ class TicketRunner:
         deadline = time.monotonic() + p.hedge_timeout
         n = 0
         while residual and time.monotonic() < deadline and n < p.max_attempts:
-            target = self._hedge_venue(plan, side, worst)
+            target = self.hedge_venue(plan.instrument, side, worst)
             if target is None:
                 await asyncio.sleep(0.02)  # no LIVE venue within the loss budget yet
                 continue
@@ -343,10 +344,11 @@ class TicketRunner:
             move = min(move, int(per_unit))  # int() truncates toward zero: never looser than the budget
         return expected - move if side is Side.SELL else expected + move
 
-    def _hedge_venue(self, plan: TicketPlan, side: Side, worst: int) -> tuple[Market, int] | None:
+    def hedge_venue(self, instrument: str, side: Side, worst: int) -> tuple[Market, int] | None:
+        """The LIVE, fresh venue (breaker closed) with the best price for ``side`` within ``worst``."""
         best: tuple[Market, int] | None = None
         for (venue, inst), m in self.markets.items():
-            if inst != plan.instrument or self.ex.risk.breaker.is_open(venue):
+            if inst != instrument or self.ex.risk.breaker.is_open(venue):
                 continue
             live, age = self.view.book_status(venue, inst)
             if not live or age > self.params.max_book_age_ns:

@@ -25,6 +25,7 @@ from arbcore.execution.eager import start_now
 from arbcore.execution.engine import Executor
 from arbcore.execution.journal import Journal
 from arbcore.execution.orders import Side
+from arbcore.execution.residuals import net_residuals, sweep
 from arbcore.execution.risk import KillSwitch, RiskGate, RiskLimits
 from arbcore.execution.ticket import Market, TicketParams, TicketPlan, TicketResult, TicketRunner
 from arbcore.feed_client import FeedClient
@@ -434,6 +435,32 @@ class TradingSession:
                      result.sold, result.residual)  # fmt: skip
         self.stats.recent = [*self.stats.recent, result][-20:]
 
+    def _sweep_residuals(self) -> None:
+        """Dust left by tickets, netted per instrument, flattened once a venue takes its size."""
+        if self.runner is None or not self._accepting:
+            return
+        for inst in net_residuals(self.runner):
+            if inst in self._in_flight:
+                continue
+            self._in_flight.add(inst)
+            task = start_now(self._run_sweep(inst))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run_sweep(self, instrument: str) -> None:
+        assert self.runner is not None
+        try:
+            result = await sweep(self.runner, instrument)
+        except Exception:
+            log.exception("residual sweep on %s failed", instrument)
+            return
+        finally:
+            self._in_flight.discard(instrument)
+            self._sync_book_balances()
+        if result is not None and result.status != "refused":
+            self.stats.tickets += 1
+            self.stats.recent = [*self.stats.recent, result][-20:]
+
     def _on_report(self, report: OrderReport) -> None:
         assert self.executor is not None
         self.executor.on_report(report)
@@ -470,6 +497,7 @@ class TradingSession:
                 log.error("kill switch: new tickets stopped, %d open orders cancelled", n)
             for p in self.host.on_timer(time.time_ns()):
                 self.submit(p)
+            self._sweep_residuals()
             if self.executor is not None and time.monotonic() - last_rec > self.reconcile_every and not self._tasks:
                 last_rec = time.monotonic()
                 with contextlib.suppress(Exception):

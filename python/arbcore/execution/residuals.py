@@ -1,0 +1,68 @@
+"""Residual sweeping: the dust tickets leave behind, netted per instrument and flattened once the
+net is large enough for some venue to accept it.
+
+A ticket whose legs fill differently hedges its residual at once; what is left below every
+venue's lot or minimum cannot be sent on its own (an IOC of 0.007 BTC where the minimum is 0.01 is
+refused). Left alone, such dust piles up across tickets into real exposure. The sweeper nets the
+open residuals of each instrument (a +7000 and a -7000 cancel without any order) and, when the
+net clears a venue's minimums, sends one one-legged IOC on the best LIVE venue at a worst price
+``loss_budget_bps`` from its current touch. Every ticket it absorbs gets a journaled outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from arbcore.execution.orders import Side
+from arbcore.execution.ticket import TicketResult, TicketRunner
+
+log = logging.getLogger("arbcore.residuals")
+
+
+def net_residuals(runner: TicketRunner) -> dict[str, int]:
+    """Open residual per instrument (qty_decimals; > 0: long, bought more than sold)."""
+    out: dict[str, int] = {}
+    for inst, qty in runner.residuals.values():
+        out[inst] = out.get(inst, 0) + qty
+    return {i: q for i, q in out.items() if q}
+
+
+async def sweep(runner: TicketRunner, instrument: str) -> TicketResult | None:
+    """Flatten what can be flattened of ``instrument``'s net residual; returns the hedge ticket, if any."""
+    tickets = [t for t, (inst, _) in runner.residuals.items() if inst == instrument]
+    net = sum(runner.residuals[t][1] for t in tickets)
+    if not net:
+        _absorb(runner, tickets, "netted", 0)
+        return None
+    side = Side.SELL if net > 0 else Side.BUY
+    touch = runner.hedge_venue(instrument, side, 1 if side is Side.SELL else 2**62)
+    if touch is None:
+        return None  # no LIVE venue now; the next sweep tries again
+    m, best = touch
+    move = best * runner.params.loss_budget_bps // 10_000
+    tick = max(m.rules.tick, 1)
+    worst = (best - move) // tick * tick if side is Side.SELL else -(-(best + move) // tick) * tick
+    lot = max(m.rules.lot, 1)
+    qty = abs(net) // lot * lot
+    if qty < max(m.rules.min_qty, 1) or qty * worst < m.rules.min_notional:
+        return None  # still dust on the best venue
+    result = await runner.execute_one(m, side, qty, worst, reason=f"residual sweep of {len(tickets)} tickets")
+    done = result.bought - result.sold  # signed: what the sweep bought (+) or sold (-)
+    left = net + done
+    if result.status == "refused":
+        log.warning("residual sweep on %s refused: %s", instrument, "; ".join(result.reasons))
+        return result
+    _absorb(runner, tickets, "hedged", left, by=result.ticket_id)
+    if left:
+        runner.residuals[result.ticket_id] = (instrument, left)  # what the sweep left, carried on
+    log.info("residual sweep %s on %s: net %d, %s %d on %s, left %d", result.ticket_id, instrument, net,
+             side.value, abs(done), m.venue, left)  # fmt: skip
+    return result
+
+
+def _absorb(runner: TicketRunner, tickets: list[str], status: str, left: int, by: str = "") -> None:
+    """The tickets' residuals now live in the net (zero, or carried by the sweep ticket)."""
+    for t in tickets:
+        _, qty = runner.residuals.pop(t)
+        runner.ex.journal.write_ticket_outcome(t, status, {"residual_absorbed": str(qty), "by": by,
+                                                           "net_left": str(left)})  # fmt: skip
