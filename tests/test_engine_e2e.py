@@ -185,3 +185,45 @@ def test_residual_dust_is_netted_and_swept_once_a_venue_takes_it(tmp_path: Path)
             check_consistency(s)
 
     uvloop.run(main())
+
+
+def test_residual_of_an_interrupted_ticket_is_found_at_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ticket that ended (legs filled unequally) without its hedge or outcome (the process
+    died) is found at the next start from its journaled fills, reported, and handed to the sweeper."""
+    from arbcore.execution.ticket import TicketRunner
+
+    journal = tmp_path / "j.sqlite"
+
+    async def first() -> str:
+        async with session(["okx", "kraken"], journal) as s:
+            assert s.runner is not None
+
+            async def no_hedge(self: TicketRunner, *a: object) -> int:
+                return int(a[2])  # type: ignore[call-overload]  # the residual, untouched
+
+            monkeypatch.setattr(TicketRunner, "_fix_residual", no_hedge)
+            monkeypatch.setattr(TicketRunner, "_record_outcome", lambda *a: None)  # died before this
+            s.exchanges["kraken"].inject(OrderFault.REJECT, seconds=0.2)
+            r = await s.runner.execute(await live_crossing_plan(s, "okx", "kraken"))
+            assert r.bought == 10_000 and r.sold == 0
+            monkeypatch.undo()
+            return r.ticket_id
+
+    async def second(ticket_id: str) -> None:
+        from arbcore.runner.plugins import load_strategy
+        from arbcore.runner.session import TradingSession
+        from engine_helpers import make_config
+
+        config = make_config(["okx", "kraken"])
+        s = TradingSession(config, load_strategy(None, config), journal_path=journal)
+        notes = await s.start()
+        try:
+            assert any(ticket_id in n and "residual of 10000" in n for n in notes), notes
+            assert s.journal is not None
+            found = [st for t, _, st, d in s.journal.ticket_outcomes(ticket_id) if d.get("found_at_restart")]
+            assert found == ["residual"]
+        finally:
+            await s.stop()
+
+    ticket = uvloop.run(first())
+    uvloop.run(second(ticket))

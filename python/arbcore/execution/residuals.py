@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from arbcore.execution.journal import Journal
 from arbcore.execution.orders import Side
 from arbcore.execution.ticket import TicketResult, TicketRunner
 
@@ -55,6 +56,7 @@ async def sweep(runner: TicketRunner, instrument: str) -> TicketResult | None:
     _absorb(runner, tickets, "hedged", left, by=result.ticket_id)
     if left:
         runner.residuals[result.ticket_id] = (instrument, left)  # what the sweep left, carried on
+        runner.ex.journal.write_ticket_outcome(result.ticket_id, "residual", {"residual": str(left), "sweep": True})
     log.info("residual sweep %s on %s: net %d, %s %d on %s, left %d", result.ticket_id, instrument, net,
              side.value, abs(done), m.venue, left)  # fmt: skip
     return result
@@ -66,3 +68,38 @@ def _absorb(runner: TicketRunner, tickets: list[str], status: str, left: int, by
         _, qty = runner.residuals.pop(t)
         runner.ex.journal.write_ticket_outcome(t, status, {"residual_absorbed": str(qty), "by": by,
                                                            "net_left": str(left)})  # fmt: skip
+
+
+def load_residuals(runner: TicketRunner, journal: Journal) -> list[str]:
+    """After a restart (and ``Executor.recover``): put back every residual the journal knows of.
+
+    - a ticket whose last outcome is "residual": the residual it recorded;
+    - a two-legged ticket with orders but no outcome (the process died mid-ticket): bought - sold
+      over all its orders, now that recovery applied every fill; journaled as "residual" (or
+      "done" when flat) so the next restart does not count it again.
+    Returns notes for the start-up report.
+    """
+    notes: list[str] = []
+    last: dict[str, tuple[str, dict[str, object]]] = {}
+    for ticket_id, _ns, status, detail in journal.ticket_outcomes():
+        last[ticket_id] = (status, detail)
+    orders_of: dict[str, list[tuple[Side, int]]] = {}
+    for rec in journal.orders():
+        orders_of.setdefault(rec.intent.ticket_id, []).append((rec.intent.side, rec.filled_qty))
+    for t in journal.tickets():
+        if t.ticket_id in last:
+            status, detail = last[t.ticket_id]
+            if status == "residual":
+                qty = int(str(detail.get("residual", "0")))
+                if qty:
+                    runner.residuals[t.ticket_id] = (t.instrument, qty)
+            continue
+        if t.ticket_id not in orders_of or "-" in (t.buy_venue, t.sell_venue):
+            continue  # refused before any order, or a one-legged hedge (it carries no residual)
+        qty = sum(q if side is Side.BUY else -q for side, q in orders_of[t.ticket_id])
+        journal.write_ticket_outcome(t.ticket_id, "residual" if qty else "done",
+                                     {"residual": str(qty), "found_at_restart": True})  # fmt: skip
+        if qty:
+            runner.residuals[t.ticket_id] = (t.instrument, qty)
+            notes.append(f"ticket {t.ticket_id} ({t.instrument}) was interrupted with a residual of {qty}")
+    return notes

@@ -25,7 +25,7 @@ from arbcore.execution.eager import start_now
 from arbcore.execution.engine import Executor
 from arbcore.execution.journal import Journal
 from arbcore.execution.orders import Side
-from arbcore.execution.residuals import net_residuals, sweep
+from arbcore.execution.residuals import load_residuals, net_residuals, sweep
 from arbcore.execution.risk import KillSwitch, RiskGate, RiskLimits
 from arbcore.execution.ticket import Market, TicketParams, TicketPlan, TicketResult, TicketRunner
 from arbcore.feed_client import FeedClient
@@ -316,6 +316,7 @@ class TradingSession:
             if not rec.ok and not fresh:
                 notes.append(f"{venue}: balances differ from the journal's ledger: {rec.mismatches}")
         self.runner = TicketRunner(self.executor, self.markets, self.view, self.ticket_params)
+        notes += load_residuals(self.runner, self.journal)  # the sweeper flattens them once books are LIVE
         self._sync_book_balances()
         self.host.context.attach_books(self.books)
         self.host.start()
