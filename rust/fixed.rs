@@ -185,10 +185,118 @@ pub fn parse_u128(s: &[u8], decimals: u8) -> Result<u128, FixedError> {
 }
 
 /// Parse a decimal string into a u64 raw at `decimals` (prices and quantities).
+///
+/// The venues' everyday spelling goes through [`scan_plain`]; anything else (exponents, more
+/// than 19 digits, garbage) and every error go through [`parse_u128`], so the result is the
+/// same as `parse_u128` narrowed to u64 for every input.
 #[inline]
 pub fn parse_u64(s: &[u8], decimals: u8) -> Result<u64, FixedError> {
+    match scan_plain(s, decimals) {
+        Some((v, n)) if n == s.len() => Ok(v),
+        _ => parse_u64_general(s, decimals),
+    }
+}
+
+/// [`parse_u128`] narrowed to u64: the reference for [`parse_u64`], and its slow path.
+#[cold]
+#[inline(never)]
+pub fn parse_u64_general(s: &[u8], decimals: u8) -> Result<u64, FixedError> {
     let v = parse_u128(s, decimals)?;
     u64::try_from(v).map_err(|_| FixedError::Overflow)
+}
+
+/// The fast path of [`parse_u64`]: the longest prefix of `s` of the form `digits[.digits]`
+/// (at least one digit), as a u64 raw at `decimals`, and how many bytes it took.
+///
+/// `None` where that prefix needs the general parser's verdict: no digit, a non-zero digit
+/// beyond the scale (rounding), more than 19 digits to accumulate (a value that may not fit,
+/// or long zero padding in front), a value above u64, or a scale above [`MAX_DECIMALS`].
+/// When it returns `Some((v, n))`, `parse_u128(&s[..n], decimals) == Ok(v)` (property-tested);
+/// the bytes after the prefix are the caller's to check.
+///
+/// Why it is fast: one u64 multiply-add per digit, unchecked because at most 19 digits are
+/// accumulated (10^19 - 1 < 2^64); zeros below the scale ("60000.01000000" at 2 decimals:
+/// Binance pads every price to 8) are skipped, not accumulated and divided away.
+#[inline]
+pub fn scan_plain(s: &[u8], decimals: u8) -> Option<(u64, usize)> {
+    if decimals > MAX_DECIMALS {
+        return None;
+    }
+    let scale = usize::from(decimals);
+    let digit = |i: usize| s.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&x| x <= 9);
+    let mut v = 0u64;
+    let mut i = 0usize;
+    while let Some(x) = digit(i) {
+        v = v.wrapping_mul(10).wrapping_add(u64::from(x));
+        i += 1;
+    }
+    let int_digits = i;
+    let mut kept = 0usize;
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        if scale >= 8 {
+            // Quantities are mostly 8 decimals: take eight fraction digits in one go.
+            if let Some(x) = eight_digits(s, i) {
+                v = v.wrapping_mul(100_000_000).wrapping_add(x);
+                kept = 8;
+                i += 8;
+            }
+        }
+        while kept < scale {
+            let Some(x) = digit(i) else { break };
+            v = v.wrapping_mul(10).wrapping_add(u64::from(x));
+            kept += 1;
+            i += 1;
+        }
+        if kept == scale {
+            while s.get(i) == Some(&b'0') {
+                i += 1;
+            }
+            if digit(i).is_some() {
+                // A significant digit below the scale: rounding, refused by the general parser.
+                return None;
+            }
+        }
+        if int_digits == 0 && i == 1 {
+            return None;
+        }
+    } else if int_digits == 0 {
+        return None;
+    }
+    if int_digits + kept > 19 {
+        return None;
+    }
+    let v = v.checked_mul(*POW10.get(scale - kept)?)?;
+    Some((v, i))
+}
+
+/// The value of the eight bytes at `i` if all eight are ASCII digits (one u64 load for the
+/// check and the conversion instead of eight multiply-adds; no `unsafe`: the load goes
+/// through a bounds-checked slice).
+#[inline]
+fn eight_digits(s: &[u8], i: usize) -> Option<u64> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let bytes: [u8; 8] = s.get(i..i.checked_add(8)?)?.try_into().ok()?;
+    let x = u64::from_le_bytes(bytes); // first character in the lowest byte
+                                       // Every byte in 0x30..=0x39: high nibble 3, and adding 6 does not carry into the high
+                                       // nibble. A carry out of a byte only happens above a byte that already fails the test.
+    let hi = x & (0xF0 * ONES);
+    let carried = (x.wrapping_add(0x06 * ONES) & (0xF0 * ONES)) >> 4;
+    if hi | carried != 0x33 * ONES {
+        return None;
+    }
+    // Pairs, then quads, then all eight (Lemire's eight-digit conversion).
+    let d = x.wrapping_sub(0x30 * ONES);
+    let d = d.wrapping_mul(10).wrapping_add(d >> 8);
+    let mask = 0x0000_00FF_0000_00FF;
+    let mul1 = 100 + (1_000_000 << 32);
+    let mul2 = 1 + (10_000 << 32);
+    Some(
+        ((d & mask)
+            .wrapping_mul(mul1)
+            .wrapping_add(((d >> 16) & mask).wrapping_mul(mul2)))
+            >> 32,
+    )
 }
 
 /// Format `raw / 10^decimals` as the shortest exact decimal string ("60000.01", "5", "0.00012").

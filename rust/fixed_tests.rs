@@ -137,3 +137,150 @@ proptest! {
         let _ = parse_u128(&bytes, d);
     }
 }
+
+// ---- fast path (`scan_plain`, used by `parse_u64`) against the general parser ----
+
+/// The verdict of the general parser, the reference for the fast path.
+fn reference(s: &[u8], d: u8) -> Result<u64, FixedError> {
+    parse_u64_general(s, d)
+}
+
+#[test]
+fn fast_path_matches_general_on_edges() {
+    let cases: &[&[u8]] = &[
+        b"60000.01",
+        b"0.00012000",
+        b"0",
+        b"00000",
+        b"5.",
+        b".5",
+        b".",
+        b"..5",
+        b"5..",
+        b"",
+        b"-1",
+        b"+1",
+        b"1e5",
+        b"5e-05",
+        b"1.5E+3",
+        b"0.015",
+        b"0.0150000",
+        b"1.0000000000000000000000000001",
+        b"18446744073709551615",
+        b"18446744073709551616",
+        b"184467440737095516.15",
+        b"184467440737095516.16",
+        b"99999999999999999999999999999999999999999",
+        b"000000000000000000000000000000000000000001.5",
+        b"1 ",
+        b" 1",
+        b"1,5",
+        b"1.2.3",
+        b"NaN",
+        b"\xff",
+        b"1\x00",
+    ];
+    for &s in cases {
+        for d in 0..=20u8 {
+            assert_eq!(
+                parse_u64(s, d),
+                reference(s, d),
+                "{:?} at {d}",
+                String::from_utf8_lossy(s)
+            );
+        }
+    }
+}
+
+#[test]
+fn eight_digit_chunks() {
+    assert_eq!(eight_digits(b"12345678", 0), Some(12_345_678));
+    assert_eq!(eight_digits(b"x00000123\"", 1), Some(123));
+    assert_eq!(eight_digits(b"99999999", 0), Some(99_999_999));
+    assert_eq!(eight_digits(b"1234567", 0), None);
+    assert_eq!(eight_digits(b"12345678", 1), None);
+    assert_eq!(eight_digits(b"12345678", usize::MAX), None);
+    // any one byte that is not a digit, anywhere in the eight
+    for pos in 0..8 {
+        for b in (0..=255u8).filter(|b| !b.is_ascii_digit()) {
+            let mut s = *b"12345678";
+            s[pos] = b;
+            assert_eq!(eight_digits(&s, 0), None, "{pos} {b}");
+        }
+    }
+}
+
+#[test]
+fn scan_plain_reports_the_prefix_it_took() {
+    assert_eq!(scan_plain(b"60000.01\",", 2), Some((6_000_001, 8)));
+    assert_eq!(scan_plain(b"1.50000000\"]", 8), Some((150_000_000, 10)));
+    assert_eq!(scan_plain(b"0.12345678\"]", 8), Some((12_345_678, 10)));
+    assert_eq!(
+        scan_plain(b"0.1234567890\"]", 10),
+        Some((1_234_567_890, 12))
+    );
+    assert_eq!(scan_plain(b"0.123456789", 8), None);
+    assert_eq!(scan_plain(b"0.123456780", 8), Some((12_345_678, 11)));
+    assert_eq!(scan_plain(b"0.1234567:", 8), Some((12_345_670, 9)));
+    assert_eq!(scan_plain(b"5e-05", 8), Some((500_000_000, 1)));
+    assert_eq!(scan_plain(b"0.015\"", 2), None);
+    assert_eq!(scan_plain(b"\"", 2), None);
+    assert_eq!(scan_plain(b"18446744073709551616", 0), None);
+    assert_eq!(scan_plain(b"1", 19), None);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+    /// Valid venue decimals (any digits, optional fraction, zero padding): same value or error.
+    #[test]
+    fn fast_equals_general_on_valid_decimals(
+        int in "[0-9]{0,22}",
+        frac in proptest::option::of("[0-9]{0,22}"),
+        d in 0u8..=18,
+    ) {
+        let s = match &frac { Some(f) => format!("{int}.{f}"), None => int.clone() };
+        prop_assert_eq!(parse_u64(s.as_bytes(), d), reference(s.as_bytes(), d), "{}", s);
+        if let Some((v, n)) = scan_plain(s.as_bytes(), d) {
+            prop_assert_eq!(n, s.len());
+            prop_assert_eq!(parse_u128(s.as_bytes(), d), Ok(u128::from(v)));
+        }
+    }
+
+    /// Any raw of up to 19 digits formatted at its scale, zero-padded or not (the shapes venues
+    /// send), takes the fast path.
+    #[test]
+    fn formatted_values_take_the_fast_path(raw in 0u64..10_000_000_000_000_000_000, d in 0u8..=18, pad in 0usize..10) {
+        let mut s = format_u64(raw, d);
+        if pad > 0 {
+            if !s.contains('.') { s.push('.'); }
+            s.push_str(&"0".repeat(pad));
+        }
+        prop_assert_eq!(scan_plain(s.as_bytes(), d), Some((raw, s.len())));
+    }
+
+    /// Malformed text: the fast path never accepts what the general parser refuses, and the
+    /// error is the general parser's own.
+    #[test]
+    fn fast_equals_general_on_malformed(
+        s in "[0-9.eE+\\-a ]{0,30}",
+        d in 0u8..=20,
+    ) {
+        prop_assert_eq!(parse_u64(s.as_bytes(), d), reference(s.as_bytes(), d), "{}", s);
+    }
+
+    /// Arbitrary bytes: no panic, same verdict.
+    #[test]
+    fn fast_equals_general_on_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..40), d in 0u8..=20) {
+        prop_assert_eq!(parse_u64(&bytes, d), reference(&bytes, d));
+    }
+
+    /// Huge exponents and long digit runs: overflow and precision errors, never a panic.
+    #[test]
+    fn huge_exponents_are_errors(m in "[1-9][0-9]{0,30}", e in any::<i64>(), d in 0u8..=18) {
+        let s = format!("{m}e{e}");
+        let r = parse_u64(s.as_bytes(), d);
+        prop_assert_eq!(r, reference(s.as_bytes(), d));
+        if e > 40 { prop_assert_eq!(r, Err(FixedError::Overflow)); }
+    }
+}

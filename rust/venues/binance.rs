@@ -54,15 +54,16 @@
 //! way the book's events are buffered again and it must fetch a new REST snapshot and pass it to
 //! `on_snapshot`. A reconnect must call `reset` for every book of the connection.
 
+use super::binance_scan::{scan_depth, DepthHead};
 use super::trades::{decode_trades, TradeText};
 use super::{
     apply_checked, break_book, fault_reason, load_snapshot, ms_to_ns, BookRef, BookSink,
-    DecodeError, Outcome, ResyncReason, Scratch, SymbolMap, Trade,
+    DecodeError, Outcome, RefMap, ResyncReason, Scratch, SymbolMap, Trade,
 };
 use crate::book::{BookState, Delta, Side, Stamp};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Default bound on the events buffered per book while waiting for the REST snapshot.
 pub const DEFAULT_BUFFER_CAP: usize = 10_000;
@@ -242,9 +243,11 @@ fn link(market: BinanceMarket, at: Live, ev: Ids) -> Link {
 pub struct BinanceDecoder {
     market: BinanceMarket,
     symbols: SymbolMap,
-    books: HashMap<BookRef, BookSync>,
+    books: RefMap<BookSync>,
     buffer_cap: usize,
     scratch: Scratch,
+    /// Off: every frame takes the serde path (the reference the scanner is tested against).
+    fast_path: bool,
     /// Trades decoded by the last frame.
     pub trades: Vec<Trade>,
 }
@@ -254,9 +257,10 @@ impl BinanceDecoder {
         BinanceDecoder {
             market,
             symbols,
-            books: HashMap::new(),
+            books: RefMap::default(),
             buffer_cap: DEFAULT_BUFFER_CAP,
             scratch: Scratch::default(),
+            fast_path: true,
             trades: Vec::new(),
         }
     }
@@ -274,6 +278,13 @@ impl BinanceDecoder {
     /// Bound the per-book pre-snapshot buffer (at least 1 event).
     pub fn with_buffer_cap(mut self, cap: usize) -> Self {
         self.buffer_cap = cap.max(1);
+        self
+    }
+
+    /// Turn the `depthUpdate` scanner off (on by default): every frame then takes the serde
+    /// path. For differential tests and fuzzing; the outcome must not depend on it.
+    pub fn with_fast_path(mut self, on: bool) -> Self {
+        self.fast_path = on;
         self
     }
 
@@ -302,6 +313,10 @@ impl BinanceDecoder {
     }
 
     /// Decode one WebSocket frame, exactly as received, into `market`.
+    ///
+    /// A `depthUpdate` in Binance's compact spelling takes the scanner (`binance_scan`); any
+    /// other frame, and any frame the scanner does not recognise, takes the serde path. Both
+    /// end in the same checks, in the same order, so the outcome does not depend on the path.
     pub fn on_frame<M: BookSink>(
         &mut self,
         frame: &[u8],
@@ -309,6 +324,34 @@ impl BinanceDecoder {
         market: &mut M,
     ) -> Result<Outcome, DecodeError> {
         self.trades.clear();
+        if self.fast_path {
+            let (symbols, deltas) = (&self.symbols, &mut self.scratch.deltas);
+            let mut found = None;
+            let resolve = |sym: &[u8]| {
+                let book = symbols.get(std::str::from_utf8(sym).ok()?).ok()?;
+                let scales = market.scales(book).ok()?;
+                found = Some((book, scales));
+                Some(scales)
+            };
+            if let Some(head) = scan_depth(frame, resolve, deltas) {
+                if let Some((book, _)) = found {
+                    let (ids, stamp) = self.depth_checks(&head, recv_ts)?;
+                    return self.on_depth_parsed(book, ids, stamp, market);
+                }
+            }
+        }
+        self.on_frame_serde(frame, recv_ts, market)
+    }
+
+    /// Any frame, through serde: every valid JSON spelling, and the errors of invalid ones.
+    #[cold]
+    #[inline(never)]
+    fn on_frame_serde<M: BookSink>(
+        &mut self,
+        frame: &[u8],
+        recv_ts: i64,
+        market: &mut M,
+    ) -> Result<Outcome, DecodeError> {
         let env: Envelope<'_> = serde_json::from_slice(frame)?;
         let (payload, event) = match env.data {
             Some(data) => {
@@ -336,6 +379,7 @@ impl BinanceDecoder {
         }
     }
 
+    /// A depth event through serde.
     fn on_depth<M: BookSink>(
         &mut self,
         payload: &[u8],
@@ -345,10 +389,36 @@ impl BinanceDecoder {
         let d: DepthEvent<'_> = serde_json::from_slice(payload)?;
         let book = self.symbols.get(d.s)?;
         let scales = market.scales(book)?;
-        if d.first > d.u {
-            return Err(DecodeError::Malformed(format!("U {} > u {}", d.first, d.u)));
+        let head = DepthHead {
+            event_time: d.event_time,
+            tx_time: d.tx_time,
+            symbol: d.s.as_bytes(),
+            first: d.first,
+            last: d.u,
+            prev: d.pu,
+        };
+        let (ids, stamp) = self.depth_checks(&head, recv_ts)?;
+        // Parse everything before touching the book or the buffer.
+        let s = &mut self.scratch;
+        s.clear();
+        for (p, q) in &d.b {
+            s.push_delta(Side::Bid, p, q, scales)?;
         }
-        let prev = match (self.market, d.pu) {
+        for (p, q) in &d.a {
+            s.push_delta(Side::Ask, p, q, scales)?;
+        }
+        self.on_depth_parsed(book, ids, stamp, market)
+    }
+
+    /// A depth event's own checks (`U <= u`, `pu` on futures), after the symbol and scales.
+    fn depth_checks(&self, d: &DepthHead<'_>, recv_ts: i64) -> Result<(Ids, Stamp), DecodeError> {
+        if d.first > d.last {
+            return Err(DecodeError::Malformed(format!(
+                "U {} > u {}",
+                d.first, d.last
+            )));
+        }
+        let prev = match (self.market, d.prev) {
             (BinanceMarket::UsdM, None) => {
                 return Err(DecodeError::Malformed(
                     "futures depthUpdate without pu".into(),
@@ -359,23 +429,25 @@ impl BinanceDecoder {
         };
         let ids = Ids {
             first: d.first,
-            last: d.u,
+            last: d.last,
             prev,
         };
-        // Parse everything before touching the book or the buffer.
-        let s = &mut self.scratch;
-        s.clear();
-        for (p, q) in &d.b {
-            s.push_delta(Side::Bid, p, q, scales)?;
-        }
-        for (p, q) in &d.a {
-            s.push_delta(Side::Ask, p, q, scales)?;
-        }
         let stamp = Stamp {
-            seq: d.u,
+            seq: d.last,
             venue_ts: ms_to_ns(d.tx_time.or(d.event_time).unwrap_or(0)),
             recv_ts,
         };
+        Ok((ids, stamp))
+    }
+
+    /// A depth event whose levels are in the scratch deltas: sequence it, then apply or hold.
+    fn on_depth_parsed<M: BookSink>(
+        &mut self,
+        book: BookRef,
+        ids: Ids,
+        stamp: Stamp,
+        market: &mut M,
+    ) -> Result<Outcome, DecodeError> {
         let live = self.books.get(&book).and_then(|s| s.live);
         if let Some(at) = live {
             if matches!(market.state(book), Some(BookState::Live | BookState::Stale)) {

@@ -4,9 +4,11 @@
 //! frame, the properties every decoder promises whatever the input:
 //! - a refused frame (`Err`) leaves the book exactly as it was (levels, stamp and state);
 //! - a LIVE book is never crossed;
-//! - nothing panics (the fuzzer reports panics itself).
+//! - nothing panics (the fuzzer reports panics itself);
+//! - Binance: the decoder with its `depthUpdate` scanner gives the same outcome (errors
+//!   included) and the same book as the serde-only decoder, frame by frame.
 
-use super::binance::BinanceDecoder;
+use super::binance::{BinanceDecoder, BinanceMarket};
 use super::bybit::BybitDecoder;
 use super::coinbase::CoinbaseDecoder;
 use super::kraken::KrakenDecoder;
@@ -114,19 +116,44 @@ pub fn replay_checked(protocol: &str, frames: &[&[u8]]) -> Result<HarnessReport,
         "coinbase" => Any::Coinbase(CoinbaseDecoder::new(symbols)),
         other => return Err(format!("unknown protocol {other}")),
     };
+    // Binance: the serde-only reference decoder on its own market.
+    let mut reference = match protocol {
+        "binance_spot" | "binance_usdm" => {
+            let (m2, _) = market().ok_or("harness set-up failed")?;
+            let kind = if protocol == "binance_spot" {
+                BinanceMarket::Spot
+            } else {
+                BinanceMarket::UsdM
+            };
+            let mut symbols = SymbolMap::new();
+            for s in SYMBOLS {
+                symbols.insert(s, book);
+            }
+            Some((BinanceDecoder::new(kind, symbols).with_fast_path(false), m2))
+        }
+        _ => None,
+    };
     let mut rep = HarnessReport::default();
     for (i, f) in frames.iter().enumerate() {
         let before = image(&m, book);
         let out: Result<Outcome, DecodeError> = match &mut dec {
             Any::Bybit(d) => d.on_frame(f, i as i64, &mut m),
-            Any::Binance(d) if f.starts_with(b"{\"lastUpdateId\"") => {
-                d.on_snapshot(book, f, i as i64, &mut m)
-            }
-            Any::Binance(d) => d.on_frame(f, i as i64, &mut m),
+            Any::Binance(d) => binance_step(d, &mut m, book, f, i as i64),
             Any::Okx(d) => d.on_frame(f, i as i64, &mut m),
             Any::Kraken(d) => d.on_frame(f, i as i64, &mut m),
             Any::Coinbase(d) => d.on_frame(f, i as i64, &mut m),
         };
+        if let Some((d2, m2)) = &mut reference {
+            let want = binance_step(d2, m2, book, f, i as i64);
+            if out != want {
+                return Err(format!(
+                    "frame {i}: scanner gave {out:?}, serde path {want:?}"
+                ));
+            }
+            if image(&m, book) != image(m2, book) {
+                return Err(format!("frame {i}: scanner and serde path books differ"));
+            }
+        }
         rep.frames += 1;
         match out {
             Err(e) => {
@@ -146,6 +173,21 @@ pub fn replay_checked(protocol: &str, frames: &[&[u8]]) -> Result<HarnessReport,
         }
     }
     Ok(rep)
+}
+
+/// A frame starting with `{"lastUpdateId"` is a REST snapshot body, anything else a WS frame.
+fn binance_step(
+    d: &mut BinanceDecoder,
+    m: &mut Market,
+    book: BookRef,
+    f: &[u8],
+    i: i64,
+) -> Result<Outcome, DecodeError> {
+    if f.starts_with(b"{\"lastUpdateId\"") {
+        d.on_snapshot(book, f, i, m)
+    } else {
+        d.on_frame(f, i, m)
+    }
 }
 
 /// Split fuzz input into frames at NUL bytes (NUL never occurs in valid JSON text).

@@ -13,9 +13,11 @@
 //! Symbols map to books only through the configured [`SymbolMap`], never by string guessing.
 
 pub mod binance;
+mod binance_scan;
 pub mod bybit;
 pub mod coinbase;
 pub mod harness;
+mod jscan;
 pub mod kraken;
 pub mod okx;
 mod scratch;
@@ -131,10 +133,51 @@ impl BookSink for Market {
     }
 }
 
+/// Hasher for [`BookRef`] keys (per-frame lookups of a decoder's sync state). The keys are
+/// small integers from configuration, never venue input, so SipHash's resistance to chosen
+/// keys buys nothing there and costs a few hundred instructions per frame.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RefHasher(u64);
+
+impl RefHasher {
+    #[inline]
+    fn mix(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for RefHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.mix(u64::from(b));
+        }
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+}
+
+/// A map keyed by [`BookRef`] with [`RefHasher`].
+pub type RefMap<V> = HashMap<BookRef, V, std::hash::BuildHasherDefault<RefHasher>>;
+
+/// Up to this many symbols, lookups scan a vector (a connection usually carries a few).
+const SMALL_SYMBOLS: usize = 8;
+
 /// Configured venue symbol -> book. Built from configuration; unknown symbols are an error.
 #[derive(Debug, Clone, Default)]
 pub struct SymbolMap {
     map: HashMap<String, BookRef>,
+    /// The same entries while there are at most [`SMALL_SYMBOLS`]: comparing a few short
+    /// strings is cheaper than hashing the frame's symbol.
+    small: Vec<(Box<[u8]>, BookRef)>,
 }
 
 impl SymbolMap {
@@ -144,13 +187,26 @@ impl SymbolMap {
 
     pub fn insert(&mut self, symbol: &str, r: BookRef) {
         self.map.insert(symbol.to_string(), r);
+        self.small = if self.map.len() <= SMALL_SYMBOLS {
+            self.map
+                .iter()
+                .map(|(k, v)| (k.as_bytes().into(), *v))
+                .collect()
+        } else {
+            Vec::new()
+        };
     }
 
     pub fn get(&self, symbol: &str) -> Result<BookRef, DecodeError> {
-        self.map
-            .get(symbol)
-            .copied()
-            .ok_or_else(|| DecodeError::UnknownSymbol(symbol.to_string()))
+        let found = if self.map.len() <= SMALL_SYMBOLS {
+            self.small
+                .iter()
+                .find(|(k, _)| **k == *symbol.as_bytes())
+                .map(|(_, v)| *v)
+        } else {
+            self.map.get(symbol).copied()
+        };
+        found.ok_or_else(|| DecodeError::UnknownSymbol(symbol.to_string()))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, BookRef)> {
