@@ -1,27 +1,26 @@
 """`arbcore run` end to end in a subprocess on the simulated venues: a run of a few seconds
 produces a report consistent with its journal, serves metrics while it runs, and contains a
-plug-in that raises. Skipped until the engine (arbcore.runner.app) is in the build."""
+plug-in that raises, and draws the live dashboard with the engine's own figures in a pseudo-terminal."""
 
 from __future__ import annotations
 
-import importlib.util
+import fcntl
 import os
+import re
+import select
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import time
 import urllib.request
 from pathlib import Path
 
 import orjson
-import pytest
 
 from arbcore.execution import Journal
 from arbcore.runner.report import build_report
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("arbcore.runner.app") is None, reason="arbcore.runner.app (the engine) not in this build"
-)
 
 
 def free_port() -> int:
@@ -98,3 +97,50 @@ def test_a_raising_plugin_is_contained(tmp_path: Path) -> None:
     assert "strategy Boom stopped: in on_opportunity: RuntimeError: plug-in bug" in both, both[-3000:]
     assert both.count("strategy Boom stopped") >= 1
     assert (tmp_path / "report/report.json").exists()
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def test_dashboard_of_a_real_run_in_a_pseudo_terminal(tmp_path: Path) -> None:
+    """`arbcore run` on a terminal: the dashboard shows LIVE books, opportunities the strategy saw,
+    executed tickets with their PnL and a nonzero realised PnL, all from the running engine."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 80, 170, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES", "NO_COLOR", "TERM"}}
+    env["TERM"] = "xterm-256color"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "arbcore", "run", "--duration", "10", "--journal", str(tmp_path / "j.sqlite"),
+         "--report-dir", str(tmp_path / "report")],
+        stdin=slave, stdout=slave, stderr=slave, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.5)
+            if r:
+                try:
+                    chunk = os.read(master, 1 << 16)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+    finally:
+        os.close(master)
+        proc.wait(30)
+    screen = ANSI.sub("", out.decode("utf-8", "replace"))
+    assert proc.returncode == 0, screen[-3000:]
+    # the last full picture before the exit report
+    last = screen[screen.rfind("Realised PnL:") :]
+    assert "LIVE" in last and "BTC/USDT:LIVE" in last, last[:3000]
+    pnl = re.search(r"Realised PnL: (\S+) USDT", last)
+    assert pnl is not None and pnl.group(1) not in ("0", "-"), last[:400]
+    opps = last[last.find("Recent opportunities") : last.find("Recent tickets")]
+    assert re.search(r"BTC/USDT|ETH/USDT", opps), opps
+    tickets = last[last.find("Recent tickets") : last.find("Balances")]
+    assert re.search(r"DONE|HEDGED", tickets), tickets

@@ -32,6 +32,7 @@ from arbcore.execution.eager import start_now
 from arbcore.execution.engine import Executor, LiveOrder
 from arbcore.execution.errors import LedgerError
 from arbcore.execution.orders import OrderType, Side, TimeInForce
+from arbcore.execution.pnl import TicketPnl
 from arbcore.execution.records import OrderIntent
 from arbcore.execution.risk import LegRisk
 from arbcore.venues.orders.types import InstrumentRules
@@ -105,6 +106,7 @@ class TicketResult:
     hedge_lag_ns: int = 0
     decision_to_wire_ns: int = 0
     orders: list[LiveOrder] = field(default_factory=list)
+    pnl: TicketPnl | None = None  # realised net of fees, from the journaled fills, once it ended
 
 
 _ticket_seq = itertools.count(1)
@@ -397,4 +399,5 @@ class TicketRunner:
             pnl = self.ex.journal.ticket_pnl(ticket_id)
         except (ValueError, LookupError):
             return
+        r.pnl = pnl
         self.ex.risk.on_realised(Decimal(pnl.realised).scaleb(-pnl.notional_decimals))

@@ -16,7 +16,7 @@ import uvloop
 
 from arbcore import format_decimal
 from arbcore.runner.config import Config
-from arbcore.runner.dashboard import Dashboard, OpportunityRow, TicketRow, log_handler, run_dashboard
+from arbcore.runner.dashboard import Dashboard, TicketRow, log_handler, run_dashboard
 from arbcore.runner.metrics import Registry, engine_metrics, start_metrics_server
 from arbcore.runner.options import RunOptions, UserError
 from arbcore.runner.plugins import StrategyHost
@@ -30,6 +30,10 @@ log = logging.getLogger("arbcore.run")
 
 def run_app(config: Config, host: StrategyHost, options: RunOptions) -> int:
     return uvloop.run(_main(config, host, options))
+
+
+def signed_decimal(v: int, decimals: int) -> str:
+    return ("-" if v < 0 else "") + format_decimal(abs(v), decimals)
 
 
 def _ticket_rows(session: TradingSession) -> list[TicketRow]:
@@ -48,6 +52,7 @@ def _ticket_rows(session: TradingSession) -> list[TicketRow]:
                 sell.intent.venue if sell else None,
                 format_decimal(max(r.bought, r.sold), qd),
                 r.status.upper() if not r.residual else f"RESIDUAL {r.residual}",
+                None if r.pnl is None else signed_decimal(r.pnl.realised, r.pnl.notional_decimals),
             )
         )
     return rows
@@ -86,9 +91,9 @@ async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
             res = {k: b.reserved for k, b in ex.ledger.balances().items()} if ex else {}
             pos = {(v, a): int(q * 10 ** config.assets[a].decimals) for (v, a), q in session.risk.positions.items()
                    if a in config.assets}  # fmt: skip
-            opps: list[OpportunityRow] = []
+            opps = [snap.opportunity_row(o, taken, ts) for ts, o, taken in session.stats.recent_opportunities]
             return snap.state(
-                time.monotonic() - t0, host, bal, pos, opps, _ticket_rows(session),
+                time.monotonic() - t0, host, bal, pos, opps, _ticket_rows(session), session.stats.realised,
                 opportunities_total=session.stats.opportunities, tickets_total=session.stats.tickets, reserved=res,
             )  # fmt: skip
 

@@ -366,11 +366,21 @@ async def run_dashboard(
     """Redraw from ``snapshot()`` every ``interval_s`` until ``stop`` is set, then draw a final one."""
     period = interval_s if interval_s is not None else dashboard.interval_s
     dashboard.start()
+    failures = 0
     while not stop.is_set():
-        dashboard.update(snapshot(), force=True)
+        try:
+            dashboard.update(snapshot(), force=True)
+        except Exception:  # a display bug must never stop the engine: log it (once), keep trading
+            failures += 1
+            if failures == 1:
+                logging.getLogger("arbcore.dashboard").exception("dashboard refresh failed (engine unaffected)")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), period)
-    dashboard.stop(snapshot())
+    try:
+        dashboard.stop(snapshot())
+    except Exception:
+        logging.getLogger("arbcore.dashboard").exception("final dashboard refresh failed")
+        dashboard.stop()
 
 
 __all__ = [

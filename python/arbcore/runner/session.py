@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -54,6 +55,15 @@ class SessionStats:
     started_ns: int = field(default_factory=time.time_ns)
     decision_to_wire_ns: list[int] = field(default_factory=list)
     recent: list[TicketResult] = field(default_factory=list)
+    #: the last opportunities the strategy saw: (local ns, opportunity, whether it proposed a ticket)
+    recent_opportunities: deque[tuple[int, Opportunity, bool]] = field(default_factory=lambda: deque(maxlen=10))
+    #: realised PnL net of fees per quote asset: (amount, decimals)
+    realised: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def add_realised(self, quote: str, amount: int, decimals: int) -> None:
+        have, d = self.realised.get(quote, (0, decimals))
+        top = max(d, decimals)
+        self.realised[quote] = (have * 10 ** (top - d) + amount * 10 ** (top - decimals), top)
 
 
 @dataclass(frozen=True)
@@ -382,8 +392,13 @@ class TradingSession:
             self.stats.opportunities += len(recs)
             if name in self._in_flight:
                 continue
-            for p in self.host.on_opportunities(Opportunity.from_book(book, recs)):
+            opps = Opportunity.from_book(book, recs)
+            proposals = self.host.on_opportunities(opps)
+            for p in proposals:
                 self.submit(p)
+            taken = {id(p.opportunity) for p in proposals if p.opportunity is not None}
+            now = time.time_ns()
+            self.stats.recent_opportunities.extend((now, o, id(o) in taken) for o in opps[-10:])
 
     def submit(self, p: TicketProposal) -> None:
         """Turn a strategy's proposal into a ticket task (one ticket in flight per instrument)."""
@@ -432,6 +447,8 @@ class TradingSession:
         else:
             self.stats.tickets += 1
             self.stats.decision_to_wire_ns.append(result.decision_to_wire_ns)
+            if result.pnl is not None:
+                self.stats.add_realised(result.pnl.quote, result.pnl.realised, result.pnl.notional_decimals)
             log.info("ticket %s %s: bought %d sold %d residual %d", result.ticket_id, result.status, result.bought,
                      result.sold, result.residual)  # fmt: skip
         self.stats.recent = [*self.stats.recent, result][-20:]
