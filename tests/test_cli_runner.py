@@ -153,3 +153,35 @@ def test_journal_command(journal: Path, tmp_path: Path) -> None:
     one_line_error(arbcore("journal", str(journal), "--ticket", "T9"), "no ticket 'T9'")
     (tmp_path / "x.sqlite").write_text("not a db")
     one_line_error(arbcore("journal", str(tmp_path / "x.sqlite")), "not an arbcore journal")
+
+
+def test_unreachable_venue_is_one_clear_line_and_leaves_nothing_open(tmp_path: Path) -> None:
+    """A live venue whose order endpoint does not answer (here a closed loopback port, set with
+    `order_urls`): one line naming the venue and the URL, no traceback, no unclosed sessions."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from engine_helpers import config_text
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    text = config_text(["okx", "kraken"])
+    sim = '[venues.okx]\nprotocol = "okx"\nsimulated = true\n'
+    assert sim in text
+    live = (
+        f'[venues.okx]\nprotocol = "okx"\nws_url = "ws://127.0.0.1:{port}/ws/v5/public"\n'
+        f'rest_url = "http://127.0.0.1:{port}"\napi_key_env = "T_KEY"\napi_secret_env = "T_SECRET"\n'
+        f'api_passphrase_env = "T_PASS"\n[venues.okx.order_urls]\nws_private = "ws://127.0.0.1:{port}/ws/v5/private"\n'
+    )
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text.replace(sim, live))
+    env = {"T_KEY": "k", "T_SECRET": "s", "T_PASS": "p"}
+    p = arbcore("run", "--config", str(cfg), "--no-dashboard", "--duration", "5", "--journal",
+                str(tmp_path / "j.sqlite"), cwd=tmp_path, env=env)  # fmt: skip
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr and "Unclosed" not in p.stderr, p.stderr
+    last = p.stderr.strip().splitlines()[-1]
+    assert last.startswith("arbcore run: cannot start: okx") and f"127.0.0.1:{port}/ws/v5/private" in last, last
+    # and a role the venue does not have is named by check-config
+    cfg.write_text(text.replace(sim, live.replace("ws_private =", "ws_privat =")))
+    p = arbcore("check-config", str(cfg), env=env)
+    assert p.returncode != 0 and "venues.okx.order_urls.ws_privat" in p.stdout + p.stderr, p.stdout + p.stderr

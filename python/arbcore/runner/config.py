@@ -29,7 +29,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -99,6 +99,9 @@ class VenueConfig:
     api_passphrase_env: str | None
     #: paper (simulated) or starting balances: asset -> amount at the asset's decimals
     balances: Mapping[str, int]
+    #: order-entry and private-stream endpoints by role (e.g. ``ws_private``), over the venue's own
+    #: defaults (``LIVE_URLS`` of its order client): a testnet, a proxy, a co-located gateway
+    order_urls: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -413,6 +416,13 @@ class _Parser:
 _DECIMAL_RE = re.compile(r"^[0-9]+(\.[0-9]*)?$|^\.[0-9]+$")
 
 
+def order_url_roles(protocol: str) -> frozenset[str]:
+    """The endpoint roles the protocol's order client knows (``LIVE_URLS`` keys)."""
+    from arbcore.venues.orders.registry import ORDER_VENUES
+
+    return frozenset(ORDER_VENUES[protocol].live_urls())
+
+
 def _is_decimal(text: str) -> bool:
     return bool(_DECIMAL_RE.match(text))
 
@@ -426,6 +436,7 @@ _VENUE_KEYS = {
     "api_secret_env",
     "api_passphrase_env",
     "balances",
+    "order_urls",
 }
 _INST_KEYS = {"name", "price_decimals", "qty_decimals", "sim_mid", "venues"}
 _INST_VENUE_KEYS = {"symbol", "tick", "lot", "min_qty", "min_notional", "maker_fee", "taker_fee"}
@@ -521,6 +532,16 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
                     errors.add(f"{path}.{k}", "missing (the name of the environment variable holding it)")
             if protocol in PASSPHRASE_PROTOCOLS and "api_passphrase_env" not in vt:
                 errors.add(f"{path}.api_passphrase_env", f"missing ({protocol} keys have a passphrase)")
+        order_urls: dict[str, str] = {}
+        roles = order_url_roles(protocol) if protocol is not None else None
+        for role, url in (p.table(vt, "order_urls", f"{path}.order_urls") or {}).items():
+            upath = f"{path}.order_urls.{role}"
+            if roles is not None and role not in roles:
+                errors.add(upath, f"unknown role for {protocol} (one of {', '.join(sorted(roles))})")
+            elif not isinstance(url, str) or not re.match(r"^(wss?|https?)://", url):
+                errors.add(upath, f"{_q(str(url))} is not a ws(s):// or http(s):// URL")
+            else:
+                order_urls[role] = url
         balances: dict[str, int] = {}
         bal_t = p.table(vt, "balances", f"{path}.balances") or {}
         for asset_name, amount in bal_t.items():
@@ -537,7 +558,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
             venues[name] = VenueConfig(
                 name, protocol, simulated, ws_url, rest_url,
                 envs["api_key_env"], envs["api_secret_env"], envs["api_passphrase_env"],
-                MappingProxyType(balances),
+                MappingProxyType(balances), MappingProxyType(order_urls),
             )  # fmt: skip
 
     # [[instruments]]

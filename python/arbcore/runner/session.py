@@ -263,10 +263,10 @@ class TradingSession:
         from arbcore.runner.config import credentials_for
 
         creds = credentials_for(self.config, name, self.environ)
-        api = ORDER_VENUES[v.protocol].client_api()
-        urls = dict(api.LIVE_URLS)
+        urls = ORDER_VENUES[v.protocol].live_urls()  # binance_usdm: its own, not spot's
         if v.rest_url:
             urls["rest"] = v.rest_url
+        urls.update(v.order_urls)
         return OrderClientConfig(v.protocol, creds, urls, scales, {})
 
     def _build_feeds(self) -> None:
@@ -309,7 +309,12 @@ class TradingSession:
         self._build_feeds()
         for name, v in self.config.venues.items():
             client = ORDER_VENUES[v.protocol].client_api().make_client(self._order_config(name))
-            await client.start()
+            try:
+                await client.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await client.close()  # its warm HTTP session too: nothing left open behind the error
+                raise
             self.clients[name] = client
         secrets = [s for c in self.credentials.values() for s in (c.secret, c.passphrase or "") if s]
         self.journal = Journal(self.journal_path, secrets=secrets, durable_intents=False)

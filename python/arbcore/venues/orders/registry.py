@@ -42,6 +42,12 @@ class OrderVenue:
     def client_api(self) -> Any:
         return importlib.import_module(self.client_module)
 
+    def live_urls(self) -> dict[str, str]:
+        """The venue's production endpoints by role (a client module serving two venues picks)."""
+        api = self.client_api()
+        pick = getattr(api, "live_urls", None)
+        return dict(pick(self.name) if pick is not None else api.LIVE_URLS)
+
     def sim_api(self) -> Any:
         return importlib.import_module(self.sim_module)
 
