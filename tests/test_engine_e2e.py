@@ -41,6 +41,9 @@ def test_clean_ticket_both_legs_fill(venue: str, tmp_path: Path) -> None:
             assert r.status == "done", r
             assert r.bought == r.sold == 10_000 and r.residual == 0
             check_consistency(s)
+            # a finished ticket's orders leave memory (the journal keeps them)
+            assert s.executor is not None and not s.executor.orders and not s.executor.by_ticket
+            assert {o.intent.leg_id for o in r.orders} == {"buy", "sell"}
 
     uvloop.run(main())
 

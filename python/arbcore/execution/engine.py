@@ -110,7 +110,8 @@ class Executor:
         self.risk = risk
         self.place_timeout = place_timeout
         self.query_attempts = query_attempts
-        self.orders: dict[str, LiveOrder] = {}
+        self.orders: dict[str, LiveOrder] = {}  # live and recent orders; forget() drops a finished ticket's
+        self.by_ticket: dict[str, list[LiveOrder]] = {}
         self.counters = EngineCounters()
         #: test hook (crash tests): called with "send" before an order is handed to its client,
         #: "sent" once the client has it, "fill" after a fill is journaled and applied
@@ -126,7 +127,20 @@ class Executor:
         order = self.orders.get(intent.client_order_id)
         if order is None:
             order = self.orders[intent.client_order_id] = LiveOrder(intent)
+            self.by_ticket.setdefault(intent.ticket_id, []).append(order)
         return order
+
+    def forget(self, ticket_id: str) -> None:
+        """Drop a finished ticket's done orders from memory (the journal keeps them): a process
+        that trades for weeks must not hold every order it ever sent. Orders not done stay."""
+        kept = []
+        for o in self.by_ticket.pop(ticket_id, ()):
+            if o.done:
+                self.orders.pop(o.cid, None)
+            else:
+                kept.append(o)
+        if kept:
+            self.by_ticket[ticket_id] = kept
 
     async def send(self, order: LiveOrder) -> LiveOrder:
         """Place a tracked order and apply the venue's answer; an unknown outcome is queried."""

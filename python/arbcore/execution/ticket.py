@@ -250,6 +250,7 @@ class TicketRunner:
             self._record_outcome(ticket_id, plan, result)
         finally:
             risk.open_tickets -= 1
+            self.ex.forget(ticket_id)
         self.results.append(result)
         return result
 
@@ -288,6 +289,7 @@ class TicketRunner:
             self.ex.journal.write_ticket_outcome(ticket_id, result.status, ex_detail)
         finally:
             self.ex.risk.open_tickets -= 1
+            self.ex.forget(ticket_id)
         self.results.append(result)
         return result
 
@@ -392,7 +394,7 @@ class TicketRunner:
             "legs": {o.intent.leg_id: {"venue": o.intent.venue, "state": o.state.value, "filled": str(o.filled),
                                        "avg_price": str(o.avg_price) if o.avg_price is not None else None,
                                        "reason": o.reason}
-                     for o in self.ex.orders.values() if o.intent.ticket_id == ticket_id},
+                     for o in self.ex.by_ticket.get(ticket_id, ())},
         }  # fmt: skip
         self.ex.journal.write_ticket_outcome(ticket_id, r.status, detail)
         try:
