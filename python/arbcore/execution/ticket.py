@@ -23,6 +23,7 @@ import itertools
 import logging
 import os
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -136,7 +137,8 @@ class TicketRunner:
         self.params = params or TicketParams()
         # ticket -> (instrument, open residual in qty_decimals, bought - sold), nonzero only; see residuals.py
         self.residuals: dict[str, tuple[str, int]] = {}
-        self.results: list[TicketResult] = []
+        # the latest results, for dashboards and tests; the journal has every one
+        self.results: deque[TicketResult] = deque(maxlen=1000)
 
     # ---- 1. validation ---------------------------------------------------------------------------
 

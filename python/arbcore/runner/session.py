@@ -53,7 +53,8 @@ class SessionStats:
     tickets: int = 0
     refused: int = 0
     started_ns: int = field(default_factory=time.time_ns)
-    decision_to_wire_ns: list[int] = field(default_factory=list)
+    #: the latest 100 000 (a bounded sample for the exit report; every ticket's is journaled)
+    decision_to_wire_ns: deque[int] = field(default_factory=lambda: deque(maxlen=100_000))
     recent: list[TicketResult] = field(default_factory=list)
     #: the last opportunities the strategy saw: (local ns, opportunity, whether it proposed a ticket)
     recent_opportunities: deque[tuple[int, Opportunity, bool]] = field(default_factory=lambda: deque(maxlen=10))
