@@ -3,6 +3,7 @@
 One list of cases, run for each venue: fills reach the ledger-relevant fields exactly (quantity,
 price, fee and fee asset per fill, once), the venue's balances read back equal the simulator's
 accounts, and every order-path fault behaves as the client contract says (`venues/orders/base.py`).
+At the end, what the Bybit and OKX clients share, run for those two.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from arbcore.execution.orders import TERMINAL_STATES, OrderState, OrderType, Sid
 from arbcore.execution.records import OrderIntent
 from arbcore.sim.exchange import OrderFault
 from arbcore.sim.orders.rig import OrderRig
-from arbcore.venues.orders import AuthError, OrderReport, OrderTimeoutError, RateLimitedError
+from arbcore.sim.server import Fault
+from arbcore.venues.orders import AuthError, OrderReport, OrderTimeoutError, RateLimitedError, bybit, okx
+from arbcore.venues.orders.connection import AuthenticatedConnection
 from arbcore.venues.orders.registry import ORDER_VENUES
 from arbcore.venues.signing.credentials import Credentials
 
@@ -320,5 +323,103 @@ def test_instrument_metadata(venue: str) -> None:
         rules = (await rig.client.instruments([rig.symbol]))[rig.symbol]
         assert (rules.tick, rules.lot, rules.min_qty) == (10, 100, 100)
         assert rules.min_notional in (0, 5 * 10**8)  # not every venue publishes a notional minimum
+
+    run(venue, body)
+
+
+# ---- Bybit and OKX -------------------------------------------------------------------------------
+# What these two share: the reply to an order or a cancel is only an acknowledgement and the outcome
+# streams, a cancel that comes too late is answered with the order's final state, market orders are
+# sized in base units, what the venue cannot express is refused before anything is sent, and the
+# logged-in sockets reconnect (in the background, or at the latest on the next call).
+
+ACK_VENUES = ["bybit", "okx"]
+
+
+class _NoRig:
+    venue_name = "any"
+    symbol = "BTCUSDT"
+
+
+@pytest.mark.parametrize("order_fields", [bybit.order_fields, okx.order_fields], ids=ACK_VENUES)
+@pytest.mark.parametrize(
+    ("otype", "tif", "post_only"),
+    [
+        (OrderType.LIMIT, TimeInForce.IOC, True),
+        (OrderType.LIMIT, TimeInForce.FOK, True),
+        (OrderType.MARKET, TimeInForce.FOK, False),
+        (OrderType.MARKET, TimeInForce.IOC, True),
+    ],
+)
+def test_unexpressible_orders_are_refused_locally(
+    order_fields: Callable[[OrderIntent], dict[str, str]], otype: OrderType, tif: TimeInForce, post_only: bool
+) -> None:
+    it = intent(_NoRig(), Side.BUY, 100, 5_000_000, tif, order_type=otype, post_only=post_only)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        order_fields(it)
+
+
+@pytest.mark.parametrize("venue", ACK_VENUES)
+def test_cancel_of_a_filled_order_returns_its_final_state(venue: str) -> None:
+    async def body(rig: OrderRig) -> None:
+        _, ask = best(rig)
+        it = intent(rig, Side.BUY, QTY, ask + 50, TimeInForce.IOC)
+        await rig.client.place(it)
+        c = await rig.client.cancel(it)
+        assert c.state is OrderState.FILLED and c.filled_qty == QTY
+        assert sum(f.qty for f in c.fills) == QTY and all(f.fee_asset == "BTC" and f.fee > 0 for f in c.fills)
+
+    run(venue, body)
+
+
+@pytest.mark.parametrize("venue", ACK_VENUES)
+def test_market_order_fills_in_base_units(venue: str) -> None:
+    async def body(rig: OrderRig) -> None:
+        col = Collector(rig)
+        it = intent(rig, Side.BUY, QTY, None, TimeInForce.IOC, order_type=OrderType.MARKET)
+        assert (await rig.client.place(it)).state is OrderState.ACKED
+        await col.until(
+            lambda: any(r.state is OrderState.FILLED and r.cumulative for r in col.for_order(it.client_order_id))
+        )
+        assert sum(f.qty for r in col.for_order(it.client_order_id) for f in r.fills) == QTY
+
+    run(venue, body)
+
+
+# Bybit: the trade and the private socket both drop and come back; OKX: its one socket
+@pytest.mark.parametrize(("venue", "sockets"), [("bybit", 2), ("okx", 1)])
+def test_reconnects_logs_in_and_resubscribes_after_a_drop(venue: str, sockets: int) -> None:
+    async def body(rig: OrderRig) -> None:
+        col = Collector(rig)
+        rig.venue.inject(Fault.DISCONNECT)
+        end = time.monotonic() + 3
+        while rig.client.counters.reconnects < sockets and time.monotonic() < end:
+            await asyncio.sleep(0.02)
+        assert rig.client.counters.reconnects >= sockets  # in the background
+        it = intent(rig, Side.SELL, QTY, best(rig)[0] - 50)
+        assert (await rig.client.place(it)).state is OrderState.ACKED
+        await col.until(lambda: sum(f.qty for r in col.for_order(it.client_order_id) for f in r.fills) == QTY)
+
+    run(venue, body)
+
+
+def _order_entry(client: object) -> AuthenticatedConnection:
+    """The connection orders are sent on."""
+    if isinstance(client, bybit.BybitOrderClient):
+        return client.trade_connection
+    assert isinstance(client, okx.OkxOrderClient)
+    return client.connection
+
+
+@pytest.mark.parametrize("venue", ACK_VENUES)
+def test_reconnect_at_the_latest_on_the_next_call(venue: str) -> None:
+    async def body(rig: OrderRig) -> None:
+        connection = _order_entry(rig.client)
+        connection.started = False  # no background reconnection: the next call must do it
+        await connection.ws.close()
+        assert not connection.ws.connected
+        bid, _ = best(rig)
+        r = await rig.client.place(intent(rig, Side.BUY, QTY, bid - 20_000, TimeInForce.GTC))
+        assert r.state is OrderState.ACKED and connection.ws.connected
 
     run(venue, body)

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 import pytest
-import uvloop
 
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
@@ -34,6 +32,7 @@ from arbcore.venues.orders.binance import (
 )
 from arbcore.venues.orders.decimal_text import to_text
 from arbcore.venues.signing.credentials import Credentials
+from test_order_clients import run
 
 # ---- signing --------------------------------------------------------------------------------------
 
@@ -277,18 +276,6 @@ def test_error_mapping() -> None:
 
 
 # ---- round trips against the simulator ------------------------------------------------------------------
-
-
-def run(venue: str, body: Callable[[OrderRig], Awaitable[None]]) -> None:
-    async def main() -> None:
-        rig = OrderRig(venue)
-        await rig.start()
-        try:
-            await asyncio.wait_for(body(rig), 20)
-        finally:
-            await rig.stop()
-
-    uvloop.run(main())
 
 
 def _rig_intent(rig: OrderRig, side: Side, price: int, tif: TimeInForce, *, post_only: bool = False) -> OrderIntent:

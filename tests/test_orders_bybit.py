@@ -1,20 +1,16 @@
 """Bybit v5 specifics of the order client and its simulated order side: the TIF/post-only table,
 parsing of the documented stream messages, error-code mapping, signing round trips against the
-simulator, post-only cancellation, cancel of a finished order, and reconnection."""
+simulator, post-only cancellation (what Bybit shares with OKX is in test_order_clients.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
 import pytest
-import uvloop
 
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill
 from arbcore.sim.orders.rig import OrderRig, client_config
-from arbcore.sim.server import Fault
 from arbcore.venues.orders import AuthError, OrderReport, OrderTimeoutError, RateLimitedError
 from arbcore.venues.orders.bybit import (
     BybitOrderClient,
@@ -26,6 +22,7 @@ from arbcore.venues.orders.bybit import (
 from arbcore.venues.orders.registry import OrderClientConfig
 from arbcore.venues.signing.credentials import Credentials
 from test_order_clients import QTY, Collector, best, intent
+from test_order_clients import run as run_venue
 
 CREDS = Credentials("k" * 18, "s" * 32)
 
@@ -36,15 +33,7 @@ def offline_client(scales: dict[str, tuple[int, int]]) -> BybitOrderClient:
 
 
 def run(body: Callable[[OrderRig], Awaitable[None]]) -> None:
-    async def main() -> None:
-        rig = OrderRig("bybit")
-        await rig.start()
-        try:
-            await asyncio.wait_for(body(rig), 20)
-        finally:
-            await rig.stop()
-
-    uvloop.run(main())
+    run_venue("bybit", body)
 
 
 # ---- request building --------------------------------------------------------------------------
@@ -77,21 +66,6 @@ def test_tif_post_only_table(otype: OrderType, tif: TimeInForce, post_only: bool
         assert "price" not in args and args["marketUnit"] == "baseCoin"
     else:
         assert args["price"] == "50000.1"
-
-
-@pytest.mark.parametrize(
-    ("otype", "tif", "post_only"),
-    [
-        (OrderType.LIMIT, TimeInForce.IOC, True),
-        (OrderType.LIMIT, TimeInForce.FOK, True),
-        (OrderType.MARKET, TimeInForce.FOK, False),
-        (OrderType.MARKET, TimeInForce.IOC, True),
-    ],
-)
-def test_unexpressible_orders_are_refused_locally(otype: OrderType, tif: TimeInForce, post_only: bool) -> None:
-    it = intent(_Rig(), Side.SELL, 100, 5_000_000, tif, order_type=otype, post_only=post_only)  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
-        order_fields(it)
 
 
 # ---- documented messages -----------------------------------------------------------------------
@@ -306,60 +280,6 @@ def test_post_only_that_would_take_is_cancelled_on_the_stream() -> None:
         assert q is not None and q.state is OrderState.CANCELED
         again = await rig.client.place(it)
         assert again.state is OrderState.REJECTED and again.reason.startswith("110072")
-
-    run(body)
-
-
-def test_cancel_of_a_filled_order_returns_its_final_state() -> None:
-    async def body(rig: OrderRig) -> None:
-        _, ask = best(rig)
-        it = intent(rig, Side.BUY, QTY, ask + 50, TimeInForce.IOC)
-        await rig.client.place(it)
-        c = await rig.client.cancel(it)
-        assert c.state is OrderState.FILLED and c.filled_qty == QTY
-        assert sum(f.qty for f in c.fills) == QTY and all(f.fee_asset == "BTC" for f in c.fills)
-
-    run(body)
-
-
-def test_market_order_fills_in_base_units() -> None:
-    async def body(rig: OrderRig) -> None:
-        col = Collector(rig)
-        it = intent(rig, Side.BUY, QTY, None, TimeInForce.IOC, order_type=OrderType.MARKET)
-        assert (await rig.client.place(it)).state is OrderState.ACKED
-        await col.until(
-            lambda: any(r.state is OrderState.FILLED and r.cumulative for r in col.for_order(it.client_order_id))
-        )
-        assert sum(f.qty for r in col.for_order(it.client_order_id) for f in r.fills) == QTY
-
-    run(body)
-
-
-def test_reconnects_and_resubscribes_after_a_drop() -> None:
-    async def body(rig: OrderRig) -> None:
-        col = Collector(rig)
-        rig.venue.inject(Fault.DISCONNECT)
-        end = time.monotonic() + 3
-        while rig.client.counters.reconnects < 2 and time.monotonic() < end:
-            await asyncio.sleep(0.02)
-        assert rig.client.counters.reconnects >= 2  # trade and private, in the background
-        it = intent(rig, Side.SELL, QTY, best(rig)[0] - 50)
-        assert (await rig.client.place(it)).state is OrderState.ACKED
-        await col.until(lambda: sum(f.qty for r in col.for_order(it.client_order_id) for f in r.fills) == QTY)
-
-    run(body)
-
-
-def test_reconnect_at_the_latest_on_the_next_call() -> None:
-    async def body(rig: OrderRig) -> None:
-        client = rig.client
-        assert isinstance(client, BybitOrderClient)
-        client._started = False  # no background reconnection: the next call must do it
-        await client.trade.close()
-        assert not client.trade.connected
-        bid, _ = best(rig)
-        r = await client.place(intent(rig, Side.BUY, QTY, bid - 20_000, TimeInForce.GTC))
-        assert r.state is OrderState.ACKED and client.trade.connected
 
     run(body)
 

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-import uvloop
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -30,6 +29,7 @@ from arbcore.venues.orders.coinbase import (
 from arbcore.venues.orders.registry import OrderClientConfig
 from arbcore.venues.signing.coinbase import coinbase_jwt
 from arbcore.venues.signing.credentials import Credentials
+from test_order_clients import run as run_venue
 
 
 def pem() -> str:
@@ -285,15 +285,7 @@ def test_sim_jwt_verification() -> None:
 
 
 def run(body: Callable[[OrderRig], Awaitable[None]]) -> None:
-    async def main() -> None:
-        rig = OrderRig("coinbase")
-        await rig.start()
-        try:
-            await asyncio.wait_for(body(rig), 20)
-        finally:
-            await rig.stop()
-
-    uvloop.run(main())
+    run_venue("coinbase", body)
 
 
 def rig_intent(rig: OrderRig, tif: TimeInForce, price: int, tag: str) -> OrderIntent:

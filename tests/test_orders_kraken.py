@@ -11,7 +11,6 @@ from typing import Any
 
 import orjson
 import pytest
-import uvloop
 
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
@@ -22,6 +21,7 @@ from arbcore.venues.orders.kraken import KrakenOrderClient, asset_name, make_cli
 from arbcore.venues.orders.registry import OrderClientConfig
 from arbcore.venues.signing.credentials import Credentials
 from arbcore.venues.signing.kraken import KrakenNonce
+from test_order_clients import run as run_venue
 
 CREDS = Credentials("key", "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==")
 
@@ -221,15 +221,7 @@ def test_rest_trade_and_asset_pair() -> None:
 
 
 def run(body: Callable[[OrderRig], Awaitable[None]], *, connect: bool = True) -> None:
-    async def main() -> None:
-        rig = OrderRig("kraken")
-        await rig.start(connect_client=connect)
-        try:
-            await asyncio.wait_for(body(rig), 20)
-        finally:
-            await rig.stop()
-
-    uvloop.run(main())
+    run_venue("kraken", body, connect=connect)
 
 
 def test_sim_refuses_unknown_key_and_reused_nonce() -> None:

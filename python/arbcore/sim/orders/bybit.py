@@ -16,7 +16,6 @@ query finds it. Signatures are recomputed with the account's secret; a mismatch 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any
 
@@ -25,8 +24,9 @@ from aiohttp import web
 
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.sim.exchange import Refusal, SimAccount, SimExchange, SimFill, SimOrder
-from arbcore.sim.fmt import fixed, now_ms, places_of
-from arbcore.sim.orders.common import PrivateFanout, exchange_of, rest_reply, ws_reply
+from arbcore.sim.fmt import now_ms
+from arbcore.sim.orders.common import PrivateFanout, exchange_of, lot_text, rest_reply, tick_text, ws_reply
+from arbcore.sim.orders.post_only import PostOnlyPhantoms
 from arbcore.sim.server import SimConnection, SimVenue
 from arbcore.venues.orders.decimal_text import to_raw, to_text
 from arbcore.venues.signing.bybit import bybit_signature, bybit_ws_signature
@@ -73,20 +73,10 @@ class BybitOrderSide:
         self.venue = venue
         self.exchange: SimExchange = exchange_of(venue)
         self.fanout = PrivateFanout(venue, self.render)
-        #: PostOnly orders cancelled for taking liquidity: (api key, orderLinkId) -> order
-        self.phantoms: dict[tuple[str, str], SimOrder] = {}
-        self._phantom_ids = itertools.count(9_000_000_000)
+        self.phantoms = PostOnlyPhantoms(venue, 9_000_000_000)
         self._exec_seq = itertools.count(1)
 
     # ---- formatting ------------------------------------------------------------------------------
-
-    def _qty(self, symbol: str, raw: int) -> str:
-        spec = self.venue.instruments[symbol].spec
-        return fixed(raw, spec.qty_decimals, places_of(spec.lot, spec.qty_decimals))
-
-    def _px(self, symbol: str, raw: int) -> str:
-        spec = self.venue.instruments[symbol].spec
-        return fixed(raw, spec.price_decimals, places_of(spec.tick, spec.price_decimals))
 
     def _asset_text(self, asset: str, raw: int) -> str:
         return to_text(raw, self.exchange.assets[asset])
@@ -103,15 +93,15 @@ class BybitOrderSide:
             "side": "Buy" if o.side is Side.BUY else "Sell",
             "orderType": "Limit" if o.order_type is OrderType.LIMIT else "Market",
             "timeInForce": "PostOnly" if o.post_only else ("IOC" if o.order_type is OrderType.MARKET else o.tif.value),
-            "price": self._px(o.symbol, o.price) if o.price is not None else "0",
-            "qty": self._qty(o.symbol, o.qty),
+            "price": tick_text(self.venue, o.symbol, o.price) if o.price is not None else "0",
+            "qty": lot_text(self.venue, o.symbol, o.qty),
             "orderStatus": _status(o),
             "cancelType": "CancelByUser" if o.state is OrderState.CANCELED and o.tif is TimeInForce.GTC else "UNKNOWN",
             "rejectReason": reject_reason,
             "avgPrice": to_text(o.quote_filled // o.filled, nd - spec.qty_decimals) if o.filled else "",
-            "leavesQty": self._qty(o.symbol, o.remaining if o.is_open else 0),
+            "leavesQty": lot_text(self.venue, o.symbol, o.remaining if o.is_open else 0),
             "leavesValue": "0",
-            "cumExecQty": self._qty(o.symbol, o.filled),
+            "cumExecQty": lot_text(self.venue, o.symbol, o.filled),
             "cumExecValue": to_text(o.quote_filled, nd),
             "cumExecFee": self._asset_text(fee_asset, fee) if fee_asset else "0",
             "feeCurrency": fee_asset,
@@ -128,15 +118,15 @@ class BybitOrderSide:
             "orderId": o.order_id,
             "orderLinkId": o.client_id,
             "side": "Buy" if o.side is Side.BUY else "Sell",
-            "orderPrice": self._px(o.symbol, o.price) if o.price is not None else "0",
-            "orderQty": self._qty(o.symbol, o.qty),
-            "leavesQty": self._qty(o.symbol, o.remaining if o.is_open else 0),
+            "orderPrice": tick_text(self.venue, o.symbol, o.price) if o.price is not None else "0",
+            "orderQty": lot_text(self.venue, o.symbol, o.qty),
+            "leavesQty": lot_text(self.venue, o.symbol, o.remaining if o.is_open else 0),
             "orderType": "Limit" if o.order_type is OrderType.LIMIT else "Market",
             "execFee": self._asset_text(f.fee_asset, f.fee),
             "feeCurrency": f.fee_asset,
             "execId": f.fill_id,
-            "execPrice": self._px(o.symbol, f.price),
-            "execQty": self._qty(o.symbol, f.qty),
+            "execPrice": tick_text(self.venue, o.symbol, f.price),
+            "execQty": lot_text(self.venue, o.symbol, f.qty),
             "execType": "Trade",
             "execValue": to_text(f.price * f.qty, spec.price_decimals + spec.qty_decimals),
             "execTime": str(f.ts_ms),
@@ -298,14 +288,14 @@ class BybitOrderSide:
                 return
         post_only = tif_text == "PostOnly"
         tif = TimeInForce.IOC if otype is OrderType.MARKET else TimeInForce(tif_text if not post_only else "GTC")
-        if (key, cid) in self.phantoms:
+        if self.phantoms.get(key, cid) is not None:
             conn.send(self._trade_frame(msg, *REFUSALS[Refusal.DUPLICATE_CLIENT_ID]))
             return
         result = self.exchange.submit(
             key, symbol, side=side, order_type=otype, tif=tif, qty=qty, price=price, client_id=cid, post_only=post_only
         )
         if result.refusal is Refusal.POST_ONLY_WOULD_TAKE:
-            self._post_only_cancel(conn, msg, key, symbol, side, qty, price, cid)
+            self._post_only_cancel(conn, msg, self.phantoms.add(key, cid, symbol, side, qty=qty, price=price))
             return
         if result.refusal is not None or result.order is None:
             refusal = result.refusal or Refusal.FAULT_REJECT
@@ -317,51 +307,14 @@ class BybitOrderSide:
         data = {"orderId": result.order.order_id, "orderLinkId": cid}
         ws_reply(conn, self._trade_frame(msg, 0, "OK", data), result)
 
-    def _post_only_cancel(  # noqa: PLR0917
-        self,
-        conn: SimConnection,
-        msg: dict[str, Any],
-        key: str,
-        symbol: str,
-        side: Side,
-        qty: int,
-        price: int | None,
-        cid: str,
-    ) -> None:
-        now = now_ms()
-        order = SimOrder(
-            key,
-            symbol,
-            str(next(self._phantom_ids)),
-            cid,
-            side,
-            OrderType.LIMIT,
-            TimeInForce.GTC,
-            qty,
-            price,
-            True,
-            0,
-            now,
-        )
-        order.state = OrderState.CANCELED
-        order.updated_ms = now
-        self.phantoms[(key, cid)] = order
+    def _post_only_cancel(self, conn: SimConnection, msg: dict[str, Any], order: SimOrder) -> None:
+        """Acknowledge ``order`` (just made a phantom), then push it cancelled."""
+        key, cid = order.account, order.client_id
         conn.send(self._trade_frame(msg, 0, "OK", {"orderId": order.order_id, "orderLinkId": cid}))
-        frame = orjson.dumps(
-            {
-                "id": f"{CONN_ID}-o{now}",
-                "topic": "order",
-                "creationTime": now,
-                "data": [self.order_dict(order, "EC_PostOnlyWillTakeLiquidity")],
-            }
-        )
-
-        def push() -> None:
-            for c in list(self.venue.connections):
-                if c.private and c.state.get("account") == key and "order" in (c.state.get("private_subs") or ()):
-                    c.send(frame)
-
-        asyncio.get_running_loop().call_soon(push)
+        now = order.updated_ms
+        data = [self.order_dict(order, "EC_PostOnlyWillTakeLiquidity")]
+        frame = orjson.dumps({"id": f"{CONN_ID}-o{now}", "topic": "order", "creationTime": now, "data": data})
+        self.phantoms.push_soon(key, "order", frame)
 
     def _cancel(self, conn: SimConnection, msg: dict[str, Any], key: str, a: dict[str, Any]) -> None:
         symbol = str(a.get("symbol", ""))
@@ -414,7 +367,7 @@ class BybitOrderSide:
     def _find_any(self, key: str, symbol: str | None, cid: str | None, oid: str | None) -> SimOrder | None:
         order = self.exchange.find(key, symbol, client_id=cid, order_id=oid)
         if order is None and cid:
-            order = self.phantoms.get((key, cid))
+            order = self.phantoms.get(key, cid)
         return order
 
     async def _realtime(self, request: web.Request) -> web.Response:

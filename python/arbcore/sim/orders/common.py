@@ -1,5 +1,6 @@
-"""What every simulated order side shares: answering under an injected reply fault, accounts by
-API key, and the private-stream fan-out to authenticated connections."""
+"""What the simulated order sides share: answering under an injected reply fault, accounts by
+API key, the private-stream fan-out to authenticated connections, and quantity/price text at the
+lot's and tick's places."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from arbcore.sim.exchange import Reply, SimAccount, SimExchange, SimFill, SimOrder, SubmitResult
+from arbcore.sim.fmt import fixed, places_of
 from arbcore.sim.server import SimConnection, SimVenue
 
 
@@ -70,3 +72,15 @@ class PrivateFanout:
             if conn.private and conn.state.get("account") == order.account and conn.state.get("private_subs"):
                 for frame in self.render(conn, order, fill):
                     conn.send(frame)
+
+
+def lot_text(venue: SimVenue, symbol: str, raw: int) -> str:
+    """A quantity with exactly the places of the instrument's lot (as Bybit and OKX print it)."""
+    spec = venue.instruments[symbol].spec
+    return fixed(raw, spec.qty_decimals, places_of(spec.lot, spec.qty_decimals))
+
+
+def tick_text(venue: SimVenue, symbol: str, raw: int) -> str:
+    """A price with exactly the places of the instrument's tick (as Bybit and OKX print it)."""
+    spec = venue.instruments[symbol].spec
+    return fixed(raw, spec.price_decimals, places_of(spec.tick, spec.price_decimals))

@@ -16,7 +16,6 @@ A post_only order that would take is accepted and then pushed ``canceled`` with 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from datetime import UTC, datetime
 from typing import Any
@@ -26,8 +25,9 @@ from aiohttp import web
 
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.sim.exchange import Refusal, SimExchange, SimFill, SimOrder
-from arbcore.sim.fmt import fixed, now_ms, places_of
-from arbcore.sim.orders.common import PrivateFanout, exchange_of, rest_reply, ws_reply
+from arbcore.sim.fmt import now_ms
+from arbcore.sim.orders.common import PrivateFanout, exchange_of, lot_text, rest_reply, tick_text, ws_reply
+from arbcore.sim.orders.post_only import PostOnlyPhantoms
 from arbcore.sim.server import SimConnection, SimVenue
 from arbcore.venues.orders.decimal_text import to_raw, to_text
 from arbcore.venues.signing.okx import WS_LOGIN_PATH, okx_signature
@@ -97,19 +97,10 @@ class OkxOrderSide:
         self.venue = venue
         self.exchange: SimExchange = exchange_of(venue)
         self.fanout = PrivateFanout(venue, self.render)
-        self.phantoms: dict[tuple[str, str], SimOrder] = {}
-        self._phantom_ids = itertools.count(7_000_000_000)
+        self.phantoms = PostOnlyPhantoms(venue, 7_000_000_000)
         self._bill_ids = itertools.count(1)
 
     # ---- formatting ------------------------------------------------------------------------------
-
-    def _qty(self, symbol: str, raw: int) -> str:
-        spec = self.venue.instruments[symbol].spec
-        return fixed(raw, spec.qty_decimals, places_of(spec.lot, spec.qty_decimals))
-
-    def _px(self, symbol: str, raw: int) -> str:
-        spec = self.venue.instruments[symbol].spec
-        return fixed(raw, spec.price_decimals, places_of(spec.tick, spec.price_decimals))
 
     def _fee_text(self, asset: str, charged: int) -> str:
         """A charge as OKX prints it: negative."""
@@ -128,18 +119,18 @@ class OkxOrderSide:
             "ordId": o.order_id,
             "clOrdId": o.client_id,
             "tag": "",
-            "px": self._px(o.symbol, o.price) if o.price is not None else "",
-            "sz": self._qty(o.symbol, o.qty),
+            "px": tick_text(self.venue, o.symbol, o.price) if o.price is not None else "",
+            "sz": lot_text(self.venue, o.symbol, o.qty),
             "ordType": _ord_type(o),
             "side": "buy" if o.side is Side.BUY else "sell",
             "posSide": "",
             "tdMode": "cash",
-            "accFillSz": self._qty(o.symbol, o.filled),
+            "accFillSz": lot_text(self.venue, o.symbol, o.filled),
             "avgPx": to_text(o.quote_filled // o.filled, spec.price_decimals) if o.filled else "0",
             "state": _STATE[o.state],
-            "fillPx": self._px(o.symbol, last.price) if last else "",
+            "fillPx": tick_text(self.venue, o.symbol, last.price) if last else "",
             "tradeId": last.fill_id if last else "",
-            "fillSz": self._qty(o.symbol, last.qty) if last else "0",
+            "fillSz": lot_text(self.venue, o.symbol, last.qty) if last else "0",
             "fillTime": str(last.ts_ms) if last else "",
             "feeCcy": fee_asset,
             "fee": self._fee_text(fee_asset, fee),
@@ -294,7 +285,7 @@ class OkxOrderSide:
             except ValueError:
                 refuse(*REFUSALS[Refusal.BAD_PRICE])
                 return
-        if (key, cid) in self.phantoms:
+        if self.phantoms.get(key, cid) is not None:
             refuse(*REFUSALS[Refusal.DUPLICATE_CLIENT_ID])
             return
         post_only = kind == "post_only"
@@ -305,7 +296,7 @@ class OkxOrderSide:
             conn.send(self._op_frame(msg, [], *RATE_LIMIT))
             return
         if result.refusal is Refusal.POST_ONLY_WOULD_TAKE:
-            self._post_only_cancel(conn, msg, key, symbol, side, qty, price, cid)
+            self._post_only_cancel(conn, msg, self.phantoms.add(key, cid, symbol, side, qty=qty, price=price))
             return
         if result.refusal is not None or result.order is None:
             refusal = result.refusal or Refusal.FAULT_REJECT
@@ -317,32 +308,10 @@ class OkxOrderSide:
         frame = self._op_frame(msg, [self._entry(cid, result.order.order_id, "0", "Order placed")])
         ws_reply(conn, frame, result)
 
-    def _post_only_cancel(  # noqa: PLR0917
-        self,
-        conn: SimConnection,
-        msg: dict[str, Any],
-        key: str,
-        symbol: str,
-        side: Side,
-        qty: int,
-        price: int | None,
-        cid: str,
-    ) -> None:
-        now = now_ms()
-        oid = str(next(self._phantom_ids))
-        order = SimOrder(key, symbol, oid, cid, side, OrderType.LIMIT, TimeInForce.GTC, qty, price, True, 0, now)
-        order.state = OrderState.CANCELED
-        order.updated_ms = now
-        self.phantoms[(key, cid)] = order
-        conn.send(self._op_frame(msg, [self._entry(cid, oid, "0", "Order placed")]))
-        frame = self._push(order, None)
-
-        def push() -> None:
-            for c in list(self.venue.connections):
-                if c.private and c.state.get("account") == key and "orders" in (c.state.get("private_subs") or ()):
-                    c.send(frame)
-
-        asyncio.get_running_loop().call_soon(push)
+    def _post_only_cancel(self, conn: SimConnection, msg: dict[str, Any], order: SimOrder) -> None:
+        """Acknowledge ``order`` (just made a phantom), then push it cancelled."""
+        conn.send(self._op_frame(msg, [self._entry(order.client_id, order.order_id, "0", "Order placed")]))
+        self.phantoms.push_soon(order.account, "orders", self._push(order, None))
 
     def _cancel(self, conn: SimConnection, msg: dict[str, Any], key: str, a: dict[str, Any]) -> None:
         symbol = str(a.get("instId") or "")
@@ -363,7 +332,7 @@ class OkxOrderSide:
     def _find_any(self, key: str, symbol: str | None, cid: Any, oid: Any) -> SimOrder | None:
         order = self.exchange.find(key, symbol, client_id=cid or None, order_id=oid or None)
         if order is None and cid:
-            order = self.phantoms.get((key, str(cid)))
+            order = self.phantoms.get(key, str(cid))
         return order
 
     # ---- REST ------------------------------------------------------------------------------------
@@ -429,8 +398,8 @@ class OkxOrderSide:
                     "clOrdId": order.client_id if order else "",
                     "billId": str(next(self._bill_ids)),
                     "tag": "",
-                    "fillPx": self._px(order.symbol, f.price) if order else "",
-                    "fillSz": self._qty(order.symbol, f.qty) if order else "",
+                    "fillPx": tick_text(self.venue, order.symbol, f.price) if order else "",
+                    "fillSz": lot_text(self.venue, order.symbol, f.qty) if order else "",
                     "side": "buy" if order and order.side is Side.BUY else "sell",
                     "posSide": "net",
                     "execType": "M" if f.maker else "T",

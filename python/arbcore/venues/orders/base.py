@@ -257,3 +257,11 @@ class Http:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def ms_to_ns(v: Any) -> int | None:
+    """A venue's epoch milliseconds (number or text) in nanoseconds; None if absent or malformed."""
+    try:
+        return int(v) * 1_000_000
+    except (TypeError, ValueError):
+        return None

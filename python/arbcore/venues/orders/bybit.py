@@ -48,7 +48,7 @@ reply or a 403 ban; ``options["rate_limit"] = False`` turns it off.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import itertools
 import time
 from collections.abc import Mapping
@@ -59,7 +59,8 @@ import orjson
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
 from arbcore.venues import ratelimit
-from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms
+from arbcore.venues.orders.base import Http, OrderClient, WsRpc, ms_to_ns, now_ms
+from arbcore.venues.orders.connection import AuthenticatedConnection
 from arbcore.venues.orders.decimal_text import to_raw, to_text
 from arbcore.venues.orders.registry import OrderClientConfig
 from arbcore.venues.orders.types import (
@@ -146,13 +147,6 @@ def map_state(d: Mapping[str, Any]) -> OrderState:
     return state
 
 
-def _ms_to_ns(v: Any) -> int | None:
-    try:
-        return int(v) * 1_000_000
-    except (TypeError, ValueError):
-        return None
-
-
 def retry_after_s(reset_ms: Any, now: int | None = None) -> float:
     """Seconds until ``X-Bapi-Limit-Reset-Timestamp`` (1 s when the venue did not say)."""
     try:
@@ -189,29 +183,23 @@ class BybitOrderClient(OrderClient):
         #: the documented per-UID order limits and per-IP REST limit, waited on before sending
         self.limiter = ratelimit.bybit() if config.options.get("rate_limit", True) else None
         self.trade = WsRpc(
-            config.urls["ws_trade"],
-            lambda m: _reply_id(m, "reqId"),
-            self._on_trade_event,
-            self._trade_lost,
-            "bybit trade",
+            config.urls["ws_trade"], lambda m: _reply_id(m, "reqId"), self._on_trade_event, name="bybit trade"
         )
         self.private = WsRpc(
-            config.urls["ws_private"],
-            lambda m: _reply_id(m, "req_id"),
-            self._on_private_event,
-            self._private_lost,
-            "bybit private",
+            config.urls["ws_private"], lambda m: _reply_id(m, "req_id"), self._on_private_event, name="bybit private"
+        )
+        self.trade_connection = AuthenticatedConnection(
+            self.trade, self._auth_trade, self.counters, ping=lambda: self._ping("reqId"), ping_every=PING_INTERVAL_S
+        )
+        self.private_connection = AuthenticatedConnection(
+            self.private,
+            self._auth_private,
+            self.counters,
+            ping=lambda: self._ping("req_id"),
+            ping_every=PING_INTERVAL_S,
         )
         self._ids = itertools.count(1)
         self._id_base = f"{time.time_ns() // 1000:x}"
-        self._trade_lock = asyncio.Lock()
-        self._private_lock = asyncio.Lock()
-        self._started = False
-        self._trade_ready = False
-        self._private_ready = False
-        self._closing = False
-        self._auth_refused = False
-        self._tasks: set[asyncio.Task[None]] = set()
         #: symbol -> (base, quote), for executions that do not name their fee currency
         self._assets: dict[str, tuple[str, str]] = {}
 
@@ -227,113 +215,40 @@ class BybitOrderClient(OrderClient):
         frame: dict[str, Any] = {key: "auth"} if key else {}
         return orjson.dumps(frame | {"op": "auth", "args": [self.creds.api_key, expires, sig]})
 
-    async def _connect_trade(self, timeout: float) -> None:
-        self._trade_ready = False
-        await self.trade.connect(timeout)
-        try:
-            await self._auth_trade(timeout)
-        except BaseException:
-            await self.trade.close()  # never left connected but unauthenticated
-            raise
-        self._trade_ready = True
+    def _ping(self, key: str) -> bytes:
+        return orjson.dumps({key: self._rid("p"), "op": "ping"})
+
+    def _refuse_credentials(self) -> None:
+        # one key serves both sockets: refused on one, neither reconnects in the background
+        self.trade_connection.auth_refused = self.private_connection.auth_refused = True
 
     async def _auth_trade(self, timeout: float) -> None:
         # no reqId: the trade stream wants them unique, and its auth answer is matched by its op
         reply = await self.trade.request("auth", self._auth_frame(None), timeout)
         code = int(reply.get("retCode", -1))
         if code != 0:
-            self._auth_refused = code in AUTH_CODES or self._auth_refused
+            if code in AUTH_CODES:
+                self._refuse_credentials()
             raise AuthError(f"bybit trade auth refused: {code} {reply.get('retMsg', '')}")
-
-    async def _connect_private(self, timeout: float) -> None:
-        self._private_ready = False
-        await self.private.connect(timeout)
-        try:
-            await self._auth_private(timeout)
-        except BaseException:
-            await self.private.close()
-            raise
-        self._private_ready = True
 
     async def _auth_private(self, timeout: float) -> None:
         reply = await self.private.request("auth", self._auth_frame("req_id"), timeout)
         if reply.get("success") is not True:
-            self._auth_refused = True
+            self._refuse_credentials()
             raise AuthError(f"bybit private auth refused: {reply.get('ret_msg', '')}")
         sub = orjson.dumps({"req_id": "subscribe", "op": "subscribe", "args": ["order", "execution"]})
         reply = await self.private.request("subscribe", sub, timeout)
         if reply.get("success") is not True:
             raise VenueError(f"bybit private subscribe refused: {reply.get('ret_msg', '')}")
 
-    async def _ensure_trade(self, timeout: float) -> None:
-        if self._trade_ready and self.trade.connected:
-            return
-        async with self._trade_lock:
-            if not (self._trade_ready and self.trade.connected):
-                await self._connect_trade(timeout)
-                if self._started:
-                    self.counters.reconnects += 1
-
-    async def _ensure_private(self, timeout: float) -> None:
-        if self._private_ready and self.private.connected:
-            return
-        async with self._private_lock:
-            if not (self._private_ready and self.private.connected):
-                await self._connect_private(timeout)
-                if self._started:
-                    self.counters.reconnects += 1
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _trade_lost(self) -> None:
-        self._trade_ready = False
-        if self._started and not self._closing and not self._auth_refused:
-            self._spawn(self._reconnect(self._ensure_trade))
-
-    def _private_lost(self) -> None:
-        self._private_ready = False
-        if self._started and not self._closing and not self._auth_refused:
-            self._spawn(self._reconnect(self._ensure_private))
-
-    async def _reconnect(self, ensure: Any) -> None:
-        delay = 0.05
-        while not self._closing and not self._auth_refused:
-            try:
-                await ensure(5.0)
-                return
-            except AuthError:
-                return
-            except (VenueError, OrderTimeoutError):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    async def _keepalive(self) -> None:
-        while not self._closing:
-            await asyncio.sleep(PING_INTERVAL_S)
-            for ws, key in ((self.trade, "reqId"), (self.private, "req_id")):
-                if ws.connected:
-                    with contextlib.suppress(OrderTimeoutError):
-                        ws.send(orjson.dumps({key: self._rid("p"), "op": "ping"}))
-
     async def start(self) -> None:
         await self.http.start()
-        await self._connect_trade(5.0)
-        await self._connect_private(5.0)
-        self._started = True
-        self._spawn(self._keepalive())
+        await self.trade_connection.start()
+        await self.private_connection.start()
 
     async def close(self) -> None:
-        self._closing = True
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self.trade.close()
-        await self.private.close()
+        await self.trade_connection.close()
+        await self.private_connection.close()
         await self.http.close()
 
     # ---- stream events ---------------------------------------------------------------------------
@@ -375,7 +290,7 @@ class BybitOrderClient(OrderClient):
             filled_qty=to_raw(str(d.get("cumExecQty") or "0"), qd, "cumExecQty"),
             cumulative=True,
             reason=reason,
-            venue_ns=_ms_to_ns(d.get("updatedTime")),
+            venue_ns=ms_to_ns(d.get("updatedTime")),
         )
 
     def fill_of(self, d: Mapping[str, Any]) -> Fill:
@@ -410,14 +325,14 @@ class BybitOrderClient(OrderClient):
             filled_qty=0,
             cumulative=False,
             fills=(self.fill_of(d),),
-            venue_ns=_ms_to_ns(d.get("execTime")),
+            venue_ns=ms_to_ns(d.get("execTime")),
         )
 
     # ---- order entry ---------------------------------------------------------------------------
 
     async def _trade_request(self, op: str, args: dict[str, str], timeout: float) -> dict[str, Any]:
-        await self._ensure_trade(timeout)
-        await self._ensure_private(timeout)
+        await self.trade_connection.ensure(timeout)
+        await self.private_connection.ensure(timeout)
         if self.limiter is not None:
             await self.limiter.acquire({f"{op.split('.')[1]}_{self.category}": 1})
         rid = self._rid("c")
@@ -427,11 +342,7 @@ class BybitOrderClient(OrderClient):
             "op": op,
             "args": [args],
         }
-        try:
-            reply = await self.trade.request(rid, orjson.dumps(frame), timeout)
-        except OrderTimeoutError:
-            self.counters.timeouts += 1
-            raise
+        reply = await self.trade_connection.request(rid, orjson.dumps(frame), timeout)
         if not isinstance(reply, dict):
             raise VenueError(f"bybit {op}: malformed reply")
         return reply
@@ -550,18 +461,7 @@ class BybitOrderClient(OrderClient):
             return None
         report = self.order_report(found[0])
         if report.filled_qty > 0 and report.venue_order_id:
-            fills = await self._fills(intent.symbol, report.venue_order_id, timeout)
-            report = OrderReport(
-                report.venue,
-                report.client_order_id,
-                report.state,
-                report.venue_order_id,
-                report.filled_qty,
-                True,
-                fills,
-                report.reason,
-                report.venue_ns,
-            )
+            report = dataclasses.replace(report, fills=await self._fills(intent.symbol, report.venue_order_id, timeout))
         return report
 
     async def open_orders(self, timeout: float = 5.0) -> list[OrderReport]:

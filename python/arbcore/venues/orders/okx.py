@@ -49,7 +49,6 @@ orders per 2 s per sub-account) is waited on before each op and penalised by a 5
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import time
 from collections import deque
@@ -61,14 +60,14 @@ import orjson
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
 from arbcore.venues import ratelimit
-from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms
+from arbcore.venues.orders.base import Http, OrderClient, WsRpc, ms_to_ns, now_ms
+from arbcore.venues.orders.connection import AuthenticatedConnection
 from arbcore.venues.orders.decimal_text import to_raw, to_text
 from arbcore.venues.orders.registry import OrderClientConfig
 from arbcore.venues.orders.types import (
     AuthError,
     InstrumentRules,
     OrderReport,
-    OrderTimeoutError,
     RateLimitedError,
     VenueBalance,
     VenueError,
@@ -150,13 +149,6 @@ def map_state(d: Mapping[str, Any]) -> OrderState:
     return state
 
 
-def _ms_to_ns(v: Any) -> int | None:
-    try:
-        return int(v) * 1_000_000
-    except (TypeError, ValueError):
-        return None
-
-
 def charged_fee(text: str) -> tuple[int, int]:
     """OKX fee text (negative = charged) -> (charge as a raw int, its decimals)."""
     p = places(text)
@@ -184,15 +176,13 @@ class OkxOrderClient(OrderClient):
         self.http = Http(config.urls["rest"], "okx rest")
         #: the documented per-instrument order/cancel limits, waited on before sending
         self.limiter = ratelimit.okx() if config.options.get("rate_limit", True) else None
-        self.ws = WsRpc(config.urls["ws_private"], self._request_id, self._on_event, self._lost, "okx private")
+        self.ws = WsRpc(config.urls["ws_private"], self._request_id, self._on_event, name="okx private")
+        # OKX closes a connection after 30 s without data; the text "ping" is answered "pong"
+        self.connection = AuthenticatedConnection(
+            self.ws, self._login, self.counters, ping=lambda: b"ping", ping_every=PING_INTERVAL_S
+        )
         self._ids = itertools.count(1)
         self._id_base = f"{time.time_ns() // 1000:x}x"
-        self._lock = asyncio.Lock()
-        self._started = False
-        self._ready = False
-        self._closing = False
-        self._auth_refused = False
-        self._tasks: set[asyncio.Task[None]] = set()
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
 
@@ -214,79 +204,22 @@ class OkxOrderClient(OrderClient):
     def _rid(self, prefix: str) -> str:
         return f"{prefix}{self._id_base}{next(self._ids)}"  # alphanumeric, at most 32
 
-    async def _connect(self, timeout: float) -> None:
-        self._ready = False
-        await self.ws.connect(timeout)
-        try:
-            await self._login(timeout)
-        except BaseException:
-            await self.ws.close()  # never left connected but logged out
-            raise
-        self._ready = True
-
     async def _login(self, timeout: float) -> None:
         reply = await self.ws.request("login", okx_ws_login(self.creds, now_ms() // 1000).encode(), timeout)
         if reply.get("event") != "login" or str(reply.get("code")) != "0":
-            self._auth_refused = True
+            self.connection.auth_refused = True
             raise AuthError(f"okx login refused: {reply.get('code')} {reply.get('msg', '')}")
         sub = {"id": "subscribe", "op": "subscribe", "args": [{"channel": "orders", "instType": "SPOT"}]}
         reply = await self.ws.request("subscribe", orjson.dumps(sub), timeout)
         if reply.get("event") != "subscribe":
             raise VenueError(f"okx orders subscribe refused: {reply.get('code')} {reply.get('msg', '')}")
 
-    async def _ensure(self, timeout: float) -> None:
-        if self._ready and self.ws.connected:
-            return
-        async with self._lock:
-            if not (self._ready and self.ws.connected):
-                await self._connect(timeout)
-                if self._started:
-                    self.counters.reconnects += 1
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _lost(self) -> None:
-        self._ready = False
-        if self._started and not self._closing and not self._auth_refused:
-            self._spawn(self._reconnect())
-
-    async def _reconnect(self) -> None:
-        delay = 0.05
-        while not self._closing and not self._auth_refused:
-            try:
-                await self._ensure(5.0)
-                return
-            except AuthError:
-                return
-            except (VenueError, OrderTimeoutError):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    async def _keepalive(self) -> None:
-        # OKX closes a connection after 30 s without data; the text "ping" is answered "pong"
-        while not self._closing:
-            await asyncio.sleep(PING_INTERVAL_S)
-            if self.ws.connected:
-                with contextlib.suppress(OrderTimeoutError):
-                    self.ws.send(b"ping")
-
     async def start(self) -> None:
         await self.http.start()
-        await self._connect(5.0)
-        self._started = True
-        self._spawn(self._keepalive())
+        await self.connection.start()
 
     async def close(self) -> None:
-        self._closing = True
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self.ws.close()
+        await self.connection.close()
         await self.http.close()
 
     # ---- stream ----------------------------------------------------------------------------------
@@ -357,7 +290,7 @@ class OkxOrderClient(OrderClient):
             cumulative=True,
             fills=fills,
             reason=reason,
-            venue_ns=_ms_to_ns(d.get("uTime")),
+            venue_ns=ms_to_ns(d.get("uTime")),
         )
 
     def fill_of(self, d: Mapping[str, Any]) -> Fill:
@@ -377,18 +310,14 @@ class OkxOrderClient(OrderClient):
 
     async def _op(self, op: str, args: dict[str, str], timeout: float) -> tuple[str, str, dict[str, Any]]:
         """Send one op; (code, msg, the order's data entry) after the rate-limit/auth checks."""
-        await self._ensure(timeout)
+        await self.connection.ensure(timeout)
         if self.limiter is not None:
             family = "order" if op == "order" else "cancel"
             cost = {f"{family}:{args['instId']}": 1.0} | ({"subaccount": 1.0} if op == "order" else {})
             await self.limiter.acquire(cost)
         rid = self._rid("o")
         frame = orjson.dumps({"id": rid, "op": op, "args": [args]})
-        try:
-            reply = await self.ws.request(rid, frame, timeout)
-        except OrderTimeoutError:
-            self.counters.timeouts += 1
-            raise
+        reply = await self.connection.request(rid, frame, timeout)
         if not isinstance(reply, dict):
             raise VenueError(f"okx {op}: malformed reply")
         data = reply.get("data") or []

@@ -1,0 +1,138 @@
+"""The lifecycle of one authenticated WebSocket of an order client.
+
+A client builds the socket (:class:`WsRpc`: address, reply matching, event handler) and the
+venue's log-in (auth, login or subscribe messages, run once the socket is open); an
+:class:`AuthenticatedConnection` around them keeps what is the same on every venue:
+
+- ``ready`` only between a log-in that succeeded and the next drop: a socket that opened but
+  failed to log in is closed, never left open unauthenticated;
+- one connect at a time, whoever asks (a request through ``ensure``, the background reconnect);
+- after a drop, unless the client is closing or the venue refused the credentials, a background
+  task reconnects with backoff; a request that comes first reconnects in the foreground;
+- a reconnect after ``start`` counts in ``counters.reconnects``;
+- the background tasks (reconnects, keepalive pings, any the client spawns) end with ``close``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from arbcore.venues.orders.base import WsRpc
+from arbcore.venues.orders.types import AuthError, ClientCounters, OrderTimeoutError, VenueError
+
+FIRST_RETRY_S = 0.05
+MAX_RETRY_S = 5.0
+RECONNECT_TIMEOUT_S = 5.0
+
+
+class AuthenticatedConnection:
+    """One WebSocket and its log-in; takes over ``ws.on_disconnect``.
+
+    ``log_in(timeout)`` runs on every (re)connect and raises to refuse it; it sets
+    ``auth_refused`` when the venue refused the credentials (no background reconnect then: the
+    next request tries again and raises). ``ping()``, if given, is sent every ``ping_every``
+    seconds from ``start`` on, for venues that close a quiet connection.
+    """
+
+    def __init__(
+        self,
+        ws: WsRpc,
+        log_in: Callable[[float], Awaitable[None]],
+        counters: ClientCounters,
+        *,
+        ping: Callable[[], bytes] | None = None,
+        ping_every: float = 20.0,
+    ) -> None:
+        self.ws = ws
+        ws.on_disconnect = self._lost
+        self.log_in = log_in
+        self.counters = counters
+        self.ping = ping
+        self.ping_every = ping_every
+        self.ready = False
+        self.started = False
+        self.closing = False
+        self.auth_refused = False
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
+
+    @property
+    def usable(self) -> bool:
+        return self.ready and self.ws.connected
+
+    async def start(self, timeout: float = 5.0) -> None:
+        """Connect and log in (raising what refused it); from now on drops reconnect by themselves."""
+        await self._open(timeout)
+        self.started = True
+        if self.ping is not None:
+            self.spawn(self._keepalive(self.ping))
+
+    async def close(self) -> None:
+        self.closing = True
+        for task in list(self.tasks):
+            task.cancel()
+        for task in list(self.tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.ws.close()
+
+    async def ensure(self, timeout: float) -> None:
+        """Return once the connection is logged in, reconnecting first if it is not."""
+        if self.usable:
+            return
+        async with self._lock:
+            if not self.usable:
+                await self._open(timeout)
+                if self.started:
+                    self.counters.reconnects += 1
+
+    async def request(self, req_id: str, payload: bytes, timeout: float) -> Any:
+        """An order-entry request on the socket; a timeout (outcome unknown) counts in ``counters.timeouts``."""
+        try:
+            return await self.ws.request(req_id, payload, timeout)
+        except OrderTimeoutError:
+            self.counters.timeouts += 1
+            raise
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` in the background until it ends or ``close`` cancels it."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _open(self, timeout: float) -> None:
+        self.ready = False
+        await self.ws.connect(timeout)
+        try:
+            await self.log_in(timeout)
+        except BaseException:
+            await self.ws.close()  # never left connected but logged out
+            raise
+        self.ready = True
+
+    def _lost(self) -> None:
+        self.ready = False
+        if self.started and not self.closing and not self.auth_refused:
+            self.spawn(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = FIRST_RETRY_S
+        while not self.closing and not self.auth_refused:
+            try:
+                await self.ensure(RECONNECT_TIMEOUT_S)
+                return
+            except AuthError:
+                return
+            except (VenueError, OrderTimeoutError):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_S)
+
+    async def _keepalive(self, ping: Callable[[], bytes]) -> None:
+        while not self.closing:
+            await asyncio.sleep(self.ping_every)
+            if self.ws.connected:
+                with contextlib.suppress(OrderTimeoutError):
+                    self.ws.send(ping())
