@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from decimal import Decimal
 from typing import Any
@@ -57,6 +58,7 @@ import orjson
 from arbcore.execution.orders import TERMINAL_STATES, OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
 from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms
+from arbcore.venues.orders.connection import AuthenticatedConnection
 from arbcore.venues.orders.decimal_text import to_raw, to_text
 from arbcore.venues.orders.registry import OrderClientConfig
 from arbcore.venues.orders.types import (
@@ -151,11 +153,8 @@ class CoinbaseOrderClient(OrderClient):
         self.creds = config.credentials
         self.host = urlsplit(config.urls["rest"]).netloc
         self.http = Http(config.urls["rest"], name="coinbase rest")
-        self.ws = WsRpc(config.urls["ws_user"], self._request_id, self.on_stream, self._on_disconnect, "coinbase user")
-        self._lock = asyncio.Lock()
-        self._closed = False
-        self._reconnect_task: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.ws = WsRpc(config.urls["ws_user"], self._request_id, self.on_stream, name="coinbase user")
+        self.connection = AuthenticatedConnection(self.ws, self._subscribe, self.counters)
         self._order_ids: dict[str, str] = {}  # client order id -> order id
         self._symbols: dict[str, str] = {}  # client order id -> product id
         self._cum: dict[str, int] = {}  # order id -> cumulative quantity seen on the stream
@@ -171,27 +170,18 @@ class CoinbaseOrderClient(OrderClient):
         return None
 
     async def start(self) -> None:
-        self._closed = False
         await self.http.start()
-        async with self._lock:
-            await self._connect(5.0)
+        await self.connection.start()
 
     async def close(self) -> None:
-        self._closed = True
-        for task in [*self._tasks, *([self._reconnect_task] if self._reconnect_task else [])]:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self.ws.close()
+        await self.connection.close()  # and the fills fetches in flight
         await self.http.close()
 
-    async def _connect(self, timeout: float) -> None:
-        await self.ws.connect(timeout)
+    async def _subscribe(self, timeout: float) -> None:
         jwt = coinbase_jwt(self.creds, now_s=int(time.time()))
         sub = {"type": "subscribe", "channel": "user", "product_ids": sorted(self.config.scales), "jwt": jwt}
         reply = await self.ws.request("subscribe", orjson.dumps(sub), timeout)
         if reply.get("type") == "error":
-            await self.ws.close()
             message = str(reply.get("message", ""))
             if "auth" in message.lower() or "unauthorized" in message.lower():
                 raise AuthError(f"coinbase user channel: {message}")
@@ -199,33 +189,6 @@ class CoinbaseOrderClient(OrderClient):
         # most channels close after 60-90 s without messages; heartbeats keep the user channel open
         hb = {"type": "subscribe", "channel": "heartbeats", "jwt": coinbase_jwt(self.creds, now_s=int(time.time()))}
         self.ws.send(orjson.dumps(hb))
-
-    def _on_disconnect(self) -> None:
-        if self._closed:
-            return
-        self.counters.reconnects += 1
-        with contextlib.suppress(RuntimeError):
-            loop = asyncio.get_running_loop()
-            if self._reconnect_task is None or self._reconnect_task.done():
-                self._reconnect_task = loop.create_task(self._reconnect_soon())
-
-    async def _reconnect_soon(self) -> None:
-        delay = 0.05
-        while not self._closed and not self.ws.connected:
-            try:
-                await self._ensure(5.0)
-            except (AuthError, asyncio.CancelledError):
-                return
-            except Exception:  # retried: the next call also reconnects
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    async def _ensure(self, timeout: float) -> None:
-        if self.ws.connected:
-            return
-        async with self._lock:
-            if not self.ws.connected:
-                await self._connect(timeout)
 
     # ---- REST ------------------------------------------------------------------------------------
 
@@ -272,7 +235,7 @@ class CoinbaseOrderClient(OrderClient):
         body = create_order_body(intent)
         self._symbols[cid] = intent.symbol
         with contextlib.suppress(Exception):
-            await self._ensure(timeout)  # the stream comes back by itself; orders do not wait for it
+            await self.connection.ensure(timeout)  # the stream comes back by itself; orders do not wait for it
         t0 = now_ms()
         try:
             _, reply = await self._rest("POST", f"{API}/orders", body=body, timeout=timeout)
@@ -348,16 +311,7 @@ class CoinbaseOrderClient(OrderClient):
         report = self.rest_order_report(order, intent.symbol)
         if report.filled_qty and report.venue_order_id:
             fills = await self._fills(report.venue_order_id, intent.symbol, timeout)
-            report = OrderReport(
-                report.venue,
-                report.client_order_id,
-                report.state,
-                report.venue_order_id,
-                report.filled_qty,
-                True,
-                tuple(fills),
-                report.reason,
-            )
+            report = dataclasses.replace(report, fills=tuple(fills))
         return report
 
     def rest_order_report(self, order: dict[str, Any], symbol: str | None = None) -> OrderReport:
@@ -441,10 +395,11 @@ class CoinbaseOrderClient(OrderClient):
         return OrderReport(self.venue, cid, state, order_id, filled_qty=cum, reason=reason)
 
     def _spawn_fills(self, order_id: str, cid: str, symbol: str) -> None:
-        with contextlib.suppress(RuntimeError):
-            task = asyncio.get_running_loop().create_task(self._emit_fills(order_id, cid, symbol))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a message parsed outside a running client: nothing to fetch the fills with
+        self.connection.spawn(self._emit_fills(order_id, cid, symbol))
 
     async def _emit_fills(self, order_id: str, cid: str, symbol: str) -> None:
         delay = 0.2

@@ -7,8 +7,9 @@ venue's log-in (auth, login or subscribe messages, run once the socket is open);
 - ``ready`` only between a log-in that succeeded and the next drop: a socket that opened but
   failed to log in is closed, never left open unauthenticated;
 - one connect at a time, whoever asks (a request through ``ensure``, the background reconnect);
-- after a drop, unless the client is closing or the venue refused the credentials, a background
-  task reconnects with backoff; a request that comes first reconnects in the foreground;
+- after a drop, unless the client is closing or the venue refused the credentials, one
+  background task reconnects with backoff, retrying any failure but a refusal of the
+  credentials; a request that comes first reconnects in the foreground;
 - a reconnect after ``start`` counts in ``counters.reconnects``;
 - the background tasks (reconnects, keepalive pings, any the client spawns) end with ``close``.
 """
@@ -21,7 +22,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from arbcore.venues.orders.base import WsRpc
-from arbcore.venues.orders.types import AuthError, ClientCounters, OrderTimeoutError, VenueError
+from arbcore.venues.orders.types import AuthError, ClientCounters, OrderTimeoutError
 
 FIRST_RETRY_S = 0.05
 MAX_RETRY_S = 5.0
@@ -58,6 +59,7 @@ class AuthenticatedConnection:
         self.auth_refused = False
         self.tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
+        self._reconnecting: asyncio.Task[None] | None = None
 
     @property
     def usable(self) -> bool:
@@ -65,6 +67,7 @@ class AuthenticatedConnection:
 
     async def start(self, timeout: float = 5.0) -> None:
         """Connect and log in (raising what refused it); from now on drops reconnect by themselves."""
+        self.closing = False
         await self._open(timeout)
         self.started = True
         if self.ping is not None:
@@ -97,11 +100,12 @@ class AuthenticatedConnection:
             self.counters.timeouts += 1
             raise
 
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run ``coro`` in the background until it ends or ``close`` cancels it."""
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        return task
 
     async def _open(self, timeout: float) -> None:
         self.ready = False
@@ -115,8 +119,11 @@ class AuthenticatedConnection:
 
     def _lost(self) -> None:
         self.ready = False
-        if self.started and not self.closing and not self.auth_refused:
-            self.spawn(self._reconnect())
+        if not self.started or self.closing or self.auth_refused:
+            return
+        # a failed log-in closes the socket, which lands here again: the running task retries
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = self.spawn(self._reconnect())
 
     async def _reconnect(self) -> None:
         delay = FIRST_RETRY_S
@@ -125,8 +132,8 @@ class AuthenticatedConnection:
                 await self.ensure(RECONNECT_TIMEOUT_S)
                 return
             except AuthError:
-                return
-            except (VenueError, OrderTimeoutError):
+                return  # a configuration problem: the next request tries again and raises it
+            except Exception:  # the venue is down or refused the upgrade, the token, the subscribe...
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_S)
 

@@ -39,7 +39,6 @@ idempotent; concurrent requests may arrive out of nonce order).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import itertools
@@ -51,13 +50,13 @@ import orjson
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
 from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms
+from arbcore.venues.orders.connection import AuthenticatedConnection
 from arbcore.venues.orders.decimal_text import to_raw, to_text
 from arbcore.venues.orders.registry import OrderClientConfig
 from arbcore.venues.orders.types import (
     AuthError,
     InstrumentRules,
     OrderReport,
-    OrderTimeoutError,
     RateLimitedError,
     VenueBalance,
     VenueError,
@@ -166,14 +165,10 @@ class KrakenOrderClient(OrderClient):
         self.creds = config.credentials
         self.http = Http(config.urls["rest"], name="kraken rest")
         self.nonce = KrakenNonce()
-        self.ws = WsRpc(
-            config.urls["ws_auth"], self._request_id, self.on_stream, self._on_disconnect, name="kraken ws-auth"
-        )
+        self.ws = WsRpc(config.urls["ws_auth"], self._request_id, self.on_stream, name="kraken ws-auth")
+        self.connection = AuthenticatedConnection(self.ws, self._subscribe, self.counters)
         self.token: str | None = None
         self._req_ids = itertools.count(1)
-        self._lock = asyncio.Lock()
-        self._closed = False
-        self._reconnect_task: asyncio.Task[None] | None = None
         #: per client order id: symbol (to find scales) and last cumulative fill from the stream
         self._symbols: dict[str, str] = {}
         self._cum: dict[str, int] = {}
@@ -187,27 +182,20 @@ class KrakenOrderClient(OrderClient):
         return None
 
     async def start(self) -> None:
-        self._closed = False
         await self.http.start()
-        async with self._lock:
-            await self._connect(5.0)
+        await self.connection.start()
 
     async def close(self) -> None:
-        self._closed = True
-        if self._reconnect_task is not None:
-            self._reconnect_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reconnect_task
-        await self.ws.close()
+        await self.connection.close()
         await self.http.close()
 
-    async def _connect(self, timeout: float) -> None:
+    async def _subscribe(self, timeout: float) -> None:
+        # a fresh token for every connection (the socket is open already; the token is REST)
         result = await self._private("/0/private/GetWebSocketsToken", [], timeout)
         token = result.get("token") if isinstance(result, dict) else None
         if not isinstance(token, str):
             raise VenueError("kraken GetWebSocketsToken: no token in the reply")
         self.token = token
-        await self.ws.connect(timeout)
         rid = next(self._req_ids)
         sub = {
             "method": "subscribe",
@@ -217,37 +205,8 @@ class KrakenOrderClient(OrderClient):
         reply = await self.ws.request(str(rid), orjson.dumps(sub), timeout)
         if not reply.get("success"):
             err = str(reply.get("error", "subscribe refused"))
-            await self.ws.close()
             raise_for_error(err, "subscribe executions")
             raise VenueError(f"kraken subscribe executions: {err}")
-
-    def _on_disconnect(self) -> None:
-        if self._closed:
-            return
-        self.counters.reconnects += 1
-        with contextlib.suppress(RuntimeError):
-            loop = asyncio.get_running_loop()
-            if self._reconnect_task is None or self._reconnect_task.done():
-                self._reconnect_task = loop.create_task(self._reconnect_soon())
-
-    async def _reconnect_soon(self) -> None:
-        """Bring the private stream back without waiting for the next call (best effort)."""
-        delay = 0.05
-        while not self._closed and not self.ws.connected:
-            try:
-                await self._ensure(5.0)
-            except (AuthError, asyncio.CancelledError):
-                return
-            except Exception:  # retried: the next call also reconnects
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    async def _ensure(self, timeout: float) -> None:
-        if self.ws.connected:
-            return
-        async with self._lock:
-            if not self.ws.connected:
-                await self._connect(timeout)
 
     # ---- REST ------------------------------------------------------------------------------------
 
@@ -324,16 +283,12 @@ class KrakenOrderClient(OrderClient):
     async def place(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
         cid = intent.client_order_id
         self._symbols[cid] = intent.symbol
-        await self._ensure(timeout)
+        await self.connection.ensure(timeout)
         assert self.token is not None
         rid = next(self._req_ids)
         payload = orjson.dumps(self.build_add_order(intent, self.token, rid))
         t0 = now_ms()
-        try:
-            reply = await self.ws.request(str(rid), payload, timeout)
-        except OrderTimeoutError:
-            self.counters.timeouts += 1
-            raise
+        reply = await self.connection.request(str(rid), payload, timeout)
         self.counters.latencies_ns.append((now_ms() - t0) * 1_000_000)
         self.counters.placed += 1
         return self.parse_add_order_reply(cid, reply)
@@ -351,15 +306,11 @@ class KrakenOrderClient(OrderClient):
 
     async def cancel(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
         cid = intent.client_order_id
-        await self._ensure(timeout)
+        await self.connection.ensure(timeout)
         assert self.token is not None
         rid = next(self._req_ids)
         msg = {"method": "cancel_order", "params": {"cl_ord_id": [cid], "token": self.token}, "req_id": rid}
-        try:
-            reply = await self.ws.request(str(rid), orjson.dumps(msg), timeout)
-        except OrderTimeoutError:
-            self.counters.timeouts += 1
-            raise
+        reply = await self.connection.request(str(rid), orjson.dumps(msg), timeout)
         if reply.get("success"):
             self.counters.canceled += 1
             result = reply.get("result") or {}
