@@ -399,8 +399,9 @@ def issue6(
             "(`benches/guard/baseline.json`, rewritten by `make guard-baseline`). Counts do not move with "
             "machine load. Without valgrind the guard prints that it is skipped and passes locally, and fails "
             "when `CI=true`. Measured cost in `make test`: 2-10 s with a warm release build (3 callgrind runs ~2 s, "
-            "plus relinking the guard when the crate changed); on a fresh clone the first build of the release "
-            "dependencies (criterion and proptest included, as for any bench target) adds ~85 s once. "
+            "plus relinking the guard when the crate changed); on a fresh clone 30-40 s in all: the guard is a "
+            "plain binary behind the `guard` feature (`arbcore-guard`), so no dev-dependency (criterion, "
+            "proptest) is built for it, only the crate itself without the Python bindings. "
             "Baseline (" + str(guard.get("rustc", "")) + "):",
             "",
             "| path | input | instructions |",

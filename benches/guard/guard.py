@@ -42,7 +42,18 @@ def in_ci() -> bool:
 
 def build() -> Path:
     out = subprocess.run(
-        ["cargo", "build", "--release", "--quiet", "--bench", "guard", "--message-format=json"],
+        # a plain bin behind the `guard` feature: no dev-dependencies (criterion, proptest) to build
+        [
+            "cargo",
+            "build",
+            "--release",
+            "--quiet",
+            "--bin",
+            "arbcore-guard",
+            "--features",
+            "guard",
+            "--message-format=json",
+        ],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -50,7 +61,8 @@ def build() -> Path:
     ).stdout
     for line in out.splitlines():
         msg = json.loads(line)
-        if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "guard" and msg.get("executable"):
+        target = msg.get("target", {}).get("name")
+        if msg.get("reason") == "compiler-artifact" and target == "arbcore-guard" and msg.get("executable"):
             return Path(msg["executable"])
     raise SystemExit("guard: cargo did not report the guard executable")
 
