@@ -230,6 +230,13 @@ def issue6(
             d_info = {**extra.get(refr.name, {}), **pinfo}
     rust_cross = find(criterion, r"^refresh/cross$")
     rust_nocross = find(criterion, r"^refresh/no_cross$")
+    apply_cross = find(criterion, r"^apply/cross$")
+    # Rust, the same five-venue stream: per-element times are per top-of-book change
+    rust_five = find(criterion, r"^five_venues/apply_refresh$")
+    rust_five_apply = find(criterion, r"^five_venues/apply_only$")
+    rust_five_added = (
+        rust_five.per_element_ns - rust_five_apply.per_element_ns if rust_five and rust_five_apply else None
+    )
     # (e) e2e
     e_above = None
     if e2e and "engine" in e2e and "echo" in e2e:
@@ -284,13 +291,25 @@ def issue6(
         }
     )
     if d_added is not None and d_per_msg is not None:
-        paired_txt = ", paired reps" if paired is not None else ""
+        paired_txt = ", paired chunks" if paired is not None else ""
         d_txt = (
-            f"from Python{paired_txt}: {fmt_ns(d_added)} per top-of-book change ({fmt_ns(d_per_msg)} per message; "
-            f"{d_info.get('top_changes', 0):,} top changes in {d_info.get('messages', 0):,} messages)"
+            f"from Python{paired_txt}: detection adds {fmt_ns(d_added)} per top-of-book change "
+            f"({fmt_ns(d_per_msg)} per message; {d_info.get('top_changes', 0):,} top changes in "
+            f"{d_info.get('messages', 0):,} messages)"
         )
-        if rust_cross is not None:
-            d_txt += f"; Rust `refresh/cross` {fmt_ns(rust_cross.per_element_ns)} per change, apply included"
+        if "apply_only_per_message_ns" in d_info:
+            d_txt += (
+                f", beside apply + consolidated best bid/ask alone at {fmt_ns(d_info['apply_only_per_message_ns'])} "
+                f"per message ({fmt_ns(d_info['apply_only_per_top_change_ns'])} per top change)"
+            )
+        if rust_five_added is not None and rust_five_apply is not None:
+            d_txt += (
+                f"; Rust, same stream: adds {fmt_ns(rust_five_added)} per top change beside apply "
+                f"{fmt_ns(rust_five_apply.per_element_ns)}"
+            )
+        if rust_cross is not None and apply_cross is not None:
+            cross_added = rust_cross.per_element_ns - apply_cross.per_element_ns
+            d_txt += f"; Rust `refresh/cross` - `apply/cross`: {fmt_ns(cross_added)} per change"
     else:
         d_txt = "not measured"
     lines.append(
@@ -304,6 +323,10 @@ def issue6(
             "measured": d_added,
             "met": None if d_added is None else d_added <= 1000,
             "rust_refresh_cross_ns": rust_cross.per_element_ns if rust_cross else None,
+            "rust_apply_cross_ns": apply_cross.per_element_ns if apply_cross else None,
+            "rust_five_venues_added_per_top_change_ns": rust_five_added,
+            "rust_five_venues_apply_per_top_change_ns": rust_five_apply.per_element_ns if rust_five_apply else None,
+            "python_apply_only_per_message_ns": d_info.get("apply_only_per_message_ns"),
         }
     )
     e_txt = (
@@ -427,14 +450,11 @@ def notes(
         out += [
             f"- **(c) {c_ratio:.1f}x, not 10x.** Nautilus' per-message path is mostly Python: `orjson.loads`, text to "
             "int and one delta object per level (see the orjson floor row: parsing alone, no book). arbcore's "
-            "side is one call per frame, but its Rust decoder is not yet lean: under callgrind the guard's Binance "
-            "workload (2,000 frames of 10 levels) takes ~30,000 instructions per frame, of which decimal text to "
-            "integer (`fixed::parse_u128`) ~20%, serde_json ~45% (the frame is parsed twice: an `Envelope` pass "
-            "that skips over the whole payload to find `e`, then the `DepthEvent` pass), UTF-8 validation of the "
-            "borrowed strings ~9%, per-frame `Vec` growth and malloc ~8%, and the book apply only ~12%. 10x needs "
-            "the frame path at about a third of its current cost: one pass with a scanner for the known "
-            "`depthUpdate` layout, a fixed-width decimal parser and reused buffers (in `rust/venues`, outside "
-            "this benchmark change).",
+            "frame path is one call per frame into a single-pass scanner for the compact `depthUpdate` layout "
+            "with fixed-point decimal parsing and reused buffers (`rust/venues/binance_scan.rs`); under callgrind "
+            "the guard's Binance workload (2,000 frames of 10 levels) takes ~9,000 instructions per frame, of "
+            "which the book apply (sorted-Vec ladder) is ~40%. On a shared 2-core machine the ratio moves with "
+            "the load on the peer's side as much as on ours.",
         ]
     if a_ratio is not None and a_ratio < 3:
         out += [
@@ -449,15 +469,16 @@ def notes(
         pairs = d_info.get("pairs_evaluated") or 0
         out += [
             f"- **(d) {fmt_ns(d_added)} per top-of-book change from Python, not <= 1 µs.** In this workload venue 4 "
-            "sits near the break-even against venue 2, so a pair crosses after fees most of the time; while a pair "
-            "crosses, any depth change on either venue re-evaluates it with a full exact fill walk (a correctness "
-            "rule: the cached fill could claim depth that is gone). So messages that do not move a top still pay "
-            f"for detection, and dividing by top changes overstates it: {pairs:,} pairs were evaluated over "
-            f"{msgs:,} messages. The figure also includes one PyO3 `refresh()` call per message (~60-100 ns)."
+            "sits near the break-even against venue 2, and as the mids walk apart the pair crosses ever deeper "
+            "(up to ~60 levels a side). A change within the levels the last exact search of a crossing pair read "
+            "needs a new search (about 28,000 of 100,000 messages); a change beyond them, or on a side the pair "
+            "does not read, keeps the result (`detect::Reach`, `incremental.rs`). Each search walks both ladders "
+            "(~500 ns at ~60 levels a side), so messages that do not move a top still cost detection, and "
+            f"dividing by top changes charges it to them: {pairs:,} pairs were examined over {msgs:,} messages. "
+            "The figure also includes one PyO3 `refresh()` call per message (~45 ns)."
             + (
-                f" The Rust-only figure for one top change on 5 venues with one crossing pair walking ~20 levels "
-                f"per side is {fmt_ns(rust_cross.per_element_ns)} (apply included), and "
-                f"{fmt_ns(rust_nocross.per_element_ns)} when nothing crosses."
+                f" Rust-only, one top change on 5 venues with one crossing pair: {fmt_ns(rust_cross.per_element_ns)} "
+                f"(apply included), {fmt_ns(rust_nocross.per_element_ns)} when nothing crosses."
                 if rust_cross and rust_nocross
                 else ""
             ),
@@ -589,10 +610,13 @@ def build(
             "total. The 20 ns target needs O(1) updates near the touch: a tick-indexed window around the mid "
             "(the hftbacktest ROI design) with a sorted overflow beyond it. Not done yet.",
             "",
-            "Detection: `refresh/cross` re-evaluates the 8 pairs of a venue whose top moved, one of which "
-            "crosses by 40 ticks after fees so its fill walks ~20 levels per side; the figure per refresh "
-            "includes applying the delta. A top change that crosses nothing (`refresh/no_cross`) costs about "
-            "a tenth of that.",
+            "Detection: `refresh/cross` re-examines the 8 pairs of a venue whose top moved, one of which "
+            "crosses by 40 ticks after fees; the figure per refresh includes applying the delta, and `apply/cross` "
+            "is the same four changes without detection. Of the four changes, the two on the crossing pair's "
+            "side (its bids) need a new exact search, whose fill walks ~20 levels per side; the two on the other "
+            "side cannot change that pair and keep its result. A top change that crosses nothing "
+            "(`refresh/no_cross`) costs a fraction of that. `five_venues/*` is workload (d) in Rust, per "
+            "top-of-book change.",
         ]
     lines += [
         "",

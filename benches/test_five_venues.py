@@ -9,7 +9,10 @@ arbcore, per message: `apply_deltas` (numpy, one call), `consolidated_bid/ask()`
 - `consolidated`: nothing more (the cost without detection);
 - `refresh`: `refresh()`, incremental exact detection of the pairs whose venue's top moved;
 - `opportunities`: `opportunities()`, the same plus the numpy record array a strategy reads.
-Detection cost per top-of-book change = (refresh - consolidated) / top changes.
+Detection cost per top-of-book change = (refresh - consolidated) / top changes, measured side by
+side in `test_five_venues_detection_added` (chunks of both loops interleaved, GC paused), which
+also reports the apply-only cost of the same run; `benches/detect/five_venues.rs` is the same
+stream in Rust.
 
 Pure-Python baseline: five sorted-dict books, consolidated best bid/ask, and for every ordered
 pair a top-of-book-only cross test after both fees (no depth walk, lots, balances or limits:
@@ -39,6 +42,7 @@ PER_MESSAGE = 10
 DEPTH = 1000
 ROUNDS = 3
 PAIRED_REPS = 5
+CHUNK = 1000  # messages per timed chunk of the paired measurement
 
 
 @dataclass(frozen=True)
@@ -220,47 +224,79 @@ def test_five_venues_sorted_dict(benchmark: Any, five: FiveVenues) -> None:
 
 
 def test_five_venues_detection_added(benchmark: Any, five: FiveVenues) -> None:
-    """The cost detection adds, measured as a paired difference: the `consolidated` and `refresh`
-    loops above, alternated PAIRED_REPS times on fresh books, so that load from other processes
-    hits both alike. Median of each, difference per top-of-book change and per message."""
+    """What detection adds per top-of-book change, beside the apply-only cost of the same run.
+
+    The `consolidated` and `refresh` loops above, measured side by side in chunks of CHUNK
+    messages: each of PAIRED_REPS reps runs two fresh books through the stream, one with
+    `refresh()` per message and one without, alternating which goes first, and times every
+    chunk of each. Per chunk the median over the reps is kept; the sums over chunks are the
+    with/without totals. Python's cyclic GC is collected, frozen and paused for the timed
+    loops (as `timeit` does): its pauses come from the fixture's objects, not from arbcore, and
+    land on one loop or the other at random. Load from other processes on the shared machine
+    hits both loops of a chunk alike, and a burst in one rep does not move a median of five."""
+    import gc
     import time
 
-    def loop(book: arbcore.ConsolidatedBook, detect: bool) -> int:
+    chunks = [five.messages[i : i + CHUNK] for i in range(0, len(five.messages), CHUNK)]
+    clock = time.perf_counter_ns
+
+    def time_chunk(book: arbcore.ConsolidatedBook, detect: bool, chunk: list[Message]) -> int:
         apply, cb, ca, refresh = book.apply_deltas, book.consolidated_bid, book.consolidated_ask, book.refresh
-        t0 = time.perf_counter_ns()
+        t0 = clock()
         if detect:
-            for m in five.messages:
+            for m in chunk:
                 apply(m.venue, m.sides, m.prices, m.qtys)
                 cb()
                 ca()
                 refresh()
         else:
-            for m in five.messages:
+            for m in chunk:
                 apply(m.venue, m.sides, m.prices, m.qtys)
                 cb()
                 ca()
-        elapsed = time.perf_counter_ns() - t0
-        _check(book, five)
-        return elapsed
+        return clock() - t0
 
-    def run() -> tuple[float, float]:
-        without, with_ = [], []
-        for _ in range(PAIRED_REPS):
-            without.append(loop(new_book(five), False))
-            with_.append(loop(new_book(five), True))
-        return float(np.median(without)), float(np.median(with_))
+    def run() -> tuple[float, float, float, float]:
+        without: list[list[int]] = [[] for _ in chunks]
+        with_: list[list[int]] = [[] for _ in chunks]
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        try:
+            for rep in range(PAIRED_REPS):
+                plain, detecting = new_book(five), new_book(five)
+                for k, chunk in enumerate(chunks):
+                    if (rep + k) % 2 == 0:
+                        without[k].append(time_chunk(plain, False, chunk))
+                        with_[k].append(time_chunk(detecting, True, chunk))
+                    else:
+                        with_[k].append(time_chunk(detecting, True, chunk))
+                        without[k].append(time_chunk(plain, False, chunk))
+                _check(plain, five)
+                _check(detecting, five)
+        finally:
+            gc.enable()
+            gc.unfreeze()
+        med = sum(float(np.median(c)) for c in without), sum(float(np.median(c)) for c in with_)
+        low = sum(float(np.min(c)) for c in without), sum(float(np.min(c)) for c in with_)
+        return med[0], med[1], low[0], low[1]
 
-    without, with_ = benchmark.pedantic(run, rounds=1, iterations=1)
+    without, with_, without_min, with_min = benchmark.pedantic(run, rounds=1, iterations=1)
     added = with_ - without
+    msgs, tops = len(five.messages), five.top_changes
     _info(
         benchmark,
         five,
         "arbcore",
         "arbcore",
-        f"paired: refresh() loop minus consolidated-only loop, {PAIRED_REPS} alternating reps",
+        f"paired: refresh() loop minus consolidated-only loop, chunks of {CHUNK} messages, "
+        f"median of {PAIRED_REPS} alternating reps per chunk",
         without_median_ns=without,
         with_median_ns=with_,
-        added_per_top_change_ns=added / five.top_changes,
-        added_per_message_ns=added / len(five.messages),
+        added_per_top_change_ns=added / tops,
+        added_per_message_ns=added / msgs,
+        apply_only_per_message_ns=without / msgs,
+        apply_only_per_top_change_ns=without / tops,
+        added_per_top_change_min_ns=(with_min - without_min) / tops,
     )
     benchmark.extra_info["workload"] = "d-paired"

@@ -3,12 +3,13 @@
 //! opportunity cache.
 //!
 //! Detection is incremental: an apply that moves a venue's top of book (or its state, or a
-//! balance on it) marks the venue dirty; [`Consolidated::refresh`] re-evaluates only the ordered
-//! pairs that include a dirty venue. The I/O layer calls it once per drained socket read, so a
+//! balance on it) marks the venue dirty; [`Consolidated::refresh`] re-examines only the ordered
+//! pairs that include a dirty venue, and searches the depth only where the change can alter
+//! the result (`incremental.rs`). The I/O layer calls it once per drained socket read, so a
 //! burst of frames costs one evaluation, and stale intermediate states never produce a signal.
 
 use crate::book::{Book, BookState, Change, Delta, Level, Side, Stamp};
-use crate::detect::{best_fill, PairInput, PairLimits};
+use crate::incremental::{Context, Tracker};
 use crate::instrument::{Instrument, SpecError, VenueSpec, FEE_SCALE};
 use crate::opportunity::Opportunity;
 
@@ -16,13 +17,13 @@ use crate::opportunity::Opportunity;
 pub const MAX_VENUES: usize = 16;
 
 #[derive(Debug, Clone)]
-struct VenueSlot {
-    spec: VenueSpec,
-    book: Book,
+pub(crate) struct VenueSlot {
+    pub spec: VenueSpec,
+    pub book: Book,
     /// Base asset available to sell here, qty scale.
-    base_balance: u128,
+    pub base_balance: u128,
     /// Quote asset available to buy with here, notional scale.
-    quote_balance: u128,
+    pub quote_balance: u128,
 }
 
 /// Counters for reports and benchmarks.
@@ -32,6 +33,8 @@ pub struct DetectStats {
     pub pairs_evaluated: u64,
     /// Pairs whose tops crossed after fees and needed the depth walk.
     pub pairs_walked: u64,
+    /// Crossing pairs settled without the walk: nothing the last walk read had changed.
+    pub pairs_kept: u64,
     /// Fills dropped because a figure did not fit the record's 64-bit fields.
     pub overflow_skips: u64,
 }
@@ -43,14 +46,8 @@ pub struct Consolidated {
     venues: Vec<VenueSlot>,
     max_notional: u128,
     min_edge: u64,
-    /// Current best fill per ordered pair, `pairs[buy * MAX_VENUES + sell]`.
-    pairs: Vec<Option<Opportunity>>,
-    dirty: u16,
-    /// `crossing[a]`: venues b whose bids beat a's asks after fees at the last evaluation.
-    crossing: [u16; MAX_VENUES],
-    /// Venues in any crossing pair: the union over `crossing`, kept by `refresh`.
-    active: u16,
-    stats: DetectStats,
+    /// Pairs, their current best fills and what changed since the last refresh.
+    tracker: Tracker,
 }
 
 impl Consolidated {
@@ -60,11 +57,7 @@ impl Consolidated {
             venues: Vec::new(),
             max_notional: u128::MAX,
             min_edge: 0,
-            pairs: vec![None; MAX_VENUES * MAX_VENUES],
-            dirty: 0,
-            crossing: [0; MAX_VENUES],
-            active: 0,
-            stats: DetectStats::default(),
+            tracker: Tracker::default(),
         }
     }
 
@@ -73,7 +66,7 @@ impl Consolidated {
     }
 
     pub fn stats(&self) -> DetectStats {
-        self.stats
+        self.tracker.stats
     }
 
     /// Add a venue; returns its index. Names must be unique.
@@ -133,25 +126,25 @@ impl Consolidated {
         self.min_edge
     }
 
+    /// Every venue dirty, every crossing pair searched again (limits changed, `detect_all`).
     fn mark_all_dirty(&mut self) {
-        self.dirty = if self.venues.is_empty() {
-            0
-        } else {
-            u16::MAX >> (16 - self.venues.len())
-        };
+        if !self.venues.is_empty() {
+            self.tracker
+                .mark_full_mask(u16::MAX >> (16 - self.venues.len()));
+        }
     }
 
-    /// Venues in a pair whose tops cross after fees (as of the last refresh): for them a change
-    /// below the top moves the best fill too (its quantity walks the depth).
-    #[inline]
-    fn active(&self, v: usize) -> bool {
-        self.active >> v & 1 == 1
-    }
-
+    /// After a message on venue `v`: a state change is a full change; a top change, or any
+    /// change on a venue in a crossing pair (its touched prices were recorded), re-examines
+    /// its pairs.
     #[inline]
     fn note(&mut self, v: usize, before: BookState, change: &Change) {
-        if change.top_changed() || self.venues[v].book.state() != before || self.active(v) {
-            self.dirty |= 1 << v;
+        if self.venues[v].book.state() != before {
+            self.tracker.mark_full(v);
+        } else if change.top_changed() {
+            self.tracker.mark(v);
+        } else if self.tracker.active(v) {
+            self.tracker.mark_depth(v);
         }
     }
 
@@ -168,6 +161,9 @@ impl Consolidated {
         let slot = self.venues.get_mut(v)?;
         let before = slot.book.state();
         let c = slot.book.apply_delta(side, price, qty, stamp);
+        if self.tracker.active(v) {
+            self.tracker.touch(v, side, price);
+        }
         self.note(v, before, &c);
         Some(c)
     }
@@ -182,6 +178,9 @@ impl Consolidated {
         let slot = self.venues.get_mut(v)?;
         let before = slot.book.state();
         let c = slot.book.apply_deltas(deltas, stamp);
+        if self.tracker.active(v) {
+            self.tracker.touch_deltas(v, deltas);
+        }
         self.note(v, before, &c);
         Some(c)
     }
@@ -204,6 +203,9 @@ impl Consolidated {
             slot.book.set_level(side, p, q);
         }
         let c = slot.book.finish_message(old, stamp);
+        if self.tracker.active(v) {
+            self.tracker.touch_columns(v, sides, prices);
+        }
         self.note(v, before, &c);
         Some(c)
     }
@@ -216,9 +218,8 @@ impl Consolidated {
         stamp: Stamp,
     ) -> Option<Change> {
         let slot = self.venues.get_mut(v)?;
-        let before = slot.book.state();
         let c = slot.book.apply_snapshot(bids, asks, stamp);
-        self.note(v, before, &c);
+        self.tracker.mark_full(v);
         Some(c)
     }
 
@@ -226,9 +227,22 @@ impl Consolidated {
     pub fn truncate(&mut self, v: usize, depth: usize) -> Option<()> {
         let slot = self.venues.get_mut(v)?;
         let old = slot.book.top();
+        // The first level dropped on each side is the one nearest the top: the touched price.
+        let cut = (slot.book.bids().nth(depth), slot.book.asks().nth(depth));
         slot.book.truncate(depth);
-        if slot.book.top() != old {
-            self.dirty |= 1 << v;
+        let top_moved = slot.book.top() != old;
+        if self.tracker.active(v) {
+            if let Some(l) = cut.0 {
+                self.tracker.touch(v, Side::Bid, l.price);
+            }
+            if let Some(l) = cut.1 {
+                self.tracker.touch(v, Side::Ask, l.price);
+            }
+        }
+        if top_moved {
+            self.tracker.mark(v);
+        } else if self.tracker.active(v) && (cut.0.is_some() || cut.1.is_some()) {
+            self.tracker.mark_depth(v);
         }
         Some(())
     }
@@ -236,7 +250,7 @@ impl Consolidated {
     pub fn clear(&mut self, v: usize) -> Option<Change> {
         let slot = self.venues.get_mut(v)?;
         let c = slot.book.clear();
-        self.dirty |= 1 << v;
+        self.tracker.mark_full(v);
         Some(c)
     }
 
@@ -244,7 +258,7 @@ impl Consolidated {
         let slot = self.venues.get_mut(v)?;
         if slot.book.state() != state {
             slot.book.set_state(state);
-            self.dirty |= 1 << v;
+            self.tracker.mark_full(v);
         }
         Some(())
     }
@@ -258,7 +272,7 @@ impl Consolidated {
                 changed |= 1 << i;
             }
         }
-        self.dirty |= changed;
+        self.tracker.mark_full_mask(changed);
         changed
     }
 
@@ -266,7 +280,7 @@ impl Consolidated {
     pub fn check_stale_venue(&mut self, v: usize, now_ns: i64, max_age_ns: i64) -> Option<bool> {
         let changed = self.venues.get_mut(v)?.book.check_stale(now_ns, max_age_ns);
         if changed {
-            self.dirty |= 1 << v;
+            self.tracker.mark_full(v);
         }
         Some(changed)
     }
@@ -274,14 +288,14 @@ impl Consolidated {
     /// Set the base-asset balance on venue `v` (qty scale).
     pub fn set_base_balance(&mut self, v: usize, amount: u128) -> Option<()> {
         self.venues.get_mut(v)?.base_balance = amount;
-        self.dirty |= 1 << v;
+        self.tracker.mark_full(v);
         Some(())
     }
 
     /// Set the quote-asset balance on venue `v` (notional scale).
     pub fn set_quote_balance(&mut self, v: usize, amount: u128) -> Option<()> {
         self.venues.get_mut(v)?.quote_balance = amount;
-        self.dirty |= 1 << v;
+        self.tracker.mark_full(v);
         Some(())
     }
 
@@ -377,88 +391,18 @@ impl Consolidated {
         out
     }
 
-    fn evaluate_pair(&mut self, a: usize, b: usize) {
-        let idx = a * MAX_VENUES + b;
-        let (sa, sb) = (&self.venues[a], &self.venues[b]);
-        self.pairs[idx] = None;
-        self.crossing[a] &= !(1 << b);
-        if sa.book.state() != BookState::Live || sb.book.state() != BookState::Live {
-            return;
-        }
-        self.stats.pairs_evaluated += 1;
-        let inp = PairInput {
-            asks: sa.book.asks(),
-            bids: sb.book.bids(),
-            buy: &sa.spec,
-            sell: &sb.spec,
-            limits: PairLimits {
-                quote_balance: sa.quote_balance,
-                base_balance: sb.base_balance,
-                max_notional: self.max_notional,
-                min_edge: self.min_edge,
-            },
-        };
-        if !crate::detect::tops_cross(&inp) {
-            return;
-        }
-        self.crossing[a] |= 1 << b;
-        self.stats.pairs_walked += 1;
-        let Some(fill) = best_fill(&inp) else { return };
-        let (ta, tb) = (sa.book.stamp(), sb.book.stamp());
-        let rec = (|| {
-            Some(Opportunity {
-                instrument: self.instrument.id,
-                buy_venue: a as u16,
-                sell_venue: b as u16,
-                qty: fill.qty,
-                buy_limit: fill.buy_limit,
-                sell_limit: fill.sell_limit,
-                buy_notional: u64::try_from(fill.cost).ok()?,
-                sell_notional: u64::try_from(fill.proceeds).ok()?,
-                gross_profit: i64::try_from(fill.gross_profit()).ok()?,
-                net_profit: i64::try_from(fill.net_profit()).ok()?,
-                edge_bps: fill.edge_bps(),
-                buy_seq: ta.seq,
-                sell_seq: tb.seq,
-                buy_venue_ts: ta.venue_ts,
-                buy_recv_ts: ta.recv_ts,
-                sell_venue_ts: tb.venue_ts,
-                sell_recv_ts: tb.recv_ts,
-            })
-        })();
-        match rec {
-            Some(r) => self.pairs[idx] = Some(r),
-            None => self.stats.overflow_skips += 1,
-        }
-    }
-
-    /// Re-evaluate the pairs that include a dirty venue; returns how many pairs were evaluated.
+    /// Re-examine the pairs that include a dirty venue (see `incremental.rs`); returns how
+    /// many ordered pairs were examined.
     pub fn refresh(&mut self) -> usize {
-        let dirty = self.dirty;
-        if dirty == 0 {
-            return 0;
-        }
-        self.dirty = 0;
-        let n = self.venues.len();
-        let mut count = 0;
-        for a in 0..n {
-            for b in 0..n {
-                if a != b && (dirty >> a | dirty >> b) & 1 == 1 {
-                    self.evaluate_pair(a, b);
-                    count += 1;
-                }
-            }
-        }
-        self.active = 0;
-        for (a, &row) in self.crossing.iter().enumerate() {
-            if row != 0 {
-                self.active |= row | 1 << a;
-            }
-        }
-        count
+        let ctx = Context {
+            instrument: self.instrument.id,
+            max_notional: self.max_notional,
+            min_edge: self.min_edge,
+        };
+        self.tracker.refresh(&self.venues, ctx)
     }
 
-    /// Re-evaluate every pair, dirty or not.
+    /// Search every pair again, dirty or not.
     pub fn detect_all(&mut self) -> usize {
         self.mark_all_dirty();
         self.refresh()
@@ -466,19 +410,12 @@ impl Consolidated {
 
     /// True if some venue changed since the last refresh.
     pub fn is_dirty(&self) -> bool {
-        self.dirty != 0
+        self.tracker.is_dirty()
     }
 
     /// Current opportunities (after [`Consolidated::refresh`]), best net profit first.
     pub fn opportunities(&self) -> Vec<Opportunity> {
-        let mut out: Vec<Opportunity> = self.pairs.iter().flatten().copied().collect();
-        out.sort_by(|x, y| {
-            y.net_profit
-                .cmp(&x.net_profit)
-                .then(x.buy_venue.cmp(&y.buy_venue))
-                .then(x.sell_venue.cmp(&y.sell_venue))
-        });
-        out
+        self.tracker.opportunities()
     }
 
     /// Heap bytes of all books.

@@ -191,3 +191,225 @@ fn validate_columns_reports_first_bad_entry() {
     );
     assert!(validate_columns(&[0], &[1, 2], &[1, 2]).is_err());
 }
+
+// ---- incremental refresh == searching every pair again ----
+
+use proptest::prelude::*;
+
+/// One step of a random session on four venues around 100.00 (raw 10_000, ticks of 0.01).
+#[derive(Debug, Clone)]
+enum Op {
+    Delta(usize, bool, u64, u64),
+    Deltas(usize, Vec<(bool, u64, u64)>),
+    Columns(usize, Vec<(bool, u64, u64)>),
+    Snapshot(usize, u64, u64),
+    State(usize, u8),
+    Clear(usize),
+    Truncate(usize, usize),
+    Quote(usize, u128),
+    Base(usize, u128),
+    MaxNotional(u128),
+    MinEdge(u64),
+    Stale(i64),
+    Refresh,
+}
+
+fn arb_op() -> impl Strategy<Value = Op> {
+    let v = 0usize..4;
+    // prices within 40 ticks of 100.00: tops cross after fees often, and uncross
+    let px = 9_960u64..10_040;
+    let qty = prop_oneof![1 => Just(0u64), 4 => 1u64..5].prop_map(|q| q * 1_000_000);
+    let delta = (any::<bool>(), px.clone(), qty.clone());
+    prop_oneof![
+        6 => (v.clone(), any::<bool>(), px.clone(), qty).prop_map(|(v, s, p, q)| Op::Delta(v, s, p, q)),
+        4 => (v.clone(), proptest::collection::vec(delta.clone(), 0..6)).prop_map(|(v, d)| Op::Deltas(v, d)),
+        4 => (v.clone(), proptest::collection::vec(delta, 0..6)).prop_map(|(v, d)| Op::Columns(v, d)),
+        1 => (v.clone(), px.clone(), 1u64..8).prop_map(|(v, p, n)| Op::Snapshot(v, p, n)),
+        1 => (v.clone(), 0u8..4).prop_map(|(v, s)| Op::State(v, s)),
+        1 => v.clone().prop_map(Op::Clear),
+        1 => (v.clone(), 1usize..4).prop_map(|(v, d)| Op::Truncate(v, d)),
+        1 => (v.clone(), 0u128..3_000).prop_map(|(v, q)| Op::Quote(v, q * 10u128.pow(10))),
+        1 => (v, 0u128..5).prop_map(|(v, b)| Op::Base(v, b * 10_000_000)),
+        1 => prop_oneof![Just(u128::MAX), (1u128..2_000).prop_map(|n| n * 10u128.pow(10))].prop_map(Op::MaxNotional),
+        1 => (0u64..30_000).prop_map(Op::MinEdge),
+        1 => (0i64..3).prop_map(Op::Stale),
+        5 => Just(Op::Refresh),
+    ]
+}
+
+fn side_of(bid: bool) -> Side {
+    if bid {
+        Side::Bid
+    } else {
+        Side::Ask
+    }
+}
+
+fn run(c: &mut Consolidated, op: &Op, seq: u64) {
+    let stamp = Stamp {
+        seq,
+        venue_ts: seq as i64 * 7,
+        recv_ts: seq as i64 * 11,
+    };
+    match op {
+        Op::Delta(v, s, p, q) => {
+            c.apply_delta(*v, side_of(*s), *p, *q, Some(stamp));
+        }
+        Op::Deltas(v, d) => {
+            let d: Vec<Delta> = d
+                .iter()
+                .map(|&(s, price, qty)| Delta {
+                    side: side_of(s),
+                    price,
+                    qty,
+                })
+                .collect();
+            c.apply_deltas(*v, &d, Some(stamp));
+        }
+        Op::Columns(v, d) => {
+            let sides: Vec<u8> = d.iter().map(|x| u8::from(!x.0)).collect();
+            let prices: Vec<u64> = d.iter().map(|x| x.1).collect();
+            let qtys: Vec<u64> = d.iter().map(|x| x.2).collect();
+            c.apply_columns(*v, &sides, &prices, &qtys, Some(stamp));
+        }
+        Op::Snapshot(v, mid, n) => {
+            let lv = |p: u64| Level {
+                price: p,
+                qty: 2_000_000,
+            };
+            let bids: Vec<Level> = (1..=*n).map(|i| lv(mid - i)).collect();
+            let asks: Vec<Level> = (1..=*n).map(|i| lv(mid + i)).collect();
+            c.apply_snapshot(*v, &bids, &asks, stamp);
+        }
+        Op::State(v, s) => {
+            let st = [
+                BookState::Live,
+                BookState::Stale,
+                BookState::Broken,
+                BookState::Syncing,
+            ][usize::from(*s)];
+            c.set_state(*v, st);
+        }
+        Op::Clear(v) => {
+            c.clear(*v);
+        }
+        Op::Truncate(v, d) => {
+            c.truncate(*v, *d);
+        }
+        Op::Quote(v, q) => {
+            c.set_quote_balance(*v, *q);
+        }
+        Op::Base(v, b) => {
+            c.set_base_balance(*v, *b);
+        }
+        Op::MaxNotional(n) => c.set_max_notional(*n),
+        Op::MinEdge(e) => c.set_min_edge(*e),
+        Op::Stale(now) => {
+            c.check_stale(*now * 1_000, 5_000);
+        }
+        Op::Refresh => {
+            c.refresh();
+        }
+    }
+}
+
+fn four_venues() -> Consolidated {
+    let mut c = Consolidated::new(inst());
+    for (n, f) in [("a", "10bps"), ("b", "5bps"), ("c", "0.001"), ("d", "2bps")] {
+        let v = venue(&mut c, n, f);
+        c.set_base_balance(v, 10 * 100_000_000).unwrap();
+        c.set_quote_balance(v, 1_000_000 * 10u128.pow(10)).unwrap();
+        let mid = 10_000 + 8 * v as u64;
+        let bids: Vec<Level> = (1..=20)
+            .map(|i| Level {
+                price: mid - i,
+                qty: 3_000_000,
+            })
+            .collect();
+        let asks: Vec<Level> = (1..=20)
+            .map(|i| Level {
+                price: mid + i,
+                qty: 3_000_000,
+            })
+            .collect();
+        c.apply_snapshot(v, &bids, &asks, Stamp::default()).unwrap();
+    }
+    c
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// After every refresh the incremental result (pairs settled by cached tops or by the
+    /// search horizon, records re-stamped) equals searching every pair again.
+    #[test]
+    fn incremental_refresh_equals_full_search(ops in proptest::collection::vec(arb_op(), 1..80)) {
+        let mut c = four_venues();
+        c.refresh();
+        for (i, op) in ops.iter().enumerate() {
+            run(&mut c, op, i as u64 + 2);
+            if matches!(op, Op::Refresh) || i % 3 == 0 {
+                c.refresh();
+                let mut full = c.clone();
+                full.detect_all();
+                prop_assert_eq!(c.opportunities(), full.opportunities(), "after step {}: {:?}", i, op);
+            }
+        }
+    }
+}
+
+#[test]
+fn depth_change_beyond_what_the_search_read_is_not_searched_again() {
+    let mut c = setup();
+    let st = Stamp::default();
+    // a crossing pair: the search reads venue 0's asks up to 101.00 and venue 1's bids down
+    // to 99.00 (the first levels where buying stops paying after both fees)
+    let asks: Vec<Level> = ["100.00", "100.01", "101.00", "101.50"]
+        .iter()
+        .map(|p| lv(&c, p, "1"))
+        .collect();
+    c.apply_snapshot(0, &[lv(&c, "99.00", "1")], &asks, st)
+        .unwrap();
+    c.apply_snapshot(
+        1,
+        &[
+            lv(&c, "101.00", "1"),
+            lv(&c, "100.90", "1"),
+            lv(&c, "99.00", "1"),
+        ],
+        &[lv(&c, "102", "1")],
+        st,
+    )
+    .unwrap();
+    c.refresh();
+    let walked = c.stats().pairs_walked;
+    let before = c.opportunities();
+    assert_eq!(before.len(), 1);
+    // deep on both relevant sides, and anywhere on the irrelevant sides: settled without a search
+    let far = Stamp {
+        seq: 9,
+        venue_ts: 90,
+        recv_ts: 91,
+    };
+    c.apply_delta(0, Side::Ask, lv(&c, "101.50", "1").price, 7, Some(far))
+        .unwrap();
+    c.apply_delta(1, Side::Bid, lv(&c, "98.99", "1").price, 5, None)
+        .unwrap();
+    c.apply_delta(0, Side::Bid, lv(&c, "99.50", "1").price, 5, None)
+        .unwrap();
+    c.refresh();
+    assert_eq!(c.stats().pairs_walked, walked, "no search");
+    assert_eq!(c.stats().pairs_kept, 1);
+    let after = c.opportunities();
+    assert_eq!(after[0].qty, before[0].qty);
+    assert_eq!(
+        (after[0].buy_seq, after[0].buy_recv_ts),
+        (9, 91),
+        "re-stamped"
+    );
+    // within what it read: searched again
+    c.apply_delta(0, Side::Ask, lv(&c, "100.01", "1").price, 0, None)
+        .unwrap();
+    c.refresh();
+    assert_eq!(c.stats().pairs_walked, walked + 1);
+}

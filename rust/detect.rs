@@ -26,6 +26,12 @@
 use crate::book::Ladder;
 use crate::fixed::{ceil_to, floor_to};
 use crate::instrument::{VenueSpec, FEE_SCALE};
+#[cfg(test)]
+use walk::continuous_optimum_general;
+use walk::{chk_mul, continuous_optimum, mul, sat_i128, sat_mul, Reader, Search, Walk};
+
+#[path = "detect_walk.rs"]
+mod walk;
 
 const F: i128 = FEE_SCALE as i128;
 
@@ -83,7 +89,17 @@ impl PairFill {
         if self.cost == 0 {
             return 0.0;
         }
-        self.net_e as f64 / F as f64 / self.cost as f64 * 1e4
+        to_f64(self.net_e) / F as f64 / to_f64(self.cost as i128) * 1e4
+    }
+}
+
+/// `x as f64` (nearest), through a 64-bit conversion when `x` fits: the same value, without the
+/// 128-bit conversion routine.
+#[inline]
+fn to_f64(x: i128) -> f64 {
+    match i64::try_from(x) {
+        Ok(v) => v as f64,
+        Err(_) => x as f64,
     }
 }
 
@@ -99,9 +115,16 @@ pub struct PairInput<'a> {
     pub limits: PairLimits,
 }
 
-#[inline]
-fn sat_i128(v: u128) -> i128 {
-    i128::try_from(v).unwrap_or(i128::MAX)
+/// How deep a search read each ladder: the levels `0..asks` of A's asks and `0..bids` of B's
+/// bids, best first. A count above the ladder's length means the search looked past its end.
+///
+/// The search is a function of those levels alone (and of the venues' rules and limits), so a
+/// later change that leaves them as they were, i.e. one at a price beyond the last level read,
+/// cannot change its result: [`crate::consolidated::Consolidated::refresh`] relies on this.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reach {
+    pub asks: usize,
+    pub bids: usize,
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
@@ -116,12 +139,15 @@ pub fn lot_lattice(a: u64, b: u64) -> Option<u64> {
     if a == 0 || b == 0 {
         return None;
     }
+    if a == b {
+        return Some(a);
+    }
     (a / gcd(a, b)).checked_mul(b)
 }
 
 /// Cost (or proceeds) of `q` units walked from the best level, and the worst price touched.
 /// `None` if the ladder holds less than `q` or the sum overflows.
-fn walk_cost(ladder: &Ladder, q: u64) -> Option<(u128, u64)> {
+fn walk_cost(ladder: &Reader<'_>, q: u64) -> Option<(u128, u64)> {
     let mut left = q;
     let mut cost: u128 = 0;
     let mut worst = 0u64;
@@ -138,17 +164,24 @@ fn walk_cost(ladder: &Ladder, q: u64) -> Option<(u128, u64)> {
 }
 
 /// Smallest `q` with walked notional >= `x`; `None` if the ladder's whole notional is below.
-fn min_qty_for_notional(ladder: &Ladder, x: u128) -> Option<u64> {
+fn min_qty_for_notional(ladder: &Reader<'_>, x: u128) -> Option<u64> {
     if x == 0 {
         return Some(0);
     }
     let mut cum: u128 = 0;
     let mut q: u64 = 0;
-    for l in ladder.iter() {
+    let mut i = 0;
+    while let Some(l) = ladder.nth(i) {
+        i += 1;
         let level_notional = u128::from(l.price) * u128::from(l.qty);
         if cum + level_notional >= x {
             let need = x - cum;
-            let units = need.div_ceil(u128::from(l.price.max(1)));
+            let price = l.price.max(1);
+            // A 64-bit division where the figures fit (the usual case), else the 128-bit one.
+            let units = match u64::try_from(need) {
+                Ok(n) => u128::from(n.div_ceil(price)),
+                Err(_) => need.div_ceil(u128::from(price)),
+            };
             return q.checked_add(u64::try_from(units).ok()?);
         }
         cum += level_notional;
@@ -157,148 +190,31 @@ fn min_qty_for_notional(ladder: &Ladder, x: u128) -> Option<u64> {
     None
 }
 
-/// One stretch of the merged walk where both the ask price `a` and the bid price `b` are fixed:
-/// quantities `q0 < q <= q0 + len` cost `cost0 + a * (q - q0)` and yield `proceeds0 + b * (q - q0)`.
-#[derive(Debug, Clone, Copy, Default)]
-struct Segment {
-    q0: u64,
-    len: u64,
-    cost0: u128,
-    proceeds0: u128,
-    a: u64,
-    b: u64,
-}
-
-impl Segment {
-    /// Cost, proceeds and the worst prices touched for `q`, if `q` ends inside this segment.
-    #[inline]
-    fn at(&self, q: u64) -> Option<(u128, u128, u64, u64)> {
-        if q > self.q0 && q - self.q0 <= self.len {
-            let d = u128::from(q - self.q0);
-            let cost = self.cost0.checked_add(u128::from(self.a) * d)?;
-            let proceeds = self.proceeds0.checked_add(u128::from(self.b) * d)?;
-            Some((cost, proceeds, self.a, self.b))
-        } else {
-            None
-        }
-    }
-}
-
-/// The continuous optimum and the last two segments walked (the lattice candidates next to
-/// the optimum almost always end inside them, so they are priced without walking again).
-#[derive(Debug, Clone, Copy, Default)]
-struct Walk {
-    q_c: u64,
-    cur: Segment,
-    prev: Segment,
-}
-
-/// Continuous optimum: walk both ladders while the marginal unit pays and no cap binds.
-fn continuous_optimum(inp: &PairInput<'_>) -> Option<Walk> {
-    let fa = F + i128::from(inp.buy.taker_fee);
-    let fb = F - i128::from(inp.sell.taker_fee);
-    let lim = &inp.limits;
-    let m = i128::from(lim.min_edge);
-    let max_notional = sat_i128(lim.max_notional);
-    let quote_cap = sat_i128(lim.quote_balance).saturating_mul(F);
-    let base_cap = sat_i128(lim.base_balance);
-
-    let (mut i, mut j) = (0usize, 0usize);
-    let mut a_lv = inp.asks.nth(0)?;
-    let mut b_lv = inp.bids.nth(0)?;
-    let (mut ra, mut rb) = (a_lv.qty, b_lv.qty);
-    let (mut q, mut cost, mut h): (i128, i128, i128) = (0, 0, 0);
-    let mut proceeds: u128 = 0;
-    let mut walk = Walk::default();
-    loop {
-        walk.prev = walk.cur;
-        walk.cur = Segment {
-            q0: u64::try_from(q).ok()?,
-            len: ra.min(rb),
-            cost0: u128::try_from(cost).ok()?,
-            proceeds0: proceeds,
-            a: a_lv.price,
-            b: b_lv.price,
-        };
-        let a = i128::from(a_lv.price);
-        let b = i128::from(b_lv.price);
-        let marginal = b * fb - a * fa;
-        if marginal <= 0 {
-            break;
-        }
-        let seg = i128::from(ra.min(rb));
-        let slope_h = marginal - m * a;
-        // Each cap is tested with multiplications first; the (slow, 128-bit) division that
-        // finds where inside the segment it binds runs only for the cap that actually binds.
-        let mut x = seg.min(base_cap - q);
-        let seg_cost = a.saturating_mul(seg);
-        if cost.saturating_add(seg_cost) > max_notional {
-            x = x.min((max_notional - cost) / a.max(1));
-        }
-        if cost.saturating_add(seg_cost).saturating_mul(fa) > quote_cap {
-            x = x.min((quote_cap - cost.saturating_mul(fa)) / (a * fa).max(1));
-        }
-        if slope_h < 0 && h.saturating_add(slope_h.saturating_mul(seg)) < 0 {
-            x = x.min(h / -slope_h);
-        }
-        let x = x.max(0);
-        if x < seg {
-            q += x;
-            break;
-        }
-        q += seg;
-        cost = cost.checked_add(a.checked_mul(seg)?)?;
-        h = h.checked_add(slope_h.checked_mul(seg)?)?;
-        let seg = seg as u64;
-        proceeds = proceeds.checked_add(u128::from(b_lv.price) * u128::from(seg))?;
-        ra -= seg;
-        rb -= seg;
-        if ra == 0 {
-            i += 1;
-            match inp.asks.nth(i) {
-                Some(l) => {
-                    a_lv = l;
-                    ra = l.qty;
-                }
-                None => break,
-            }
-        }
-        if rb == 0 {
-            j += 1;
-            match inp.bids.nth(j) {
-                Some(l) => {
-                    b_lv = l;
-                    rb = l.qty;
-                }
-                None => break,
-            }
-        }
-    }
-    walk.q_c = u64::try_from(q).ok()?;
-    Some(walk)
-}
-
 /// Evaluate one quantity exactly against every rule; `Some` only if all hold.
 pub fn evaluate(inp: &PairInput<'_>, q: u64) -> Option<PairFill> {
+    evaluate_in(&Search::new(inp), q)
+}
+
+fn evaluate_in(inp: &Search<'_>, q: u64) -> Option<PairFill> {
     if q == 0 {
         return None;
     }
-    let (cost, worst_ask) = walk_cost(inp.asks, q)?;
-    let (proceeds, worst_bid) = walk_cost(inp.bids, q)?;
+    let (cost, worst_ask) = walk_cost(&inp.asks, q)?;
+    let (proceeds, worst_bid) = walk_cost(&inp.bids, q)?;
     check(inp, q, cost, proceeds, worst_ask, worst_bid)
 }
 
 /// [`evaluate`] using the walk's last segments when `q` ends inside one of them.
-fn evaluate_near(inp: &PairInput<'_>, walk: &Walk, q: u64) -> Option<PairFill> {
+fn evaluate_near(inp: &Search<'_>, walk: &Walk, q: u64) -> Option<PairFill> {
     match walk.cur.at(q).or_else(|| walk.prev.at(q)) {
         Some((cost, proceeds, wa, wb)) => check(inp, q, cost, proceeds, wa, wb),
-        None => evaluate(inp, q),
+        None => evaluate_in(inp, q),
     }
 }
 
 /// Every rule, given the exact cost and proceeds of `q` and the worst prices it touches.
 fn check(
-    inp: &PairInput<'_>,
+    inp: &Search<'_>,
     q: u64,
     cost: u128,
     proceeds: u128,
@@ -321,13 +237,13 @@ fn check(
     let fb = F - i128::from(inp.sell.taker_fee);
     let c = i128::try_from(cost).ok()?;
     let p = i128::try_from(proceeds).ok()?;
-    let spend = c.checked_mul(fa)?;
-    let quote_cap = sat_i128(inp.limits.quote_balance).saturating_mul(F);
+    let spend = chk_mul(c, fa)?;
+    let quote_cap = sat_mul(sat_i128(inp.limits.quote_balance), F);
     if spend > quote_cap {
         return None;
     }
-    let net_e = p.checked_mul(fb)?.checked_sub(spend)?;
-    if net_e <= 0 || net_e < i128::from(inp.limits.min_edge).checked_mul(c)? {
+    let net_e = chk_mul(p, fb)?.checked_sub(spend)?;
+    if net_e <= 0 || net_e < chk_mul(i128::from(inp.limits.min_edge), c)? {
         return None;
     }
     Some(PairFill {
@@ -340,14 +256,29 @@ fn check(
     })
 }
 
+/// A top ask as it costs after the buyer's taker fee, in price units x F: `price * (F + fee)`.
+#[inline]
+pub fn net_ask(price: u64, taker_fee: i64) -> i128 {
+    mul(i128::from(price), F + i128::from(taker_fee))
+}
+
+/// A top bid as it yields after the seller's taker fee, in price units x F: `price * (F - fee)`.
+#[inline]
+pub fn net_bid(price: u64, taker_fee: i64) -> i128 {
+    mul(i128::from(price), F - i128::from(taker_fee))
+}
+
 /// Quick test on the two tops: can any quantity pay after fees?
 #[inline]
 pub fn tops_cross(inp: &PairInput<'_>) -> bool {
-    match (inp.asks.best(), inp.bids.best()) {
+    tops_cross_in(&Search::new(inp))
+}
+
+#[inline]
+fn tops_cross_in(inp: &Search<'_>) -> bool {
+    match (inp.asks.nth(0), inp.bids.nth(0)) {
         (Some(a), Some(b)) => {
-            let fa = F + i128::from(inp.buy.taker_fee);
-            let fb = F - i128::from(inp.sell.taker_fee);
-            i128::from(b.price) * fb > i128::from(a.price) * fa
+            net_bid(b.price, inp.sell.taker_fee) > net_ask(a.price, inp.buy.taker_fee)
         }
         _ => false,
     }
@@ -355,7 +286,18 @@ pub fn tops_cross(inp: &PairInput<'_>) -> bool {
 
 /// The most profitable fill for buying on A and selling on B, if any.
 pub fn best_fill(inp: &PairInput<'_>) -> Option<PairFill> {
-    if !tops_cross(inp) {
+    best_fill_reach(inp).0
+}
+
+/// [`best_fill`], and how deep it read each ladder.
+pub fn best_fill_reach(inp: &PairInput<'_>) -> (Option<PairFill>, Reach) {
+    let s = Search::new(inp);
+    let fill = search(&s);
+    (fill, s.reach())
+}
+
+fn search(inp: &Search<'_>) -> Option<PairFill> {
+    if !tops_cross_in(inp) {
         return None;
     }
     let lot = lot_lattice(inp.buy.lot, inp.sell.lot)?;
@@ -363,16 +305,19 @@ pub fn best_fill(inp: &PairInput<'_>) -> Option<PairFill> {
     let q_c = walk.q_c;
     let mut q_lo = inp.buy.min_qty.max(inp.sell.min_qty);
     if inp.buy.min_notional > 0 {
-        q_lo = q_lo.max(min_qty_for_notional(inp.asks, inp.buy.min_notional)?);
+        q_lo = q_lo.max(min_qty_for_notional(&inp.asks, inp.buy.min_notional)?);
     }
     if inp.sell.min_notional > 0 {
-        q_lo = q_lo.max(min_qty_for_notional(inp.bids, inp.sell.min_notional)?);
+        q_lo = q_lo.max(min_qty_for_notional(&inp.bids, inp.sell.min_notional)?);
     }
-    let candidates = [
-        floor_to(q_c, lot),
-        ceil_to(q_c, lot).unwrap_or(0),
-        ceil_to(q_lo, lot).unwrap_or(0),
-    ];
+    // floor and ceil of q_c from one remainder
+    let below = floor_to(q_c, lot);
+    let above = if below == q_c {
+        q_c
+    } else {
+        below.checked_add(lot).unwrap_or(0)
+    };
+    let candidates = [below, above, ceil_to(q_lo, lot).unwrap_or(0)];
     let mut best: Option<PairFill> = None;
     for (k, &q) in candidates.iter().enumerate() {
         if q == 0 || candidates[..k].contains(&q) {

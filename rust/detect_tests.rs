@@ -301,3 +301,67 @@ proptest! {
         prop_assert_eq!(fast, slow);
     }
 }
+
+// ---- the narrow walk (plain arithmetic) against the general walk (checked 128-bit) ----
+
+/// Prices and quantities from small to near the 64-bit limit, so that walks start narrow and
+/// hand over to the general loop anywhere, or never enter the narrow loop.
+fn arb_wide_side(up: bool) -> impl Strategy<Value = Vec<(u64, u64)>> {
+    let price = prop_oneof![
+        6 => 9_000u64..11_000,
+        1 => (1u64 << 39)..(1u64 << 41),
+        1 => (1u64 << 62)..u64::MAX,
+    ];
+    let qty =
+        prop_oneof![6 => 1u64..5_000, 1 => (1u64 << 49)..(1u64 << 51), 1 => (1u64 << 62)..u64::MAX];
+    proptest::collection::btree_map(price, qty, 1..12).prop_map(move |m| {
+        let mut v: Vec<(u64, u64)> = m.into_iter().collect();
+        if !up {
+            v.reverse();
+        }
+        v
+    })
+}
+
+fn arb_wide_limits() -> impl Strategy<Value = PairLimits> {
+    let big = prop_oneof![
+        Just(u128::MAX),
+        0u128..50_000_000,
+        (1u128 << 90)..(1u128 << 126)
+    ];
+    (
+        big.clone(),
+        big.clone(),
+        big,
+        prop_oneof![Just(0u64), 1u64..3_000_000, Just(u64::MAX)],
+    )
+        .prop_map(
+            |(quote_balance, base_balance, max_notional, min_edge)| PairLimits {
+                quote_balance,
+                base_balance,
+                max_notional,
+                min_edge,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn narrow_walk_equals_general_walk(
+        asks in arb_wide_side(true),
+        bids in arb_wide_side(false),
+        fa in prop_oneof![0i64..300_000, Just(FEE_SCALE - 1), Just(-FEE_SCALE), Just(i64::MAX / 2)],
+        fb in prop_oneof![0i64..300_000, Just(FEE_SCALE - 1), Just(-FEE_SCALE)],
+        limits in arb_wide_limits(),
+    ) {
+        let la = ladder(Side::Ask, &asks);
+        let lb = ladder(Side::Bid, &bids);
+        let (buy, sell) = (spec(1, 1, 0, 0, fa), spec(1, 1, 0, 0, fb));
+        let inp = PairInput { asks: &la, bids: &lb, buy: &buy, sell: &sell, limits };
+        let fast = continuous_optimum(&Search::new(&inp));
+        let reference = continuous_optimum_general(&Search::new(&inp));
+        prop_assert_eq!(fast, reference);
+    }
+}

@@ -334,7 +334,8 @@ pub fn format_into(raw: u128, decimals: u8, out: &mut String) {
 /// Round `v` down to a multiple of `step` (step > 0).
 #[inline]
 pub fn floor_to(v: u64, step: u64) -> u64 {
-    if step == 0 {
+    // A step of 0 or 1 (a tick of one price unit, the usual case) needs no division.
+    if step <= 1 {
         v
     } else {
         v - v % step
@@ -344,7 +345,7 @@ pub fn floor_to(v: u64, step: u64) -> u64 {
 /// Round `v` up to a multiple of `step` (step > 0); `None` on overflow.
 #[inline]
 pub fn ceil_to(v: u64, step: u64) -> Option<u64> {
-    if step == 0 {
+    if step <= 1 {
         return Some(v);
     }
     let r = v % step;

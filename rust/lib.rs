@@ -10,6 +10,7 @@ pub mod book;
 pub mod consolidated;
 pub mod detect;
 pub mod fixed;
+mod incremental;
 pub mod instrument;
 pub mod opportunity;
 pub mod synth;

@@ -324,7 +324,7 @@ def test_incremental_refresh() -> None:
     assert book.refresh() == 6
     assert book.refresh() == 0  # nothing changed
     stats = book.stats()
-    assert set(stats) == {"pairs_evaluated", "pairs_walked", "overflow_skips"}
+    assert set(stats) == {"pairs_evaluated", "pairs_walked", "pairs_kept", "overflow_skips"}
     assert stats["pairs_evaluated"] == 6
     first = records(book.opportunities())
     assert len(first) == 2

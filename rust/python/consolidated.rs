@@ -791,6 +791,7 @@ impl ConsolidatedBook {
         let d = PyDict::new(py);
         d.set_item("pairs_evaluated", s.pairs_evaluated)?;
         d.set_item("pairs_walked", s.pairs_walked)?;
+        d.set_item("pairs_kept", s.pairs_kept)?;
         d.set_item("overflow_skips", s.overflow_skips)?;
         Ok(d)
     }
