@@ -453,6 +453,13 @@ fn main() {
     // `--list` must only list; everything else (bench, --test) runs the check first.
     if !std::env::args().any(|a| a == "--list") {
         memory_check();
+        // Only for a real bench run (not `cargo test --benches`): it takes a few seconds.
+        if std::env::args().any(|a| a == "--bench") {
+            let dir = criterion_dir();
+            std::fs::create_dir_all(&dir).expect("create criterion output directory");
+            std::fs::write(dir.join("five_venues_paired.json"), five_venues::paired())
+                .expect("write five_venues_paired.json");
+        }
     }
     benches();
     Criterion::default().configure_from_args().final_summary();

@@ -58,6 +58,12 @@ def read_memory(root: Path) -> dict[str, Any] | None:
     return json.loads(p.read_text()) if p.exists() else None
 
 
+def read_five_paired(root: Path) -> dict[str, Any] | None:
+    """Workload (d) in Rust, detection measured side by side (benches/detect/five_venues.rs)."""
+    p = root / "five_venues_paired.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
 def cmd(args: list[str]) -> str:
     try:
         return subprocess.run(args, capture_output=True, text=True, check=False).stdout.strip()
@@ -184,6 +190,7 @@ def issue6(
     *,
     e2e: dict[str, Any] | None,
     guard: dict[str, Any] | None,
+    five_paired: dict[str, Any] | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
     lines = ["", "## Peers", ""]
     missing = [k for k in PEERS if meta.get(k) in (None, "", "not installed")]
@@ -237,6 +244,10 @@ def issue6(
     rust_five_added = (
         rust_five.per_element_ns - rust_five_apply.per_element_ns if rust_five and rust_five_apply else None
     )
+    rust_five_apply_ns = rust_five_apply.per_element_ns if rust_five_apply else None
+    if five_paired:  # side by side beats criterion's one-after-the-other difference
+        rust_five_added = five_paired.get("added_per_top_change_ns")
+        rust_five_apply_ns = five_paired.get("apply_only_per_top_change_ns")
     # (e) e2e
     e_above = None
     if e2e and "engine" in e2e and "echo" in e2e:
@@ -302,10 +313,10 @@ def issue6(
                 f", beside apply + consolidated best bid/ask alone at {fmt_ns(d_info['apply_only_per_message_ns'])} "
                 f"per message ({fmt_ns(d_info['apply_only_per_top_change_ns'])} per top change)"
             )
-        if rust_five_added is not None and rust_five_apply is not None:
+        if rust_five_added is not None and rust_five_apply_ns is not None:
             d_txt += (
-                f"; Rust, same stream: adds {fmt_ns(rust_five_added)} per top change beside apply "
-                f"{fmt_ns(rust_five_apply.per_element_ns)}"
+                f"; Rust, same stream{', paired chunks' if five_paired else ''}: adds {fmt_ns(rust_five_added)} "
+                f"per top change beside apply {fmt_ns(rust_five_apply_ns)}"
             )
         if rust_cross is not None and apply_cross is not None:
             cross_added = rust_cross.per_element_ns - apply_cross.per_element_ns
@@ -325,7 +336,7 @@ def issue6(
             "rust_refresh_cross_ns": rust_cross.per_element_ns if rust_cross else None,
             "rust_apply_cross_ns": apply_cross.per_element_ns if apply_cross else None,
             "rust_five_venues_added_per_top_change_ns": rust_five_added,
-            "rust_five_venues_apply_per_top_change_ns": rust_five_apply.per_element_ns if rust_five_apply else None,
+            "rust_five_venues_apply_per_top_change_ns": rust_five_apply_ns,
             "python_apply_only_per_message_ns": d_info.get("apply_only_per_message_ns"),
         }
     )
@@ -524,6 +535,7 @@ def build(
     *,
     e2e: dict[str, Any] | None = None,
     guard: dict[str, Any] | None = None,
+    five_paired: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     lines = [
         "# arbcore benchmarks",
@@ -535,7 +547,7 @@ def build(
         "| --- | --- |",
     ]
     lines += [f"| {k} | {v} |" for k, v in meta.items()]
-    peer_lines, peer_json = issue6(criterion, pytest, extra, meta, e2e=e2e, guard=guard)
+    peer_lines, peer_json = issue6(criterion, pytest, extra, meta, e2e=e2e, guard=guard, five_paired=five_paired)
     lines += peer_lines
     lines += [
         "",
@@ -691,7 +703,10 @@ def main() -> int:
     }
     e2e = json.loads(args.e2e.read_text()) if args.e2e.exists() else None
     guard = json.loads(args.guard.read_text()) if args.guard.exists() else None
-    md, doc = build(criterion, pytest, extra, read_memory(args.criterion), meta, e2e=e2e, guard=guard)
+    five_paired = read_five_paired(args.criterion) if args.criterion.exists() else None
+    md, doc = build(
+        criterion, pytest, extra, read_memory(args.criterion), meta, e2e=e2e, guard=guard, five_paired=five_paired
+    )
     args.out.write_text(md)
     args.json.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     print(md)

@@ -22,6 +22,8 @@ detection, so they are not in this workload.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +42,7 @@ DRIFT_TICKS = 4_200  # venue 4 above the rest: 5 bps + 2 bps of 60,000.00 is ~4,
 QTY_SCALE = 100_000
 PER_MESSAGE = 10
 DEPTH = 1000
-ROUNDS = 3
+ROUNDS = 7
 PAIRED_REPS = 5
 CHUNK = 1000  # messages per timed chunk of the paired measurement
 
@@ -104,6 +106,21 @@ def five() -> FiveVenues:
     book = new_book(f)
     moved = sum(bool(book.apply_deltas(m.venue, m.sides, m.prices, m.qtys)) for m in messages)
     return FiveVenues(snapshots, messages, f.deltas, moved, f.reference)
+
+
+@pytest.fixture(autouse=True)
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic GC collected, frozen and paused while these benchmarks run (as `timeit`
+    does): the fixture holds ~100,000 message objects, so a GC pass costs milliseconds and lands
+    on whichever loop happens to allocate at that moment, whoever the contender."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
 
 
 def _check(book: arbcore.ConsolidatedBook, f: FiveVenues) -> None:
@@ -230,11 +247,9 @@ def test_five_venues_detection_added(benchmark: Any, five: FiveVenues) -> None:
     messages: each of PAIRED_REPS reps runs two fresh books through the stream, one with
     `refresh()` per message and one without, alternating which goes first, and times every
     chunk of each. Per chunk the median over the reps is kept; the sums over chunks are the
-    with/without totals. Python's cyclic GC is collected, frozen and paused for the timed
-    loops (as `timeit` does): its pauses come from the fixture's objects, not from arbcore, and
-    land on one loop or the other at random. Load from other processes on the shared machine
-    hits both loops of a chunk alike, and a burst in one rep does not move a median of five."""
-    import gc
+    with/without totals (GC paused, see `_gc_paused`). Load from other processes on the shared
+    machine hits both loops of a chunk alike, and a burst in one rep does not move a median of
+    five."""
     import time
 
     chunks = [five.messages[i : i + CHUNK] for i in range(0, len(five.messages), CHUNK)]
@@ -259,24 +274,17 @@ def test_five_venues_detection_added(benchmark: Any, five: FiveVenues) -> None:
     def run() -> tuple[float, float, float, float]:
         without: list[list[int]] = [[] for _ in chunks]
         with_: list[list[int]] = [[] for _ in chunks]
-        gc.collect()
-        gc.freeze()
-        gc.disable()
-        try:
-            for rep in range(PAIRED_REPS):
-                plain, detecting = new_book(five), new_book(five)
-                for k, chunk in enumerate(chunks):
-                    if (rep + k) % 2 == 0:
-                        without[k].append(time_chunk(plain, False, chunk))
-                        with_[k].append(time_chunk(detecting, True, chunk))
-                    else:
-                        with_[k].append(time_chunk(detecting, True, chunk))
-                        without[k].append(time_chunk(plain, False, chunk))
-                _check(plain, five)
-                _check(detecting, five)
-        finally:
-            gc.enable()
-            gc.unfreeze()
+        for rep in range(PAIRED_REPS):
+            plain, detecting = new_book(five), new_book(five)
+            for k, chunk in enumerate(chunks):
+                if (rep + k) % 2 == 0:
+                    without[k].append(time_chunk(plain, False, chunk))
+                    with_[k].append(time_chunk(detecting, True, chunk))
+                else:
+                    with_[k].append(time_chunk(detecting, True, chunk))
+                    without[k].append(time_chunk(plain, False, chunk))
+            _check(plain, five)
+            _check(detecting, five)
         med = sum(float(np.median(c)) for c in without), sum(float(np.median(c)) for c in with_)
         low = sum(float(np.min(c)) for c in without), sum(float(np.min(c)) for c in with_)
         return med[0], med[1], low[0], low[1]

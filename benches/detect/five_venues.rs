@@ -7,7 +7,10 @@
 //! against venue 2 (5 bps); interleaved one message of 10 deltas at a time. Per message:
 //! `apply_columns`, the consolidated best bid and ask, then (`apply_refresh`) `refresh()`.
 //! Throughput is the number of top-of-book changes, so criterion's per-element time is per
-//! top-of-book change; detection added = `apply_refresh` - `apply_only`.
+//! top-of-book change. Criterion times the two one after the other; on a shared machine the
+//! load can change in between, so the figure for what detection adds comes from [`paired`]:
+//! both runs side by side in chunks, alternating, the median per chunk over several reps
+//! (as `benches/test_five_venues.py` does from Python).
 
 use arbcore::book::{Level, Stamp};
 use arbcore::consolidated::Consolidated;
@@ -15,7 +18,7 @@ use arbcore::instrument::{Instrument, VenueSpec, VenueSpecText};
 use arbcore::synth;
 use criterion::{BatchSize, Criterion, Throughput};
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const FEES: [&str; 5] = ["10bps", "7.5bps", "5bps", "10bps", "2bps"];
 const DRIFT_TICKS: u64 = 4_200;
@@ -167,4 +170,60 @@ pub fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+}
+
+/// Messages per timed chunk and reps of [`paired`].
+const CHUNK: usize = 1000;
+const REPS: usize = 7;
+
+/// What detection adds to the stream, measured side by side: per rep, two copies of the books
+/// go through the messages chunk by chunk, one with `refresh()` per message and one without,
+/// alternating which goes first; the median per chunk over the reps, summed. Returns the JSON
+/// line `report.py` reads (`five_venues_paired.json` in the criterion directory).
+pub fn paired() -> String {
+    let s = stream();
+    let chunks: Vec<&[Message]> = s.messages.chunks(CHUNK).collect();
+    let mut with = vec![Vec::with_capacity(REPS); chunks.len()];
+    let mut without = vec![Vec::with_capacity(REPS); chunks.len()];
+    let time = |c: &mut Consolidated, m: &[Message], detect: bool| -> u128 {
+        let t0 = Instant::now();
+        black_box(run(c, black_box(m), detect));
+        t0.elapsed().as_nanos()
+    };
+    for rep in 0..REPS {
+        let (mut plain, mut detecting) = (s.books.clone(), s.books.clone());
+        for (k, chunk) in chunks.iter().enumerate() {
+            if (rep + k) % 2 == 0 {
+                without[k].push(time(&mut plain, chunk, false));
+                with[k].push(time(&mut detecting, chunk, true));
+            } else {
+                with[k].push(time(&mut detecting, chunk, true));
+                without[k].push(time(&mut plain, chunk, false));
+            }
+        }
+    }
+    let median_sum = |v: &mut Vec<Vec<u128>>| -> f64 {
+        v.iter_mut()
+            .map(|c| {
+                c.sort_unstable();
+                c[c.len() / 2] as f64
+            })
+            .sum()
+    };
+    let (w, wo) = (median_sum(&mut with), median_sum(&mut without));
+    let (msgs, tops) = (s.messages.len() as f64, s.top_changes as f64);
+    let line = format!(
+        "{{\"messages\":{},\"top_changes\":{},\"chunk\":{CHUNK},\"reps\":{REPS},\
+         \"with_ns\":{w:.0},\"without_ns\":{wo:.0},\"added_per_top_change_ns\":{:.1},\
+         \"added_per_message_ns\":{:.1},\"apply_only_per_top_change_ns\":{:.1},\
+         \"apply_only_per_message_ns\":{:.1}}}",
+        s.messages.len(),
+        s.top_changes,
+        (w - wo) / tops,
+        (w - wo) / msgs,
+        wo / tops,
+        wo / msgs,
+    );
+    eprintln!("five_venues paired: {line}");
+    line
 }
