@@ -308,6 +308,8 @@ def issue6(
             f"({fmt_ns(d_per_msg)} per message; {d_info.get('top_changes', 0):,} top changes in "
             f"{d_info.get('messages', 0):,} messages)"
         )
+        if d_info.get("added_per_top_change_min_ns") is not None:
+            d_txt += f" (fastest rep per chunk: {fmt_ns(d_info['added_per_top_change_min_ns'])})"
         if "apply_only_per_message_ns" in d_info:
             d_txt += (
                 f", beside apply + consolidated best bid/ask alone at {fmt_ns(d_info['apply_only_per_message_ns'])} "
