@@ -429,35 +429,13 @@ def write_plots(report: Mapping[str, Any], directory: str | Path) -> list[Path]:
     fig.savefig(written[-1], dpi=100)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(8, 4))
     spreads = {k: v for k, v in report["spreads_bps"].items() if v}
-    if spreads:
-        ax.hist(list(spreads.values()), bins=30, label=list(spreads.keys()), histtype="step")
-        ax.legend(fontsize="small")
-    else:
-        ax.text(0.5, 0.5, "no spreads", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("Spread distribution per venue pair (expected, bps)")
-    ax.set_xlabel("bps")
-    ax.set_ylabel("count")
-    fig.tight_layout()
-    written.append(out_dir / "spread_distribution.png")
-    fig.savefig(written[-1], dpi=100)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(8, 4))
+    written.append(_histogram(plt, spreads, "no spreads", "Spread distribution per venue pair (expected, bps)",
+                              "bps", path=out_dir / "spread_distribution.png"))  # fmt: skip
     samples = {k: v for k, v in (report.get("latency_samples_ms") or {}).items() if v}
-    if samples:
-        ax.hist(list(samples.values()), bins=30, label=list(samples.keys()), histtype="step")
-        ax.legend(fontsize="small")
-    else:
-        ax.text(0.5, 0.5, "no latency samples", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("Latency: order send to ack / first fill, and the run's samples")
-    ax.set_xlabel("ms")
-    ax.set_ylabel("count")
-    fig.tight_layout()
-    written.append(out_dir / "latency_histogram.png")
-    fig.savefig(written[-1], dpi=100)
-    plt.close(fig)
+    written.append(_histogram(plt, samples, "no latency samples",
+                              "Latency: order send to ack / first fill, and the run's samples", "ms",
+                              path=out_dir / "latency_histogram.png"))  # fmt: skip
     return written
 
 
@@ -491,3 +469,20 @@ __all__ = [
     "write_plots",
     "write_run_report",
 ]
+
+
+def _histogram(plt: Any, series: dict[str, list[float]], empty: str, title: str, unit: str, *, path: Path) -> Path:
+    """One PNG: a step histogram per named series (or ``empty`` written on the axes)."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    if series:
+        ax.hist(list(series.values()), bins=30, label=list(series.keys()), histtype="step")
+        ax.legend(fontsize="small")
+    else:
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(title)
+    ax.set_xlabel(unit)
+    ax.set_ylabel("count")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
