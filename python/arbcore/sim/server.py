@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import enum
 import random
 import time
@@ -79,6 +80,10 @@ class SimOrderSide(Protocol):
     def rest_routes(self, venue: SimVenue) -> list[web.RouteDef]: ...
 
 
+#: perf_counter_ns at the entry of the REST handler now running (set per request, task-local)
+_rest_recv_ns: contextvars.ContextVar[int | None] = contextvars.ContextVar("sim_rest_recv_ns", default=None)
+
+
 class SimConnection(WSListener):
     def __init__(self, venue: SimVenue, path: str = "") -> None:
         self.venue = venue
@@ -88,6 +93,8 @@ class SimConnection(WSListener):
         self.subs: set[str] = set()
         self.state: dict[str, Any] = {}
         self.held: bytes | None = None  # a frame held back by REORDER
+        #: perf_counter_ns at the entry of the frame callback for the last data frame (benchmarks)
+        self.recv_ns = 0
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
@@ -95,10 +102,16 @@ class SimConnection(WSListener):
 
     def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
         if frame.msg_type in (WSMsgType.TEXT, WSMsgType.BINARY):
-            if self.private and self.venue.order_side is not None:
-                self.venue.order_side.on_private_message(self.venue, self, frame.get_payload_as_bytes())
-            else:
-                self.venue.protocol.on_client_message(self.venue, self, frame.get_payload_as_bytes())
+            self.recv_ns = time.perf_counter_ns()
+            venue = self.venue
+            venue.serving = self
+            try:
+                if self.private and venue.order_side is not None:
+                    venue.order_side.on_private_message(venue, self, frame.get_payload_as_bytes())
+                else:
+                    venue.protocol.on_client_message(venue, self, frame.get_payload_as_bytes())
+            finally:
+                venue.serving = None
         elif frame.msg_type == WSMsgType.CLOSE:
             transport.disconnect()
 
@@ -108,6 +121,16 @@ class SimConnection(WSListener):
     def send(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_disconnected:
             self.transport.send(WSMsgType.TEXT, data)
+
+
+@web.middleware
+async def _stamp_request(request: web.Request, handler: Any) -> web.StreamResponse:
+    token = _rest_recv_ns.set(time.perf_counter_ns())
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    finally:
+        _rest_recv_ns.reset(token)
 
 
 @dataclass
@@ -157,6 +180,16 @@ class SimVenue:
         #: order side (matching engine, accounts, order-entry protocol); see `attach_orders`
         self.exchange: Any = None
         self.order_side: SimOrderSide | None = None
+        #: the connection whose frame is being handled right now (None between frames)
+        self.serving: SimConnection | None = None
+
+    def request_recv_ns(self) -> int | None:
+        """perf_counter_ns when the request being served now was received: the entry of the WS
+        frame callback for the frame being handled, or of the REST handler running in this task;
+        None outside a request. Benchmarks read it (e.g. from a wrapped ``exchange.submit``)."""
+        if self.serving is not None:
+            return self.serving.recv_ns
+        return _rest_recv_ns.get()
 
     def attach_orders(self, exchange: Any, order_side: SimOrderSide) -> None:
         """Give this venue an order side; call before ``start()``."""
@@ -182,7 +215,7 @@ class SimVenue:
         if self.order_side is not None:
             routes = routes + self.order_side.rest_routes(self)
         if routes:
-            app = web.Application()
+            app = web.Application(middlewares=[_stamp_request])
             app.add_routes(routes)
             self._rest_runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
             await self._rest_runner.setup()
