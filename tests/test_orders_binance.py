@@ -19,10 +19,13 @@ from arbcore.sim.orders.rig import OrderRig
 from arbcore.sim.server import Fault
 from arbcore.venues.orders import AuthError, OrderReport, OrderTimeoutError, RateLimitedError, VenueError
 from arbcore.venues.orders.binance import (
+    LIVE_URLS,
     BinanceApiError,
     BinanceClient,
     add_text,
+    live_urls,
     order_params,
+    order_payload_tail,
     raise_for_error,
     report_from_event,
     report_from_order,
@@ -31,6 +34,7 @@ from arbcore.venues.orders.binance import (
     ws_signature_payload,
 )
 from arbcore.venues.orders.decimal_text import to_text
+from arbcore.venues.orders.registry import OrderClientConfig
 from arbcore.venues.signing.credentials import Credentials
 from test_order_clients import run
 
@@ -62,6 +66,78 @@ def test_ws_api_signature_matches_the_published_example() -> None:
     # the simulator renders the payload on its own and agrees
     assert signature_payload(dict(signed)) == ws_signature_payload(signed)
     assert signature_payload({"omitZeroBalances": True, "a": 1}) == "a=1&omitZeroBalances=true"
+
+
+def test_keyed_order_signature_matches_the_published_example() -> None:
+    """The order path's own signer (keyed once, the apiKey part hashed once, the rest written in
+    name order) gives the docs' signature too."""
+    params: dict[str, object] = {
+        "symbol": "BTCUSDT",
+        "side": "SELL",
+        "type": "LIMIT",
+        "timeInForce": "GTC",
+        "price": "52000.00",
+        "quantity": "0.01000000",
+        "newClientOrderId": "x",
+        "newOrderRespType": "ACK",
+        "timestamp": 1645423376532,
+        "recvWindow": 100,
+    }
+    del params["newClientOrderId"]  # the docs' example has none: not the order path's set of names
+    assert order_payload_tail(params) is None
+    params["newClientOrderId"] = "x"
+    tail = order_payload_tail(params)
+    assert tail is not None
+    signed = ws_sign(Credentials(DOC_KEY, DOC_SECRET), params)
+    assert f"apiKey={DOC_KEY}&{tail}" == ws_signature_payload(signed)
+    client = BinanceClient(
+        OrderClientConfig("binance_spot", Credentials(DOC_KEY, DOC_SECRET), LIVE_URLS, {}, {"recv_window_ms": 100})
+    )
+    assert client._order_mac.hexdigest(tail) == signed["signature"]
+    docs = {k: v for k, v in signed.items() if k not in ("newClientOrderId", "signature")}
+    assert client._mac.hexdigest(ws_signature_payload(docs)) == (
+        "cc15477742bd704c29492d96c7ead9414dfd8e0ec4a00f947bb5bb454ddbd08a"
+    )
+
+
+@pytest.mark.parametrize("venue", ["binance_spot", "binance_usdm"])
+@pytest.mark.parametrize("recv_window", [5000, 7000])
+@pytest.mark.parametrize(
+    ("order_type", "tif", "post_only"),
+    [
+        (OrderType.LIMIT, TimeInForce.GTC, False),
+        (OrderType.LIMIT, TimeInForce.IOC, False),
+        (OrderType.LIMIT, TimeInForce.FOK, False),
+        (OrderType.LIMIT, TimeInForce.GTC, True),
+        (OrderType.MARKET, TimeInForce.IOC, False),
+    ],
+)
+def test_order_path_signing_equals_the_general_signer(
+    venue: str, recv_window: int, order_type: OrderType, tif: TimeInForce, post_only: bool
+) -> None:
+    """Every row of the order table: the body `place` sends is the one `ws_sign` makes, name for
+    name in the same order, with the same signature."""
+    creds = Credentials("k" * 64, "s" * 64)
+    client = BinanceClient(OrderClientConfig(venue, creds, live_urls(venue), {}, {"recv_window_ms": recv_window}))
+    it = _intent(
+        venue,
+        tif,
+        post_only=post_only,
+        order_type=order_type,
+        price=None if order_type is OrderType.MARKET else 5_000_010,
+    )
+    body = order_params(it, venue == "binance_usdm")
+    fast = dict(body)
+    client._sign_order(fast)
+    # the names written straight, not the general fallback
+    assert order_payload_tail({k: v for k, v in fast.items() if k not in ("apiKey", "signature")}) is not None
+    general = dict(body)
+    general["timestamp"] = fast["timestamp"]
+    if recv_window != 5000:
+        general["recvWindow"] = recv_window
+    want = ws_sign(creds, general)
+    assert list(fast.items()) == list(want.items())
+    assert orjson.dumps(fast) == orjson.dumps(want)
 
 
 # ---- the TIF / post-only table ---------------------------------------------------------------------

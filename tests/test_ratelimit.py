@@ -100,6 +100,33 @@ def test_binance_spot_orders_and_weight_windows() -> None:
     assert lim.try_acquire(order)
 
 
+def test_resolved_charges_admit_exactly_as_the_cost_does() -> None:
+    """`charges` (what the order clients keep per request kind) behaves as the cost it came from
+    in `try_acquire`, `wait_time` and `acquire`, penalties included; a bad cost fails when resolved."""
+    clock = FakeClock()
+    by_cost, by_charges = binance_spot(clock=clock), binance_spot(clock=clock)
+    order = {"weight": 1, "orders": 1}
+    charges = by_charges.charges(order)
+    assert [(type(limit).__name__, amount) for limit, amount in charges] == [("SlidingWindow", 1.0)] * 3
+    for _ in range(101):
+        assert by_cost.try_acquire(order) == by_charges.try_acquire(charges)
+    assert by_cost.wait_time(order) == by_charges.wait_time(charges) == pytest.approx(10.0)
+    clock.advance(10.0)
+    by_cost.penalise(3.0)
+    by_charges.penalise(3.0)
+    assert not by_charges.try_acquire(charges)
+    assert by_cost.wait_time(order) == by_charges.wait_time(charges) == pytest.approx(3.0)
+    clock.advance(3.0)
+    assert asyncio.run(by_charges.acquire(charges)) == 0.0
+    assert by_charges.limits["ORDERS_10S"].wait_time(100, clock()) > 0  # it was spent
+    fam = okx(clock=clock)
+    btc = fam.charges({"order:BTC-USDT": 1, "subaccount": 1})
+    assert "order:BTC-USDT" in fam.limits  # the family's limit is made when resolved
+    assert all(fam.try_acquire(btc) for _ in range(60)) and not fam.try_acquire(btc)
+    with pytest.raises(RateLimitError, match="exceeds"):
+        by_cost.charges({"orders": 101})
+
+
 def test_binance_from_exchange_info_names_and_groups() -> None:
     lim = binance_from_rate_limits(
         [

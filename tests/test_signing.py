@@ -39,6 +39,21 @@ from arbcore.venues.signing import (
     okx_timestamp,
     okx_ws_login,
 )
+from arbcore.venues.signing.common import KeyedHmac, hmac_sha256
+
+
+def test_keyed_hmac_is_hmac_sha256_of_prefix_and_message() -> None:
+    """The per-client keyed signer (`KeyedHmac`) gives the same bytes as keying on every call."""
+    for secret in (b"", b"k", BINANCE_SECRET.encode(), b"x" * 200):  # short, the docs' key, longer than a block
+        mac = KeyedHmac(secret)
+        ext = mac.extended("apiKey=abc&")
+        for msg in ("", "symbol=LTCBTC", "\u00e9t\u00e9" * 40):
+            assert mac.digest(msg) == hmac_sha256(secret, msg)
+            assert mac.hexdigest(msg) == hmac.new(secret, msg.encode(), hashlib.sha256).hexdigest()
+            assert ext.hexdigest(msg) == hmac_sha256(secret, "apiKey=abc&" + msg).hex()
+        assert KeyedHmac(secret, "p=1&").digest("q") == hmac_sha256(secret, "p=1&q")
+        assert mac.digest("a") == mac.digest("a")  # signing leaves the keyed state as it was
+
 
 # -- §8.4 Binance (spot docs; futures use the same algorithm) -------------------------------
 BINANCE_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"

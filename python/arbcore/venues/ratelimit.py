@@ -58,6 +58,11 @@ class Limit(Protocol):
         """The venue says ``used`` is spent in its current window: never believe in more room."""
 
 
+#: A cost resolved to the limits it draws on (`RateLimiter.charges`): what a hot path passes in
+#: place of the cost, so that the names are looked up and checked once, not on every request.
+Charges = tuple[tuple[Limit, float], ...]
+
+
 class TokenBucket:
     """``capacity`` tokens refilled at ``refill_per_s``; starts full."""
 
@@ -187,7 +192,15 @@ class RateLimiter:
             return made
         raise RateLimitError(f"{self.name}: no limit, group or family named {name!r}")
 
-    def _charges(self, cost: Cost) -> list[tuple[Limit, float]]:
+    def charges(self, cost: Cost) -> Charges:
+        """``cost`` resolved to the limits it draws on and checked (`RateLimitError` if it can never
+        be admitted). Pass the result to `wait_time`, `try_acquire` or `acquire` of this limiter
+        in place of the cost: the same admission, without resolving the names again."""
+        return self._charges(cost)
+
+    def _charges(self, cost: Cost | Charges) -> Charges:
+        if isinstance(cost, tuple):
+            return cost  # already resolved by `charges`
         if not isinstance(cost, Mapping):
             if self.default is None:
                 raise RateLimitError(f"{self.name} has no default limit: name the limits a request draws on")
@@ -205,18 +218,21 @@ class RateLimiter:
             if amount > limit.capacity + _EPS:
                 raise RateLimitError(f"{self.name}: cost {amount} exceeds the {name} limit of {limit.capacity}")
             charges.append((limit, amount))
-        return charges
+        return tuple(charges)
 
-    def _wait(self, charges: list[tuple[Limit, float]], now: float) -> float:
-        waits = [limit.wait_time(amount, now) for limit, amount in charges]
-        return max([self._blocked_until - now, 0.0, *waits])
+    def _wait(self, charges: Charges, now: float) -> float:
+        wait = self._blocked_until - now
+        for limit, amount in charges:
+            w = limit.wait_time(amount, now)
+            wait = max(wait, w)
+        return wait if wait > 0.0 else 0.0
 
     # -- admission -------------------------------------------------------------------------
-    def wait_time(self, cost: Cost = 1) -> float:
+    def wait_time(self, cost: Cost | Charges = 1) -> float:
         """Seconds before ``cost`` would be admitted if nothing else were spent meanwhile."""
         return self._wait(self._charges(cost), self._clock())
 
-    def try_acquire(self, cost: Cost = 1) -> bool:
+    def try_acquire(self, cost: Cost | Charges = 1) -> bool:
         """Spend ``cost`` now if it fits, else spend nothing. Never jumps ahead of a waiter."""
         charges = self._charges(cost)
         now = self._clock()
@@ -226,7 +242,7 @@ class RateLimiter:
             limit.consume(amount, now)
         return True
 
-    async def acquire(self, cost: Cost = 1) -> float:
+    async def acquire(self, cost: Cost | Charges = 1) -> float:
         """Wait (without blocking the loop) until ``cost`` fits, spend it; returns seconds waited."""
         charges = self._charges(cost)
         start = self._clock()

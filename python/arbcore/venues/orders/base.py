@@ -106,6 +106,14 @@ class _RpcListener(WSListener):
         self.rpc.on_disconnected(self)
 
 
+_TEXT = WSMsgType.TEXT
+
+
+def _expire(fut: asyncio.Future[Any], name: str, req_id: str, timeout: float) -> None:
+    if not fut.done():
+        fut.set_exception(OrderTimeoutError(f"{name}: no reply to request {req_id} within {timeout:g} s"))
+
+
 class WsRpc:
     """One WebSocket carrying requests that the venue answers with a matching id, plus unsolicited
     events (the private stream). ``request_id(msg)`` extracts the id from an incoming message or
@@ -155,24 +163,37 @@ class WsRpc:
         self.transport = None
 
     def send(self, payload: bytes) -> None:
-        if not self.connected:
+        transport = self.transport
+        if transport is None or transport.is_disconnected:
             raise OrderTimeoutError(f"{self.name}: not connected")
-        assert self.transport is not None
-        self.transport.send(WSMsgType.TEXT, payload)
+        transport.send(_TEXT, payload)
 
     async def request(self, req_id: str, payload: bytes, timeout: float) -> Any:
-        """Send and wait for the message whose id is ``req_id``. OrderTimeoutError if none arrives."""
-        if req_id in self._pending:
+        """Send and wait for the message whose id is ``req_id``. OrderTimeoutError if none arrives.
+
+        The order path: on an open socket the payload is written before the first suspension
+        (a caller started with ``start_now`` has it on the wire when that returns), and what
+        follows the write is one timer, not ``asyncio.wait_for``'s waiter and callbacks."""
+        pending = self._pending
+        if req_id in pending:
             raise VenueError(f"{self.name}: request id {req_id!r} already in flight")
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = fut
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        pending[req_id] = fut
         try:
-            self.send(payload)
-            return await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            raise OrderTimeoutError(f"{self.name}: no reply to request {req_id} within {timeout:g} s") from None
+            transport = self.transport
+            if transport is None or transport.is_disconnected:
+                raise OrderTimeoutError(f"{self.name}: not connected")
+            transport.send(_TEXT, payload)
+            if timeout is None:
+                return await fut
+            timer = loop.call_later(timeout, _expire, fut, self.name, req_id, timeout)
+            try:
+                return await fut
+            finally:
+                timer.cancel()
         finally:
-            self._pending.pop(req_id, None)
+            pending.pop(req_id, None)
 
     def on_message(self, payload: bytes) -> None:
         try:

@@ -91,7 +91,7 @@ from arbcore.venues.orders.types import (
     VenueError,
 )
 from arbcore.venues.signing.binance import API_KEY_HEADER, binance_sign_request
-from arbcore.venues.signing.common import hmac_sha256
+from arbcore.venues.signing.common import KeyedHmac, hmac_sha256
 from arbcore.venues.signing.credentials import Credentials
 
 LIVE_URLS_BY_VENUE: dict[str, dict[str, str]] = {
@@ -177,12 +177,43 @@ def ws_signature_payload(params: Mapping[str, object]) -> str:
     return "&".join(parts)
 
 
-def ws_sign(creds: Credentials, params: Mapping[str, object]) -> dict[str, object]:
-    """``params`` with ``apiKey`` added and ``signature`` computed over the sorted payload."""
+def ws_sign(creds: Credentials, params: Mapping[str, object], mac: KeyedHmac | None = None) -> dict[str, object]:
+    """``params`` with ``apiKey`` added and ``signature`` computed over the sorted payload
+    (``mac``: the secret already keyed, `KeyedHmac`, to sign without hashing the key again)."""
     out: dict[str, object] = dict(params)
     out["apiKey"] = creds.api_key
-    out["signature"] = hmac_sha256(creds.secret.encode(), ws_signature_payload(out)).hex()
+    payload = ws_signature_payload(out)
+    out["signature"] = hmac_sha256(creds.secret.encode(), payload).hex() if mac is None else mac.hexdigest(payload)
     return out
+
+
+#: names always in `order_params` plus ``timestamp``; ``price``, ``timeInForce`` and ``recvWindow``
+#: come and go with the order type and the options
+_ORDER_FIXED = 7
+
+
+def order_payload_tail(body: Mapping[str, object]) -> str | None:
+    """`ws_signature_payload` of a signed ``order.place`` body (`order_params` plus ``timestamp``,
+    maybe ``recvWindow``, and ``apiKey``) without its leading ``apiKey=<key>&``, written straight
+    in name order; None when ``body`` is not exactly that set of names (sign it the general way).
+    The order path signs this after a `KeyedHmac` that has hashed the ``apiKey`` part already."""
+    price = body.get("price")
+    tif = body.get("timeInForce")
+    window = body.get("recvWindow")
+    if len(body) != _ORDER_FIXED + (price is not None) + (tif is not None) + (window is not None):
+        return None
+    try:
+        return (
+            f"newClientOrderId={body['newClientOrderId']}&newOrderRespType={body['newOrderRespType']}&"
+            + ("" if price is None else f"price={price}&")
+            + f"quantity={body['quantity']}&"
+            + ("" if window is None else f"recvWindow={window}&")
+            + f"side={body['side']}&symbol={body['symbol']}&"
+            + ("" if tif is None else f"timeInForce={tif}&")
+            + f"timestamp={body['timestamp']}&type={body['type']}"
+        )
+    except KeyError:
+        return None
 
 
 def text_places(text: str) -> int:
@@ -414,6 +445,13 @@ class BinanceClient(OrderClient):
         if config.options.get("rate_limit", True):
             self.limiter = ratelimit.binance_usdm() if self.futures else ratelimit.binance_spot()
         self._keepalive: asyncio.Task[None] | None = None
+        # per-client constants of the order path
+        self._id_prefix = "f" if self.futures else "s"
+        self._mac = KeyedHmac(self.creds.secret.encode())
+        #: an order's sorted signature payload starts with its apiKey (the first name in order)
+        self._order_mac = self._mac.extended(f"apiKey={self.creds.api_key}&")
+        self._place_charges: ratelimit.Charges = ()
+        self._place_charges_of: ratelimit.RateLimiter | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -449,7 +487,7 @@ class BinanceClient(OrderClient):
         return None
 
     def _next_id(self) -> str:
-        return f"{'f' if self.futures else 's'}{next(self._ids)}"
+        return f"{self._id_prefix}{next(self._ids)}"
 
     async def _ensure_ws(self, timeout: float = 5.0) -> None:
         if self.ws.connected and (self.futures or self._subscribed):
@@ -545,13 +583,25 @@ class BinanceClient(OrderClient):
         longer than ``timeout`` is a local rate-limit refusal (nothing is sent)."""
         if self.limiter is None:
             return
-        cost: dict[str, float] = {"weight": float(WEIGHTS.get(method, 1))}
-        if method == "order.place":
-            cost["orders"] = 1.0
+        cost = self._cost(method)
         wait = self.limiter.wait_time(cost)
         if wait > timeout:
             raise RateLimitedError(f"{self.venue}: local rate limit for {method}", wait)
         await self.limiter.acquire(cost)
+
+    @staticmethod
+    def _cost(method: str) -> dict[str, float]:
+        cost: dict[str, float] = {"weight": float(WEIGHTS.get(method, 1))}
+        if method == "order.place":
+            cost["orders"] = 1.0
+        return cost
+
+    def _take_place(self, limiter: ratelimit.RateLimiter) -> bool:
+        """An order's weight and order count spent now, if they fit and nobody waits before it."""
+        if self._place_charges_of is not limiter:
+            self._place_charges = limiter.charges(self._cost("order.place"))
+            self._place_charges_of = limiter
+        return limiter.try_acquire(self._place_charges)
 
     def _penalise(self, e: RateLimitedError, status: int, code: int) -> None:
         # -1003 (request weight, IP-wide) and 418 (IP ban) stop every request; -1015 counts orders only
@@ -566,9 +616,25 @@ class BinanceClient(OrderClient):
             body["timestamp"] = now_ms()
             if self.recv_window != 5000:
                 body["recvWindow"] = self.recv_window
-            body = ws_sign(self.creds, body)
+            body = ws_sign(self.creds, body, self._mac)
         rid = self._next_id()
         msg = await self.ws.request(rid, orjson.dumps({"id": rid, "method": method, "params": body}), timeout)
+        return self._result(msg)
+
+    def _sign_order(self, body: dict[str, object]) -> None:
+        """Sign `order_params` output in place, as `ws_sign` would (same names, same order)."""
+        body["timestamp"] = now_ms()
+        if self.recv_window != 5000:
+            body["recvWindow"] = self.recv_window
+        tail = order_payload_tail(body)
+        body["apiKey"] = self.creds.api_key
+        if tail is None:
+            body["signature"] = self._mac.hexdigest(ws_signature_payload(body))
+        else:
+            body["signature"] = self._order_mac.hexdigest(tail)
+
+    def _result(self, msg: Any) -> Any:
+        """A WS API reply's result, or raise per ``raise_for_error``."""
         status = msg.get("status") if isinstance(msg, dict) else None
         if status == 200:
             return msg.get("result")
@@ -616,11 +682,21 @@ class BinanceClient(OrderClient):
     # ---- the contract ----------------------------------------------------------------------------
 
     async def place(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
+        # On an open, subscribed connection with room in the limits this runs without suspending
+        # up to the socket write: every await below returns at once or is the reply's.
         params = order_params(intent, self.futures)
-        await self._ensure_ws(timeout)
+        ws = self.ws
+        if not (ws.connected and (self.futures or self._subscribed)):
+            await self._ensure_ws(timeout)
         t0 = time.perf_counter_ns()
         try:
-            result = await self._send("order.place", params, timeout)
+            limiter = self.limiter
+            if limiter is not None and not self._take_place(limiter):
+                await self._pace("order.place", timeout)  # wait for room, or refuse locally
+            self._sign_order(params)
+            rid = f"{self._id_prefix}{next(self._ids)}"
+            msg = await ws.request(rid, orjson.dumps({"id": rid, "method": "order.place", "params": params}), timeout)
+            result = self._result(msg)
         except OrderTimeoutError:
             self.counters.timeouts += 1
             raise

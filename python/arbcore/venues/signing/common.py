@@ -10,10 +10,15 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TypeAlias
+from typing import Any, TypeAlias
 from urllib.parse import quote, urlencode
 
 from arbcore.venues.signing.errors import SigningError
+
+try:
+    from _hashlib import hmac_new as _c_hmac_new
+except ImportError:  # a Python without OpenSSL's hashlib: the hmac module's own object
+    _c_hmac_new = None  # type: ignore[assignment]
 
 #: Request parameters in send order (a Mapping keeps insertion order). Values are str, int,
 #: Decimal or bool, checked at run time: a dict literal mixing them types as dict[str, object].
@@ -36,6 +41,47 @@ class SignedRequest:
 
 def hmac_sha256(secret: bytes, message: str) -> bytes:
     return hmac.new(secret, message.encode(), hashlib.sha256).digest()
+
+
+def _keyed_sha256(secret: bytes) -> Any:
+    # OpenSSL's HMAC object itself when present (copy/update/digest in C, no Python wrapper)
+    if _c_hmac_new is not None:
+        with contextlib.suppress(ValueError):
+            return _c_hmac_new(secret, digestmod="sha256")
+    return hmac.new(secret, digestmod=hashlib.sha256)
+
+
+class KeyedHmac:
+    """HMAC-SHA256 keyed once, for a client that signs with the same secret on every request:
+    each signature copies the keyed state instead of hashing the key again. Optionally with a
+    fixed start of every message (``prefix``) already hashed. Same bytes as `hmac_sha256` of
+    ``prefix + message``."""
+
+    __slots__ = ("_mac",)
+
+    def __init__(self, secret: bytes, prefix: str = "") -> None:
+        mac = _keyed_sha256(secret)
+        if prefix:
+            mac.update(prefix.encode())
+        self._mac = mac
+
+    def extended(self, prefix: str) -> KeyedHmac:
+        """The same key with ``prefix`` hashed after what this one has hashed already."""
+        out = KeyedHmac.__new__(KeyedHmac)
+        mac = self._mac.copy()
+        mac.update(prefix.encode())
+        out._mac = mac
+        return out
+
+    def digest(self, message: str) -> bytes:
+        mac = self._mac.copy()
+        mac.update(message.encode())
+        return mac.digest()  # type: ignore[no-any-return]
+
+    def hexdigest(self, message: str) -> str:
+        mac = self._mac.copy()
+        mac.update(message.encode())
+        return mac.hexdigest()  # type: ignore[no-any-return]
 
 
 def _param_text(name: str, value: object) -> str:
