@@ -18,6 +18,7 @@ from arbcore.runner.plugins import (
     Opportunity,
     StrategyHost,
     StrategyLoadError,
+    TicketProposal,
     load_strategy,
 )
 
@@ -181,3 +182,81 @@ def test_hedger_flattens_net_exposure(config: Config) -> None:
     ctx.set_position("kraken", "BTC", -500_000)
     (p,) = host.on_timer(2 + 10**9)
     assert (p.buy_venue, p.sell_venue, p.qty, p.buy_limit) == ("binance", None, 500_000, 6_006_100)
+
+
+def _by_field(rec: np.void, instrument: str, venues: list[str]) -> Opportunity:
+    """The reference conversion: one field at a time, by name."""
+    names = [f for f in Opportunity.__dataclass_fields__ if f not in ("instrument", "buy_venue", "sell_venue")]
+    vals = [float(rec[n]) if n == "edge_bps" else int(rec[n]) for n in names]
+    return Opportunity(instrument, venues[int(rec["buy_venue"])], venues[int(rec["sell_venue"])], *vals)
+
+
+def test_from_book_equals_the_field_by_field_conversion() -> None:
+    config = load_default()
+    book = config.instrument("BTC/USDT").build_book(0, config.balances())
+    book.apply_snapshot("binance", bids=[("59990", "1")], asks=[("60000", "1")], seq=3, venue_ts=7, recv_ts=9)
+    book.apply_snapshot("kraken", bids=[("60400", "1")], asks=[("60410", "1")], seq=4, venue_ts=8, recv_ts=10)
+    book.apply_snapshot("okx", bids=[("60300", "1")], asks=[("60310", "1")], seq=5, venue_ts=11, recv_ts=12)
+    recs = book.opportunities()
+    assert len(recs) >= 2
+    got = Opportunity.from_book(book, recs)
+    want = [_by_field(r, "BTC/USDT", book.venues) for r in recs]
+    assert got == want and [hash(o) for o in got] == [hash(o) for o in want] and repr(got) == repr(want)
+    for o in got:
+        assert all(type(getattr(o, f)) is type(getattr(want[0], f)) for f in Opportunity.__dataclass_fields__)
+        with pytest.raises(AttributeError):  # still frozen
+            o.qty = 1  # type: ignore[misc]
+    assert Opportunity.from_record(recs[1], "BTC/USDT", book.venues) == want[1]
+    assert Opportunity.from_book(book, recs[:0]) == []
+    assert not recs[::-1].flags.c_contiguous and Opportunity.from_book(book, recs[::-1]) == want[::-1]
+
+    class Sub(Opportunity):
+        pass
+
+    (s, *_) = Sub.from_book(book, recs)
+    assert type(s) is Sub and s == Sub(*(getattr(want[0], f) for f in Opportunity.__dataclass_fields__))
+
+
+def test_proposal_from_opportunity_equals_the_constructor() -> None:
+    o = opp()
+    p = TicketProposal.from_opportunity(o, reason="r")
+    assert p == TicketProposal("BTC/USDT", "binance", "okx", 1_000_000, 6_000_000, 6_004_000, "r", o)
+    assert TicketProposal.from_opportunity(o, qty=5).qty == 5
+    with pytest.raises(AttributeError):
+        p.qty = 1  # type: ignore[misc]
+
+
+def test_a_known_route_is_still_checked_for_its_numbers(tmp_path: Path, config: Config) -> None:
+    (tmp_path / "drift.py").write_text(
+        "from arbcore.runner.plugins import Strategy, TicketProposal\n"
+        "class Drift(Strategy):\n"
+        "    qtys = [5, 7, True]\n"
+        "    def on_opportunity(self, opp):\n"
+        "        return [TicketProposal.from_opportunity(opp, qty=self.qtys.pop(0))]\n"
+    )
+    host = load_strategy(str(tmp_path / "drift.py"), config)
+    out = host.on_opportunities([opp(), opp(), opp(), opp()])
+    assert [p.qty for p in out] == [5, 7]
+    assert (
+        host.stopped
+        and host.error_text == "in on_opportunity: invalid proposal: qty True is not a positive raw integer quantity"
+    )
+    assert host.calls == 3 and host.proposals == 2
+
+
+def test_from_book_sees_a_venue_added_later() -> None:
+    book = arbcore.ConsolidatedBook("BTC/USDT", 2, 6)
+
+    def add(name: str, bid: int, ask: int) -> None:
+        book.add_venue(name, symbol="X", tick_size="0.1", lot_size="0.0001", taker_fee="0.0005")
+        for asset in ("USDT", "BTC"):
+            book.set_balance(name, asset, "1000000")
+        book.apply_snapshot(name, [(bid, 10_000)], [(ask, 10_000)], seq=1)
+
+    add("a", 4_999_990, 5_000_000)
+    add("b", 5_010_000, 5_010_010)
+    ((buy, sell),) = [(o.buy_venue, o.sell_venue) for o in Opportunity.from_book(book, book.opportunities())]
+    assert (buy, sell) == ("a", "b")
+    add("c", 5_030_000, 5_030_010)
+    got = {(o.buy_venue, o.sell_venue) for o in Opportunity.from_book(book, book.opportunities())}
+    assert ("a", "c") in got
