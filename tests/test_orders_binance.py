@@ -313,6 +313,24 @@ def test_exchange_info_filters_at_our_scales() -> None:
         rules_from_symbol("binance_spot", sym, 1, 6, {})  # a 0.01 tick is not representable at 1 decimal
 
 
+def test_to_text_is_exact_decimal_text() -> None:
+    """`to_text` (every client's prices and quantities) against Decimal, over scales and sizes."""
+    import random
+    from decimal import Context, Decimal
+
+    exact = Context(prec=100)
+    rng = random.Random(7)
+    values = [0, 1, 9, 10, 100, 101, 10**6, 10**6 + 1, 10**30 + 7, -1, -1500, -(10**6)]
+    values += [rng.randrange(10 ** rng.randrange(1, 25)) for _ in range(2000)]
+    for raw in values:
+        for decimals in range(19):
+            want = format(Decimal(raw).scaleb(-decimals, exact).normalize(exact), "f") if raw else "0"
+            assert to_text(raw, decimals) == want, (raw, decimals)
+    assert to_text(1500, 6, 6) == "0.001500" and to_text(-1500, 6, 4) == "-0.0015"
+    with pytest.raises(ValueError):
+        to_text(1501, 6, 3)
+
+
 def test_add_text_is_exact() -> None:
     assert add_text("0.10000000", "0.2") == "0.30000000"
     assert add_text("12345678901234567890.00000001", "0.00000002") == "12345678901234567890.00000003"

@@ -114,7 +114,9 @@ class SlidingWindow:
             self.used = 0.0  # drop accumulated float dust
 
     def wait_time(self, cost: float, now: float) -> float:
-        self._expire(now)
+        slots = self._slots
+        if slots and slots[0][1] + self.window_s <= now + _EPS:  # (no slots: used is 0.0 already)
+            self._expire(now)
         excess = self.used + cost - self.capacity
         if excess <= _EPS:
             return 0.0
@@ -126,13 +128,15 @@ class SlidingWindow:
         return math.inf  # cost > capacity; RateLimiter refuses that before asking
 
     def consume(self, cost: float, now: float) -> None:
-        self._expire(now)
-        if self._slots and now - self._slots[-1][0] < self._resolution:
-            slot = self._slots[-1]
+        slots = self._slots
+        if slots and slots[0][1] + self.window_s <= now + _EPS:
+            self._expire(now)
+        if slots and now - slots[-1][0] < self._resolution:
+            slot = slots[-1]
             slot[1] = max(slot[1], now)
             slot[2] += cost
         else:
-            self._slots.append([now, now, cost])
+            slots.append([now, now, cost])
         self.used += cost
 
     def observe_used(self, used: float, now: float) -> None:
@@ -234,10 +238,15 @@ class RateLimiter:
 
     def try_acquire(self, cost: Cost | Charges = 1) -> bool:
         """Spend ``cost`` now if it fits, else spend nothing. Never jumps ahead of a waiter."""
-        charges = self._charges(cost)
-        now = self._clock()
-        if self._pending or self._wait(charges, now) > 0:
+        charges = cost if isinstance(cost, tuple) else self._charges(cost)
+        if self._pending:
             return False
+        now = self._clock()
+        if self._blocked_until > now:
+            return False
+        for limit, amount in charges:
+            if limit.wait_time(amount, now) > 0:
+                return False
         for limit, amount in charges:
             limit.consume(amount, now)
         return True

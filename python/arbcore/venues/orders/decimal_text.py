@@ -29,14 +29,19 @@ def to_raw(text: str | int | float, decimals: int, what: str = "value") -> int:
 
 def to_text(raw: int, decimals: int, places: int | None = None) -> str:
     """1500 at 6 decimals -> ``"0.0015"`` (trailing zeros trimmed unless ``places`` is given)."""
+    if places is None and raw >= 0 and decimals > 0:
+        # the order path's case (a price or quantity): slicing the digits, no division
+        digits = str(raw).rjust(decimals + 1, "0")
+        frac = digits[-decimals:].rstrip("0")
+        return f"{digits[:-decimals]}.{frac}" if frac else digits[:-decimals]
     neg = raw < 0
-    whole, frac = divmod(abs(raw), 10**decimals) if decimals else (abs(raw), 0)
-    digits = f"{frac:0{decimals}d}" if decimals else ""
+    whole, frac_int = divmod(abs(raw), 10**decimals) if decimals else (abs(raw), 0)
+    frac_text = f"{frac_int:0{decimals}d}" if decimals else ""
     if places is None:
-        digits = digits.rstrip("0")
+        frac_text = frac_text.rstrip("0")
     else:
-        if len(digits.rstrip("0")) > places:
+        if len(frac_text.rstrip("0")) > places:
             raise ValueError(f"{raw} at {decimals} decimals does not fit {places} places")
-        digits = digits[:places].ljust(places, "0")
-    out = f"{whole}.{digits}" if digits else str(whole)
+        frac_text = frac_text[:places].ljust(places, "0")
+    out = f"{whole}.{frac_text}" if frac_text else str(whole)
     return f"-{out}" if neg else out

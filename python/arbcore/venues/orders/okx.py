@@ -101,6 +101,7 @@ _STATES = {
     "mmp_canceled": OrderState.CANCELED,
 }
 _IMMEDIATE = frozenset({"ioc", "fok", "market", "optimal_limit_ioc"})
+_LIMIT_ORD_TYPES = {TimeInForce.GTC: "limit", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok"}
 
 
 def places(text: str) -> int:
@@ -117,7 +118,7 @@ def ord_type(intent: OrderIntent) -> str:
         if intent.tif is not TimeInForce.GTC:
             raise ValueError(f"post-only cannot be {intent.tif}")
         return "post_only"
-    return {TimeInForce.GTC: "limit", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok"}[intent.tif]
+    return _LIMIT_ORD_TYPES[intent.tif]
 
 
 def order_fields(intent: OrderIntent, td_mode: str = "cash") -> dict[str, str]:
@@ -183,6 +184,10 @@ class OkxOrderClient(OrderClient):
         )
         self._ids = itertools.count(1)
         self._id_base = f"{time.time_ns() // 1000:x}x"
+        self._op_id_prefix = f"o{self._id_base}"
+        #: (op, instId) -> the limiter's resolved charges, for ``_charges_of``'s limiter
+        self._charges: dict[tuple[str, str], ratelimit.Charges] = {}
+        self._charges_of: ratelimit.RateLimiter | None = None
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
 
@@ -308,16 +313,32 @@ class OkxOrderClient(OrderClient):
 
     # ---- order entry -----------------------------------------------------------------------------
 
-    async def _op(self, op: str, args: dict[str, str], timeout: float) -> tuple[str, str, dict[str, Any]]:
-        """Send one op; (code, msg, the order's data entry) after the rate-limit/auth checks."""
-        await self.connection.ensure(timeout)
-        if self.limiter is not None:
+    def _charges_for(self, limiter: ratelimit.RateLimiter, op: str, inst_id: str) -> ratelimit.Charges:
+        if self._charges_of is not limiter:
+            self._charges, self._charges_of = {}, limiter
+        charges = self._charges.get((op, inst_id))
+        if charges is None:
             family = "order" if op == "order" else "cancel"
-            cost = {f"{family}:{args['instId']}": 1.0} | ({"subaccount": 1.0} if op == "order" else {})
-            await self.limiter.acquire(cost)
-        rid = self._rid("o")
+            cost = {f"{family}:{inst_id}": 1.0} | ({"subaccount": 1.0} if op == "order" else {})
+            charges = self._charges[op, inst_id] = limiter.charges(cost)
+        return charges
+
+    async def _op(self, op: str, args: dict[str, str], timeout: float) -> tuple[str, str, dict[str, Any]]:
+        """Send one op; (code, msg, the order's data entry) after the rate-limit/auth checks.
+
+        On a logged-in connection with room in the limits this runs without suspending up to the
+        socket write: every await below returns at once or is the reply's."""
+        connection = self.connection
+        if not connection.usable:
+            await connection.ensure(timeout)
+        limiter = self.limiter
+        if limiter is not None:
+            charges = self._charges_for(limiter, op, args["instId"])
+            if not limiter.try_acquire(charges):
+                await limiter.acquire(charges)  # queue behind earlier waiters, or wait for room
+        rid = f"{self._op_id_prefix}{next(self._ids)}"
         frame = orjson.dumps({"id": rid, "op": op, "args": [args]})
-        reply = await self.connection.request(rid, frame, timeout)
+        reply = await connection.request(rid, frame, timeout)
         if not isinstance(reply, dict):
             raise VenueError(f"okx {op}: malformed reply")
         data = reply.get("data") or []
