@@ -22,7 +22,7 @@ import abc
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -249,7 +249,7 @@ class Http:
         *,
         query: str = "",
         body: str = "",
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         timeout: float = 5.0,
     ) -> tuple[int, dict[str, str], bytes]:
         """Send exactly ``body`` (the signed text) and return status, headers, raw body.

@@ -200,6 +200,11 @@ class BybitOrderClient(OrderClient):
         )
         self._ids = itertools.count(1)
         self._id_base = f"{time.time_ns() // 1000:x}"
+        self._request_id_prefix = f"c{self._id_base}-"
+        self._recv_window_text = str(self.recv_window)
+        #: op -> the limiter's resolved charges, for ``_charges_of``'s limiter
+        self._charges: dict[str, ratelimit.Charges] = {}
+        self._charges_of: ratelimit.RateLimiter | None = None
         #: symbol -> (base, quote), for executions that do not name their fee currency
         self._assets: dict[str, tuple[str, str]] = {}
 
@@ -330,19 +335,34 @@ class BybitOrderClient(OrderClient):
 
     # ---- order entry ---------------------------------------------------------------------------
 
+    def _charges_for(self, limiter: ratelimit.RateLimiter, op: str) -> ratelimit.Charges:
+        if self._charges_of is not limiter:
+            self._charges, self._charges_of = {}, limiter
+        charges = self._charges.get(op)
+        if charges is None:
+            charges = self._charges[op] = limiter.charges({f"{op.split('.')[1]}_{self.category}": 1})
+        return charges
+
     async def _trade_request(self, op: str, args: dict[str, str], timeout: float) -> dict[str, Any]:
-        await self.trade_connection.ensure(timeout)
-        await self.private_connection.ensure(timeout)
-        if self.limiter is not None:
-            await self.limiter.acquire({f"{op.split('.')[1]}_{self.category}": 1})
-        rid = self._rid("c")
+        # Both sockets logged in and room in the limits: no suspension up to the socket write.
+        trade = self.trade_connection
+        if not trade.usable:
+            await trade.ensure(timeout)
+        if not self.private_connection.usable:
+            await self.private_connection.ensure(timeout)
+        limiter = self.limiter
+        if limiter is not None:
+            charges = self._charges_for(limiter, op)
+            if not limiter.try_acquire(charges):
+                await limiter.acquire(charges)  # queue behind earlier waiters, or wait for room
+        rid = f"{self._request_id_prefix}{next(self._ids)}"
         frame = {
             "reqId": rid,
-            "header": {"X-BAPI-TIMESTAMP": str(now_ms()), "X-BAPI-RECV-WINDOW": str(self.recv_window)},
+            "header": {"X-BAPI-TIMESTAMP": str(now_ms()), "X-BAPI-RECV-WINDOW": self._recv_window_text},
             "op": op,
             "args": [args],
         }
-        reply = await self.trade_connection.request(rid, orjson.dumps(frame), timeout)
+        reply = await trade.request(rid, orjson.dumps(frame), timeout)
         if not isinstance(reply, dict):
             raise VenueError(f"bybit {op}: malformed reply")
         return reply

@@ -200,7 +200,7 @@ class CoinbaseOrderClient(OrderClient):
             self.creds, now_s=int(time.time()), method=method, path=path, body=text, host=self.host
         )
         status, headers, raw = await self.http.call(
-            method, path, query=query, body=text, headers=dict(signed.headers), timeout=timeout
+            method, path, query=query, body=text, headers=signed.headers, timeout=timeout
         )
         if status == 429:
             self.counters.rate_limited += 1
@@ -234,8 +234,9 @@ class CoinbaseOrderClient(OrderClient):
         cid = intent.client_order_id
         body = create_order_body(intent)
         self._symbols[cid] = intent.symbol
-        with contextlib.suppress(Exception):
-            await self.connection.ensure(timeout)  # the stream comes back by itself; orders do not wait for it
+        if not self.connection.usable:
+            with contextlib.suppress(Exception):
+                await self.connection.ensure(timeout)  # the stream comes back by itself; orders do not wait for it
         t0 = now_ms()
         try:
             _, reply = await self._rest("POST", f"{API}/orders", body=body, timeout=timeout)

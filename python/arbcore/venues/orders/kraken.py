@@ -283,7 +283,8 @@ class KrakenOrderClient(OrderClient):
     async def place(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
         cid = intent.client_order_id
         self._symbols[cid] = intent.symbol
-        await self.connection.ensure(timeout)
+        if not self.connection.usable:  # logged in: no suspension up to the socket write
+            await self.connection.ensure(timeout)
         assert self.token is not None
         rid = next(self._req_ids)
         payload = orjson.dumps(self.build_add_order(intent, self.token, rid))
