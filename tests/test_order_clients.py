@@ -12,10 +12,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import uvloop
 
+from arbcore.execution.eager import start_now
 from arbcore.execution.orders import TERMINAL_STATES, OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import OrderIntent
 from arbcore.sim.exchange import OrderFault
@@ -421,5 +423,43 @@ def test_reconnect_at_the_latest_on_the_next_call(venue: str) -> None:
         bid, _ = best(rig)
         r = await rig.client.place(intent(rig, Side.BUY, QTY, bid - 20_000, TimeInForce.GTC))
         assert r.state is OrderState.ACKED and connection.ws.connected
+
+    run(venue, body)
+
+
+class _CountingTransport:
+    """The real transport, with the order frames it writes counted."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.sent = 0
+
+    @property
+    def is_disconnected(self) -> bool:
+        return bool(self.real.is_disconnected)
+
+    def send(self, *args: Any) -> None:
+        self.sent += 1
+        self.real.send(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@pytest.mark.parametrize("venue", ["binance_spot", "binance_usdm", "okx", "bybit", "kraken"])
+def test_place_is_on_the_wire_before_its_first_suspension(venue: str) -> None:
+    """Connected, logged in, room in the limits: ``place`` started with ``start_now`` (as the
+    engine starts both legs) has written its request when that returns; it still resolves."""
+
+    async def body(rig: OrderRig) -> None:
+        client: Any = rig.client
+        ws = client.trade if venue == "bybit" else client.ws
+        for n in range(3):
+            counting = ws.transport = _CountingTransport(ws.transport)
+            bid, _ = best(rig)
+            task = start_now(rig.client.place(intent(rig, Side.BUY, QTY, bid - 20_000 - 10 * n, TimeInForce.GTC)))
+            assert counting.sent == 1 and not task.done()
+            assert (await task).state is OrderState.ACKED
+            ws.transport = counting.real
 
     run(venue, body)

@@ -35,6 +35,7 @@ from arbcore.venues.orders.binance import (
 )
 from arbcore.venues.orders.decimal_text import to_text
 from arbcore.venues.orders.registry import OrderClientConfig
+from arbcore.venues.ratelimit import RateLimiter, SlidingWindow
 from arbcore.venues.signing.credentials import Credentials
 from test_order_clients import run
 
@@ -520,5 +521,25 @@ def test_weight_ban_pauses_requests_but_order_count_limit_does_not() -> None:
         with pytest.raises(RateLimitedError) as err:  # refused locally: nothing reaches the venue
             await rig.client.place(_rig_intent(rig, Side.BUY, bid - 20_000, TimeInForce.GTC), timeout=1.0)
         assert err.value.retry_after > 29 and not rig.exchange.orders
+
+    run("binance_spot", body)
+
+
+def test_an_order_without_room_waits_for_it_then_goes() -> None:
+    """No room in the order window: ``place`` waits (within its timeout) instead of taking the
+    synchronous path, then sends; a limiter swapped in is the one drawn on."""
+
+    async def body(rig: OrderRig) -> None:
+        client = _client(rig)
+        orders = SlidingWindow(1, 0.3)
+        limits = {"w": SlidingWindow(1000, 60), "o": orders}
+        client.limiter = RateLimiter("t", limits, groups={"weight": ["w"], "orders": ["o"]}, default="weight")
+        bid, _ = _book(rig)
+        assert (await client.place(_rig_intent(rig, Side.BUY, bid - 20_000, TimeInForce.GTC))).state is OrderState.ACKED
+        assert orders.used == 1
+        t0 = time.monotonic()
+        second = await client.place(_rig_intent(rig, Side.BUY, bid - 20_010, TimeInForce.GTC), timeout=2.0)
+        assert second.state is OrderState.ACKED and time.monotonic() - t0 >= 0.25
+        assert len(rig.exchange.orders) == 2
 
     run("binance_spot", body)
