@@ -64,14 +64,20 @@ def test_sigkill_mid_ticket_then_recover(pair: tuple[str, str], moment: str, tmp
         )
         assert crashed.returncode == -9, crashed.stdout + crashed.stderr[-3000:]
         with Journal(journal) as j:
+            in_sqlite = {o.client_order_id for o in j.orders()}
+        # what the crashed process journaled: SQLite plus the intent log (opening with the log imports it)
+        with Journal(journal, intent_log=True) as j:
             before = {o.client_order_id: o for o in j.orders()}
         assert before, "nothing was journaled before the crash"
+        assert in_sqlite <= before.keys()
+        if moment == "send":  # the last ticket was only in the intent log: its import is what finds it
+            assert in_sqlite < before.keys()
         restarted = subprocess.run([*engine, "none", "0"], capture_output=True, text=True, timeout=60, check=False)
         assert restarted.returncode == 0, restarted.stderr[-3000:]
         found = json.loads(restarted.stdout.strip().splitlines()[-1])
         assert found["open"] == []
         state = _get(f"{control}/state")
-        with Journal(journal) as j:
+        with Journal(journal, intent_log=True) as j:
             after = {o.client_order_id: o for o in j.orders()}
             assert after.keys() == before.keys()  # nothing re-sent under a new id
             for cid, rec in after.items():

@@ -124,6 +124,10 @@ class Executor:
     def track(self, intent: OrderIntent) -> LiveOrder:
         """Journal the intent (committed before this returns) and start tracking it."""
         self.journal.write_intent(intent)
+        return self.follow(intent)
+
+    def follow(self, intent: OrderIntent) -> LiveOrder:
+        """Start tracking an intent the caller has already put on disk (``Journal.stage``)."""
         order = self.orders.get(intent.client_order_id)
         if order is None:
             order = self.orders[intent.client_order_id] = LiveOrder(intent)

@@ -52,6 +52,7 @@ from arbcore.execution.errors import (
     SecretInJournalError,
     UnknownOrderError,
 )
+from arbcore.execution.intent_log import IntentLog, StagedTicket
 from arbcore.execution.ledger import Balance, Ledger, LedgerEvent
 from arbcore.execution.orders import TERMINAL_STATES, EventKind, OrderState, OrderType, Side, TimeInForce, next_state
 from arbcore.execution.pnl import PairPnl, PnlFill, TicketPnl, pair_pnl, ticket_pnl
@@ -159,16 +160,19 @@ class Journal:
         secrets: Iterable[str] = (),
         durable_events: bool = False,
         durable_intents: bool = True,
+        intent_log: bool | str | Path = False,
     ) -> None:
         self.path = Path(path)
         self._clock = clock
         self._secrets = tuple(s for s in secrets if s)
+        self._secret_bytes = tuple(s.encode() for s in self._secrets)  # the intent log checks bytes
         self._event_sync = "FULL" if durable_events else "NORMAL"
         # FULL fsyncs the WAL before an intent returns (survives an OS crash, costs a disk flush,
         # milliseconds); NORMAL survives a killed process (the SIGKILL crash tests) at ~10 us.
         self._intent_sync = "FULL" if durable_intents else "NORMAL"
         # Autocommit mode: every write below runs in an explicit BEGIN IMMEDIATE ... COMMIT.
-        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._conn = sqlite3.connect(self.path, isolation_level=None)
+        self._pending: list[StagedTicket] = []  # staged in the intent log, not yet in SQLite
         mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise sqlite3.OperationalError(f"{self.path}: could not enable WAL (journal_mode={mode})")
@@ -185,9 +189,26 @@ class Journal:
         version = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
         if int(version) != SCHEMA_VERSION:
             raise sqlite3.DatabaseError(f"{self.path}: schema version {version}, this code reads {SCHEMA_VERSION}")
+        self._log: IntentLog | None = None
+        if intent_log:
+            log_path = Path(f"{self.path}-intents") if intent_log is True else Path(intent_log)
+            self._log = IntentLog(log_path, fsync=durable_intents)
+            self._import_log()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The connection, after the staged tickets are in it: nothing in SQLite (a read or an
+        event of one of their orders) may come before them."""
+        if self._pending:
+            self.flush()
+        return self._conn
 
     def close(self) -> None:
-        self._db.close()
+        if self._pending:
+            self.flush()
+        self._conn.close()
+        if self._log is not None:
+            self._log.close()
 
     def __enter__(self) -> Journal:
         return self
@@ -207,6 +228,8 @@ class Journal:
         if self._batching:
             yield  # inside batch(): its one COMMIT covers this write
             return
+        if self._pending:
+            self.flush()  # staged tickets first, in their own commit at the intents' durability
         self._set_sync(sync or self._event_sync)
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -228,6 +251,8 @@ class Journal:
         if self._batching:
             yield
             return
+        if self._pending:
+            self.flush()
         self._set_sync(self._intent_sync)
         self._db.execute("BEGIN IMMEDIATE")
         self._batching = True
@@ -240,6 +265,64 @@ class Journal:
         self._batching = False
         self._db.execute("COMMIT")
 
+    # ---- staged tickets (intent log) --------------------------------------------------------
+
+    def stage(self, t: StagedTicket) -> None:
+        """Put a decided ticket on disk before its orders are sent.
+
+        With an intent log: one line appended (see ``intent_log``); SQLite gets it at the next
+        :meth:`flush` or at any other access of this journal, whichever comes first. Without one:
+        written to SQLite now, in one transaction. Either way it is on disk when this returns.
+        """
+        if self._log is None:
+            self._write_staged(t)
+            return
+        line = t.to_line()
+        if any(s in line for s in self._secret_bytes):
+            raise SecretInJournalError("refused to journal a value containing a registered secret")
+        self._log.append(line)
+        self._pending.append(t)
+
+    def flush(self) -> None:
+        """Write the staged tickets into SQLite (one transaction) and empty the intent log."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        try:
+            with self.batch():
+                for t in pending:
+                    self._write_staged(t)
+        except BaseException:
+            self._pending = pending + self._pending  # still owed to SQLite; the log keeps them meanwhile
+            raise
+        if self._log is not None and not self._pending:
+            self._log.clear()
+
+    def _write_staged(self, t: StagedTicket) -> None:
+        with self.batch():
+            self.write_ticket(t.ticket_id, t.instrument, t.buy_venue, t.sell_venue, detail_text=t.detail)
+            for ev in t.ledger_events:
+                self.append_ledger_event(ev)
+            for intent in t.intents:
+                self.write_intent(intent)
+
+    def _import_log(self) -> None:
+        """At open: tickets the log has and SQLite lacks (a crash came between write and flush)."""
+        assert self._log is not None
+        known = {r[0] for r in self._conn.execute("SELECT ticket_id FROM tickets")}
+        missing = [t for t in self._log.read() if t.ticket_id not in known]
+        if missing:
+            with self.batch():
+                for t in missing:
+                    self._write_staged(t)
+        self._log.clear()
+
+    def append_ledger_events(self, events: Iterable[LedgerEvent]) -> None:
+        """Several ledger changes in one transaction (a refused ticket's reserve and release)."""
+        with self.batch():
+            for ev in events:
+                self.append_ledger_event(ev)
+
     def _guard(self, *texts: str | None) -> None:
         for t in texts:
             if t and any(s in t for s in self._secrets):
@@ -248,10 +331,18 @@ class Journal:
     # ---- tickets and intents ----------------------------------------------------------------
 
     def write_ticket(
-        self, ticket_id: str, instrument: str, buy_venue: str, sell_venue: str, detail: Mapping[str, Any] | None = None
+        self,
+        ticket_id: str,
+        instrument: str,
+        buy_venue: str,
+        sell_venue: str,
+        detail: Mapping[str, Any] | None = None,
+        *,
+        detail_text: str | None = None,
     ) -> None:
-        """Record a decided ticket; idempotent for identical content, IntentConflictError otherwise."""
-        d = dump_detail(detail)
+        """Record a decided ticket; idempotent for identical content, IntentConflictError otherwise.
+        ``detail_text`` is the detail already as :func:`dump_detail` text (a staged ticket's)."""
+        d = detail_text if detail_text is not None else dump_detail(detail)
         self._guard(ticket_id, instrument, buy_venue, sell_venue, d)
         # Insert first, compare only on a key conflict: a new ticket (the hot path) costs one statement.
         try:

@@ -23,7 +23,8 @@ process rebuilds exactly this state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from arbcore.execution.amounts import Amount, Asset
@@ -435,6 +436,17 @@ class Ledger:
             ledger.apply(ev)
         ledger.set_sink(sink)
         return ledger
+
+    @contextmanager
+    def capture(self) -> Iterator[list[LedgerEvent]]:
+        """Collect the changes made inside into a list instead of reporting them to the sink: the
+        ticket path puts its reservations on disk with the ticket, in one write (journal.stage)."""
+        events: list[LedgerEvent] = []
+        sink, self._sink = self._sink, events.append
+        try:
+            yield events
+        finally:
+            self._sink = sink
 
     def set_sink(self, sink: Callable[[LedgerEvent], None] | None) -> None:
         """Where later changes are reported (the journal); None stops reporting."""

@@ -82,11 +82,12 @@ class KillSwitch:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else None
+        self._path_str = str(self.path) if self.path is not None else None  # os.path: a bare stat per ticket
         self.reason = ""
 
     @property
     def engaged(self) -> bool:
-        if not self.reason and self.path is not None and self.path.exists():
+        if not self.reason and self._path_str is not None and os.path.exists(self._path_str):
             self.engage(f"kill file {self.path} present")
         return bool(self.reason)
 

@@ -44,6 +44,7 @@ import orjson
 
 import arbcore
 from arbcore.execution import EventKind, Journal, OrderRecord, Side
+from arbcore.execution.intent_log import staged_ticket_ids
 
 PERCENTILES = (50, 90, 99)
 
@@ -120,6 +121,7 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
             j.close()
     stats = run_stats or {}
     tickets = journal.tickets()
+    known_tickets = {t.ticket_id for t in tickets}
     orders = journal.orders()
     events = journal.events()
     by_ticket: dict[str, list[OrderRecord]] = defaultdict(list)
@@ -324,6 +326,8 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
         "latency_samples_ms": {k: v for k, v in latency_samples.items() if v},
         "spreads_bps": {k: v for k, v in sorted(spreads.items())},
         "ticket_details": ticket_rows,
+        # decided and on disk in the intent log, not yet in SQLite (a crashed run: its next start imports them)
+        "staged_in_intent_log": [t for t in staged_ticket_ids(journal.path) if t not in known_tickets],
         "run": {k: v for k, v in stats.items() if k not in {"spreads_bps", "latency_ms"}},
     }
 
@@ -387,6 +391,10 @@ def print_report(report: Mapping[str, Any], console: Any = None) -> None:
         for venue, s in items:
             lat.add_row(what, venue, str(s["count"]), _ms(s["p50"]), _ms(s["p90"]), _ms(s["p99"]), _ms(s["max"]))
     c.print(lat)
+    staged = report.get("staged_in_intent_log") or []
+    if staged:
+        c.print(f"[bold red]{len(staged)} ticket(s) only in the intent log[/bold red] (imported at the next engine "
+                f"start, then reconciled with the venues): {', '.join(staged[:5])}")  # fmt: skip
     ex = report["residual_exposure"]
     c.print(
         "residual exposure: "
