@@ -80,6 +80,16 @@ class SimOrderSide(Protocol):
     def rest_routes(self, venue: SimVenue) -> list[web.RouteDef]: ...
 
 
+def _text_frame(payload: bytes) -> bytes:
+    """One unmasked, final WebSocket text frame (RFC 6455 5.2), as a server sends it."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 1 << 16:
+        return b"\x81\x7e" + n.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + n.to_bytes(8, "big") + payload
+
+
 #: perf_counter_ns at the entry of the REST handler now running (set per request, task-local)
 _rest_recv_ns: contextvars.ContextVar[int | None] = contextvars.ContextVar("sim_rest_recv_ns", default=None)
 
@@ -95,6 +105,8 @@ class SimConnection(WSListener):
         self.held: bytes | None = None  # a frame held back by REORDER
         #: perf_counter_ns at the entry of the frame callback for the last data frame (benchmarks)
         self.recv_ns = 0
+        #: frames for this connection held while one of its frames is handled (see `flush`)
+        self._held_out: list[bytes] | None = None
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
@@ -105,6 +117,7 @@ class SimConnection(WSListener):
             self.recv_ns = time.perf_counter_ns()
             venue = self.venue
             venue.serving = self
+            self._held_out = []
             try:
                 if self.private and venue.order_side is not None:
                     venue.order_side.on_private_message(venue, self, frame.get_payload_as_bytes())
@@ -112,6 +125,7 @@ class SimConnection(WSListener):
                     venue.protocol.on_client_message(venue, self, frame.get_payload_as_bytes())
             finally:
                 venue.serving = None
+                self.flush()
         elif frame.msg_type == WSMsgType.CLOSE:
             transport.disconnect()
 
@@ -119,8 +133,30 @@ class SimConnection(WSListener):
         self.venue.connections.discard(self)
 
     def send(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_disconnected:
+        """Send one text frame. While one of this connection's own frames is being handled, the
+        answers (a reply and the private events it caused) are held and written together when
+        the handling ends: the same frames in the same order, one write instead of one each."""
+        if self._held_out is not None:
+            self._held_out.append(data)
+        elif self.transport is not None and not self.transport.is_disconnected:
             self.transport.send(WSMsgType.TEXT, data)
+
+    def flush(self) -> None:
+        """Write the held frames now, in order (before dropping the connection, for one)."""
+        held, self._held_out = self._held_out, None
+        transport = self.transport
+        if not held or transport is None or transport.is_disconnected:
+            return
+        if len(held) == 1:
+            transport.send(WSMsgType.TEXT, held[0])
+        else:
+            transport.underlying_transport.write(b"".join([_text_frame(f) for f in held]))
+
+    def drop(self) -> None:
+        """Close the TCP connection without a closing handshake (frames sent so far go first)."""
+        self.flush()
+        if self.transport is not None:
+            self.transport.disconnect(graceful=False)
 
 
 @web.middleware
@@ -258,8 +294,7 @@ class SimVenue:
         loop_time = asyncio.get_running_loop().time()
         if fault is Fault.DISCONNECT:
             for c in list(self.connections):
-                if c.transport is not None:
-                    c.transport.disconnect(graceful=False)
+                c.drop()
         elif fault is Fault.STALL:
             self.stalled_until = loop_time + seconds
         elif fault is Fault.SLOW_SNAPSHOT:

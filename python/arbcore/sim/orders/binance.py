@@ -64,10 +64,10 @@ from aiohttp import web
 
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.sim.exchange import Refusal, SimAccount, SimFill, SimOrder, SubmitResult
-from arbcore.sim.fmt import fixed, now_ms, places_of
+from arbcore.sim.fmt import decimal_text, fixed_text, now_ms, parse_raw, places_of
 from arbcore.sim.orders.common import PrivateFanout, account_for, exchange_of, rest_reply, ws_reply
 from arbcore.sim.server import SimConnection, SimVenue
-from arbcore.venues.orders.decimal_text import to_raw, to_text
+from arbcore.venues.orders.decimal_text import to_text
 
 SPOT_WS_API = "/ws-api/v3"
 USDM_WS_API = "/ws-fapi/v1"
@@ -128,18 +128,29 @@ def _mandatory(name: str) -> _RefusedError:
     return _RefusedError(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
 
 
+def _param_text(v: Any) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+
 def signature_payload(params: dict[str, Any]) -> str:
     """The simulator's own rendering of Binance's WS API payload (every param but ``signature``,
     sorted by name, ``name=value`` joined by ``&``; JSON true/false as ``true``/``false``)."""
+    return "&".join([f"{k}={_param_text(params[k])}" for k in sorted(params) if k != "signature"])
 
-    def text(v: Any) -> str:
-        return ("true" if v else "false") if isinstance(v, bool) else str(v)
 
-    return "&".join(f"{k}={text(params[k])}" for k in sorted(params) if k != "signature")
+#: secret -> HMAC-SHA256 keyed with it, copied per message (keying once per account, not per request)
+_KEYED: dict[str, hmac.HMAC] = {}
 
 
 def _hmac_hex(secret: str, payload: str) -> str:
-    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    keyed = _KEYED.get(secret)
+    if keyed is None:
+        if len(_KEYED) >= 1024:
+            _KEYED.clear()
+        keyed = _KEYED[secret] = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+    mac = keyed.copy()
+    mac.update(payload.encode())
+    return mac.hexdigest()
 
 
 def _random_client_id() -> str:
@@ -186,6 +197,7 @@ class BinanceOrderSide:
         #: methods served, in order (tests read it)
         self.requests: list[str] = []
         self.fanout = _Fanout(venue, self._render_event, self.listen_keys)
+        self._handler_table = self._handlers()
 
     # ---- text -----------------------------------------------------------------------------------
 
@@ -193,24 +205,24 @@ class BinanceOrderSide:
         spec = self.venue.instruments[symbol].spec
         if self.futures:
             places = places_of(spec.tick, spec.price_decimals)
-            return fixed(raw or 0, spec.price_decimals, places)
-        return to_text(raw or 0, spec.price_decimals, max(8, spec.price_decimals))
+            return fixed_text(raw or 0, spec.price_decimals, places)
+        return decimal_text(raw or 0, spec.price_decimals, max(8, spec.price_decimals))
 
     def _qty(self, symbol: str, raw: int) -> str:
         spec = self.venue.instruments[symbol].spec
         if self.futures:
-            return fixed(raw, spec.qty_decimals, places_of(spec.lot, spec.qty_decimals))
-        return to_text(raw, spec.qty_decimals, max(8, spec.qty_decimals))
+            return fixed_text(raw, spec.qty_decimals, places_of(spec.lot, spec.qty_decimals))
+        return decimal_text(raw, spec.qty_decimals, max(8, spec.qty_decimals))
 
     def _quote(self, symbol: str, raw: int) -> str:
         """A notional (price x qty, at price_decimals + qty_decimals)."""
         spec = self.venue.instruments[symbol].spec
         d = spec.price_decimals + spec.qty_decimals
-        return to_text(raw, d, max(8, d))
+        return decimal_text(raw, d, max(8, d))
 
     def _asset(self, asset: str, raw: int) -> str:
         d = self.exchange.assets.get(asset, 8)
-        return to_text(raw, d, max(8, d))
+        return decimal_text(raw, d, max(8, d))
 
     # ---- order objects --------------------------------------------------------------------------
 
@@ -446,7 +458,7 @@ class BinanceOrderSide:
         try:
             if not isinstance(params, dict):
                 raise _RefusedError(400, -1100, "Illegal characters found in parameter 'params'.")
-            handler = self._handlers().get(str(method))
+            handler = self._handler_table.get(str(method))
             if handler is None:
                 raise _RefusedError(400, -1020, "Unsupported operation.")
             answer, result = handler(conn, params)
@@ -488,7 +500,7 @@ class BinanceOrderSide:
         if not isinstance(text, str) or not text:
             raise _mandatory(name)
         try:
-            return to_raw(text, decimals, name)
+            return parse_raw(text, decimals, name)
         except ValueError:
             if self.futures:
                 raise _RefusedError(400, -1111, "Precision is over the maximum defined for this asset.") from None

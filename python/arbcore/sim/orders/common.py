@@ -10,7 +10,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from arbcore.sim.exchange import Reply, SimAccount, SimExchange, SimFill, SimOrder, SubmitResult
-from arbcore.sim.fmt import fixed, places_of
+from arbcore.sim.fmt import fixed_text, places_of
 from arbcore.sim.server import SimConnection, SimVenue
 
 
@@ -28,8 +28,8 @@ def ws_reply(conn: SimConnection, frame: bytes, result: SubmitResult | None = No
         conn.send(frame)
     elif reply is Reply.SLOW:
         asyncio.get_running_loop().call_later(result.delay if result else 0.0, conn.send, frame)
-    elif reply is Reply.DISCONNECT and conn.transport is not None:
-        conn.transport.disconnect(graceful=False)
+    elif reply is Reply.DISCONNECT:
+        conn.drop()  # what the request caused (private events) was sent before the drop, as before
     # Reply.NONE: the request was processed and is never answered
 
 
@@ -77,10 +77,10 @@ class PrivateFanout:
 def lot_text(venue: SimVenue, symbol: str, raw: int) -> str:
     """A quantity with exactly the places of the instrument's lot (as Bybit and OKX print it)."""
     spec = venue.instruments[symbol].spec
-    return fixed(raw, spec.qty_decimals, places_of(spec.lot, spec.qty_decimals))
+    return fixed_text(raw, spec.qty_decimals, places_of(spec.lot, spec.qty_decimals))
 
 
 def tick_text(venue: SimVenue, symbol: str, raw: int) -> str:
     """A price with exactly the places of the instrument's tick (as Bybit and OKX print it)."""
     spec = venue.instruments[symbol].spec
-    return fixed(raw, spec.price_decimals, places_of(spec.tick, spec.price_decimals))
+    return fixed_text(raw, spec.price_decimals, places_of(spec.tick, spec.price_decimals))

@@ -25,11 +25,11 @@ from aiohttp import web
 
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.sim.exchange import Refusal, SimExchange, SimFill, SimOrder
-from arbcore.sim.fmt import now_ms
+from arbcore.sim.fmt import decimal_text, now_ms, parse_raw
 from arbcore.sim.orders.common import PrivateFanout, exchange_of, lot_text, rest_reply, tick_text, ws_reply
 from arbcore.sim.orders.post_only import PostOnlyPhantoms
 from arbcore.sim.server import SimConnection, SimVenue
-from arbcore.venues.orders.decimal_text import to_raw, to_text
+from arbcore.venues.orders.decimal_text import to_text
 from arbcore.venues.signing.okx import WS_LOGIN_PATH, okx_signature
 
 PRIVATE_PATH = "/ws/v5/private"
@@ -104,7 +104,7 @@ class OkxOrderSide:
 
     def _fee_text(self, asset: str, charged: int) -> str:
         """A charge as OKX prints it: negative."""
-        return to_text(-charged, self.exchange.assets[asset]) if asset else "0"
+        return decimal_text(-charged, self.exchange.assets[asset]) if asset else "0"
 
     def order_dict(self, o: SimOrder, fill: SimFill | None = None, *, push: bool = False) -> dict[str, Any]:
         spec = self.venue.instruments[o.symbol].spec
@@ -126,7 +126,7 @@ class OkxOrderSide:
             "posSide": "",
             "tdMode": "cash",
             "accFillSz": lot_text(self.venue, o.symbol, o.filled),
-            "avgPx": to_text(o.quote_filled // o.filled, spec.price_decimals) if o.filled else "0",
+            "avgPx": decimal_text(o.quote_filled // o.filled, spec.price_decimals) if o.filled else "0",
             "state": _STATE[o.state],
             "fillPx": tick_text(self.venue, o.symbol, last.price) if last else "",
             "tradeId": last.fill_id if last else "",
@@ -274,14 +274,14 @@ class OkxOrderSide:
             refuse(PARAM_ERROR, "Parameter tgtCcy error (the simulator needs base_ccy)")
             return
         try:
-            qty = to_raw(str(a.get("sz")), spec.qty_decimals, "sz")
+            qty = parse_raw(str(a.get("sz")), spec.qty_decimals, "sz")
         except ValueError:
             refuse(*LOT_MISMATCH)
             return
         price: int | None = None
         if otype is OrderType.LIMIT:
             try:
-                price = to_raw(str(a.get("px")), spec.price_decimals, "px")
+                price = parse_raw(str(a.get("px")), spec.price_decimals, "px")
             except ValueError:
                 refuse(*REFUSALS[Refusal.BAD_PRICE])
                 return
