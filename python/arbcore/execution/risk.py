@@ -103,6 +103,7 @@ class RiskGate:
         self.kill = kill or KillSwitch()
         self.breaker = CircuitBreaker(limits)
         self.positions: dict[tuple[str, str], Decimal] = {}  # (venue, base) -> net qty
+        self._net: dict[str, Decimal] = {}  # base -> net qty across venues, kept with positions
         self.realised: Decimal = Decimal(0)  # today's realised PnL net of fees, quote
         self._day = time.gmtime().tm_yday
         self.open_tickets = 0
@@ -111,6 +112,7 @@ class RiskGate:
     def on_fill(self, venue: str, base: str, side_sign: int, qty: Decimal) -> None:
         key = (venue, base)
         self.positions[key] = self.positions.get(key, Decimal(0)) + side_sign * qty
+        self._net[base] = self._net.get(base, Decimal(0)) + side_sign * qty
 
     def on_realised(self, pnl: Decimal) -> None:
         day = time.gmtime().tm_yday
@@ -121,7 +123,7 @@ class RiskGate:
             self.kill.engage(f"daily loss {-self.realised} exceeds max_daily_loss {self.limits.max_daily_loss}")
 
     def net_position(self, base: str) -> Decimal:
-        return sum((q for (_, b), q in self.positions.items() if b == base), Decimal(0))
+        return self._net.get(base, Decimal(0))
 
     def check(self, ticket_id: str, legs: list[LegRisk]) -> list[str]:
         """Every limit this ticket would breach (empty: allowed). Logged with the numbers."""
@@ -137,8 +139,9 @@ class RiskGate:
         if total > lim.max_ticket_notional:
             out.append(f"ticket notional {total} > max_ticket_notional {lim.max_ticket_notional}")
         net_change: dict[str, Decimal] = {}
+        now = time.monotonic()
         for leg in legs:
-            if self.breaker.is_open(leg.venue):
+            if self.breaker.is_open(leg.venue, now):
                 out.append(f"{leg.venue}: circuit breaker open")
             if leg.notional > lim.max_order_notional:
                 out.append(f"{leg.venue} order notional {leg.notional} > max_order_notional {lim.max_order_notional}")
@@ -149,8 +152,11 @@ class RiskGate:
             net_change[leg.base] = net_change.get(leg.base, Decimal(0)) + leg.side_sign * leg.qty
         for base, change in net_change.items():
             cap = lim.max_net_position.get(base)
-            after = self.net_position(base) + change
-            if cap is not None and abs(after) > cap and abs(after) > abs(self.net_position(base)):
+            if cap is None:
+                continue
+            before = self.net_position(base)
+            after = before + change
+            if abs(after) > cap and abs(after) > abs(before):
                 out.append(f"net {base} position would be {after}, max_net_position {cap}")
         if out:
             self.breaches += 1
