@@ -82,6 +82,9 @@ _STATUS = {
     OrderState.REJECTED: "REJECTED",
 }
 
+_SIDE = {Side.BUY: "BUY", Side.SELL: "SELL"}
+_TIFS = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
+
 _SPOT_REFUSALS: dict[Refusal, tuple[int, int, str]] = {
     Refusal.RATE_LIMIT: (429, -1015, "Too many new orders; current limit is 50 orders per 10 SECOND."),
     Refusal.FAULT_REJECT: (400, -2010, "Order was rejected."),
@@ -171,7 +174,7 @@ class _Fanout(PrivateFanout):
         super().__init__(venue, render)
 
     def on_order(self, order: SimOrder, fill: SimFill | None) -> None:
-        for conn in self.venue.connections:
+        for conn in self.venue.connections if self.listen_keys else ():  # USD-M only: spot has none
             if conn.private and "account" not in conn.state and conn.path.startswith(USER_STREAM_PREFIX):
                 account = self.listen_keys.get(conn.path[len(USER_STREAM_PREFIX) :])
                 if account is not None:
@@ -198,6 +201,7 @@ class BinanceOrderSide:
         self.requests: list[str] = []
         self.fanout = _Fanout(venue, self._render_event, self.listen_keys)
         self._handler_table = self._handlers()
+        self._scales: dict[str, tuple[int, int, int, int, int, int]] = {}
 
     # ---- text -----------------------------------------------------------------------------------
 
@@ -280,16 +284,17 @@ class BinanceOrderSide:
             head["transactTime"] = o.updated_ms
         if resp == "ACK":
             return head
+        pd, pp, qd, qp, nd, np_ = self._spot_scales(o.symbol)
         head |= {
-            "price": self._price(o.symbol, o.price),
-            "origQty": self._qty(o.symbol, o.qty),
-            "executedQty": self._qty(o.symbol, o.filled),
+            "price": decimal_text(o.price or 0, pd, pp),
+            "origQty": decimal_text(o.qty, qd, qp),
+            "executedQty": decimal_text(o.filled, qd, qp),
             "origQuoteOrderQty": "0.00000000",
-            "cummulativeQuoteQty": self._quote(o.symbol, o.quote_filled),
+            "cummulativeQuoteQty": decimal_text(o.quote_filled, nd, np_),
             "status": _STATUS[o.state],
             "timeInForce": o.tif.value,
             "type": self._spot_type(o),
-            "side": o.side.value.upper(),
+            "side": _SIDE[o.side],
         }
         if query:
             head |= {
@@ -369,16 +374,18 @@ class BinanceOrderSide:
                 ev_o["n"] = self._asset(fill.fee_asset, fill.fee)
             return [orjson.dumps({"e": "ORDER_TRADE_UPDATE", "E": now, "T": o.updated_ms, "o": ev_o})]
         canceled = x == "CANCELED"
+        # spot text inline (this runs for every order update): the same as _qty / _price / _quote
+        pd, pp, qd, qp, nd, np_ = self._spot_scales(o.symbol)
         ev = {
             "e": "executionReport",
             "E": now,
             "s": o.symbol,
             "c": self._cancel_ids.get(o.order_id, o.client_id) if canceled else o.client_id,
-            "S": o.side.value.upper(),
+            "S": _SIDE[o.side],
             "o": self._spot_type(o),
             "f": o.tif.value,
-            "q": self._qty(o.symbol, o.qty),
-            "p": self._price(o.symbol, o.price),
+            "q": decimal_text(o.qty, qd, qp),
+            "p": decimal_text(o.price or 0, pd, pp),
             "P": "0.00000000",
             "F": "0.00000000",
             "g": -1,
@@ -387,9 +394,9 @@ class BinanceOrderSide:
             "X": _STATUS[o.state],
             "r": "NONE",
             "i": int(o.order_id),
-            "l": self._qty(o.symbol, fill.qty if fill else 0),
-            "z": self._qty(o.symbol, o.filled),
-            "L": self._price(o.symbol, fill.price if fill else 0),
+            "l": decimal_text(fill.qty if fill else 0, qd, qp),
+            "z": decimal_text(o.filled, qd, qp),
+            "L": decimal_text(fill.price if fill else 0, pd, pp),
             "n": self._asset(fill.fee_asset, fill.fee) if fill else "0",
             "N": fill.fee_asset if fill else None,
             "T": o.updated_ms,
@@ -400,13 +407,24 @@ class BinanceOrderSide:
             "m": fill.maker if fill else False,
             "M": False,
             "O": o.created_ms,
-            "Z": self._quote(o.symbol, o.quote_filled),
-            "Y": self._quote(o.symbol, fill.price * fill.qty) if fill else "0.00000000",
+            "Z": decimal_text(o.quote_filled, nd, np_),
+            "Y": decimal_text(fill.price * fill.qty, nd, np_) if fill else "0.00000000",
             "Q": "0.00000000",
             "W": o.created_ms,
             "V": "EXPIRE_MAKER",
         }
         return [orjson.dumps({"subscriptionId": conn.state.get("subscription_id", 0), "event": ev})]
+
+    def _spot_scales(self, symbol: str) -> tuple[int, int, int, int, int, int]:
+        """(decimals, places) of a spot price, quantity and notional of ``symbol``: what _price,
+        _qty and _quote print with."""
+        got = self._scales.get(symbol)
+        if got is None:
+            spec = self.venue.instruments[symbol].spec
+            pd, qd = spec.price_decimals, spec.qty_decimals
+            nd = pd + qd
+            got = self._scales[symbol] = (pd, max(8, pd), qd, max(8, qd), nd, max(8, nd))
+        return got
 
     # ---- authentication -------------------------------------------------------------------------
 
@@ -524,8 +542,8 @@ class BinanceOrderSide:
             order_type = OrderType.LIMIT
             if kind == "LIMIT_MAKER" or (tif_text == "GTX" and self.futures):
                 post_only, tif = True, TimeInForce.GTC
-            elif tif_text in ("GTC", "IOC", "FOK"):
-                tif = TimeInForce(tif_text)
+            elif tif_text in _TIFS:
+                tif = _TIFS[tif_text]
             else:
                 raise _mandatory("timeInForce")
             price = self._decimal(params, "price", spec.price_decimals)

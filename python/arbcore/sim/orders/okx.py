@@ -25,7 +25,7 @@ from aiohttp import web
 
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.sim.exchange import Refusal, SimExchange, SimFill, SimOrder
-from arbcore.sim.fmt import decimal_text, now_ms, parse_raw
+from arbcore.sim.fmt import decimal_text, fixed_text, now_ms, parse_raw, places_of
 from arbcore.sim.orders.common import PrivateFanout, exchange_of, lot_text, rest_reply, tick_text, ws_reply
 from arbcore.sim.orders.post_only import PostOnlyPhantoms
 from arbcore.sim.server import SimConnection, SimVenue
@@ -64,12 +64,15 @@ _STATE = {
 }
 
 
+_TIF_ORD_TYPE = {TimeInForce.GTC: "limit", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok"}
+
+
 def _ord_type(o: SimOrder) -> str:
     if o.order_type is OrderType.MARKET:
         return "market"
     if o.post_only:
         return "post_only"
-    return {TimeInForce.GTC: "limit", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok"}[o.tif]
+    return _TIF_ORD_TYPE[o.tif]
 
 
 def _cancel_source(o: SimOrder) -> tuple[str, str]:
@@ -99,6 +102,7 @@ class OkxOrderSide:
         self.fanout = PrivateFanout(venue, self.render)
         self.phantoms = PostOnlyPhantoms(venue, 7_000_000_000)
         self._bill_ids = itertools.count(1)
+        self._symbol_scales: dict[str, tuple[int, int, int, int]] = {}
 
     # ---- formatting ------------------------------------------------------------------------------
 
@@ -106,8 +110,17 @@ class OkxOrderSide:
         """A charge as OKX prints it: negative."""
         return decimal_text(-charged, self.exchange.assets[asset]) if asset else "0"
 
+    def _scales(self, symbol: str) -> tuple[int, int, int, int]:
+        """(decimals, places) of ``symbol``'s prices and quantities, as tick_text / lot_text print them."""
+        got = self._symbol_scales.get(symbol)
+        if got is None:
+            spec = self.venue.instruments[symbol].spec
+            pd, qd = spec.price_decimals, spec.qty_decimals
+            got = self._symbol_scales[symbol] = (pd, places_of(spec.tick, pd), qd, places_of(spec.lot, qd))
+        return got
+
     def order_dict(self, o: SimOrder, fill: SimFill | None = None, *, push: bool = False) -> dict[str, Any]:
-        spec = self.venue.instruments[o.symbol].spec
+        pd, pp, qd, qp = self._scales(o.symbol)  # tick_text / lot_text inline: this runs per update
         last = fill if fill is not None else (o.fills[-1] if o.fills and not push else None)
         fee_asset, fee = next(iter(o.fees.items()), ("", 0))
         source, source_reason = _cancel_source(o)
@@ -119,18 +132,18 @@ class OkxOrderSide:
             "ordId": o.order_id,
             "clOrdId": o.client_id,
             "tag": "",
-            "px": tick_text(self.venue, o.symbol, o.price) if o.price is not None else "",
-            "sz": lot_text(self.venue, o.symbol, o.qty),
+            "px": fixed_text(o.price, pd, pp) if o.price is not None else "",
+            "sz": fixed_text(o.qty, qd, qp),
             "ordType": _ord_type(o),
             "side": "buy" if o.side is Side.BUY else "sell",
             "posSide": "",
             "tdMode": "cash",
-            "accFillSz": lot_text(self.venue, o.symbol, o.filled),
-            "avgPx": decimal_text(o.quote_filled // o.filled, spec.price_decimals) if o.filled else "0",
+            "accFillSz": fixed_text(o.filled, qd, qp),
+            "avgPx": decimal_text(o.quote_filled // o.filled, pd) if o.filled else "0",
             "state": _STATE[o.state],
-            "fillPx": tick_text(self.venue, o.symbol, last.price) if last else "",
+            "fillPx": fixed_text(last.price, pd, pp) if last else "",
             "tradeId": last.fill_id if last else "",
-            "fillSz": lot_text(self.venue, o.symbol, last.qty) if last else "0",
+            "fillSz": fixed_text(last.qty, qd, qp) if last else "0",
             "fillTime": str(last.ts_ms) if last else "",
             "feeCcy": fee_asset,
             "fee": self._fee_text(fee_asset, fee),
