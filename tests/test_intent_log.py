@@ -3,16 +3,17 @@ event of its orders, and is imported after a crash between the two (once, whole,
 
 from __future__ import annotations
 
-import os
+import struct
 import subprocess
 import sys
 import textwrap
+import zlib
 from pathlib import Path
 
 import pytest
 
 from arbcore.execution import EventKind, Fill, Journal, Ledger, OrderState, SecretInJournalError, Side
-from arbcore.execution.intent_log import IntentLogError, StagedTicket
+from arbcore.execution.intent_log import IntentLog, IntentLogError, StagedTicket, staged_ticket_ids
 from arbcore.execution.records import dump_detail
 from test_journal import BTC, USDT, intent
 
@@ -50,13 +51,12 @@ def test_stage_is_on_disk_in_the_log_and_reaches_sqlite_on_flush(tmp_path: Path)
     j, ledger = funded_journal(tmp_path / "j.db")
     t = staged(ledger)
     j.stage(t)
-    log_path = tmp_path / "j.db-intents"
-    assert log_path.stat().st_size > 0
+    assert staged_ticket_ids(tmp_path / "j.db") == ["T1"]  # on disk (what another process reads)
     raw = j._conn.execute("SELECT count(*) FROM orders").fetchone()[0]
     assert raw == 0  # not in SQLite yet: the order path has not paid for it
     j.flush()
     assert {o.client_order_id for o in j.orders()} == {i.client_order_id for i in t.intents}
-    assert log_path.stat().st_size == 0  # everything in SQLite: the log starts over
+    assert staged_ticket_ids(tmp_path / "j.db") == []  # everything in SQLite: the log starts over
     j.close()
 
 
@@ -90,7 +90,7 @@ def test_crash_between_stage_and_flush_is_imported_at_open(tmp_path: Path) -> No
     assert {o.client_order_id for o in j2.orders("T2")} == {i.client_order_id for i in t2.intents}
     assert all(o.state is OrderState.INTENT for o in j2.orders("T2"))
     assert ledger2.state() == expected  # the reservations came back with the ticket
-    assert (tmp_path / "j.db-intents").stat().st_size == 0
+    assert staged_ticket_ids(path) == []
     j2.close()
     j3, _ = funded_journal(path)  # a second open imports nothing twice
     assert len(j3.orders()) == 4
@@ -113,19 +113,46 @@ def test_a_line_already_in_sqlite_is_not_imported_twice(tmp_path: Path) -> None:
     j2.close()
 
 
-def test_torn_last_line_is_dropped_a_corrupt_one_refused(tmp_path: Path) -> None:
+def test_torn_last_record_is_dropped_a_damaged_one_refused(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     j, ledger = funded_journal(path)
-    line = staged(ledger).to_line()
+    payload = staged(ledger).to_line()
     crash(j)
     log_path = tmp_path / "j.db-intents"
-    log_path.write_bytes(line[: len(line) // 2])  # the write the crash cut short: never sent
-    j2 = Journal(path, intent_log=True)
-    assert j2.orders() == []
-    j2.close()
-    log_path.write_bytes(b"{not json}\n" + line)
-    with pytest.raises(IntentLogError, match="line 1"):
+    size = log_path.stat().st_size
+    header = struct.pack("<II", len(payload), zlib.crc32(payload))
+    # the crash came between the payload and its header: no record
+    log_path.write_bytes((bytes(8) + payload).ljust(size, b"\0"))
+    with Journal(path, intent_log=True) as j2:
+        assert j2.orders() == []
+    # the crash cut the payload short: the CRC fails, nothing after it: dropped
+    log_path.write_bytes((header + payload[:-7]).ljust(size, b"\0"))
+    with Journal(path, intent_log=True) as j2:
+        assert j2.orders() == []
+    # a damaged record with a good one after it: refused, not skipped
+    bad = header + payload[:-1] + b"X"
+    log_path.write_bytes((bad + header + payload).ljust(size, b"\0"))
+    with pytest.raises(IntentLogError, match="damaged"):
         Journal(path, intent_log=True)
+    # whole records are imported
+    log_path.write_bytes((header + payload).ljust(size, b"\0"))
+    with Journal(path, intent_log=True) as j2:
+        assert len(j2.orders()) == 2
+
+
+def test_a_full_log_makes_room_by_flushing(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db", intent_log=True, durable_intents=False)
+    ledger = j.ledger_replay(sink=j.append_ledger_event)
+    ledger.set_total("binance_spot", USDT, 10**16)
+    ledger.set_total("okx", BTC, 10**10)
+    assert j._log is not None
+    j._log.close()
+    j._log = IntentLog(tmp_path / "small-intents", capacity=2048)  # room for 3 or 4 records
+    for k in range(10):
+        j.stage(staged(ledger, f"T{k}", qty=10_000))
+    j.flush()
+    assert [t.ticket_id for t in j.tickets()] == [f"T{k}" for k in range(10)]
+    j.close()
 
 
 def test_a_secret_never_reaches_the_log(tmp_path: Path) -> None:
@@ -133,7 +160,7 @@ def test_a_secret_never_reaches_the_log(tmp_path: Path) -> None:
     t = StagedTicket("T1", "BTC/USDT", "a", "b", dump_detail({"note": "s3cr3t-value"}), (), (intent(),))
     with pytest.raises(SecretInJournalError):
         j.stage(t)
-    assert (tmp_path / "j.db-intents").stat().st_size == 0
+    assert staged_ticket_ids(tmp_path / "j.db") == []
     j.close()
 
 
@@ -157,7 +184,7 @@ def test_sigkill_after_stage_loses_nothing(tmp_path: Path) -> None:
     assert [t.ticket_id for t in j.tickets()] == ["TK"]
     assert ledger.reservations() and len(j.open_orders()) == 2
     j.close()
-    assert os.path.getsize(tmp_path / "j.db-intents") == 0
+    assert staged_ticket_ids(path) == []
 
 
 def test_report_names_tickets_only_in_the_log(tmp_path: Path) -> None:
@@ -171,4 +198,4 @@ def test_report_names_tickets_only_in_the_log(tmp_path: Path) -> None:
     report = build_report(path)
     assert report["staged_in_intent_log"] == ["TLOG"]
     assert report["tickets"]["count"] == 0
-    assert (tmp_path / "j.db-intents").stat().st_size > 0  # reading imported nothing
+    assert staged_ticket_ids(path) == ["TLOG"]  # reading imported nothing

@@ -280,7 +280,9 @@ class Journal:
         line = t.to_line()
         if any(s in line for s in self._secret_bytes):
             raise SecretInJournalError("refused to journal a value containing a registered secret")
-        self._log.append(line)
+        if not self._log.append(line):  # the log is full: make room (SQLite takes what it holds)
+            self.flush()
+            self._log.append(line)
         self._pending.append(t)
 
     def flush(self) -> None:
