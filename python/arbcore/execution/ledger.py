@@ -254,11 +254,11 @@ class Ledger:
         key = (ticket_id, leg_id, asset.name)
         if key in self._res:
             raise ReservationExistsError(f"ticket {ticket_id!r} leg {leg_id!r} already reserved {asset.name}")
-        bal = self.balance(venue, asset)
-        if bal.available < amount:
+        bal = self._bal.get((venue, asset.name)) or _Bal()
+        if bal.total - bal.reserved < amount:
             raise InsufficientFundsError(
                 f"{venue} {asset.name}: reserve {asset.format(amount)} for {ticket_id}/{leg_id} but only "
-                f"{asset.format(bal.available)} available (total {asset.format(bal.total)}, "
+                f"{asset.format(bal.total - bal.reserved)} available (total {asset.format(bal.total)}, "
                 f"reserved {asset.format(bal.reserved)})"
             )
         self._register(asset)

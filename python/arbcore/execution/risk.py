@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 log = logging.getLogger("arbcore.risk")
 
@@ -35,8 +36,7 @@ class RiskLimits:
     breaker_cooldown_s: float = 30.0
 
 
-@dataclass(frozen=True)
-class LegRisk:
+class LegRisk(NamedTuple):  # a tuple: built twice per ticket on the order path
     venue: str
     base: str
     side_sign: int  # +1 buy, -1 sell
