@@ -2,10 +2,13 @@
 
 One SQLite file in WAL mode. Rules:
 
-- **Intent first.** :meth:`Journal.write_intent` commits with ``synchronous=FULL`` (the WAL is
-  fsynced) before it returns; only then may the caller send. After any crash the journal knows
-  every order that may be at a venue, and its deterministic client order id, so restart
-  reconciliation queries the venue by that id instead of guessing.
+- **Intent first.** Nothing may be sent before the journal has its intent on disk. Two ways:
+  :meth:`Journal.write_intent` commits to SQLite (``synchronous=FULL`` by default: the WAL is
+  fsynced) before it returns; the ticket path instead calls :meth:`Journal.stage`, one store into
+  the intent log (``intent_log.py``), and the same rows reach SQLite at :meth:`Journal.flush` or
+  before any other access of this journal, whichever comes first. After any crash the journal
+  knows every order that may be at a venue (the log is imported when the journal opens), and
+  its deterministic client order id, so restart reconciliation queries the venue by that id.
 - Every other event is appended with a local timestamp (integer ns) in its own transaction at
   ``synchronous=NORMAL`` by default: in WAL mode that survives a killed process (only an OS crash
   can lose the last few), and what it could lose is what the venue still knows and reconciliation
