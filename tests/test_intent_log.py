@@ -199,3 +199,22 @@ def test_report_names_tickets_only_in_the_log(tmp_path: Path) -> None:
     assert report["staged_in_intent_log"] == ["TLOG"]
     assert report["tickets"]["count"] == 0
     assert staged_ticket_ids(path) == ["TLOG"]  # reading imported nothing
+
+
+def test_a_later_order_of_a_journaled_ticket_is_imported_too(tmp_path: Path) -> None:
+    """A hedge is staged without a ticket row (the ticket is in SQLite): the import goes by its
+    order, not by its ticket."""
+    path = tmp_path / "j.db"
+    j, ledger = funded_journal(path)
+    j.stage(staged(ledger, "T1"))
+    j.flush()
+    hedge = intent("T1", "hedge1", venue="okx", side=Side.SELL, qty=10_000, symbol="BTC-USDT")
+    with ledger.capture() as events:
+        ledger.reserve("T1", "hedge1", "okx", BTC, 10_000)
+    j.stage(StagedTicket("T1", "BTC/USDT", "-", "okx", None, tuple(events), (hedge,)))
+    crash(j)
+    j2, ledger2 = funded_journal(path)
+    assert [o.intent.leg_id for o in j2.orders("T1")] == ["buy", "sell", "hedge1"]
+    assert ledger2.reservation("T1", "hedge1", "BTC").remaining == 10_000
+    assert len(j2.tickets()) == 1
+    j2.close()

@@ -49,13 +49,14 @@ class IntentLogError(JournalError):
 @dataclass(frozen=True)
 class StagedTicket:
     """Everything a ticket journals before its orders leave: its row, the ledger events of its
-    reservations, and its intents. ``detail`` is the ticket's detail as journal JSON text."""
+    reservations, and its intents. ``detail`` is the ticket's detail as journal JSON text, or
+    None for later orders of a ticket already journaled (a hedge, an unwind): no ticket row."""
 
     ticket_id: str
     instrument: str
     buy_venue: str
     sell_venue: str
-    detail: str
+    detail: str | None
     ledger_events: tuple[LedgerEvent, ...]
     intents: tuple[OrderIntent, ...]
 

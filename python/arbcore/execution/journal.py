@@ -305,7 +305,8 @@ class Journal:
 
     def _write_staged(self, t: StagedTicket) -> None:
         with self.batch():
-            self.write_ticket(t.ticket_id, t.instrument, t.buy_venue, t.sell_venue, detail_text=t.detail)
+            if t.detail is not None:
+                self.write_ticket(t.ticket_id, t.instrument, t.buy_venue, t.sell_venue, detail_text=t.detail)
             for ev in t.ledger_events:
                 self.append_ledger_event(ev)
             for intent in t.intents:
@@ -314,8 +315,9 @@ class Journal:
     def _import_log(self) -> None:
         """At open: tickets the log has and SQLite lacks (a crash came between write and flush)."""
         assert self._log is not None
-        known = {r[0] for r in self._conn.execute("SELECT ticket_id FROM tickets")}
-        missing = [t for t in self._log.read() if t.ticket_id not in known]
+        # a record is all-or-nothing in SQLite (one transaction): its first order tells
+        known = {r[0] for r in self._conn.execute("SELECT client_order_id FROM orders")}
+        missing = [t for t in self._log.read() if t.intents and t.intents[0].client_order_id not in known]
         if missing:
             with self.batch():
                 for t in missing:

@@ -208,7 +208,7 @@ class TicketRunner:
         *,
         instrument: str,
         venues: tuple[str, str],
-        detail: Mapping[str, object],
+        detail: Mapping[str, object] | None,
     ) -> bool:
         """Reserve every leg's funds (all or none) and put the ticket on disk (``Journal.stage``).
         False, with the reason in ``reasons``, when funds are short: nothing stays reserved."""
@@ -229,7 +229,7 @@ class TicketRunner:
             journal.append_ledger_events(events)  # the reserve and its release, for the audit trail
             return False
         # the detail's keys are this method's callers' own (nothing to redact): plain orjson, ~1 us
-        text = orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode()
+        text = None if detail is None else orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode()
         journal.stage(StagedTicket(ticket_id, instrument, venues[0], venues[1], text,
                                    tuple(events), tuple(i for i, _ in legs)))  # fmt: skip
         return True
@@ -410,13 +410,16 @@ class TicketRunner:
         if qty < max(m.rules.min_qty, 1) or price * qty < m.rules.min_notional:
             log.warning("%s %s: %d below the venue minimums, cannot be sent", ticket_id, leg, qty)
             return 0
-        try:
-            self._reserve(ticket_id, leg, m, side, qty=qty, price=price)
-        except LedgerError as e:
-            log.error("%s %s on %s: cannot reserve funds: %s", ticket_id, leg, m.venue, e)
+        intent = self._intent(ticket_id, leg, m, side, qty=qty, price=price)
+        reasons: list[str] = []
+        venues = (m.venue, "-") if side is Side.BUY else ("-", m.venue)
+        if not self._stage(ticket_id, [(intent, m)], reasons, instrument=m.instrument, venues=venues, detail=None):
+            log.error("%s %s on %s: cannot reserve funds: %s", ticket_id, leg, m.venue, "; ".join(reasons))
             return 0
-        order = self.ex.track(self._intent(ticket_id, leg, m, side, qty=qty, price=price))
-        await self.ex.send(order)
+        order = self.ex.follow(intent)
+        sending = start_now(self.ex.send(order))
+        self._flush_soon()
+        await sending
         await self.ex.wait_done(order, self.params.leg_timeout)
         log.info("%s %s %s %d on %s at worst %d (seen %d): filled %d", ticket_id, leg, side.value, qty, m.venue,
                  price, seen, order.filled)  # fmt: skip
