@@ -402,9 +402,10 @@ class TradingSession:
             proposals = self.host.on_opportunities(opps)
             for p in proposals:
                 self.submit(p)
-            taken = {id(p.opportunity) for p in proposals if p.opportunity is not None}
+            # for the dashboard; kept short: the simulators and the replies wait on this callback
+            taken = {id(p.opportunity) for p in proposals} if proposals else ()
             now = time.time_ns()
-            self.stats.recent_opportunities.extend((now, o, id(o) in taken) for o in opps[-10:])
+            self.stats.recent_opportunities.extend([(now, o, id(o) in taken) for o in opps[-10:]])
 
     def submit(self, p: TicketProposal) -> None:
         """Turn a strategy's proposal into a ticket task (one ticket in flight per instrument)."""
