@@ -146,6 +146,7 @@ def test_broken_config_names_every_error() -> None:
         ("[assets]\nBTC=8\n[venues]\n", "venues: no venues"),
         ("[assets]\nBTC = 8\nX = 8\n[venues.a]\nprotocol='kraken'\nsimulated=true\n", "instruments: missing"),
         ("[assets]\nUSDT=8\n[bogus]\n", "bogus: unknown field"),
+        ("[run]\nfsync_intents='yes'\n[assets]\n", 'run.fsync_intents: "yes" is not true or false'),
         (
             "[assets]\n[venues.a]\nprotocol='okx'\nws_url='wss://x'\napi_key_env='K'\napi_secret_env='S'\n",
             "venues.a.api_passphrase_env: missing (okx keys have a passphrase)",
@@ -173,3 +174,15 @@ def test_fee_forms() -> None:
     c = parse_toml(text)
     assert c.instrument("BTC/USDT").venues["kraken"].taker_fee.rate == 25_000
     assert c.instrument("BTC/USDT").venues["kraken"].taker_fee.bps == pytest.approx(2.5)
+
+
+def test_fsync_intents_reaches_the_journal(tmp_path: Path) -> None:
+    """`[run] fsync_intents = true` makes every intent record durable before the orders leave."""
+    from arbcore.execution import Journal
+
+    cfg = parse_toml(default_config_text().replace("fsync_intents = false", "fsync_intents = true"))
+    assert cfg.run.fsync_intents is True
+    assert parse_toml(default_config_text()).run.fsync_intents is False
+    j = Journal(tmp_path / "j.db", durable_intents=cfg.run.fsync_intents, intent_log=True)
+    assert j._log is not None and j._log.fsync
+    j.close()

@@ -2,7 +2,7 @@
 
 Layout (``examples/default.toml`` is a complete, commented example)::
 
-    [run]            seed, journal, report_dir, dashboard_interval_ms, timer_ms (all optional)
+    [run]            seed, journal, report_dir, dashboard_interval_ms, timer_ms, fsync_intents (all optional)
     [assets]         ASSET = decimals the ledger keeps it at, e.g. BTC = 8, USDT = 10
     [venues.NAME]    protocol, simulated, ws_url, rest_url, api_key_env, api_secret_env,
                      api_passphrase_env, [venues.NAME.balances] paper balances (ASSET = "decimal")
@@ -217,6 +217,9 @@ class RunConfig:
     dashboard_interval_ms: int
     timer_ms: int  # strategy on_timer period
     sim_interval_ms: int  # simulated venues' update period
+    # fsync each ticket's intent record before its orders leave: survives an OS crash or power
+    # loss, at a disk flush per ticket (milliseconds); off, a killed process still loses nothing
+    fsync_intents: bool = False
 
 
 @dataclass(frozen=True)
@@ -450,7 +453,7 @@ _RISK_KEYS = {
     "kill_file",
 }
 _EXEC_KEYS = {"staleness_ms", "leg_timeout_ms", "hedge_timeout_ms", "loss_budget", "min_edge_bps"}
-_RUN_KEYS = {"seed", "journal", "report_dir", "dashboard_interval_ms", "timer_ms", "sim_interval_ms"}
+_RUN_KEYS = {"seed", "journal", "report_dir", "dashboard_interval_ms", "timer_ms", "sim_interval_ms", "fsync_intents"}
 _TOP_KEYS = {"run", "assets", "venues", "instruments", "risk", "strategy", "execution"}
 
 
@@ -477,6 +480,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
         dashboard_interval_ms=p.integer(run_t, "dashboard_interval_ms", "run.dashboard_interval_ms", 1000, lo=50),
         timer_ms=p.integer(run_t, "timer_ms", "run.timer_ms", 1000, lo=10),
         sim_interval_ms=p.integer(run_t, "sim_interval_ms", "run.sim_interval_ms", 20, lo=1),
+        fsync_intents=p.boolean(run_t, "fsync_intents", "run.fsync_intents", False),
     )
 
     # [assets]

@@ -318,7 +318,9 @@ class TradingSession:
                 raise
             self.clients[name] = client
         secrets = [s for c in self.credentials.values() for s in (c.secret, c.passphrase or "") if s]
-        self.journal = Journal(self.journal_path, secrets=secrets, durable_intents=False, intent_log=True)
+        self.journal = Journal(
+            self.journal_path, secrets=secrets, durable_intents=self.config.run.fsync_intents, intent_log=True
+        )
         fresh = not self.journal.ledger_events()
         ledger = self.journal.ledger_replay(sink=self.journal.append_ledger_event)
         self.executor = Executor(self.journal, ledger, self.clients, self.assets, self.risk,
