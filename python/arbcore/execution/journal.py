@@ -31,9 +31,11 @@ Restart, in this order (the engine's job; each step is idempotent, so a crash du
 3. ``ledger.reconcile(venue, balances)`` per venue, journaling the venue's balances with
    :meth:`Journal.write_balance_snapshot`; any difference is reported, adopted only on purpose.
 
-This class is blocking and single-threaded (the connection stays on the thread that opened it);
-the engine uses :class:`arbcore.execution.async_journal.AsyncJournal`, which runs it on a
-dedicated worker thread.
+This class is blocking and single-threaded (the connection stays on the thread that opened it).
+The trading session calls it on the event loop: its commits are WAL appends without an fsync
+(``synchronous=NORMAL``, tens of microseconds) and the order path only stages into the intent
+log before sending. :class:`arbcore.execution.async_journal.AsyncJournal` runs it on a worker
+thread instead, for callers that want every commit fsynced without stalling a loop.
 """
 
 from __future__ import annotations
