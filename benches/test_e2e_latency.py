@@ -1,17 +1,29 @@
 """Workload (e) and the order-path figures of the execution issue, measured over loopback.
 
+The simulated venues run in their own process (``benches/e2e_sims.py``), as a real venue is
+another machine: their parsing, matching and publishing is not on the engine's core or loop. The
+engine (``TradingSession`` with ``external=`` endpoints) runs in this process, in its own uvloop.
+``time.perf_counter_ns`` is CLOCK_MONOTONIC on Linux, one clock for both processes, so the
+simulators' stamps and the engine's compare directly.
+
 - **Tick to order** (the headline, ``engine``): a simulated venue sends one book frame that opens a
   cross-venue spread; the engine decodes it, detects, asks the strategy, validates, reserves,
   journals both intents and sends both IOC legs; each simulated venue stamps an order when the
   frame carrying it is received (entry of its WebSocket frame callback, or of the REST handler).
-  Latency = the later of the two stamps - departure of the book frame (perf_counter, one process,
-  one loop, every hop a real loopback socket). Only frames that carry an order count: the stamp is
-  read when the request reaches ``SimExchange.submit`` (pings, logins, subscriptions never do).
+  Latency = the later of the two stamps - departure of the book frame (every hop a real loopback
+  socket). Only frames that carry an order count: the stamp is read when the request reaches
+  ``SimExchange.submit`` (pings, logins, subscriptions never do).
 - **Tick to accepted** (``accepted``): the same rounds, stamped at ``SimExchange.submit``, i.e.
   after the simulators parsed the requests, verified their signatures and found the accounts.
-- **Echo floor**: a bare picows echo round trip on the same loop, same machine, same run.
+- **Echo floor**: a bare picows echo round trip on one loop in this process, same run.
 - **Decision to wire**: inside the engine, from the ticket decision to both orders handed to
   their sockets.
+- ``in_process``: the same rounds with the simulators in the engine's process and loop (the
+  previous setup, kept for comparison: there the engine pays for the simulators' work).
+
+The bench asks the simulators' process for each jump over a blocking control socket from a worker
+thread (``run_in_executor``): the engine's loop is idle, waiting, when the book frame comes, and
+the simulators pause a few ms before publishing.
 
 Writes ``target/bench-e2e.json`` for ``benches/report.py``.
 """
@@ -20,6 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,12 +44,18 @@ from picows import WSListener, WSMsgType, WSTransport, ws_connect, ws_create_ser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
-from arbcore.runner.session import TradingSession
-from engine_helpers import make_config, wait_live
+from arbcore.runner.session import SimEndpoint, TradingSession
+from arbcore.venues.signing.credentials import Credentials
+from engine_helpers import config_text, wait_live
 
 ROUNDS = 300
 OUT = Path(__file__).resolve().parent.parent / "target" / "bench-e2e.json"
+HERE = Path(__file__).resolve().parent
+VENUES = ["binance_spot", "okx"]
+#: near-static books (a step every 0.5 s keeps them LIVE)
+CONFIG = config_text(VENUES, auto_trade=True, sim_interval_ms=500)
 
 
 def pct(xs: list[int], q: float) -> float:
@@ -47,12 +67,124 @@ def summary(xs: list[int]) -> dict[str, float]:
     return {"p50_us": pct(xs, 0.5), "p99_us": pct(xs, 0.99), "p999_us": pct(xs, 0.999), "n": len(xs)}
 
 
+def spoiled_round(t0: int, arrivals: list[int], accepted: list[int]) -> bool:
+    """Orders that come 50 ms or more after the frame were not sent for it: the round was spoiled
+    (the simulator's own step crossed the bench's hand-made level and the book resynced, or the
+    ticket was refused). Counted apart, not mixed into the latency."""
+    return len(arrivals) < 2 or max(accepted[:2]) - t0 >= 50_000_000
+
+
+async def wait_quiet(s: TradingSession) -> None:
+    """A round starts from a quiet engine: no ticket or sweep in flight, both books LIVE."""
+    quiet_by = time.monotonic() + 5
+    while (s._in_flight or s._tasks) and time.monotonic() < quiet_by:
+        await asyncio.sleep(0.001)
+    await wait_live(s)
+
+
+class Sims:
+    """The simulators' process (benches/e2e_sims.py) and its control connection (blocking: used
+    from a worker thread, so the engine's loop is idle while a jump's frame and orders travel)."""
+
+    def __init__(self, tmp: Path) -> None:
+        cfg, eps = tmp / "e2e-sims.toml", tmp / "e2e-sims.json"
+        cfg.write_text(CONFIG)
+        # stdin is a pipe the child watches: it exits on EOF, i.e. when this process is gone
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "e2e_sims.py"), str(cfg), str(eps)],
+                                     stdin=subprocess.PIPE)  # fmt: skip
+        self.sock: socket.socket | None = None
+        try:
+            end = time.monotonic() + 30
+            while not eps.exists():
+                assert self.proc.poll() is None, f"simulators exited ({self.proc.returncode})"
+                assert time.monotonic() < end, "simulators did not start within 30 s"
+                time.sleep(0.05)
+            info = json.loads(eps.read_text())
+            self.endpoints = {
+                n: SimEndpoint(
+                    e["md_url"], e["rest_url"], e["order_urls"], Credentials(e["api_key"], e["secret"], e["passphrase"])
+                )
+                for n, e in info["venues"].items()
+            }
+            self.sock = socket.create_connection(("127.0.0.1", info["control_port"]), timeout=15)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.reader = self.sock.makefile("rb")
+        except BaseException:
+            self.close()
+            raise
+
+    def request(self, cmd: str) -> dict[str, Any]:
+        assert self.sock is not None
+        self.sock.sendall(json.dumps({"cmd": cmd}).encode() + b"\n")
+        line = self.reader.readline()
+        if not line:
+            raise ConnectionError(f"simulators closed the control connection (exit {self.proc.poll()})")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def close(self) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.settimeout(2)
+                self.request("stop")
+            except (OSError, ValueError):
+                pass
+            self.reader.close()
+            self.sock.close()
+            self.sock = None
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
 async def tick_to_order(tmp: Path) -> tuple[list[int], list[int], list[int], int]:
-    """(frame to both orders received, frame to both orders accepted, decision to wire, spoiled)."""
-    venues = ["binance_spot", "okx"]
-    config = make_config(
-        venues, auto_trade=True, sim_interval_ms=500
-    )  # near-static books (a step every 0.5 s keeps them LIVE)
+    """Simulators in their own process: (frame to both orders received, frame to both orders
+    accepted, decision to wire, spoiled)."""
+    loop = asyncio.get_running_loop()
+    sims = Sims(tmp)
+    try:
+        config = parse_toml(CONFIG)
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp / "bench-journal-ext.sqlite",
+                           external=sims.endpoints)  # fmt: skip
+        await s.start()
+        lat: list[int] = []
+        lat_accepted: list[int] = []
+        spoiled = 0
+        try:
+            await wait_live(s)
+            for _ in range(ROUNDS):
+                await wait_quiet(s)
+                # a worker thread waits for the answer: the loop is idle when the book frame comes
+                r = await loop.run_in_executor(None, sims.request, "jump")
+                t0, arrivals, accepted = r["t0"], r["arrivals"], r["accepted"]
+                if spoiled_round(t0, arrivals, accepted):
+                    spoiled += 1
+                else:
+                    lat.append(max(arrivals[:2]) - t0)
+                    lat_accepted.append(max(accepted[:2]) - t0)
+                end = time.monotonic() + 3
+                while s._in_flight and time.monotonic() < end:  # the ticket finishes before the books go back
+                    await asyncio.sleep(0.001)
+                await loop.run_in_executor(None, sims.request, "restore")
+                await asyncio.sleep(0.005)
+            return lat, lat_accepted, list(s.stats.decision_to_wire_ns), spoiled
+        finally:
+            await s.stop()
+    finally:
+        sims.close()
+
+
+async def tick_to_order_in_process(tmp: Path) -> tuple[list[int], list[int], list[int], int]:
+    """The same rounds with the simulators in this process and loop (the previous setup)."""
+    config = parse_toml(CONFIG)
     s = TradingSession(config, load_strategy(None, config), journal_path=tmp / "bench-journal.sqlite")
     await s.start()
     arrivals: list[int] = []  # when each order's frame was received by its simulator
@@ -78,11 +210,7 @@ async def tick_to_order(tmp: Path) -> tuple[list[int], list[int], list[int], int
         b_state = b_sim.instruments["BTC-USDT"]
         tick = b_state.spec.tick
         for _ in range(ROUNDS):
-            # a round starts from a quiet engine: no ticket or sweep in flight, both books LIVE
-            quiet_by = time.monotonic() + 5
-            while (s._in_flight or s._tasks) and time.monotonic() < quiet_by:
-                await asyncio.sleep(0.001)
-            await wait_live(s)
+            await wait_quiet(s)
             b_book = b_state.process.book
             ask = a_book.best_ask()
             assert ask is not None
@@ -98,14 +226,11 @@ async def tick_to_order(tmp: Path) -> tuple[list[int], list[int], list[int], int
             end = time.monotonic() + 2
             while len(arrivals) < 2 and time.monotonic() < end:
                 await asyncio.sleep(0)
-            # Orders that come 50 ms or more after the frame were not sent for it: the round was
-            # spoiled (the simulator's own step crossed the bench's hand-made level and the book
-            # resynced, or the ticket was refused). Counted apart, not mixed into the latency.
-            if len(arrivals) >= 2 and max(accepted[:2]) - t0 < 50_000_000:
+            if spoiled_round(t0, arrivals, accepted):
+                spoiled += 1
+            else:
                 lat.append(max(arrivals[:2]) - t0)
                 lat_accepted.append(max(accepted[:2]) - t0)
-            else:
-                spoiled += 1
             while s._in_flight and time.monotonic() < end + 3:  # the ticket finishes before the next jump
                 await asyncio.sleep(0.001)
             # put B back as it was (the new bid may have been hit)
@@ -161,6 +286,7 @@ def test_e2e_latency(tmp_path: Path) -> None:
     async def main() -> dict[str, Any]:
         echo = await echo_floor()
         engine, accepted, d2w, spoiled = await tick_to_order(tmp_path)
+        ip_engine, ip_accepted, ip_d2w, ip_spoiled = await tick_to_order_in_process(tmp_path)
         echo2 = await echo_floor()
         return {
             "engine": summary(engine),
@@ -169,18 +295,31 @@ def test_e2e_latency(tmp_path: Path) -> None:
             "decision_to_wire": summary(d2w),
             "rounds": ROUNDS,
             "spoiled_rounds": spoiled,
+            "sims": "separate process",
+            "in_process": {
+                "engine": summary(ip_engine),
+                "accepted": summary(ip_accepted),
+                "decision_to_wire": summary(ip_d2w),
+                "rounds": ROUNDS,
+                "spoiled_rounds": ip_spoiled,
+                "sims": "same process and loop as the engine",
+            },
             "definitions": {
                 "engine": "book frame leaves the simulated venue -> both order frames received by the "
-                "simulators (entry of their frame callbacks)",
+                "simulators (entry of their frame callbacks); the simulators run in their own process",
                 "accepted": "book frame leaves the simulated venue -> both orders accepted by the simulators "
                 "(at SimExchange.submit: parsed, signature verified, account found)",
-                "echo": "bare picows echo round trip on the same loop",
+                "echo": "bare picows echo round trip, client and server on one loop in the engine's process",
                 "decision_to_wire": "inside the engine: ticket decision -> both orders handed to their sockets",
+                "in_process": "the same rounds and figures with the simulators in the engine's process and loop "
+                "(the engine also pays for their work; for comparison only)",
+                "clock": "time.perf_counter_ns (CLOCK_MONOTONIC, shared by both processes)",
             },
         }
 
     result = uvloop.run(main())
     assert result["engine"]["n"] >= ROUNDS * 0.9, result
+    assert result["in_process"]["engine"]["n"] >= ROUNDS * 0.9, result
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(result, indent=1))
     print(json.dumps(result))
