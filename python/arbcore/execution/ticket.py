@@ -161,20 +161,21 @@ class TicketRunner:
         """Venue rules (lot, minimums, tick, notional) and the book (LIVE, fresh) for one leg."""
         out: list[str] = []
         r = m.rules
-        where = f"{m.venue} {side.value}"
         if not _on_grid(qty, r.lot) or qty < max(r.min_qty, 1):
-            out.append(f"{where}: qty {qty} not on lot {r.lot} or below min {r.min_qty}")
+            out.append(f"qty {qty} not on lot {r.lot} or below min {r.min_qty}")
         if r.max_qty and qty > r.max_qty:
-            out.append(f"{where}: qty {qty} above max {r.max_qty}")
+            out.append(f"qty {qty} above max {r.max_qty}")
         if price <= 0 or not _on_grid(price, r.tick):
-            out.append(f"{where}: price {price} not on tick {r.tick}")
+            out.append(f"price {price} not on tick {r.tick}")
         if price * qty < r.min_notional:
-            out.append(f"{where}: notional {price * qty} below min {r.min_notional}")
+            out.append(f"notional {price * qty} below min {r.min_notional}")
         live, age = self.view.book_status(m.venue, m.instrument)
         if not live:
-            out.append(f"{where}: book not LIVE")
+            out.append("book not LIVE")
         elif age > self.params.max_book_age_ns:
-            out.append(f"{where}: book {age / 1e6:.0f} ms old > {self.params.max_book_age_ns / 1e6:.0f} ms")
+            out.append(f"book {age / 1e6:.0f} ms old > {self.params.max_book_age_ns / 1e6:.0f} ms")
+        if out:  # the text only when something failed: this runs on every ticket
+            return [f"{m.venue} {side.value}: {why}" for why in out]
         return out
 
     @staticmethod
