@@ -367,6 +367,45 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kill(args: argparse.Namespace) -> int:
+    """Engage a running engine's kill switch: SIGUSR1 to --pid, and/or create the kill file
+    (--kill-file, or the [risk] kill_file of --config), which every engine watching it obeys."""
+    import os
+    import signal
+
+    from arbcore.runner.config import ConfigFileError, load_config
+
+    path = args.kill_file
+    if path is None and args.config is not None:
+        try:
+            kill_file = load_config(args.config).risk.kill_file
+        except ConfigFileError as e:
+            _err("kill", f"{e.source}: " + "; ".join(e.errors))
+            return 2
+        if kill_file is None:
+            _err("kill", f"{args.config}: risk.kill_file is not set")
+            return 2
+        path = str(kill_file)
+    if path is None and args.pid is None:
+        _err("kill", "give --pid, --kill-file or --config")
+        return 2
+    if path is not None:
+        try:
+            Path(path).touch()
+        except OSError as e:
+            _err("kill", f"cannot create {path}: {e.strerror or e}")
+            return 2
+        print(f"kill file {path} created")
+    if args.pid is not None:
+        try:
+            os.kill(args.pid, signal.SIGUSR1)
+        except OSError as e:
+            _err("kill", f"cannot signal process {args.pid}: {e.strerror or e}")
+            return 2
+        print(f"kill switch signalled to process {args.pid}")
+    return 0
+
+
 def cmd_journal(args: argparse.Namespace) -> int:
     import arbcore
     from arbcore.runner.report import ReportError, open_journal
@@ -515,6 +554,21 @@ def _add_runner_commands(sub: Any) -> None:
         help="write PNG plots to DIR: pnl_over_time.png, spread_distribution.png, latency_histogram.png",
     )
 
+    kill = sub.add_parser(
+        "kill",
+        help="engage a running engine's kill switch: open orders cancelled, no new tickets",
+        description=(
+            "Engage the kill switch of running engines: --pid sends SIGUSR1 to one `arbcore run`;\n"
+            "--kill-file (or the [risk] kill_file of --config) creates the file every engine configured\n"
+            "with it watches. The engines cancel their open orders and refuse new tickets; they keep\n"
+            "running until stopped, so their state can be inspected."
+        ),
+        formatter_class=fmt,
+    )
+    kill.add_argument("--pid", type=int, help="process id of an `arbcore run` to signal")
+    kill.add_argument("--kill-file", metavar="FILE", help="create this kill file")
+    kill.add_argument("--config", metavar="FILE", help="create the kill file named by this configuration")
+
     jr = sub.add_parser(
         "journal",
         help="print a journal's tickets, their orders and fills, and realised PnL net of fees",
@@ -610,6 +664,8 @@ def _main(argv: list[str] | None = None) -> int:  # noqa: PLR0911
         return cmd_report(args)
     if args.command == "journal":
         return cmd_journal(args)
+    if args.command == "kill":
+        return cmd_kill(args)
     return 2
 
 

@@ -67,6 +67,9 @@ async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # SIGUSR1 (`arbcore kill --pid`): the kill switch; the engine keeps running, without trading,
+    # so its state can be looked at before it is stopped
+    loop.add_signal_handler(signal.SIGUSR1, session.engage_kill, "SIGUSR1")
     reg = Registry()
     metrics = engine_metrics(reg)
     server = None

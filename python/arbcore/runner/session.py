@@ -513,15 +513,29 @@ class TradingSession:
                     _set_book_balance(book, venue, asset, max(0, bal.available), a.decimals)
             ctx.set_balance(venue, asset, bal.total)
 
+    def engage_kill(self, reason: str) -> None:
+        """The kill switch from a signal or a call: no new ticket from now on, open orders cancelled
+        at once (the kill file is noticed by the next ticket and the next timer tick)."""
+        self.risk.kill.engage(reason)
+        if self._accepting:
+            task = asyncio.get_running_loop().create_task(self._stop_trading())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _stop_trading(self) -> None:
+        if not self._accepting:
+            return
+        self._accepting = False
+        n = await self.executor.cancel_all() if self.executor else 0
+        log.error("kill switch: new tickets stopped, %d open orders cancelled", n)
+
     async def _timer_loop(self) -> None:
         period = self.config.run.timer_ms / 1000
         last_rec = time.monotonic()
         while True:
             await asyncio.sleep(period)
             if self.risk.kill.engaged and self._accepting:
-                self._accepting = False
-                n = await self.executor.cancel_all() if self.executor else 0
-                log.error("kill switch: new tickets stopped, %d open orders cancelled", n)
+                await self._stop_trading()
             for p in self.host.on_timer(time.time_ns()):
                 self.submit(p)
             self._sweep_residuals()
