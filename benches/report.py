@@ -173,6 +173,12 @@ E2E_IN_PROCESS_ROWS = {
     "accepted": "simulators in the engine's process and loop: frame -> both orders accepted",
     "decision_to_wire": "simulators in the engine's process and loop: ticket decision -> both orders handed to sockets",
 }
+#: (e) rows of the engine run with ``[run] busy_poll`` (simulators in their own process)
+E2E_BUSY_ROWS = {
+    "engine": "engine with busy_poll: frame -> both order frames received",
+    "accepted": "engine with busy_poll: frame -> both orders accepted",
+    "decision_to_wire": "engine with busy_poll: ticket decision -> both orders handed to sockets",
+}
 PEERS = {
     "nautilus_trader (peer)": "nautilus_trader: its OrderBook (L2_MBP), PyO3 and Cython APIs",
     "order_book (peer)": "order_book: cryptofeed's C order book",
@@ -442,6 +448,14 @@ def issue6(
                     f"| {label} | {float(v['p50_us']):.1f} µs | {float(v['p99_us']):.1f} µs | "
                     f"{float(v['p999_us']):.1f} µs |"
                 )
+        busy = e2e.get("busy_poll") or {}
+        for k, label in E2E_BUSY_ROWS.items():
+            if k in busy:
+                v = busy[k]
+                lines.append(
+                    f"| {label} | {float(v['p50_us']):.1f} µs | {float(v['p99_us']):.1f} µs | "
+                    f"{float(v['p999_us']):.1f} µs |"
+                )
         in_process = e2e.get("in_process") or {}
         for k, label in E2E_IN_PROCESS_ROWS.items():
             if k in in_process:
@@ -459,6 +473,14 @@ def issue6(
                 f"(own process), {in_process.get('spoiled_rounds', '?')} of {in_process.get('rounds', '?')} "
                 "(same process); a spoiled round is not in the figures.",
             ]
+        if busy:
+            lines += [
+                "",
+                "The busy_poll rows run the same rounds against the same separate-process simulators with the engine "
+                "configured `[run] busy_poll = true`: its loop polls the sockets with a zero timeout instead of "
+                "sleeping in epoll, so the core it runs on never idles between frames (and stays at 100%). "
+                f"Spoiled rounds: {busy.get('spoiled_rounds', '?')} of {busy.get('rounds', '?')}.",
+            ]
         if "accepted" in e2e:
             lines += [
                 "",
@@ -467,7 +489,7 @@ def issue6(
                 "reaches `SimExchange.submit`, after the simulator parsed the request, verified its signature "
                 "and found the account. The difference is the simulators' own work, not the engine's.",
             ]
-        other = {k: v for k, v in e2e.items() if k not in (*E2E_ROWS, "definitions", "in_process", "sims")}
+        other = {k: v for k, v in e2e.items() if k not in (*E2E_ROWS, "definitions", "in_process", "busy_poll", "sims")}
         if other:
             lines.append(f"\nOther fields: `{json.dumps(other, sort_keys=True)}`")
 
@@ -563,6 +585,9 @@ def notes(
         ip = e2e.get("in_process") or {}
         ip_d2w = ip.get("decision_to_wire", {}).get("p50_us")
         ip_engine = ip.get("engine", {}).get("p50_us")
+        bp = e2e.get("busy_poll") or {}
+        bp_d2w = bp.get("decision_to_wire", {}).get("p50_us")
+        bp_engine = bp.get("engine", {}).get("p50_us")
         if above > 20:
             out += [
                 f"- **(e) {above:,.0f} µs above the echo floor, not <= 20 µs** (frame to both order frames "
@@ -592,6 +617,12 @@ def notes(
                     f"received {float(ip_engine):,.0f} µs): a busy core is faster, which is the cold-cache effect, "
                     "not the simulators."
                     if ip_d2w and ip_engine
+                    else ""
+                )
+                + (
+                    f" With `[run] busy_poll` (the engine's loop never sleeps, its core never idles) decision to "
+                    f"wire is {float(bp_d2w):,.0f} µs p50 and frame to both orders received {float(bp_engine):,.0f} µs."
+                    if bp_d2w and bp_engine
                     else ""
                 )
                 + " Done: the ticket, its reservations and intents on disk in one store before the send "

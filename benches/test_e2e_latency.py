@@ -89,6 +89,7 @@ class Sims:
     def __init__(self, tmp: Path) -> None:
         cfg, eps = tmp / "e2e-sims.toml", tmp / "e2e-sims.json"
         cfg.write_text(CONFIG)
+        eps.unlink(missing_ok=True)  # a previous run's endpoints (each variant starts its own simulators)
         # stdin is a pipe the child watches: it exits on EOF, i.e. when this process is gone
         self.proc = subprocess.Popen([sys.executable, str(HERE / "e2e_sims.py"), str(cfg), str(eps)],
                                      stdin=subprocess.PIPE)  # fmt: skip
@@ -145,14 +146,16 @@ class Sims:
                 self.proc.wait(timeout=5)
 
 
-async def tick_to_order(tmp: Path) -> tuple[list[int], list[int], list[int], int]:
+async def tick_to_order(tmp: Path, *, busy_poll: bool = False) -> tuple[list[int], list[int], list[int], int]:
     """Simulators in their own process: (frame to both orders received, frame to both orders
-    accepted, decision to wire, spoiled)."""
+    accepted, decision to wire, spoiled). ``busy_poll``: the engine runs with ``[run] busy_poll``."""
     loop = asyncio.get_running_loop()
     sims = Sims(tmp)
     try:
-        config = parse_toml(CONFIG)
-        s = TradingSession(config, load_strategy(None, config), journal_path=tmp / "bench-journal-ext.sqlite",
+        config = parse_toml(CONFIG.replace("[run]\n", "[run]\nbusy_poll = true\n", 1) if busy_poll else CONFIG)
+        assert config.run.busy_poll is busy_poll
+        name = "bench-journal-busy.sqlite" if busy_poll else "bench-journal-ext.sqlite"
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp / name,
                            external=sims.endpoints)  # fmt: skip
         await s.start()
         lat: list[int] = []
@@ -286,6 +289,7 @@ def test_e2e_latency(tmp_path: Path) -> None:
     async def main() -> dict[str, Any]:
         echo = await echo_floor()
         engine, accepted, d2w, spoiled = await tick_to_order(tmp_path)
+        bp_engine, bp_accepted, bp_d2w, bp_spoiled = await tick_to_order(tmp_path, busy_poll=True)
         ip_engine, ip_accepted, ip_d2w, ip_spoiled = await tick_to_order_in_process(tmp_path)
         echo2 = await echo_floor()
         return {
@@ -296,6 +300,14 @@ def test_e2e_latency(tmp_path: Path) -> None:
             "rounds": ROUNDS,
             "spoiled_rounds": spoiled,
             "sims": "separate process",
+            "busy_poll": {
+                "engine": summary(bp_engine),
+                "accepted": summary(bp_accepted),
+                "decision_to_wire": summary(bp_d2w),
+                "rounds": ROUNDS,
+                "spoiled_rounds": bp_spoiled,
+                "sims": "separate process; the engine with [run] busy_poll = true",
+            },
             "in_process": {
                 "engine": summary(ip_engine),
                 "accepted": summary(ip_accepted),
@@ -311,6 +323,8 @@ def test_e2e_latency(tmp_path: Path) -> None:
                 "(at SimExchange.submit: parsed, signature verified, account found)",
                 "echo": "bare picows echo round trip, client and server on one loop in the engine's process",
                 "decision_to_wire": "inside the engine: ticket decision -> both orders handed to their sockets",
+                "busy_poll": "the same rounds and figures with the engine's loop polling instead of sleeping "
+                "([run] busy_poll: one core at 100%)",
                 "in_process": "the same rounds and figures with the simulators in the engine's process and loop "
                 "(the engine also pays for their work; for comparison only)",
                 "clock": "time.perf_counter_ns (CLOCK_MONOTONIC, shared by both processes)",
@@ -320,6 +334,7 @@ def test_e2e_latency(tmp_path: Path) -> None:
     result = uvloop.run(main())
     assert result["engine"]["n"] >= ROUNDS * 0.9, result
     assert result["in_process"]["engine"]["n"] >= ROUNDS * 0.9, result
+    assert result["busy_poll"]["engine"]["n"] >= ROUNDS * 0.9, result
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(result, indent=1))
     print(json.dumps(result))

@@ -21,9 +21,10 @@ import uvloop
 import arbcore
 from arbcore.execution.risk import CircuitBreaker, KillSwitch, LegRisk, RiskGate, RiskLimits
 from arbcore.execution.ticket import TicketParams, TicketPlan
+from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import TradingSession
-from engine_helpers import live_crossing_plan, make_config, wait_live
+from engine_helpers import config_text, live_crossing_plan, make_config, wait_live
 
 # ---- the risk gate on its own --------------------------------------------------------------------
 
@@ -159,5 +160,28 @@ def test_refusals_send_nothing_and_reserve_nothing(tmp_path: Path, caplog: pytes
             assert not s._accepting
         finally:
             await s.stop()
+
+    uvloop.run(main())
+
+
+def test_busy_poll_session_trades_and_stops_cleanly(tmp_path: Path) -> None:
+    """`[run] busy_poll`: the loop spins, a ticket still runs to the end, stop() ends the spin."""
+
+    async def main() -> None:
+        text = config_text(["binance_spot", "okx"]).replace("[run]\n", "[run]\nbusy_poll = true\n", 1)
+        config = parse_toml(text)
+        assert config.run.busy_poll
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
+        await s.start()
+        try:
+            await wait_live(s)
+            assert s.runner is not None
+            r = await s.runner.execute(await live_crossing_plan(s, "binance_spot", "okx"))
+            assert r.status == "done" and r.residual == 0, r
+            spins = [t for t in s._feed_tasks if "_busy_poll" in repr(t.get_coro())]
+            assert len(spins) == 1 and not spins[0].done()
+        finally:
+            await s.stop()
+        assert spins[0].cancelled()
 
     uvloop.run(main())

@@ -341,6 +341,8 @@ class TradingSession:
         for feed in self.feeds.values():
             self._feed_tasks.append(asyncio.get_running_loop().create_task(feed.run()))
         self._timer = asyncio.get_running_loop().create_task(self._timer_loop())
+        if self.config.run.busy_poll:
+            self._feed_tasks.append(asyncio.get_running_loop().create_task(self._busy_poll()))
         self._accepting = True
         return notes
 
@@ -512,6 +514,15 @@ class TradingSession:
                 if venue in book.venues and asset in (book.base, book.quote):
                     _set_book_balance(book, venue, asset, max(0, bal.available), a.decimals)
             ctx.set_balance(venue, asset, bal.total)
+
+    @staticmethod
+    async def _busy_poll() -> None:
+        """``[run] busy_poll``: always one ready callback, so the loop polls its sockets with a zero
+        timeout instead of sleeping in epoll. Between two book frames the process never idles:
+        no wake-up from a halted core, and the decision path's caches stay warmer (the e2e bench
+        measures both ways). One core at 100%."""
+        while True:
+            await asyncio.sleep(0)
 
     def engage_kill(self, reason: str) -> None:
         """The kill switch from a signal or a call: no new ticket from now on, open orders cancelled
