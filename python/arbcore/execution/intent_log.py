@@ -85,7 +85,7 @@ class StagedTicket:
 def _intent_row(i: OrderIntent) -> list[Any]:
     return [
         i.ticket_id, i.leg_id, i.attempt, i.venue, i.symbol, i.instrument, i.base, i.quote, i.price_decimals,
-        i.qty_decimals, i.side.value, i.order_type.value, i.tif.value, str(i.qty),
+        i.qty_decimals, i.side, i.order_type, i.tif, str(i.qty),  # str enums: orjson writes their values
         None if i.limit_price is None else str(i.limit_price), i.post_only,
     ]  # fmt: skip
 

@@ -55,14 +55,13 @@ class Market:
     base: Asset
     quote: Asset
     rules: InstrumentRules  # tick, lot, minimums, fees at the instrument's scales
+    # copies of the rules' scales: plain attributes, read several times per ticket
+    price_decimals: int = field(init=False)
+    qty_decimals: int = field(init=False)
 
-    @property
-    def price_decimals(self) -> int:
-        return self.rules.price_decimals
-
-    @property
-    def qty_decimals(self) -> int:
-        return self.rules.qty_decimals
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "price_decimals", self.rules.price_decimals)
+        object.__setattr__(self, "qty_decimals", self.rules.qty_decimals)
 
 
 class MarketView(Protocol):
