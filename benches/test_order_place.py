@@ -25,18 +25,23 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvloop
 
 from arbcore.execution.eager import start_now
-from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
+from arbcore.execution.orders import OrderState, Side
 from arbcore.execution.records import OrderIntent
 from arbcore.sim.orders.rig import OrderRig
 from arbcore.venues import ratelimit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from test_order_clients import intent
 
 ROUNDS = 400
 WARMUP = 20
@@ -49,23 +54,7 @@ def _ticking(step_s: float) -> Callable[[], float]:
 
 
 def _intent(rig: OrderRig, price: int) -> OrderIntent:
-    it = OrderIntent(
-        ticket_id=f"bench{next(_seq)}-{time.time_ns()}",
-        leg_id="buy",
-        attempt=0,
-        venue=rig.venue_name,
-        symbol=rig.symbol,
-        instrument="BTC/USDT",
-        base="BTC",
-        quote="USDT",
-        price_decimals=2,
-        qty_decimals=6,
-        side=Side.BUY,
-        order_type=OrderType.LIMIT,
-        tif=TimeInForce.IOC,
-        qty=10_000,
-        limit_price=price,
-    )
+    it = intent(rig, Side.BUY, 10_000, price, ticket=f"bench{next(_seq)}-{time.time_ns()}")
     it.client_order_id  # noqa: B018 -- derived when the engine journals the intent, before place()
     return it
 
