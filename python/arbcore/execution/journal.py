@@ -275,7 +275,7 @@ class Journal:
     def stage(self, t: StagedTicket) -> None:
         """Put a decided ticket on disk before its orders are sent.
 
-        With an intent log: one line appended (see ``intent_log``); SQLite gets it at the next
+        With an intent log: one record stored (see ``intent_log``); SQLite gets it at the next
         :meth:`flush` or at any other access of this journal, whichever comes first. Without one:
         written to SQLite now, in one transaction. Either way it is on disk when this returns.
         """

@@ -113,7 +113,7 @@ class TicketResult:
     pnl: TicketPnl | None = None  # realised net of fees, from the journaled fills, once it ended
 
 
-#: how long after a ticket's orders left its staged journal lines are written into SQLite
+#: how long after a ticket's orders left its staged records are written into SQLite
 FLUSH_DELAY_S = 0.001
 
 _ticket_seq = itertools.count(1)
