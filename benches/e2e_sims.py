@@ -1,19 +1,33 @@
-"""The simulated venues of the e2e latency bench (benches/test_e2e_latency.py) in their own
-process, as a real venue is another machine: their CPU work is not the engine's.
+"""One simulated venue of the e2e latency bench (benches/test_e2e_latency.py) in its own process,
+as a real venue is another machine: its CPU work is neither the engine's nor the other venue's
+(one process for both would read the second order only after handling the first completely).
 
-Usage: python e2e_sims.py CONFIG.toml OUT.json. Starts the `SimCluster` of the config, writes the
-endpoints, the account keys and a control port to OUT.json (atomically), then serves until
-``stop``, SIGTERM, EOF on stdin or the parent's death.
+Usage: python e2e_sims.py CONFIG.toml OUT.json, CONFIG listing one simulated venue. Starts the
+`SimCluster` of the config, writes the endpoints, the account keys and a control port to OUT.json
+(atomically), then serves until ``stop``, SIGTERM, EOF on stdin or the parent's death.
 
-Control: one JSON object per line over TCP on 127.0.0.1, one JSON line back per request.
-- ``{"cmd": "jump"}``: wait until no order came for a few ms, raise okx's BTC-USDT ask over
-  binance_spot's ask (20 bps: worth taking after both taker fees), publish it, and wait up to 2 s
-  for two orders. Answers ``{"t0": departure of the book frame, "arrivals": [...], "accepted":
-  [...]}`` (perf_counter_ns, CLOCK_MONOTONIC, comparable across processes): per order, when the
-  frame (or REST request) carrying it was received, and when it reached ``SimExchange.submit``.
-  The book stays open until ``restore``.
-- ``{"cmd": "restore"}``: put okx's book back and refill binance_spot's ask if it was taken (the
-  engine sends it once its ticket is over, which only the engine knows).
+The mid is held where the config starts it (``sim_mid``): each process would otherwise walk its
+own, and two independent walks (with their 60 bps dislocations) cross each other now and then,
+opening opportunities the bench did not make. The book still changes every ``sim_interval_ms``
+(levels set and deleted around the mid), so the engine's books stay LIVE; two venues around the
+same fixed mid never cross.
+
+Control: one JSON object per line over TCP on 127.0.0.1, one JSON line back per request. Stamps
+are ``time.perf_counter_ns`` (CLOCK_MONOTONIC, comparable across processes): per order, when the
+frame (or REST request) carrying it was received (``arrivals``), and when it reached
+``SimExchange.submit`` (``accepted``).
+- ``{"cmd": "arm"}``: wait until no order came for a few ms, forget the stamps, and note this
+  venue's best ask (to refill on ``restore``). Answers ``{"ask": best ask}``.
+- ``{"cmd": "jump", "ask": A, "n": 1}``: wait until no order came for a few ms, forget the stamps,
+  pause a few ms (the engine's loop is idle), raise this venue's bid to 20 bps over ``A`` (the
+  other venue's ask: worth taking after both taker fees; the asks below it go), publish it, and
+  wait up to 2 s for ``n`` orders. Answers ``{"t0": departure of the book frame, "arrivals": [...],
+  "accepted": [...]}``. The book stays so until ``restore``.
+- ``{"cmd": "collect", "n": 1, "wait_s": 2.0}``: wait up to ``wait_s`` for ``n`` orders since the
+  last ``arm`` or ``jump``. Answers ``{"arrivals": [...], "accepted": [...]}``.
+- ``{"cmd": "restore"}``: put the book back after a ``jump``, and refill the best ask noted by
+  ``arm`` if it was taken (the engine sends its orders once its ticket is over, which only the
+  engine knows).
 - ``{"cmd": "stop"}``: answer, then exit.
 """
 
@@ -34,97 +48,125 @@ import uvloop
 from arbcore.runner.config import parse_toml
 from arbcore.runner.session import SimCluster
 
-#: quiet time without an order before a jump, and the pause between answering nothing and the
-#: publish: the engine's process has finished with the previous round's orders
+#: quiet time without an order before a round, and the pause before a jump's publish: the
+#: engine's process has finished with the previous round's orders
 QUIET_S = 0.005
 WAIT_ORDERS_S = 2.0
 
 
 class Bench:
-    def __init__(self, cluster: SimCluster) -> None:
-        self.cluster = cluster
+    def __init__(self, cluster: SimCluster, venue: str, symbol: str) -> None:
+        self.sim = cluster.venues[venue]
+        self.state = self.sim.instruments[symbol]
+        self.symbol = symbol
         self.arrivals: list[int] = []
         self.accepted: list[int] = []
         self.last_order = 0.0  # time.monotonic() of the last order
-        self.got_two: asyncio.Future[None] | None = None
-        self.a_sim, self.b_sim = cluster.venues["binance_spot"], cluster.venues["okx"]
-        self.a_state = self.a_sim.instruments["BTCUSDT"]
-        self.b_state = self.b_sim.instruments["BTC-USDT"]
-        self.open: tuple[int, int, dict[int, int]] | None = None  # (A's ask, B's new ask, B's removed asks)
-        for ex in cluster.exchanges.values():
-            orig = ex.submit
+        self.want = 0  # orders the pending wait is for
+        self.got: asyncio.Event = asyncio.Event()
+        self.jumped: tuple[int, dict[int, int]] | None = None  # (the new bid, the asks it removed)
+        self.armed: int | None = None  # the best ask at ``arm``
+        mid = self.state.process.mid
+        self.state.mid_fn = lambda: mid  # a fixed mid (see the module's docstring)
+        ex = cluster.exchanges[venue]
+        orig = ex.submit
 
-            def timed(*a: Any, _orig: Any = orig, _venue: Any = ex.venue, **k: Any) -> Any:
-                now = time.perf_counter_ns()
-                recv = _venue.request_recv_ns()  # the stamp of the frame (or REST request) that carried it
-                self.arrivals.append(now if recv is None else recv)
-                self.accepted.append(now)
-                self.last_order = time.monotonic()
-                if len(self.arrivals) >= 2 and self.got_two is not None and not self.got_two.done():
-                    self.got_two.set_result(None)
-                return _orig(*a, **k)
+        def timed(*a: Any, **k: Any) -> Any:
+            now = time.perf_counter_ns()
+            recv = self.sim.request_recv_ns()  # the stamp of the frame (or REST request) that carried it
+            self.arrivals.append(now if recv is None else recv)
+            self.accepted.append(now)
+            self.last_order = time.monotonic()
+            if len(self.arrivals) >= self.want:
+                self.got.set()
+            return orig(*a, **k)
 
-            ex.submit = timed  # type: ignore[method-assign]
+        ex.submit = timed  # type: ignore[method-assign]
 
-    async def jump(self) -> dict[str, Any]:
-        if self.open is not None:
-            self.restore()
+    def stamps(self) -> dict[str, Any]:
+        return {"arrivals": list(self.arrivals), "accepted": list(self.accepted)}
+
+    async def quiet(self) -> None:
         quiet_by = time.monotonic() + 5
         while time.monotonic() - self.last_order < QUIET_S and time.monotonic() < quiet_by:
             await asyncio.sleep(0.001)
-        await asyncio.sleep(QUIET_S)  # the engine is idle (it waits for this answer in another thread)
-        a_book, b_book = self.a_state.process.book, self.b_state.process.book
-        ask = a_book.best_ask()
-        assert ask is not None
-        price = ask + 1000 * self.b_state.spec.tick  # 20 bps over A's ask
-        removed = {p: q for p, q in b_book.asks.items() if p <= price}
-        deltas = [(1, p, 0) for p in removed] + [(0, price, 10_000)]
-        for side, p, q in deltas:
-            b_book.apply(side, p, q)
-        self.open = (ask, price, removed)
+
+    def forget(self) -> None:
         self.arrivals.clear()
         self.accepted.clear()
-        self.got_two = asyncio.get_running_loop().create_future()
-        self.b_sim.publish("BTC-USDT", deltas)
-        t0 = self.b_sim.last_send_ns
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.got_two, WAIT_ORDERS_S)
-        self.got_two = None
-        return {"t0": t0, "arrivals": list(self.arrivals), "accepted": list(self.accepted)}
+
+    async def collect(self, n: int, wait_s: float) -> dict[str, Any]:
+        self.want = n
+        if len(self.arrivals) < n:
+            self.got.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.got.wait(), wait_s)
+        return self.stamps()
+
+    async def arm(self) -> dict[str, Any]:
+        await self.quiet()
+        self.forget()
+        self.armed = self.state.process.book.best_ask()
+        return {"ask": self.armed}
+
+    async def jump(self, other_ask: int, n: int) -> dict[str, Any]:
+        if self.jumped is not None:
+            self.restore()
+        await self.quiet()
+        await asyncio.sleep(QUIET_S)  # the engine is idle (it waits for this answer in another thread)
+        book = self.state.process.book
+        price = other_ask + 1000 * self.state.spec.tick  # 20 bps over the other venue's ask
+        removed = {p: q for p, q in book.asks.items() if p <= price}
+        deltas = [(1, p, 0) for p in removed] + [(0, price, 10_000)]
+        for side, p, q in deltas:
+            book.apply(side, p, q)
+        self.jumped = (price, removed)
+        self.forget()
+        self.sim.publish(self.symbol, deltas)
+        t0 = self.sim.last_send_ns
+        return {"t0": t0, **await self.collect(n, WAIT_ORDERS_S)}
 
     def restore(self) -> None:
-        if self.open is None:
-            return
-        ask, price, removed = self.open
-        self.open = None
-        # put B back as it was (the new bid may have been hit)
-        b_book = self.b_state.process.book
-        back = [(0, price, 0)] + [(1, p, q) for p, q in removed.items()]
-        for side, p, q in back:
-            b_book.apply(side, p, q)
-        self.b_sim.publish("BTC-USDT", back)
-        # A's ask was taken: refill it so the next jump finds the same book
-        a_book = self.a_state.process.book
-        if a_book.best_ask() != ask:
-            lot = 500 * self.a_state.spec.lot
-            a_book.apply(1, ask, lot)
-            self.a_sim.publish("BTCUSDT", [(1, ask, lot)])
+        book = self.state.process.book
+        if self.jumped is not None:
+            # put the book back as it was (the new bid may have been hit)
+            price, removed = self.jumped
+            self.jumped = None
+            back = [(0, price, 0)] + [(1, p, q) for p, q in removed.items()]
+            for side, p, q in back:
+                book.apply(side, p, q)
+            self.sim.publish(self.symbol, back)
+        if self.armed is not None:
+            # the ask was taken: refill it so the next round finds the same book
+            ask, self.armed = self.armed, None
+            if book.best_ask() != ask:
+                lot = 500 * self.state.spec.lot
+                book.apply(1, ask, lot)
+                self.sim.publish(self.symbol, [(1, ask, lot)])
 
 
 async def main(config_path: str, out: str) -> None:
     config = parse_toml(Path(config_path).read_text())
+    venues = [v.name for v in config.venues.values() if v.simulated]
+    assert len(venues) == 1, f"e2e_sims serves one venue per process, the config lists {venues}"
+    venue = venues[0]
     cluster = SimCluster.from_config(config)
+    bench = Bench(cluster, venue, config.instruments[0].venues[venue].symbol)
     await cluster.start()
-    bench = Bench(cluster)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
     async def control(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while line := await reader.readline():
-                cmd = json.loads(line)["cmd"]
-                if cmd == "jump":
-                    reply: dict[str, Any] = await bench.jump()
+                req = json.loads(line)
+                cmd = req["cmd"]
+                if cmd == "arm":
+                    reply: dict[str, Any] = await bench.arm()
+                elif cmd == "jump":
+                    reply = await bench.jump(int(req["ask"]), int(req.get("n", 1)))
+                elif cmd == "collect":
+                    reply = await bench.collect(int(req.get("n", 1)), float(req.get("wait_s", WAIT_ORDERS_S)))
                 elif cmd == "restore":
                     bench.restore()
                     reply = {"ok": True}
@@ -137,8 +179,8 @@ async def main(config_path: str, out: str) -> None:
                 if cmd == "stop":
                     stop.set()
                     return
-        except (ConnectionError, ValueError, KeyError) as e:
-            print(f"e2e_sims: control: {e!r}", file=sys.stderr)
+        except (ConnectionError, ValueError, KeyError, TypeError) as e:
+            print(f"e2e_sims {venue}: control: {e!r}", file=sys.stderr)
         except asyncio.CancelledError:  # shutting down (SIGTERM, EOF on stdin, parent gone)
             pass
         finally:
