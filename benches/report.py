@@ -162,7 +162,7 @@ WORKLOADS = {
 }
 #: (e) rows: bench-e2e.json key -> label (``engine`` is the headline figure of the target)
 E2E_ROWS = {
-    "engine": "frame -> both order frames received by the simulators (headline; simulators in their own process)",
+    "engine": "frame -> both order frames received by the simulators (headline; one process per simulated venue)",
     "accepted": "frame -> both orders accepted by the simulators (parsed, signature verified; at SimExchange.submit)",
     "decision_to_wire": "in the engine: ticket decision -> both orders handed to their sockets",
     "echo": "echo floor: bare picows round trip, one loop in the engine's process",
@@ -173,7 +173,7 @@ E2E_IN_PROCESS_ROWS = {
     "accepted": "simulators in the engine's process and loop: frame -> both orders accepted",
     "decision_to_wire": "simulators in the engine's process and loop: ticket decision -> both orders handed to sockets",
 }
-#: (e) rows of the engine run with ``[run] busy_poll`` (simulators in their own process)
+#: (e) rows of the engine run with ``[run] busy_poll`` (one process per simulated venue)
 E2E_BUSY_ROWS = {
     "engine": "engine with busy_poll: frame -> both order frames received",
     "accepted": "engine with busy_poll: frame -> both orders accepted",
@@ -362,7 +362,7 @@ def issue6(
         }
     )
     e_txt = (
-        "simulators in their own process: "
+        "one process per simulated venue: "
         f"frame to both order frames received p50 {float(e2e['engine']['p50_us']):.1f} µs - echo p50 "
         f"{float(e2e['echo']['p50_us']):.1f} µs = {e_above:.1f} µs"
         + (
@@ -434,9 +434,11 @@ def issue6(
             "",
             "### (e) end to end over loopback (benches/test_e2e_latency.py, this run)",
             "",
-            "The simulated venues run in their own process (`benches/e2e_sims.py`), as a real venue is another "
-            "machine: their parsing, matching and publishing is not the engine's work. The engine runs in the bench's "
-            "process; both read the same monotonic clock.",
+            "Each simulated venue runs in its own process (`benches/e2e_sims.py`), as a real venue is another "
+            "machine: their parsing, matching and publishing is not the engine's work, and one venue's work does not "
+            "delay the other's reading of its order (as one process for both did). The engine runs in the bench's "
+            "process; all three read the same monotonic clock. The simulators hold their mids (two processes would "
+            "walk apart and cross on their own); their books still change every step, so they stay LIVE.",
             "",
             "| path | p50 | p99 | p99.9 |",
             "| --- | --- | --- | --- |",
@@ -470,13 +472,13 @@ def issue6(
                 "The comparison rows run the same rounds with the simulators in the engine's process and loop (the "
                 "previous setup): there the engine's loop also carries the simulators' work, and stays busy around "
                 f"each frame. Spoiled rounds: {e2e.get('spoiled_rounds', '?')} of {e2e.get('rounds', '?')} "
-                f"(own process), {in_process.get('spoiled_rounds', '?')} of {in_process.get('rounds', '?')} "
+                f"(one process per venue), {in_process.get('spoiled_rounds', '?')} of {in_process.get('rounds', '?')} "
                 "(same process); a spoiled round is not in the figures.",
             ]
         if busy:
             lines += [
                 "",
-                "The busy_poll rows run the same rounds against the same separate-process simulators with the engine "
+                "The busy_poll rows run the same rounds against the same per-venue simulator processes with the engine "
                 "configured `[run] busy_poll = true`: its loop polls the sockets with a zero timeout instead of "
                 "sleeping in epoll, so the core it runs on never idles between frames (and stays at 100%). "
                 f"Spoiled rounds: {busy.get('spoiled_rounds', '?')} of {busy.get('rounds', '?')}.",
@@ -591,7 +593,7 @@ def notes(
         if above > 20:
             out += [
                 f"- **(e) {above:,.0f} µs above the echo floor, not <= 20 µs** (frame to both order frames "
-                "received by the simulators, which run in their own process"
+                "received by the simulators, which run in their own processes, one per venue"
                 + (
                     f"; decision to both orders on the wire, inside the engine: {float(d2w):,.0f} µs p50, target 30 µs"
                     if d2w
