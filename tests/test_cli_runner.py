@@ -207,6 +207,12 @@ def test_kill_command_stops_a_running_engine_trading(tmp_path: Path) -> None:
             seen.append(line)
             if "ticket T" in line:
                 break
+        # a second engine on the same journal is refused in one line while this one runs
+        second = arbcore("run", "--no-dashboard", "--duration", "2", "--journal", str(tmp_path / "j.sqlite"),
+                         cwd=tmp_path)  # fmt: skip
+        assert second.returncode == 2 and "Traceback" not in second.stderr, second.stderr
+        last = second.stderr.strip().splitlines()[-1]
+        assert last.startswith("arbcore run: cannot start:") and "in use by another process" in last, last
         p = arbcore("kill", "--pid", str(run.pid))
         assert p.returncode == 0 and f"process {run.pid}" in p.stdout, p.stderr
         out = "".join(seen) + run.stdout.read()

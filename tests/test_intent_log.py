@@ -218,3 +218,14 @@ def test_a_later_order_of_a_journaled_ticket_is_imported_too(tmp_path: Path) -> 
     assert ledger2.reservation("T1", "hedge1", "BTC").remaining == 10_000
     assert len(j2.tickets()) == 1
     j2.close()
+
+
+def test_one_engine_per_journal(tmp_path: Path) -> None:
+    """A second journal on the same intent log (another engine) is refused with a clear error;
+    the lock goes with the first one's close, or its process."""
+    path = tmp_path / "j.db"
+    first = Journal(path, intent_log=True)
+    with pytest.raises(IntentLogError, match="in use by another process"):
+        Journal(path, intent_log=True)
+    first.close()
+    Journal(path, intent_log=True).close()

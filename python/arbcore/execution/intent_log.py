@@ -25,6 +25,7 @@ against its registered secrets before storing it). Length 0 ends the log.
 
 from __future__ import annotations
 
+import fcntl
 import mmap
 import os
 import struct
@@ -141,14 +142,26 @@ class IntentLog:
         self.fsync = fsync
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
+            # one engine per journal: a second one would store its records over the first's
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise IntentLogError(f"{self.path}: in use by another process (another engine on this journal?)") from None
+        try:
             if os.fstat(fd).st_size < capacity:
                 os.lseek(fd, 0, os.SEEK_END)
                 os.write(fd, bytes(capacity - os.fstat(fd).st_size))
                 os.fsync(fd)
             self._mm = mmap.mmap(fd, 0)
-        finally:
-            os.close(fd)  # the mapping keeps the file
-        self._records, self._used = _scan(self._mm, self.path)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd  # held open for the lock; the kernel drops it with the process, even on SIGKILL
+        try:
+            self._records, self._used = _scan(self._mm, self.path)
+        except BaseException:
+            self.close()
+            raise
 
     def append(self, payload: bytes) -> bool:
         """Store one record; False when it does not fit (flush, :meth:`clear`, and append again)."""
@@ -186,6 +199,9 @@ class IntentLog:
     def close(self) -> None:
         if not self._mm.closed:
             self._mm.close()
+        if self._fd >= 0:
+            os.close(self._fd)  # releases the lock
+            self._fd = -1
 
 
 def staged_ticket_ids(journal_path: str | Path) -> list[str]:

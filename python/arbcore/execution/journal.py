@@ -197,8 +197,12 @@ class Journal:
         self._log: IntentLog | None = None
         if intent_log:
             log_path = Path(f"{self.path}-intents") if intent_log is True else Path(intent_log)
-            self._log = IntentLog(log_path, fsync=durable_intents)
-            self._import_log()
+            try:
+                self._log = IntentLog(log_path, fsync=durable_intents)
+                self._import_log()
+            except BaseException:
+                self.close()
+                raise
 
     @property
     def _db(self) -> sqlite3.Connection:

@@ -15,6 +15,7 @@ import time
 import uvloop
 
 from arbcore import format_decimal
+from arbcore.execution.errors import JournalError
 from arbcore.runner.config import Config
 from arbcore.runner.dashboard import Dashboard, TicketRow, log_handler, run_dashboard
 from arbcore.runner.metrics import Registry, engine_metrics, start_metrics_server
@@ -78,7 +79,7 @@ async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
         log.info("starting: %d venues, %d instruments", len(config.venues), len(config.instruments))
         try:
             notes = await session.start()
-        except (OrderClientError, OSError) as e:
+        except (OrderClientError, JournalError, OSError) as e:
             raise UserError(f"cannot start: {e}") from None
         for n in notes:
             log.info("recovery: %s", n)
