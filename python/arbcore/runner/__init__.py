@@ -8,6 +8,7 @@
 - :mod:`~arbcore.runner.metrics`: Prometheus metrics served on 127.0.0.1.
 - :mod:`~arbcore.runner.report`: reports from a journal (terminal, JSON, PNG plots).
 - :mod:`~arbcore.runner.options`: ``RunOptions`` handed to the engine, ``UserError``.
+- :mod:`~arbcore.runner.commands`: the runner's `arbcore` commands (run, check-config, report, journal, kill).
 
 Submodules are imported on demand (rich and matplotlib load only when used).
 """

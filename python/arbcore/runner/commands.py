@@ -1,0 +1,360 @@
+"""The runner's commands of ``arbcore``: run, check-config, report, journal and kill (the
+parsers and what each does; ``arbcore.cli`` dispatches to them)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _err(command: str, message: str) -> None:
+    print(f"arbcore {command}: {message}", file=sys.stderr)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from arbcore.runner.config import ConfigFileError, env_errors, load_config
+    from arbcore.runner.plugins import StrategyLoadError, resolve_strategy_class
+
+    try:
+        config = load_config(args.file)
+    except ConfigFileError as e:
+        for line in e.errors:
+            print(f"{e.source}: {line}", file=sys.stderr)
+        return 2
+    errors = [] if args.skip_env else env_errors(config)
+    try:
+        resolve_strategy_class(config.strategy.spec, config.strategy.base_dir)
+    except StrategyLoadError as e:
+        errors.append(f"strategy.name: {e}")
+    if errors:
+        for line in errors:
+            print(f"{config.source}: {line}", file=sys.stderr)
+        return 2
+    print("\n".join(config.summary()))
+    return 0
+
+
+def _port_free(port: int) -> str | None:
+    """Why 127.0.0.1:port cannot be bound now, or None (the engine binds it for real later)."""
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as e:
+            return "port in use" if e.errno in (48, 98, 10048) else (e.strerror or str(e))
+    return None
+
+
+def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
+    from arbcore.runner.config import ConfigFileError, env_errors, load_config, load_default
+    from arbcore.runner.metrics import MetricsPortError
+    from arbcore.runner.options import RunOptions, UserError
+    from arbcore.runner.plugins import StrategyLoadError, load_strategy
+    from arbcore.venues.signing.errors import CredentialsError
+
+    try:
+        config = load_config(args.config) if args.config else load_default()
+    except ConfigFileError as e:
+        for line in e.errors:
+            _err("run", f"{e.source}: {line}")
+        return 2
+    missing = env_errors(config)
+    if missing:
+        for line in missing:
+            _err("run", f"{config.source}: {line}")
+        return 2
+    if args.metrics_port is not None:
+        why = _port_free(args.metrics_port)
+        if why is not None:
+            _err("run", f"--metrics-port {args.metrics_port}: cannot listen on 127.0.0.1:{args.metrics_port}: {why}")
+            return 2
+    journal = Path(args.journal) if args.journal else config.run.journal or Path("arbcore-journal.sqlite")
+    report_dir = Path(args.report_dir) if args.report_dir else config.run.report_dir or Path("arbcore-report")
+    if not journal.parent.is_dir():
+        _err("run", f"--journal {journal}: directory {journal.parent} does not exist")
+        return 2
+    if report_dir.exists() and not report_dir.is_dir():
+        _err("run", f"--report-dir {report_dir}: exists and is not a directory")
+        return 2
+    try:
+        host = load_strategy(args.strategy, config)
+    except StrategyLoadError as e:
+        _err("run", str(e))
+        return 2
+    options = RunOptions(
+        config_path=Path(args.config) if args.config else None,
+        duration_s=args.duration,
+        metrics_port=args.metrics_port,
+        journal=journal,
+        report_dir=report_dir,
+        dashboard=not args.no_dashboard,
+        seed=config.run.seed if args.seed is None else args.seed,
+    )
+    import importlib
+
+    try:
+        # the engine (arbcore/runner/app.py): run_app(config, strategy_host, options) -> exit code
+        run_app = importlib.import_module("arbcore.runner.app").run_app
+    except ModuleNotFoundError as e:
+        if e.name != "arbcore.runner.app":
+            raise
+        # the engine is not wired in yet: show the core at work instead
+        from arbcore.demo import run_demo
+
+        print(
+            f"arbcore run: config {config.source} and strategy {host.name} are valid; the execution engine is "
+            "not available in this build, running the detection demo instead",
+            file=sys.stderr,
+        )
+        return run_demo(seed=options.seed)
+    try:
+        code = run_app(config, host, options)
+    except (UserError, MetricsPortError, CredentialsError) as e:
+        _err("run", str(e))
+        return 2
+    return int(code or 0)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from arbcore.runner.report import ReportError, build_report, print_report, write_json, write_plots
+
+    try:
+        report = build_report(args.journal)
+    except ReportError as e:
+        _err("report", str(e))
+        return 2
+    if args.json == "-":
+        import orjson
+
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
+    try:
+        if args.json and args.json != "-":
+            write_json(report, args.json)
+        if args.plots:
+            written = write_plots(report, args.plots)
+    except OSError as e:
+        _err("report", f"{e.filename or ''}: {e.strerror or e}")
+        return 2
+    if args.json == "-":
+        return 0
+    print_report(report)
+    if args.json:
+        print(f"wrote {args.json}")  # (not "-": returned above)
+    if args.plots:
+        print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    """Engage a running engine's kill switch: SIGUSR1 to --pid, and/or create the kill file
+    (--kill-file, or the [risk] kill_file of --config), which every engine watching it obeys."""
+    import os
+    import signal
+
+    from arbcore.runner.config import ConfigFileError, load_config
+
+    path = args.kill_file
+    if path is None and args.config is not None:
+        try:
+            kill_file = load_config(args.config).risk.kill_file
+        except ConfigFileError as e:
+            _err("kill", f"{e.source}: " + "; ".join(e.errors))
+            return 2
+        if kill_file is None:
+            _err("kill", f"{args.config}: risk.kill_file is not set")
+            return 2
+        path = str(kill_file)
+    if path is None and args.pid is None:
+        _err("kill", "give --pid, --kill-file or --config")
+        return 2
+    if path is not None:
+        try:
+            Path(path).touch()
+        except OSError as e:
+            _err("kill", f"cannot create {path}: {e.strerror or e}")
+            return 2
+        print(f"kill file {path} created")
+    if args.pid is not None:
+        try:
+            os.kill(args.pid, signal.SIGUSR1)
+        except OSError as e:
+            _err("kill", f"cannot signal process {args.pid}: {e.strerror or e}")
+            return 2
+        print(f"kill switch signalled to process {args.pid}")
+    return 0
+
+
+def cmd_journal(args: argparse.Namespace) -> int:
+    import arbcore
+    from arbcore.runner.report import ReportError, open_journal
+
+    try:
+        journal = open_journal(args.journal)
+    except ReportError as e:
+        _err("journal", str(e))
+        return 2
+
+    def fmt(v: int, d: int) -> str:
+        return ("-" if v < 0 else "") + arbcore.format_decimal(abs(v), d)
+
+    with journal:
+        tickets = journal.tickets()
+        if args.ticket:
+            tickets = [t for t in tickets if t.ticket_id == args.ticket]
+            if not tickets:
+                _err("journal", f"{args.journal}: no ticket {args.ticket!r}")
+                return 2
+        events_by_order: dict[str, list[object]] = {}
+        for event in journal.events():
+            events_by_order.setdefault(event.client_order_id, []).append(event)
+        for t in tickets:
+            detail = " ".join(f"{k}={v}" for k, v in sorted(t.detail.items()))
+            print(f"ticket {t.ticket_id} {t.instrument} buy {t.buy_venue} sell {t.sell_venue}  {detail}".rstrip())
+            orders = journal.orders(t.ticket_id)
+            for o in orders:
+                i = o.intent
+                limit = "market" if i.limit_price is None else fmt(i.limit_price, i.price_decimals)
+                print(
+                    f"  order {o.client_order_id} {i.venue} {i.side.value} {fmt(i.qty, i.qty_decimals)} @ {limit} "
+                    f"{i.order_type.value}/{i.tif.value}: {o.state.value}, filled {fmt(o.filled_qty, i.qty_decimals)}"
+                )
+                for ev in events_by_order.get(o.client_order_id, []):
+                    f = getattr(ev, "fill", None)
+                    if f is not None:
+                        fee = f" fee {fmt(f.fee, f.fee_decimals)} {f.fee_asset}" if f.fee else ""
+                        print(
+                            f"    fill {f.fill_id} {fmt(f.qty, i.qty_decimals)} @ {fmt(f.price, i.price_decimals)}{fee}"
+                        )
+            if orders:
+                p = journal.ticket_pnl(t.ticket_id)
+                print(
+                    f"  pnl {fmt(p.realised, p.notional_decimals)} {p.quote} net of fees "
+                    f"(fees {fmt(p.quote_fees, p.notional_decimals)} {p.quote}), "
+                    f"position {fmt(p.position, p.qty_decimals)} {p.base}"
+                )
+        if not args.ticket:
+            pairs = journal.pnl_by_venue_pair() if journal.orders() else []
+            print(f"{len(tickets)} tickets")
+            for pp in pairs:
+                print(
+                    f"pair {pp.buy_venue} -> {pp.sell_venue}: {pp.tickets} tickets, realised "
+                    f"{fmt(pp.realised, pp.decimals)} {pp.quote} net of fees {fmt(pp.quote_fees, pp.decimals)}"
+                )
+    return 0
+
+
+EPILOG = """\
+Start with `arbcore run` (the embedded default: simulated venues on loopback, paper balances,
+the taker strategy), then `arbcore report JOURNAL`. `arbcore check-config FILE` validates a
+configuration; examples/ has the default, a live-venue template and strategy plug-ins.
+Errors you can fix are one line on stderr with exit status 2."""
+
+
+def _duration(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be positive")
+    return v
+
+
+def _port(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= v <= 65535:
+        raise argparse.ArgumentTypeError(f"{v} is not a port number 1..65535")
+    return v
+
+
+def add_runner_commands(sub: Any) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    run = sub.add_parser(
+        "run",
+        help="run the engine: venues, strategy, dashboard, journal, report at exit",
+        description=(
+            "Run the engine on a configuration (default: the embedded one, simulated venues on loopback\n"
+            "speaking the Binance, Kraken and OKX protocols, two instruments, paper balances, the taker\n"
+            "strategy). Runs until Ctrl-C or --duration, then cancels open orders, closes the journal and\n"
+            "writes the report (report.json and PNG plots) to the report directory."
+        ),
+        formatter_class=fmt,
+    )
+    run.add_argument("--config", metavar="FILE", help="TOML configuration (default: the embedded default)")
+    run.add_argument(
+        "--strategy",
+        metavar="SPEC",
+        help="strategy plug-in: a builtin (taker, threshold, hedger) or path/to/file.py[:Class]; "
+        "overrides [strategy] name (its [strategy.params] still apply)",
+    )
+    run.add_argument("--duration", type=_duration, metavar="SECONDS", help="stop after this long (default: Ctrl-C)")
+    run.add_argument(
+        "--metrics-port", type=_port, metavar="PORT", help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics"
+    )
+    run.add_argument("--report-dir", metavar="DIR", help="where the exit report goes (default: [run] report_dir)")
+    run.add_argument("--journal", metavar="FILE", help="SQLite journal to write (default: [run] journal)")
+    run.add_argument(
+        "--no-dashboard", action="store_true", help="plain log lines instead of the live dashboard, even on a terminal"
+    )
+    run.add_argument("--seed", type=int, help="simulators' seed (default: [run] seed)")
+
+    chk = sub.add_parser(
+        "check-config",
+        help="validate a TOML configuration and name every bad field",
+        description=(
+            "Check FILE: every error is printed on its own line as FILE: field.path: why, and the exit\n"
+            "status is 2; a valid file prints a short summary and exits 0. Key variables that a live\n"
+            "venue names are checked to be set (by name; values are never printed)."
+        ),
+        formatter_class=fmt,
+    )
+    chk.add_argument("file", metavar="FILE", help="TOML configuration")
+    chk.add_argument("--skip-env", action="store_true", help="do not check the API key environment variables")
+
+    rep = sub.add_parser(
+        "report",
+        help="report a journal: tickets, fill ratio, PnL per venue pair, prices, latency; JSON and plots",
+        description=(
+            "Read JOURNAL (the SQLite file `arbcore run` writes) and print opportunities, tickets, fill\n"
+            "ratio, PnL net of fees per venue pair, expected vs realised prices, hedge lag, residual\n"
+            "exposure and latency percentiles."
+        ),
+        formatter_class=fmt,
+    )
+    rep.add_argument("journal", metavar="JOURNAL", help="journal file (.sqlite)")
+    rep.add_argument("--json", metavar="FILE", help="also write the report as JSON to FILE (- : only JSON, to stdout)")
+    rep.add_argument(
+        "--plots",
+        metavar="DIR",
+        help="write PNG plots to DIR: pnl_over_time.png, spread_distribution.png, latency_histogram.png",
+    )
+
+    kill = sub.add_parser(
+        "kill",
+        help="engage a running engine's kill switch: open orders cancelled, no new tickets",
+        description=(
+            "Engage the kill switch of running engines: --pid sends SIGUSR1 to one `arbcore run`;\n"
+            "--kill-file (or the [risk] kill_file of --config) creates the file every engine configured\n"
+            "with it watches. The engines cancel their open orders and refuse new tickets; they keep\n"
+            "running until stopped, so their state can be inspected."
+        ),
+        formatter_class=fmt,
+    )
+    kill.add_argument("--pid", type=int, help="process id of an `arbcore run` to signal")
+    kill.add_argument("--kill-file", metavar="FILE", help="create this kill file")
+    kill.add_argument("--config", metavar="FILE", help="create the kill file named by this configuration")
+
+    jr = sub.add_parser(
+        "journal",
+        help="print a journal's tickets, their orders and fills, and realised PnL net of fees",
+        description="Print every ticket in JOURNAL with its orders, fills and realised PnL net of fees, then PnL per "
+        "venue pair.",
+    )
+    jr.add_argument("journal", metavar="JOURNAL", help="journal file (.sqlite)")
+    jr.add_argument("--ticket", metavar="ID", help="only this ticket")
