@@ -471,8 +471,8 @@ def issue6(
                 "The busy_poll rows run the same rounds against the same per-venue simulator processes with the engine "
                 "configured `[run] busy_poll = true`: its loop polls the sockets with a zero timeout instead of "
                 "sleeping in epoll, so the core it runs on never idles between frames (and stays at 100%). "
-                "On this 2-core machine the spinning engine competes with the two simulator processes, which "
-                "shows in the p99 rows: busy_poll wants a core of its own. "
+                "On this 2-core machine the spinning engine shares the cores with the two simulator processes; "
+                "on a host it should have a core of its own. "
                 f"Spoiled rounds: {busy.get('spoiled_rounds', '?')} of {busy.get('rounds', '?')}.",
             ]
         if "accepted" in e2e:
