@@ -187,18 +187,30 @@ def test_sigkill_after_stage_loses_nothing(tmp_path: Path) -> None:
     assert staged_ticket_ids(path) == []
 
 
-def test_report_names_tickets_only_in_the_log(tmp_path: Path) -> None:
-    """`arbcore journal` reads without importing (a running engine owns the import) but says so."""
+def test_report_and_journal_command_name_tickets_only_in_the_log(tmp_path: Path) -> None:
+    """`arbcore report` / `arbcore journal` read without importing (a running engine owns the
+    import) but say which tickets have orders only in the log: new tickets and a hedge alike."""
     from arbcore.runner.report import build_report
 
     path = tmp_path / "j.db"
     j, ledger = funded_journal(path)
+    j.stage(staged(ledger, "TDONE"))
+    j.flush()
     j.stage(staged(ledger, "TLOG"))
+    hedge = intent("TDONE", "hedge1", venue="okx", side=Side.SELL, qty=10_000, symbol="BTC-USDT")
+    with ledger.capture() as events:
+        ledger.reserve("TDONE", "hedge1", "okx", BTC, 10_000)
+    j.stage(StagedTicket("TDONE", "BTC/USDT", "-", "okx", None, tuple(events), (hedge,)))
     crash(j)
     report = build_report(path)
-    assert report["staged_in_intent_log"] == ["TLOG"]
-    assert report["tickets"]["count"] == 0
-    assert staged_ticket_ids(path) == ["TLOG"]  # reading imported nothing
+    assert report["staged_in_intent_log"] == ["TLOG", "TDONE"]
+    assert report["tickets"]["count"] == 1
+    out = subprocess.run(
+        [sys.executable, "-m", "arbcore", "journal", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert "2 ticket(s) with orders only in the intent log" in out.stdout and "TLOG, TDONE" in out.stdout
+    assert staged_ticket_ids(path) == ["TLOG", "TDONE"]  # reading imported nothing
 
 
 def test_a_later_order_of_a_journaled_ticket_is_imported_too(tmp_path: Path) -> None:

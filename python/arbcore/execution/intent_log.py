@@ -204,8 +204,9 @@ class IntentLog:
             self._fd = -1
 
 
-def staged_ticket_ids(journal_path: str | Path) -> list[str]:
-    """Read only: the tickets in a journal's intent log (``<journal>-intents``), for reports. A
+def staged_ticket_ids(journal_path: str | Path, known_orders: set[str] | None = None) -> list[str]:
+    """Read only: the tickets in a journal's intent log (``<journal>-intents``), for reports; with
+    ``known_orders`` (the client order ids SQLite has), only those with an order SQLite lacks. A
     running engine may still be about to flush them; after a crash the next start imports them."""
     p = Path(f"{journal_path}-intents")
     if not p.is_file():
@@ -213,7 +214,10 @@ def staged_ticket_ids(journal_path: str | Path) -> list[str]:
     ids = []
     for payload in _scan(p.read_bytes(), p)[0]:
         try:
-            ids.append(str(orjson.loads(payload)[0]))
+            t = StagedTicket.from_line(payload)
         except (ValueError, IndexError, KeyError, TypeError):
             ids.append("<unreadable record>")
+            continue
+        if known_orders is None or any(i.client_order_id not in known_orders for i in t.intents):
+            ids.append(t.ticket_id)
     return ids

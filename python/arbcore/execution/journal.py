@@ -57,7 +57,7 @@ from arbcore.execution.errors import (
     SecretInJournalError,
     UnknownOrderError,
 )
-from arbcore.execution.intent_log import IntentLog, StagedTicket
+from arbcore.execution.intent_log import IntentLog, StagedTicket, staged_ticket_ids
 from arbcore.execution.journal_schema import SCHEMA, SCHEMA_VERSION
 from arbcore.execution.ledger import Balance, Ledger, LedgerEvent
 from arbcore.execution.orders import TERMINAL_STATES, EventKind, OrderState, OrderType, Side, TimeInForce, next_state
@@ -250,6 +250,12 @@ class Journal:
                 for t in missing:
                     self._write_staged(t)
         self._log.clear()
+
+    def staged_only(self) -> list[str]:
+        """Read only: tickets with orders in this journal's intent log that SQLite lacks (another
+        process's log: a running engine about to flush, or a crashed one its next start imports)."""
+        known = {r[0] for r in self._db.execute("SELECT client_order_id FROM orders")}
+        return staged_ticket_ids(self.path, known)
 
     def append_ledger_events(self, events: Iterable[LedgerEvent]) -> None:
         """Several ledger changes in one transaction (a refused ticket's reserve and release)."""

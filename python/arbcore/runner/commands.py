@@ -238,6 +238,10 @@ def cmd_journal(args: argparse.Namespace) -> int:
         if not args.ticket:
             pairs = journal.pnl_by_venue_pair() if journal.orders() else []
             print(f"{len(tickets)} tickets")
+            staged = journal.staged_only()
+            if staged:
+                print(f"{len(staged)} ticket(s) with orders only in the intent log (imported, then reconciled with "
+                      f"the venues, when the engine next starts): {', '.join(staged)}")  # fmt: skip
             for pp in pairs:
                 print(
                     f"pair {pp.buy_venue} -> {pp.sell_venue}: {pp.tickets} tickets, realised "

@@ -44,7 +44,6 @@ import orjson
 
 import arbcore
 from arbcore.execution import EventKind, Journal, OrderRecord, Side
-from arbcore.execution.intent_log import staged_ticket_ids
 
 PERCENTILES = (50, 90, 99)
 
@@ -121,7 +120,6 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
             j.close()
     stats = run_stats or {}
     tickets = journal.tickets()
-    known_tickets = {t.ticket_id for t in tickets}
     orders = journal.orders()
     events = journal.events()
     by_ticket: dict[str, list[OrderRecord]] = defaultdict(list)
@@ -327,7 +325,7 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
         "spreads_bps": {k: v for k, v in sorted(spreads.items())},
         "ticket_details": ticket_rows,
         # decided and on disk in the intent log, not yet in SQLite (a crashed run: its next start imports them)
-        "staged_in_intent_log": [t for t in staged_ticket_ids(journal.path) if t not in known_tickets],
+        "staged_in_intent_log": journal.staged_only(),
         "run": {k: v for k, v in stats.items() if k not in {"spreads_bps", "latency_ms"}},
     }
 
