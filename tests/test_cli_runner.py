@@ -195,7 +195,7 @@ def test_kill_command_stops_a_running_engine_trading(tmp_path: Path) -> None:
     cancelled, no new ticket), it keeps running until its duration and exits cleanly; a kill
     file is created the same way, and a call with nothing to act on is one line."""
     run = subprocess.Popen(
-        [sys.executable, "-m", "arbcore", "run", "--no-dashboard", "--duration", "8", "--journal",
+        [sys.executable, "-m", "arbcore", "run", "--no-dashboard", "--duration", "12", "--journal",
          str(tmp_path / "j.sqlite"), "--report-dir", str(tmp_path / "rep")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "COLUMNS": "160"},

@@ -50,7 +50,7 @@ _STATE_EVENT = {
 }
 
 
-@dataclass
+@dataclass(slots=True)  # two per ticket, built on the order path
 class LiveOrder:
     intent: OrderIntent
     state: OrderState = OrderState.INTENT
