@@ -188,13 +188,7 @@ async def main(config_path: str, out: str) -> None:
 
     server = await asyncio.start_server(control, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    eps = {
-        name: {
-            "md_url": ep.md_url, "rest_url": ep.rest_url, "order_urls": dict(ep.order_urls),
-            "api_key": ep.credentials.api_key, "secret": ep.credentials.secret, "passphrase": ep.credentials.passphrase,
-        }
-        for name, ep in cluster.endpoints(config).items()
-    }  # fmt: skip
+    eps = {name: ep.to_json() for name, ep in cluster.endpoints(config).items()}
     tmp = Path(out + ".tmp")
     tmp.write_text(json.dumps({"control_port": port, "venues": eps}))
     tmp.rename(out)

@@ -52,7 +52,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import SimEndpoint, TradingSession
-from arbcore.venues.signing.credentials import Credentials
 from engine_helpers import config_text, wait_live
 
 ROUNDS = 300
@@ -119,9 +118,7 @@ class VenueSim:
         self.sock = socket.create_connection(("127.0.0.1", info["control_port"]), timeout=15)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.reader = self.sock.makefile("rb")
-        return SimEndpoint(
-            e["md_url"], e["rest_url"], e["order_urls"], Credentials(e["api_key"], e["secret"], e["passphrase"])
-        )
+        return SimEndpoint.from_json(e)
 
     def request(self, cmd: str, **args: Any) -> dict[str, Any]:
         assert self.sock is not None

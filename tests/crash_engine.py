@@ -24,7 +24,6 @@ from arbcore.execution.engine import LiveOrder
 from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import SimEndpoint, TradingSession
-from arbcore.venues.signing.credentials import Credentials
 from engine_helpers import live_crossing_plan, wait_live
 
 
@@ -35,12 +34,7 @@ def die() -> None:
 async def main(config_path: str, eps_path: str, journal: str, crash_at: str, tickets: int) -> None:
     config = parse_toml(Path(config_path).read_text())
     raw = json.loads(Path(eps_path).read_text())["venues"]
-    eps = {
-        n: SimEndpoint(
-            e["md_url"], e["rest_url"], e["order_urls"], Credentials(e["api_key"], e["secret"], e["passphrase"])
-        )
-        for n, e in raw.items()
-    }
+    eps = {n: SimEndpoint.from_json(e) for n, e in raw.items()}
     s = TradingSession(config, load_strategy(None, config), journal_path=journal, external=eps)
     notes = await s.start()
     assert s.executor is not None and s.runner is not None

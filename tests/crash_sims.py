@@ -56,13 +56,7 @@ async def main(config_path: str, out: str) -> None:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    eps = {
-        name: {
-            "md_url": ep.md_url, "rest_url": ep.rest_url, "order_urls": dict(ep.order_urls),
-            "api_key": ep.credentials.api_key, "secret": ep.credentials.secret, "passphrase": ep.credentials.passphrase,
-        }
-        for name, ep in cluster.endpoints(config).items()
-    }  # fmt: skip
+    eps = {name: ep.to_json() for name, ep in cluster.endpoints(config).items()}
     Path(out).write_text(json.dumps({"control": f"http://127.0.0.1:{port}", "venues": eps}))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

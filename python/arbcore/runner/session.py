@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import arbcore
 from arbcore.execution.amounts import Asset
@@ -75,6 +76,16 @@ class SimEndpoint:
     rest_url: str | None
     order_urls: Mapping[str, str]
     credentials: Credentials
+
+    def to_json(self) -> dict[str, Any]:
+        """The form a simulator process hands its endpoints (test keys only) to the engine's."""
+        c = self.credentials
+        return {"md_url": self.md_url, "rest_url": self.rest_url, "order_urls": dict(self.order_urls),
+                "api_key": c.api_key, "secret": c.secret, "passphrase": c.passphrase}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, e: Mapping[str, Any]) -> SimEndpoint:
+        return cls(e["md_url"], e["rest_url"], e["order_urls"], Credentials(e["api_key"], e["secret"], e["passphrase"]))
 
 
 class SimCluster:
