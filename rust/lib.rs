@@ -13,6 +13,7 @@ pub mod fixed;
 mod incremental;
 pub mod instrument;
 pub mod opportunity;
+pub mod orders;
 pub mod synth;
 pub mod venues;
 

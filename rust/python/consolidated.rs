@@ -149,6 +149,11 @@ pub struct ConsolidatedBook {
 }
 
 impl ConsolidatedBook {
+    /// The core book, read by other bindings (the order path reads book states).
+    pub(crate) fn inner(&self) -> &Consolidated {
+        &self.inner
+    }
+
     /// The core book, for other bindings (feeds) that decode into it.
     pub(crate) fn inner_mut(&mut self) -> &mut Consolidated {
         &mut self.inner

@@ -4,6 +4,7 @@
 
 mod consolidated;
 mod feed;
+mod orders;
 
 use crate::book::{BookState, Side};
 use crate::fixed::{self, FixedError};
@@ -135,6 +136,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(synthetic_stream, m)?)?;
     m.add_class::<consolidated::ConsolidatedBook>()?;
     m.add_class::<feed::Feed>()?;
+    m.add_class::<orders::OrderPath>()?;
     for (name, code) in [
         ("FRAME_CONTROL", feed::CONTROL),
         ("FRAME_APPLIED", feed::APPLIED),

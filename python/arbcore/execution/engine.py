@@ -20,9 +20,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from arbcore.execution.amounts import Amount, Asset, Rounding
 from arbcore.execution.journal import Journal
@@ -154,14 +155,26 @@ class Executor:
         self.counters.orders_sent += 1
         if self.hook is not None:
             self.hook("send", order)
+        if self.hook is None:
+            return await self.settle(order, client.place(intent, timeout=self.place_timeout))
+        placing = asyncio.ensure_future(client.place(intent, timeout=self.place_timeout))
+        await asyncio.sleep(0)
+        self.hook("sent", order)
+        return await self.settle(order, placing)
+
+    def sent_by_path(self, order: LiveOrder, rid: str, sent_ns: int) -> Coroutine[Any, Any, LiveOrder]:
+        """An order whose frame the Rust order path wrote (request id ``rid``): its outcome, as
+        :meth:`send` applies it."""
+        order.sent_ns = sent_ns
+        self.counters.orders_sent += 1
+        intent = order.intent
+        return self.settle(order, self.clients[intent.venue].placed(intent, rid, timeout=self.place_timeout))
+
+    async def settle(self, order: LiveOrder, placing: Awaitable[OrderReport]) -> LiveOrder:
+        """Apply what became of a placed order; an unknown outcome is queried, never resent."""
+        intent = order.intent
         try:
-            if self.hook is None:
-                report = await client.place(intent, timeout=self.place_timeout)
-            else:
-                placing = asyncio.ensure_future(client.place(intent, timeout=self.place_timeout))
-                await asyncio.sleep(0)
-                self.hook("sent", order)
-                report = await placing
+            report = await placing
         except OrderTimeoutError as e:
             self.counters.timeouts += 1
             self.risk.breaker.record_error(intent.venue, "timeout")

@@ -53,6 +53,7 @@ from arbcore.execution.amounts import Asset
 from arbcore.execution.errors import (
     FillConflictError,
     IntentConflictError,
+    JournalError,
     OverfillError,
     SecretInJournalError,
     UnknownOrderError,
@@ -207,12 +208,28 @@ class Journal:
         if self._log is None:
             self._write_staged(t)
             return
-        line = t.to_line()
+        self.store_record(t.to_line())
+        self._pending.append(t)
+
+    @property
+    def has_intent_log(self) -> bool:
+        return self._log is not None
+
+    def store_record(self, line: bytes) -> None:
+        """Store a ticket's intent record (``StagedTicket.to_line``, or the same bytes from the Rust
+        order path) in the intent log. The fast path calls this before its orders leave and
+        :meth:`staged` once they did; needs an intent log."""
+        log = self._log
+        if log is None:
+            raise JournalError("store_record needs a journal with an intent log")
         if any(s in line for s in self._secret_bytes):
             raise SecretInJournalError("refused to journal a value containing a registered secret")
-        if not self._log.append(line):  # the log is full: make room (SQLite takes what it holds)
+        if not log.append(line):  # the log is full: make room (SQLite takes what it holds)
             self.flush()
-            self._log.append(line)
+            log.append(line)
+
+    def staged(self, t: StagedTicket) -> None:
+        """The ticket whose record :meth:`store_record` stored: owed to SQLite at the next flush."""
         self._pending.append(t)
 
     def flush(self) -> None:

@@ -157,6 +157,9 @@ class Ledger:
         self._leg_venue: dict[LegKey, str] = {}
         self._leg_assets: dict[LegKey, list[str]] = {}  # so releasing a leg never scans every reservation
         self._applied: dict[tuple[str, str, str], _Applied] = {}
+        #: called with (venue, asset name, available) after every change of a balance: the Rust
+        #: order path keeps a copy of what is available (``execution/fast_path.py``)
+        self.watch: Callable[[str, str, int], None] | None = None
 
     # ---- reading ----------------------------------------------------------------------------
 
@@ -495,3 +498,14 @@ class Ledger:
     def _emit(self, ev: LedgerEvent) -> None:
         if self._sink is not None:
             self._sink(ev)
+        watch = self.watch
+        if watch is not None:
+            names = (
+                self._leg_assets.get((ev.ticket_id, ev.leg_id), ())
+                if ev.kind == "release_all"
+                else {a.asset.name for _, a in ev.amounts}
+            )
+            for name in names:
+                b = self._bal.get((ev.venue, name))
+                if b is not None:
+                    watch(ev.venue, name, b.total - b.reserved)

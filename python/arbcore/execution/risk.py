@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -52,6 +52,8 @@ class CircuitBreaker:
         self.limits = limits
         self._errors: dict[str, deque[float]] = {}
         self._open_until: dict[str, float] = {}
+        #: called with (venue, seconds) when a breaker opens (the Rust order path's copy)
+        self.watch: Callable[[str, float], None] | None = None
 
     def record_error(self, venue: str, what: str, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
@@ -61,6 +63,8 @@ class CircuitBreaker:
             q.popleft()
         if len(q) >= self.limits.breaker_errors and not self.is_open(venue, now):
             self._open_until[venue] = now + self.limits.breaker_cooldown_s
+            if self.watch is not None:
+                self.watch(venue, self.limits.breaker_cooldown_s)
             log.warning(
                 "circuit breaker OPEN for %s: %d rejects/errors in %.1f s (last: %s); closed again in %.0f s",
                 venue, len(q), self.limits.breaker_window_s, what, self.limits.breaker_cooldown_s,
@@ -84,6 +88,8 @@ class KillSwitch:
         self.path = Path(path) if path is not None else None
         self._path_str = str(self.path) if self.path is not None else None  # os.path: a bare stat per ticket
         self.reason = ""
+        #: called once when the switch engages (the Rust order path's copy)
+        self.watch: Callable[[], None] | None = None
 
     @property
     def engaged(self) -> bool:
@@ -95,6 +101,8 @@ class KillSwitch:
         if not self.reason:
             self.reason = reason
             log.error("KILL SWITCH engaged: %s", reason)
+            if self.watch is not None:
+                self.watch()
 
 
 class RiskGate:
@@ -106,13 +114,29 @@ class RiskGate:
         self._net: dict[str, Decimal] = {}  # base -> net qty across venues, kept with positions
         self.realised: Decimal = Decimal(0)  # today's realised PnL net of fees, quote
         self._day = time.gmtime().tm_yday
-        self.open_tickets = 0
+        self._open_tickets = 0
         self.breaches = 0
+        #: called with (venue, base, net position) after every fill, and with the open-ticket
+        #: count when it changes (the Rust order path's copies)
+        self.watch_position: Callable[[str, str, Decimal], None] | None = None
+        self.watch_open_tickets: Callable[[int], None] | None = None
+
+    @property
+    def open_tickets(self) -> int:
+        return self._open_tickets
+
+    @open_tickets.setter
+    def open_tickets(self, n: int) -> None:
+        self._open_tickets = n
+        if self.watch_open_tickets is not None:
+            self.watch_open_tickets(n)
 
     def on_fill(self, venue: str, base: str, side_sign: int, qty: Decimal) -> None:
         key = (venue, base)
-        self.positions[key] = self.positions.get(key, Decimal(0)) + side_sign * qty
+        pos = self.positions[key] = self.positions.get(key, Decimal(0)) + side_sign * qty
         self._net[base] = self._net.get(base, Decimal(0)) + side_sign * qty
+        if self.watch_position is not None:
+            self.watch_position(venue, base, pos)
 
     def on_realised(self, pnl: Decimal) -> None:
         day = time.gmtime().tm_yday

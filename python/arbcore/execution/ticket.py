@@ -35,6 +35,7 @@ from arbcore.execution.amounts import Asset, buy_reservation, sell_reservation
 from arbcore.execution.eager import start_now
 from arbcore.execution.engine import Executor, LiveOrder
 from arbcore.execution.errors import LedgerError
+from arbcore.execution.fast_path import FastPath
 from arbcore.execution.intent_log import StagedTicket
 from arbcore.execution.orders import OrderType, Side, TimeInForce
 from arbcore.execution.pnl import TicketPnl
@@ -145,6 +146,8 @@ class TicketRunner:
         self.residuals: dict[str, tuple[str, int]] = {}
         # the latest results, for dashboards and tests; the journal has every one
         self.results: deque[TicketResult] = deque(maxlen=1000)
+        #: the Rust order path (fast_path.py), set by whoever has the books; None: Python only
+        self.fast: FastPath | None = None
 
     # ---- 1. validation ---------------------------------------------------------------------------
 
@@ -247,26 +250,34 @@ class TicketRunner:
         t0 = time.perf_counter_ns()
         ticket_id = new_ticket_id()
         result = TicketResult(ticket_id, "refused")
-        reasons = self.check(plan, ticket_id)
-        if reasons:
-            return self._refused(result, reasons)
-        # The reservations, the ticket and both intents go to disk in one write (the intent log)
-        # before either order leaves, and into SQLite right after both are on the wire.
-        buy_i = self._intent(ticket_id, "buy", plan.buy, Side.BUY, qty=plan.qty, price=plan.buy_limit)
-        sell_i = self._intent(ticket_id, "sell", plan.sell, Side.SELL, qty=plan.qty, price=plan.sell_limit)
-        detail = {"qty": str(plan.qty), "expected_buy_price": str(plan.buy_limit),
-                  "expected_sell_price": str(plan.sell_limit), "reason": plan.reason}  # fmt: skip
-        if not self._stage(ticket_id, [(buy_i, plan.buy), (sell_i, plan.sell)], reasons, instrument=plan.instrument,
-                           venues=(plan.buy.venue, plan.sell.venue), detail=detail):  # fmt: skip
-            return self._refused(result, reasons)
-        buy, sell = self.ex.follow(buy_i), self.ex.follow(sell_i)
         risk = self.ex.risk
-        risk.open_tickets += 1
-        try:
+        fast = self.fast
+        sent = None if fast is None else fast.send_pair(ticket_id, plan)
+        if sent is not None:  # both legs are on the wire (fast_path.py)
+            buy, sell, sends, wire_ns = sent
+            result.decision_to_wire_ns = wire_ns - t0
+            risk.open_tickets += 1
+        else:
+            reasons = self.check(plan, ticket_id)
+            if reasons:
+                return self._refused(result, reasons)
+            # The reservations, the ticket and both intents go to disk in one write (the intent log)
+            # before either order leaves, and into SQLite right after both are on the wire.
+            buy_i = self._intent(ticket_id, "buy", plan.buy, Side.BUY, qty=plan.qty, price=plan.buy_limit)
+            sell_i = self._intent(ticket_id, "sell", plan.sell, Side.SELL, qty=plan.qty, price=plan.sell_limit)
+            detail = {"qty": str(plan.qty), "expected_buy_price": str(plan.buy_limit),
+                      "expected_sell_price": str(plan.sell_limit), "reason": plan.reason}  # fmt: skip
+            if not self._stage(ticket_id, [(buy_i, plan.buy), (sell_i, plan.sell)], reasons,
+                               instrument=plan.instrument, venues=(plan.buy.venue, plan.sell.venue),
+                               detail=detail):  # fmt: skip
+                return self._refused(result, reasons)
+            buy, sell = self.ex.follow(buy_i), self.ex.follow(sell_i)
+            risk.open_tickets += 1
             # Each send runs now up to its socket write: both orders are on the wire here.
             sends = [start_now(self.ex.send(buy)), start_now(self.ex.send(sell))]
             result.decision_to_wire_ns = time.perf_counter_ns() - t0
-            self._flush_soon()
+        self._flush_soon()
+        try:
             await asyncio.gather(*sends)
             await asyncio.gather(self.ex.wait_done(buy, self.params.leg_timeout),
                                  self.ex.wait_done(sell, self.params.leg_timeout))  # fmt: skip

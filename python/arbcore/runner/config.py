@@ -2,7 +2,8 @@
 
 Layout (``examples/default.toml`` is a complete, commented example)::
 
-    [run]            seed, journal, report_dir, dashboard_interval_ms, timer_ms, fsync_intents, busy_poll (all optional)
+    [run]            seed, journal, report_dir, dashboard_interval_ms, timer_ms, fsync_intents, busy_poll,
+                     order_path (all optional)
     [assets]         ASSET = decimals the ledger keeps it at, e.g. BTC = 8, USDT = 10
     [venues.NAME]    protocol, simulated, ws_url, rest_url, api_key_env, api_secret_env,
                      api_passphrase_env, [venues.NAME.balances] paper balances (ASSET = "decimal")
@@ -224,6 +225,10 @@ class RunConfig:
     # is read as it arrives and the decision runs on a core that never went idle, for the price of
     # that core at 100% (a low-latency host with a core to spare)
     busy_poll: bool = False
+    # "rust": a two-leg ticket on venues with a Rust encoder (Binance, OKX) is checked, recorded
+    # and written by arbcore._core.OrderPath in one call (execution/fast_path.py); "python": every
+    # ticket takes the Python path (the same rules; for comparison, or to rule the Rust path out)
+    order_path: str = "rust"
 
 
 @dataclass(frozen=True)
@@ -466,8 +471,18 @@ _RUN_KEYS = {
     "sim_interval_ms",
     "fsync_intents",
     "busy_poll",
+    "order_path",
 }
 _TOP_KEYS = {"run", "assets", "venues", "instruments", "risk", "strategy", "execution"}
+
+
+def _order_path(text: str | None, errors: _Errors) -> str:
+    if text is None:
+        return "rust"
+    if text not in ("rust", "python"):
+        errors.add("run.order_path", f'{text!r} must be "rust" or "python"')
+        return "rust"
+    return text
 
 
 def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir: Path | None = None) -> Config:
@@ -495,6 +510,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
         sim_interval_ms=p.integer(run_t, "sim_interval_ms", "run.sim_interval_ms", 20, lo=1),
         fsync_intents=p.boolean(run_t, "fsync_intents", "run.fsync_intents", False),
         busy_poll=p.boolean(run_t, "busy_poll", "run.busy_poll", False),
+        order_path=_order_path(p.string(run_t, "order_path", "run.order_path"), errors),
     )
 
     # [assets]

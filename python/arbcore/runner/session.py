@@ -25,6 +25,7 @@ import arbcore
 from arbcore.execution.amounts import Asset
 from arbcore.execution.eager import start_now
 from arbcore.execution.engine import Executor
+from arbcore.execution.fast_path import FastPath
 from arbcore.execution.journal import Journal
 from arbcore.execution.orders import Side
 from arbcore.execution.residuals import load_residuals, net_residuals, sweep
@@ -345,6 +346,8 @@ class TradingSession:
             if not rec.ok and not fresh:
                 notes.append(f"{venue}: balances differ from the journal's ledger: {rec.mismatches}")
         self.runner = TicketRunner(self.executor, self.markets, self.view, self.ticket_params)
+        if self.config.run.order_path == "rust":
+            self.runner.fast = FastPath.build(self.runner, self.books)
         notes += load_residuals(self.runner, self.journal)  # the sweeper flattens them once books are LIVE
         self._sync_book_balances()
         self.host.context.attach_books(self.books)

@@ -60,6 +60,24 @@ class OrderClient(abc.ABC):
     async def start(self) -> None:
         """Connect order entry and the private stream; return when both are ready (authenticated)."""
 
+    # ---- the Rust order path (arbcore.execution.fast_path) --------------------------------------
+    # A client that supports it lets `arbcore._core.OrderPath` write its limit IOC frames (the same
+    # bytes `place` writes), hands out the socket when an order may go now, and reads the reply.
+
+    def configure_order_path(self, path: Any, venue: int) -> bool:
+        """Register this client's encoder as ``venue`` of ``path``; False when it has none."""
+        return False
+
+    def fast_transport(self, symbol: str) -> WSTransport | None:
+        """The order socket, if an order on ``symbol`` may be written to it now (connected, ready,
+        its rate-limit charge taken); None: use :meth:`place`."""
+        return None
+
+    async def placed(self, intent: OrderIntent, rid: str, timeout: float = 5.0) -> OrderReport:
+        """The outcome of a frame the order path wrote with request id ``rid``: as :meth:`place`
+        from its write on."""
+        raise NotImplementedError(f"{self.venue}: no order path")
+
     @abc.abstractmethod
     async def close(self) -> None: ...
 
@@ -174,26 +192,45 @@ class WsRpc:
         The order path: on an open socket the payload is written before the first suspension
         (a caller started with ``start_now`` has it on the wire when that returns), and what
         follows the write is one timer, not ``asyncio.wait_for``'s waiter and callbacks."""
-        pending = self._pending
-        if req_id in pending:
-            raise VenueError(f"{self.name}: request id {req_id!r} already in flight")
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        pending[req_id] = fut
+        fut = self._register(req_id)
         try:
             transport = self.transport
             if transport is None or transport.is_disconnected:
                 raise OrderTimeoutError(f"{self.name}: not connected")
             transport.send(_TEXT, payload)
+        except BaseException:
+            self._pending.pop(req_id, None)
+            raise
+        return await self._reply(fut, req_id, timeout)
+
+    async def expect(self, req_id: str, timeout: float) -> Any:
+        """Wait for the reply to a request already written to this socket (the Rust order path
+        writes its frames itself, then calls this before the loop can read the reply)."""
+        fut = self._register(req_id)
+        if not self.connected:  # lost right after the write: the venue may have it (unknown outcome)
+            self._pending.pop(req_id, None)
+            raise OrderTimeoutError(f"{self.name}: connection lost with request {req_id} in flight")
+        return await self._reply(fut, req_id, timeout)
+
+    def _register(self, req_id: str) -> asyncio.Future[Any]:
+        pending = self._pending
+        if req_id in pending:
+            raise VenueError(f"{self.name}: request id {req_id!r} already in flight")
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        pending[req_id] = fut
+        return fut
+
+    async def _reply(self, fut: asyncio.Future[Any], req_id: str, timeout: float | None) -> Any:
+        try:
             if timeout is None:
                 return await fut
-            timer = loop.call_later(timeout, _expire, fut, self.name, req_id, timeout)
+            timer = fut.get_loop().call_later(timeout, _expire, fut, self.name, req_id, timeout)
             try:
                 return await fut
             finally:
                 timer.cancel()
         finally:
-            pending.pop(req_id, None)
+            self._pending.pop(req_id, None)
 
     def on_message(self, payload: bytes) -> None:
         try:

@@ -70,10 +70,11 @@ import dataclasses
 import itertools
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import orjson
+from picows import WSTransport
 
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
@@ -689,14 +690,21 @@ class BinanceClient(OrderClient):
         if not (ws.connected and (self.futures or self._subscribed)):
             await self._ensure_ws(timeout)
         t0 = time.perf_counter_ns()
-        try:
-            limiter = self.limiter
-            if limiter is not None and not self._take_place(limiter):
+        limiter = self.limiter
+        if limiter is not None and not self._take_place(limiter):
+            try:
                 await self._pace("order.place", timeout)  # wait for room, or refuse locally
-            self._sign_order(params)
-            rid = f"{self._id_prefix}{next(self._ids)}"
-            msg = await ws.request(rid, orjson.dumps({"id": rid, "method": "order.place", "params": params}), timeout)
-            result = self._result(msg)
+            except RateLimitedError:
+                self.counters.rate_limited += 1
+                raise
+        self._sign_order(params)
+        rid = f"{self._id_prefix}{next(self._ids)}"
+        reply = ws.request(rid, orjson.dumps({"id": rid, "method": "order.place", "params": params}), timeout)
+        return await self._place_outcome(intent, t0, reply)
+
+    async def _place_outcome(self, intent: OrderIntent, t0: int, reply: Awaitable[Any]) -> OrderReport:
+        try:
+            result = self._result(await reply)
         except OrderTimeoutError:
             self.counters.timeouts += 1
             raise
@@ -709,6 +717,25 @@ class BinanceClient(OrderClient):
         self.counters.latencies_ns.append(time.perf_counter_ns() - t0)
         self.counters.placed += 1
         return report_from_order(self.venue, result, intent.price_decimals, intent.qty_decimals, intent.client_order_id)
+
+    def configure_order_path(self, path: Any, venue: int) -> bool:
+        # request ids "<prefix>r<n>": never one of place()'s "<prefix><n>"
+        path.set_binance(venue, futures=self.futures, api_key=self.creds.api_key, secret=self.creds.secret,
+                         recv_window=None if self.recv_window == 5000 else self.recv_window,
+                         prefix=f"{self._id_prefix}r")  # fmt: skip
+        return True
+
+    def fast_transport(self, symbol: str) -> WSTransport | None:
+        ws = self.ws
+        if not (ws.connected and (self.futures or self._subscribed)):
+            return None
+        limiter = self.limiter
+        if limiter is not None and not self._take_place(limiter):
+            return None
+        return ws.transport
+
+    async def placed(self, intent: OrderIntent, rid: str, timeout: float = 5.0) -> OrderReport:
+        return await self._place_outcome(intent, time.perf_counter_ns(), self.ws.expect(rid, timeout))
 
     async def cancel(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
         params = {"symbol": intent.symbol, "origClientOrderId": intent.client_order_id}

@@ -100,6 +100,14 @@ class AuthenticatedConnection:
             self.counters.timeouts += 1
             raise
 
+    async def expect(self, req_id: str, timeout: float) -> Any:
+        """The reply to a request the Rust order path wrote to this socket; as :meth:`request`."""
+        try:
+            return await self.ws.expect(req_id, timeout)
+        except OrderTimeoutError:
+            self.counters.timeouts += 1
+            raise
+
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run ``coro`` in the background until it ends or ``close`` cancels it."""
         task = asyncio.get_running_loop().create_task(coro)

@@ -56,6 +56,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from picows import WSTransport
 
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
@@ -338,7 +339,9 @@ class OkxOrderClient(OrderClient):
                 await limiter.acquire(charges)  # queue behind earlier waiters, or wait for room
         rid = f"{self._op_id_prefix}{next(self._ids)}"
         frame = orjson.dumps({"id": rid, "op": op, "args": [args]})
-        reply = await connection.request(rid, frame, timeout)
+        return self._op_result(op, await connection.request(rid, frame, timeout))
+
+    def _op_result(self, op: str, reply: Any) -> tuple[str, str, dict[str, Any]]:
         if not isinstance(reply, dict):
             raise VenueError(f"okx {op}: malformed reply")
         data = reply.get("data") or []
@@ -360,7 +363,10 @@ class OkxOrderClient(OrderClient):
     async def place(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
         args = order_fields(intent, self.td_mode)
         t0 = time.perf_counter_ns()
-        code, msg, entry = await self._op("order", args, timeout)
+        return self._place_outcome(intent, t0, await self._op("order", args, timeout))
+
+    def _place_outcome(self, intent: OrderIntent, t0: int, result: tuple[str, str, dict[str, Any]]) -> OrderReport:
+        code, msg, entry = result
         self.counters.latencies_ns.append(time.perf_counter_ns() - t0)
         cid = intent.client_order_id
         if code == "0":
@@ -369,6 +375,23 @@ class OkxOrderClient(OrderClient):
             return OrderReport(VENUE, cid, OrderState.ACKED, venue_order_id=str(oid) if oid else None)
         self.counters.rejected += 1
         return OrderReport(VENUE, cid, OrderState.REJECTED, reason=f"{code} {msg}")
+
+    def configure_order_path(self, path: Any, venue: int) -> bool:
+        # request ids "r<base><n>": never one of _op's "o<base><n>"
+        path.set_okx(venue, td_mode=self.td_mode, prefix=f"r{self._id_base}")
+        return True
+
+    def fast_transport(self, symbol: str) -> WSTransport | None:
+        if not self.connection.usable:
+            return None
+        limiter = self.limiter
+        if limiter is not None and not limiter.try_acquire(self._charges_for(limiter, "order", symbol)):
+            return None
+        return self.ws.transport
+
+    async def placed(self, intent: OrderIntent, rid: str, timeout: float = 5.0) -> OrderReport:
+        t0 = time.perf_counter_ns()
+        return self._place_outcome(intent, t0, self._op_result("order", await self.connection.expect(rid, timeout)))
 
     async def cancel(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
         args = {"instId": intent.symbol, "clOrdId": intent.client_order_id}

@@ -1,0 +1,221 @@
+"""The ticket's order path through Rust (``arbcore._core.OrderPath``): decide, record, write both
+frames, in one call and two socket writes.
+
+Why: between opportunities the engine idles, so the order path runs with cold caches, where
+each CPython call costs ~1.5 µs; the Python ticket path (``ticket.py``: rules, risk, ledger,
+intent record, two clients' encoding and signing) makes ~300 of them. ``OrderPath.prepare``
+does the same checks on integers, builds the intent record (``StagedTicket.to_line``'s bytes)
+and both signed frames (the clients' ``place`` bytes), and returns them. Then, in one
+synchronous stretch of the event loop (nothing else can run in between):
+
+1. each client hands out its order socket if an order may go now (connected, logged in, its
+   rate-limit charge taken): ``fast_transport``;
+2. the record goes to the intent log (``Journal.store_record``): on disk before the orders;
+3. both frames are written;
+4. only then the Python bookkeeping the Python path does before sending: intents, orders
+   followed, reservations in the ledger (the Rust copy said they fit), the ticket staged for
+   SQLite, and each reply awaited (``Executor.sent_by_path``).
+
+Anything the Rust path does not accept (a refusal, a venue it has no encoder for, a client not
+ready, a test hook set) goes the Python way, which words the refusal: this is a fast *accept*
+path, never a second set of rules. Its state (available funds, positions, open tickets, kill
+switch, breakers) is a copy the Python ledger and risk gate push on every change
+(``watch`` callbacks), always between tickets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from decimal import ROUND_FLOOR, Decimal
+from typing import TYPE_CHECKING
+
+import orjson
+from picows import WSMsgType
+
+import arbcore
+from arbcore.execution.eager import start_now
+from arbcore.execution.engine import Executor, LiveOrder
+from arbcore.execution.errors import LedgerError
+from arbcore.execution.intent_log import StagedTicket
+from arbcore.execution.orders import Side
+from arbcore.venues.orders.base import OrderClient
+
+if TYPE_CHECKING:
+    from arbcore.execution.ticket import Market, TicketPlan, TicketRunner
+
+log = logging.getLogger("arbcore.fast_path")
+
+_TEXT = WSMsgType.TEXT
+_E18 = Decimal(10) ** 18
+
+#: (buy market, sell market, the instrument's book, buy client, sell client) per
+#: (buy venue, sell venue, instrument)
+Pair = tuple[int, int, arbcore.ConsolidatedBook, OrderClient, OrderClient]
+Sent = tuple[LiveOrder, LiveOrder, list["asyncio.Task[LiveOrder]"], int]
+
+
+def _at18(d: Decimal) -> int:
+    """A limit at 18 decimals, floored: for an integer x at that scale, x > floor(L) iff x > L."""
+    return int((d * _E18).to_integral_value(ROUND_FLOOR))
+
+
+class FastPath:
+    def __init__(self, runner: TicketRunner, books: Mapping[str, arbcore.ConsolidatedBook]) -> None:
+        self.runner = runner
+        self.ex: Executor = runner.ex
+        self.path = arbcore.OrderPath()
+        self._venues: dict[str, int] = {}
+        self._assets: dict[str, int] = {}
+        self._markets: dict[tuple[str, str], int] = {}
+        self._pairs: dict[tuple[str, str, str], Pair] = {}
+        self.mismatches = 0  # reservations the Python ledger refused after a Rust pass (never, if mirrored)
+        self.accepted = 0
+        self.declined = 0
+        self._build(books)
+        self._mirror()
+
+    @classmethod
+    def build(cls, runner: TicketRunner, books: Mapping[str, arbcore.ConsolidatedBook]) -> FastPath | None:
+        """The order path for ``runner``'s markets, or None when none of them can use it (or the
+        journal has no intent log, which is where its records go)."""
+        if not runner.ex.journal.has_intent_log:
+            return None
+        fast = cls(runner, books)
+        return fast if fast._pairs else None
+
+    # ---- set-up ------------------------------------------------------------------------------
+
+    def _asset(self, name: str, decimals: int) -> int:
+        i = self._assets.get(name)
+        if i is None:
+            i = self._assets[name] = self.path.add_asset(name, decimals)
+        return i
+
+    def _build(self, books: Mapping[str, arbcore.ConsolidatedBook]) -> None:
+        ex, path = self.ex, self.path
+        for venue, client in ex.clients.items():
+            i = path.add_venue(venue)
+            if client.configure_order_path(path, i):
+                self._venues[venue] = i
+        for (venue, inst), m in self.runner.markets.items():
+            v = self._venues.get(venue)
+            book = books.get(inst)
+            if v is None or book is None or venue not in book.venues:
+                continue
+            r = m.rules
+            self._markets[(venue, inst)] = path.add_market(
+                v, book.venue_index(venue), symbol=m.symbol, instrument=inst,
+                base=self._asset(m.base.name, m.base.decimals), quote=self._asset(m.quote.name, m.quote.decimals),
+                price_decimals=m.price_decimals, qty_decimals=m.qty_decimals, tick=r.tick, lot=r.lot,
+                min_qty=r.min_qty, max_qty=r.max_qty or 0, min_notional=r.min_notional, taker_fee=r.taker_fee or 0,
+            )  # fmt: skip
+        for (bv, inst), b in self._markets.items():
+            for (sv, inst2), s in self._markets.items():
+                if inst2 == inst and sv != bv:
+                    self._pairs[(bv, sv, inst)] = (b, s, books[inst], ex.clients[bv], ex.clients[sv])
+
+    def _mirror(self) -> None:
+        """Copy the ledger's and the risk gate's state in, and follow their changes."""
+        ex, path = self.ex, self.path
+        self._push_limits()
+        for (venue, name), bal in ex.ledger.balances().items():
+            self._on_balance(venue, name, bal.available)
+        for (venue, base), qty in ex.risk.positions.items():
+            self._on_position(venue, base, qty)
+        path.set_open_tickets(ex.risk.open_tickets)
+        kill = ex.risk.kill
+        path.set_halted(bool(kill.reason))
+        path.set_kill_file(None if kill.path is None else str(kill.path))
+        for venue in ex.risk.breaker.open_venues():
+            self._on_breaker(venue, ex.risk.limits.breaker_cooldown_s)
+        ex.ledger.watch = self._on_balance
+        ex.risk.watch_position = self._on_position
+        ex.risk.watch_open_tickets = path.set_open_tickets
+        ex.risk.breaker.watch = self._on_breaker
+        kill.watch = self._on_kill
+
+    def _push_limits(self) -> None:
+        """The risk limits and the ticket's book-age bound (again whenever either is replaced)."""
+        path, lim, params = self.path, self.ex.risk.limits, self.runner.params
+        self._limits, self._params = lim, params
+        path.set_limits(_at18(lim.max_order_notional), _at18(lim.max_ticket_notional), lim.max_open_tickets,
+                        params.max_book_age_ns)  # fmt: skip
+        for name, a in self._assets.items():
+            cap, net = lim.max_position.get(name), lim.max_net_position.get(name)
+            path.set_position_limits(a, None if cap is None else _at18(cap), None if net is None else _at18(net))
+
+    def _on_balance(self, venue: str, asset: str, available: int) -> None:
+        v, a = self._venues.get(venue), self._assets.get(asset)
+        if v is not None and a is not None:
+            self.path.set_available(v, a, available)
+
+    def _on_position(self, venue: str, base: str, qty: Decimal) -> None:
+        v, a = self._venues.get(venue), self._assets.get(base)
+        if v is not None and a is not None:
+            self.path.set_position(v, a, int(qty * _E18))  # exact: quantities have at most 18 decimals
+
+    def _on_breaker(self, venue: str, seconds: float) -> None:
+        v = self._venues.get(venue)
+        if v is not None:
+            self.path.open_breaker(v, seconds)
+
+    def _on_kill(self) -> None:
+        self.path.set_halted(True)
+
+    # ---- the ticket --------------------------------------------------------------------------
+
+    def send_pair(self, ticket_id: str, plan: TicketPlan) -> Sent | None:
+        """Both legs of ``plan`` on the wire, or None (nothing sent, nothing changed: the caller
+        runs the Python path). Returns the orders, their outcome tasks and when they left."""
+        pair = self._pairs.get((plan.buy.venue, plan.sell.venue, plan.instrument))
+        if pair is None or self.ex.hook is not None:  # the crash tests drive the Python path's send moments
+            return None
+        if self.ex.risk.limits is not self._limits or self.runner.params is not self._params:
+            self._push_limits()  # frozen dataclasses: replaced, never changed in place
+        bi, si, book, cb, cs = pair
+        out = self.path.prepare(ticket_id, book, bi, si, plan.qty, plan.buy_limit, plan.sell_limit, plan.reason)
+        if out is None:
+            self.declined += 1
+            return None
+        # a leg whose client is not ready now: the Python path paces it (a charge the first leg
+        # took here stays spent: the limiter errs on the slow side)
+        tb = cb.fast_transport(plan.buy.symbol)
+        ts = cs.fast_transport(plan.sell.symbol) if tb is not None else None
+        if ts is None or tb is None:
+            self.declined += 1
+            return None
+        record, buy_frame, sell_frame, buy_rid, sell_rid = out
+        self.ex.journal.store_record(record)
+        tb.send(_TEXT, buy_frame)
+        ts.send(_TEXT, sell_frame)
+        wire_ns = time.perf_counter_ns()
+        self.accepted += 1
+        buy, sell = self._book_keep(ticket_id, plan)
+        ex = self.ex
+        sends = [start_now(ex.sent_by_path(buy, buy_rid, wire_ns)), start_now(ex.sent_by_path(sell, sell_rid, wire_ns))]
+        return buy, sell, sends, wire_ns
+
+    def _book_keep(self, ticket_id: str, plan: TicketPlan) -> tuple[LiveOrder, LiveOrder]:
+        """What the Python path does before sending, done after: the same intents, reservations
+        and staged ticket (``tests/test_order_path.py`` checks the record equals this one)."""
+        runner, ex = self.runner, self.ex
+        legs: list[tuple[str, Market, Side, int]] = [("buy", plan.buy, Side.BUY, plan.buy_limit),
+                                                     ("sell", plan.sell, Side.SELL, plan.sell_limit)]  # fmt: skip
+        intents = [runner._intent(ticket_id, leg, m, side, qty=plan.qty, price=price) for leg, m, side, price in legs]
+        orders = [ex.follow(i) for i in intents]
+        with ex.ledger.capture() as events:
+            for leg, m, side, price in legs:
+                try:
+                    runner._reserve(ticket_id, leg, m, side, qty=plan.qty, price=price)
+                except LedgerError as e:  # the orders are out: follow them anyway, and say so loudly
+                    self.mismatches += 1
+                    log.error("%s %s: the ledger refused a reservation the order path allowed: %s", ticket_id, leg, e)
+        detail = {"qty": str(plan.qty), "expected_buy_price": str(plan.buy_limit),
+                  "expected_sell_price": str(plan.sell_limit), "reason": plan.reason}  # fmt: skip
+        text = orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode()
+        ex.journal.staged(StagedTicket(ticket_id, plan.instrument, plan.buy.venue, plan.sell.venue, text,
+                                       tuple(events), tuple(intents)))  # fmt: skip
+        return orders[0], orders[1]

@@ -1,0 +1,109 @@
+//! The intent log record of a two-leg ticket, byte for byte what `StagedTicket.to_line` writes
+//! for the same ticket (orjson, compact): `[ticket, instrument, buy venue, sell venue, detail,
+//! [ledger events], [intents]]`. The Python journal reads it back with `StagedTicket.from_line`,
+//! so a record from this path and one from the Python path are the same thing on disk.
+
+use std::fmt::Write as _;
+
+use super::encode::{push_json_str, Bytes};
+use super::gate::{AssetSpec, MarketSpec};
+
+/// One leg of the record: its id ("buy"/"sell"), market, side, raw qty and limit, and the
+/// reservation it holds (asset and amount in the asset's units).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordLeg<'a> {
+    pub leg_id: &'a str,
+    pub venue: &'a str,
+    pub market: &'a MarketSpec,
+    pub base: &'a AssetSpec,
+    pub quote: &'a AssetSpec,
+    pub buy: bool,
+    pub qty: u64,
+    pub price: u64,
+    pub reserve_asset: &'a AssetSpec,
+    pub reserve_amount: i128,
+}
+
+/// The ticket's detail text as the Python ticket journals it (keys sorted, values as text).
+pub fn detail_json(qty: u64, buy_limit: u64, sell_limit: u64, reason: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + reason.len());
+    let _ = write!(
+        Bytes(&mut out),
+        "{{\"expected_buy_price\":\"{buy_limit}\",\"expected_sell_price\":\"{sell_limit}\",\"qty\":\"{qty}\",\"reason\":"
+    );
+    push_json_str(&mut out, reason);
+    out.push(b'}');
+    out
+}
+
+/// Append the record's JSON to `out`. `detail`: the detail JSON text (`detail_json`).
+pub fn push_ticket_record(
+    out: &mut Vec<u8>,
+    ticket_id: &str,
+    instrument: &str,
+    buy_venue: &str,
+    sell_venue: &str,
+    detail: &[u8],
+    legs: &[RecordLeg<'_>],
+) {
+    out.push(b'[');
+    for s in [ticket_id, instrument, buy_venue, sell_venue] {
+        push_json_str(out, s);
+        out.push(b',');
+    }
+    // the detail is JSON text stored as a string
+    push_json_str(out, std::str::from_utf8(detail).unwrap_or(""));
+    out.extend_from_slice(b",[");
+    for (i, leg) in legs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"[\"reserve\",");
+        push_json_str(out, leg.venue);
+        out.push(b',');
+        push_json_str(out, ticket_id);
+        out.push(b',');
+        push_json_str(out, leg.leg_id);
+        out.extend_from_slice(b",\"\",[[\"amount\",");
+        push_json_str(out, &leg.reserve_asset.name);
+        let _ = write!(
+            Bytes(out),
+            ",{},\"{}\"]],\"\"]",
+            leg.reserve_asset.decimals,
+            leg.reserve_amount
+        );
+    }
+    out.extend_from_slice(b"],[");
+    for (i, leg) in legs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let m = leg.market;
+        out.push(b'[');
+        for s in [ticket_id, leg.leg_id] {
+            push_json_str(out, s);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"0,");
+        for s in [
+            leg.venue,
+            &m.symbol,
+            &m.instrument,
+            &leg.base.name,
+            &leg.quote.name,
+        ] {
+            push_json_str(out, s);
+            out.push(b',');
+        }
+        let side = if leg.buy { "buy" } else { "sell" };
+        let _ = write!(
+            Bytes(out),
+            "{},{},\"{side}\",\"limit\",\"IOC\",\"{}\",\"{}\",false]",
+            m.price_decimals,
+            m.qty_decimals,
+            leg.qty,
+            leg.price
+        );
+    }
+    out.extend_from_slice(b"]]");
+}
