@@ -173,6 +173,12 @@ E2E_IN_PROCESS_ROWS = {
     "accepted": "simulators in the engine's process and loop: frame -> both orders accepted",
     "decision_to_wire": "simulators in the engine's process and loop: ticket decision -> both orders handed to sockets",
 }
+#: (e) rows of the in-process rounds with ``[run] order_path = "python"`` (the Rust path's baseline)
+E2E_PYTHON_ROWS = {
+    "engine": "Python order path, simulators in process: frame -> both order frames received",
+    "accepted": "Python order path, simulators in process: frame -> both orders accepted",
+    "decision_to_wire": "Python order path, simulators in process: ticket decision -> both orders handed to sockets",
+}
 #: (e) rows of the engine run with ``[run] busy_poll`` (one process per simulated venue)
 E2E_BUSY_ROWS = {
     "engine": "engine with busy_poll: frame -> both order frames received",
@@ -447,8 +453,10 @@ def issue6(
         ]
         busy = e2e.get("busy_poll") or {}
         in_process = e2e.get("in_process") or {}
+        python_path = e2e.get("python_path") or {}
         for block, labels, suffix in ((e2e, E2E_ROWS, ""), (busy, E2E_BUSY_ROWS, ""),
-                                      (in_process, E2E_IN_PROCESS_ROWS, " (comparison)")):  # fmt: skip
+                                      (in_process, E2E_IN_PROCESS_ROWS, " (comparison)"),
+                                      (python_path, E2E_PYTHON_ROWS, " (baseline)")):  # fmt: skip
             for k, label in labels.items():
                 if k in block:
                     v = block[k]
@@ -464,6 +472,14 @@ def issue6(
                 f"each frame. Spoiled rounds: {e2e.get('spoiled_rounds', '?')} of {e2e.get('rounds', '?')} "
                 f"(one process per venue), {in_process.get('spoiled_rounds', '?')} of {in_process.get('rounds', '?')} "
                 "(same process); a spoiled round is not in the figures.",
+            ]
+        if python_path:
+            lines += [
+                "",
+                'The baseline rows run the in-process rounds with `[run] order_path = "python"`: every ticket is '
+                "checked, recorded, encoded and signed by the Python path (`execution/ticket.py` and the clients), "
+                "as before the Rust order path (`rust/orders/`, `execution/fast_path.py`) existed. Spoiled rounds: "
+                f"{python_path.get('spoiled_rounds', '?')} of {python_path.get('rounds', '?')}.",
             ]
         if busy:
             lines += [
@@ -483,7 +499,8 @@ def issue6(
                 "reaches `SimExchange.submit`, after the simulator parsed the request, verified its signature "
                 "and found the account. The difference is the simulators' own work, not the engine's.",
             ]
-        other = {k: v for k, v in e2e.items() if k not in (*E2E_ROWS, "definitions", "in_process", "busy_poll", "sims")}
+        skip = (*E2E_ROWS, "definitions", "in_process", "python_path", "busy_poll", "sims")
+        other = {k: v for k, v in e2e.items() if k not in skip}
         if other:
             lines.append(f"\nOther fields: `{json.dumps(other, sort_keys=True)}`")
 

@@ -231,10 +231,12 @@ async def tick_to_order(tmp: Path, *, busy_poll: bool = False) -> tuple[list[int
         sims.close()
 
 
-async def tick_to_order_in_process(tmp: Path) -> tuple[list[int], list[int], list[int], int]:
-    """The same rounds with the simulators in this process and loop (the previous setup)."""
-    config = parse_toml(CONFIG)
-    s = TradingSession(config, load_strategy(None, config), journal_path=tmp / "bench-journal.sqlite")
+async def tick_to_order_in_process(tmp: Path, order_path: str = "rust") -> tuple[list[int], list[int], list[int], int]:
+    """The same rounds with the simulators in this process and loop (the previous setup).
+    ``order_path``: the engine's ``[run] order_path`` ("python": the same-run baseline of the Rust path)."""
+    config = parse_toml(CONFIG.replace("[run]\n", f'[run]\norder_path = "{order_path}"\n', 1))
+    assert config.run.order_path == order_path
+    s = TradingSession(config, load_strategy(None, config), journal_path=tmp / f"bench-journal-{order_path}.sqlite")
     await s.start()
     arrivals: list[int] = []  # when each order's frame was received by its simulator
     accepted: list[int] = []  # when each order reached SimExchange.submit (parsed and verified)
@@ -338,6 +340,7 @@ def test_e2e_latency(tmp_path: Path) -> None:
         engine, accepted, d2w, spoiled = await tick_to_order(tmp_path)
         bp_engine, bp_accepted, bp_d2w, bp_spoiled = await tick_to_order(tmp_path, busy_poll=True)
         ip_engine, ip_accepted, ip_d2w, ip_spoiled = await tick_to_order_in_process(tmp_path)
+        py_engine, py_accepted, py_d2w, py_spoiled = await tick_to_order_in_process(tmp_path, "python")
         echo2 = await echo_floor()
         return {
             "engine": summary(engine),
@@ -363,6 +366,14 @@ def test_e2e_latency(tmp_path: Path) -> None:
                 "spoiled_rounds": ip_spoiled,
                 "sims": "same process and loop as the engine",
             },
+            "python_path": {
+                "engine": summary(py_engine),
+                "accepted": summary(py_accepted),
+                "decision_to_wire": summary(py_d2w),
+                "rounds": ROUNDS,
+                "spoiled_rounds": py_spoiled,
+                "sims": "same process and loop as the engine; the engine with [run] order_path = python",
+            },
             "definitions": {
                 "engine": "book frame leaves the simulated venue -> both order frames received by the "
                 "simulators (entry of their frame callbacks); each simulated venue runs in its own process",
@@ -374,6 +385,8 @@ def test_e2e_latency(tmp_path: Path) -> None:
                 "([run] busy_poll: one core at 100%)",
                 "in_process": "the same rounds and figures with the simulators in the engine's process and loop "
                 "(the engine also pays for their work; for comparison only)",
+                "python_path": "the in_process rounds with [run] order_path = python: every ticket checked, "
+                "recorded, encoded and signed in Python (the baseline of the Rust order path, same run)",
                 "pacing": f"a round starts at most every {ROUND_PERIOD_S} s: Binance spot allows 100 orders per 10 s, "
                 "and the engine's limiter keeps to it",
                 "clock": "time.perf_counter_ns (CLOCK_MONOTONIC, shared by the engine's and the venues' processes)",
@@ -384,6 +397,7 @@ def test_e2e_latency(tmp_path: Path) -> None:
     assert result["engine"]["n"] >= ROUNDS * 0.9, result
     assert result["in_process"]["engine"]["n"] >= ROUNDS * 0.9, result
     assert result["busy_poll"]["engine"]["n"] >= ROUNDS * 0.9, result
+    assert result["python_path"]["engine"]["n"] >= ROUNDS * 0.9, result
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(result, indent=1))
     print(json.dumps(result))
