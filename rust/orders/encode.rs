@@ -23,6 +23,27 @@ pub struct OrderSpec<'a> {
     pub client_order_id: &'a str,
 }
 
+impl<'a> OrderSpec<'a> {
+    /// A limit IOC on `m`'s symbol at its scales.
+    pub fn on(
+        m: &'a crate::orders::gate::MarketSpec,
+        buy: bool,
+        qty: u64,
+        price: u64,
+        client_order_id: &'a str,
+    ) -> Self {
+        Self {
+            symbol: &m.symbol,
+            buy,
+            price,
+            price_decimals: m.price_decimals,
+            qty,
+            qty_decimals: m.qty_decimals,
+            client_order_id,
+        }
+    }
+}
+
 /// An encoder per venue connection; its request ids are its own (`prefix` + a counter, a
 /// namespace the Python client never uses, so the two never collide on one connection).
 /// Its `Debug` shows neither key nor secret (it may end up in a log line).

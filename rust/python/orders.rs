@@ -264,15 +264,7 @@ impl OrderPath {
         let enc = self.encoders[m.venue]
             .as_mut()
             .ok_or_else(|| PyValueError::new_err("no encoder for this market's venue"))?;
-        let spec = OrderSpec {
-            symbol: &m.symbol,
-            buy,
-            price,
-            price_decimals: m.price_decimals,
-            qty,
-            qty_decimals: m.qty_decimals,
-            client_order_id,
-        };
+        let spec = OrderSpec::on(m, buy, qty, price, client_order_id);
         let mut out = Vec::with_capacity(512);
         let rid = enc.place(&spec, now_ms, &mut out);
         Ok((rid, PyBytes::new(py, &out)))
@@ -370,15 +362,7 @@ impl OrderPath {
             };
             let mut cid = String::with_capacity(36);
             push_client_order_id(&mut cid, enc.dashed_ids(), ticket_id, leg_id, 0);
-            let spec = OrderSpec {
-                symbol: &m.symbol,
-                buy: is_buy,
-                price,
-                price_decimals: m.price_decimals,
-                qty,
-                qty_decimals: m.qty_decimals,
-                client_order_id: &cid,
-            };
+            let spec = OrderSpec::on(m, is_buy, qty, price, &cid);
             rids[k] = enc.place(&spec, now_ms, &mut frames[k]);
         }
         let [rid_b, rid_s] = rids;
