@@ -199,3 +199,117 @@ def test_python_order_path_config_keeps_every_ticket_in_python(tmp_path: Path) -
             await s.stop()
 
     uvloop.run(main())
+
+
+# ---- the built-in taker deciding in the order path (FastPath.take) ---------------------------------
+
+
+def _taker_rig() -> tuple[arbcore.OrderPath, arbcore.ConsolidatedBook, list[int]]:
+    """A standalone order path (both venues encoded, funds and limits ample) on a standalone book."""
+    book = arbcore.ConsolidatedBook("BTC/USDT", 2, 6)
+    path = arbcore.OrderPath()
+    base, quote = path.add_asset("BTC", 8), path.add_asset("USDT", 8)
+    markets = []
+    for venue, symbol in [("binance_spot", "BTCUSDT"), ("okx", "BTC-USDT")]:
+        book.add_venue(venue, symbol=symbol, tick_size="0.1", lot_size="0.0001", min_qty="0.0001", min_notional="5",
+                       taker_fee="5bps")  # fmt: skip
+        for asset in ("BTC", "USDT"):
+            book.set_balance(venue, asset, "1000000")
+        v = path.add_venue(venue)
+        if venue == "okx":
+            path.set_okx(v, td_mode="cash", prefix="t")
+        else:
+            path.set_binance(v, futures=False, api_key="k" * 64, secret="s" * 64, recv_window=None, prefix="sr")
+        for a in (base, quote):
+            path.set_available(v, a, 10**30)
+        markets.append(path.add_market(v, book.venue_index(venue), symbol=symbol, instrument="BTC/USDT", base=base,
+                                       quote=quote, price_decimals=2, qty_decimals=6, tick=10, lot=100, min_qty=100,
+                                       max_qty=0, min_notional=500_000_000, taker_fee=50_000))  # fmt: skip
+    big = 10**36
+    path.set_limits(big, big, 100, 10**12)
+    return path, book, markets
+
+
+def test_taker_decisions_equal_the_strategy() -> None:
+    """On random books (each direction, several levels, sizes around the cap) and params, the
+    order path's taker starts exactly the ticket the Python TakerStrategy proposes first: the
+    same venues, quantity, limits and reason; and when it proposes none, none."""
+    import time
+
+    from arbcore.runner.plugins import Opportunity, StrategyContext
+    from arbcore.runner.strategies.taker import TakerStrategy
+
+    head, okx = config_text(["binance_spot", "okx"]).split("[instruments.venues.okx]")
+    config = parse_toml(head + "[instruments.venues.okx]" + okx.replace('lot = "0.0001"', 'lot = "0.0003"', 1))
+    path, book, markets = _taker_rig()
+    lots = [config.instrument("BTC/USDT").venues[v].lot for v in book.venues]
+    rng = random.Random(11)
+    fired = nothing = capped = 0
+    for k in range(400):
+        params: dict[str, Any] = {"min_edge_bps": rng.choice(["0", "1", "5.5", "20"])}
+        if k % 3:
+            params["max_qty"] = {"BTC/USDT": rng.choice(["0.00005", "0.0003", "0.01", "0.05"])}
+        strategy = TakerStrategy(StrategyContext(config, params))
+        cap = strategy.max_qty.get("BTC/USDT")
+        armed = path.arm_taker(markets, min_edge_bps=strategy.min_edge_bps, cap=cap, lots=lots)
+        now = time.time_ns()
+        for venue in book.venues:
+            mid = 5_000_000 + rng.randrange(-9000, 9000)
+            bids = [(mid - 10 * i - rng.randrange(5), rng.randrange(1, 3_000_000)) for i in range(1, 4)]
+            asks = [(mid + 10 * i + rng.randrange(5), rng.randrange(1, 3_000_000)) for i in range(1, 4)]
+            book.apply_snapshot(venue, bids, asks, seq=k + 1, venue_ts=now, recv_ts=now)
+        opps = Opportunity.from_book(book, book.opportunities())
+        want = next((p for o in opps for p in (strategy.on_opportunity(o) or [])), None)
+        got = path.take(armed, "T-", book)
+        if want is None:
+            assert got == len(opps), (k, got, opps)
+            nothing += 1
+            continue
+        assert not isinstance(got, int), (k, got, want)
+        _tid, _rec, _bf, _sf, _br, _sr, bm, sm, qty, bl, sl, (reason, n, _calls) = got
+        assert book.venues[markets.index(bm)] == want.buy_venue and book.venues[markets.index(sm)] == want.sell_venue
+        assert (qty, bl, sl, reason, n) == (want.qty, want.buy_limit, want.sell_limit, want.reason, len(opps))
+        fired += 1
+        capped += qty < max(o.qty for o in opps)
+    assert fired > 40 and nothing > 40 and capped > 10, (fired, nothing, capped)
+
+
+def test_the_builtin_taker_starts_tickets_in_the_order_path(tmp_path: Path) -> None:
+    """Auto-trading with the built-in taker: a bid jumped over the other venue's ask on a simulator
+    goes from the book frame to both orders in the order path (``FastPath.take``), the ticket
+    ends flat, and journal, ledger and simulators agree."""
+
+    async def main() -> None:
+        config = make_config(["binance_spot", "okx"], auto_trade=True)
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
+        await s.start()
+        try:
+            await wait_live(s)
+            fast = _fast(s)
+            assert s._taker is fast
+            for _ in range(3):
+                a_sim, b_sim = s.sim_venues["binance_spot"], s.sim_venues["okx"]
+                a_book, b_state = a_sim.instruments["BTCUSDT"].process.book, b_sim.instruments["BTC-USDT"]
+                while s._in_flight or a_book.best_ask() is None:
+                    await asyncio.sleep(0.01)
+                before, tickets = fast.taken, s.stats.tickets
+                price = a_book.best_ask() + 1000 * b_state.spec.tick
+                b_book = b_state.process.book
+                deltas = [(1, p, 0) for p in list(b_book.asks) if p <= price] + [(0, price, 10_000)]
+                for side, p, q in deltas:
+                    b_book.apply(side, p, q)
+                b_sim.publish("BTC-USDT", deltas)
+                end = asyncio.get_running_loop().time() + 5
+                while s.stats.tickets == tickets and asyncio.get_running_loop().time() < end:
+                    await asyncio.sleep(0.01)
+                assert fast.taken > before, (fast.taken, fast.declined, s.stats.refused)
+            while s._in_flight:
+                await asyncio.sleep(0.01)
+            assert fast.mismatches == 0 and s.host.proposals >= 3
+            assert all(r.residual == 0 for r in s.stats.recent), s.stats.recent
+            await asyncio.sleep(0.1)
+            check_consistency(s)
+        finally:
+            await s.stop()
+
+    uvloop.run(main())

@@ -205,3 +205,14 @@ class OrderPath:
         sell_limit: int,
         reason: str,
     ) -> tuple[bytes, bytes, bytes, str, str] | None: ...
+    def arm_taker(self, markets: list[int | None], *, min_edge_bps: float, cap: int | None, lots: list[int]) -> int:
+        """The built-in taker on one instrument: its market per book venue, its params; the index."""
+    def take(
+        self, armed: int, prefix: str, book: ConsolidatedBook
+    ) -> tuple[str, bytes, bytes, bytes, str, str, int, int, int, int, int, tuple[str, int, int]] | int:
+        """Decide and start a ticket after a read: (ticket id, record, buy frame, sell frame,
+        buy rid, sell rid, buy market, sell market, qty, buy limit, sell limit, (reason,
+        opportunities, records looked at)); else the opportunity count, or -1 (Python decides)."""
+
+def next_ticket_seq() -> int:
+    """The run's next ticket sequence number (shared by the Python and the Rust order paths)."""

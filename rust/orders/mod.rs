@@ -18,11 +18,13 @@
 //!   OKX WS `order`), byte for byte what the Python clients send.
 //! - [`gate`]: venue rules, book freshness, risk limits and funds for both legs.
 //! - [`record`]: the intent log record (`execution/intent_log.py`'s JSON), byte for byte.
+//! - [`taker`]: the built-in taker strategy's decision on the detector's records.
 
 pub mod client_id;
 pub mod encode;
 pub mod gate;
 pub mod record;
+pub mod taker;
 
 #[cfg(test)]
 mod tests;

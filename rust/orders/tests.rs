@@ -322,3 +322,107 @@ fn the_record_names_both_legs_and_their_reservations() {
     assert_eq!(v[6][1][10], "sell");
     assert_eq!(v[6][1][14], "5010000");
 }
+
+// ---- the built-in taker's decision -------------------------------------------------------------
+
+use super::taker::{taker_reason, Pick, TakerRule};
+use crate::opportunity::Opportunity;
+
+fn opp(net_profit: i64, edge_bps: f64, qty: u64) -> Opportunity {
+    Opportunity {
+        buy_venue: 0,
+        sell_venue: 1,
+        qty,
+        net_profit,
+        edge_bps,
+        ..Opportunity::default()
+    }
+}
+
+#[test]
+fn taker_takes_the_first_record_worth_it() {
+    let rule = TakerRule {
+        min_edge_bps: 2.0,
+        cap: None,
+        lots: vec![10, 100],
+    };
+    assert_eq!(rule.pick(&[]), Pick::Nothing);
+    let opps = [
+        opp(0, 9.0, 5),
+        opp(5, 1.99, 5),
+        opp(5, 2.0, 700),
+        opp(9, 9.0, 5),
+    ];
+    assert_eq!(
+        rule.pick(&opps),
+        Pick::Take {
+            index: 2,
+            qty: 700,
+            calls: 3
+        }
+    );
+    assert_eq!(rule.pick(&opps[..2]), Pick::Nothing);
+}
+
+#[test]
+fn taker_caps_on_the_larger_lot_and_skips_a_zero() {
+    let mut rule = TakerRule {
+        min_edge_bps: 0.0,
+        cap: Some(1_050),
+        lots: vec![10, 100],
+    };
+    // over the cap: 1050 floored to the larger lot (100)
+    let take = |qty| rule.pick(&[opp(1, 1.0, qty)]);
+    assert_eq!(
+        take(5_000),
+        Pick::Take {
+            index: 0,
+            qty: 1_000,
+            calls: 1
+        }
+    );
+    // at or under the cap: as found
+    assert_eq!(
+        take(1_050),
+        Pick::Take {
+            index: 0,
+            qty: 1_050,
+            calls: 1
+        }
+    );
+    rule.cap = Some(99); // floors to 0: this record is skipped, the next is looked at
+    let opps = [opp(1, 1.0, 5_000), opp(1, 1.0, 50)];
+    assert_eq!(
+        rule.pick(&opps),
+        Pick::Take {
+            index: 1,
+            qty: 50,
+            calls: 2
+        }
+    );
+    rule.lots = vec![0, 0]; // Python's cap % 0 fails the strategy: not decided here
+    assert_eq!(rule.pick(&opps), Pick::Python);
+    rule.lots = vec![10];
+    assert_eq!(rule.pick(&opps), Pick::Python);
+}
+
+#[test]
+fn taker_leaves_an_edge_that_is_not_finite_to_python() {
+    let rule = TakerRule::default();
+    assert_eq!(rule.pick(&[opp(1, f64::INFINITY, 1)]), Pick::Python);
+    assert_eq!(rule.pick(&[opp(1, f64::NAN, 1)]), Pick::Python);
+}
+
+#[test]
+fn taker_reason_rounds_like_python() {
+    // f"{x:.2f}": the exact binary value, half to even
+    for (x, text) in [
+        (0.125, "0.12"),
+        (0.375, "0.38"),
+        (2.675, "2.67"),
+        (12.345, "12.35"),
+        (-0.125, "-0.12"),
+    ] {
+        assert_eq!(taker_reason(x), format!("taker: {text} bps net of fees"));
+    }
+}

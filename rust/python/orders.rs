@@ -12,8 +12,9 @@ use super::consolidated::ConsolidatedBook;
 use crate::book::BookState;
 use crate::orders::client_id::push_client_order_id;
 use crate::orders::encode::{BinanceEncoder, Encoder, OkxEncoder, OrderSpec};
-use crate::orders::gate::{AssetSpec, Gate, Leg, MarketSpec, Refusal};
+use crate::orders::gate::{AssetSpec, Gate, Leg, MarketSpec, Refusal, Reservation};
 use crate::orders::record::{detail_json, push_ticket_record, RecordLeg};
+use crate::orders::taker::{next_ticket_seq, taker_reason, Pick, TakerRule};
 
 /// Validation, risk, funds, both signed frames and the intent record of a two-leg ticket in one
 /// call. The Python side mirrors its ledger and risk state in with the `set_*` methods.
@@ -23,6 +24,14 @@ pub struct OrderPath {
     gate: Gate,
     encoders: Vec<Option<Encoder>>, // per venue
     book_venue: Vec<usize>,         // per market: its venue's index in the instrument's book
+    armed: Vec<Armed>,              // instruments the built-in taker decides here
+}
+
+/// The built-in taker on one instrument's book.
+#[derive(Debug)]
+struct Armed {
+    markets: Vec<Option<usize>>, // per book venue: its market on this path
+    rule: TakerRule,
 }
 
 fn idx<T>(v: &[T], i: usize, what: &str) -> PyResult<()> {
@@ -65,6 +74,75 @@ impl OrderPath {
             }
         };
         Ok([leg(buy, true, buy_limit), leg(sell, false, sell_limit)])
+    }
+
+    /// The reservations of both legs if both venues encode and every check passes.
+    fn accepts(&self, legs: &[Leg; 2]) -> Option<Vec<Reservation>> {
+        let g = &self.gate;
+        let (mb, ms) = (&g.markets[legs[0].market], &g.markets[legs[1].market]);
+        if !(self.encodes(mb.venue) && self.encodes(ms.venue)) {
+            return None;
+        }
+        g.check(legs, wall_ns(), Instant::now()).ok()
+    }
+
+    /// The intent record and both frames of an accepted ticket.
+    fn build(
+        &mut self,
+        ticket_id: &str,
+        legs: &[Leg; 2],
+        res: &[Reservation],
+        reason: &str,
+    ) -> Option<Built> {
+        let g = &self.gate;
+        let (rb, rs) = (res.first()?, res.get(1)?);
+        let [lb, ls] = legs;
+        let (mb, ms) = (&g.markets[lb.market], &g.markets[ls.market]);
+        let qty = lb.qty;
+        let asset = |i: usize| &g.assets[i];
+        let record_leg = |leg_id, l: &Leg, r: &Reservation| {
+            let m = &g.markets[l.market];
+            RecordLeg {
+                leg_id,
+                venue: &g.venues[m.venue],
+                market: m,
+                base: asset(m.base),
+                quote: asset(m.quote),
+                buy: l.buy,
+                qty,
+                price: l.price,
+                reserve_asset: asset(r.asset),
+                reserve_amount: r.amount,
+            }
+        };
+        let record_legs = [record_leg("buy", lb, rb), record_leg("sell", ls, rs)];
+        let mut record = Vec::with_capacity(1024);
+        let detail = detail_json(qty, lb.price, ls.price, reason);
+        push_ticket_record(
+            &mut record,
+            ticket_id,
+            &mb.instrument,
+            &g.venues[mb.venue],
+            &g.venues[ms.venue],
+            &detail,
+            &record_legs,
+        );
+        let now_ms = (wall_ns() / 1_000_000) as u64;
+        let mut frames: [Vec<u8>; 2] = [Vec::with_capacity(512), Vec::with_capacity(512)];
+        let mut rids: [String; 2] = Default::default();
+        for (k, (l, leg_id)) in [(lb, "buy"), (ls, "sell")].into_iter().enumerate() {
+            let m = &self.gate.markets[l.market];
+            let enc = self.encoders[m.venue].as_mut()?;
+            let mut cid = String::with_capacity(36);
+            push_client_order_id(&mut cid, enc.dashed_ids(), ticket_id, leg_id, 0);
+            let spec = OrderSpec::on(m, l.buy, qty, l.price, &cid);
+            rids[k] = enc.place(&spec, now_ms, &mut frames[k]);
+        }
+        Some(Built {
+            record,
+            frames,
+            rids,
+        })
     }
 }
 
@@ -274,7 +352,7 @@ impl OrderPath {
     /// buy request id, sell request id); None when anything refuses it or a venue has no
     /// encoder (the caller runs the Python path). Nothing here changes state but the encoders'
     /// request counters: the caller stores the record, sends, then applies the reservations.
-    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    #[allow(clippy::too_many_arguments)]
     fn prepare<'py>(
         &mut self,
         py: Python<'py>,
@@ -286,92 +364,131 @@ impl OrderPath {
         buy_limit: u64,
         sell_limit: u64,
         reason: &str,
-    ) -> PyResult<
-        Option<(
-            Bound<'py, PyBytes>,
-            Bound<'py, PyBytes>,
-            Bound<'py, PyBytes>,
-            String,
-            String,
-        )>,
-    > {
+    ) -> PyResult<Option<PreparedPy<'py>>> {
         let legs = self.legs(&book, buy, sell, qty, buy_limit, sell_limit)?;
         drop(book);
-        let g = &self.gate;
-        let (mb, ms) = (&g.markets[buy], &g.markets[sell]);
-        if !(self.encodes(mb.venue) && self.encodes(ms.venue)) {
-            return Ok(None);
-        }
-        let now = wall_ns();
-        let Ok(res) = g.check(&legs, now, Instant::now()) else {
+        let Some(res) = self.accepts(&legs) else {
             return Ok(None);
         };
-        let (Some(rb), Some(rs)) = (res.first(), res.get(1)) else {
-            return Ok(None);
-        };
-        let asset = |i: usize| &g.assets[i];
-        let record_legs = [
-            RecordLeg {
-                leg_id: "buy",
-                venue: &g.venues[mb.venue],
-                market: mb,
-                base: asset(mb.base),
-                quote: asset(mb.quote),
-                buy: true,
-                qty,
-                price: buy_limit,
-                reserve_asset: asset(rb.asset),
-                reserve_amount: rb.amount,
-            },
-            RecordLeg {
-                leg_id: "sell",
-                venue: &g.venues[ms.venue],
-                market: ms,
-                base: asset(ms.base),
-                quote: asset(ms.quote),
-                buy: false,
-                qty,
-                price: sell_limit,
-                reserve_asset: asset(rs.asset),
-                reserve_amount: rs.amount,
-            },
-        ];
-        let mut record = Vec::with_capacity(1024);
-        let detail = detail_json(qty, buy_limit, sell_limit, reason);
-        push_ticket_record(
-            &mut record,
-            ticket_id,
-            &mb.instrument,
-            &g.venues[mb.venue],
-            &g.venues[ms.venue],
-            &detail,
-            &record_legs,
-        );
-        let now_ms = (now / 1_000_000) as u64;
-        let mut frames: [Vec<u8>; 2] = [Vec::with_capacity(512), Vec::with_capacity(512)];
-        let mut rids: [String; 2] = Default::default();
-        for (k, (m, leg_id, is_buy, price)) in [
-            (mb, "buy", true, buy_limit),
-            (ms, "sell", false, sell_limit),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let Some(enc) = self.encoders[m.venue].as_mut() else {
-                return Ok(None);
-            };
-            let mut cid = String::with_capacity(36);
-            push_client_order_id(&mut cid, enc.dashed_ids(), ticket_id, leg_id, 0);
-            let spec = OrderSpec::on(m, is_buy, qty, price, &cid);
-            rids[k] = enc.place(&spec, now_ms, &mut frames[k]);
-        }
-        let [rid_b, rid_s] = rids;
-        Ok(Some((
-            PyBytes::new(py, &record),
-            PyBytes::new(py, &frames[0]),
-            PyBytes::new(py, &frames[1]),
-            rid_b,
-            rid_s,
-        )))
+        Ok(self
+            .build(ticket_id, &legs, &res, reason)
+            .map(|b| b.into_py(py)))
     }
+
+    /// Arm the built-in taker strategy on an instrument: `markets` is, per venue of its book (by
+    /// book venue index), the market registered for it (None: not on this path); `lots` the
+    /// venues' lots as the strategy's configuration has them. Returns the armed index for `take`.
+    #[pyo3(signature = (markets, *, min_edge_bps, cap, lots))]
+    fn arm_taker(
+        &mut self,
+        markets: Vec<Option<usize>>,
+        min_edge_bps: f64,
+        cap: Option<u64>,
+        lots: Vec<u64>,
+    ) -> PyResult<usize> {
+        for m in markets.iter().flatten() {
+            idx(&self.gate.markets, *m, "market")?;
+        }
+        self.armed.push(Armed {
+            markets,
+            rule: TakerRule {
+                min_edge_bps,
+                cap,
+                lots,
+            },
+        });
+        Ok(self.armed.len() - 1)
+    }
+
+    /// The armed taker on `book` after a read: refresh the detector, decide, and if the first
+    /// opportunity the strategy would take passes every check, start its ticket (id `prefix` +
+    /// the run's next sequence number) and return (ticket id, record, buy frame, sell frame, buy
+    /// rid, sell rid, buy market, sell market, qty, buy limit, sell limit, reason, opportunities,
+    /// records looked at). Otherwise the number of opportunities (0: nothing to decide), or -1
+    /// when there is something the Python route must decide or refuse (it runs the strategy).
+    fn take<'py>(
+        &mut self,
+        py: Python<'py>,
+        armed: usize,
+        prefix: &str,
+        mut book: PyRefMut<'_, ConsolidatedBook>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        idx(&self.armed, armed, "armed taker")?;
+        let inner = book.inner_mut();
+        inner.refresh();
+        let opps = inner.opportunities();
+        let n = opps.len() as i64;
+        let a = &self.armed[armed];
+        let (o, qty, calls) = match a.rule.pick(&opps) {
+            Pick::Nothing => return Ok(n.into_pyobject(py)?.into_any()),
+            Pick::Python => return Ok((-1i64).into_pyobject(py)?.into_any()),
+            Pick::Take { index, qty, calls } => (opps[index], qty, calls),
+        };
+        let market = |v: u16| a.markets.get(usize::from(v)).copied().flatten();
+        let (Some(buy), Some(sell)) = (market(o.buy_venue), market(o.sell_venue)) else {
+            return Ok((-1i64).into_pyobject(py)?.into_any());
+        };
+        let legs = self.legs(&book, buy, sell, qty, o.buy_limit, o.sell_limit)?;
+        drop(book);
+        let Some(res) = self.accepts(&legs) else {
+            return Ok((-1i64).into_pyobject(py)?.into_any());
+        };
+        let ticket_id = format!("{prefix}{}", next_ticket_seq());
+        let reason = taker_reason(o.edge_bps);
+        let Some(built) = self.build(&ticket_id, &legs, &res, &reason) else {
+            return Ok((-1i64).into_pyobject(py)?.into_any());
+        };
+        let (record, bf, sf, rb, rs) = built.into_py(py);
+        let out = (
+            ticket_id,
+            record,
+            bf,
+            sf,
+            rb,
+            rs,
+            buy,
+            sell,
+            qty,
+            o.buy_limit,
+            o.sell_limit,
+            (reason, n, calls),
+        );
+        Ok(out.into_pyobject(py)?.into_any())
+    }
+}
+
+/// The Python view of [`Built`]: (record, buy frame, sell frame, buy rid, sell rid).
+type PreparedPy<'py> = (
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    String,
+    String,
+);
+
+/// A ticket ready to go: its intent record and both legs' frames and request ids.
+#[derive(Debug)]
+struct Built {
+    record: Vec<u8>,
+    frames: [Vec<u8>; 2],
+    rids: [String; 2],
+}
+
+impl Built {
+    fn into_py(self, py: Python<'_>) -> PreparedPy<'_> {
+        let [rb, rs] = self.rids;
+        (
+            PyBytes::new(py, &self.record),
+            PyBytes::new(py, &self.frames[0]),
+            PyBytes::new(py, &self.frames[1]),
+            rb,
+            rs,
+        )
+    }
+}
+
+/// The run's ticket sequence number (see `orders::taker::next_ticket_seq`).
+#[pyfunction(name = "next_ticket_seq")]
+pub fn py_next_ticket_seq() -> u64 {
+    next_ticket_seq()
 }

@@ -380,12 +380,25 @@ class Executor:
                 self.ledger.release_remaining(i.ticket_id, i.leg_id, f"{rec.client_order_id}:final", rec.state.value)
         return notes
 
+    def _busy(self, venue: str) -> bool:
+        return any(o.intent.venue == venue and o.state not in TERMINAL_STATES for o in self.orders.values())
+
     async def reconcile_balances(self, adopt: bool = False) -> dict[str, Reconciliation]:
-        """Compare the ledger with each venue's balances; differences are logged and journaled."""
+        """Compare the ledger with each venue's balances; differences are logged and journaled.
+
+        A venue with an order in flight, or whose ledger changed while its balances were asked
+        for, is left out (compared next time): its fill may be in the venue's answer and not yet
+        in the ledger, which is no difference (unless ``adopt``: the start, nothing in flight)."""
         out: dict[str, Reconciliation] = {}
         for venue, client in self.clients.items():
+            changes = self.ledger.changes
+            if not adopt and self._busy(venue):
+                continue
+            balances = await client.balances()
+            if not adopt and (self.ledger.changes != changes or self._busy(venue)):
+                continue
             reported: dict[Asset, int] = {}
-            for b in await client.balances():
+            for b in balances:
                 asset = self.assets.get(b.asset)
                 if asset is None:
                     continue  # an asset this engine does not trade

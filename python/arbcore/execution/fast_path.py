@@ -41,7 +41,6 @@ from arbcore.execution.engine import Executor, LiveOrder
 from arbcore.execution.errors import LedgerError
 from arbcore.execution.intent_log import StagedTicket
 from arbcore.execution.orders import Side
-from arbcore.venues.orders.base import OrderClient
 
 if TYPE_CHECKING:
     from arbcore.execution.ticket import Market, TicketPlan, TicketRunner
@@ -51,10 +50,13 @@ log = logging.getLogger("arbcore.fast_path")
 _TEXT = WSMsgType.TEXT
 _E18 = Decimal(10) ** 18
 
-#: (buy market, sell market, the instrument's book, buy client, sell client) per
-#: (buy venue, sell venue, instrument)
-Pair = tuple[int, int, arbcore.ConsolidatedBook, OrderClient, OrderClient]
+#: (buy market, sell market, the instrument's book) per (buy venue, sell venue, instrument)
+Pair = tuple[int, int, arbcore.ConsolidatedBook]
 Sent = tuple[LiveOrder, LiveOrder, list["asyncio.Task[LiveOrder]"], int]
+#: (intent record, buy frame, sell frame, buy request id, sell request id)
+Prepared = tuple[bytes, bytes, bytes, str, str]
+#: a ticket :meth:`FastPath.take` started: (plan, (ticket id, sent, decision ns), opportunities, records looked at)
+Taken = tuple["TicketPlan", tuple[str, Sent, int], int, int]
 
 
 def _at18(d: Decimal) -> int:
@@ -71,8 +73,14 @@ class FastPath:
         self._assets: dict[str, int] = {}
         self._markets: dict[tuple[str, str], int] = {}
         self._pairs: dict[tuple[str, str, str], Pair] = {}
+        self._by_index: dict[int, Market] = {}  # market index -> the runner's market
+        self._armed: dict[str, int] = {}  # instrument -> its armed taker
+        from arbcore.execution.ticket import TICKET_PREFIX, TicketPlan  # ticket.py imports this module
+
+        self._prefix, self._plan = TICKET_PREFIX, TicketPlan
         self.mismatches = 0  # reservations the Python ledger refused after a Rust pass (never, if mirrored)
         self.accepted = 0
+        self.taken = 0  # of them, tickets the built-in taker started here (take)
         self.declined = 0
         self._build(books)
         self._mirror()
@@ -106,16 +114,17 @@ class FastPath:
             if v is None or book is None or venue not in book.venues:
                 continue
             r = m.rules
-            self._markets[(venue, inst)] = path.add_market(
+            i = self._markets[(venue, inst)] = path.add_market(
                 v, book.venue_index(venue), symbol=m.symbol, instrument=inst,
                 base=self._asset(m.base.name, m.base.decimals), quote=self._asset(m.quote.name, m.quote.decimals),
                 price_decimals=m.price_decimals, qty_decimals=m.qty_decimals, tick=r.tick, lot=r.lot,
                 min_qty=r.min_qty, max_qty=r.max_qty or 0, min_notional=r.min_notional, taker_fee=r.taker_fee or 0,
             )  # fmt: skip
+            self._by_index[i] = m
         for (bv, inst), b in self._markets.items():
             for (sv, inst2), s in self._markets.items():
                 if inst2 == inst and sv != bv:
-                    self._pairs[(bv, sv, inst)] = (b, s, books[inst], ex.clients[bv], ex.clients[sv])
+                    self._pairs[(bv, sv, inst)] = (b, s, books[inst])
 
     def _mirror(self) -> None:
         """Copy the ledger's and the risk gate's state in, and follow their changes."""
@@ -171,23 +180,33 @@ class FastPath:
         """Both legs of ``plan`` on the wire, or None (nothing sent, nothing changed: the caller
         runs the Python path). Returns the orders, their outcome tasks and when they left."""
         pair = self._pairs.get((plan.buy.venue, plan.sell.venue, plan.instrument))
-        if pair is None or self.ex.hook is not None:  # the crash tests drive the Python path's send moments
+        if pair is None or not self._ready():
             return None
-        if self.ex.risk.limits is not self._limits or self.runner.params is not self._params:
-            self._push_limits()  # frozen dataclasses: replaced, never changed in place
-        bi, si, book, cb, cs = pair
+        bi, si, book = pair
         out = self.path.prepare(ticket_id, book, bi, si, plan.qty, plan.buy_limit, plan.sell_limit, plan.reason)
         if out is None:
             self.declined += 1
             return None
+        return self._send(ticket_id, plan, out)
+
+    def _ready(self) -> bool:
+        """Whether a ticket may take this path now (and its limits are the current ones)."""
+        if self.ex.hook is not None:  # the crash tests drive the Python path's send moments
+            return False
+        if self.ex.risk.limits is not self._limits or self.runner.params is not self._params:
+            self._push_limits()  # frozen dataclasses: replaced, never changed in place
+        return True
+
+    def _send(self, ticket_id: str, plan: TicketPlan, prepared: Prepared) -> Sent | None:
+        record, buy_frame, sell_frame, buy_rid, sell_rid = prepared
         # a leg whose client is not ready now: the Python path paces it (a charge the first leg
         # took here stays spent: the limiter errs on the slow side)
+        cb, cs = self.ex.clients[plan.buy.venue], self.ex.clients[plan.sell.venue]
         tb = cb.fast_transport(plan.buy.symbol)
         ts = cs.fast_transport(plan.sell.symbol) if tb is not None else None
         if ts is None or tb is None:
             self.declined += 1
             return None
-        record, buy_frame, sell_frame, buy_rid, sell_rid = out
         self.ex.journal.store_record(record)
         tb.send(_TEXT, buy_frame)
         ts.send(_TEXT, sell_frame)
@@ -197,6 +216,40 @@ class FastPath:
         ex = self.ex
         sends = [start_now(ex.sent_by_path(buy, buy_rid, wire_ns)), start_now(ex.sent_by_path(sell, sell_rid, wire_ns))]
         return buy, sell, sends, wire_ns
+
+    # ---- the built-in taker ------------------------------------------------------------------
+
+    def arm_taker(self, instrument: str, min_edge_bps: float, cap: int | None, lots: Mapping[str, int]) -> bool:
+        """Let :meth:`take` decide for the built-in taker strategy on ``instrument`` (its
+        ``min_edge_bps``, its ``max_qty`` cap and the venues' lots as its configuration has them).
+        False when no pair of the instrument's venues can use this path."""
+        book = next((b for (_, _, inst), (_, _, b) in self._pairs.items() if inst == instrument), None)
+        if book is None:
+            return False
+        markets = [self._markets.get((v, instrument)) for v in book.venues]
+        lot_list = [lots.get(v, 0) for v in book.venues]
+        self._armed[instrument] = self.path.arm_taker(markets, min_edge_bps=min_edge_bps, cap=cap, lots=lot_list)
+        return True
+
+    def take(self, instrument: str, book: arbcore.ConsolidatedBook) -> Taken | int:
+        """After a read of ``book``: if the armed taker takes an opportunity and the order path
+        accepts it, its ticket with both legs on the wire: (plan, started, opportunities, records
+        the strategy looked at). Otherwise the number of opportunities (0: nothing for the
+        strategy) or -1 (not armed, or the Python route decides: the strategy, then the ticket)."""
+        armed = self._armed.get(instrument)
+        if armed is None or not self._ready():
+            return -1
+        t0 = time.perf_counter_ns()
+        out = self.path.take(armed, self._prefix, book)
+        if isinstance(out, int):
+            return out
+        ticket_id, record, bf, sf, brid, srid, bm, sm, qty, bl, sl, (reason, n, calls) = out
+        plan = self._plan(instrument, self._by_index[bm], self._by_index[sm], qty, bl, sl, reason)
+        sent = self._send(ticket_id, plan, (record, bf, sf, brid, srid))
+        if sent is None:
+            return -1
+        self.taken += 1
+        return plan, (ticket_id, sent, t0), n, calls
 
     def _book_keep(self, ticket_id: str, plan: TicketPlan) -> tuple[LiveOrder, LiveOrder]:
         """What the Python path does before sending, done after: the same intents, reservations

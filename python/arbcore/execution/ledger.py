@@ -160,6 +160,9 @@ class Ledger:
         #: called with (venue, asset name, available) after every change of a balance: the Rust
         #: order path keeps a copy of what is available (``execution/fast_path.py``)
         self.watch: Callable[[str, str, int], None] | None = None
+        #: how many events this ledger applied: a reconciliation compares it before and after
+        #: asking a venue (``Executor.reconcile_balances``)
+        self.changes = 0
 
     # ---- reading ----------------------------------------------------------------------------
 
@@ -496,6 +499,7 @@ class Ledger:
         self._emit(ev)
 
     def _emit(self, ev: LedgerEvent) -> None:
+        self.changes += 1
         if self._sink is not None:
             self._sink(ev)
         watch = self.watch

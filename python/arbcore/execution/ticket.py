@@ -19,7 +19,6 @@ attempts are legs of their own ("hedge1", "unwind1", ...), so a restart finds al
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import os
 import time
@@ -31,11 +30,12 @@ from typing import Protocol
 
 import orjson
 
+from arbcore._core import next_ticket_seq
 from arbcore.execution.amounts import Asset, buy_reservation, sell_reservation
 from arbcore.execution.eager import start_now
 from arbcore.execution.engine import Executor, LiveOrder
 from arbcore.execution.errors import LedgerError
-from arbcore.execution.fast_path import FastPath
+from arbcore.execution.fast_path import FastPath, Sent
 from arbcore.execution.intent_log import StagedTicket
 from arbcore.execution.orders import OrderType, Side, TimeInForce
 from arbcore.execution.pnl import TicketPnl
@@ -114,16 +114,20 @@ class TicketResult:
     pnl: TicketPnl | None = None  # realised net of fees, from the journaled fills, once it ended
 
 
+#: a ticket the order path started: (ticket id, its orders on the wire, perf_counter_ns of its decision)
+Started = tuple[str, Sent, int]
+
 #: how long after a ticket's orders left its staged records are written into SQLite
 FLUSH_DELAY_S = 0.001
 
-_ticket_seq = itertools.count(1)
-_run_tag = f"{os.getpid():x}{time.time_ns() // 1_000_000:x}"
+#: every ticket id starts with this: unique across runs (process id and start time)
+TICKET_PREFIX = f"T{os.getpid():x}{time.time_ns() // 1_000_000:x}-"
 
 
 def new_ticket_id() -> str:
-    """Unique across runs (process id and start time), ordered within one run."""
-    return f"T{_run_tag}-{next(_ticket_seq)}"
+    """Unique across runs, ordered within one run: the sequence is the Rust order path's too,
+    which numbers the tickets the built-in taker starts there (``FastPath.take``)."""
+    return f"{TICKET_PREFIX}{next_ticket_seq()}"
 
 
 def _on_grid(value: int, step: int) -> bool:
@@ -246,13 +250,19 @@ class TicketRunner:
 
     # ---- 2. both legs ----------------------------------------------------------------------------
 
-    async def execute(self, plan: TicketPlan) -> TicketResult:
-        t0 = time.perf_counter_ns()
-        ticket_id = new_ticket_id()
-        result = TicketResult(ticket_id, "refused")
+    async def execute(self, plan: TicketPlan, started: Started | None = None) -> TicketResult:
+        """Run a two-leg ticket. ``started``: one the order path already sent (``FastPath.take``:
+        its id, its orders on the wire, and when it was decided)."""
         risk = self.ex.risk
-        fast = self.fast
-        sent = None if fast is None else fast.send_pair(ticket_id, plan)
+        sent: Sent | None
+        if started is not None:
+            ticket_id, sent, t0 = started
+        else:
+            t0 = time.perf_counter_ns()
+            ticket_id = new_ticket_id()
+            fast = self.fast
+            sent = None if fast is None else fast.send_pair(ticket_id, plan)
+        result = TicketResult(ticket_id, "refused")
         if sent is not None:  # both legs are on the wire (fast_path.py)
             buy, sell, sends, wire_ns = sent
             result.decision_to_wire_ns = wire_ns - t0

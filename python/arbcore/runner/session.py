@@ -25,15 +25,16 @@ import arbcore
 from arbcore.execution.amounts import Asset
 from arbcore.execution.eager import start_now
 from arbcore.execution.engine import Executor
-from arbcore.execution.fast_path import FastPath
+from arbcore.execution.fast_path import FastPath, Taken
 from arbcore.execution.journal import Journal
 from arbcore.execution.orders import Side
 from arbcore.execution.residuals import load_residuals, net_residuals, sweep
 from arbcore.execution.risk import KillSwitch, RiskGate, RiskLimits
-from arbcore.execution.ticket import Market, TicketParams, TicketPlan, TicketResult, TicketRunner
+from arbcore.execution.ticket import Market, Started, TicketParams, TicketPlan, TicketResult, TicketRunner
 from arbcore.feed_client import FeedClient
 from arbcore.runner.config import Config, InstrumentConfig
 from arbcore.runner.plugins import FillEvent, Opportunity, StrategyHost, TicketProposal
+from arbcore.runner.strategies.taker import TakerStrategy
 from arbcore.sim.exchange import SimAccount, SimExchange, SimMarketSpec
 from arbcore.sim.fmt import places_of
 from arbcore.sim.market import SimMarket
@@ -238,6 +239,7 @@ class TradingSession:
         self.runner: TicketRunner | None = None
         self._tasks: set[asyncio.Future[None]] = set()
         self._in_flight: set[str] = set()  # instrument with a ticket in flight
+        self._taker: FastPath | None = None  # the order path deciding for the built-in taker
         self._accepting = False
         self._timer: asyncio.Task[None] | None = None
         self._feed_tasks: list[asyncio.Task[None]] = []
@@ -348,6 +350,7 @@ class TradingSession:
         self.runner = TicketRunner(self.executor, self.markets, self.view, self.ticket_params)
         if self.config.run.order_path == "rust":
             self.runner.fast = FastPath.build(self.runner, self.books)
+            self._arm_taker()
         notes += load_residuals(self.runner, self.journal)  # the sweeper flattens them once books are LIVE
         self._sync_book_balances()
         self.host.context.attach_books(self.books)
@@ -409,7 +412,15 @@ class TradingSession:
     def _on_read(self) -> None:
         if not self._accepting:
             return
+        taker = self._taker
         for name, book in self.books.items():
+            if taker is not None and name not in self._in_flight and not self.host.stopped:
+                got = taker.take(name, book)
+                if not isinstance(got, int):
+                    self._taken(name, book, got)
+                    continue
+                if got == 0:  # no opportunity: nothing for the strategy to see
+                    continue
             recs = book.opportunities()
             if not len(recs):
                 continue
@@ -424,6 +435,37 @@ class TradingSession:
             taken = {id(p.opportunity) for p in proposals} if proposals else ()
             now = time.time_ns()
             self.stats.recent_opportunities.extend([(now, o, id(o) in taken) for o in opps[-10:]])
+
+    def _taken(self, name: str, book: arbcore.ConsolidatedBook, taken: Taken) -> None:
+        """A ticket the built-in taker started in the order path (both legs on the wire): the
+        counts the Python route keeps, then the ticket followed as any other."""
+        plan, started, n, calls = taken
+        self._in_flight.add(name)
+        task = start_now(self._run_ticket(name, plan, started))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        host = self.host
+        host.calls += calls
+        host.proposals += 1
+        self.stats.opportunities += n
+        self.stats.proposals += 1
+        opps = Opportunity.from_book(book, book.opportunities())  # for the dashboard (the same records)
+        now = time.time_ns()
+        self.stats.recent_opportunities.extend([(now, o, k == calls - 1) for k, o in enumerate(opps)][-10:])
+
+    def _arm_taker(self) -> None:
+        """With the built-in taker strategy (not a subclass, not a copy in a file), the order path
+        decides on each read as the strategy would (``FastPath.take``; the strategy's params and
+        its configuration's lots), and the Python route only sees what it leaves."""
+        fast = None if self.runner is None else self.runner.fast
+        strategy = self.host.strategy
+        if fast is None or type(strategy) is not TakerStrategy:
+            return
+        armed = False
+        for name in self.books:
+            lots = {v: spec.lot for v, spec in self.host.context.instrument(name).venues.items()}
+            armed |= fast.arm_taker(name, strategy.min_edge_bps, strategy.max_qty.get(name), lots)
+        self._taker = fast if armed else None
 
     def submit(self, p: TicketProposal) -> None:
         """Turn a strategy's proposal into a ticket task (one ticket in flight per instrument)."""
@@ -452,11 +494,12 @@ class TradingSession:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run_ticket(self, instrument: str, plan: TicketPlan | tuple[Market, Side, int, int, str]) -> None:
+    async def _run_ticket(self, instrument: str, plan: TicketPlan | tuple[Market, Side, int, int, str],
+                          started: Started | None = None) -> None:  # fmt: skip
         assert self.runner is not None
         try:
             if isinstance(plan, TicketPlan):
-                result = await self.runner.execute(plan)
+                result = await self.runner.execute(plan, started)
             else:
                 result = await self.runner.execute_one(*plan)
         except Exception:
