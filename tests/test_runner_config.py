@@ -10,6 +10,7 @@ import pytest
 
 import arbcore
 from arbcore.runner.config import (
+    Config,
     ConfigFileError,
     default_config_text,
     env_errors,
@@ -186,3 +187,37 @@ def test_fsync_intents_reaches_the_journal(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.db", durable_intents=cfg.run.fsync_intents, intent_log=True)
     assert j._log is not None and j._log.fsync
     j.close()
+
+
+def test_run_cpu_pins_the_loop_and_gives_it_back(tmp_path: Path) -> None:
+    """``[run] cpu``: the engine's loop thread runs on that CPU while the session runs, and has
+    its CPUs back after ``stop``; a CPU the process may not use is refused, naming the field."""
+    import os
+
+    import uvloop
+
+    from arbcore.runner.plugins import load_strategy
+    from arbcore.runner.session import TradingSession
+    from engine_helpers import config_text
+
+    before = os.sched_getaffinity(0)
+    cpu = max(before)
+    text = config_text(["binance_spot", "okx"])
+    config = parse_toml(text.replace("[run]\n", f"[run]\ncpu = {cpu}\n", 1))
+    assert config.run.cpu == cpu and parse_toml(text).run.cpu is None
+
+    async def main(config: Config) -> set[int]:
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
+        try:
+            await s.start()
+            return os.sched_getaffinity(0)
+        finally:
+            await s.stop()
+
+    assert uvloop.run(main(config)) == {cpu}
+    assert os.sched_getaffinity(0) == before
+    with pytest.raises(ConfigFileError, match=r"run\.cpu"):
+        parse_toml(text.replace("[run]\n", "[run]\ncpu = -1\n", 1))
+    with pytest.raises(ConfigFileError, match=r"run\.cpu: CPU 4096 is not one this process may use"):
+        uvloop.run(main(parse_toml(text.replace("[run]\n", "[run]\ncpu = 4096\n", 1))))
+    assert os.sched_getaffinity(0) == before

@@ -3,7 +3,7 @@
 Layout (``examples/default.toml`` is a complete, commented example)::
 
     [run]            seed, journal, report_dir, dashboard_interval_ms, timer_ms, fsync_intents, busy_poll,
-                     order_path (all optional)
+                     order_path, cpu (all optional)
     [assets]         ASSET = decimals the ledger keeps it at, e.g. BTC = 8, USDT = 10
     [venues.NAME]    protocol, simulated, ws_url, rest_url, api_key_env, api_secret_env,
                      api_passphrase_env, [venues.NAME.balances] paper balances (ASSET = "decimal")
@@ -229,6 +229,10 @@ class RunConfig:
     # and written by arbcore._core.OrderPath in one call (execution/fast_path.py); "python": every
     # ticket takes the Python path (the same rules; for comparison, or to rule the Rust path out)
     order_path: str = "rust"
+    # the CPU the engine's event loop runs on (Linux sched_setaffinity), None: wherever the OS
+    # puts it. A core of its own keeps the processes it wakes (another program, a local venue
+    # simulator) from taking its CPU between the two legs' writes, and its caches warm
+    cpu: int | None = None
 
 
 @dataclass(frozen=True)
@@ -472,6 +476,7 @@ _RUN_KEYS = {
     "fsync_intents",
     "busy_poll",
     "order_path",
+    "cpu",
 }
 _TOP_KEYS = {"run", "assets", "venues", "instruments", "risk", "strategy", "execution"}
 
@@ -511,6 +516,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
         fsync_intents=p.boolean(run_t, "fsync_intents", "run.fsync_intents", False),
         busy_poll=p.boolean(run_t, "busy_poll", "run.busy_poll", False),
         order_path=_order_path(p.string(run_t, "order_path", "run.order_path"), errors),
+        cpu=p.integer(run_t, "cpu", "run.cpu", -1, lo=0) if "cpu" in run_t else None,
     )
 
     # [assets]

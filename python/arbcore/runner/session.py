@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -32,7 +33,7 @@ from arbcore.execution.residuals import load_residuals, net_residuals, sweep
 from arbcore.execution.risk import KillSwitch, RiskGate, RiskLimits
 from arbcore.execution.ticket import Market, Started, TicketParams, TicketPlan, TicketResult, TicketRunner
 from arbcore.feed_client import FeedClient
-from arbcore.runner.config import Config, InstrumentConfig
+from arbcore.runner.config import Config, ConfigFileError, InstrumentConfig
 from arbcore.runner.plugins import FillEvent, Opportunity, StrategyHost, TicketProposal
 from arbcore.runner.strategies.taker import TakerStrategy
 from arbcore.sim.exchange import SimAccount, SimExchange, SimMarketSpec
@@ -240,6 +241,7 @@ class TradingSession:
         self._tasks: set[asyncio.Future[None]] = set()
         self._in_flight: set[str] = set()  # instrument with a ticket in flight
         self._taker: FastPath | None = None  # the order path deciding for the built-in taker
+        self._unpinned: set[int] | None = None  # the CPUs this thread had before [run] cpu pinned it
         self._accepting = False
         self._timer: asyncio.Task[None] | None = None
         self._feed_tasks: list[asyncio.Task[None]] = []
@@ -315,6 +317,7 @@ class TradingSession:
 
     async def start(self) -> list[str]:
         """Start venues, clients and feeds; recover from the journal. Returns recovery notes."""
+        self._pin()
         self._build_sims()
         self._build_books()
         if self.sims is not None:
@@ -381,6 +384,21 @@ class TradingSession:
                                     iv.maker_fee.rate, iv.taker_fee.rate)  # fmt: skip
                 self.markets[(vname, inst.name)] = Market(vname, sym, inst.name, inst.base, inst.quote, r)
 
+    def _pin(self) -> None:
+        """``[run] cpu``: this thread (the event loop's; threads it starts later inherit it) on
+        that CPU until :meth:`stop`."""
+        cpu = self.config.run.cpu
+        if cpu is None:
+            return
+        if not hasattr(os, "sched_setaffinity"):
+            raise ConfigFileError(self.config.source, ["run.cpu: pinning needs Linux (sched_setaffinity)"])
+        allowed = os.sched_getaffinity(0)
+        if cpu not in allowed:
+            raise ConfigFileError(self.config.source, [f"run.cpu: CPU {cpu} is not one this process may use "
+                                                       f"({', '.join(map(str, sorted(allowed)))})"])  # fmt: skip
+        self._unpinned = allowed
+        os.sched_setaffinity(0, {cpu})
+
     async def stop(self) -> None:
         """Stop taking tickets, let in-flight ones finish, cancel open orders, close everything."""
         self._accepting = False
@@ -406,6 +424,9 @@ class TradingSession:
             await self.sims.stop()
         if self.journal is not None:
             self.journal.close()
+        if self._unpinned is not None:
+            os.sched_setaffinity(0, self._unpinned)
+            self._unpinned = None
 
     # ---- the hot path -------------------------------------------------------------------------
 
