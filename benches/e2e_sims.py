@@ -2,7 +2,8 @@
 as a real venue is another machine: its CPU work is neither the engine's nor the other venue's
 (one process for both would read the second order only after handling the first completely).
 
-Usage: python e2e_sims.py CONFIG.toml OUT.json, CONFIG listing one simulated venue. Starts the
+Usage: python e2e_sims.py CONFIG.toml OUT.json [CPUS], CONFIG listing one simulated venue, CPUS
+the CPUs to run on ("1" or "1,2"; default: any), away from the engine's. Starts the
 `SimCluster` of the config, writes the endpoints, the account keys and a control port to OUT.json
 (atomically), then serves until ``stop``, SIGTERM, EOF on stdin or the parent's death.
 
@@ -223,4 +224,6 @@ async def main(config_path: str, out: str) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 3 and sys.argv[3]:
+        os.sched_setaffinity(0, {int(c) for c in sys.argv[3].split(",")})
     uvloop.run(main(sys.argv[1], sys.argv[2]))

@@ -9,6 +9,12 @@ clock for all three processes, so the simulators' stamps and the engine's compar
 simulators hold their mids (two processes would each walk their own and cross now and then); their
 books still change every ``sim_interval_ms``, so they stay LIVE.
 
+The engine runs pinned to one CPU (``[run] cpu``), the simulators' processes to the others (on a
+2-core host: both on the second core), as a low-latency deployment runs it: unpinned, the kernel
+now and then wakes the simulator that reads the first leg on the engine's core, which then waits
+for that simulator's whole order handling (~300 µs of Python) before it writes the second leg
+(the ``unpinned`` rows measure exactly that).
+
 - **Tick to order** (the headline, ``engine``): a simulated venue sends one book frame that opens a
   cross-venue spread; the engine decodes it, detects, asks the strategy, validates, reserves,
   journals both intents and sends both IOC legs; each simulated venue stamps an order when the
@@ -37,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -66,6 +73,10 @@ VENUES = ["binance_spot", "okx"]
 #: benches/e2e_sims.py)
 SIM_INTERVAL_MS = 500
 CONFIG = config_text(VENUES, auto_trade=True, sim_interval_ms=SIM_INTERVAL_MS)
+_CPUS = sorted(os.sched_getaffinity(0))
+#: the engine's CPU and the simulators' (None / "": not pinned, a host with one CPU)
+ENGINE_CPU = _CPUS[0] if len(_CPUS) > 1 else None
+SIM_CPUS = ",".join(map(str, _CPUS[1:])) if len(_CPUS) > 1 else ""
 
 
 def pct(xs: list[int], q: float) -> float:
@@ -98,13 +109,13 @@ class VenueSim:
     used from a worker thread, so the engine's loop is idle while a jump's frame and orders
     travel). ``start`` only launches it; ``connect`` waits for its endpoints."""
 
-    def __init__(self, tmp: Path, venue: str) -> None:
+    def __init__(self, tmp: Path, venue: str, cpus: str) -> None:
         self.venue = venue
         cfg, self.eps = tmp / f"e2e-sims-{venue}.toml", tmp / f"e2e-sims-{venue}.json"
         cfg.write_text(config_text([venue], auto_trade=True, sim_interval_ms=SIM_INTERVAL_MS))
         self.eps.unlink(missing_ok=True)  # a previous run's endpoints (each variant starts its own simulators)
         # stdin is a pipe the child watches: it exits on EOF, i.e. when this process is gone
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "e2e_sims.py"), str(cfg), str(self.eps)],
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "e2e_sims.py"), str(cfg), str(self.eps), cpus],
                                      stdin=subprocess.PIPE)  # fmt: skip
         self.sock: socket.socket | None = None
 
@@ -157,11 +168,11 @@ class Sims:
     """The two simulated venues, one process each: binance_spot (whose ask the engine takes) and
     okx (whose bid jumps over it)."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, cpus: str) -> None:
         self.procs: dict[str, VenueSim] = {}
         try:
             for v in VENUES:
-                self.procs[v] = VenueSim(tmp, v)
+                self.procs[v] = VenueSim(tmp, v, cpus)
             end = time.monotonic() + 30
             self.endpoints = {v: p.connect(end) for v, p in self.procs.items()}
         except BaseException:
@@ -191,16 +202,21 @@ class Sims:
             p.close()
 
 
-async def tick_to_order(tmp: Path, *, busy_poll: bool = False) -> tuple[list[int], list[int], list[int], int]:
+async def tick_to_order(
+    tmp: Path, *, busy_poll: bool = False, pinned: bool = True
+) -> tuple[list[int], list[int], list[int], int]:
     """Simulators in their own processes, one per venue: (frame to both orders received, frame
     to both orders accepted, decision to wire, spoiled). ``busy_poll``: the engine runs with
-    ``[run] busy_poll``."""
+    ``[run] busy_poll``; ``pinned``: the engine on ``ENGINE_CPU`` (``[run] cpu``), the simulators
+    on the others."""
     loop = asyncio.get_running_loop()
-    sims = Sims(tmp)
+    pin = pinned and ENGINE_CPU is not None
+    sims = Sims(tmp, SIM_CPUS if pin else "")
     try:
-        config = parse_toml(CONFIG.replace("[run]\n", "[run]\nbusy_poll = true\n", 1) if busy_poll else CONFIG)
+        run = ("busy_poll = true\n" if busy_poll else "") + (f"cpu = {ENGINE_CPU}\n" if pin else "")
+        config = parse_toml(CONFIG.replace("[run]\n", "[run]\n" + run, 1))
         assert config.run.busy_poll is busy_poll
-        name = "bench-journal-busy.sqlite" if busy_poll else "bench-journal-ext.sqlite"
+        name = f"bench-journal-{'busy' if busy_poll else 'ext'}-{'pinned' if pin else 'free'}.sqlite"
         s = TradingSession(config, load_strategy(None, config), journal_path=tmp / name,
                            external=sims.endpoints)  # fmt: skip
         await s.start()
@@ -342,6 +358,7 @@ def test_e2e_latency(tmp_path: Path) -> None:
         echo = await echo_floor()
         engine, accepted, d2w, spoiled = await tick_to_order(tmp_path)
         bp_engine, bp_accepted, bp_d2w, bp_spoiled = await tick_to_order(tmp_path, busy_poll=True)
+        up_engine, up_accepted, up_d2w, up_spoiled = await tick_to_order(tmp_path, pinned=False)
         ip_engine, ip_accepted, ip_d2w, ip_spoiled = await tick_to_order_in_process(tmp_path)
         py_engine, py_accepted, py_d2w, py_spoiled = await tick_to_order_in_process(tmp_path, "python")
         echo2 = await echo_floor()
@@ -353,13 +370,22 @@ def test_e2e_latency(tmp_path: Path) -> None:
             "rounds": ROUNDS,
             "spoiled_rounds": spoiled,
             "sims": "separate processes, one per venue",
+            "pinning": f"engine on CPU {ENGINE_CPU}, simulators on {SIM_CPUS or 'any'}",
+            "unpinned": {
+                "engine": summary(up_engine),
+                "accepted": summary(up_accepted),
+                "decision_to_wire": summary(up_d2w),
+                "rounds": ROUNDS,
+                "spoiled_rounds": up_spoiled,
+                "sims": "separate processes, one per venue; no process pinned to a CPU",
+            },
             "busy_poll": {
                 "engine": summary(bp_engine),
                 "accepted": summary(bp_accepted),
                 "decision_to_wire": summary(bp_d2w),
                 "rounds": ROUNDS,
                 "spoiled_rounds": bp_spoiled,
-                "sims": "separate processes, one per venue; the engine with [run] busy_poll = true",
+                "sims": "separate processes, one per venue; the engine with [run] busy_poll = true (pinned)",
             },
             "in_process": {
                 "engine": summary(ip_engine),
@@ -386,6 +412,9 @@ def test_e2e_latency(tmp_path: Path) -> None:
                 "decision_to_wire": "inside the engine: ticket decision -> both orders handed to their sockets",
                 "busy_poll": "the same rounds and figures with the engine's loop polling instead of sleeping "
                 "([run] busy_poll: one core at 100%)",
+                "pinning": "the engine's loop runs on one CPU ([run] cpu), the simulators' processes on the others",
+                "unpinned": "the same rounds and figures with no process pinned: the OS may run a simulator woken "
+                "by the first leg on the engine's core before the engine writes the second",
                 "in_process": "the same rounds and figures with the simulators in the engine's process and loop "
                 "(the engine also pays for their work; for comparison only)",
                 "python_path": "the in_process rounds with [run] order_path = python: every ticket checked, "
@@ -400,6 +429,7 @@ def test_e2e_latency(tmp_path: Path) -> None:
     assert result["engine"]["n"] >= ROUNDS * 0.9, result
     assert result["in_process"]["engine"]["n"] >= ROUNDS * 0.9, result
     assert result["busy_poll"]["engine"]["n"] >= ROUNDS * 0.9, result
+    assert result["unpinned"]["engine"]["n"] >= ROUNDS * 0.9, result
     assert result["python_path"]["engine"]["n"] >= ROUNDS * 0.9, result
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(result, indent=1))

@@ -197,6 +197,10 @@ class FeedClient:
         code = self.feed.on_frame(data, recv)
         if code in (_core.FRAME_APPLIED_TOP, _core.FRAME_SYNCED, _core.FRAME_RESYNC):
             self._dirty = True
+        if last_in_buffer and self._dirty:
+            # detection (and the strategy, maybe a ticket) first: the bookkeeping below can wait
+            self._dirty = False
+            self._mark_dirty()
         if code >= _core.FRAME_APPLIED and code <= _core.FRAME_SYNCED:
             ref = self.feed.last_book()
             if ref is not None:
@@ -214,9 +218,6 @@ class FeedClient:
             if len(self.errors) < 100:
                 self.errors.append(err)
             log.warning("%s: %s", self.spec.name, err)
-        if last_in_buffer and self._dirty:
-            self._dirty = False
-            self._mark_dirty()
 
     def _mark_dirty(self) -> None:
         """Run the per-read callback (detection, strategy). Its failure is reported, never allowed

@@ -198,19 +198,28 @@ class FastPath:
         return True
 
     def _send(self, ticket_id: str, plan: TicketPlan, prepared: Prepared) -> Sent | None:
-        record, buy_frame, sell_frame, buy_rid, sell_rid = prepared
+        wire_ns = self._write(plan.buy, plan.sell, prepared)
+        return None if wire_ns is None else self._sent(ticket_id, plan, prepared, wire_ns)
+
+    def _write(self, buy: Market, sell: Market, prepared: Prepared) -> int | None:
+        """The record stored and both frames written (when they left), or None: nothing written."""
+        record, buy_frame, sell_frame, _, _ = prepared
         # a leg whose client is not ready now: the Python path paces it (a charge the first leg
         # took here stays spent: the limiter errs on the slow side)
-        cb, cs = self.ex.clients[plan.buy.venue], self.ex.clients[plan.sell.venue]
-        tb = cb.fast_transport(plan.buy.symbol)
-        ts = cs.fast_transport(plan.sell.symbol) if tb is not None else None
+        clients = self.ex.clients
+        tb = clients[buy.venue].fast_transport(buy.symbol)
+        ts = clients[sell.venue].fast_transport(sell.symbol) if tb is not None else None
         if ts is None or tb is None:
             self.declined += 1
             return None
         self.ex.journal.store_record(record)
         tb.send(_TEXT, buy_frame)
         ts.send(_TEXT, sell_frame)
-        wire_ns = time.perf_counter_ns()
+        return time.perf_counter_ns()
+
+    def _sent(self, ticket_id: str, plan: TicketPlan, prepared: Prepared, wire_ns: int) -> Sent:
+        """Both legs are out: follow them (the Python path's bookkeeping, after the fact)."""
+        _, _, _, buy_rid, sell_rid = prepared
         self.accepted += 1
         buy, sell = self._book_keep(ticket_id, plan)
         ex = self.ex
@@ -244,12 +253,13 @@ class FastPath:
         if isinstance(out, int):
             return out
         ticket_id, record, bf, sf, brid, srid, bm, sm, qty, bl, sl, (reason, n, calls) = out
-        plan = self._plan(instrument, self._by_index[bm], self._by_index[sm], qty, bl, sl, reason)
-        sent = self._send(ticket_id, plan, (record, bf, sf, brid, srid))
-        if sent is None:
+        buy, sell, prepared = self._by_index[bm], self._by_index[sm], (record, bf, sf, brid, srid)
+        wire_ns = self._write(buy, sell, prepared)
+        if wire_ns is None:
             return -1
         self.taken += 1
-        return plan, (ticket_id, sent, t0), n, calls
+        plan = self._plan(instrument, buy, sell, qty, bl, sl, reason)
+        return plan, (ticket_id, self._sent(ticket_id, plan, prepared, wire_ns), t0), n, calls
 
     def _book_keep(self, ticket_id: str, plan: TicketPlan) -> tuple[LiveOrder, LiveOrder]:
         """What the Python path does before sending, done after: the same intents, reservations
