@@ -179,6 +179,12 @@ E2E_PYTHON_ROWS = {
     "accepted": "Python order path, simulators in process: frame -> both orders accepted",
     "decision_to_wire": "Python order path, simulators in process: ticket decision -> both orders handed to sockets",
 }
+#: (e) rows of the same rounds with no process pinned to a CPU
+E2E_UNPINNED_ROWS = {
+    "engine": "unpinned: frame -> both order frames received",
+    "accepted": "unpinned: frame -> both orders accepted",
+    "decision_to_wire": "unpinned: ticket decision -> both orders handed to sockets",
+}
 #: (e) rows of the engine run with ``[run] busy_poll`` (one process per simulated venue)
 E2E_BUSY_ROWS = {
     "engine": "engine with busy_poll: frame -> both order frames received",
@@ -444,17 +450,21 @@ def issue6(
             "machine: their parsing, matching and publishing is not the engine's work, and one venue's work does not "
             "delay the other's reading of its order (as one process for both did). The engine runs in the bench's "
             "process; all three read the same monotonic clock. The simulators hold their mids (two processes would "
-            "walk apart and cross on their own); their books still change every step, so they stay LIVE. Three "
-            "processes share this machine's cores (2 here): the second venue can still read its order late when "
-            "the first venue's work holds the other core.",
+            "walk apart and cross on their own); their books still change every step, so they stay LIVE. The "
+            "engine's loop is pinned to one CPU (`[run] cpu`) and the simulators' processes to the others, as a "
+            "low-latency host runs it (the unpinned rows: no pinning). With 2 cores here both simulators share "
+            "one: the second venue reads its order only after the first venue's handling of its own (~300 µs "
+            "of Python), which is in the headline and is not the engine's time.",
             "",
             "| path | p50 | p99 | p99.9 |",
             "| --- | --- | --- | --- |",
         ]
         busy = e2e.get("busy_poll") or {}
+        unpinned = e2e.get("unpinned") or {}
         in_process = e2e.get("in_process") or {}
         python_path = e2e.get("python_path") or {}
         for block, labels, suffix in ((e2e, E2E_ROWS, ""), (busy, E2E_BUSY_ROWS, ""),
+                                      (unpinned, E2E_UNPINNED_ROWS, " (comparison)"),
                                       (in_process, E2E_IN_PROCESS_ROWS, " (comparison)"),
                                       (python_path, E2E_PYTHON_ROWS, " (baseline)")):  # fmt: skip
             for k, label in labels.items():
@@ -487,8 +497,7 @@ def issue6(
                 "The busy_poll rows run the same rounds against the same per-venue simulator processes with the engine "
                 "configured `[run] busy_poll = true`: its loop polls the sockets with a zero timeout instead of "
                 "sleeping in epoll, so the core it runs on never idles between frames (and stays at 100%). "
-                "On this 2-core machine the spinning engine shares the cores with the two simulator processes; "
-                "on a host it should have a core of its own. "
+                "Pinned as the headline: the spinning engine has its core, both simulators share the other. "
                 f"Spoiled rounds: {busy.get('spoiled_rounds', '?')} of {busy.get('rounds', '?')}.",
             ]
         if "accepted" in e2e:
@@ -499,12 +508,22 @@ def issue6(
                 "reaches `SimExchange.submit`, after the simulator parsed the request, verified its signature "
                 "and found the account. The difference is the simulators' own work, not the engine's.",
             ]
-        skip = (*E2E_ROWS, "definitions", "in_process", "python_path", "busy_poll", "sims")
+        if unpinned:
+            lines += [
+                "",
+                "The unpinned rows run the same rounds with no process pinned: the kernel may then run the simulator "
+                "that the first leg's write woke on the engine's core, and the engine writes the second leg only "
+                "once that simulator has handled its order. "
+                f"Spoiled rounds: {unpinned.get('spoiled_rounds', '?')} of {unpinned.get('rounds', '?')}.",
+            ]
+        skip = (*E2E_ROWS, "definitions", "in_process", "python_path", "busy_poll", "unpinned", "sims", "pinning")
         other = {k: v for k, v in e2e.items() if k not in skip}
         if other:
             lines.append(f"\nOther fields: `{json.dumps(other, sort_keys=True)}`")
 
-    lines += notes(c_ratio, a_ratio, d_added, d_info=d_info, rust_cross=rust_cross, rust_nocross=rust_nocross, e2e=e2e)
+    take = (find(pytest, r"test_order_path_take\[0\.0\]"), find(pytest, r"test_order_path_take\[0\.02\]"))
+    lines += notes(c_ratio, a_ratio, d_added, d_info=d_info, rust_cross=rust_cross, rust_nocross=rust_nocross, e2e=e2e,
+                   take=take)  # fmt: skip
     if guard:
         lines += [
             "",
@@ -538,8 +557,10 @@ def notes(
     rust_cross: Result | None,
     rust_nocross: Result | None,
     e2e: dict[str, Any] | None,
+    take: tuple[Result | None, Result | None] = (None, None),
 ) -> list[str]:
     out = ["", "### Where a figure falls short, and why", ""]
+    take_hot, take_cold = take
     if c_ratio is not None and c_ratio < 10:
         out += [
             f"- **(c) {c_ratio:.1f}x, not 10x.** Nautilus' per-message path is mostly Python: `orjson.loads`, text to "
@@ -602,6 +623,9 @@ def notes(
         bp = e2e.get("busy_poll") or {}
         bp_d2w = bp.get("decision_to_wire", {}).get("p50_us")
         bp_engine = bp.get("engine", {}).get("p50_us")
+        up = e2e.get("unpinned") or {}
+        up_d2w = up.get("decision_to_wire", {}).get("p50_us")
+        up_engine = up.get("engine", {}).get("p50_us")
         if above > 20:
             out += [
                 f"- **(e) {above:,.0f} µs above the echo floor, not <= 20 µs** (frame to both order frames "
@@ -618,10 +642,12 @@ def notes(
                     else ""
                 )
                 + ")"
-                + ". Since this run the ticket's order path is Rust (`rust/orders/`, `execution/fast_path.py`): "
-                "one call checks both legs (venue rules, books, risk limits, funds on a copy of the ledger), "
-                "builds the intent record and both signed frames; Python stores the record, takes each "
-                "venue's rate-limit charge and writes the two frames, and books the ticket after they left."
+                + ". The built-in taker now decides in the order path: on the read of a book frame one Rust call "
+                "(`OrderPath.take`) refreshes the detector, applies the taker's rule (the Python strategy's, "
+                "checked equal on random books), checks both legs (venue rules, books, risk limits, funds on a "
+                "copy of the ledger) and returns the intent record and both signed frames; Python takes each "
+                "venue's rate-limit charge, stores the record, writes both frames, and only then builds the "
+                "ticket's objects. Decision to wire is stamped before that call."
                 + (
                     f" In the same run, with the simulators in the engine's process, decision to wire is "
                     f"{float(ip_d2w):,.0f} µs p50 on the Rust path against {float(py_d2w):,.0f} µs on the Python "
@@ -631,17 +657,24 @@ def notes(
                     else ""
                 )
                 + (
-                    f" With `[run] busy_poll` (the engine's loop never sleeps, its core never idles) decision to "
-                    f"wire is {float(bp_d2w):,.0f} µs p50 and frame to both orders received {float(bp_engine):,.0f} µs."
-                    if bp_d2w and bp_engine
+                    f" With `[run] busy_poll` decision to wire is {float(bp_d2w):,.0f} µs p50 and frame to both "
+                    f"orders received {float(bp_engine):,.0f} µs; unpinned, {float(up_d2w):,.0f} µs and "
+                    f"{float(up_engine):,.0f} µs."
+                    if bp_d2w and bp_engine and up_d2w and up_engine
                     else ""
                 )
-                + " What remains, measured in place with cold caches (the process idles between tickets): the "
-                "Rust call ~20 µs (two SHA-1 ids, one HMAC-SHA256, the record), the two clients' rate-limit "
-                "charges in Python ~35 µs, the intent-log store ~25 µs, the two socket writes ~25 µs; and "
-                "before the decision, frame to strategy to ticket ~170 µs of Python (the strategy plug-in's "
-                "opportunity objects and proposal). Next: the rate-limit windows and the intent store in the "
-                "Rust call, and a built-in strategy that decides in Rust for the headline figure.",
+                + (
+                    f" Most of the rest is cold caches: the same Rust call takes {fmt_ns(take_hot.median_ns)} back "
+                    f"to back and {fmt_ns(take_cold.median_ns)} after 20 ms idle (`test_order_path_take`), and "
+                    "the Python steps around it (two rate-limit charges, the intent-log store, two socket writes) "
+                    "pay the same way between opportunities."
+                    if take_hot is not None and take_cold is not None
+                    else ""
+                )
+                + " And in the headline, not the engine's: both simulators share the second core, so the second "
+                "venue reads its order after the first venue's handling of its own. Next: the rate-limit "
+                "windows and the intent store inside the Rust call, and keeping the path warm between "
+                "opportunities.",
             ]
     return out if len(out) > 3 else []
 

@@ -1,0 +1,63 @@
+"""The order path's one Rust call for the built-in taker (``OrderPath.take``): after a book change
+that opens a spread, refresh the detector, decide, check both legs (rules, books, risk, funds),
+build the intent record and both signed frames (Binance HMAC-SHA256, OKX), return them.
+
+Timed: the call alone, on a standalone book and path (``tests/test_order_path.py _taker_rig``),
+back to back (``gap_s=0``: caches hot) and after the thread slept ``gap_s`` (caches as cold as
+an engine's between opportunities: the same instructions, much of them no longer cached). The
+difference is why the e2e figures sit far above the sum of hot micro-benchmarks.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from test_order_path import _taker_rig
+
+ROUNDS = 200
+
+
+class TakeBench:
+    def __init__(self, gap_s: float) -> None:
+        self.gap_s = gap_s
+        self.path, self.book, markets = _taker_rig()
+        self.armed = self.path.arm_taker(markets, min_edge_bps=0.0, cap=None, lots=[100, 100])
+        now = time.time_ns()
+        asks = [(5_000_000 + 10 * i, 1_000_000) for i in range(1, 20)]
+        bids = [(5_010_000 - 10 * i, 1_000_000) for i in range(1, 20)]
+        self.book.apply_snapshot("binance_spot", [(p - 20_000, q) for p, q in bids], asks, seq=1, venue_ts=now,
+                                 recv_ts=now)  # fmt: skip
+        self.book.apply_snapshot("okx", bids, [(p + 20_000, q) for p, q in asks], seq=1, venue_ts=now, recv_ts=now)
+        self.seq = 1
+        self.taken = 0
+
+    def setup(self) -> None:
+        """Untimed: a delta on okx's best bid (the detector has a changed pair to refresh), then the gap."""
+        self.seq += 1
+        now = time.time_ns()
+        self.book.apply_deltas("okx", np.array([0], dtype=np.uint8), np.array([5_009_990], dtype=np.uint64),
+                               np.array([1_000_000 + self.seq % 7], dtype=np.uint64), seq=self.seq, venue_ts=now,
+                               recv_ts=now)  # fmt: skip
+        if self.gap_s:
+            time.sleep(self.gap_s)
+
+    def take(self) -> None:
+        out = self.path.take(self.armed, "T-", self.book)
+        self.taken += not isinstance(out, int)
+
+
+@pytest.mark.parametrize("gap_s", [0.0, 0.02])
+def test_order_path_take(benchmark: Any, gap_s: float) -> None:
+    b = TakeBench(gap_s)
+    benchmark.pedantic(b.take, setup=b.setup, rounds=ROUNDS, warmup_rounds=5, iterations=1)
+    assert b.taken == ROUNDS + 5  # every call started a ticket: the timed work is the whole path
+    path = f"Rust OrderPath.take, {'back to back' if not gap_s else f'{gap_s * 1000:.0f} ms idle before each'}"
+    benchmark.extra_info.update(workload="order_path_take", gap_s=gap_s, path=path)
