@@ -2,7 +2,9 @@
 
 Usage: python crash_engine.py CONFIG.toml ENDPOINTS.json JOURNAL CRASH_AT TICKETS
 CRASH_AT is "send" (intent journaled, order not yet sent), "sent" (order on the wire, no answer
-yet: the test makes the venue answer late), "fill" (one fill applied) or "none". The process
+yet: the test makes the venue answer late), "fill" (one fill applied), "wire" (the Rust order path
+just wrote both legs: the intent record it built is in the intent log, nothing of the ticket in
+SQLite, no order followed yet) or "none". The process
 SIGKILLs itself at the first such moment of its last ticket. With "none" it starts (which runs
 restart reconciliation), prints one JSON line with what it found and its ledger, and exits.
 """
@@ -15,12 +17,14 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from arbcore.execution.engine import LiveOrder
+from arbcore.execution.fast_path import FastPath
 from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import SimEndpoint, TradingSession
@@ -56,7 +60,18 @@ async def main(config_path: str, eps_path: str, journal: str, crash_at: str, tic
             else:
                 die()
 
-    s.executor.hook = hook
+    if crash_at == "wire":  # the Rust order path (a hook would send tickets the Python way)
+        write = FastPath._write
+
+        def write_then_die(self: FastPath, *a: Any) -> int | None:
+            wire_ns = write(self, *a)
+            if wire_ns is not None and count == tickets:
+                die()
+            return wire_ns
+
+        FastPath._write = write_then_die  # type: ignore[method-assign]
+    else:
+        s.executor.hook = hook
     for k in range(1, tickets + 1):
         count = k
         buy, sell = (venues[0], venues[1]) if k % 2 else (venues[1], venues[0])

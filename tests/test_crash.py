@@ -7,7 +7,8 @@ The simulated venues run in their own process (`crash_sims.py`) so they outlive 
 - "send": the intent is journaled, the order not yet handed to the socket;
 - "sent": the order is on the wire and the venue executes it, but its answer comes late (the
   venue is told to ack slowly), so the engine dies not knowing the outcome;
-- "fill": one fill of the ticket has been journaled and applied, the other leg may be in flight.
+- "fill": one fill of the ticket has been journaled and applied, the other leg may be in flight;
+- "wire" (Rust order path, Binance and OKX): both legs written, nothing of the ticket in SQLite.
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ def _post(url: str) -> None:
 @pytest.mark.parametrize("pair", PAIRS, ids=["-".join(p) for p in PAIRS])
 @pytest.mark.parametrize("moment", ["send", "sent", "fill"])
 def test_sigkill_mid_ticket_then_recover(pair: tuple[str, str], moment: str, tmp_path: Path) -> None:
+    _crash_and_recover(pair, moment, tmp_path)
+
+
+def test_sigkill_right_after_the_rust_order_path_wrote_both_legs(tmp_path: Path) -> None:
+    """The Rust order path's own moment: its intent record (built in Rust) stored, both frames
+    written, the process gone before any Python bookkeeping or SQLite write of the ticket. The
+    restart imports the record, finds both orders at the venues, and the ledger ends equal."""
+    _crash_and_recover(("binance_spot", "okx"), "wire", tmp_path)
+
+
+def _crash_and_recover(pair: tuple[str, str], moment: str, tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(config_text(list(pair), leg_timeout_ms=800))
     eps = tmp_path / "eps.json"
@@ -70,7 +82,7 @@ def test_sigkill_mid_ticket_then_recover(pair: tuple[str, str], moment: str, tmp
             before = {o.client_order_id: o for o in j.orders()}
         assert before, "nothing was journaled before the crash"
         assert in_sqlite <= before.keys()
-        if moment == "send":  # the last ticket was only in the intent log: its import is what finds it
+        if moment in ("send", "wire"):  # the last ticket was only in the intent log: its import is what finds it
             assert in_sqlite < before.keys()
         restarted = subprocess.run([*engine, "none", "0"], capture_output=True, text=True, timeout=60, check=False)
         assert restarted.returncode == 0, restarted.stderr[-3000:]
