@@ -5,7 +5,9 @@ build the intent record and both signed frames (Binance HMAC-SHA256, OKX), retur
 Timed: the call alone, on a standalone book and path (``tests/test_order_path.py _taker_rig``),
 back to back (``gap_s=0``: caches hot) and after the thread slept ``gap_s`` (caches as cold as
 an engine's between opportunities: the same instructions, much of them no longer cached). The
-difference is why the e2e figures sit far above the sum of hot micro-benchmarks.
+difference is why the e2e figures sit far above the sum of hot micro-benchmarks. ``warm_ms``: the
+same 20 ms idle, with ``OrderPath.warm`` (the path's dry run, ``[run] keep_warm_ms``) every
+``warm_ms`` of it.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ ROUNDS = 200
 
 
 class TakeBench:
-    def __init__(self, gap_s: float) -> None:
+    def __init__(self, gap_s: float, warm_ms: float = 0) -> None:
         self.gap_s = gap_s
+        self.warm_ms = warm_ms
         self.path, self.book, markets = _taker_rig()
         self.armed = self.path.arm_taker(markets, min_edge_bps=0.0, cap=None, lots=[100, 100])
         now = time.time_ns()
@@ -46,7 +49,12 @@ class TakeBench:
         self.book.apply_deltas("okx", np.array([0], dtype=np.uint8), np.array([5_009_990], dtype=np.uint64),
                                np.array([1_000_000 + self.seq % 7], dtype=np.uint64), seq=self.seq, venue_ts=now,
                                recv_ts=now)  # fmt: skip
-        if self.gap_s:
+        if self.gap_s and self.warm_ms:
+            end = time.monotonic() + self.gap_s
+            while time.monotonic() < end:
+                time.sleep(self.warm_ms / 1000)
+                self.path.warm(self.armed, self.book)
+        elif self.gap_s:
             time.sleep(self.gap_s)
 
     def take(self) -> None:
@@ -54,10 +62,11 @@ class TakeBench:
         self.taken += not isinstance(out, int)
 
 
-@pytest.mark.parametrize("gap_s", [0.0, 0.02])
-def test_order_path_take(benchmark: Any, gap_s: float) -> None:
-    b = TakeBench(gap_s)
+@pytest.mark.parametrize(("gap_s", "warm_ms"), [(0.0, 0), (0.02, 0), (0.02, 1)])
+def test_order_path_take(benchmark: Any, gap_s: float, warm_ms: float) -> None:
+    b = TakeBench(gap_s, warm_ms)
     benchmark.pedantic(b.take, setup=b.setup, rounds=ROUNDS, warmup_rounds=5, iterations=1)
     assert b.taken == ROUNDS + 5  # every call started a ticket: the timed work is the whole path
-    path = f"Rust OrderPath.take, {'back to back' if not gap_s else f'{gap_s * 1000:.0f} ms idle before each'}"
-    benchmark.extra_info.update(workload="order_path_take", gap_s=gap_s, path=path)
+    when = "back to back" if not gap_s else f"{gap_s * 1000:.0f} ms idle before each"
+    path = f"Rust OrderPath.take, {when}" + (f", warm() every {warm_ms} ms of it" if warm_ms else "")
+    benchmark.extra_info.update(workload="order_path_take", gap_s=gap_s, warm_ms=warm_ms, path=path)

@@ -274,13 +274,38 @@ def test_taker_decisions_equal_the_strategy() -> None:
     assert fired > 40 and nothing > 40 and capped > 10, (fired, nothing, capped)
 
 
-def test_the_builtin_taker_starts_tickets_in_the_order_path(tmp_path: Path) -> None:
+def test_warm_runs_the_path_without_an_effect() -> None:
+    """``OrderPath.warm`` builds a whole ticket and drops it: no sequence number, no request id,
+    no state: the next real ticket is the one it would have been without it."""
+    path, book, markets = _taker_rig()
+    armed = path.arm_taker(markets, min_edge_bps=0.0, cap=None, lots=[100, 100])
+    import time
+
+    now = time.time_ns()
+    book.apply_snapshot("binance_spot", [(4_990_000, 10**6)], [(5_000_000, 10**6)], seq=1, venue_ts=now, recv_ts=now)
+    book.apply_snapshot("okx", [(5_010_000, 10**6)], [(5_020_000, 10**6)], seq=1, venue_ts=now, recv_ts=now)
+    seq = arbcore._core.next_ticket_seq()
+    for _ in range(3):
+        assert path.warm(armed, book) > 500  # a record and two frames were built
+    got = path.take(armed, "T-", book)
+    assert not isinstance(got, int)
+    ticket_id, _rec, bf, sf, brid, srid = got[:6]
+    assert ticket_id == f"T-{seq + 1}" and (brid, srid) == ("sr1", "t1"), (ticket_id, brid, srid)
+    assert b'"id":"sr1"' in bf and b'"id":"t1"' in sf
+    with pytest.raises(IndexError):
+        path.warm(armed + 1, book)
+
+
+@pytest.mark.parametrize("keep_warm_ms", [0, 1])
+def test_the_builtin_taker_starts_tickets_in_the_order_path(keep_warm_ms: int, tmp_path: Path) -> None:
     """Auto-trading with the built-in taker: a bid jumped over the other venue's ask on a simulator
     goes from the book frame to both orders in the order path (``FastPath.take``), the ticket
-    ends flat, and journal, ledger and simulators agree."""
+    ends flat, and journal, ledger and simulators agree; also with the path's dry runs on a 1 ms
+    timer (``[run] keep_warm_ms``) between and around the tickets."""
 
     async def main() -> None:
-        config = make_config(["binance_spot", "okx"], auto_trade=True)
+        text = config_text(["binance_spot", "okx"], auto_trade=True)
+        config = parse_toml(text.replace("[run]\n", f"[run]\nkeep_warm_ms = {keep_warm_ms}\n", 1))
         s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
         await s.start()
         try:
@@ -306,6 +331,7 @@ def test_the_builtin_taker_starts_tickets_in_the_order_path(tmp_path: Path) -> N
             while s._in_flight:
                 await asyncio.sleep(0.01)
             assert fast.mismatches == 0 and s.host.proposals >= 3
+            assert (s.stats.warm_runs > 0) == bool(keep_warm_ms), s.stats.warm_runs
             assert all(r.residual == 0 for r in s.stats.recent), s.stats.recent
             await asyncio.sleep(0.1)
             check_consistency(s)

@@ -207,6 +207,8 @@ class OrderPath:
     ) -> tuple[bytes, bytes, bytes, str, str] | None: ...
     def arm_taker(self, markets: list[int | None], *, min_edge_bps: float, cap: int | None, lots: list[int]) -> int:
         """The built-in taker on one instrument: its market per book venue, its params; the index."""
+    def warm(self, armed: int, book: ConsolidatedBook) -> int:
+        """The armed path on a made-up ticket, dropped (no effect); the bytes it built."""
     def take(
         self, armed: int, prefix: str, book: ConsolidatedBook
     ) -> tuple[str, bytes, bytes, bytes, str, str, int, int, int, int, int, tuple[str, int, int]] | int:

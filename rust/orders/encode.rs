@@ -63,6 +63,21 @@ impl Encoder {
         }
     }
 
+    /// The request counter (the last id's number), to put back after a dry run ([`Self::set_counter`]).
+    pub fn counter(&self) -> u64 {
+        match self {
+            Encoder::Binance(b) => b.next_id,
+            Encoder::Okx(x) => x.next_id,
+        }
+    }
+
+    pub fn set_counter(&mut self, n: u64) {
+        match self {
+            Encoder::Binance(b) => b.next_id = n,
+            Encoder::Okx(x) => x.next_id = n,
+        }
+    }
+
     /// Whether ids must be the dashed UUID form on this venue (none of the two encoded here).
     pub fn dashed_ids(&self) -> bool {
         false

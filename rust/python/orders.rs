@@ -400,6 +400,17 @@ impl OrderPath {
         Ok(self.armed.len() - 1)
     }
 
+    /// Run `armed`'s whole path (detection, the taker's rule, every check, the record and both
+    /// signed frames) on a made-up ticket and throw the result away: no ticket, no sequence
+    /// number, the encoders' request counters put back. Why: between opportunities an idle
+    /// engine's caches lose this code and its data, and the first real ticket pays ~10x the
+    /// hot cost (`benches/test_order_path_take.py`); `[run] keep_warm_ms` calls this on a timer.
+    /// Returns the bytes built (0: nothing to run on: fewer than two markets on this path).
+    fn warm(&mut self, armed: usize, mut book: PyRefMut<'_, ConsolidatedBook>) -> PyResult<usize> {
+        idx(&self.armed, armed, "armed taker")?;
+        Ok(self.dry_run(armed, &mut book).unwrap_or(0))
+    }
+
     /// The armed taker on `book` after a read: refresh the detector, decide, and if the first
     /// opportunity the strategy would take passes every check, start its ticket (id `prefix` +
     /// the run's next sequence number) and return (ticket id, record, buy frame, sell frame, buy
@@ -454,6 +465,53 @@ impl OrderPath {
             (reason, n, calls),
         );
         Ok(out.into_pyobject(py)?.into_any())
+    }
+}
+
+impl OrderPath {
+    /// `armed`'s path up to the frames on a made-up ticket, with no effect: see `warm`.
+    fn dry_run(&mut self, armed: usize, book: &mut ConsolidatedBook) -> Option<usize> {
+        let inner = book.inner_mut();
+        inner.refresh();
+        let opps = inner.opportunities();
+        let a = self.armed.get(armed)?;
+        let _ = std::hint::black_box(a.rule.pick(&opps));
+        let mut on_path = a.markets.iter().flatten().copied();
+        let (buy, sell) = (on_path.next()?, on_path.next()?);
+        let (mb, ms) = (&self.gate.markets[buy], &self.gate.markets[sell]);
+        let qty = mb.lot.max(mb.min_qty).max(ms.lot).max(ms.min_qty);
+        let price = book
+            .inner()
+            .book(self.book_venue[buy])
+            .and_then(|b| b.best_ask())
+            .map_or(mb.tick, |l| l.price);
+        let legs = self.legs(book, buy, sell, qty, price, price).ok()?;
+        let res = self
+            .gate
+            .check(&legs, wall_ns(), Instant::now())
+            .unwrap_or_else(|_| {
+                let r = |m: &MarketSpec, asset| Reservation {
+                    venue: m.venue,
+                    asset,
+                    amount: 0,
+                };
+                vec![r(mb, mb.quote), r(ms, ms.base)]
+            });
+        let counters: Vec<u64> = self
+            .encoders
+            .iter()
+            .map(|e| e.as_ref().map_or(0, Encoder::counter))
+            .collect();
+        let built = self.build("warm", &legs, &res, "warm");
+        for (e, n) in self.encoders.iter_mut().zip(counters) {
+            if let Some(e) = e.as_mut() {
+                e.set_counter(n);
+            }
+        }
+        let b = built?;
+        Some(std::hint::black_box(
+            b.record.len() + b.frames[0].len() + b.frames[1].len(),
+        ))
     }
 }
 

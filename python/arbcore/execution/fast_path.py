@@ -240,6 +240,16 @@ class FastPath:
         self._armed[instrument] = self.path.arm_taker(markets, min_edge_bps=min_edge_bps, cap=cap, lots=lot_list)
         return True
 
+    def warm(self, books: Mapping[str, arbcore.ConsolidatedBook]) -> int:
+        """Each armed instrument's Rust path on a made-up ticket, dropped (``OrderPath.warm``):
+        nothing sent, stored or counted. Returns the bytes built."""
+        path, n = self.path, 0
+        for instrument, armed in self._armed.items():
+            book = books.get(instrument)
+            if book is not None:
+                n += path.warm(armed, book)
+        return n
+
     def take(self, instrument: str, book: arbcore.ConsolidatedBook) -> Taken | int:
         """After a read of ``book``: if the armed taker takes an opportunity and the order path
         accepts it, its ticket with both legs on the wire: (plan, started, opportunities, records

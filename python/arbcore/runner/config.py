@@ -3,7 +3,7 @@
 Layout (``examples/default.toml`` is a complete, commented example)::
 
     [run]            seed, journal, report_dir, dashboard_interval_ms, timer_ms, fsync_intents, busy_poll,
-                     order_path, cpu (all optional)
+                     order_path, cpu, keep_warm_ms (all optional)
     [assets]         ASSET = decimals the ledger keeps it at, e.g. BTC = 8, USDT = 10
     [venues.NAME]    protocol, simulated, ws_url, rest_url, api_key_env, api_secret_env,
                      api_passphrase_env, [venues.NAME.balances] paper balances (ASSET = "decimal")
@@ -233,6 +233,10 @@ class RunConfig:
     # puts it. A core of its own keeps the processes it wakes (another program, a local venue
     # simulator) from taking its CPU between the two legs' writes, and its caches warm
     cpu: int | None = None
+    # every this many ms, run the order path's whole decision (the built-in taker's: detection,
+    # checks, record, both signed frames) on a made-up ticket and drop it, so the first real
+    # ticket after a quiet spell finds it in the caches; 0: off
+    keep_warm_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -477,6 +481,7 @@ _RUN_KEYS = {
     "busy_poll",
     "order_path",
     "cpu",
+    "keep_warm_ms",
 }
 _TOP_KEYS = {"run", "assets", "venues", "instruments", "risk", "strategy", "execution"}
 
@@ -517,6 +522,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
         busy_poll=p.boolean(run_t, "busy_poll", "run.busy_poll", False),
         order_path=_order_path(p.string(run_t, "order_path", "run.order_path"), errors),
         cpu=p.integer(run_t, "cpu", "run.cpu", -1, lo=0) if "cpu" in run_t else None,
+        keep_warm_ms=p.integer(run_t, "keep_warm_ms", "run.keep_warm_ms", 0, lo=0, hi=60_000),
     )
 
     # [assets]

@@ -59,6 +59,7 @@ class SessionStats:
     started_ns: int = field(default_factory=time.time_ns)
     #: the latest 100 000 (a bounded sample for the exit report; every ticket's is journaled)
     decision_to_wire_ns: deque[int] = field(default_factory=lambda: deque(maxlen=100_000))
+    warm_runs: int = 0  # dry runs of the order path ([run] keep_warm_ms)
     recent: list[TicketResult] = field(default_factory=list)
     #: the last opportunities the strategy saw: (local ns, opportunity, whether it proposed a ticket)
     recent_opportunities: deque[tuple[int, Opportunity, bool]] = field(default_factory=lambda: deque(maxlen=10))
@@ -363,6 +364,8 @@ class TradingSession:
         self._timer = asyncio.get_running_loop().create_task(self._timer_loop())
         if self.config.run.busy_poll:
             self._feed_tasks.append(asyncio.get_running_loop().create_task(self._busy_poll()))
+        if self.config.run.keep_warm_ms and self._taker is not None:
+            self._feed_tasks.append(asyncio.get_running_loop().create_task(self._keep_warm(self._taker)))
         self._accepting = True
         return notes
 
@@ -617,6 +620,14 @@ class TradingSession:
         self._accepting = False
         n = await self.executor.cancel_all() if self.executor else 0
         log.error("kill switch: new tickets stopped, %d open orders cancelled", n)
+
+    async def _keep_warm(self, fast: FastPath) -> None:
+        """``[run] keep_warm_ms``: the order path's dry run on a timer (``FastPath.warm``)."""
+        period = self.config.run.keep_warm_ms / 1000
+        while True:
+            await asyncio.sleep(period)
+            self.stats.warm_runs += 1
+            fast.warm(self.books)
 
     async def _timer_loop(self) -> None:
         period = self.config.run.timer_ms / 1000
