@@ -113,6 +113,30 @@ def test_tickets_through_the_rust_path_match_the_python_record(tmp_path: Path) -
 
             s.journal.store_record = store_spy  # type: ignore[method-assign]
             s.journal.staged = stage_spy  # type: ignore[method-assign]
+            # every order's rate-limit charge is spent exactly once: after the writes when the
+            # client had room checked ahead (spend), else before them (try_acquire)
+            order_charges = {v: s.clients[v]._order_charges(sym) for v, sym in [("binance_spot", "BTCUSDT"),
+                                                                               ("okx", "BTC-USDT")]}  # fmt: skip
+            charged = {v: 0 for v in order_charges}
+            how: list[str] = []
+            for venue, lc in order_charges.items():
+                assert lc is not None
+                lim, charges = lc
+
+                def spend(c: Any, _spend: Any = lim.spend, _venue: str = venue, _charges: Any = charges) -> None:
+                    charged[_venue] += c is _charges
+                    how.append("after")
+                    _spend(c)
+
+                def try_acquire(c: Any = 1, _try: Any = lim.try_acquire, _venue: str = venue, _charges: Any = charges
+                                ) -> bool:  # fmt: skip
+                    ok = bool(_try(c))
+                    charged[_venue] += ok and c is _charges
+                    how.append("before")
+                    return ok
+
+                lim.spend = spend  # type: ignore[method-assign]
+                lim.try_acquire = try_acquire  # type: ignore[method-assign]
             for buy, sell in [("binance_spot", "okx"), ("okx", "binance_spot"), ("binance_spot", "okx")]:
                 before = fast.accepted
                 plan = dataclasses.replace(await live_crossing_plan(s, buy, sell), reason='edge "é"\n')
@@ -128,6 +152,8 @@ def test_tickets_through_the_rust_path_match_the_python_record(tmp_path: Path) -
                     subs = s.exchanges[i.venue].submissions
                     assert [n for (_acct, cid), n in subs.items() if cid == i.client_order_id] == [1]
             assert fast.mismatches == 0
+            assert charged == {"binance_spot": 3, "okx": 3}, charged
+            assert "after" in how, how  # the checked-ahead way was taken
             await asyncio.sleep(0.1)
             check_consistency(s)
         finally:

@@ -342,3 +342,43 @@ def test_a_penalty_arriving_while_waiting_is_honoured() -> None:
         return await task
 
     assert asyncio.run(main()) >= 0.2 - 1e-3
+
+
+def test_room_for_holds_while_the_version_is_unchanged() -> None:
+    """``room_for`` spends nothing; every change that can shrink the room bumps ``version`` (a
+    spend, ``spend``, a penalty, a venue's usage header, a waiter), time alone never does; so a
+    ``room_for`` checked at a version still current is a ``try_acquire`` that would pass."""
+    clock = FakeClock()
+    lim = binance_spot(clock=clock)
+    order = lim.charges({"weight": 1, "orders": 1})
+    v = lim.version
+    assert lim.room_for(order) and lim.version == v
+    clock.advance(30)
+    assert lim.room_for(order) and lim.version == v  # time only frees room
+    assert lim.try_acquire(order) and lim.version == v + 1
+    lim.spend(order)
+    assert lim.version == v + 2
+    for _ in range(98):
+        assert lim.room_for(order)
+        lim.spend(order)
+    assert not lim.room_for(order) and not lim.try_acquire(order)  # 100 orders in 10 s: full
+    clock.advance(10)
+    assert lim.room_for(order)
+    v = lim.version
+    lim.penalise(5)
+    assert lim.version == v + 1 and not lim.room_for(order)
+    clock.advance(5)
+    assert lim.room_for(order)
+    v = lim.version
+    lim.on_response(200, {"x-mbx-used-weight-1m": "6000"})
+    assert lim.version > v and not lim.room_for(order)
+
+    async def waiter() -> None:
+        clock.advance(60)
+        v = lim.version
+        task = asyncio.ensure_future(lim.acquire(order))
+        await asyncio.sleep(0)
+        assert lim.version > v  # a waiter counts: nothing may overtake it
+        await task
+
+    asyncio.run(waiter())

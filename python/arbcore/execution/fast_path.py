@@ -75,6 +75,7 @@ class FastPath:
         self._pairs: dict[tuple[str, str, str], Pair] = {}
         self._by_index: dict[int, Market] = {}  # market index -> the runner's market
         self._armed: dict[str, int] = {}  # instrument -> its armed taker
+        self._shared_limiter: set[tuple[str, str]] = set()  # (buy, sell) venues whose clients share one
         from arbcore.execution.ticket import TICKET_PREFIX, TicketPlan  # ticket.py imports this module
 
         self._prefix, self._plan = TICKET_PREFIX, TicketPlan
@@ -125,6 +126,10 @@ class FastPath:
             for (sv, inst2), s in self._markets.items():
                 if inst2 == inst and sv != bv:
                     self._pairs[(bv, sv, inst)] = (b, s, books[inst])
+                    lb, ls = (getattr(ex.clients[v], "limiter", None) for v in (bv, sv))
+                    if lb is not None and lb is ls:  # room for one order each is not room for both
+                        self._shared_limiter.add((bv, sv))
+        self.prime()
 
     def _mirror(self) -> None:
         """Copy the ledger's and the risk gate's state in, and follow their changes."""
@@ -202,20 +207,43 @@ class FastPath:
         return None if wire_ns is None else self._sent(ticket_id, plan, prepared, wire_ns)
 
     def _write(self, buy: Market, sell: Market, prepared: Prepared) -> int | None:
-        """The record stored and both frames written (when they left), or None: nothing written."""
+        """The record stored and both frames written (when they left), or None: nothing written.
+
+        Each leg's rate-limit charge: when the client found room for an order beforehand and its
+        limiter has not changed since (``primed_transport``: time alone only frees room), the
+        charge is spent right after the writes, off the way to the wire; otherwise it is taken
+        first (``fast_transport``)."""
         record, buy_frame, sell_frame, _, _ = prepared
-        # a leg whose client is not ready now: the Python path paces it (a charge the first leg
-        # took here stays spent: the limiter errs on the slow side)
         clients = self.ex.clients
-        tb = clients[buy.venue].fast_transport(buy.symbol)
-        ts = clients[sell.venue].fast_transport(sell.symbol) if tb is not None else None
-        if ts is None or tb is None:
-            self.declined += 1
-            return None
+        cb, cs = clients[buy.venue], clients[sell.venue]
+        tb, ts = cb.primed_transport(buy.symbol), cs.primed_transport(sell.symbol)
+        primed = tb is not None and ts is not None and (buy.venue, sell.venue) not in self._shared_limiter
+        if not primed:
+            # a leg whose client is not ready now: the Python path paces it (a charge the first
+            # leg took here stays spent: the limiter errs on the slow side)
+            tb = cb.fast_transport(buy.symbol)
+            ts = cs.fast_transport(sell.symbol) if tb is not None else None
+            if ts is None or tb is None:
+                self.declined += 1
+                return None
+        assert tb is not None and ts is not None  # (for mypy: both paths above ensure it)
         self.ex.journal.store_record(record)
         tb.send(_TEXT, buy_frame)
         ts.send(_TEXT, sell_frame)
-        return time.perf_counter_ns()
+        wire_ns = time.perf_counter_ns()
+        if primed:
+            cb.settle_primed(buy.symbol)
+            cs.settle_primed(sell.symbol)
+        else:
+            cb.prime(buy.symbol)
+            cs.prime(sell.symbol)
+        return wire_ns
+
+    def prime(self) -> None:
+        """Each market's client checks its room for an order ahead (``OrderClient.prime``)."""
+        clients = self.ex.clients
+        for m in self._by_index.values():
+            clients[m.venue].prime(m.symbol)
 
     def _sent(self, ticket_id: str, plan: TicketPlan, prepared: Prepared, wire_ns: int) -> Sent:
         """Both legs are out: follow them (the Python path's bookkeeping, after the fact)."""
@@ -242,7 +270,9 @@ class FastPath:
 
     def warm(self, books: Mapping[str, arbcore.ConsolidatedBook]) -> int:
         """Each armed instrument's Rust path on a made-up ticket, dropped (``OrderPath.warm``):
-        nothing sent, stored or counted. Returns the bytes built."""
+        nothing sent, stored or counted; and each client's room for an order checked ahead.
+        Returns the bytes built."""
+        self.prime()
         path, n = self.path, 0
         for instrument, armed in self._armed.items():
             book = books.get(instrument)

@@ -185,6 +185,10 @@ class RateLimiter:
         self._consecutive = 0
         self._lock = asyncio.Lock()  # FIFO among waiters; binds to a loop only when contended
         self._pending = 0  # acquirers queued or sleeping: try_acquire must not overtake them
+        #: bumped by every change that can shrink the room (a spend, a waiter, a penalty, a venue's
+        #: usage header): a check of `room_for` holds while it is unchanged, since time alone only
+        #: frees room (windows expire, buckets refill). The order path checks ahead on it.
+        self.version = 0
 
     # -- costs -----------------------------------------------------------------------------
     def _limit(self, name: str) -> Limit:
@@ -249,13 +253,32 @@ class RateLimiter:
                 return False
         for limit, amount in charges:
             limit.consume(amount, now)
+        self.version += 1
         return True
+
+    def room_for(self, charges: Charges) -> bool:
+        """Whether ``charges`` would be admitted now by :meth:`try_acquire`; spends nothing."""
+        if self._pending:
+            return False
+        now = self._clock()
+        if self._blocked_until > now:
+            return False
+        return all(limit.wait_time(amount, now) <= 0 for limit, amount in charges)
+
+    def spend(self, charges: Charges) -> None:
+        """Spend ``charges`` now, unconditionally: for a request admitted by :meth:`room_for` at a
+        :attr:`version` that is still current (nothing can have taken the room meanwhile)."""
+        now = self._clock()
+        for limit, amount in charges:
+            limit.consume(amount, now)
+        self.version += 1
 
     async def acquire(self, cost: Cost | Charges = 1) -> float:
         """Wait (without blocking the loop) until ``cost`` fits, spend it; returns seconds waited."""
         charges = self._charges(cost)
         start = self._clock()
         self._pending += 1
+        self.version += 1
         try:
             async with self._lock:
                 while True:
@@ -264,6 +287,7 @@ class RateLimiter:
                     if wait <= 0:
                         for limit, amount in charges:
                             limit.consume(amount, now)
+                        self.version += 1
                         return now - start
                     # Re-checked after waking: the loop may wake a sleeper slightly early, and
                     # a penalty may have arrived meanwhile.
@@ -275,6 +299,7 @@ class RateLimiter:
     def penalise(self, retry_after_s: float) -> None:
         """Admit nothing for ``retry_after_s`` seconds (a longer running penalty is kept)."""
         self._blocked_until = max(self._blocked_until, self._clock() + max(0.0, retry_after_s))
+        self.version += 1
 
     def on_response(self, status: int, headers: Mapping[str, str]) -> float:
         """Feed every reply here. Syncs usage headers, and on a throttling status honours
@@ -292,6 +317,7 @@ class RateLimiter:
                 except ValueError:
                     continue
                 self._limit(self.policy.used_headers[lower]).observe_used(used, now)
+                self.version += 1
         if status not in self.policy.penalty_s:
             self._consecutive = 0
             return 0.0

@@ -38,6 +38,7 @@ from arbcore.venues.orders.types import (
     VenueBalance,
     VenueError,
 )
+from arbcore.venues.ratelimit import Charges, RateLimiter
 
 ReportSink = Callable[[OrderReport], None]
 
@@ -50,6 +51,8 @@ class OrderClient(abc.ABC):
     def __init__(self) -> None:
         self.on_report: ReportSink | None = None
         self.counters = ClientCounters()
+        #: symbol -> (limiter, its version) when `prime` found room for an order there
+        self._primed: dict[str, tuple[RateLimiter, int]] = {}
 
     def emit(self, report: OrderReport) -> None:
         self.counters.stream_events += 1
@@ -68,10 +71,52 @@ class OrderClient(abc.ABC):
         """Register this client's encoder as ``venue`` of ``path``; False when it has none."""
         return False
 
+    def _order_socket(self) -> WSTransport | None:
+        """The order-entry socket if orders may be written to it now (connected, logged in)."""
+        return None
+
+    def _order_charges(self, symbol: str) -> tuple[RateLimiter, Charges] | None:
+        """The limiter and what one order on ``symbol`` costs in it (None: no limiter)."""
+        return None
+
     def fast_transport(self, symbol: str) -> WSTransport | None:
         """The order socket, if an order on ``symbol`` may be written to it now (connected, ready,
         its rate-limit charge taken); None: use :meth:`place`."""
-        return None
+        t = self._order_socket()
+        if t is None:
+            return None
+        lc = self._order_charges(symbol)
+        return t if lc is None or lc[0].try_acquire(lc[1]) else None
+
+    def prime(self, symbol: str) -> None:
+        """Check now, off the order path, that an order on ``symbol`` has room in the limiter:
+        :meth:`primed_transport` then hands out the socket without touching the limiter for as
+        long as nothing has changed it (time alone only frees room)."""
+        lc = self._order_charges(symbol)
+        if lc is not None and lc[0].room_for(lc[1]):
+            self._primed[symbol] = (lc[0], lc[0].version)
+        else:
+            self._primed.pop(symbol, None)
+
+    def primed_transport(self, symbol: str) -> WSTransport | None:
+        """The order socket if :meth:`prime` found room for an order on ``symbol`` and the limiter
+        is unchanged since: write the order now, then :meth:`settle_primed` spends its charge.
+        None: use :meth:`fast_transport` (which checks and spends first)."""
+        t = self._order_socket()
+        if t is None:
+            return None
+        lc = self._order_charges(symbol)
+        if lc is None:
+            return t
+        got = self._primed.get(symbol)
+        return t if got is not None and got[0] is lc[0] and got[1] == lc[0].version else None
+
+    def settle_primed(self, symbol: str) -> None:
+        """The charge of the order :meth:`primed_transport` let through, spent (then primed again)."""
+        lc = self._order_charges(symbol)
+        if lc is not None:
+            lc[0].spend(lc[1])
+            self.prime(symbol)
 
     async def placed(self, intent: OrderIntent, rid: str, timeout: float = 5.0) -> OrderReport:
         """The outcome of a frame the order path wrote with request id ``rid``: as :meth:`place`

@@ -599,10 +599,8 @@ class BinanceClient(OrderClient):
 
     def _take_place(self, limiter: ratelimit.RateLimiter) -> bool:
         """An order's weight and order count spent now, if they fit and nobody waits before it."""
-        if self._place_charges_of is not limiter:
-            self._place_charges = limiter.charges(self._cost("order.place"))
-            self._place_charges_of = limiter
-        return limiter.try_acquire(self._place_charges)
+        lc = self._order_charges("")  # the same for every symbol
+        return lc is None or lc[0].try_acquire(lc[1])
 
     def _penalise(self, e: RateLimitedError, status: int, code: int) -> None:
         # -1003 (request weight, IP-wide) and 418 (IP ban) stop every request; -1015 counts orders only
@@ -725,14 +723,18 @@ class BinanceClient(OrderClient):
                          prefix=f"{self._id_prefix}r")  # fmt: skip
         return True
 
-    def fast_transport(self, symbol: str) -> WSTransport | None:
+    def _order_socket(self) -> WSTransport | None:
         ws = self.ws
-        if not (ws.connected and (self.futures or self._subscribed)):
-            return None
+        return ws.transport if ws.connected and (self.futures or self._subscribed) else None
+
+    def _order_charges(self, symbol: str) -> tuple[ratelimit.RateLimiter, ratelimit.Charges] | None:
         limiter = self.limiter
-        if limiter is not None and not self._take_place(limiter):
+        if limiter is None:
             return None
-        return ws.transport
+        if self._place_charges_of is not limiter:
+            self._place_charges = limiter.charges(self._cost("order.place"))
+            self._place_charges_of = limiter
+        return limiter, self._place_charges
 
     async def placed(self, intent: OrderIntent, rid: str, timeout: float = 5.0) -> OrderReport:
         return await self._place_outcome(intent, time.perf_counter_ns(), self.ws.expect(rid, timeout))

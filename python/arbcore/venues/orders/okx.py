@@ -381,13 +381,12 @@ class OkxOrderClient(OrderClient):
         path.set_okx(venue, td_mode=self.td_mode, prefix=f"r{self._id_base}")
         return True
 
-    def fast_transport(self, symbol: str) -> WSTransport | None:
-        if not self.connection.usable:
-            return None
+    def _order_socket(self) -> WSTransport | None:
+        return self.ws.transport if self.connection.usable else None
+
+    def _order_charges(self, symbol: str) -> tuple[ratelimit.RateLimiter, ratelimit.Charges] | None:
         limiter = self.limiter
-        if limiter is not None and not limiter.try_acquire(self._charges_for(limiter, "order", symbol)):
-            return None
-        return self.ws.transport
+        return None if limiter is None else (limiter, self._charges_for(limiter, "order", symbol))
 
     async def placed(self, intent: OrderIntent, rid: str, timeout: float = 5.0) -> OrderReport:
         t0 = time.perf_counter_ns()
