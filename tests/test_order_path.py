@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -101,17 +103,19 @@ def test_tickets_through_the_rust_path_match_the_python_record(tmp_path: Path) -
             fast = _fast(s)
             records: list[bytes] = []
             staged: list[StagedTicket] = []
-            store, stage = s.journal.store_record, s.journal.staged
+            store, stage = s.journal.store_framed, s.journal.staged
 
-            def store_spy(line: bytes) -> None:
-                records.append(line)
-                store(line)
+            def store_spy(framed: bytes) -> None:
+                n, crc = struct.unpack_from("<II", framed)
+                records.append(framed[8:])
+                assert n == len(framed) - 8 and crc == zlib.crc32(framed[8:])
+                store(framed)
 
             def stage_spy(t: StagedTicket) -> None:
                 staged.append(t)
                 stage(t)
 
-            s.journal.store_record = store_spy  # type: ignore[method-assign]
+            s.journal.store_framed = store_spy  # type: ignore[method-assign]
             s.journal.staged = stage_spy  # type: ignore[method-assign]
             # every order's rate-limit charge is spent exactly once: after the writes when the
             # client had room checked ahead (spend), else before them (try_acquire)
@@ -320,6 +324,23 @@ def test_warm_runs_the_path_without_an_effect() -> None:
     assert b'"id":"sr1"' in bf and b'"id":"t1"' in sf
     with pytest.raises(IndexError):
         path.warm(armed + 1, book)
+
+
+def test_a_record_holding_a_secret_is_left_to_the_python_path() -> None:
+    """The journal's secrets go to the order path too: a ticket whose record would hold one is
+    not built there (the Python path then refuses to journal it, loudly)."""
+    import time
+
+    path, book, markets = _taker_rig()
+    armed = path.arm_taker(markets, min_edge_bps=0.0, cap=None, lots=[100, 100])
+    now = time.time_ns()
+    book.apply_snapshot("binance_spot", [(4_990_000, 10**6)], [(5_000_000, 10**6)], seq=1, venue_ts=now, recv_ts=now)
+    book.apply_snapshot("okx", [(5_010_000, 10**6)], [(5_020_000, 10**6)], seq=1, venue_ts=now, recv_ts=now)
+    path.set_secrets([b"bps net of"])  # in the taker's reason, so in the record
+    assert path.take(armed, "T-", book) == -1
+    path.set_secrets([b"not in it"])
+    got = path.take(armed, "T-", book)
+    assert not isinstance(got, int) and b"bps net of" in got[1]
 
 
 @pytest.mark.parametrize("keep_warm_ms", [0, 1])

@@ -204,7 +204,11 @@ class OrderPath:
         buy_limit: int,
         sell_limit: int,
         reason: str,
-    ) -> tuple[bytes, bytes, bytes, str, str] | None: ...
+    ) -> tuple[bytes, bytes, bytes, str, str] | None:
+        """(intent record framed for the intent log: u32 length, u32 CRC-32, payload; buy frame,
+        sell frame, buy request id, sell request id), or None (the Python path decides)."""
+    def set_secrets(self, secrets: list[bytes]) -> None:
+        """The journal's registered secrets: a record holding one is never built here."""
     def arm_taker(self, markets: list[int | None], *, min_edge_bps: float, cap: int | None, lots: list[int]) -> int:
         """The built-in taker on one instrument: its market per book venue, its params; the index."""
     def warm(self, armed: int, book: ConsolidatedBook) -> int:

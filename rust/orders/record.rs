@@ -107,3 +107,52 @@ pub fn push_ticket_record(
     }
     out.extend_from_slice(b"]]");
 }
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib's `crc32`), table-driven; the table is built at
+/// compile time.
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};
+
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in data {
+        c = CRC_TABLE[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
+/// The record as the intent log stores it (`execution/intent_log.py`): little-endian u32 length,
+/// u32 CRC-32 of the payload, the payload.
+pub fn frame_record(payload: &[u8]) -> Option<Vec<u8>> {
+    let n = u32::try_from(payload.len()).ok()?;
+    let mut out = Vec::with_capacity(8 + payload.len());
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(&crc32(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    Some(out)
+}
+
+/// Whether `haystack` contains any of `needles` (the journal's registered secrets: a record
+/// holding one is never stored).
+pub fn contains_any(haystack: &[u8], needles: &[Vec<u8>]) -> bool {
+    needles
+        .iter()
+        .any(|n| !n.is_empty() && haystack.windows(n.len()).any(|w| w == n.as_slice()))
+}

@@ -426,3 +426,17 @@ fn taker_reason_rounds_like_python() {
         assert_eq!(taker_reason(x), format!("taker: {text} bps net of fees"));
     }
 }
+
+#[test]
+fn intent_log_framing_is_zlibs_crc_and_the_length() {
+    use super::record::{contains_any, crc32, frame_record};
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926); // the CRC-32 check value
+    assert_eq!(crc32(b""), 0);
+    let framed = frame_record(b"[\"T1\"]").unwrap_or_default();
+    assert_eq!(&framed[..4], &6u32.to_le_bytes());
+    assert_eq!(&framed[4..8], &crc32(b"[\"T1\"]").to_le_bytes());
+    assert_eq!(&framed[8..], b"[\"T1\"]");
+    let secrets = vec![b"s3cr3t".to_vec(), Vec::new()];
+    assert!(contains_any(b"xx s3cr3t yy", &secrets));
+    assert!(!contains_any(b"xx s3cr3 yy", &secrets)); // the empty one matches nothing
+}

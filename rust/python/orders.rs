@@ -13,7 +13,9 @@ use crate::book::BookState;
 use crate::orders::client_id::push_client_order_id;
 use crate::orders::encode::{BinanceEncoder, Encoder, OkxEncoder, OrderSpec};
 use crate::orders::gate::{AssetSpec, Gate, Leg, MarketSpec, Refusal, Reservation};
-use crate::orders::record::{detail_json, push_ticket_record, RecordLeg};
+use crate::orders::record::{
+    contains_any, detail_json, frame_record, push_ticket_record, RecordLeg,
+};
 use crate::orders::taker::{next_ticket_seq, taker_reason, Pick, TakerRule};
 
 /// Validation, risk, funds, both signed frames and the intent record of a two-leg ticket in one
@@ -25,6 +27,7 @@ pub struct OrderPath {
     encoders: Vec<Option<Encoder>>, // per venue
     book_venue: Vec<usize>,         // per market: its venue's index in the instrument's book
     armed: Vec<Armed>,              // instruments the built-in taker decides here
+    secrets: Vec<Vec<u8>>,          // the journal's: a record holding one is never built
 }
 
 /// The built-in taker on one instrument's book.
@@ -86,7 +89,8 @@ impl OrderPath {
         g.check(legs, wall_ns(), Instant::now()).ok()
     }
 
-    /// The intent record and both frames of an accepted ticket.
+    /// The intent record (framed for the intent log) and both frames of an accepted ticket;
+    /// None when a venue has no encoder or the record would hold a registered secret.
     fn build(
         &mut self,
         ticket_id: &str,
@@ -127,6 +131,10 @@ impl OrderPath {
             &detail,
             &record_legs,
         );
+        if contains_any(&record, &self.secrets) {
+            return None; // the Python path refuses it, loudly (SecretInJournalError)
+        }
+        let record = frame_record(&record)?;
         let now_ms = (wall_ns() / 1_000_000) as u64;
         let mut frames: [Vec<u8>; 2] = [Vec::with_capacity(512), Vec::with_capacity(512)];
         let mut rids: [String; 2] = Default::default();
@@ -297,6 +305,12 @@ impl OrderPath {
         self.gate.kill_file = path;
     }
 
+    /// The journal's registered secrets: a ticket whose record would contain one is left to
+    /// the Python path (which refuses to journal it).
+    fn set_secrets(&mut self, secrets: Vec<Vec<u8>>) {
+        self.secrets = secrets;
+    }
+
     /// `venue`'s circuit breaker opened: no ticket uses it for `seconds`.
     fn open_breaker(&mut self, venue: usize, seconds: f64) {
         let until = Instant::now() + Duration::from_secs_f64(seconds.clamp(0.0, 1e9));
@@ -348,7 +362,8 @@ impl OrderPath {
         Ok((rid, PyBytes::new(py, &out)))
     }
 
-    /// A two-leg ticket, decided: if every check passes, (intent record, buy frame, sell frame,
+    /// A two-leg ticket, decided: if every check passes, (intent record framed as the intent
+    /// log stores it: u32 length, u32 CRC-32, payload; buy frame, sell frame,
     /// buy request id, sell request id); None when anything refuses it or a venue has no
     /// encoder (the caller runs the Python path). Nothing here changes state but the encoders'
     /// request counters: the caller stores the record, sends, then applies the reservations.
@@ -524,7 +539,8 @@ type PreparedPy<'py> = (
     String,
 );
 
-/// A ticket ready to go: its intent record and both legs' frames and request ids.
+/// A ticket ready to go: its intent record (length, CRC, payload) and both legs' frames and
+/// request ids.
 #[derive(Debug)]
 struct Built {
     record: Vec<u8>,

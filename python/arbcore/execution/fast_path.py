@@ -10,7 +10,8 @@ synchronous stretch of the event loop (nothing else can run in between):
 
 1. each client hands out its order socket if an order may go now (connected, logged in, its
    rate-limit charge taken): ``fast_transport``;
-2. the record goes to the intent log (``Journal.store_record``): on disk before the orders;
+2. the record (framed and checked against the journal's secrets in Rust) goes to the intent log
+   (``Journal.store_framed``): on disk before the orders;
 3. both frames are written;
 4. only then the Python bookkeeping the Python path does before sending: intents, orders
    followed, reservations in the ledger (the Rust copy said they fit), the ticket staged for
@@ -53,7 +54,7 @@ _E18 = Decimal(10) ** 18
 #: (buy market, sell market, the instrument's book) per (buy venue, sell venue, instrument)
 Pair = tuple[int, int, arbcore.ConsolidatedBook]
 Sent = tuple[LiveOrder, LiveOrder, list["asyncio.Task[LiveOrder]"], int]
-#: (intent record, buy frame, sell frame, buy request id, sell request id)
+#: (intent record framed for the intent log, buy frame, sell frame, buy request id, sell request id)
 Prepared = tuple[bytes, bytes, bytes, str, str]
 #: a ticket :meth:`FastPath.take` started: (plan, (ticket id, sent, decision ns), opportunities, records looked at)
 Taken = tuple["TicketPlan", tuple[str, Sent, int], int, int]
@@ -85,6 +86,7 @@ class FastPath:
         self.declined = 0
         self._build(books)
         self._mirror()
+        self.path.set_secrets(list(self.ex.journal.secret_bytes))
 
     @classmethod
     def build(cls, runner: TicketRunner, books: Mapping[str, arbcore.ConsolidatedBook]) -> FastPath | None:
@@ -227,7 +229,7 @@ class FastPath:
                 self.declined += 1
                 return None
         assert tb is not None and ts is not None  # (for mypy: both paths above ensure it)
-        self.ex.journal.store_record(record)
+        self.ex.journal.store_framed(record)
         tb.send(_TEXT, buy_frame)
         ts.send(_TEXT, sell_frame)
         wire_ns = time.perf_counter_ns()

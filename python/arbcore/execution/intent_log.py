@@ -178,6 +178,24 @@ class IntentLog:
             self._mm.flush()
         return True
 
+    def append_framed(self, record: bytes) -> bool:
+        """:meth:`append` for a record already framed (length, CRC-32, payload: the Rust order
+        path's). The payload is written first and the header last, as :meth:`append` does."""
+        n = len(record) - _HEADER.size
+        used = self._used
+        start = used + _HEADER.size
+        if start + n > len(self._mm):
+            if used == 0:
+                raise IntentLogError(f"{self.path}: a {n}-byte record exceeds the log's {len(self._mm)} bytes")
+            return False
+        view = memoryview(record)
+        self._mm[start : start + n] = view[_HEADER.size :]
+        self._mm[used:start] = view[: _HEADER.size]
+        self._used = start + n
+        if self.fsync:
+            self._mm.flush()
+        return True
+
     def clear(self) -> None:
         """Every record is in SQLite: zero what was used and start over."""
         if self._used:

@@ -216,9 +216,9 @@ class Journal:
         return self._log is not None
 
     def store_record(self, line: bytes) -> None:
-        """Store a ticket's intent record (``StagedTicket.to_line``, or the same bytes from the Rust
-        order path) in the intent log. The fast path calls this before its orders leave and
-        :meth:`staged` once they did; needs an intent log."""
+        """Store a ticket's intent record (``StagedTicket.to_line``) in the intent log; needs one.
+        (The Rust order path stores its own with :meth:`store_framed`, then calls :meth:`staged`
+        once its orders left.)"""
         log = self._log
         if log is None:
             raise JournalError("store_record needs a journal with an intent log")
@@ -228,8 +228,23 @@ class Journal:
             self.flush()
             log.append(line)
 
+    def store_framed(self, record: bytes) -> None:
+        """:meth:`store_record` for a record the Rust order path framed (length, CRC-32, payload)
+        and checked against :attr:`secret_bytes` itself."""
+        log = self._log
+        if log is None:
+            raise JournalError("store_framed needs a journal with an intent log")
+        if not log.append_framed(record):  # the log is full: make room (SQLite takes what it holds)
+            self.flush()
+            log.append_framed(record)
+
+    @property
+    def secret_bytes(self) -> tuple[bytes, ...]:
+        """The registered secrets, encoded: no journal record may contain one."""
+        return self._secret_bytes
+
     def staged(self, t: StagedTicket) -> None:
-        """The ticket whose record :meth:`store_record` stored: owed to SQLite at the next flush."""
+        """The ticket whose record :meth:`store_framed` stored: owed to SQLite at the next flush."""
         self._pending.append(t)
 
     def flush(self) -> None:
