@@ -648,8 +648,9 @@ def notes(
                 + ". The built-in taker now decides in the order path: on the read of a book frame one Rust call "
                 "(`OrderPath.take`) refreshes the detector, applies the taker's rule (the Python strategy's, "
                 "checked equal on random books), checks both legs (venue rules, books, risk limits, funds on a "
-                "copy of the ledger) and returns the intent record and both signed frames; Python takes each "
-                "venue's rate-limit charge, stores the record, writes both frames, and only then builds the "
+                "copy of the ledger) and returns the intent record (framed, CRC'd, checked for secrets) and both "
+                "signed frames; Python stores the record, writes both frames, and only then spends the legs' "
+                "rate-limit charges (room checked ahead, valid while the limiter is unchanged) and builds the "
                 "ticket's objects. Decision to wire is stamped before that call."
                 + (
                     f" In the same run, with the simulators in the engine's process, decision to wire is "
@@ -669,16 +670,17 @@ def notes(
                 + (
                     f" Much of the rest is cold caches: the same Rust call takes {fmt_ns(take_hot.median_ns)} back "
                     f"to back, {fmt_ns(take_cold.median_ns)} after 20 ms idle and {fmt_ns(take_warm.median_ns)} "
-                    "when run dry every 1 ms of that idle (`test_order_path_take`); the Python steps around it "
-                    "(two rate-limit charges, the intent-log store, two socket writes) are not run dry and pay "
-                    "the cold price."
+                    "when run dry every 1 ms of that idle (`test_order_path_take`); the Python steps after it "
+                    "(two limiter checks, the intent-log store, two socket writes, whose kernel work on loopback "
+                    "includes waking the simulators) are not run dry and pay the cold price."
                     if take_hot is not None and take_cold is not None and take_warm is not None
                     else ""
                 )
                 + " And in the headline, not the engine's: both simulators share the second core, so the second "
-                "venue reads its order after the first venue's handling of its own. Next: the rate-limit "
-                "windows and the intent store inside the Rust call (the Python steps that stay cold), and "
-                "writing both frames from Rust.",
+                "venue reads its order after the first venue's handling of its own. What could still go: the "
+                "Python between the Rust call and the two writes (writing both frames and the record from Rust "
+                "needs the sockets' and the log's descriptors there), and the kernel's wake-up of an idle "
+                "core when the frame arrives (busy_poll removes it, at a core's cost).",
             ]
     return out if len(out) > 3 else []
 
