@@ -31,7 +31,7 @@ from arbcore.venues.orders.binance import BinanceClient, live_urls, order_params
 from arbcore.venues.orders.okx import OkxOrderClient, order_fields
 from arbcore.venues.orders.registry import OrderClientConfig
 from arbcore.venues.signing.credentials import Credentials
-from engine_helpers import check_consistency, config_text, live_crossing_plan, make_config, wait_live
+from engine_helpers import check_consistency, config_text, live_crossing_plan, session, wait_live
 
 CREDS = Credentials("k" * 64, "s" * 64, "pass")
 
@@ -94,11 +94,7 @@ def test_tickets_through_the_rust_path_match_the_python_record(tmp_path: Path) -
     both legs fill, and journal, ledger and simulators agree afterwards."""
 
     async def main() -> None:
-        config = make_config(["binance_spot", "okx"])
-        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
-        await s.start()
-        try:
-            await wait_live(s)
+        async with session(["binance_spot", "okx"], tmp_path / "j.sqlite") as s:
             assert s.runner is not None and s.journal is not None
             fast = _fast(s)
             records: list[bytes] = []
@@ -160,8 +156,6 @@ def test_tickets_through_the_rust_path_match_the_python_record(tmp_path: Path) -
             assert "after" in how, how  # the checked-ahead way was taken
             await asyncio.sleep(0.1)
             check_consistency(s)
-        finally:
-            await s.stop()
 
     uvloop.run(main())
 
@@ -172,11 +166,7 @@ def test_verdicts_equal_the_python_checks(tmp_path: Path) -> None:
     Python checks and the ledger would accept."""
 
     async def main() -> None:
-        config = make_config(["binance_spot", "okx"])
-        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
-        await s.start()
-        try:
-            await wait_live(s)
+        async with session(["binance_spot", "okx"], tmp_path / "j.sqlite") as s:
             assert s.runner is not None and s.executor is not None
             runner, fast, ledger = s.runner, _fast(s), s.executor.ledger
             good = await live_crossing_plan(s, "binance_spot", "okx")
@@ -206,8 +196,6 @@ def test_verdicts_equal_the_python_checks(tmp_path: Path) -> None:
                 seen[py_ok] += 1
             assert seen[True] > 20 and seen[False] > 20, seen
             s.risk.open_tickets = 0
-        finally:
-            await s.stop()
 
     uvloop.run(main())
 
