@@ -83,10 +83,12 @@ class OrderClient(abc.ABC):
         """The order socket, if an order on ``symbol`` may be written to it now (connected, ready,
         its rate-limit charge taken); None: use :meth:`place`."""
         t = self._order_socket()
-        if t is None:
-            return None
+        return t if t is not None and self._take_order_charge(symbol) else None
+
+    def _take_order_charge(self, symbol: str) -> bool:
+        """An order's rate-limit charge on ``symbol`` spent now, if it fits and nobody waits first."""
         lc = self._order_charges(symbol)
-        return t if lc is None or lc[0].try_acquire(lc[1]) else None
+        return lc is None or lc[0].try_acquire(lc[1])
 
     def prime(self, symbol: str) -> None:
         """Check now, off the order path, that an order on ``symbol`` has room in the limiter:

@@ -597,11 +597,6 @@ class BinanceClient(OrderClient):
             cost["orders"] = 1.0
         return cost
 
-    def _take_place(self, limiter: ratelimit.RateLimiter) -> bool:
-        """An order's weight and order count spent now, if they fit and nobody waits before it."""
-        lc = self._order_charges("")  # the same for every symbol
-        return lc is None or lc[0].try_acquire(lc[1])
-
     def _penalise(self, e: RateLimitedError, status: int, code: int) -> None:
         # -1003 (request weight, IP-wide) and 418 (IP ban) stop every request; -1015 counts orders only
         if self.limiter is not None and (status == 418 or code == -1003):
@@ -688,8 +683,7 @@ class BinanceClient(OrderClient):
         if not (ws.connected and (self.futures or self._subscribed)):
             await self._ensure_ws(timeout)
         t0 = time.perf_counter_ns()
-        limiter = self.limiter
-        if limiter is not None and not self._take_place(limiter):
+        if not self._take_order_charge(intent.symbol):
             try:
                 await self._pace("order.place", timeout)  # wait for room, or refuse locally
             except RateLimitedError:
