@@ -224,6 +224,44 @@ def test_residual_dust_is_netted_and_swept_once_a_venue_takes_it(tmp_path: Path)
     uvloop.run(main())
 
 
+def test_base_paid_as_fees_is_tracked_and_swept(tmp_path: Path) -> None:
+    """OKX takes a buy's fee from the BTC it delivers: a filled, flat ticket buying there leaves
+    the account short by that fee. The runner tracks it per instrument (equal to the journal's
+    position for the ticket, i.e. the report's residual exposure) and the sweeper buys it back
+    once it clears a venue's minimum; the sweep's own fee is all that is left."""
+    from arbcore.execution.amounts import Rounding, rescale
+    from arbcore.execution.residuals import net_residuals, sweep
+
+    async def main() -> None:
+        async with session(["okx", "kraken"], tmp_path / "j.sqlite") as s:
+            r = s.runner
+            assert r is not None and s.journal is not None
+            res = await r.execute(await live_crossing_plan(s, "okx", "kraken"))
+            assert res.status == "done" and res.residual == 0, res
+            okx = s.exchanges["okx"]
+            sim = okx.find(s.credentials["okx"].api_key, "BTC-USDT", client_id=res.orders[0].cid)
+            assert sim is not None and sim.fees.get("BTC", 0) > 0, sim  # okx: a buy's fee in base
+            fees = [e.fill for e in s.journal.events(sim.client_id) if e.fill and e.fill.fee_asset == "BTC"]
+            paid = sum(rescale(f.fee, f.fee_decimals, 18, Rounding.EXACT) for f in fees)  # finer than a lot
+            assert paid == rescale(sim.fees["BTC"], okx.assets["BTC"], 18, Rounding.EXACT)
+            qd = s.markets[("okx", "BTC/USDT")].qty_decimals
+            drift = r.fee_drift()["BTC/USDT"]
+            assert drift == -(paid // 10 ** (18 - qd)) < 0
+            assert net_residuals(r) == {"BTC/USDT": drift}
+            # below the minimum: kept, nothing sent
+            assert await sweep(r, "BTC/USDT") is None and r.fee_drift() == {"BTC/USDT": drift}
+            # what a day of tickets adds up to: bought back in one IOC
+            r.add_fee_drift("BTC/USDT", qd, -(10_000 + drift) * 10 ** (18 - qd))
+            assert r.fee_drift() == {"BTC/USDT": -10_000}
+            result = await sweep(r, "BTC/USDT")
+            assert result is not None and result.bought == 10_000 and result.sold == 0
+            assert -100 < r.fee_drift().get("BTC/USDT", 0) <= 0  # the sweep's own fee, if it bought on okx
+            assert not r.residuals
+            check_consistency(s)
+
+    uvloop.run(main())
+
+
 def test_residual_of_an_interrupted_ticket_is_found_at_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A ticket that ended (legs filled unequally) without its hedge or outcome (the process
     died) is found at the next start from its journaled fills, reported, and handed to the sweeper."""
@@ -244,6 +282,7 @@ def test_residual_of_an_interrupted_ticket_is_found_at_restart(tmp_path: Path, m
             r = await s.runner.execute(await live_crossing_plan(s, "okx", "kraken"))
             assert r.bought == 10_000 and r.sold == 0
             monkeypatch.undo()
+            s.runner.residuals.clear()  # died: what it knew in memory is gone (the stop would sweep it)
             return r.ticket_id
 
     async def second(ticket_id: str) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from arbcore.execution.amounts import Amount, Asset, Rounding
+from arbcore.execution.amounts import Amount, Asset, Rounding, rescale
 from arbcore.execution.journal import Journal
 from arbcore.execution.ledger import Ledger, Reconciliation
 from arbcore.execution.orders import TERMINAL_STATES, EventKind, OrderState, Side
@@ -51,6 +51,10 @@ _STATE_EVENT = {
 }
 
 
+#: the scale of ``LiveOrder.base_fees``: fees come at the venue's precision, finer than the lot
+BASE_FEE_DECIMALS = 18
+
+
 @dataclass(slots=True)  # two per ticket, built on the order path
 class LiveOrder:
     intent: OrderIntent
@@ -58,6 +62,7 @@ class LiveOrder:
     filled: int = 0  # applied fills, qty_decimals
     venue_filled: int = 0  # the venue's latest cumulative figure (fills may lag it)
     quote_filled: int = 0  # sum price*qty of applied fills, price+qty decimals
+    base_fees: int = 0  # fees paid in the base asset, at BASE_FEE_DECIMALS (a fee can be finer than a lot)
     venue_order_id: str | None = None
     fill_ids: set[str] = field(default_factory=set)
     reason: str = ""
@@ -134,6 +139,12 @@ class Executor:
             order = self.orders[intent.client_order_id] = LiveOrder(intent)
             self.by_ticket.setdefault(intent.ticket_id, []).append(order)
         return order
+
+    def base_fees(self, ticket_id: str) -> int:
+        """Fees the ticket's orders (hedges and unwinds too) paid in the base asset, at
+        ``BASE_FEE_DECIMALS``:
+        a venue that takes its fee from what a buy receives leaves the ticket short by that much."""
+        return sum(o.base_fees for o in self.by_ticket.get(ticket_id, ()))
 
     def forget(self, ticket_id: str) -> None:
         """Drop a finished ticket's done orders from memory (the journal keeps them): a process
@@ -308,6 +319,8 @@ class Executor:
             spend = Amount(base, base.units(fill.qty, i.qty_decimals, Rounding.UP))
             receive = Amount(quote, quote.units(fill.price * fill.qty, nd, Rounding.DOWN))
         fee = None
+        if fill.fee and fill.fee_asset == i.base:  # held base the ticket's qty does not show
+            order.base_fees += rescale(fill.fee, fill.fee_decimals, BASE_FEE_DECIMALS, Rounding.DOWN)
         if fill.fee and fill.fee_asset:
             fa = self.assets.get(fill.fee_asset) or self._new_asset(fill.fee_asset, fill.fee_decimals)
             fee = Amount(fa, fa.units(fill.fee, fill.fee_decimals, Rounding.UP))

@@ -7,6 +7,12 @@ refused). Left alone, such dust piles up across tickets into real exposure. The 
 open residuals of each instrument (a +7000 and a -7000 cancel without any order) and, when the
 net clears a venue's minimums, sends one one-legged IOC on the best LIVE venue at a worst price
 ``loss_budget_bps`` from its current touch. Every ticket it absorbs gets a journaled outcome.
+
+Fees count too: a venue that takes a buy's fee from the base it receives (Binance, OKX) leaves a
+filled, flat ticket short by that fee. Per ticket it is far below any minimum; over a day of
+tickets it is real exposure. ``TicketRunner.fee_drift`` sums it per instrument (tickets and sweeps,
+not a strategy's own one-legged orders) and the sweeper flattens it with the residuals. It is not
+journaled as an outcome: after a restart the report's ``residual_exposure`` still shows it.
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ log = logging.getLogger("arbcore.residuals")
 
 
 def net_residuals(runner: TicketRunner) -> dict[str, int]:
-    """Open residual per instrument (qty_decimals; > 0: long, bought more than sold)."""
-    out: dict[str, int] = {}
+    """Open residual per instrument, base fees included (qty_decimals; > 0: long)."""
+    out: dict[str, int] = runner.fee_drift()
     for inst, qty in runner.residuals.values():
         out[inst] = out.get(inst, 0) + qty
     return {i: q for i, q in out.items() if q}
@@ -31,9 +37,11 @@ def net_residuals(runner: TicketRunner) -> dict[str, int]:
 async def sweep(runner: TicketRunner, instrument: str) -> TicketResult | None:
     """Flatten what can be flattened of ``instrument``'s net residual; returns the hedge ticket, if any."""
     tickets = [t for t, (inst, _) in runner.residuals.items() if inst == instrument]
-    net = sum(runner.residuals[t][1] for t in tickets)
+    fees = runner.fee_drift().get(instrument, 0)
+    net = sum(runner.residuals[t][1] for t in tickets) + fees
     if not net:
         _absorb(runner, tickets, "netted", 0)
+        runner.absorb_fee_drift(instrument, fees)
         return None
     side = Side.SELL if net > 0 else Side.BUY
     touch = runner.hedge_venue(instrument, side, 1 if side is Side.SELL else 2**62)
@@ -47,13 +55,15 @@ async def sweep(runner: TicketRunner, instrument: str) -> TicketResult | None:
     qty = abs(net) // lot * lot
     if qty < max(m.rules.min_qty, 1) or qty * worst < m.rules.min_notional:
         return None  # still dust on the best venue
-    result = await runner.execute_one(m, side, qty, worst, reason=f"residual sweep of {len(tickets)} tickets")
+    why = f"residual sweep of {len(tickets)} tickets" + (f" and {-fees} of base paid as fees" if fees else "")
+    result = await runner.execute_one(m, side, qty, worst, reason=why, sweep=True)
     done = result.bought - result.sold  # signed: what the sweep bought (+) or sold (-)
     left = net + done
     if result.status == "refused":
         log.warning("residual sweep on %s refused: %s", instrument, "; ".join(result.reasons))
         return result
     _absorb(runner, tickets, "hedged", left, by=result.ticket_id)
+    runner.absorb_fee_drift(instrument, fees)  # what the sweep's own fill paid stays in the drift
     if left:
         runner.residuals[result.ticket_id] = (instrument, left)  # what the sweep left, carried on
         runner.ex.journal.write_ticket_outcome(result.ticket_id, "residual", {"residual": str(left), "sweep": True})

@@ -33,7 +33,7 @@ import orjson
 from arbcore._core import next_ticket_seq
 from arbcore.execution.amounts import Asset, buy_reservation, sell_reservation
 from arbcore.execution.eager import start_now
-from arbcore.execution.engine import Executor, LiveOrder
+from arbcore.execution.engine import BASE_FEE_DECIMALS, Executor, LiveOrder
 from arbcore.execution.errors import LedgerError
 from arbcore.execution.fast_path import FastPath, Sent
 from arbcore.execution.intent_log import StagedTicket
@@ -148,6 +148,11 @@ class TicketRunner:
         self.params = params or TicketParams()
         # ticket -> (instrument, open residual in qty_decimals, bought - sold), nonzero only; see residuals.py
         self.residuals: dict[str, tuple[str, int]] = {}
+        # instrument -> [base the two-legged tickets (and the sweeps) paid away as fees, negated,
+        # at BASE_FEE_DECIMALS; the instrument's qty_decimals]: Binance and OKX take a buy's fee
+        # from the base it receives, so every flat ticket leaves its account that much short; the
+        # sweeper flattens it with the residuals (see residuals.py)
+        self._fee_drift: dict[str, list[int]] = {}
         # the latest results, for dashboards and tests; the journal has every one
         self.results: deque[TicketResult] = deque(maxlen=1000)
         #: the Rust order path (fast_path.py), set by whoever has the books; None: Python only
@@ -307,14 +312,43 @@ class TicketRunner:
             self._record_outcome(ticket_id, plan, result)
         finally:
             risk.open_tickets -= 1
+            self._drift(plan.buy, ticket_id)
             self.ex.forget(ticket_id)
         self.results.append(result)
         return result
 
-    async def execute_one(self, m: Market, side: Side, qty: int, limit: int, reason: str = "") -> TicketResult:
+    def _drift(self, m: Market, ticket_id: str) -> None:
+        fees = self.ex.base_fees(ticket_id)
+        if fees:
+            self.add_fee_drift(m.instrument, m.qty_decimals, -fees)
+
+    def add_fee_drift(self, instrument: str, qty_decimals: int, amount: int) -> None:
+        """``amount`` (at ``BASE_FEE_DECIMALS``, signed) joins ``instrument``'s fee drift."""
+        d = self._fee_drift.setdefault(instrument, [0, qty_decimals])
+        d[0] += amount
+
+    def fee_drift(self) -> dict[str, int]:
+        """The base paid as fees per instrument, negated, in whole qty units (toward zero), nonzero only."""
+        out = {}
+        for inst, (amount, qd) in self._fee_drift.items():
+            scale = 10 ** (BASE_FEE_DECIMALS - qd)
+            units = -(-amount // scale) if amount < 0 else amount // scale
+            if units:
+                out[inst] = units
+        return out
+
+    def absorb_fee_drift(self, instrument: str, units: int) -> None:
+        """``units`` (qty units) of the drift are now in a sweep's net: take them out."""
+        d = self._fee_drift.get(instrument)
+        if d is not None and units:
+            d[0] -= units * 10 ** (BASE_FEE_DECIMALS - d[1])
+
+    async def execute_one(self, m: Market, side: Side, qty: int, limit: int, reason: str = "",
+                          *, sweep: bool = False) -> TicketResult:  # fmt: skip
         """A one-legged ticket (a strategy's hedge): one IOC on ``m`` at ``limit`` at worst, under the
         same rules, risk limits, reservation and journal as a two-legged one. What it does not fill
-        is reported, not chased: the strategy sees the fill and decides again."""
+        is reported, not chased: the strategy sees the fill and decides again. ``sweep``: the
+        residual sweeper's (its base fees join :attr:`fee_drift`; a strategy's are its own)."""
         ticket_id = new_ticket_id()
         result = TicketResult(ticket_id, "refused")
         reasons = self._check_leg(m, side, qty, limit) + self.ex.risk.check(
@@ -345,6 +379,8 @@ class TicketRunner:
             self.ex.journal.write_ticket_outcome(ticket_id, result.status, ex_detail)
         finally:
             self.ex.risk.open_tickets -= 1
+            if sweep:
+                self._drift(m, ticket_id)
             self.ex.forget(ticket_id)
         self.results.append(result)
         return result

@@ -407,6 +407,9 @@ class TradingSession:
         self._accepting = False
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
+        if self.runner is not None:  # the books are still LIVE: a last sweep (the ticket's own bounds time it)
+            for inst in net_residuals(self.runner):
+                await self._sweep_once(inst)
         if self.executor is not None:
             await self.executor.cancel_all()
         self.host.stop()
@@ -526,6 +529,10 @@ class TradingSession:
                 result = await self.runner.execute(plan, started)
             else:
                 result = await self.runner.execute_one(*plan)
+            # the instrument is still this task's: a strategy that trades it back to back would
+            # otherwise never leave the timer's sweeper a moment to flatten its dust
+            if self._accepting:
+                await self._sweep_once(instrument)
         except Exception:
             log.exception("ticket on %s failed", instrument)
             return
@@ -558,15 +565,22 @@ class TradingSession:
             task.add_done_callback(self._tasks.discard)
 
     async def _run_sweep(self, instrument: str) -> None:
-        assert self.runner is not None
         try:
-            result = await sweep(self.runner, instrument)
-        except Exception:
-            log.exception("residual sweep on %s failed", instrument)
-            return
+            await self._sweep_once(instrument)
         finally:
             self._in_flight.discard(instrument)
             self._sync_book_balances()
+
+    async def _sweep_once(self, instrument: str) -> None:
+        """The sweeper on ``instrument`` if tickets left it a net residual (errors logged, not raised)."""
+        runner = self.runner
+        if runner is None or self.risk.kill.engaged or instrument not in net_residuals(runner):
+            return
+        try:
+            result = await sweep(runner, instrument)
+        except Exception:
+            log.exception("residual sweep on %s failed", instrument)
+            return
         if result is not None and result.status != "refused":
             self.stats.tickets += 1
             self.stats.recent = [*self.stats.recent, result][-20:]
