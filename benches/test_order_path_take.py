@@ -6,7 +6,7 @@ Timed: the call alone, on a standalone book and path (``tests/test_order_path.py
 back to back (``gap_s=0``: caches hot) and after the thread slept ``gap_s`` (caches as cold as
 an engine's between opportunities: the same instructions, much of them no longer cached). The
 difference is why the e2e figures sit far above the sum of hot micro-benchmarks. ``warm_ms``: the
-same 20 ms idle, with ``OrderPath.warm`` (the path's dry run, ``[run] keep_warm_ms``) every
+same 20 ms idle, with ``OrderPath.take(..., dry=True)`` (the same call run dry, ``[run] keep_warm_ms``) every
 ``warm_ms`` of it.
 """
 
@@ -53,7 +53,7 @@ class TakeBench:
             end = time.monotonic() + self.gap_s
             while time.monotonic() < end:
                 time.sleep(self.warm_ms / 1000)
-                self.path.warm(self.armed, self.book)
+                self.path.take(self.armed, "T-", self.book, True)
         elif self.gap_s:
             time.sleep(self.gap_s)
 
@@ -68,5 +68,5 @@ def test_order_path_take(benchmark: Any, gap_s: float, warm_ms: float) -> None:
     benchmark.pedantic(b.take, setup=b.setup, rounds=ROUNDS, warmup_rounds=5, iterations=1)
     assert b.taken == ROUNDS + 5  # every call started a ticket: the timed work is the whole path
     when = "back to back" if not gap_s else f"{gap_s * 1000:.0f} ms idle before each"
-    path = f"Rust OrderPath.take, {when}" + (f", warm() every {warm_ms} ms of it" if warm_ms else "")
+    path = f"Rust OrderPath.take, {when}" + (f", a dry take every {warm_ms} ms of it" if warm_ms else "")
     benchmark.extra_info.update(workload="order_path_take", gap_s=gap_s, warm_ms=warm_ms, path=path)

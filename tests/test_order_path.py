@@ -292,26 +292,35 @@ def test_taker_decisions_equal_the_strategy() -> None:
     assert fired > 40 and nothing > 40 and capped > 10, (fired, nothing, capped)
 
 
-def test_warm_runs_the_path_without_an_effect() -> None:
-    """``OrderPath.warm`` builds a whole ticket and drops it: no sequence number, no request id,
-    no state: the next real ticket is the one it would have been without it."""
+def test_a_dry_take_runs_the_path_without_an_effect() -> None:
+    """``OrderPath.take(..., dry=True)`` builds the whole ticket the real call would start, and
+    drops it: no sequence number, no request id, no state. With no opportunity it makes one up
+    (still the whole path). The next real ticket is the one it would have been without it."""
     path, book, markets = _taker_rig()
     armed = path.arm_taker(markets, min_edge_bps=0.0, cap=None, lots=[100, 100])
     import time
 
     now = time.time_ns()
-    book.apply_snapshot("binance_spot", [(4_990_000, 10**6)], [(5_000_000, 10**6)], seq=1, venue_ts=now, recv_ts=now)
+    # no opportunity: binance's ask above okx's bid
+    book.apply_snapshot("binance_spot", [(4_990_000, 10**6)], [(5_030_000, 10**6)], seq=1, venue_ts=now, recv_ts=now)
     book.apply_snapshot("okx", [(5_010_000, 10**6)], [(5_020_000, 10**6)], seq=1, venue_ts=now, recv_ts=now)
     seq = arbcore._core.next_ticket_seq()
-    for _ in range(3):
-        assert path.warm(armed, book) > 500  # a record and two frames were built
+    assert path.take(armed, "T-", book) == 0
+    made_up = path.take(armed, "T-", book, True)
+    assert not isinstance(made_up, int) and made_up[0] == f"T-{seq + 1}" and len(made_up[1]) > 100
+    # an opportunity: the dry run is the real ticket, less its effects
+    book.apply_snapshot("binance_spot", [(4_990_000, 10**6)], [(5_000_000, 10**6)], seq=2, venue_ts=now, recv_ts=now)
+    dry = [path.take(armed, "T-", book, True) for _ in range(3)]
     got = path.take(armed, "T-", book)
     assert not isinstance(got, int)
-    ticket_id, _rec, bf, sf, brid, srid = got[:6]
+    ticket_id, rec, bf, sf, brid, srid = got[:6]
     assert ticket_id == f"T-{seq + 1}" and (brid, srid) == ("sr1", "t1"), (ticket_id, brid, srid)
     assert b'"id":"sr1"' in bf and b'"id":"t1"' in sf
+    for d in dry:
+        assert not isinstance(d, int)
+        assert d[0] == ticket_id and d[1] == rec and d[3] == sf and d[4:] == got[4:]
     with pytest.raises(IndexError):
-        path.warm(armed + 1, book)
+        path.take(armed + 1, "T-", book, True)
 
 
 def test_a_record_holding_a_secret_is_left_to_the_python_path() -> None:

@@ -211,14 +211,14 @@ class OrderPath:
         """The journal's registered secrets: a record holding one is never built here."""
     def arm_taker(self, markets: list[int | None], *, min_edge_bps: float, cap: int | None, lots: list[int]) -> int:
         """The built-in taker on one instrument: its market per book venue, its params; the index."""
-    def warm(self, armed: int, book: ConsolidatedBook) -> int:
-        """The armed path on a made-up ticket, dropped (no effect); the bytes it built."""
     def take(
-        self, armed: int, prefix: str, book: ConsolidatedBook
+        self, armed: int, prefix: str, book: ConsolidatedBook, dry: bool = False
     ) -> tuple[str, bytes, bytes, bytes, str, str, int, int, int, int, int, tuple[str, int, int]] | int:
         """Decide and start a ticket after a read: (ticket id, record, buy frame, sell frame,
         buy rid, sell rid, buy market, sell market, qty, buy limit, sell limit, (reason,
-        opportunities, records looked at)); else the opportunity count, or -1 (Python decides)."""
+        opportunities, records looked at)); else the opportunity count, or -1 (Python decides).
+        ``dry``: the same work with no effect (made up when there is no opportunity), always the
+        tuple (-1 only with fewer than two markets on the path): keeps this very call warm."""
 
 def next_ticket_seq() -> int:
     """The run's next ticket sequence number (shared by the Python and the Rust order paths)."""

@@ -93,3 +93,8 @@ static TICKET_SEQ: AtomicU64 = AtomicU64::new(1);
 pub fn next_ticket_seq() -> u64 {
     TICKET_SEQ.fetch_add(1, Ordering::Relaxed)
 }
+
+/// The number [`next_ticket_seq`] would hand out next, without taking it (a dry run's id).
+pub fn peek_ticket_seq() -> u64 {
+    TICKET_SEQ.load(Ordering::Relaxed)
+}

@@ -16,7 +16,7 @@ use crate::orders::gate::{AssetSpec, Gate, Leg, MarketSpec, Refusal, Reservation
 use crate::orders::record::{
     contains_any, detail_json, frame_record, push_ticket_record, RecordLeg,
 };
-use crate::orders::taker::{next_ticket_seq, taker_reason, Pick, TakerRule};
+use crate::orders::taker::{next_ticket_seq, peek_ticket_seq, taker_reason, Pick, TakerRule};
 
 /// Validation, risk, funds, both signed frames and the intent record of a two-leg ticket in one
 /// call. The Python side mirrors its ledger and risk state in with the `set_*` methods.
@@ -415,29 +415,30 @@ impl OrderPath {
         Ok(self.armed.len() - 1)
     }
 
-    /// Run `armed`'s whole path (detection, the taker's rule, every check, the record and both
-    /// signed frames) on a made-up ticket and throw the result away: no ticket, no sequence
-    /// number, the encoders' request counters put back. Why: between opportunities an idle
-    /// engine's caches lose this code and its data, and the first real ticket pays ~10x the
-    /// hot cost (`benches/test_order_path_take.py`); `[run] keep_warm_ms` calls this on a timer.
-    /// Returns the bytes built (0: nothing to run on: fewer than two markets on this path).
-    fn warm(&mut self, armed: usize, mut book: PyRefMut<'_, ConsolidatedBook>) -> PyResult<usize> {
-        idx(&self.armed, armed, "armed taker")?;
-        Ok(self.dry_run(armed, &mut book).unwrap_or(0))
-    }
-
     /// The armed taker on `book` after a read: refresh the detector, decide, and if the first
     /// opportunity the strategy would take passes every check, start its ticket (id `prefix` +
     /// the run's next sequence number) and return (ticket id, record, buy frame, sell frame, buy
-    /// rid, sell rid, buy market, sell market, qty, buy limit, sell limit, reason, opportunities,
-    /// records looked at). Otherwise the number of opportunities (0: nothing to decide), or -1
-    /// when there is something the Python route must decide or refuse (it runs the strategy).
+    /// rid, sell rid, buy market, sell market, qty, buy limit, sell limit, (reason,
+    /// opportunities, records looked at)). Otherwise the number of opportunities (0: nothing to
+    /// decide), or -1 when there is something the Python route must decide or refuse (it runs
+    /// the strategy).
+    ///
+    /// `dry`: the same call with no effect, for keeping the path warm (`[run] keep_warm_ms`).
+    /// With no opportunity it makes one up (the smallest size, at the buy venue's best ask) and
+    /// a refusal does not stop it; it always returns the tuple, whose ticket id is the next one
+    /// (not taken) and whose frames are dropped (the encoders' request counters are put back).
+    /// Why the same call and not a separate one: between opportunities an idle engine's caches
+    /// and TLBs lose this code and its data, and on this path every part counts, down to PyO3's
+    /// argument handling and the result's objects: a twin method keeps its own code warm, not
+    /// this one (`benches/test_order_path_take.py`: ~25 µs vs ~6 µs after 20 ms).
+    #[pyo3(signature = (armed, prefix, book, dry = false))]
     fn take<'py>(
         &mut self,
         py: Python<'py>,
         armed: usize,
         prefix: &str,
         mut book: PyRefMut<'_, ConsolidatedBook>,
+        dry: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         idx(&self.armed, armed, "armed taker")?;
         let inner = book.inner_mut();
@@ -445,24 +446,58 @@ impl OrderPath {
         let opps = inner.opportunities();
         let n = opps.len() as i64;
         let a = &self.armed[armed];
-        let (o, qty, calls) = match a.rule.pick(&opps) {
-            Pick::Nothing => return Ok(n.into_pyobject(py)?.into_any()),
-            Pick::Python => return Ok((-1i64).into_pyobject(py)?.into_any()),
-            Pick::Take { index, qty, calls } => (opps[index], qty, calls),
-        };
+        let python = (-1i64).into_pyobject(py)?.into_any();
         let market = |v: u16| a.markets.get(usize::from(v)).copied().flatten();
-        let (Some(buy), Some(sell)) = (market(o.buy_venue), market(o.sell_venue)) else {
-            return Ok((-1i64).into_pyobject(py)?.into_any());
+        let picked = match a.rule.pick(&opps) {
+            Pick::Take { index, qty, calls } => {
+                let o = opps[index];
+                match (market(o.buy_venue), market(o.sell_venue)) {
+                    (Some(b), Some(s)) => {
+                        Some((b, s, qty, o.buy_limit, o.sell_limit, o.edge_bps, calls))
+                    }
+                    _ if dry => None,
+                    _ => return Ok(python),
+                }
+            }
+            Pick::Nothing if !dry => return Ok(n.into_pyobject(py)?.into_any()),
+            Pick::Python if !dry => return Ok(python),
+            _ => None,
         };
-        let legs = self.legs(&book, buy, sell, qty, o.buy_limit, o.sell_limit)?;
+        let Some((buy, sell, qty, bl, sl, edge, calls)) =
+            picked.or_else(|| self.made_up(armed, &book))
+        else {
+            return Ok(python); // dry, and fewer than two markets on this path
+        };
+        let legs = self.legs(&book, buy, sell, qty, bl, sl)?;
         drop(book);
-        let Some(res) = self.accepts(&legs) else {
-            return Ok((-1i64).into_pyobject(py)?.into_any());
+        let res = match self.accepts(&legs) {
+            Some(res) => res,
+            None if dry => self.made_up_reservations(&legs),
+            None => return Ok(python),
         };
-        let ticket_id = format!("{prefix}{}", next_ticket_seq());
-        let reason = taker_reason(o.edge_bps);
-        let Some(built) = self.build(&ticket_id, &legs, &res, &reason) else {
-            return Ok((-1i64).into_pyobject(py)?.into_any());
+        let seq = if dry {
+            peek_ticket_seq()
+        } else {
+            next_ticket_seq()
+        };
+        let ticket_id = format!("{prefix}{seq}");
+        let reason = taker_reason(edge);
+        let counters: Option<Vec<u64>> = dry.then(|| {
+            self.encoders
+                .iter()
+                .map(|e| e.as_ref().map_or(0, Encoder::counter))
+                .collect()
+        });
+        let built = self.build(&ticket_id, &legs, &res, &reason);
+        if let Some(counters) = counters {
+            for (e, n) in self.encoders.iter_mut().zip(counters) {
+                if let Some(e) = e.as_mut() {
+                    e.set_counter(n);
+                }
+            }
+        }
+        let Some(built) = built else {
+            return Ok(python);
         };
         let (record, bf, sf, rb, rs) = built.into_py(py);
         let out = (
@@ -475,8 +510,8 @@ impl OrderPath {
             buy,
             sell,
             qty,
-            o.buy_limit,
-            o.sell_limit,
+            bl,
+            sl,
             (reason, n, calls),
         );
         Ok(out.into_pyobject(py)?.into_any())
@@ -484,14 +519,14 @@ impl OrderPath {
 }
 
 impl OrderPath {
-    /// `armed`'s path up to the frames on a made-up ticket, with no effect: see `warm`.
-    fn dry_run(&mut self, armed: usize, book: &mut ConsolidatedBook) -> Option<usize> {
-        let inner = book.inner_mut();
-        inner.refresh();
-        let opps = inner.opportunities();
-        let a = self.armed.get(armed)?;
-        let _ = std::hint::black_box(a.rule.pick(&opps));
-        let mut on_path = a.markets.iter().flatten().copied();
+    /// A dry run's ticket when there is no opportunity: the first two markets of `armed`'s path,
+    /// the smallest size both take, at the buy venue's best ask (or a tick) on both legs.
+    fn made_up(
+        &self,
+        armed: usize,
+        book: &ConsolidatedBook,
+    ) -> Option<(usize, usize, u64, u64, u64, f64, usize)> {
+        let mut on_path = self.armed.get(armed)?.markets.iter().flatten().copied();
         let (buy, sell) = (on_path.next()?, on_path.next()?);
         let (mb, ms) = (&self.gate.markets[buy], &self.gate.markets[sell]);
         let qty = mb.lot.max(mb.min_qty).max(ms.lot).max(ms.min_qty);
@@ -500,33 +535,21 @@ impl OrderPath {
             .book(self.book_venue[buy])
             .and_then(|b| b.best_ask())
             .map_or(mb.tick, |l| l.price);
-        let legs = self.legs(book, buy, sell, qty, price, price).ok()?;
-        let res = self
-            .gate
-            .check(&legs, wall_ns(), Instant::now())
-            .unwrap_or_else(|_| {
-                let r = |m: &MarketSpec, asset| Reservation {
-                    venue: m.venue,
-                    asset,
-                    amount: 0,
-                };
-                vec![r(mb, mb.quote), r(ms, ms.base)]
-            });
-        let counters: Vec<u64> = self
-            .encoders
-            .iter()
-            .map(|e| e.as_ref().map_or(0, Encoder::counter))
-            .collect();
-        let built = self.build("warm", &legs, &res, "warm");
-        for (e, n) in self.encoders.iter_mut().zip(counters) {
-            if let Some(e) = e.as_mut() {
-                e.set_counter(n);
-            }
-        }
-        let b = built?;
-        Some(std::hint::black_box(
-            b.record.len() + b.frames[0].len() + b.frames[1].len(),
-        ))
+        Some((buy, sell, qty, price, price, 0.0, 0))
+    }
+
+    /// A dry run's reservations when the checks refused its ticket (nothing is reserved anyway).
+    fn made_up_reservations(&self, legs: &[Leg; 2]) -> Vec<Reservation> {
+        let (mb, ms) = (
+            &self.gate.markets[legs[0].market],
+            &self.gate.markets[legs[1].market],
+        );
+        let r = |m: &MarketSpec, asset| Reservation {
+            venue: m.venue,
+            asset,
+            amount: 0,
+        };
+        vec![r(mb, mb.quote), r(ms, ms.base)]
     }
 }
 

@@ -208,18 +208,20 @@ class FastPath:
         wire_ns = self._write(plan.buy, plan.sell, prepared)
         return None if wire_ns is None else self._sent(ticket_id, plan, prepared, wire_ns)
 
-    def _write(self, buy: Market, sell: Market, prepared: Prepared) -> int | None:
+    def _write(self, buy: Market, sell: Market, prepared: Prepared, dry: bool = False) -> int | None:
         """The record stored and both frames written (when they left), or None: nothing written.
 
         Each leg's rate-limit charge: when the client found room for an order beforehand and its
         limiter has not changed since (``primed_transport``: time alone only frees room), the
         charge is spent right after the writes, off the way to the wire; otherwise it is taken
-        first (``fast_transport``)."""
+        first (``fast_transport``). ``dry``: up to the writes, which it leaves out (see :meth:`take`)."""
         record, buy_frame, sell_frame, _, _ = prepared
         clients = self.ex.clients
         cb, cs = clients[buy.venue], clients[sell.venue]
         tb, ts = cb.primed_transport(buy.symbol), cs.primed_transport(sell.symbol)
         primed = tb is not None and ts is not None and (buy.venue, sell.venue) not in self._shared_limiter
+        if dry:
+            return None
         if not primed:
             # a leg whose client is not ready now: the Python path paces it (a charge the first
             # leg took here stays spent: the limiter errs on the slow side)
@@ -271,32 +273,37 @@ class FastPath:
         return True
 
     def warm(self, books: Mapping[str, arbcore.ConsolidatedBook]) -> int:
-        """Each armed instrument's Rust path on a made-up ticket, dropped (``OrderPath.warm``):
-        nothing sent, stored or counted; and each client's room for an order checked ahead.
-        Returns the bytes built."""
+        """Each armed instrument's path run dry (:meth:`take` with ``dry``: nothing sent, stored or
+        counted) and each client's room for an order checked ahead. Returns the paths run."""
         self.prime()
-        path, n = self.path, 0
-        for instrument, armed in self._armed.items():
+        n = 0
+        for instrument in self._armed:
             book = books.get(instrument)
             if book is not None:
-                n += path.warm(armed, book)
+                self.take(instrument, book, dry=True)
+                n += 1
         return n
 
-    def take(self, instrument: str, book: arbcore.ConsolidatedBook) -> Taken | int:
+    def take(self, instrument: str, book: arbcore.ConsolidatedBook, dry: bool = False) -> Taken | int:
         """After a read of ``book``: if the armed taker takes an opportunity and the order path
         accepts it, its ticket with both legs on the wire: (plan, started, opportunities, records
         the strategy looked at). Otherwise the number of opportunities (0: nothing for the
-        strategy) or -1 (not armed, or the Python route decides: the strategy, then the ticket)."""
+        strategy) or -1 (not armed, or the Python route decides: the strategy, then the ticket).
+
+        ``dry`` (``[run] keep_warm_ms``): the same code up to the socket writes, which it leaves
+        out, with no effect (``OrderPath.take``'s dry run); returns -1. Why not a separate warm-up
+        method: on the hosts measured, code not run in the last few ms costs ~5-10x its hot time,
+        and a twin function keeps only itself warm."""
         armed = self._armed.get(instrument)
         if armed is None or not self._ready():
             return -1
         t0 = time.perf_counter_ns()
-        out = self.path.take(armed, self._prefix, book)
+        out = self.path.take(armed, self._prefix, book, dry)
         if isinstance(out, int):
             return out
         ticket_id, record, bf, sf, brid, srid, bm, sm, qty, bl, sl, (reason, n, calls) = out
         buy, sell, prepared = self._by_index[bm], self._by_index[sm], (record, bf, sf, brid, srid)
-        wire_ns = self._write(buy, sell, prepared)
+        wire_ns = self._write(buy, sell, prepared, dry)
         if wire_ns is None:
             return -1
         self.taken += 1
