@@ -670,9 +670,11 @@ def notes(
                 + (
                     f" Much of the rest is cold caches: the same Rust call takes {fmt_ns(take_hot.median_ns)} back "
                     f"to back, {fmt_ns(take_cold.median_ns)} after 20 ms idle and {fmt_ns(take_warm.median_ns)} "
-                    "when run dry every 1 ms of that idle (`test_order_path_take`); the Python steps after it "
-                    "(two limiter checks, the intent-log store, two socket writes, whose kernel work on loopback "
-                    "includes waking the simulators) are not run dry and pay the cold price."
+                    "when that same call is run dry every 1 ms of that idle (`test_order_path_take`; a separate "
+                    "warm-up method kept only itself warm). The dry run goes on through the Python up to the "
+                    "writes (the two limiter checks); the intent-log store and the two socket writes, whose "
+                    "kernel work on loopback includes waking the simulators, cannot be run dry and pay the cold "
+                    "price."
                     if take_hot is not None and take_cold is not None and take_warm is not None
                     else ""
                 )
