@@ -111,14 +111,14 @@ class VenueSim:
     used from a worker thread, so the engine's loop is idle while a jump's frame and orders
     travel). ``start`` only launches it; ``connect`` waits for its endpoints."""
 
-    def __init__(self, tmp: Path, venue: str, cpus: str) -> None:
+    def __init__(self, tmp: Path, venue: str, cpus: str, spin: bool = False) -> None:
         self.venue = venue
         cfg, self.eps = tmp / f"e2e-sims-{venue}.toml", tmp / f"e2e-sims-{venue}.json"
         cfg.write_text(config_text([venue], auto_trade=True, sim_interval_ms=SIM_INTERVAL_MS))
         self.eps.unlink(missing_ok=True)  # a previous run's endpoints (each variant starts its own simulators)
         # stdin is a pipe the child watches: it exits on EOF, i.e. when this process is gone
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "e2e_sims.py"), str(cfg), str(self.eps), cpus],
-                                     stdin=subprocess.PIPE)  # fmt: skip
+        args = [sys.executable, str(HERE / "e2e_sims.py"), str(cfg), str(self.eps), cpus] + (["spin"] if spin else [])
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE)
         self.sock: socket.socket | None = None
 
     def connect(self, end: float) -> SimEndpoint:
@@ -170,11 +170,11 @@ class Sims:
     """The two simulated venues, one process each: binance_spot (whose ask the engine takes) and
     okx (whose bid jumps over it)."""
 
-    def __init__(self, tmp: Path, cpus: str) -> None:
+    def __init__(self, tmp: Path, cpus: str, spin: bool = False) -> None:
         self.procs: dict[str, VenueSim] = {}
         try:
             for v in VENUES:
-                self.procs[v] = VenueSim(tmp, v, cpus)
+                self.procs[v] = VenueSim(tmp, v, cpus, spin)
             end = time.monotonic() + 30
             self.endpoints = {v: p.connect(end) for v, p in self.procs.items()}
         except BaseException:
@@ -205,7 +205,7 @@ class Sims:
 
 
 async def tick_to_order(
-    tmp: Path, *, busy_poll: bool = False, tuned: bool = True
+    tmp: Path, *, busy_poll: bool = False, tuned: bool = True, warm_ms: float = 1, awake_sims: bool = False
 ) -> tuple[list[int], list[int], list[int], int]:
     """Simulators in their own processes, one per venue: (frame to both orders received, frame
     to both orders accepted, decision to wire, spoiled). ``busy_poll``: the engine runs with
@@ -213,10 +213,10 @@ async def tick_to_order(
     on the others, and ``[run] keep_warm_ms = 1``."""
     loop = asyncio.get_running_loop()
     pin = tuned and ENGINE_CPU is not None
-    sims = Sims(tmp, SIM_CPUS if pin else "")
+    sims = Sims(tmp, SIM_CPUS if pin else "", awake_sims)
     try:
         run = ("busy_poll = true\n" if busy_poll else "") + (f"cpu = {ENGINE_CPU}\n" if pin else "")
-        run += "keep_warm_ms = 1\n" if tuned else ""
+        run += f"keep_warm_ms = {warm_ms}\n" if tuned else ""
         config = parse_toml(CONFIG.replace("[run]\n", "[run]\n" + run, 1))
         assert config.run.busy_poll is busy_poll
         name = f"bench-journal-{'busy' if busy_poll else 'ext'}-{'tuned' if tuned else 'default'}.sqlite"

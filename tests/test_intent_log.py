@@ -140,6 +140,45 @@ def test_torn_last_record_is_dropped_a_damaged_one_refused(tmp_path: Path) -> No
         assert len(j2.orders()) == 2
 
 
+def test_a_torn_stores_bytes_are_zeroed_at_open(tmp_path: Path) -> None:
+    """Past the last record the log holds only zeros once opened: a torn store's payload would
+    otherwise follow a shorter record stored over it (and the dry store relies on it)."""
+    path = tmp_path / "j.db"
+    j, ledger = funded_journal(path)
+    long_payload = staged(ledger, "T-long-" + "x" * 300).to_line()
+    crash(j)
+    log_path = tmp_path / "j.db-intents"
+    size = log_path.stat().st_size
+    log_path.write_bytes((bytes(8) + long_payload).ljust(size, b"\0"))  # payload stored, header not
+    j2, ledger2 = funded_journal(path)
+    assert j2.orders() == []
+    assert not any(log_path.read_bytes())
+    short = staged(ledger2, "T2")
+    j2.stage(short)
+    crash(j2)
+    with Journal(path, intent_log=True) as j3:
+        assert sorted(o.intent.leg_id for o in j3.orders()) == ["buy", "sell"]
+
+
+def test_a_dry_store_changes_no_byte_of_the_log(tmp_path: Path) -> None:
+    """The order path's dry run stores zeros where its record would go: the file is unchanged,
+    the next real record lands where it would have, and a crash after it imports only real ones."""
+    path = tmp_path / "j.db"
+    j, ledger = funded_journal(path)
+    j.stage(staged(ledger, "T1"))
+    log_path = tmp_path / "j.db-intents"
+    before = log_path.read_bytes()
+    payload = staged(ledger, "T2").to_line()
+    framed = struct.pack("<II", len(payload), zlib.crc32(payload)) + payload
+    for _ in range(3):
+        j.store_framed(framed, dry=True)
+    assert log_path.read_bytes() == before
+    j.store_framed(framed)
+    assert log_path.read_bytes()[len(before.rstrip(b"\0")) :].startswith(framed)
+    crash(j)
+    assert [t.ticket_id for t in IntentLog(log_path).read()] == ["T1", "T2"]
+
+
 def test_a_full_log_makes_room_by_flushing(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.db", intent_log=True, durable_intents=False)
     ledger = j.ledger_replay(sink=j.append_ledger_event)

@@ -340,16 +340,21 @@ def test_a_record_holding_a_secret_is_left_to_the_python_path() -> None:
     assert not isinstance(got, int) and b"bps net of" in got[1]
 
 
-@pytest.mark.parametrize("keep_warm_ms", [0, 1])
-def test_the_builtin_taker_starts_tickets_in_the_order_path(keep_warm_ms: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("keep_warm_ms", "busy_poll"), [(0, False), (1, False), (0.2, True)])
+def test_the_builtin_taker_starts_tickets_in_the_order_path(
+    keep_warm_ms: float, busy_poll: bool, tmp_path: Path
+) -> None:
     """Auto-trading with the built-in taker: a bid jumped over the other venue's ask on a simulator
     goes from the book frame to both orders in the order path (``FastPath.take``), the ticket
     ends flat, and journal, ledger and simulators agree; also with the path's dry runs on a 1 ms
-    timer (``[run] keep_warm_ms``) between and around the tickets."""
+    timer (``[run] keep_warm_ms``) between and around the tickets, and every 0.2 ms from the
+    polling loop (``[run] busy_poll``)."""
 
     async def main() -> None:
         text = config_text(["binance_spot", "okx"], auto_trade=True)
-        config = parse_toml(text.replace("[run]\n", f"[run]\nkeep_warm_ms = {keep_warm_ms}\n", 1))
+        run = f"[run]\nkeep_warm_ms = {keep_warm_ms}\nbusy_poll = {str(busy_poll).lower()}\n"
+        config = parse_toml(text.replace("[run]\n", run, 1))
+        assert config.run.busy_poll is busy_poll
         s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
         await s.start()
         try:

@@ -221,6 +221,7 @@ class FastPath:
         tb, ts = cb.primed_transport(buy.symbol), cs.primed_transport(sell.symbol)
         primed = tb is not None and ts is not None and (buy.venue, sell.venue) not in self._shared_limiter
         if dry:
+            self.ex.journal.store_framed(record, dry=True)
             return None
         if not primed:
             # a leg whose client is not ready now: the Python path paces it (a charge the first

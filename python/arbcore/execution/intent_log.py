@@ -162,6 +162,12 @@ class IntentLog:
         except BaseException:
             self.close()
             raise
+        # A store the crash cut short leaves its payload past the end (its header never came).
+        # Zeroed at the next clear(): a shorter record stored over it would otherwise be followed
+        # by those bytes, read at the next open as a damaged record with data after it. Until
+        # then every byte past the end is zero, which the dry store relies on.
+        self._dirty = len(self._mm) if any(self._mm[self._used :]) else 0
+        self._zeros = bytes(4096)  # the dry store's source (see append_framed)
 
     def append(self, payload: bytes) -> bool:
         """Store one record; False when it does not fit (flush, :meth:`clear`, and append again)."""
@@ -178,9 +184,14 @@ class IntentLog:
             self._mm.flush()
         return True
 
-    def append_framed(self, record: bytes) -> bool:
+    def append_framed(self, record: bytes, dry: bool = False) -> bool:
         """:meth:`append` for a record already framed (length, CRC-32, payload: the Rust order
-        path's). The payload is written first and the header last, as :meth:`append` does."""
+        path's). The payload is written first and the header last, as :meth:`append` does.
+
+        ``dry`` (the order path's dry run, ``[run] keep_warm_ms``): the same stores, of zeros,
+        where the record would go, which holds only zeros (see ``__init__`` and :meth:`clear`):
+        nothing changes, even on a crash in between, but the code and the very pages of the
+        next store are warm. False, nothing written, while a torn store's bytes are there."""
         n = len(record) - _HEADER.size
         used = self._used
         start = used + _HEADER.size
@@ -188,19 +199,26 @@ class IntentLog:
             if used == 0:
                 raise IntentLogError(f"{self.path}: a {n}-byte record exceeds the log's {len(self._mm)} bytes")
             return False
+        if dry:
+            if self._dirty or len(record) > len(self._zeros):
+                return False
+            record = self._zeros[: len(record)]
         view = memoryview(record)
         self._mm[start : start + n] = view[_HEADER.size :]
         self._mm[used:start] = view[: _HEADER.size]
+        if dry:
+            return True
         self._used = start + n
         if self.fsync:
             self._mm.flush()
         return True
 
     def clear(self) -> None:
-        """Every record is in SQLite: zero what was used and start over."""
-        if self._used:
-            self._mm[: self._used] = bytes(self._used)
-            self._used = 0
+        """Every record is in SQLite: zero what was used (and a torn store's bytes) and start over."""
+        end = max(self._used, self._dirty)
+        if end:
+            self._mm[:end] = bytes(end)
+            self._used = self._dirty = 0
             if self.fsync:
                 self._mm.flush()
 

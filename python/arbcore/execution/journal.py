@@ -228,13 +228,14 @@ class Journal:
             self.flush()
             log.append(line)
 
-    def store_framed(self, record: bytes) -> None:
+    def store_framed(self, record: bytes, dry: bool = False) -> None:
         """:meth:`store_record` for a record the Rust order path framed (length, CRC-32, payload)
-        and checked against :attr:`secret_bytes` itself."""
+        and checked against :attr:`secret_bytes` itself. ``dry``: the order path's dry run, which
+        changes nothing (``IntentLog.append_framed``)."""
         log = self._log
         if log is None:
             raise JournalError("store_framed needs a journal with an intent log")
-        if not log.append_framed(record):  # the log is full: make room (SQLite takes what it holds)
+        if not log.append_framed(record, dry) and not dry:  # the log is full: make room (SQLite takes what it holds)
             self.flush()
             log.append_framed(record)
 

@@ -235,8 +235,9 @@ class RunConfig:
     cpu: int | None = None
     # every this many ms, run the order path's whole decision (the built-in taker's: detection,
     # checks, record, both signed frames) on a made-up ticket and drop it, so the first real
-    # ticket after a quiet spell finds it in the caches; 0: off
-    keep_warm_ms: int = 0
+    # ticket after a quiet spell finds it in the caches; 0: off. Below 1 ms only with busy_poll
+    # (the loop's timers tick in whole ms; the polling loop runs it when due)
+    keep_warm_ms: float = 0
 
 
 @dataclass(frozen=True)
@@ -346,6 +347,19 @@ class _Parser:
             return default
         if v < lo or (hi is not None and v > hi):
             self.e.add(path, f"{v} is outside {lo}..{hi if hi is not None else 'inf'}")
+            return default
+        return v
+
+    def number(self, d: Mapping[str, Any], key: str, path: str, default: float, *, lo: float, hi: float) -> float:
+        """An int or a float (a setting, not an amount: amounts are decimal strings)."""
+        if key not in d:
+            return default
+        v = d[key]
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            self.e.add(path, f"{_q(v)} is not a number")
+            return default
+        if not lo <= v <= hi:  # (NaN fails too)
+            self.e.add(path, f"{v} is outside {lo}..{hi}")
             return default
         return v
 
@@ -522,8 +536,10 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
         busy_poll=p.boolean(run_t, "busy_poll", "run.busy_poll", False),
         order_path=_order_path(p.string(run_t, "order_path", "run.order_path"), errors),
         cpu=p.integer(run_t, "cpu", "run.cpu", -1, lo=0) if "cpu" in run_t else None,
-        keep_warm_ms=p.integer(run_t, "keep_warm_ms", "run.keep_warm_ms", 0, lo=0, hi=60_000),
+        keep_warm_ms=p.number(run_t, "keep_warm_ms", "run.keep_warm_ms", 0, lo=0, hi=60_000),
     )
+    if 0 < run.keep_warm_ms < 1 and not run.busy_poll:
+        errors.add("run.keep_warm_ms", f"{run.keep_warm_ms} ms needs run.busy_poll = true (timers tick in whole ms)")
 
     # [assets]
     assets: dict[str, Asset] = {}
