@@ -191,6 +191,13 @@ E2E_BUSY_ROWS = {
     "accepted": "engine with busy_poll: frame -> both orders accepted",
     "decision_to_wire": "engine with busy_poll: ticket decision -> both orders handed to sockets",
 }
+#: (e) rows of the busy-polling engine, its path run dry every 0.1 ms, against awake simulators
+E2E_AWAKE_ROWS = {
+    "engine": "busy_poll, dry runs every 0.1 ms, awake simulators: frame -> both order frames received",
+    "accepted": "busy_poll, dry runs every 0.1 ms, awake simulators: frame -> both orders accepted",
+    "decision_to_wire": "busy_poll, dry runs every 0.1 ms, awake simulators: ticket decision -> both orders handed "
+    "to sockets",
+}
 PEERS = {
     "nautilus_trader (peer)": "nautilus_trader: its OrderBook (L2_MBP), PyO3 and Cython APIs",
     "order_book (peer)": "order_book: cryptofeed's C order book",
@@ -464,7 +471,8 @@ def issue6(
         untuned = e2e.get("untuned") or {}
         in_process = e2e.get("in_process") or {}
         python_path = e2e.get("python_path") or {}
-        for block, labels, suffix in ((e2e, E2E_ROWS, ""), (busy, E2E_BUSY_ROWS, ""),
+        awake = e2e.get("awake") or {}
+        for block, labels, suffix in ((e2e, E2E_ROWS, ""), (busy, E2E_BUSY_ROWS, ""), (awake, E2E_AWAKE_ROWS, ""),
                                       (untuned, E2E_UNTUNED_ROWS, " (comparison)"),
                                       (in_process, E2E_IN_PROCESS_ROWS, " (comparison)"),
                                       (python_path, E2E_PYTHON_ROWS, " (baseline)")):  # fmt: skip
@@ -501,6 +509,17 @@ def issue6(
                 "Pinned as the headline: the spinning engine has its core, both simulators share the other. "
                 f"Spoiled rounds: {busy.get('spoiled_rounds', '?')} of {busy.get('rounds', '?')}.",
             ]
+        if awake:
+            lines += [
+                "",
+                "The awake rows run the busy_poll rounds with the order path run dry every 0.1 ms (`[run] "
+                "keep_warm_ms = 0.1`, from the polling loop), against simulators that never sleep: each polls its "
+                "sockets and yields the shared core after every pass (`benches/e2e_sims.py`, `spin`). On loopback "
+                "the engine's `send()` runs the receiver's TCP input and, for a receiver asleep in epoll, wakes it "
+                "(an inter-processor interrupt, a VM exit in this guest); a venue on another host costs the sender "
+                "neither. They show the engine's own decision-to-wire time with that wake-up taken out. "
+                f"Spoiled rounds: {awake.get('spoiled_rounds', '?')} of {awake.get('rounds', '?')}.",
+            ]
         if "accepted" in e2e:
             lines += [
                 "",
@@ -518,7 +537,8 @@ def issue6(
                 "a quiet spell runs its path from cold caches. "
                 f"Spoiled rounds: {untuned.get('spoiled_rounds', '?')} of {untuned.get('rounds', '?')}.",
             ]
-        skip = (*E2E_ROWS, "definitions", "in_process", "python_path", "busy_poll", "untuned", "sims", "tuning")
+        skip = (*E2E_ROWS, "definitions", "in_process", "python_path", "busy_poll", "awake", "untuned", "sims",
+                "tuning")  # fmt: skip
         other = {k: v for k, v in e2e.items() if k not in skip}
         if other:
             lines.append(f"\nOther fields: `{json.dumps(other, sort_keys=True)}`")
@@ -626,6 +646,8 @@ def notes(
         bp = e2e.get("busy_poll") or {}
         bp_d2w = bp.get("decision_to_wire", {}).get("p50_us")
         bp_engine = bp.get("engine", {}).get("p50_us")
+        aw = e2e.get("awake") or {}
+        aw_d2w = aw.get("decision_to_wire", {}).get("p50_us")
         up = e2e.get("untuned") or {}
         up_d2w = up.get("decision_to_wire", {}).get("p50_us")
         up_engine = up.get("engine", {}).get("p50_us")
@@ -668,13 +690,19 @@ def notes(
                     else ""
                 )
                 + (
+                    f" Busy-polling with the path run dry every 0.1 ms, against simulators that never sleep (no "
+                    f"wake-up of a receiver in the engine's send()): decision to wire {float(aw_d2w):,.0f} µs p50."
+                    if aw_d2w
+                    else ""
+                )
+                + (
                     f" Much of the rest is cold caches: the same Rust call takes {fmt_ns(take_hot.median_ns)} back "
                     f"to back, {fmt_ns(take_cold.median_ns)} after 20 ms idle and {fmt_ns(take_warm.median_ns)} "
                     "when that same call is run dry every 1 ms of that idle (`test_order_path_take`; a separate "
                     "warm-up method kept only itself warm). The dry run goes on through the Python up to the "
-                    "writes (the two limiter checks); the intent-log store and the two socket writes, whose "
-                    "kernel work on loopback includes waking the simulators, cannot be run dry and pay the cold "
-                    "price."
+                    "writes: the two limiter checks and the intent-log store (zeros stored where the record "
+                    "would go); the two socket writes, whose kernel work on loopback includes the receivers' TCP "
+                    "input and waking them, cannot be run dry and pay the cold price."
                     if take_hot is not None and take_cold is not None and take_warm is not None
                     else ""
                 )

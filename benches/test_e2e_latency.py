@@ -29,6 +29,9 @@ spell finds little of its path in the caches. The ``untuned`` rows run the defau
 - **Echo floor**: a bare picows echo round trip on one loop in this process, same run.
 - **Decision to wire**: inside the engine, from the ticket decision to both orders handed to
   their sockets.
+- ``awake``: the engine with ``[run] busy_poll`` and its order path run dry every 0.1 ms, against
+  simulators that never sleep (``e2e_sims.py`` ``spin``): a venue on another host costs the
+  engine's ``send()`` no wake-up of a sleeping receiver, which loopback charges it.
 - ``in_process``: the same rounds with the simulators in the engine's process and loop (the
   previous setup, kept for comparison: there the engine pays for the simulators' work).
 
@@ -74,6 +77,8 @@ VENUES = ["binance_spot", "okx"]
 #: near-static books (a step every 0.5 s keeps them LIVE; the simulators hold their mids, see
 #: benches/e2e_sims.py)
 SIM_INTERVAL_MS = 500
+#: the dry-run period of the ``awake`` rounds: from the polling loop, so below the timers' 1 ms
+AWAKE_WARM_MS = 0.1
 CONFIG = config_text(VENUES, auto_trade=True, sim_interval_ms=SIM_INTERVAL_MS)
 _CPUS = sorted(os.sched_getaffinity(0))
 #: the engine's CPU and the simulators' (None / "": not pinned, a host with one CPU)
@@ -361,6 +366,9 @@ def test_e2e_latency(tmp_path: Path) -> None:
         echo = await echo_floor()
         engine, accepted, d2w, spoiled = await tick_to_order(tmp_path)
         bp_engine, bp_accepted, bp_d2w, bp_spoiled = await tick_to_order(tmp_path, busy_poll=True)
+        aw_engine, aw_accepted, aw_d2w, aw_spoiled = await tick_to_order(
+            tmp_path, busy_poll=True, warm_ms=AWAKE_WARM_MS, awake_sims=True
+        )
         up_engine, up_accepted, up_d2w, up_spoiled = await tick_to_order(tmp_path, tuned=False)
         ip_engine, ip_accepted, ip_d2w, ip_spoiled = await tick_to_order_in_process(tmp_path)
         py_engine, py_accepted, py_d2w, py_spoiled = await tick_to_order_in_process(tmp_path, "python")
@@ -390,6 +398,15 @@ def test_e2e_latency(tmp_path: Path) -> None:
                 "spoiled_rounds": bp_spoiled,
                 "sims": "separate processes, one per venue; the engine with [run] busy_poll = true (tuned)",
             },
+            "awake": {
+                "engine": summary(aw_engine),
+                "accepted": summary(aw_accepted),
+                "decision_to_wire": summary(aw_d2w),
+                "rounds": ROUNDS,
+                "spoiled_rounds": aw_spoiled,
+                "sims": "separate processes, one per venue, awake (polling, yielding the shared core); the engine "
+                f"with [run] busy_poll = true and keep_warm_ms = {AWAKE_WARM_MS} (tuned)",
+            },
             "in_process": {
                 "engine": summary(ip_engine),
                 "accepted": summary(ip_accepted),
@@ -415,6 +432,10 @@ def test_e2e_latency(tmp_path: Path) -> None:
                 "decision_to_wire": "inside the engine: ticket decision -> both orders handed to their sockets",
                 "busy_poll": "the same rounds and figures with the engine's loop polling instead of sleeping "
                 "([run] busy_poll: one core at 100%)",
+                "awake": "the busy_poll rounds with the order path run dry every "
+                f"{AWAKE_WARM_MS} ms from the polling loop, against simulators that never sleep (benches/e2e_sims.py "
+                "spin): on loopback the engine's send() wakes a sleeping receiver (an inter-processor interrupt), "
+                "which a venue on another host never costs it",
                 "tuning": "the engine's loop runs on one CPU ([run] cpu), the simulators' processes on the others, "
                 "and the order path is run dry every 1 ms ([run] keep_warm_ms = 1)",
                 "untuned": "the same rounds and figures with the default run config: no process pinned (the OS may "
@@ -434,6 +455,7 @@ def test_e2e_latency(tmp_path: Path) -> None:
     assert result["engine"]["n"] >= ROUNDS * 0.9, result
     assert result["in_process"]["engine"]["n"] >= ROUNDS * 0.9, result
     assert result["busy_poll"]["engine"]["n"] >= ROUNDS * 0.9, result
+    assert result["awake"]["engine"]["n"] >= ROUNDS * 0.9, result
     assert result["untuned"]["engine"]["n"] >= ROUNDS * 0.9, result
     assert result["python_path"]["engine"]["n"] >= ROUNDS * 0.9, result
     OUT.parent.mkdir(exist_ok=True)
