@@ -262,6 +262,48 @@ def test_base_paid_as_fees_is_tracked_and_swept(tmp_path: Path) -> None:
     uvloop.run(main())
 
 
+def test_fee_drift_survives_a_restart(tmp_path: Path) -> None:
+    """The base a ticket paid as fees is journaled with its outcome (``base_fees``) and what a
+    netting absorbed with the row that did it (``fee_drift_absorbed``): a restart finds the drift
+    the previous process had, before and after the netting."""
+    from arbcore.execution.residuals import sweep
+
+    journal = tmp_path / "j.sqlite"
+
+    async def first() -> tuple[str, int]:
+        async with session(["okx", "kraken"], journal) as s:
+            assert s.runner is not None
+            res = await s.runner.execute(await live_crossing_plan(s, "okx", "kraken"))
+            assert res.status == "done" and res.residual == 0, res
+            drift = s.runner.fee_drift()["BTC/USDT"]
+            assert drift < 0  # okx took the buy's fee in BTC (below any minimum: stop() leaves it)
+            return res.ticket_id, drift
+
+    async def second(ticket: str, drift: int) -> None:
+        async with session(["okx", "kraken"], journal) as s:
+            r = s.runner
+            assert r is not None and s.journal is not None
+            assert r.fee_drift() == {"BTC/USDT": drift}
+            # a residual of the opposite size (journaled as the runner journals one) nets it: no order
+            s.journal.write_ticket_outcome(ticket, "residual", {"residual": str(-drift)})
+            r.residuals[ticket] = ("BTC/USDT", -drift)
+            sent = sum(sum(ex.submissions.values()) for ex in s.exchanges.values())
+            assert await sweep(r, "BTC/USDT") is None
+            assert sum(sum(ex.submissions.values()) for ex in s.exchanges.values()) == sent
+            assert r.fee_drift() == {} and not r.residuals
+            status, detail = s.journal.ticket_outcomes(ticket)[-1][2:]
+            assert status == "netted" and detail["fee_drift_absorbed"] == str(drift)
+
+    async def third() -> None:
+        async with session(["okx", "kraken"], journal) as s:
+            assert s.runner is not None
+            assert s.runner.fee_drift() == {} and not s.runner.residuals
+
+    ticket, drift = uvloop.run(first())
+    uvloop.run(second(ticket, drift))
+    uvloop.run(third())
+
+
 def test_residual_of_an_interrupted_ticket_is_found_at_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A ticket that ended (legs filled unequally) without its hedge or outcome (the process
     died) is found at the next start from its journaled fills, reported, and handed to the sweeper."""
@@ -295,9 +337,14 @@ def test_residual_of_an_interrupted_ticket_is_found_at_restart(tmp_path: Path, m
         notes = await s.start()
         try:
             assert any(ticket_id in n and "residual of 10000" in n for n in notes), notes
-            assert s.journal is not None
-            found = [st for t, _, st, d in s.journal.ticket_outcomes(ticket_id) if d.get("found_at_restart")]
-            assert found == ["residual"]
+            assert s.journal is not None and s.runner is not None
+            found = [(st, d) for t, _, st, d in s.journal.ticket_outcomes(ticket_id) if d.get("found_at_restart")]
+            assert [st for st, _ in found] == ["residual"]
+            # okx took the buy's fee in BTC: found from the journaled fills, in the drift to sweep
+            paid = s.journal.ticket_base_fees(ticket_id, 18)
+            assert paid > 0 and found[0][1]["base_fees"] == str(paid)
+            qd = s.markets[("okx", "BTC/USDT")].qty_decimals
+            assert s.runner.fee_drift() == {"BTC/USDT": -(paid // 10 ** (18 - qd))}
         finally:
             await s.stop()
 

@@ -49,7 +49,7 @@ from typing import Any
 
 import orjson
 
-from arbcore.execution.amounts import Asset
+from arbcore.execution.amounts import Asset, Rounding, rescale
 from arbcore.execution.errors import (
     FillConflictError,
     IntentConflictError,
@@ -618,6 +618,16 @@ class Journal:
             price_decimals=first.price_decimals,
             qty_decimals=first.qty_decimals,
         )
+
+    def ticket_base_fees(self, ticket_id: str, decimals: int) -> int:
+        """The fees a ticket's journaled fills paid in their instrument's base asset, at
+        ``decimals`` (each fill's fee rounded down, as ``Executor`` counts ``LiveOrder.base_fees``)."""
+        rows = self._db.execute(
+            "SELECT e.fee, e.fee_decimals FROM order_events e JOIN orders o ON o.client_order_id = e.client_order_id "
+            "WHERE o.ticket_id=? AND e.fill_id IS NOT NULL AND e.fee_asset = o.base_asset",
+            (ticket_id,),
+        )
+        return sum(rescale(int(fee), int(dec), decimals, Rounding.DOWN) for fee, dec in rows if fee)
 
     def pnl_by_venue_pair(self) -> list[PairPnl]:
         """Realised PnL net of fees per (buy venue, sell venue, quote), over every ticket with orders."""

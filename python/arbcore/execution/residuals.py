@@ -11,14 +11,17 @@ net clears a venue's minimums, sends one one-legged IOC on the best LIVE venue a
 Fees count too: a venue that takes a buy's fee from the base it receives (Binance, OKX) leaves a
 filled, flat ticket short by that fee. Per ticket it is far below any minimum; over a day of
 tickets it is real exposure. ``TicketRunner.fee_drift`` sums it per instrument (tickets and sweeps,
-not a strategy's own one-legged orders) and the sweeper flattens it with the residuals. It is not
-journaled as an outcome: after a restart the report's ``residual_exposure`` still shows it.
+not a strategy's own one-legged orders) and the sweeper flattens it with the residuals. The
+journal has it in the tickets' outcomes: ``base_fees`` (at ``BASE_FEE_DECIMALS``) on the outcome of
+each ticket that added to it, ``fee_drift_absorbed`` (qty units) on the row of the sweep (or the
+netting) that took it out; :func:`load_residuals` sums them after a restart.
 """
 
 from __future__ import annotations
 
 import logging
 
+from arbcore.execution.engine import BASE_FEE_DECIMALS
 from arbcore.execution.journal import Journal
 from arbcore.execution.orders import Side
 from arbcore.execution.ticket import TicketResult, TicketRunner
@@ -40,7 +43,7 @@ async def sweep(runner: TicketRunner, instrument: str) -> TicketResult | None:
     fees = runner.fee_drift().get(instrument, 0)
     net = sum(runner.residuals[t][1] for t in tickets) + fees
     if not net:
-        _absorb(runner, tickets, "netted", 0)
+        _absorb(runner, tickets, "netted", 0, fees=fees)  # (fees != 0 here only with tickets to net them)
         runner.absorb_fee_drift(instrument, fees)
         return None
     side = Side.SELL if net > 0 else Side.BUY
@@ -66,18 +69,25 @@ async def sweep(runner: TicketRunner, instrument: str) -> TicketResult | None:
     runner.absorb_fee_drift(instrument, fees)  # what the sweep's own fill paid stays in the drift
     if left:
         runner.residuals[result.ticket_id] = (instrument, left)  # what the sweep left, carried on
-        runner.ex.journal.write_ticket_outcome(result.ticket_id, "residual", {"residual": str(left), "sweep": True})
+    if left or fees:
+        runner.ex.journal.write_ticket_outcome(
+            result.ticket_id, "residual" if left else result.status,
+            {"residual": str(left), "sweep": True, "fee_drift_absorbed": str(fees)},
+        )  # fmt: skip
     log.info("residual sweep %s on %s: net %d, %s %d on %s, left %d", result.ticket_id, instrument, net,
              side.value, abs(done), m.venue, left)  # fmt: skip
     return result
 
 
-def _absorb(runner: TicketRunner, tickets: list[str], status: str, left: int, by: str = "") -> None:
-    """The tickets' residuals now live in the net (zero, or carried by the sweep ticket)."""
-    for t in tickets:
+def _absorb(runner: TicketRunner, tickets: list[str], status: str, left: int, *, by: str = "", fees: int = 0) -> None:
+    """The tickets' residuals now live in the net (zero, or carried by the sweep ticket); ``fees``
+    (the fee drift netted with them, no sweep) is journaled on the first one's row."""
+    for k, t in enumerate(tickets):
         _, qty = runner.residuals.pop(t)
-        runner.ex.journal.write_ticket_outcome(t, status, {"residual_absorbed": str(qty), "by": by,
-                                                           "net_left": str(left)})  # fmt: skip
+        detail = {"residual_absorbed": str(qty), "by": by, "net_left": str(left)}
+        if fees and k == 0:
+            detail["fee_drift_absorbed"] = str(fees)
+        runner.ex.journal.write_ticket_outcome(t, status, detail)
 
 
 def load_residuals(runner: TicketRunner, journal: Journal) -> list[str]:
@@ -91,11 +101,18 @@ def load_residuals(runner: TicketRunner, journal: Journal) -> list[str]:
     """
     notes: list[str] = []
     last: dict[str, tuple[str, dict[str, object]]] = {}
+    instrument_of = {t.ticket_id: t.instrument for t in journal.tickets()}
+    drift: dict[str, list[int]] = {}  # instrument -> [base fees paid (BASE_FEE_DECIMALS), units absorbed]
     for ticket_id, _ns, status, detail in journal.ticket_outcomes():
         last[ticket_id] = (status, detail)
+        d = drift.setdefault(instrument_of.get(ticket_id, ""), [0, 0])
+        d[0] += int(str(detail.get("base_fees", "0")))
+        d[1] += int(str(detail.get("fee_drift_absorbed", "0")))
     orders_of: dict[str, list[tuple[Side, int]]] = {}
+    qty_decimals: dict[str, int] = {}
     for rec in journal.orders():
         orders_of.setdefault(rec.intent.ticket_id, []).append((rec.intent.side, rec.filled_qty))
+        qty_decimals[rec.intent.instrument] = rec.intent.qty_decimals
     for t in journal.tickets():
         if t.ticket_id in last:
             status, detail = last[t.ticket_id]
@@ -107,9 +124,21 @@ def load_residuals(runner: TicketRunner, journal: Journal) -> list[str]:
         if t.ticket_id not in orders_of or "-" in (t.buy_venue, t.sell_venue):
             continue  # refused before any order, or a one-legged hedge (it carries no residual)
         qty = sum(q if side is Side.BUY else -q for side, q in orders_of[t.ticket_id])
-        journal.write_ticket_outcome(t.ticket_id, "residual" if qty else "done",
-                                     {"residual": str(qty), "found_at_restart": True})  # fmt: skip
+        found: dict[str, object] = {"residual": str(qty), "found_at_restart": True}
+        fees = journal.ticket_base_fees(t.ticket_id, BASE_FEE_DECIMALS)
+        if fees:
+            found["base_fees"] = str(fees)
+            drift.setdefault(t.instrument, [0, 0])[0] += fees
+        journal.write_ticket_outcome(t.ticket_id, "residual" if qty else "done", found)
         if qty:
             runner.residuals[t.ticket_id] = (t.instrument, qty)
             notes.append(f"ticket {t.ticket_id} ({t.instrument}) was interrupted with a residual of {qty}")
+    for instrument, (paid, absorbed) in drift.items():
+        qd = qty_decimals.get(instrument)
+        if qd is None or not (paid or absorbed):
+            continue
+        runner.add_fee_drift(instrument, qd, -paid)
+        runner.absorb_fee_drift(instrument, absorbed)
+        if runner.fee_drift().get(instrument):
+            notes.append(f"{instrument}: {runner.fee_drift()[instrument]} (qty units) of base paid as fees, to sweep")
     return notes

@@ -376,6 +376,9 @@ class TicketRunner:
             ex_detail = {"bought": str(result.bought), "sold": str(result.sold), "one_legged": True,
                          "legs": {leg: {"venue": m.venue, "state": order.state.value, "filled": str(order.filled),
                                         "reason": order.reason}}}  # fmt: skip
+            fees = self.ex.base_fees(ticket_id) if sweep else 0
+            if fees:  # a sweep's base fees join the drift (as _record_outcome's)
+                ex_detail["base_fees"] = str(fees)
             self.ex.journal.write_ticket_outcome(ticket_id, result.status, ex_detail)
         finally:
             self.ex.risk.open_tickets -= 1
@@ -491,6 +494,9 @@ class TicketRunner:
                                        "reason": o.reason}
                      for o in self.ex.by_ticket.get(ticket_id, ())},
         }  # fmt: skip
+        fees = self.ex.base_fees(ticket_id)
+        if fees:  # what joins the fee drift (_drift, right after): journaled with it, for a restart
+            detail["base_fees"] = str(fees)
         self.ex.journal.write_ticket_outcome(ticket_id, r.status, detail)
         try:
             pnl = self.ex.journal.ticket_pnl(ticket_id)
