@@ -224,7 +224,9 @@ async def tick_to_order(
         run += f"keep_warm_ms = {warm_ms}\n" if tuned else ""
         config = parse_toml(CONFIG.replace("[run]\n", "[run]\n" + run, 1))
         assert config.run.busy_poll is busy_poll
-        name = f"bench-journal-{'busy' if busy_poll else 'ext'}-{'tuned' if tuned else 'default'}.sqlite"
+        # a journal per variant: one replayed into another's fresh simulators would start off their balances
+        name = f"bench-journal-{'busy' if busy_poll else 'ext'}-{'tuned' if tuned else 'default'}"
+        name += f"{'-awake' if awake_sims else ''}.sqlite"
         s = TradingSession(config, load_strategy(None, config), journal_path=tmp / name,
                            external=sims.endpoints)  # fmt: skip
         await s.start()

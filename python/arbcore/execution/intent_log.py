@@ -202,8 +202,9 @@ class IntentLog:
         if dry:
             if self._dirty or len(record) > len(self._zeros):
                 return False
-            record = self._zeros[: len(record)]
-        view = memoryview(record)
+            view = memoryview(self._zeros)[: len(record)]
+        else:
+            view = memoryview(record)
         self._mm[start : start + n] = view[_HEADER.size :]
         self._mm[used:start] = view[: _HEADER.size]
         if dry:
