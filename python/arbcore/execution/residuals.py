@@ -139,6 +139,6 @@ def load_residuals(runner: TicketRunner, journal: Journal) -> list[str]:
             continue
         runner.add_fee_drift(instrument, qd, -paid)
         runner.absorb_fee_drift(instrument, absorbed)
-        if runner.fee_drift().get(instrument):
-            notes.append(f"{instrument}: {runner.fee_drift()[instrument]} (qty units) of base paid as fees, to sweep")
+        if units := runner.fee_drift().get(instrument):
+            notes.append(f"{instrument}: {units} (qty units) of base paid as fees, to sweep")
     return notes

@@ -617,15 +617,11 @@ class TradingSession:
         no wake-up from a halted core, and the decision path's caches stay warmer (the e2e bench
         measures both ways). One core at 100%. With ``warm`` (``[run] keep_warm_ms``, which may
         be below 1 ms here): its dry run whenever one is due, between two polls."""
-        if warm is None:
-            while True:
-                await asyncio.sleep(0)
         period = self.config.run.keep_warm_ms / 1000
-        due = time.monotonic()
+        due = 0.0
         while True:
             await asyncio.sleep(0)
-            now = time.monotonic()
-            if warm is not None and now >= due:
+            if warm is not None and (now := time.monotonic()) >= due:
                 due = now + period
                 warm = self._warm_once(warm)
 
