@@ -32,6 +32,8 @@ class TakeBench:
         self.gap_s = gap_s
         self.warm_ms = warm_ms
         self.path, self.book, markets = _taker_rig()
+        # as an engine on these two venues registers them: each venue's key and secret, OKX's passphrase
+        self.path.set_secrets([bytes([65 + i]) * 64 for i in range(5)])
         self.armed = self.path.arm_taker(markets, min_edge_bps=0.0, cap=None, lots=[100, 100])
         now = time.time_ns()
         asks = [(5_000_000 + 10 * i, 1_000_000) for i in range(1, 20)]

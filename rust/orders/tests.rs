@@ -271,6 +271,17 @@ fn json_strings_escape_like_orjson() {
     );
 }
 
+proptest::proptest! {
+    // serde_json escapes exactly as orjson does (the short escapes, `\u00xx` lowercase, UTF-8
+    // as is): any string, escapes anywhere in it, comes out the same.
+    #[test]
+    fn json_strings_escape_like_serde_json(s in "(\\PC|[\\x00-\\x1f\"\\\\])*") {
+        let mut out = Vec::new();
+        push_json_str(&mut out, &s);
+        proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&s).unwrap());
+    }
+}
+
 #[test]
 fn the_record_names_both_legs_and_their_reservations() {
     let g = gate();
@@ -429,14 +440,16 @@ fn taker_reason_rounds_like_python() {
 
 #[test]
 fn intent_log_framing_is_zlibs_crc_and_the_length() {
-    use super::record::{contains_any, crc32, frame_record};
+    use super::record::{crc32, frame_record, SecretSet};
     assert_eq!(crc32(b"123456789"), 0xCBF4_3926); // the CRC-32 check value
     assert_eq!(crc32(b""), 0);
     let framed = frame_record(b"[\"T1\"]").unwrap_or_default();
     assert_eq!(&framed[..4], &6u32.to_le_bytes());
     assert_eq!(&framed[4..8], &crc32(b"[\"T1\"]").to_le_bytes());
     assert_eq!(&framed[8..], b"[\"T1\"]");
-    let secrets = vec![b"s3cr3t".to_vec(), Vec::new()];
-    assert!(contains_any(b"xx s3cr3t yy", &secrets));
-    assert!(!contains_any(b"xx s3cr3 yy", &secrets)); // the empty one matches nothing
+    let secrets = SecretSet::new(&[b"s3cr3t".to_vec(), Vec::new(), b"k3y".to_vec()]);
+    assert!(secrets.found_in(b"xx s3cr3t yy"));
+    assert!(secrets.found_in(b"k3y"));
+    assert!(!secrets.found_in(b"xx s3cr3 yy")); // the empty one matches nothing
+    assert!(!SecretSet::default().found_in(b"anything"));
 }

@@ -13,9 +13,7 @@ use crate::book::BookState;
 use crate::orders::client_id::push_client_order_id;
 use crate::orders::encode::{BinanceEncoder, Encoder, OkxEncoder, OrderSpec};
 use crate::orders::gate::{AssetSpec, Gate, Leg, MarketSpec, Refusal, Reservation};
-use crate::orders::record::{
-    contains_any, detail_json, frame_record, push_ticket_record, RecordLeg,
-};
+use crate::orders::record::{detail_json, frame_record, push_ticket_record, RecordLeg, SecretSet};
 use crate::orders::taker::{next_ticket_seq, peek_ticket_seq, taker_reason, Pick, TakerRule};
 
 /// Validation, risk, funds, both signed frames and the intent record of a two-leg ticket in one
@@ -27,7 +25,7 @@ pub struct OrderPath {
     encoders: Vec<Option<Encoder>>, // per venue
     book_venue: Vec<usize>,         // per market: its venue's index in the instrument's book
     armed: Vec<Armed>,              // instruments the built-in taker decides here
-    secrets: Vec<Vec<u8>>,          // the journal's: a record holding one is never built
+    secrets: SecretSet,             // the journal's: a record holding one is never built
 }
 
 /// The built-in taker on one instrument's book.
@@ -131,7 +129,7 @@ impl OrderPath {
             &detail,
             &record_legs,
         );
-        if contains_any(&record, &self.secrets) {
+        if self.secrets.found_in(&record) {
             return None; // the Python path refuses it, loudly (SecretInJournalError)
         }
         let record = frame_record(&record)?;
@@ -308,7 +306,7 @@ impl OrderPath {
     /// The journal's registered secrets: a ticket whose record would contain one is left to
     /// the Python path (which refuses to journal it).
     fn set_secrets(&mut self, secrets: Vec<Vec<u8>>) {
-        self.secrets = secrets;
+        self.secrets = SecretSet::new(&secrets);
     }
 
     /// `venue`'s circuit breaker opened: no ticket uses it for `seconds`.
