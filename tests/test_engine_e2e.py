@@ -350,3 +350,84 @@ def test_residual_of_an_interrupted_ticket_is_found_at_restart(tmp_path: Path, m
 
     ticket = uvloop.run(first())
     uvloop.run(second(ticket))
+
+
+class _DiedError(Exception):
+    """The process dying at a chosen moment (what it knew in memory is dropped after it)."""
+
+
+@pytest.mark.parametrize("moment", ["before_its_outcome", "before_absorbing"])
+def test_an_interrupted_sweep_is_finished_at_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     moment: str) -> None:  # fmt: skip
+    """The process dies after a residual sweep's order filled, before the sweep's outcome or
+    before the tickets it swept were marked: the next start applies the sweep's fill to them (a
+    residual restored as if unswept would be swept a second time) and takes the fee drift it
+    netted out; a third start finds the same state."""
+    from arbcore.execution import residuals
+    from arbcore.execution.ticket import TicketRunner
+
+    journal = tmp_path / "j.sqlite"
+
+    async def first() -> str:
+        async with session(["okx", "kraken"], journal) as s:
+            r, j = s.runner, s.journal
+            assert r is not None and j is not None
+
+            async def no_hedge(self: TicketRunner, *a: object) -> int:
+                return int(a[2])  # type: ignore[call-overload]  # the residual, left to the sweeper
+
+            with monkeypatch.context() as m:
+                m.setattr(TicketRunner, "_fix_residual", no_hedge)
+                s.exchanges["kraken"].inject(OrderFault.REJECT, seconds=0.2)
+                res = await r.execute(await live_crossing_plan(s, "okx", "kraken"))
+            assert res.bought == 10_000 and res.sold == 0 and r.residuals == {res.ticket_id: ("BTC/USDT", 10_000)}
+            assert r.fee_drift()["BTC/USDT"] < 0  # okx took the buy's fee in BTC
+            with monkeypatch.context() as m:
+                if moment == "before_absorbing":
+                    m.setattr(residuals, "_settle", lambda *a, **k: (_ for _ in ()).throw(_DiedError()))
+                else:
+                    write = j.write_ticket_outcome
+
+                    def dies(ticket_id: str, status: str, detail: dict[str, Any]) -> None:
+                        if detail.get("one_legged"):
+                            raise _DiedError
+                        write(ticket_id, status, detail)
+
+                    m.setattr(j, "write_ticket_outcome", dies)
+                with pytest.raises(_DiedError):
+                    await residuals.sweep(r, "BTC/USDT")
+            r.residuals.clear()  # died: what it knew in memory is gone (the stop would sweep it)
+            return res.ticket_id
+
+    def expected(s: Any) -> tuple[str, int]:
+        """The sweep ticket and what it left: its journaled net plus its fill."""
+        (sw,) = [t for t in s.journal.tickets() if "sweep_of" in t.detail]
+        done = sum(o.filled_qty if o.intent.side.value == "buy" else -o.filled_qty for o in s.journal.orders()
+                   if o.intent.ticket_id == sw.ticket_id)  # fmt: skip
+        assert done < 0  # the sweep sold the residual, less the fee drift, in whole lots
+        return sw.ticket_id, int(sw.detail["sweep_net"]) + done
+
+    async def second(ticket: str) -> None:
+        async with session(["okx", "kraken"], journal) as s:
+            r, j = s.runner, s.journal
+            assert r is not None and j is not None
+            sweep_id, left = expected(s)
+            assert 0 <= left < 100  # below okx's lot: what the sweep could not sell
+            assert r.residuals == ({sweep_id: ("BTC/USDT", left)} if left else {})
+            assert r.fee_drift() == {}  # netted by the sweep (its own sell paid its fee in USDT)
+            status, detail = j.ticket_outcomes(ticket)[-1][2:]
+            assert status == "hedged" and detail["by"] == sweep_id
+            status, detail = j.ticket_outcomes(sweep_id)[-1][2:]
+            assert detail["sweep"] is True and detail["found_at_restart"] is True
+            assert sum(sum(ex.submissions.values()) for ex in s.exchanges.values()) == 0
+
+    async def third() -> None:
+        async with session(["okx", "kraken"], journal) as s:
+            assert s.runner is not None
+            sweep_id, left = expected(s)
+            assert s.runner.residuals == ({sweep_id: ("BTC/USDT", left)} if left else {})
+            assert s.runner.fee_drift() == {}
+
+    ticket = uvloop.run(first())
+    uvloop.run(second(ticket))
+    uvloop.run(third())

@@ -24,6 +24,7 @@ import logging
 from arbcore.execution.engine import BASE_FEE_DECIMALS
 from arbcore.execution.journal import Journal
 from arbcore.execution.orders import Side
+from arbcore.execution.records import TicketRecord
 from arbcore.execution.ticket import TicketResult, TicketRunner
 
 log = logging.getLogger("arbcore.residuals")
@@ -59,24 +60,32 @@ async def sweep(runner: TicketRunner, instrument: str) -> TicketResult | None:
     if qty < max(m.rules.min_qty, 1) or qty * worst < m.rules.min_notional:
         return None  # still dust on the best venue
     why = f"residual sweep of {len(tickets)} tickets" + (f" and {-fees} of base paid as fees" if fees else "")
-    result = await runner.execute_one(m, side, qty, worst, reason=why, sweep=True)
+    swept = {"sweep_of": tickets, "sweep_net": str(net), "sweep_fee_drift": str(fees)}
+    result = await runner.execute_one(m, side, qty, worst, reason=why, sweep=swept)
     done = result.bought - result.sold  # signed: what the sweep bought (+) or sold (-)
     left = net + done
     if result.status == "refused":
         log.warning("residual sweep on %s refused: %s", instrument, "; ".join(result.reasons))
         return result
-    _absorb(runner, tickets, "hedged", left, by=result.ticket_id)
+    _settle(runner, result.ticket_id, instrument, tickets, left=left, fees=fees, status=result.status, found={})
     runner.absorb_fee_drift(instrument, fees)  # what the sweep's own fill paid stays in the drift
-    if left:
-        runner.residuals[result.ticket_id] = (instrument, left)  # what the sweep left, carried on
-    if left or fees:
-        runner.ex.journal.write_ticket_outcome(
-            result.ticket_id, "residual" if left else result.status,
-            {"residual": str(left), "sweep": True, "fee_drift_absorbed": str(fees)},
-        )  # fmt: skip
     log.info("residual sweep %s on %s: net %d, %s %d on %s, left %d", result.ticket_id, instrument, net,
              side.value, abs(done), m.venue, left)  # fmt: skip
     return result
+
+
+def _settle(runner: TicketRunner, sweep_id: str, instrument: str, tickets: list[str], *, left: int, fees: int,
+            status: str, found: dict[str, object]) -> None:  # fmt: skip
+    """A sweep's fill applied: its tickets absorbed, what it left carried on by the sweep ticket,
+    the fee drift it took out journaled. The sweep's last outcome (``"sweep": true``) is written
+    last: a restart that does not find it finishes the sweep (:func:`load_residuals`)."""
+    _absorb(runner, tickets, "hedged", left, by=sweep_id)
+    if left:
+        runner.residuals[sweep_id] = (instrument, left)  # what the sweep left, carried on
+    runner.ex.journal.write_ticket_outcome(
+        sweep_id, "residual" if left else status,
+        {"residual": str(left), "sweep": True, "fee_drift_absorbed": str(fees), **found},
+    )  # fmt: skip
 
 
 def _absorb(runner: TicketRunner, tickets: list[str], status: str, left: int, *, by: str = "", fees: int = 0) -> None:
@@ -96,7 +105,10 @@ def load_residuals(runner: TicketRunner, journal: Journal) -> list[str]:
     - a ticket whose last outcome is "residual": the residual it recorded;
     - a two-legged ticket with orders but no outcome (the process died mid-ticket): bought - sold
       over all its orders, now that recovery applied every fill; journaled as "residual" (or
-      "done" when flat) so the next restart does not count it again.
+      "done" when flat) so the next restart does not count it again;
+    - a sweep without its last outcome (the process died after its order left): finished as the
+      sweeper would have, from its journaled net and its fills (else the residuals it flattened
+      would be restored, and swept a second time).
     Returns notes for the start-up report.
     """
     notes: list[str] = []
@@ -114,6 +126,10 @@ def load_residuals(runner: TicketRunner, journal: Journal) -> list[str]:
         orders_of.setdefault(rec.intent.ticket_id, []).append((rec.intent.side, rec.filled_qty))
         qty_decimals[rec.intent.instrument] = rec.intent.qty_decimals
     for t in journal.tickets():
+        if "sweep_of" in t.detail and last.get(t.ticket_id, ("", {}))[1].get("sweep") is not True:
+            orders = orders_of.get(t.ticket_id, [])
+            notes.append(_finish_sweep(runner, journal, t, orders, has_outcome=t.ticket_id in last, drift=drift))
+            continue
         if t.ticket_id in last:
             status, detail = last[t.ticket_id]
             if status == "residual":
@@ -142,3 +158,22 @@ def load_residuals(runner: TicketRunner, journal: Journal) -> list[str]:
         if units := runner.fee_drift().get(instrument):
             notes.append(f"{instrument}: {units} (qty units) of base paid as fees, to sweep")
     return notes
+
+
+def _finish_sweep(runner: TicketRunner, journal: Journal, t: TicketRecord, orders: list[tuple[Side, int]], *,
+                  has_outcome: bool, drift: dict[str, list[int]]) -> str:  # fmt: skip
+    """An interrupted sweep's fill applied to the tickets it swept (those not absorbed yet)."""
+    done = sum(q if side is Side.BUY else -q for side, q in orders)
+    fees = int(str(t.detail.get("sweep_fee_drift", "0")))
+    left = int(str(t.detail["sweep_net"])) + done
+    d = drift.setdefault(t.instrument, [0, 0])
+    d[1] += fees
+    found: dict[str, object] = {"found_at_restart": True}
+    paid = 0 if has_outcome else journal.ticket_base_fees(t.ticket_id, BASE_FEE_DECIMALS)
+    if paid:  # died before its own outcome: the base it paid, from its fills
+        found["base_fees"] = str(paid)
+        d[0] += paid
+    swept = [x for x in t.detail["sweep_of"] if x in runner.residuals]
+    _settle(runner, t.ticket_id, t.instrument, swept, left=left, fees=fees, status="done" if done else "missed",
+            found=found)  # fmt: skip
+    return f"residual sweep {t.ticket_id} ({t.instrument}) was interrupted: {done:+d} applied, {left} left"

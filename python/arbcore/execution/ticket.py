@@ -344,11 +344,13 @@ class TicketRunner:
             d[0] -= units * 10 ** (BASE_FEE_DECIMALS - d[1])
 
     async def execute_one(self, m: Market, side: Side, qty: int, limit: int, reason: str = "",
-                          *, sweep: bool = False) -> TicketResult:  # fmt: skip
+                          *, sweep: Mapping[str, object] | None = None) -> TicketResult:  # fmt: skip
         """A one-legged ticket (a strategy's hedge): one IOC on ``m`` at ``limit`` at worst, under the
         same rules, risk limits, reservation and journal as a two-legged one. What it does not fill
         is reported, not chased: the strategy sees the fill and decides again. ``sweep``: the
-        residual sweeper's (its base fees join :attr:`fee_drift`; a strategy's are its own)."""
+        residual sweeper's, with what it sweeps (journaled in the ticket's detail before the order
+        leaves, for a restart that finds it interrupted); its base fees join :attr:`fee_drift` (a
+        strategy's are its own)."""
         ticket_id = new_ticket_id()
         result = TicketResult(ticket_id, "refused")
         reasons = self._check_leg(m, side, qty, limit) + self.ex.risk.check(
@@ -358,7 +360,8 @@ class TicketRunner:
             return self._refused(result, reasons)
         leg = "buy" if side is Side.BUY else "sell"
         intent = self._intent(ticket_id, leg, m, side, qty=qty, price=limit)
-        detail = {"qty": str(qty), f"expected_{leg}_price": str(limit), "reason": reason, "one_legged": True}
+        detail = {"qty": str(qty), f"expected_{leg}_price": str(limit), "reason": reason, "one_legged": True,
+                  **(sweep or {})}  # fmt: skip
         reasons = []
         venues = (m.venue, "-") if side is Side.BUY else ("-", m.venue)
         if not self._stage(ticket_id, [(intent, m)], reasons, instrument=m.instrument, venues=venues, detail=detail):
@@ -376,13 +379,13 @@ class TicketRunner:
             ex_detail = {"bought": str(result.bought), "sold": str(result.sold), "one_legged": True,
                          "legs": {leg: {"venue": m.venue, "state": order.state.value, "filled": str(order.filled),
                                         "reason": order.reason}}}  # fmt: skip
-            fees = self.ex.base_fees(ticket_id) if sweep else 0
+            fees = self.ex.base_fees(ticket_id) if sweep is not None else 0
             if fees:  # a sweep's base fees join the drift (as _record_outcome's)
                 ex_detail["base_fees"] = str(fees)
             self.ex.journal.write_ticket_outcome(ticket_id, result.status, ex_detail)
         finally:
             self.ex.risk.open_tickets -= 1
-            if sweep:
+            if sweep is not None:
                 self._drift(m, ticket_id)
             self.ex.forget(ticket_id)
         self.results.append(result)
