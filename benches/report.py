@@ -707,10 +707,12 @@ def notes(
                     else ""
                 )
                 + " And in the headline, not the engine's: both simulators share the second core, so the second "
-                "venue reads its order after the first venue's handling of its own. What could still go: the "
-                "Python between the Rust call and the two writes (writing both frames and the record from Rust "
-                "needs the sockets' and the log's descriptors there), and the kernel's wake-up of an idle "
-                "core when the frame arrives (busy_poll removes it, at a core's cost).",
+                "venue reads its order after the first venue's handling of its own. Of the engine's own time the "
+                "two socket writes are now the largest part: each is a send() whose loopback kernel work "
+                "includes the receiver's TCP input. Writing the frames from Rust would save only the few "
+                "microseconds of Python around them, and cannot serve a TLS venue, whose bytes must pass "
+                "through the TLS layer of the connection. The kernel's wake-up of an idle core when the "
+                "frame arrives goes with busy_poll, at a core's cost.",
             ]
     return out if len(out) > 3 else []
 
