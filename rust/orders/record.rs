@@ -3,11 +3,9 @@
 //! [ledger events], [intents]]`. The Python journal reads it back with `StagedTicket.from_line`,
 //! so a record from this path and one from the Python path are the same thing on disk.
 
-use std::fmt::Write as _;
-
 use memchr::memmem;
 
-use super::encode::{push_json_str, Bytes};
+use super::encode::{push_int, push_json_str};
 use super::gate::{AssetSpec, MarketSpec};
 
 /// One leg of the record: its id ("buy"/"sell"), market, side, raw qty and limit, and the
@@ -29,10 +27,13 @@ pub struct RecordLeg<'a> {
 /// The ticket's detail text as the Python ticket journals it (keys sorted, values as text).
 pub fn detail_json(qty: u64, buy_limit: u64, sell_limit: u64, reason: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + reason.len());
-    let _ = write!(
-        Bytes(&mut out),
-        "{{\"expected_buy_price\":\"{buy_limit}\",\"expected_sell_price\":\"{sell_limit}\",\"qty\":\"{qty}\",\"reason\":"
-    );
+    out.extend_from_slice(b"{\"expected_buy_price\":\"");
+    push_int(&mut out, buy_limit);
+    out.extend_from_slice(b"\",\"expected_sell_price\":\"");
+    push_int(&mut out, sell_limit);
+    out.extend_from_slice(b"\",\"qty\":\"");
+    push_int(&mut out, qty);
+    out.extend_from_slice(b"\",\"reason\":");
     push_json_str(&mut out, reason);
     out.push(b'}');
     out
@@ -68,12 +69,11 @@ pub fn push_ticket_record(
         push_json_str(out, leg.leg_id);
         out.extend_from_slice(b",\"\",[[\"amount\",");
         push_json_str(out, &leg.reserve_asset.name);
-        let _ = write!(
-            Bytes(out),
-            ",{},\"{}\"]],\"\"]",
-            leg.reserve_asset.decimals,
-            leg.reserve_amount
-        );
+        out.push(b',');
+        push_int(out, leg.reserve_asset.decimals);
+        out.extend_from_slice(b",\"");
+        push_int(out, leg.reserve_amount);
+        out.extend_from_slice(b"\"]],\"\"]");
     }
     out.extend_from_slice(b"],[");
     for (i, leg) in legs.iter().enumerate() {
@@ -97,15 +97,15 @@ pub fn push_ticket_record(
             push_json_str(out, s);
             out.push(b',');
         }
-        let side = if leg.buy { "buy" } else { "sell" };
-        let _ = write!(
-            Bytes(out),
-            "{},{},\"{side}\",\"limit\",\"IOC\",\"{}\",\"{}\",false]",
-            m.price_decimals,
-            m.qty_decimals,
-            leg.qty,
-            leg.price
-        );
+        push_int(out, m.price_decimals);
+        out.push(b',');
+        push_int(out, m.qty_decimals);
+        out.extend_from_slice(if leg.buy { b",\"buy" } else { b",\"sell" });
+        out.extend_from_slice(b"\",\"limit\",\"IOC\",\"");
+        push_int(out, leg.qty);
+        out.extend_from_slice(b"\",\"");
+        push_int(out, leg.price);
+        out.extend_from_slice(b"\",false]");
     }
     out.extend_from_slice(b"]]");
 }
