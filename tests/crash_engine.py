@@ -4,9 +4,11 @@ Usage: python crash_engine.py CONFIG.toml ENDPOINTS.json JOURNAL CRASH_AT TICKET
 CRASH_AT is "send" (intent journaled, order not yet sent), "sent" (order on the wire, no answer
 yet: the test makes the venue answer late), "fill" (one fill applied), "wire" (the Rust order path
 just wrote both legs: the intent record it built is in the intent log, nothing of the ticket in
-SQLite, no order followed yet) or "none". The process
-SIGKILLs itself at the first such moment of its last ticket. With "none" it starts (which runs
-restart reconciliation), prints one JSON line with what it found and its ledger, and exits.
+SQLite, no order followed yet), "sweep" (one ticket whose second leg the venue rejects, left
+unhedged, then a residual sweep: the process dies at the sweep order's first fill) or "none". The
+process SIGKILLs itself at the first such moment of its last ticket. With "none" it starts (which
+runs restart reconciliation), prints one JSON line with what it found (notes, ledger, open orders,
+residuals) and exits.
 """
 
 from __future__ import annotations
@@ -35,6 +37,25 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+async def crash_mid_sweep(s: TradingSession, venues: list[str]) -> None:
+    """A ticket buying on ``venues[0]`` and selling on ``venues[1]``, whose sell the venue
+    rejects (the test injected it), left unhedged for the sweeper; the sweep's order then fills
+    and the process dies at that fill, before the sweep journals its outcome."""
+    from arbcore.execution import residuals
+    from arbcore.execution.ticket import TicketRunner
+
+    async def no_hedge(self: TicketRunner, ticket_id: str, plan: Any, residual: int, result: Any) -> int:
+        return residual
+
+    TicketRunner._fix_residual = no_hedge  # type: ignore[method-assign]
+    assert s.runner is not None and s.executor is not None
+    res = await s.runner.execute(await live_crossing_plan(s, venues[0], venues[1]))
+    assert res.bought > 0 and res.sold == 0, res
+    s.executor.hook = lambda moment, order: die() if moment == "fill" else None
+    await residuals.sweep(s.runner, "BTC/USDT")
+    print(json.dumps({"error": "the sweep sent nothing"}))
+
+
 async def main(config_path: str, eps_path: str, journal: str, crash_at: str, tickets: int) -> None:
     config = parse_toml(Path(config_path).read_text())
     raw = json.loads(Path(eps_path).read_text())["venues"]
@@ -44,13 +65,16 @@ async def main(config_path: str, eps_path: str, journal: str, crash_at: str, tic
     assert s.executor is not None and s.runner is not None
     if crash_at == "none":
         ledger = {f"{v}/{a}": [str(b.total), str(b.reserved)] for (v, a), b in s.executor.ledger.balances().items()}
-        print(
-            json.dumps({"notes": notes, "ledger": ledger, "open": [o.client_order_id for o in s.journal.open_orders()]})
-        )  # type: ignore[union-attr]
+        open_ids = [o.client_order_id for o in s.journal.open_orders()]  # type: ignore[union-attr]
+        left = {t: q for t, (_, q) in s.runner.residuals.items()}
+        print(json.dumps({"notes": notes, "ledger": ledger, "open": open_ids, "residuals": left}))
         await s.stop()
         return
     await wait_live(s)
     venues = list(config.venues)
+    if crash_at == "sweep":
+        await crash_mid_sweep(s, venues)
+        return
     count = 0
 
     def hook(moment: str, order: LiveOrder) -> None:

@@ -8,7 +8,8 @@ The simulated venues run in their own process (`crash_sims.py`) so they outlive 
 - "sent": the order is on the wire and the venue executes it, but its answer comes late (the
   venue is told to ack slowly), so the engine dies not knowing the outcome;
 - "fill": one fill of the ticket has been journaled and applied, the other leg may be in flight;
-- "wire" (Rust order path, Binance and OKX): both legs written, nothing of the ticket in SQLite.
+- "wire" (Rust order path, Binance and OKX): both legs written, nothing of the ticket in SQLite;
+- "sweep": a residual sweep's order filled, the sweep's outcome not yet journaled.
 """
 
 from __future__ import annotations
@@ -53,6 +54,14 @@ def test_sigkill_right_after_the_rust_order_path_wrote_both_legs(tmp_path: Path)
     _crash_and_recover(("binance_spot", "okx"), "wire", tmp_path)
 
 
+def test_sigkill_mid_residual_sweep_then_recover(tmp_path: Path) -> None:
+    """A ticket's sell rejected and left unhedged; the residual sweep's order fills and the
+    process dies before the sweep journals its outcome. The restart finishes the sweep from the
+    journal: the swept ticket's residual is not restored (it would be swept a second time), what
+    is left is below a lot, and the ledger equals the venues' balances."""
+    _crash_and_recover(("okx", "kraken"), "sweep", tmp_path)
+
+
 def _crash_and_recover(pair: tuple[str, str], moment: str, tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(config_text(list(pair), leg_timeout_ms=800))
@@ -70,6 +79,8 @@ def _crash_and_recover(pair: tuple[str, str], moment: str, tmp_path: Path) -> No
             tickets = 1
             for v in pair:
                 _post(f"{control}/inject?venue={v}&fault=slow_ack&seconds=3")
+        if moment == "sweep":  # the ticket's sell (the first order on pair[1]) is refused
+            _post(f"{control}/inject?venue={pair[1]}&fault=reject")
         engine = [sys.executable, str(HERE / "crash_engine.py"), str(cfg), str(eps), str(journal)]
         crashed = subprocess.run(
             [*engine, moment, str(tickets)], capture_output=True, text=True, timeout=60, check=False
@@ -88,6 +99,12 @@ def _crash_and_recover(pair: tuple[str, str], moment: str, tmp_path: Path) -> No
         assert restarted.returncode == 0, restarted.stderr[-3000:]
         found = json.loads(restarted.stdout.strip().splitlines()[-1])
         assert found["open"] == []
+        if moment == "sweep":
+            assert any("residual sweep" in n and "interrupted" in n for n in found["notes"]), found["notes"]
+            assert sum(abs(q) for q in found["residuals"].values()) < 100, found  # below okx's lot
+            with Journal(journal) as j:
+                (sweep,) = [t for t in j.tickets() if "sweep_of" in t.detail]
+                assert all(j.ticket_outcomes(t)[-1][2] == "hedged" for t in sweep.detail["sweep_of"])
         state = _get(f"{control}/state")
         with Journal(journal, intent_log=True) as j:
             after = {o.client_order_id: o for o in j.orders()}
