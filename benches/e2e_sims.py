@@ -54,12 +54,19 @@ from arbcore.runner.session import SimCluster
 #: engine's process has finished with the previous round's orders
 QUIET_S = 0.005
 WAIT_ORDERS_S = 2.0
+#: the pause between stamping an order frame's arrival and handling it (``SimVenue.stand_off_s``):
+#: both simulators share a core on a 2-core host, and without it the second reads its order only
+#: after the first has handled its own (~300 µs of Python; measured: the second order read 350 µs
+#: after the first instead of ~50 µs). Long enough for the other process to finish its pass and
+#: read; the accepted stamps include it.
+STAND_OFF_S = 100e-6
 
 
 class Bench:
     def __init__(self, cluster: SimCluster, venue: str, symbol: str) -> None:
         self.sim = cluster.venues[venue]
         self.state = self.sim.instruments[symbol]
+        self.sim.stand_off_s = STAND_OFF_S
         self.symbol = symbol
         self.arrivals: list[int] = []
         self.accepted: list[int] = []

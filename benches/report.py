@@ -165,8 +165,26 @@ E2E_ROWS = {
     "engine": "frame -> both order frames received by the simulators (headline; one process per simulated venue)",
     "accepted": "frame -> both orders accepted by the simulators (parsed, signature verified; at SimExchange.submit)",
     "decision_to_wire": "in the engine: ticket decision -> both orders handed to their sockets",
-    "echo": "echo floor: bare picows round trip, one loop in the engine's process",
+    "echo_layout": "echo floor in this layout: a bare picows echo process on the engine's CPU, the client on the "
+    "simulators' CPU, one frame after each quiet pause (benches/e2e_echo.py)",
+    "echo": "hot echo: bare picows round trip, client and server on one loop in the engine's process, back to back",
 }
+#: the echo floors a variant's figure is compared with, best first: the same layout, else the hot one
+E2E_FLOOR_NAMES = {"echo_layout": "echo floor in the same layout", "echo": "hot in-loop echo"}
+
+
+def e2e_floor(block: dict[str, Any] | None) -> str | None:
+    """The key of the echo floor to subtract from ``block``'s figures (see E2E_FLOOR_NAMES)."""
+    return next((k for k in E2E_FLOOR_NAMES if block and k in block), None)
+
+
+def above_floor(block: dict[str, Any] | None) -> float | None:
+    """p50 frame to both orders received above the floor of the same layout (None: not measured)."""
+    if not block or "engine" not in block or "echo_layout" not in block:
+        return None
+    return float(block["engine"]["p50_us"]) - float(block["echo_layout"]["p50_us"])
+
+
 #: (e) comparison rows: the same rounds with the simulators in the engine's process and loop
 E2E_IN_PROCESS_ROWS = {
     "engine": "simulators in the engine's process and loop: frame -> both order frames received",
@@ -190,6 +208,7 @@ E2E_BUSY_ROWS = {
     "engine": "engine with busy_poll: frame -> both order frames received",
     "accepted": "engine with busy_poll: frame -> both orders accepted",
     "decision_to_wire": "engine with busy_poll: ticket decision -> both orders handed to sockets",
+    "echo_layout": "engine with busy_poll: echo floor in this layout (the echo process polling too)",
 }
 #: (e) rows of the busy-polling engine, its path run dry every 0.1 ms, against awake simulators
 E2E_AWAKE_ROWS = {
@@ -197,6 +216,7 @@ E2E_AWAKE_ROWS = {
     "accepted": "busy_poll, dry runs every 0.1 ms, awake simulators: frame -> both orders accepted",
     "decision_to_wire": "busy_poll, dry runs every 0.1 ms, awake simulators: ticket decision -> both orders handed "
     "to sockets",
+    "echo_layout": "busy_poll, awake simulators: echo floor in this layout (echo process polling, client spinning)",
 }
 PEERS = {
     "nautilus_trader (peer)": "nautilus_trader: its OrderBook (L2_MBP), PyO3 and Cython APIs",
@@ -287,9 +307,10 @@ def issue6(
         rust_five_added = five_paired.get("added_per_top_change_ns")
         rust_five_apply_ns = five_paired.get("apply_only_per_top_change_ns")
     # (e) e2e
-    e_above = None
-    if e2e and "engine" in e2e and "echo" in e2e:
-        e_above = float(e2e["engine"]["p50_us"]) - float(e2e["echo"]["p50_us"])
+    e_above, e_above_p99, floor = None, None, e2e_floor(e2e)
+    if e2e and "engine" in e2e and floor is not None:
+        e_above = float(e2e["engine"]["p50_us"]) - float(e2e[floor]["p50_us"])
+        e_above_p99 = float(e2e["engine"]["p99_us"]) - float(e2e[floor]["p99_us"])
 
     def name_of(r: Result | None) -> str:
         return (
@@ -382,19 +403,25 @@ def issue6(
     )
     e_txt = (
         "one process per simulated venue: "
-        f"frame to both order frames received p50 {float(e2e['engine']['p50_us']):.1f} µs - echo p50 "
-        f"{float(e2e['echo']['p50_us']):.1f} µs = {e_above:.1f} µs"
+        f"frame to both order frames received p50 {float(e2e['engine']['p50_us']):.1f} µs - "
+        f"{E2E_FLOOR_NAMES[floor]} p50 {float(e2e[floor]['p50_us']):.1f} µs = {e_above:.1f} µs; p99 "
+        f"{float(e2e['engine']['p99_us']):.1f} - {float(e2e[floor]['p99_us']):.1f} = {e_above_p99:.1f} µs"
+        + (
+            f"; the awake rows against their own layout's floor: p50 {aw_above:.1f} µs"
+            if (aw_above := above_floor(e2e.get("awake"))) is not None
+            else ""
+        )
         + (
             f" (to both orders accepted by the simulators: {float(e2e['accepted']['p50_us']):.1f} µs p50)"
             if "accepted" in e2e
             else ""
         )
-        if e2e and e_above is not None
+        if e2e and e_above is not None and floor is not None
         else "not measured in this run (`target/bench-e2e.json` absent)"
     )
     lines.append(
-        f"| (e) end to end over loopback | engine time above the echo floor <= 20 µs p50 | {e_txt} | "
-        f"{_met(None if e_above is None else e_above <= 20)} |"
+        f"| (e) end to end over loopback | engine time above the echo floor <= 20 µs p50, <= 60 µs p99 | {e_txt} | "
+        f"{_met(None if e_above is None or e_above_p99 is None else e_above <= 20 and e_above_p99 <= 60)} |"
     )
     targets.append(
         {
@@ -402,6 +429,16 @@ def issue6(
             "expected": "<= 20",
             "measured": e_above,
             "met": None if e_above is None else e_above <= 20,
+            "floor": floor,
+        }
+    )
+    targets.append(
+        {
+            "label": "e_engine_above_echo_p99_us",
+            "expected": "<= 60",
+            "measured": e_above_p99,
+            "met": None if e_above_p99 is None else e_above_p99 <= 60,
+            "floor": floor,
         }
     )
     if arb_a10 and nt_a10:
@@ -460,9 +497,13 @@ def issue6(
             "walk apart and cross on their own); their books still change every step, so they stay LIVE. The "
             "engine runs as a low-latency host runs it: its loop pinned to one CPU (`[run] cpu`), the simulators' "
             "processes on the others, its order path run dry every 1 ms (`[run] keep_warm_ms = 1`); the default "
-            "run config rows have neither. With 2 cores here both simulators share one: the second venue reads "
-            "its order only after the first venue's handling of its own (~300 µs of Python), which is in the "
-            "headline and is not the engine's time.",
+            "run config rows have neither. With 2 cores here both simulators share one. So that the second "
+            "venue does not read its order only after the first venue's handling of its own (~300 µs of Python, "
+            "not the engine's time), each simulator sleeps 100 µs once it has stamped an order frame's arrival and "
+            "before it handles it (`SimVenue.stand_off_s`): the other reads and stamps its order meanwhile, as a "
+            "venue on its own host would. The accepted rows include that pause. The echo floor in each layout "
+            "(`benches/e2e_echo.py`) crosses the same cores after the same quiet pause as a round; the hot echo, "
+            "on one loop back to back, is the floor of neither and is kept for comparison.",
             "",
             "| path | p50 | p99 | p99.9 |",
             "| --- | --- | --- | --- |",
@@ -633,8 +674,8 @@ def notes(
             "- **(e)** was not measured in this run: `benches/test_e2e_latency.py` (written separately) had not "
             "produced `target/bench-e2e.json`.",
         ]
-    elif "engine" in e2e and "echo" in e2e:
-        above = float(e2e["engine"]["p50_us"]) - float(e2e["echo"]["p50_us"])
+    elif "engine" in e2e and (floor := e2e_floor(e2e)) is not None:
+        above = float(e2e["engine"]["p50_us"]) - float(e2e[floor]["p50_us"])
         d2w = e2e.get("decision_to_wire", {}).get("p50_us")
         acc = e2e.get("accepted", {}).get("p50_us")
         ip = e2e.get("in_process") or {}
@@ -653,8 +694,8 @@ def notes(
         up_engine = up.get("engine", {}).get("p50_us")
         if above > 20:
             out += [
-                f"- **(e) {above:,.0f} µs above the echo floor, not <= 20 µs** (frame to both order frames "
-                "received by the simulators, which run in their own processes, one per venue"
+                f"- **(e) {above:,.0f} µs above the {E2E_FLOOR_NAMES[floor]}, not <= 20 µs** (frame to both order "
+                "frames received by the simulators, which run in their own processes, one per venue"
                 + (
                     f"; decision to both orders on the wire, inside the engine: {float(d2w):,.0f} µs p50, target 30 µs"
                     if d2w
@@ -706,8 +747,7 @@ def notes(
                     if take_hot is not None and take_cold is not None and take_warm is not None
                     else ""
                 )
-                + " And in the headline, not the engine's: both simulators share the second core, so the second "
-                "venue reads its order after the first venue's handling of its own. Of the engine's own time the "
+                + " Of the engine's own time the "
                 "two socket writes are now the largest part: each is a send() whose loopback kernel work "
                 "includes the receiver's TCP input. Writing the frames from Rust would save only the few "
                 "microseconds of Python around them, and cannot serve a TLS venue, whose bytes must pass "

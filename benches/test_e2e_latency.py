@@ -363,8 +363,41 @@ async def echo_floor(n: int = 2000) -> list[int]:
     return out
 
 
+def echo_floor_across(tmp: Path, *, busy: bool = False, spin: bool = False, n: int = ROUNDS) -> list[int]:
+    """The echo floor in the layout of the e2e rounds (``benches/e2e_echo.py``): a bare picows
+    echo server in its own process on the engine's CPU (``busy``: polling, as with busy_poll), a
+    client on the simulators' CPUs (``spin``: never sleeping, as the awake simulators) sending one
+    frame per quiet pause. Round trips in ns."""
+    tag = f"{int(busy)}{int(spin)}"
+    ports, rtts = tmp / f"echo-port-{tag}.json", tmp / f"echo-rtt-{tag}.json"
+    ports.unlink(missing_ok=True)
+    script = str(HERE / "e2e_echo.py")
+    cpu = "" if ENGINE_CPU is None else str(ENGINE_CPU)
+    args = [sys.executable, script, "server", cpu, str(int(busy)), str(ports)]
+    server = subprocess.Popen(args, stdin=subprocess.PIPE)
+    try:
+        end = time.monotonic() + 30
+        while not ports.exists():
+            assert server.poll() is None and time.monotonic() < end, "the echo server did not start"
+            time.sleep(0.02)
+        port = json.loads(ports.read_text())["port"]
+        subprocess.run([sys.executable, script, "client", str(port), SIM_CPUS, str(int(spin)), str(n), str(rtts)],
+                       check=True, timeout=120)  # fmt: skip
+        out: list[int] = json.loads(rtts.read_text())["rtt_ns"]
+        return out
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=5)
+
+
 def test_e2e_latency(tmp_path: Path) -> None:
     async def main() -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
         echo = await echo_floor()
         engine, accepted, d2w, spoiled = await tick_to_order(tmp_path)
         bp_engine, bp_accepted, bp_d2w, bp_spoiled = await tick_to_order(tmp_path, busy_poll=True)
@@ -375,10 +408,15 @@ def test_e2e_latency(tmp_path: Path) -> None:
         ip_engine, ip_accepted, ip_d2w, ip_spoiled = await tick_to_order_in_process(tmp_path)
         py_engine, py_accepted, py_d2w, py_spoiled = await tick_to_order_in_process(tmp_path, "python")
         echo2 = await echo_floor()
+        # the floors in the rounds' layouts: each in processes of its own, the engine's one gone
+        floor = await loop.run_in_executor(None, lambda: echo_floor_across(tmp_path))
+        floor_busy = await loop.run_in_executor(None, lambda: echo_floor_across(tmp_path, busy=True))
+        floor_awake = await loop.run_in_executor(None, lambda: echo_floor_across(tmp_path, busy=True, spin=True))
         return {
             "engine": summary(engine),
             "accepted": summary(accepted),
             "echo": summary(echo + echo2),
+            "echo_layout": summary(floor),
             "decision_to_wire": summary(d2w),
             "rounds": ROUNDS,
             "spoiled_rounds": spoiled,
@@ -396,6 +434,7 @@ def test_e2e_latency(tmp_path: Path) -> None:
                 "engine": summary(bp_engine),
                 "accepted": summary(bp_accepted),
                 "decision_to_wire": summary(bp_d2w),
+                "echo_layout": summary(floor_busy),
                 "rounds": ROUNDS,
                 "spoiled_rounds": bp_spoiled,
                 "sims": "separate processes, one per venue; the engine with [run] busy_poll = true (tuned)",
@@ -404,6 +443,7 @@ def test_e2e_latency(tmp_path: Path) -> None:
                 "engine": summary(aw_engine),
                 "accepted": summary(aw_accepted),
                 "decision_to_wire": summary(aw_d2w),
+                "echo_layout": summary(floor_awake),
                 "rounds": ROUNDS,
                 "spoiled_rounds": aw_spoiled,
                 "sims": "separate processes, one per venue, awake (polling, yielding the shared core); the engine "
@@ -430,7 +470,15 @@ def test_e2e_latency(tmp_path: Path) -> None:
                 "simulators (entry of their frame callbacks); each simulated venue runs in its own process",
                 "accepted": "book frame leaves the simulated venue -> both orders accepted by the simulators "
                 "(at SimExchange.submit: parsed, signature verified, account found)",
-                "echo": "bare picows echo round trip, client and server on one loop in the engine's process",
+                "echo": "hot echo: bare picows round trip, client and server on one loop in the engine's process, "
+                "back to back",
+                "echo_layout": "echo floor in a variant's layout (benches/e2e_echo.py): a bare picows echo server in "
+                "a process of its own on the engine's CPU (polling in the busy_poll and awake variants), its client "
+                "on the simulators' CPUs (spinning in the awake variant), one frame after each quiet pause as long "
+                "as a round's; the round trip",
+                "stand_off": "each simulator sleeps 100 us between stamping an order frame's arrival and handling it "
+                "(SimVenue.stand_off_s): both share one core here, and the second would otherwise read its order "
+                "only after the first had handled its own; the accepted figures include the pause",
                 "decision_to_wire": "inside the engine: ticket decision -> both orders handed to their sockets",
                 "busy_poll": "the same rounds and figures with the engine's loop polling instead of sleeping "
                 "([run] busy_poll: one core at 100%)",

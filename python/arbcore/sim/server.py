@@ -116,6 +116,8 @@ class SimConnection(WSListener):
         if frame.msg_type in (WSMsgType.TEXT, WSMsgType.BINARY):
             self.recv_ns = time.perf_counter_ns()
             venue = self.venue
+            if self.private and venue.stand_off_s:
+                time.sleep(venue.stand_off_s)  # benchmarks only (see SimVenue.stand_off_s)
             venue.serving = self
             self._held_out = []
             try:
@@ -218,6 +220,12 @@ class SimVenue:
         self.order_side: SimOrderSide | None = None
         #: the connection whose frame is being handled right now (None between frames)
         self.serving: SimConnection | None = None
+        #: benchmarks on a host with fewer cores than processes (benches/e2e_sims.py): once the
+        #: arrival of an order-entry frame is stamped, the process sleeps this long before handling
+        #: it. Another simulated venue sharing the core then reads (and stamps) its own order in the
+        #: meantime, as a venue on its own host would, instead of after this one's whole handling
+        #: (~300 µs of Python). Blocks the loop: never set outside a benchmark.
+        self.stand_off_s = 0.0
 
     def request_recv_ns(self) -> int | None:
         """perf_counter_ns when the request being served now was received: the entry of the WS

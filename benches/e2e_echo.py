@@ -1,0 +1,114 @@
+"""The echo floor of the e2e latency bench (benches/test_e2e_latency.py) laid out as its rounds
+are: a bare picows echo server where the engine runs (its CPU; polling instead of sleeping when
+the engine busy-polls), and a client where the simulated venues run (their CPUs; spinning when
+they do), which sends one frame after each quiet pause as long as a round's and times the echo.
+
+Why not only the round trip on one loop: there both ends are one process on one core, back to
+back, with every cache hot; the e2e rounds cross cores after milliseconds of quiet, which on the
+2-core VM measured costs each one-way hop 15-40 µs more (a send from a core that was idle, or to
+one). The engine's time above the floor is its e2e figure minus the floor of the same layout.
+
+Usage:
+  python e2e_echo.py server CPU BUSY OUT.json      serve until EOF on stdin; OUT.json: {"port": P}
+  python e2e_echo.py client PORT CPUS SPIN N OUT.json
+CPU/CPUS: "" for any; BUSY/SPIN: 1 or 0. The client writes {"rtt_ns": [...]} to OUT.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import uvloop
+from picows import WSListener, WSMsgType, WSTransport, ws_connect, ws_create_server
+
+#: the pause before each round's frame: as long as a jump's (a quiet wait, then as long again)
+PAUSE_S = 0.010
+#: about the size of a round's book frame and of an order frame
+PAYLOAD = b'{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[]}'.ljust(512)
+
+
+def pin(cpus: str) -> None:
+    if cpus:
+        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+
+
+async def busy() -> None:
+    """As the engine's ``[run] busy_poll`` and the simulators' ``spin``: one ready callback always,
+    the CPU yielded after each pass (two processes may share it)."""
+    while True:
+        await asyncio.sleep(0)
+        os.sched_yield()
+
+
+class _Echo(WSListener):
+    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
+        if frame.msg_type == WSMsgType.TEXT:
+            transport.send(WSMsgType.TEXT, frame.get_payload_as_bytes())
+        elif frame.msg_type == WSMsgType.CLOSE:
+            transport.disconnect()
+
+
+async def serve(out: str, poll: bool) -> None:
+    loop = asyncio.get_running_loop()
+    server = await ws_create_server(lambda _: _Echo(), "127.0.0.1", 0)
+    spinner = loop.create_task(busy()) if poll else None
+    tmp = Path(out + ".tmp")
+    tmp.write_text(json.dumps({"port": server.sockets[0].getsockname()[1]}))
+    tmp.rename(out)
+    done = asyncio.Event()
+
+    def on_stdin() -> None:
+        if not os.read(0, 4096):
+            loop.remove_reader(0)
+            done.set()
+
+    loop.add_reader(0, on_stdin)  # the parent holds the other end: EOF when it is gone
+    await done.wait()
+    if spinner is not None:
+        spinner.cancel()
+    server.close()
+
+
+class _Client(WSListener):
+    def __init__(self) -> None:
+        self.got: asyncio.Future[int] | None = None
+
+    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
+        if self.got is not None and not self.got.done():
+            self.got.set_result(time.perf_counter_ns())
+
+
+async def client(port: int, spin: bool, n: int, out: str) -> None:
+    loop = asyncio.get_running_loop()
+    spinner = loop.create_task(busy()) if spin else None
+    listener = _Client()
+    transport, _ = await ws_connect(lambda: listener, f"ws://127.0.0.1:{port}/")
+    rtt: list[int] = []
+    for _ in range(n):
+        await asyncio.sleep(PAUSE_S)
+        listener.got = loop.create_future()
+        t0 = time.perf_counter_ns()
+        transport.send(WSMsgType.TEXT, PAYLOAD)
+        rtt.append(await asyncio.wait_for(listener.got, 2.0) - t0)
+    transport.disconnect()
+    if spinner is not None:
+        spinner.cancel()
+    Path(out).write_text(json.dumps({"rtt_ns": rtt}))
+
+
+if __name__ == "__main__":
+    role = sys.argv[1]
+    if role == "server":
+        pin(sys.argv[2])
+        uvloop.run(serve(sys.argv[4], sys.argv[3] == "1"))
+    elif role == "client":
+        pin(sys.argv[3])
+        uvloop.run(client(int(sys.argv[2]), sys.argv[4] == "1", int(sys.argv[5]), sys.argv[6]))
+    else:
+        raise SystemExit(f"e2e_echo: unknown role {role!r} (server or client)")
