@@ -459,7 +459,11 @@ fn fixed_text_format_reproduces_padded_strings() {
 #[test]
 fn number_text_rebuilt_from_integers() {
     let f = |raw: u64, d: u8, fmt: NumText| {
-        format_num(raw, d, fmt).map(|t| String::from_utf8(t.as_bytes().to_vec()).unwrap())
+        let mut out = b"prefix:".to_vec(); // appends after what is there
+        push_num(&mut out, raw, d, fmt).map(|()| {
+            assert_eq!(out.pop(), Some(b':'));
+            String::from_utf8(out.split_off(7)).unwrap()
+        })
     };
     use NumText::{Fixed, Trimmed};
     assert_eq!(f(336610, 2, Trimmed).as_deref(), Some("3366.1"));
