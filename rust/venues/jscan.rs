@@ -136,6 +136,17 @@ impl<'a> Cursor<'a> {
         Some(v)
     }
 
+    /// A JSON integer with an optional `-` (`-1` for a snapshot's `prevSeqId`, negative
+    /// checksums) that fits i64.
+    #[inline]
+    pub fn int(&mut self) -> Option<i64> {
+        if self.eat_if(b'-') {
+            i64::try_from(self.uint()?).ok().map(|v| -v)
+        } else {
+            self.int_i64()
+        }
+    }
+
     /// A [`Cursor::uint`] that also fits i64 (timestamps).
     #[inline]
     pub fn int_i64(&mut self) -> Option<i64> {

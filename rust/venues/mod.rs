@@ -20,6 +20,7 @@ pub mod harness;
 mod jscan;
 pub mod kraken;
 pub mod okx;
+mod okx_scan;
 mod scratch;
 pub mod time;
 mod trades;

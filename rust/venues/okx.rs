@@ -48,6 +48,7 @@
 //! counted by `FeedCounters::record` from the Resync outcome; [`OkxDecoder::checksum_failed`] is
 //! a cross-check).
 
+use super::okx_scan::{scan_book, BookHead};
 use super::trades::{buyer_aggressor, decode_trades, TradeText};
 use super::{
     apply_checked, break_book, fault_reason, load_snapshot, ms_to_ns, BookRef, BookSink,
@@ -142,6 +143,21 @@ enum Channel {
     Other,
 }
 
+/// Whether a push of `channel` with `action` is a snapshot (else an update); `None`: not a book
+/// channel, or an incremental one with an action other than `snapshot` or `update`.
+fn snapshot_rule(channel: &str, action: Option<&str>) -> Option<bool> {
+    match (classify(channel), action) {
+        (Channel::SnapshotOnly, _) | (Channel::Incremental, Some("snapshot")) => Some(true),
+        (Channel::Incremental, Some("update")) => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn snapshot_rule_for_tests(channel: &str, action: Option<&str>) -> Option<bool> {
+    snapshot_rule(channel, action)
+}
+
 fn classify(channel: &str) -> Channel {
     match channel {
         "books" | "books-l2-tbt" | "books50-l2-tbt" => Channel::Incremental,
@@ -171,6 +187,8 @@ pub struct OkxDecoder {
     pub checksum_ok: u64,
     /// Non-zero checksums that did not match (also returned as `Resync { reason: Checksum }`).
     pub checksum_failed: u64,
+    /// Book pushes go through the serde path only (tests compare the two paths).
+    serde_only: bool,
 }
 
 impl OkxDecoder {
@@ -183,6 +201,12 @@ impl OkxDecoder {
 
     pub fn symbols(&self) -> &SymbolMap {
         &self.symbols
+    }
+
+    /// With `false`, every frame is read by the serde path (the scanner's reference in tests).
+    pub fn with_fast_path(mut self, on: bool) -> Self {
+        self.serde_only = !on;
+        self
     }
 
     /// How the venue writes this book's numbers, for non-zero checksums (default: trimmed).
@@ -206,6 +230,18 @@ impl OkxDecoder {
         if frame == b"pong" {
             return Ok(Outcome::Control);
         }
+        if !self.serde_only {
+            let symbols = &self.symbols;
+            let head = scan_book(
+                frame,
+                |inst| market.scales(symbols.get(inst).ok()?).ok(),
+                snapshot_rule,
+                &mut self.scratch,
+            );
+            if let Some(h) = head {
+                return self.on_book(h, None, recv_ts, market);
+            }
+        }
         let f: Frame<'_> = serde_json::from_slice(frame)?;
         if f.event.is_some() {
             // {"event":"subscribe",...}, {"event":"error","code":"60012",...}
@@ -227,37 +263,45 @@ impl OkxDecoder {
         let inst = arg
             .inst_id
             .ok_or_else(|| DecodeError::Malformed("no instId".into()))?;
-        self.on_book(channel, f.action, inst, data, recv_ts, market)
+        let [d]: [BookData<'_>; 1] = serde_json::from_str(data.get())?;
+        let head = BookHead {
+            channel: arg.channel,
+            inst,
+            action: f.action,
+            ts: d.ts,
+            checksum: d.checksum,
+            prev: d.prev_seq_id,
+            seq: d.seq_id,
+        };
+        self.on_book(head, Some((&d.bids, &d.asks)), recv_ts, market)
     }
 
+    /// A book push read by either path: `levels` are the serde path's (bids, asks), parsed
+    /// here after the header's checks; `None`: the scanner already put them in the scratch.
     fn on_book<M: BookSink>(
         &mut self,
-        channel: Channel,
-        action: Option<&str>,
-        inst: &str,
-        data: &RawValue,
+        h: BookHead<'_>,
+        levels: Option<(&[RawLevel<'_>], &[RawLevel<'_>])>,
         recv_ts: i64,
         market: &mut M,
     ) -> Result<Outcome, DecodeError> {
-        let [d]: [BookData<'_>; 1] = serde_json::from_str(data.get())?;
-        let book = self.symbols.get(inst)?;
+        let book = self.symbols.get(h.inst)?;
         let scales = market.scales(book)?;
-        let incremental = channel == Channel::Incremental;
-        let is_snapshot = match (incremental, action) {
-            (false, _) | (true, Some("snapshot")) => true,
-            (true, Some("update")) => false,
-            (true, _) => return Err(DecodeError::Malformed(format!("book action {action:?}"))),
+        let incremental = classify(h.channel) == Channel::Incremental;
+        let Some(is_snapshot) = snapshot_rule(h.channel, h.action) else {
+            let action = h.action;
+            return Err(DecodeError::Malformed(format!("book action {action:?}")));
         };
-        let venue_ms = parse_ms(d.ts)?;
-        let checksum = i32::try_from(d.checksum)
-            .map_err(|_| DecodeError::Malformed(format!("checksum {}", d.checksum)))?;
+        let venue_ms = parse_ms(h.ts)?;
+        let checksum = i32::try_from(h.checksum)
+            .map_err(|_| DecodeError::Malformed(format!("checksum {}", h.checksum)))?;
         let (prev, seq) = if incremental {
-            match (d.prev_seq_id, d.seq_id) {
+            match (h.prev, h.seq) {
                 (Some(p), Some(s)) => (p, s),
                 _ => return Err(DecodeError::Malformed("no prevSeqId/seqId".into())),
             }
         } else {
-            (d.prev_seq_id.unwrap_or(-1), d.seq_id.unwrap_or(0))
+            (h.prev.unwrap_or(-1), h.seq.unwrap_or(0))
         };
         let seq_u =
             u64::try_from(seq).map_err(|_| DecodeError::Malformed(format!("seqId {seq}")))?;
@@ -272,14 +316,19 @@ impl OkxDecoder {
         let format = self.formats.get(&book).copied().unwrap_or_default();
         // Parse everything before touching the book.
         let s = &mut self.scratch;
-        s.clear();
+        if let Some((bids, asks)) = levels {
+            s.clear();
+            for (side, list) in [(Side::Bid, bids), (Side::Ask, asks)] {
+                for l in list {
+                    if is_snapshot {
+                        s.push_level(side, l.0, l.1, scales)?;
+                    } else {
+                        s.push_delta(side, l.0, l.1, scales)?;
+                    }
+                }
+            }
+        }
         if is_snapshot {
-            for l in &d.bids {
-                s.push_level(Side::Bid, l.0, l.1, scales)?;
-            }
-            for l in &d.asks {
-                s.push_level(Side::Ask, l.0, l.1, scales)?;
-            }
             let out = load_snapshot(market, book, &s.bids, &s.asks, stamp)?;
             let synced = matches!(out, Outcome::Synced { .. });
             self.state.entry(book).or_default().last = (incremental && synced).then_some(seq);
@@ -287,12 +336,6 @@ impl OkxDecoder {
                 return Ok(out);
             }
             return self.verify(market, book, scales, format, checksum, out);
-        }
-        for l in &d.bids {
-            s.push_delta(Side::Bid, l.0, l.1, scales)?;
-        }
-        for l in &d.asks {
-            s.push_delta(Side::Ask, l.0, l.1, scales)?;
         }
         let st = self.state.entry(book).or_default();
         let Some(last) = st.last else {
