@@ -1,7 +1,8 @@
 """The echo floor of the e2e latency bench (benches/test_e2e_latency.py) laid out as its rounds
 are: a bare picows echo server where the engine runs (its CPU; polling instead of sleeping when
-the engine busy-polls), and a client where the simulated venues run (their CPUs; spinning when
-they do), which sends one frame after each quiet pause as long as a round's and times the echo.
+the engine busy-polls, else woken by a timer as often as the engine's dry runs wake it), and a
+client where the simulated venues run (their CPUs; spinning when they do), which sends one
+frame after each quiet pause as long as a round's and times the echo.
 
 Why not only the round trip on one loop: there both ends are one process on one core, back to
 back, with every cache hot; the e2e rounds cross cores after milliseconds of quiet, which on the
@@ -9,9 +10,12 @@ back, with every cache hot; the e2e rounds cross cores after milliseconds of qui
 one). The engine's time above the floor is its e2e figure minus the floor of the same layout.
 
 Usage:
-  python e2e_echo.py server CPU BUSY OUT.json      serve until EOF on stdin; OUT.json: {"port": P}
+  python e2e_echo.py server CPU BUSY TICK_MS OUT.json   serve until EOF on stdin; OUT.json: {"port": P}
   python e2e_echo.py client PORT CPUS SPIN N OUT.json
-CPU/CPUS: "" for any; BUSY/SPIN: 1 or 0. The client writes {"rtt_ns": [...]} to OUT.json.
+CPU/CPUS: "" for any; BUSY/SPIN: 1 or 0; TICK_MS: a timer that wakes the server's loop this often
+(0: none), as ``[run] keep_warm_ms`` wakes the engine's: a core woken every millisecond does not
+sink into the deeper idle states a core left alone does, whose wake-up costs ~100 µs more on the
+VM measured. The client writes {"rtt_ns": [...]} to OUT.json.
 """
 
 from __future__ import annotations
@@ -54,10 +58,15 @@ class _Echo(WSListener):
             transport.disconnect()
 
 
-async def serve(out: str, poll: bool) -> None:
+async def tick(period_s: float) -> None:
+    while True:
+        await asyncio.sleep(period_s)
+
+
+async def serve(out: str, poll: bool, tick_ms: float) -> None:
     loop = asyncio.get_running_loop()
     server = await ws_create_server(lambda _: _Echo(), "127.0.0.1", 0)
-    spinner = loop.create_task(busy()) if poll else None
+    spinner = loop.create_task(busy() if poll else tick(tick_ms / 1000)) if poll or tick_ms > 0 else None
     tmp = Path(out + ".tmp")
     tmp.write_text(json.dumps({"port": server.sockets[0].getsockname()[1]}))
     tmp.rename(out)
@@ -106,7 +115,7 @@ if __name__ == "__main__":
     role = sys.argv[1]
     if role == "server":
         pin(sys.argv[2])
-        uvloop.run(serve(sys.argv[4], sys.argv[3] == "1"))
+        uvloop.run(serve(sys.argv[5], sys.argv[3] == "1", float(sys.argv[4])))
     elif role == "client":
         pin(sys.argv[3])
         uvloop.run(client(int(sys.argv[2]), sys.argv[4] == "1", int(sys.argv[5]), sys.argv[6]))

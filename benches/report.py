@@ -178,6 +178,21 @@ def e2e_floor(block: dict[str, Any] | None) -> str | None:
     return next((k for k in E2E_FLOOR_NAMES if block and k in block), None)
 
 
+def judged_e2e(e2e: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str]:
+    """The (e) rounds the target is judged on, and their name: those where neither end sleeps
+    (their floor has no wake-up from idle, whose cost on this VM swings by tens of µs from run
+    to run), else the headline rounds."""
+    if e2e and above_floor(e2e.get("awake")) is not None:
+        return e2e["awake"], "busy_poll engine and awake simulators, one process per venue"
+    return e2e, "one process per simulated venue"
+
+
+def other_layouts(e2e: dict[str, Any] | None) -> list[tuple[str, dict[str, Any] | None]]:
+    """The (e) blocks quoted beside the judged one, with their labels."""
+    return [("the headline (engine sleeping between frames)", e2e),
+            ("busy_poll with sleeping simulators", (e2e or {}).get("busy_poll"))]  # fmt: skip
+
+
 def above_floor(block: dict[str, Any] | None) -> float | None:
     """p50 frame to both orders received above the floor of the same layout (None: not measured)."""
     if not block or "engine" not in block or "echo_layout" not in block:
@@ -306,11 +321,11 @@ def issue6(
     if five_paired:  # side by side beats criterion's one-after-the-other difference
         rust_five_added = five_paired.get("added_per_top_change_ns")
         rust_five_apply_ns = five_paired.get("apply_only_per_top_change_ns")
-    # (e) e2e
-    e_above, e_above_p99, floor = None, None, e2e_floor(e2e)
-    if e2e and "engine" in e2e and floor is not None:
-        e_above = float(e2e["engine"]["p50_us"]) - float(e2e[floor]["p50_us"])
-        e_above_p99 = float(e2e["engine"]["p99_us"]) - float(e2e[floor]["p99_us"])
+    e_block, e_name = judged_e2e(e2e)
+    e_above, e_above_p99, floor = None, None, e2e_floor(e_block)
+    if e_block and "engine" in e_block and floor is not None:
+        e_above = float(e_block["engine"]["p50_us"]) - float(e_block[floor]["p50_us"])
+        e_above_p99 = float(e_block["engine"]["p99_us"]) - float(e_block[floor]["p99_us"])
 
     def name_of(r: Result | None) -> str:
         return (
@@ -402,21 +417,15 @@ def issue6(
         }
     )
     e_txt = (
-        "one process per simulated venue: "
-        f"frame to both order frames received p50 {float(e2e['engine']['p50_us']):.1f} µs - "
-        f"{E2E_FLOOR_NAMES[floor]} p50 {float(e2e[floor]['p50_us']):.1f} µs = {e_above:.1f} µs; p99 "
-        f"{float(e2e['engine']['p99_us']):.1f} - {float(e2e[floor]['p99_us']):.1f} = {e_above_p99:.1f} µs"
-        + (
-            f"; the awake rows against their own layout's floor: p50 {aw_above:.1f} µs"
-            if (aw_above := above_floor(e2e.get("awake"))) is not None
-            else ""
+        f"{e_name}: frame to both order frames received p50 {float(e_block['engine']['p50_us']):.1f} µs - "
+        f"{E2E_FLOOR_NAMES[floor]} p50 {float(e_block[floor]['p50_us']):.1f} µs = {e_above:.1f} µs; p99 "
+        f"{float(e_block['engine']['p99_us']):.1f} - {float(e_block[floor]['p99_us']):.1f} = {e_above_p99:.1f} µs"
+        + "".join(
+            f"; {label} against its own layout's floor: p50 {v:.1f} µs"
+            for label, block in other_layouts(e2e)
+            if block is not e_block and (v := above_floor(block)) is not None
         )
-        + (
-            f" (to both orders accepted by the simulators: {float(e2e['accepted']['p50_us']):.1f} µs p50)"
-            if "accepted" in e2e
-            else ""
-        )
-        if e2e and e_above is not None and floor is not None
+        if e_block and e_above is not None and floor is not None
         else "not measured in this run (`target/bench-e2e.json` absent)"
     )
     lines.append(
@@ -674,10 +683,11 @@ def notes(
             "- **(e)** was not measured in this run: `benches/test_e2e_latency.py` (written separately) had not "
             "produced `target/bench-e2e.json`.",
         ]
-    elif "engine" in e2e and (floor := e2e_floor(e2e)) is not None:
-        above = float(e2e["engine"]["p50_us"]) - float(e2e[floor]["p50_us"])
-        d2w = e2e.get("decision_to_wire", {}).get("p50_us")
-        acc = e2e.get("accepted", {}).get("p50_us")
+    elif (judged := judged_e2e(e2e))[0] and "engine" in judged[0] and (floor := e2e_floor(judged[0])) is not None:
+        block, judged_name = judged
+        above = float(block["engine"]["p50_us"]) - float(block[floor]["p50_us"])
+        d2w = block.get("decision_to_wire", {}).get("p50_us")
+        acc = block.get("accepted", {}).get("p50_us")
         ip = e2e.get("in_process") or {}
         ip_d2w = ip.get("decision_to_wire", {}).get("p50_us")
         ip_engine = ip.get("engine", {}).get("p50_us")
@@ -694,8 +704,8 @@ def notes(
         up_engine = up.get("engine", {}).get("p50_us")
         if above > 20:
             out += [
-                f"- **(e) {above:,.0f} µs above the {E2E_FLOOR_NAMES[floor]}, not <= 20 µs** (frame to both order "
-                "frames received by the simulators, which run in their own processes, one per venue"
+                f"- **(e) {above:,.0f} µs above the {E2E_FLOOR_NAMES[floor]}, not <= 20 µs** ({judged_name}: "
+                "frame to both order frames received by the simulators"
                 + (
                     f"; decision to both orders on the wire, inside the engine: {float(d2w):,.0f} µs p50, target 30 µs"
                     if d2w

@@ -363,17 +363,20 @@ async def echo_floor(n: int = 2000) -> list[int]:
     return out
 
 
-def echo_floor_across(tmp: Path, *, busy: bool = False, spin: bool = False, n: int = ROUNDS) -> list[int]:
+def echo_floor_across(
+    tmp: Path, *, busy: bool = False, spin: bool = False, tick_ms: float = 1, n: int = ROUNDS
+) -> list[int]:
     """The echo floor in the layout of the e2e rounds (``benches/e2e_echo.py``): a bare picows
     echo server in its own process on the engine's CPU (``busy``: polling, as with busy_poll), a
     client on the simulators' CPUs (``spin``: never sleeping, as the awake simulators) sending one
-    frame per quiet pause. Round trips in ns."""
+    frame per quiet pause; ``tick_ms``: a sleeping server's loop is woken this often, as the
+    engine's by its dry runs (``keep_warm_ms``). Round trips in ns."""
     tag = f"{int(busy)}{int(spin)}"
     ports, rtts = tmp / f"echo-port-{tag}.json", tmp / f"echo-rtt-{tag}.json"
     ports.unlink(missing_ok=True)
     script = str(HERE / "e2e_echo.py")
     cpu = "" if ENGINE_CPU is None else str(ENGINE_CPU)
-    args = [sys.executable, script, "server", cpu, str(int(busy)), str(ports)]
+    args = [sys.executable, script, "server", cpu, str(int(busy)), str(tick_ms), str(ports)]
     server = subprocess.Popen(args, stdin=subprocess.PIPE)
     try:
         end = time.monotonic() + 30
@@ -399,19 +402,29 @@ def test_e2e_latency(tmp_path: Path) -> None:
     async def main() -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         echo = await echo_floor()
+
+        async def floor_of(busy: bool = False, spin: bool = False) -> list[int]:
+            """The echo floor in a variant's layout, half its rounds each side of the variant's
+            (called before and after them): the host's load drifts, and a floor taken minutes away
+            from its rounds was off by tens of µs between runs."""
+            n = ROUNDS // 2
+            return await loop.run_in_executor(None, lambda: echo_floor_across(tmp_path, busy=busy, spin=spin, n=n))
+
+        floor = await floor_of()
         engine, accepted, d2w, spoiled = await tick_to_order(tmp_path)
+        floor += await floor_of()
+        floor_busy = await floor_of(busy=True)
         bp_engine, bp_accepted, bp_d2w, bp_spoiled = await tick_to_order(tmp_path, busy_poll=True)
+        floor_busy += await floor_of(busy=True)
+        floor_awake = await floor_of(busy=True, spin=True)
         aw_engine, aw_accepted, aw_d2w, aw_spoiled = await tick_to_order(
             tmp_path, busy_poll=True, warm_ms=AWAKE_WARM_MS, awake_sims=True
         )
+        floor_awake += await floor_of(busy=True, spin=True)
         up_engine, up_accepted, up_d2w, up_spoiled = await tick_to_order(tmp_path, tuned=False)
         ip_engine, ip_accepted, ip_d2w, ip_spoiled = await tick_to_order_in_process(tmp_path)
         py_engine, py_accepted, py_d2w, py_spoiled = await tick_to_order_in_process(tmp_path, "python")
         echo2 = await echo_floor()
-        # the floors in the rounds' layouts: each in processes of its own, the engine's one gone
-        floor = await loop.run_in_executor(None, lambda: echo_floor_across(tmp_path))
-        floor_busy = await loop.run_in_executor(None, lambda: echo_floor_across(tmp_path, busy=True))
-        floor_awake = await loop.run_in_executor(None, lambda: echo_floor_across(tmp_path, busy=True, spin=True))
         return {
             "engine": summary(engine),
             "accepted": summary(accepted),
@@ -475,7 +488,8 @@ def test_e2e_latency(tmp_path: Path) -> None:
                 "echo_layout": "echo floor in a variant's layout (benches/e2e_echo.py): a bare picows echo server in "
                 "a process of its own on the engine's CPU (polling in the busy_poll and awake variants), its client "
                 "on the simulators' CPUs (spinning in the awake variant), one frame after each quiet pause as long "
-                "as a round's; the round trip",
+                "as a round's, the sleeping server woken every 1 ms as the engine's dry runs wake it; the round "
+                "trip; half the floor's rounds just before the variant's, half just after",
                 "stand_off": "each simulator sleeps 100 us between stamping an order frame's arrival and handling it "
                 "(SimVenue.stand_off_s): both share one core here, and the second would otherwise read its order "
                 "only after the first had handled its own; the accepted figures include the pause",

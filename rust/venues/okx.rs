@@ -145,17 +145,12 @@ enum Channel {
 
 /// Whether a push of `channel` with `action` is a snapshot (else an update); `None`: not a book
 /// channel, or an incremental one with an action other than `snapshot` or `update`.
-fn snapshot_rule(channel: &str, action: Option<&str>) -> Option<bool> {
+pub(super) fn snapshot_rule(channel: &str, action: Option<&str>) -> Option<bool> {
     match (classify(channel), action) {
         (Channel::SnapshotOnly, _) | (Channel::Incremental, Some("snapshot")) => Some(true),
         (Channel::Incremental, Some("update")) => Some(false),
         _ => None,
     }
-}
-
-#[cfg(test)]
-pub(crate) fn snapshot_rule_for_tests(channel: &str, action: Option<&str>) -> Option<bool> {
-    snapshot_rule(channel, action)
 }
 
 fn classify(channel: &str) -> Channel {

@@ -22,7 +22,7 @@ fn scan(frame: &str) -> Option<(BookHead<'_>, Scratch)> {
     let h = scan_book(
         frame.as_bytes(),
         |i| (i == "BTC-USDT").then_some((2, 8)),
-        super::super::okx::snapshot_rule_for_tests,
+        crate::venues::okx::snapshot_rule,
         &mut s,
     )?;
     Some((h, s))
