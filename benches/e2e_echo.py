@@ -50,7 +50,9 @@ async def busy() -> None:
         os.sched_yield()
 
 
-class _Echo(WSListener):
+class Echo(WSListener):
+    """Sends every text frame back."""
+
     def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
         if frame.msg_type == WSMsgType.TEXT:
             transport.send(WSMsgType.TEXT, frame.get_payload_as_bytes())
@@ -65,7 +67,7 @@ async def tick(period_s: float) -> None:
 
 async def serve(out: str, poll: bool, tick_ms: float) -> None:
     loop = asyncio.get_running_loop()
-    server = await ws_create_server(lambda _: _Echo(), "127.0.0.1", 0)
+    server = await ws_create_server(lambda _: Echo(), "127.0.0.1", 0)
     spinner = loop.create_task(busy() if poll else tick(tick_ms / 1000)) if poll or tick_ms > 0 else None
     tmp = Path(out + ".tmp")
     tmp.write_text(json.dumps({"port": server.sockets[0].getsockname()[1]}))
@@ -84,7 +86,9 @@ async def serve(out: str, poll: bool, tick_ms: float) -> None:
     server.close()
 
 
-class _Client(WSListener):
+class TimedClient(WSListener):
+    """Resolves ``got`` with the arrival time of the next frame."""
+
     def __init__(self) -> None:
         self.got: asyncio.Future[int] | None = None
 
@@ -96,7 +100,7 @@ class _Client(WSListener):
 async def client(port: int, spin: bool, n: int, out: str) -> None:
     loop = asyncio.get_running_loop()
     spinner = loop.create_task(busy()) if spin else None
-    listener = _Client()
+    listener = TimedClient()
     transport, _ = await ws_connect(lambda: listener, f"ws://127.0.0.1:{port}/")
     rtt: list[int] = []
     for _ in range(n):

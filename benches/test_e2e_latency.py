@@ -57,13 +57,14 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from picows import WSListener, WSMsgType, WSTransport, ws_connect, ws_create_server
+from picows import WSMsgType, ws_connect, ws_create_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import SimEndpoint, TradingSession
+from e2e_echo import Echo, TimedClient
 from engine_helpers import config_text, wait_live
 
 ROUNDS = 300
@@ -330,25 +331,10 @@ async def tick_to_order_in_process(tmp: Path, order_path: str = "rust") -> tuple
         await s.stop()
 
 
-class _Echo(WSListener):
-    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
-        if frame.msg_type == WSMsgType.TEXT:
-            transport.send(WSMsgType.TEXT, frame.get_payload_as_bytes())
-
-
-class _Client(WSListener):
-    def __init__(self) -> None:
-        self.got: asyncio.Future[int] | None = None
-
-    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
-        if self.got is not None and not self.got.done():
-            self.got.set_result(time.perf_counter_ns())
-
-
 async def echo_floor(n: int = 2000) -> list[int]:
-    server = await ws_create_server(lambda _: _Echo(), "127.0.0.1", 0)
+    server = await ws_create_server(lambda _: Echo(), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    client = _Client()
+    client = TimedClient()
     transport, _ = await ws_connect(lambda: client, f"ws://127.0.0.1:{port}/")
     payload = b'{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["50000.10","0.01"]],"a":[]}' * 2
     out = []

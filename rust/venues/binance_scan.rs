@@ -117,10 +117,8 @@ fn event<'a>(
             K_B => side(c, Side::Bid, sc?, deltas)?,
             _ => side(c, Side::Ask, sc?, deltas)?,
         }
-        match c.next()? {
-            b',' => {}
-            b'}' => break,
-            _ => return None,
+        if !c.more(b'}')? {
+            break;
         }
     }
     (seen & REQUIRED == REQUIRED).then_some(h)
@@ -129,8 +127,7 @@ fn event<'a>(
 /// `[["price","qty"],...]` into `deltas`.
 #[inline]
 fn side(c: &mut Cursor<'_>, side: Side, (pd, qd): (u8, u8), deltas: &mut Vec<Delta>) -> Option<()> {
-    c.eat(b'[')?;
-    if c.eat_if(b']') {
+    if !c.list_open()? {
         return Some(());
     }
     loop {
@@ -140,10 +137,8 @@ fn side(c: &mut Cursor<'_>, side: Side, (pd, qd): (u8, u8), deltas: &mut Vec<Del
         let qty = c.decimal(qd)?;
         c.eat(b']')?;
         deltas.push(Delta { side, price, qty });
-        match c.next()? {
-            b',' => {}
-            b']' => return Some(()),
-            _ => return None,
+        if !c.more(b']')? {
+            return Some(());
         }
     }
 }

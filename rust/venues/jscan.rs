@@ -58,6 +58,23 @@ impl<'a> Cursor<'a> {
         hit
     }
 
+    /// After a member or an element: `,` (more follow: `true`) or `close` (the end: `false`).
+    #[inline]
+    pub fn more(&mut self, close: u8) -> Option<bool> {
+        match self.next()? {
+            b',' => Some(true),
+            b if b == close => Some(false),
+            _ => None,
+        }
+    }
+
+    /// `[`, and whether an element follows (`false`: `[]`, both brackets consumed).
+    #[inline]
+    pub fn list_open(&mut self) -> Option<bool> {
+        self.eat(b'[')?;
+        Some(!self.eat_if(b']'))
+    }
+
     /// Exactly the bytes `lit`.
     #[inline]
     pub fn lit(&mut self, lit: &[u8]) -> Option<()> {

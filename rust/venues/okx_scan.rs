@@ -73,10 +73,8 @@ fn arg<'a>(c: &mut Cursor<'a>) -> Option<(&'a str, &'a str)> {
         if slot.replace(text(c.str_bytes()?)?).is_some() {
             return None;
         }
-        match c.next()? {
-            b',' => {}
-            b'}' => return Some((channel?, inst?)),
-            _ => return None,
+        if !c.more(b'}')? {
+            return Some((channel?, inst?));
         }
     }
 }
@@ -131,10 +129,8 @@ fn data<'a>(
             K_PREV => h.prev = Some(c.int()?),
             _ => h.seq = Some(c.int()?),
         }
-        match c.next()? {
-            b',' => {}
-            b'}' => break,
-            _ => return None,
+        if !c.more(b'}')? {
+            break;
         }
     }
     (seen & K_TS != 0).then_some(h)
@@ -149,8 +145,7 @@ fn side(
     snapshot: bool,
     s: &mut Scratch,
 ) -> Option<()> {
-    c.eat(b'[')?;
-    if c.eat_if(b']') {
+    if !c.list_open()? {
         return Some(());
     }
     loop {
@@ -168,10 +163,8 @@ fn side(
             (true, Side::Ask) => s.asks.push(Level { price, qty }),
             (false, _) => s.deltas.push(Delta { side, price, qty }),
         }
-        match c.next()? {
-            b',' => {}
-            b']' => return Some(()),
-            _ => return None,
+        if !c.more(b']')? {
+            return Some(());
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Shared test set-up for the venue decoders.
 
 use super::{BookRef, Market};
-use crate::book::{BookState, Level};
+use crate::book::{BookState, Level, Stamp};
 use crate::consolidated::Consolidated;
 use crate::instrument::{Instrument, VenueSpec, VenueSpecText};
 
@@ -56,6 +56,14 @@ pub fn lv(price: u64, qty: u64) -> Level {
 pub fn sides(m: &Market, book: BookRef) -> (Vec<Level>, Vec<Level>) {
     let b = m.book(book).unwrap();
     (b.bids().top(usize::MAX), b.asks().top(usize::MAX))
+}
+
+/// All a decoder may change in a book: both sides, the stamp and the state (two decoders fed
+/// the same frames must leave the same image).
+pub fn image(m: &Market, book: BookRef) -> (Vec<Level>, Vec<Level>, Stamp, BookState) {
+    let (bids, asks) = sides(m, book);
+    let b = m.book(book).unwrap();
+    (bids, asks, b.stamp(), b.state())
 }
 
 pub fn state(m: &Market, book: BookRef) -> BookState {
