@@ -222,7 +222,7 @@ async def tick_to_order(
     sims = Sims(tmp, SIM_CPUS if pin else "", awake_sims)
     try:
         run = ("busy_poll = true\n" if busy_poll else "") + (f"cpu = {ENGINE_CPU}\n" if pin else "")
-        run += f"keep_warm_ms = {warm_ms}\n" if tuned else ""
+        run += f"keep_warm_ms = {warm_ms}\nwarm_sends = true\n" if tuned else ""
         config = parse_toml(CONFIG.replace("[run]\n", "[run]\n" + run, 1))
         assert config.run.busy_poll is busy_poll
         # a journal per variant: one replayed into another's fresh simulators would start off their balances
@@ -420,7 +420,7 @@ def test_e2e_latency(tmp_path: Path) -> None:
             "rounds": ROUNDS,
             "spoiled_rounds": spoiled,
             "sims": "separate processes, one per venue",
-            "tuning": f"engine on CPU {ENGINE_CPU}, simulators on {SIM_CPUS or 'any'}; keep_warm_ms = 1",
+            "tuning": f"engine on CPU {ENGINE_CPU}, simulators on {SIM_CPUS or 'any'}; keep_warm_ms = 1, warm_sends",
             "untuned": {
                 "engine": summary(up_engine),
                 "accepted": summary(up_accepted),
@@ -487,7 +487,8 @@ def test_e2e_latency(tmp_path: Path) -> None:
                 "spin): on loopback the engine's send() wakes a sleeping receiver (an inter-processor interrupt), "
                 "which a venue on another host never costs it",
                 "tuning": "the engine's loop runs on one CPU ([run] cpu), the simulators' processes on the others, "
-                "and the order path is run dry every 1 ms ([run] keep_warm_ms = 1)",
+                "and the order path is run dry every 1 ms ([run] keep_warm_ms = 1), each dry run with an order-sized "
+                "write on a private loopback connection ([run] warm_sends)",
                 "untuned": "the same rounds and figures with the default run config: no process pinned (the OS may "
                 "run a simulator woken by the first leg on the engine's core before the engine writes the second), "
                 "no dry runs",

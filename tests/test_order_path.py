@@ -340,19 +340,24 @@ def test_a_record_holding_a_secret_is_left_to_the_python_path() -> None:
     assert not isinstance(got, int) and b"bps net of" in got[1]
 
 
-@pytest.mark.parametrize(("keep_warm_ms", "busy_poll"), [(0, False), (1, False), (0.2, True)])
+@pytest.mark.parametrize(
+    ("keep_warm_ms", "busy_poll", "warm_sends"),
+    [(0, False, False), (1, False, False), (0.2, True, False), (1, False, True)],
+)
 def test_the_builtin_taker_starts_tickets_in_the_order_path(
-    keep_warm_ms: float, busy_poll: bool, tmp_path: Path
+    keep_warm_ms: float, busy_poll: bool, warm_sends: bool, tmp_path: Path
 ) -> None:
     """Auto-trading with the built-in taker: a bid jumped over the other venue's ask on a simulator
     goes from the book frame to both orders in the order path (``FastPath.take``), the ticket
     ends flat, and journal, ledger and simulators agree; also with the path's dry runs on a 1 ms
-    timer (``[run] keep_warm_ms``) between and around the tickets, and every 0.2 ms from the
-    polling loop (``[run] busy_poll``)."""
+    timer (``[run] keep_warm_ms``) between and around the tickets, every 0.2 ms from the
+    polling loop (``[run] busy_poll``), and with a loopback write at each dry run (``[run]
+    warm_sends``), which reaches no simulator."""
 
     async def main() -> None:
         text = config_text(["binance_spot", "okx"], auto_trade=True)
         run = f"[run]\nkeep_warm_ms = {keep_warm_ms}\nbusy_poll = {str(busy_poll).lower()}\n"
+        run += f"warm_sends = {str(warm_sends).lower()}\n"
         config = parse_toml(text.replace("[run]\n", run, 1))
         assert config.run.busy_poll is busy_poll
         s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
@@ -381,6 +386,8 @@ def test_the_builtin_taker_starts_tickets_in_the_order_path(
                 await asyncio.sleep(0.01)
             assert fast.mismatches == 0 and s.host.proposals >= 3
             assert (s.stats.warm_runs > 0) == bool(keep_warm_ms), s.stats.warm_runs
+            warmer = s._send_warmer
+            assert (warmer is not None and warmer.sent > 0) == warm_sends, warmer
             assert all(r.residual == 0 for r in s.stats.recent), s.stats.recent
             await asyncio.sleep(0.1)
             check_consistency(s)

@@ -151,6 +151,7 @@ def test_broken_config_names_every_error() -> None:
         ("[run]\nkeep_warm_ms=0.2\n[assets]\n", "run.keep_warm_ms: 0.2 ms needs run.busy_poll = true"),
         ("[run]\nkeep_warm_ms='1'\n[assets]\n", 'run.keep_warm_ms: "1" is not a number'),
         ("[run]\nkeep_warm_ms=-1.5\n[assets]\n", "run.keep_warm_ms: -1.5 is outside 0..60000"),
+        ("[run]\nwarm_sends=true\n[assets]\n", "run.warm_sends: needs run.keep_warm_ms > 0"),
         (
             "[assets]\n[venues.a]\nprotocol='okx'\nws_url='wss://x'\napi_key_env='K'\napi_secret_env='S'\n",
             "venues.a.api_passphrase_env: missing (okx keys have a passphrase)",

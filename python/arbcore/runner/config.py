@@ -3,7 +3,7 @@
 Layout (``examples/default.toml`` is a complete, commented example)::
 
     [run]            seed, journal, report_dir, dashboard_interval_ms, timer_ms, fsync_intents, busy_poll,
-                     order_path, cpu, keep_warm_ms (all optional)
+                     order_path, cpu, keep_warm_ms, warm_sends (all optional)
     [assets]         ASSET = decimals the ledger keeps it at, e.g. BTC = 8, USDT = 10
     [venues.NAME]    protocol, simulated, ws_url, rest_url, api_key_env, api_secret_env,
                      api_passphrase_env, [venues.NAME.balances] paper balances (ASSET = "decimal")
@@ -238,6 +238,10 @@ class RunConfig:
     # ticket after a quiet spell finds it in the caches; 0: off. Below 1 ms only with busy_poll
     # (the loop's timers tick in whole ms; the polling loop runs it when due)
     keep_warm_ms: float = 0
+    # with keep_warm_ms: each dry run also writes an order-sized frame on a private loopback
+    # WebSocket to this process, so the first leg's write finds the socket path warm too
+    # (execution/send_warmer.py); nothing goes to a venue
+    warm_sends: bool = False
 
 
 @dataclass(frozen=True)
@@ -496,6 +500,7 @@ _RUN_KEYS = {
     "order_path",
     "cpu",
     "keep_warm_ms",
+    "warm_sends",
 }
 _TOP_KEYS = {"run", "assets", "venues", "instruments", "risk", "strategy", "execution"}
 
@@ -537,7 +542,10 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
         order_path=_order_path(p.string(run_t, "order_path", "run.order_path"), errors),
         cpu=p.integer(run_t, "cpu", "run.cpu", -1, lo=0) if "cpu" in run_t else None,
         keep_warm_ms=p.number(run_t, "keep_warm_ms", "run.keep_warm_ms", 0, lo=0, hi=60_000),
+        warm_sends=p.boolean(run_t, "warm_sends", "run.warm_sends", False),
     )
+    if run.warm_sends and not run.keep_warm_ms:
+        errors.add("run.warm_sends", "needs run.keep_warm_ms > 0 (it writes with each dry run)")
     if 0 < run.keep_warm_ms < 1 and not run.busy_poll:
         errors.add("run.keep_warm_ms", f"{run.keep_warm_ms} ms needs run.busy_poll = true (timers tick in whole ms)")
 

@@ -31,6 +31,7 @@ from arbcore.execution.journal import Journal
 from arbcore.execution.orders import Side
 from arbcore.execution.residuals import load_residuals, net_residuals, sweep
 from arbcore.execution.risk import KillSwitch, RiskGate, RiskLimits
+from arbcore.execution.send_warmer import SendWarmer
 from arbcore.execution.ticket import Market, Started, TicketParams, TicketPlan, TicketResult, TicketRunner
 from arbcore.feed_client import FeedClient
 from arbcore.runner.config import Config, ConfigFileError, InstrumentConfig
@@ -245,6 +246,7 @@ class TradingSession:
         self._unpinned: set[int] | None = None  # the CPUs this thread had before [run] cpu pinned it
         self._accepting = False
         self._timer: asyncio.Task[None] | None = None
+        self._send_warmer: SendWarmer | None = None  # [run] warm_sends
         self._feed_tasks: list[asyncio.Task[None]] = []
 
     # ---- construction -------------------------------------------------------------------------
@@ -363,6 +365,9 @@ class TradingSession:
             self._feed_tasks.append(asyncio.get_running_loop().create_task(feed.run()))
         self._timer = asyncio.get_running_loop().create_task(self._timer_loop())
         warm = self._taker if self.config.run.keep_warm_ms else None
+        if warm is not None and self.config.run.warm_sends:
+            self._send_warmer = SendWarmer()
+            await self._send_warmer.start()
         if self.config.run.busy_poll:
             self._feed_tasks.append(asyncio.get_running_loop().create_task(self._busy_poll(warm)))
         elif warm is not None:
@@ -416,6 +421,8 @@ class TradingSession:
         self.host.stop()
         if self._timer is not None:
             self._timer.cancel()
+        if self._send_warmer is not None:
+            self._send_warmer.close()
         for feed in self.feeds.values():
             feed.stop()
         pending = [t for t in [self._timer, *self._feed_tasks] if t is not None]
@@ -655,6 +662,8 @@ class TradingSession:
         self.stats.warm_runs += 1
         try:
             fast.warm(self.books)
+            if self._send_warmer is not None:
+                self._send_warmer.send()
         except Exception:
             log.exception("keep_warm: the order path's dry run failed; no more dry runs this session")
             return None
