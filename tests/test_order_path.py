@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import random
 import struct
 import zlib
@@ -24,6 +25,7 @@ from arbcore.execution.fast_path import FastPath
 from arbcore.execution.intent_log import StagedTicket
 from arbcore.execution.orders import OrderType, Side, TimeInForce
 from arbcore.execution.records import OrderIntent
+from arbcore.execution.send_warmer import SendWarmer
 from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import TradingSession
@@ -338,6 +340,34 @@ def test_a_record_holding_a_secret_is_left_to_the_python_path() -> None:
     path.set_secrets([b"not in it"])
     got = path.take(armed, "T-", book)
     assert not isinstance(got, int) and b"bps net of" in got[1]
+
+
+def test_warm_sends_that_cannot_connect_leave_the_engine_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``[run] warm_sends`` whose loopback connection fails: logged, and the dry runs go on."""
+
+    async def refuse(self: SendWarmer) -> None:
+        raise OSError("no loopback here")
+
+    monkeypatch.setattr(SendWarmer, "start", refuse)
+
+    async def main() -> None:
+        text = config_text(["binance_spot", "okx"], auto_trade=True)
+        config = parse_toml(text.replace("[run]\n", "[run]\nkeep_warm_ms = 1\nwarm_sends = true\n", 1))
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
+        await s.start()
+        try:
+            await wait_live(s)
+            runs = s.stats.warm_runs
+            await asyncio.sleep(0.05)
+            assert s._send_warmer is None and s.stats.warm_runs > runs
+        finally:
+            await s.stop()
+
+    with caplog.at_level(logging.WARNING):
+        uvloop.run(main())
+    assert "warm_sends: no loopback connection" in caplog.text and "no loopback here" in caplog.text
 
 
 @pytest.mark.parametrize(

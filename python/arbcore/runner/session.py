@@ -366,8 +366,13 @@ class TradingSession:
         self._timer = asyncio.get_running_loop().create_task(self._timer_loop())
         warm = self._taker if self.config.run.keep_warm_ms else None
         if warm is not None and self.config.run.warm_sends:
-            self._send_warmer = SendWarmer()
-            await self._send_warmer.start()
+            warmer = SendWarmer()
+            try:
+                await warmer.start()
+                self._send_warmer = warmer
+            except Exception as e:  # a warm-up aid: the engine runs without it
+                warmer.close()
+                log.warning("warm_sends: no loopback connection to write on (%s); dry runs go on without it", e)
         if self.config.run.busy_poll:
             self._feed_tasks.append(asyncio.get_running_loop().create_task(self._busy_poll(warm)))
         elif warm is not None:
