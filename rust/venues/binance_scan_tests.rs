@@ -4,8 +4,8 @@
 use super::*;
 use crate::book::{Delta, Side};
 use crate::venues::binance::{BinanceDecoder, BinanceMarket};
-use crate::venues::testutil::{byte_mutations, fixture, image, one_book};
-use crate::venues::{BookRef, DecodeError, Market, Outcome, SymbolMap};
+use crate::venues::testutil::{self, byte_mutations, fixture, one_book};
+use crate::venues::{BookRef, Market, Outcome, SymbolMap};
 use proptest::prelude::*;
 
 const SPOT: &str = r#"{"e":"depthUpdate","E":1672515782136,"s":"BTCUSDT","U":157,"u":160,"b":[["100.10","10.000"],["99.00","0.000"]],"a":[["101.20","100.500"]]}"#;
@@ -116,21 +116,19 @@ fn differential(kind: BinanceMarket, frames: &[Vec<u8>]) {
         d.on_snapshot(book, SNAPSHOT.as_bytes(), 0, &mut m).unwrap();
         (d, m, book)
     };
-    let (mut fast, mut mf, book) = make(true);
-    let (mut slow, mut ms, _) = make(false);
-    for (i, f) in frames.iter().enumerate() {
-        let a: Result<Outcome, DecodeError> = fast.on_frame(f, i as i64, &mut mf);
-        let b = slow.on_frame(f, i as i64, &mut ms);
-        assert_eq!(a, b, "frame {:?}", String::from_utf8_lossy(f));
-        assert_eq!(
-            image(&mf, book),
-            image(&ms, book),
-            "{:?}",
-            String::from_utf8_lossy(f)
-        );
-        assert_eq!(fast.update_id(book), slow.update_id(book));
-        assert_eq!(fast.buffered(book), slow.buffered(book));
-    }
+    let (fast, mf, book) = make(true);
+    let (slow, ms, _) = make(false);
+    testutil::differential(
+        frames,
+        book,
+        (fast, mf),
+        (slow, ms),
+        |d, f, t, m| d.on_frame(f, t, m),
+        |a, b| {
+            assert_eq!(a.update_id(book), b.update_id(book));
+            assert_eq!(a.buffered(book), b.buffered(book));
+        },
+    );
 }
 
 #[test]

@@ -4,8 +4,8 @@
 use super::*;
 use crate::book::Level;
 use crate::venues::okx::OkxDecoder;
-use crate::venues::testutil::{byte_mutations, image, one_book};
-use crate::venues::{BookRef, DecodeError, Market, Outcome, SymbolMap};
+use crate::venues::testutil::{self, byte_mutations, one_book};
+use crate::venues::{BookRef, Market, SymbolMap};
 use proptest::prelude::*;
 
 const SNAPSHOT: &str = r#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[["8476.98","415","0","13"],["8477","7","0","2"]],"bids":[["8476.97","256","0","12"],["8475.55","101","0","1"]],"ts":"1597026383085","checksum":-855196043,"prevSeqId":-1,"seqId":123456}]}"#;
@@ -125,23 +125,21 @@ fn differential(frames: &[Vec<u8>]) {
         symbols.insert("BTC-USDT", book);
         (OkxDecoder::new(symbols).with_fast_path(fast), m, book)
     };
-    let (mut fast, mut mf, book) = make(true);
-    let (mut slow, mut ms, _) = make(false);
-    for (i, f) in frames.iter().enumerate() {
-        let a: Result<Outcome, DecodeError> = fast.on_frame(f, i as i64, &mut mf);
-        let b = slow.on_frame(f, i as i64, &mut ms);
-        assert_eq!(a, b, "frame {:?}", String::from_utf8_lossy(f));
-        assert_eq!(
-            image(&mf, book),
-            image(&ms, book),
-            "{:?}",
-            String::from_utf8_lossy(f)
-        );
-        assert_eq!(
-            (fast.checksum_ok, fast.checksum_failed),
-            (slow.checksum_ok, slow.checksum_failed)
-        );
-    }
+    let (fast, mf, book) = make(true);
+    let (slow, ms, _) = make(false);
+    testutil::differential(
+        frames,
+        book,
+        (fast, mf),
+        (slow, ms),
+        |d, f, t, m| d.on_frame(f, t, m),
+        |a, b| {
+            assert_eq!(
+                (a.checksum_ok, a.checksum_failed),
+                (b.checksum_ok, b.checksum_failed)
+            )
+        },
+    );
 }
 
 #[test]

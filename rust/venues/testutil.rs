@@ -1,6 +1,6 @@
 //! Shared test set-up for the venue decoders.
 
-use super::{BookRef, Market};
+use super::{BookRef, DecodeError, Market, Outcome};
 use crate::book::{BookState, Level, Stamp};
 use crate::consolidated::Consolidated;
 use crate::instrument::{Instrument, VenueSpec, VenueSpecText};
@@ -85,4 +85,25 @@ pub fn byte_mutations(good: &str, reps: &[u8]) -> Vec<Vec<u8>> {
         }
     }
     out
+}
+
+/// Two decoders (one with its scanner, one serde-only) on their own markets, fed the same
+/// frames: the same outcome (errors included) and the same book image after every frame, and
+/// whatever else `also` compares (sequence state, counters).
+pub fn differential<D>(
+    frames: &[Vec<u8>],
+    book: BookRef,
+    (mut fast, mut mf): (D, Market),
+    (mut slow, mut ms): (D, Market),
+    on_frame: impl Fn(&mut D, &[u8], i64, &mut Market) -> Result<Outcome, DecodeError>,
+    also: impl Fn(&D, &D),
+) {
+    for (i, f) in frames.iter().enumerate() {
+        let a = on_frame(&mut fast, f, i as i64, &mut mf);
+        let b = on_frame(&mut slow, f, i as i64, &mut ms);
+        let text = String::from_utf8_lossy(f);
+        assert_eq!(a, b, "frame {text:?}");
+        assert_eq!(image(&mf, book), image(&ms, book), "frame {text:?}");
+        also(&fast, &slow);
+    }
 }
