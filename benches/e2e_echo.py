@@ -10,12 +10,16 @@ back, with every cache hot; the e2e rounds cross cores after milliseconds of qui
 one). The engine's time above the floor is its e2e figure minus the floor of the same layout.
 
 Usage:
-  python e2e_echo.py server CPU BUSY TICK_MS OUT.json   serve until EOF on stdin; OUT.json: {"port": P}
+  python e2e_echo.py server CPU BUSY TICK_MS WARM OUT.json   serve until EOF on stdin; OUT.json: {"port": P}
   python e2e_echo.py client PORT CPUS SPIN N OUT.json
-CPU/CPUS: "" for any; BUSY/SPIN: 1 or 0; TICK_MS: a timer that wakes the server's loop this often
-(0: none), as ``[run] keep_warm_ms`` wakes the engine's: a core woken every millisecond does not
+CPU/CPUS: "" for any; BUSY/SPIN/WARM: 1 or 0; TICK_MS: a timer that wakes the server's loop this
+often (0: none), as ``[run] keep_warm_ms`` wakes the engine's (WARM: and a frame goes through its
+echo each time, see :func:`serve`): a core woken every millisecond does not
 sink into the deeper idle states a core left alone does, whose wake-up costs ~100 µs more on the
-VM measured. The client writes {"rtt_ns": [...]} to OUT.json.
+VM measured. The client writes {"rtt_ns": [...], "wire_ns": [...], "tapped": bool} to OUT.json:
+the round trips, and the server's turnarounds stamped at the loopback device (``e2e_wire.py``,
+every other frame, where the client may open a packet socket): the floor of the engine's
+wire-stamped rounds.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from typing import Any
 import uvloop
 from picows import WSListener, WSMsgType, WSTransport, ws_connect, ws_create_server
 
+from e2e_wire import WireTap, first_after
+
 #: the pause before each round's frame: as long as a jump's (a quiet wait, then as long again)
 PAUSE_S = 0.010
 #: about the size of a round's book frame and of an order frame
@@ -42,11 +48,16 @@ def pin(cpus: str) -> None:
         os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
 
 
-async def busy() -> None:
+async def busy(warm: WSTransport | None = None, every_ms: float = 0) -> None:
     """As the engine's ``[run] busy_poll`` and the simulators' ``spin``: one ready callback always,
-    the CPU yielded after each pass (two processes may share it)."""
+    the CPU yielded after each pass (two processes may share it). ``warm``: every ``every_ms``, a
+    frame through this process's own echo (see :func:`serve`)."""
+    every_ns, next_ns = int(every_ms * 1e6), 0
     while True:
         await asyncio.sleep(0)
+        if warm is not None and (now := time.perf_counter_ns()) >= next_ns:
+            next_ns = now + every_ns
+            warm.send(WSMsgType.TEXT, PAYLOAD)
         os.sched_yield()
 
 
@@ -60,17 +71,30 @@ class Echo(WSListener):
             transport.disconnect()
 
 
-async def tick(period_s: float) -> None:
+async def tick(period_s: float, warm: WSTransport | None = None) -> None:
     while True:
         await asyncio.sleep(period_s)
+        if warm is not None:
+            warm.send(WSMsgType.TEXT, PAYLOAD)
 
 
-async def serve(out: str, poll: bool, tick_ms: float) -> None:
+async def serve(out: str, poll: bool, tick_ms: float, warm: bool) -> None:
+    """``warm``: each tick (each ``tick_ms`` also when polling) one frame goes through this echo
+    from a private connection of this process, as the engine's dry runs (``[run] keep_warm_ms``,
+    ``warm_sends``) run its path and write an order-sized frame: a floor left cold while the
+    engine is kept warm would be ~20-40 µs higher on the VM measured (its code out of the caches)."""
     loop = asyncio.get_running_loop()
     server = await ws_create_server(lambda _: Echo(), "127.0.0.1", 0)
-    spinner = loop.create_task(busy() if poll else tick(tick_ms / 1000)) if poll or tick_ms > 0 else None
+    port = server.sockets[0].getsockname()[1]
+    own = None
+    if warm:
+        own, _ = await ws_connect(WSListener, f"ws://127.0.0.1:{port}/")
+    if poll:
+        spinner: asyncio.Task[None] | None = loop.create_task(busy(own, tick_ms))
+    else:
+        spinner = loop.create_task(tick(tick_ms / 1000, own)) if tick_ms > 0 else None
     tmp = Path(out + ".tmp")
-    tmp.write_text(json.dumps({"port": server.sockets[0].getsockname()[1]}))
+    tmp.write_text(json.dumps({"port": port}))
     tmp.rename(out)
     done = asyncio.Event()
 
@@ -102,24 +126,42 @@ async def client(port: int, spin: bool, n: int, out: str) -> None:
     spinner = loop.create_task(busy()) if spin else None
     listener = TimedClient()
     transport, _ = await ws_connect(lambda: listener, f"ws://127.0.0.1:{port}/")
+    mine = transport.underlying_transport.get_extra_info("sockname")[1]  # (the server's own frames: other ports)
+    tapped = WireTap.open([port])
+    if tapped is not None:
+        tapped.close()
     rtt: list[int] = []
-    for _ in range(n):
+    wire: list[int] = []
+    for k in range(n):
+        # every other frame with the packet socket open (its copies cost each write: the round
+        # trips come from the others), as the engine's rounds (test_e2e_latency.Sims.jump)
+        tap = WireTap.open([port]) if tapped is not None and k % 2 == 0 else None
         await asyncio.sleep(PAUSE_S)
         listener.got = loop.create_future()
         t0 = time.perf_counter_ns()
         transport.send(WSMsgType.TEXT, PAYLOAD)
-        rtt.append(await asyncio.wait_for(listener.got, 2.0) - t0)
+        back = await asyncio.wait_for(listener.got, 2.0)
+        if tap is None:
+            rtt.append(back - t0)
+            continue
+        if (segs := tap.drain()) is not None:
+            # the server's turnaround at the loopback device: the frame's segment to its echo's
+            ask = first_after(segs, t0, src=(mine,), dst=(port,))
+            echo = None if ask is None else first_after(segs, ask.ns, src=(port,), dst=(mine,))
+            if ask is not None and echo is not None:
+                wire.append(echo.ns - ask.ns)
+        tap.close()
     transport.disconnect()
     if spinner is not None:
         spinner.cancel()
-    Path(out).write_text(json.dumps({"rtt_ns": rtt}))
+    Path(out).write_text(json.dumps({"rtt_ns": rtt, "wire_ns": wire, "tapped": tapped is not None}))
 
 
 if __name__ == "__main__":
     role = sys.argv[1]
     if role == "server":
         pin(sys.argv[2])
-        uvloop.run(serve(sys.argv[5], sys.argv[3] == "1", float(sys.argv[4])))
+        uvloop.run(serve(sys.argv[6], sys.argv[3] == "1", float(sys.argv[4]), sys.argv[5] == "1"))
     elif role == "client":
         pin(sys.argv[3])
         uvloop.run(client(int(sys.argv[2]), sys.argv[4] == "1", int(sys.argv[5]), sys.argv[6]))

@@ -54,7 +54,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import uvloop
 from picows import WSMsgType, ws_connect, ws_create_server
@@ -65,6 +66,7 @@ from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import SimEndpoint, TradingSession
 from e2e_echo import Echo, TimedClient
+from e2e_wire import Segment, WireTap, first_after, last_before
 from engine_helpers import config_text, wait_live
 
 ROUNDS = 300
@@ -85,6 +87,20 @@ _CPUS = sorted(os.sched_getaffinity(0))
 #: the engine's CPU and the simulators' (None / "": not pinned, a host with one CPU)
 ENGINE_CPU = _CPUS[0] if len(_CPUS) > 1 else None
 SIM_CPUS = ",".join(map(str, _CPUS[1:])) if len(_CPUS) > 1 else ""
+
+
+class Rounds(NamedTuple):
+    """A variant's rounds, in ns: frame to both orders received (callback stamps) and accepted,
+    decision to wire, the rounds spoiled, and frame to both orders received stamped at the
+    loopback device (``wire``, from the ``tapped`` rounds: see ``Sims.jump``; the others give
+    the rest)."""
+
+    engine: list[int]
+    accepted: list[int]
+    decision_to_wire: list[int]
+    spoiled: int
+    wire: list[int] = []  # noqa: RUF012 (never mutated: each variant passes its own list)
+    tapped: int = 0
 
 
 def pct(xs: list[int], q: float) -> float:
@@ -110,6 +126,27 @@ async def wait_quiet(s: TradingSession) -> None:
     while (s._in_flight or s._tasks) and time.monotonic() < quiet_by:
         await asyncio.sleep(0.001)
     await wait_live(s)
+
+
+def endpoint_ports(e: SimEndpoint) -> set[int]:
+    """The TCP ports a simulated venue serves on (market data, orders, REST)."""
+    urls = [e.md_url, e.rest_url, *e.order_urls.values()]
+    return {p for u in urls if u and (p := urlsplit(u).port) is not None}
+
+
+def on_the_wire(segs: list[Segment], t0: int, book_ports: set[int], arrivals: dict[str, int],
+                ports: dict[str, set[int]]) -> int | None:  # fmt: skip
+    """A round stamped at the loopback device (``benches/e2e_wire.py``): from the book frame's
+    segment (the first from the jumping venue at or after its stamp ``t0``, taken just before
+    its write) to the later order segment (per venue, the last to it at or before its callback
+    stamp: the segment that carried the frame the callback read). None when one is missing."""
+    book = first_after(segs, t0, src=book_ports)
+    if book is None:
+        return None
+    ends = [last_before(segs, t, dst=ports[v]) for v, t in arrivals.items()]
+    if any(e is None or e.ns < book.ns for e in ends):
+        return None
+    return max(e.ns for e in ends if e is not None) - book.ns
 
 
 class VenueSim:
@@ -183,23 +220,40 @@ class Sims:
                 self.procs[v] = VenueSim(tmp, v, cpus, spin)
             end = time.monotonic() + 30
             self.endpoints = {v: p.connect(end) for v, p in self.procs.items()}
+            self.ports = {v: endpoint_ports(e) for v, e in self.endpoints.items()}
+            probe = WireTap.open(set().union(*self.ports.values()))
+            self.can_tap = probe is not None  # (a packet socket needs CAP_NET_RAW)
+            if probe is not None:
+                probe.close()
         except BaseException:
             self.close()
             raise
 
-    def jump(self) -> tuple[int, list[int], list[int]]:
+    def jump(self, tapped: bool = False) -> tuple[int, list[int], list[int], int | None]:
         """One round (in a worker thread): note binance_spot's ask, jump okx's bid over it, and
-        collect both venues' stamps. (t0, first arrival per venue, first acceptance per venue);
-        a venue that got no order is left out."""
-        a, b = self.procs["binance_spot"], self.procs["okx"]
-        ask = a.request("arm")["ask"]
-        r = b.request("jump", ask=ask, n=1)  # answers once okx has its order (or after 2 s)
-        # as long a wait as the jump's: a round whose binance_spot leg the engine's local rate limit
-        # refused (100 orders per 10 s) then leaves the limiter 2 s to refill, as one process did
-        c = a.request("collect", n=1, wait_s=2.0)
-        arrivals = [x["arrivals"][0] for x in (c, r) if x["arrivals"]]
-        accepted = [x["accepted"][0] for x in (c, r) if x["accepted"]]
-        return r["t0"], arrivals, accepted
+        collect both venues' stamps. (t0, first arrival per venue, first acceptance per venue,
+        the round stamped at the loopback device when ``tapped``: see :func:`on_the_wire`); a
+        venue that got no order is left out. The packet socket is open for this round only: it
+        costs each segment it copies, the engine's writes among them (measured, decision to wire:
+        +3.4 µs p50), so the rounds without it give the other figures."""
+        tap = WireTap.open(set().union(*self.ports.values())) if tapped else None
+        try:
+            a, b = self.procs["binance_spot"], self.procs["okx"]
+            ask = a.request("arm")["ask"]
+            r = b.request("jump", ask=ask, n=1)  # answers once okx has its order (or after 2 s)
+            # as long a wait as the jump's: a round whose binance_spot leg the engine's local rate limit
+            # refused (100 orders per 10 s) then leaves the limiter 2 s to refill, as one process did
+            c = a.request("collect", n=1, wait_s=2.0)
+            arrivals = [x["arrivals"][0] for x in (c, r) if x["arrivals"]]
+            accepted = [x["accepted"][0] for x in (c, r) if x["accepted"]]
+            wire = None
+            if tap is not None and (segs := tap.drain()) is not None and len(arrivals) == 2:
+                by_venue = {"binance_spot": arrivals[0], "okx": arrivals[1]}  # (c, r) above
+                wire = on_the_wire(segs, r["t0"], self.ports["okx"], by_venue, self.ports)
+        finally:
+            if tap is not None:
+                tap.close()
+        return r["t0"], arrivals, accepted, wire
 
     def restore(self) -> None:
         for p in self.procs.values():
@@ -212,7 +266,7 @@ class Sims:
 
 async def tick_to_order(
     tmp: Path, *, busy_poll: bool = False, tuned: bool = True, warm_ms: float = 1, awake_sims: bool = False
-) -> tuple[list[int], list[int], list[int], int]:
+) -> Rounds:
     """Simulators in their own processes, one per venue: (frame to both orders received, frame
     to both orders accepted, decision to wire, spoiled). ``busy_poll``: the engine runs with
     ``[run] busy_poll``; ``tuned``: the engine on ``ENGINE_CPU`` (``[run] cpu``), the simulators
@@ -233,32 +287,40 @@ async def tick_to_order(
         await s.start()
         lat: list[int] = []
         lat_accepted: list[int] = []
-        spoiled = 0
+        d2w: list[int] = []
+        lat_wire: list[int] = []
+        spoiled = tapped_rounds = 0
         try:
             await wait_live(s)
-            for _ in range(ROUNDS):
+            for k in range(ROUNDS):
                 started = time.monotonic()
                 await wait_quiet(s)
+                tapped = sims.can_tap and k % 2 == 0  # every other round (see Sims.jump)
+                tapped_rounds += tapped
+                decided = len(s.stats.decision_to_wire_ns)
                 # a worker thread waits for the answers: the loop is idle when the book frame comes
-                t0, arrivals, accepted = await loop.run_in_executor(None, sims.jump)
-                if spoiled_round(t0, arrivals, accepted):
-                    spoiled += 1
-                else:
-                    lat.append(max(arrivals) - t0)
-                    lat_accepted.append(max(accepted) - t0)
+                t0, arrivals, accepted, wire = await loop.run_in_executor(None, sims.jump, tapped)
                 end = time.monotonic() + 3
                 while s._in_flight and time.monotonic() < end:  # the ticket finishes before the books go back
                     await asyncio.sleep(0.001)
+                if spoiled_round(t0, arrivals, accepted):
+                    spoiled += 1
+                elif wire is not None:
+                    lat_wire.append(wire)
+                elif not tapped:
+                    lat.append(max(arrivals) - t0)
+                    lat_accepted.append(max(accepted) - t0)
+                    d2w += list(s.stats.decision_to_wire_ns)[decided:]
                 await loop.run_in_executor(None, sims.restore)
                 await asyncio.sleep(max(0.005, started + ROUND_PERIOD_S - time.monotonic()))
-            return lat, lat_accepted, list(s.stats.decision_to_wire_ns), spoiled
+            return Rounds(lat, lat_accepted, d2w, spoiled, lat_wire, tapped_rounds)
         finally:
             await s.stop()
     finally:
         sims.close()
 
 
-async def tick_to_order_in_process(tmp: Path, order_path: str = "rust") -> tuple[list[int], list[int], list[int], int]:
+async def tick_to_order_in_process(tmp: Path, order_path: str = "rust") -> Rounds:
     """The same rounds with the simulators in this process and loop (the previous setup).
     ``order_path``: the engine's ``[run] order_path`` ("python": the same-run baseline of the Rust path)."""
     config = parse_toml(CONFIG.replace("[run]\n", f'[run]\norder_path = "{order_path}"\n', 1))
@@ -326,7 +388,7 @@ async def tick_to_order_in_process(tmp: Path, order_path: str = "rust") -> tuple
                 a_book.apply(1, ask, 500 * a_state.spec.lot)
                 a_sim.publish("BTCUSDT", [(1, ask, 500 * a_state.spec.lot)])
             await asyncio.sleep(max(0.005, started + ROUND_PERIOD_S - time.monotonic()))
-        return lat, lat_accepted, list(s.stats.decision_to_wire_ns), spoiled
+        return Rounds(lat, lat_accepted, list(s.stats.decision_to_wire_ns), spoiled)
     finally:
         await s.stop()
 
@@ -349,20 +411,33 @@ async def echo_floor(n: int = 2000) -> list[int]:
     return out
 
 
+class Floor(NamedTuple):
+    """An echo floor's round trips, and its server's turnarounds stamped at the loopback device
+    (empty without a packet socket), in ns."""
+
+    rtt: list[int]
+    wire: list[int]
+
+    def __add__(self, other: object) -> Floor:
+        assert isinstance(other, Floor)
+        return Floor(self.rtt + other.rtt, self.wire + other.wire)
+
+
 def echo_floor_across(
-    tmp: Path, *, busy: bool = False, spin: bool = False, tick_ms: float = 1, n: int = ROUNDS
-) -> list[int]:
+    tmp: Path, *, busy: bool = False, spin: bool = False, tick_ms: float = 1, warm: bool = True, n: int = ROUNDS
+) -> Floor:
     """The echo floor in the layout of the e2e rounds (``benches/e2e_echo.py``): a bare picows
     echo server in its own process on the engine's CPU (``busy``: polling, as with busy_poll), a
     client on the simulators' CPUs (``spin``: never sleeping, as the awake simulators) sending one
-    frame per quiet pause; ``tick_ms``: a sleeping server's loop is woken this often, as the
-    engine's by its dry runs (``keep_warm_ms``). Round trips in ns."""
+    frame per quiet pause; ``tick_ms``: the server's loop is woken this often (polling: counts
+    the time), as the engine's by its dry runs (``keep_warm_ms``), and with ``warm`` a frame goes
+    through its echo each time, as each dry run writes one (``warm_sends``)."""
     tag = f"{int(busy)}{int(spin)}"
     ports, rtts = tmp / f"echo-port-{tag}.json", tmp / f"echo-rtt-{tag}.json"
     ports.unlink(missing_ok=True)
     script = str(HERE / "e2e_echo.py")
     cpu = "" if ENGINE_CPU is None else str(ENGINE_CPU)
-    args = [sys.executable, script, "server", cpu, str(int(busy)), str(tick_ms), str(ports)]
+    args = [sys.executable, script, "server", cpu, str(int(busy)), str(tick_ms), str(int(warm)), str(ports)]
     server = subprocess.Popen(args, stdin=subprocess.PIPE)
     try:
         end = time.monotonic() + 30
@@ -372,8 +447,8 @@ def echo_floor_across(
         port = json.loads(ports.read_text())["port"]
         subprocess.run([sys.executable, script, "client", str(port), SIM_CPUS, str(int(spin)), str(n), str(rtts)],
                        check=True, timeout=120)  # fmt: skip
-        out: list[int] = json.loads(rtts.read_text())["rtt_ns"]
-        return out
+        got = json.loads(rtts.read_text())
+        return Floor(got["rtt_ns"], got["wire_ns"])
     finally:
         assert server.stdin is not None
         server.stdin.close()
@@ -384,86 +459,72 @@ def echo_floor_across(
             server.wait(timeout=5)
 
 
+def variant(r: Rounds, sims: str, floor: Floor | None = None) -> dict[str, Any]:
+    """A variant's block of target/bench-e2e.json: its figures, and its floor's when it has one."""
+    out: dict[str, Any] = {"engine": summary(r.engine), "accepted": summary(r.accepted),
+                           "decision_to_wire": summary(r.decision_to_wire)}  # fmt: skip
+    if r.wire:
+        out["engine_wire"] = summary(r.wire)
+    if floor is not None:
+        out["echo_layout"] = summary(floor.rtt)
+        if floor.wire:
+            out["echo_layout_wire"] = summary(floor.wire)
+    counts = {"rounds": ROUNDS, "spoiled_rounds": r.spoiled, "tapped_rounds": r.tapped, "wire_stamped": len(r.wire)}
+    return {**out, **counts, "sims": sims}
+
+
 def test_e2e_latency(tmp_path: Path) -> None:
     async def main() -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         echo = await echo_floor()
 
-        async def floor_of(busy: bool = False, spin: bool = False) -> list[int]:
+        async def floor_of(busy: bool = False, spin: bool = False, tick_ms: float = 1) -> Floor:
             """The echo floor in a variant's layout, half its rounds each side of the variant's
             (called before and after them): the host's load drifts, and a floor taken minutes away
             from its rounds was off by tens of µs between runs."""
             n = ROUNDS // 2
-            return await loop.run_in_executor(None, lambda: echo_floor_across(tmp_path, busy=busy, spin=spin, n=n))
+            return await loop.run_in_executor(
+                None, lambda: echo_floor_across(tmp_path, busy=busy, spin=spin, tick_ms=tick_ms, n=n)
+            )
 
         floor = await floor_of()
-        engine, accepted, d2w, spoiled = await tick_to_order(tmp_path)
+        headline = await tick_to_order(tmp_path)
         floor += await floor_of()
         floor_busy = await floor_of(busy=True)
-        bp_engine, bp_accepted, bp_d2w, bp_spoiled = await tick_to_order(tmp_path, busy_poll=True)
+        busy_poll = await tick_to_order(tmp_path, busy_poll=True)
         floor_busy += await floor_of(busy=True)
-        floor_awake = await floor_of(busy=True, spin=True)
-        aw_engine, aw_accepted, aw_d2w, aw_spoiled = await tick_to_order(
-            tmp_path, busy_poll=True, warm_ms=AWAKE_WARM_MS, awake_sims=True
-        )
-        floor_awake += await floor_of(busy=True, spin=True)
-        up_engine, up_accepted, up_d2w, up_spoiled = await tick_to_order(tmp_path, tuned=False)
-        ip_engine, ip_accepted, ip_d2w, ip_spoiled = await tick_to_order_in_process(tmp_path)
-        py_engine, py_accepted, py_d2w, py_spoiled = await tick_to_order_in_process(tmp_path, "python")
+        floor_awake = await floor_of(busy=True, spin=True, tick_ms=AWAKE_WARM_MS)
+        awake = await tick_to_order(tmp_path, busy_poll=True, warm_ms=AWAKE_WARM_MS, awake_sims=True)
+        floor_awake += await floor_of(busy=True, spin=True, tick_ms=AWAKE_WARM_MS)
+        untuned = await tick_to_order(tmp_path, tuned=False)
+        in_process = await tick_to_order_in_process(tmp_path)
+        python_path = await tick_to_order_in_process(tmp_path, "python")
         echo2 = await echo_floor()
         return {
-            "engine": summary(engine),
-            "accepted": summary(accepted),
+            **variant(headline, "separate processes, one per venue", floor),
             "echo": summary(echo + echo2),
-            "echo_layout": summary(floor),
-            "decision_to_wire": summary(d2w),
-            "rounds": ROUNDS,
-            "spoiled_rounds": spoiled,
-            "sims": "separate processes, one per venue",
             "tuning": f"engine on CPU {ENGINE_CPU}, simulators on {SIM_CPUS or 'any'}; keep_warm_ms = 1, warm_sends",
-            "untuned": {
-                "engine": summary(up_engine),
-                "accepted": summary(up_accepted),
-                "decision_to_wire": summary(up_d2w),
-                "rounds": ROUNDS,
-                "spoiled_rounds": up_spoiled,
-                "sims": "separate processes, one per venue; the default run config (no CPU pinning, no keep_warm)",
-            },
-            "busy_poll": {
-                "engine": summary(bp_engine),
-                "accepted": summary(bp_accepted),
-                "decision_to_wire": summary(bp_d2w),
-                "echo_layout": summary(floor_busy),
-                "rounds": ROUNDS,
-                "spoiled_rounds": bp_spoiled,
-                "sims": "separate processes, one per venue; the engine with [run] busy_poll = true (tuned)",
-            },
-            "awake": {
-                "engine": summary(aw_engine),
-                "accepted": summary(aw_accepted),
-                "decision_to_wire": summary(aw_d2w),
-                "echo_layout": summary(floor_awake),
-                "rounds": ROUNDS,
-                "spoiled_rounds": aw_spoiled,
-                "sims": "separate processes, one per venue, awake (polling, yielding the shared core); the engine "
-                f"with [run] busy_poll = true and keep_warm_ms = {AWAKE_WARM_MS} (tuned)",
-            },
-            "in_process": {
-                "engine": summary(ip_engine),
-                "accepted": summary(ip_accepted),
-                "decision_to_wire": summary(ip_d2w),
-                "rounds": ROUNDS,
-                "spoiled_rounds": ip_spoiled,
-                "sims": "same process and loop as the engine",
-            },
-            "python_path": {
-                "engine": summary(py_engine),
-                "accepted": summary(py_accepted),
-                "decision_to_wire": summary(py_d2w),
-                "rounds": ROUNDS,
-                "spoiled_rounds": py_spoiled,
-                "sims": "same process and loop as the engine; the engine with [run] order_path = python",
-            },
+            "wire_stamps": "kernel stamps at the loopback device (AF_PACKET)"
+            if headline.tapped
+            else "none: no packet socket (needs CAP_NET_RAW)",
+            "untuned": variant(
+                untuned, "separate processes, one per venue; the default run config (no CPU pinning, no keep_warm)"
+            ),
+            "busy_poll": variant(
+                busy_poll,
+                "separate processes, one per venue; the engine with [run] busy_poll = true (tuned)",
+                floor_busy,
+            ),
+            "awake": variant(
+                awake,
+                "separate processes, one per venue, awake (polling, yielding the shared core); "
+                f"the engine with [run] busy_poll = true and keep_warm_ms = {AWAKE_WARM_MS} (tuned)",
+                floor_awake,
+            ),
+            "in_process": variant(in_process, "same process and loop as the engine"),
+            "python_path": variant(
+                python_path, "same process and loop as the engine; the engine with [run] order_path = python"
+            ),
             "definitions": {
                 "engine": "book frame leaves the simulated venue -> both order frames received by the "
                 "simulators (entry of their frame callbacks); each simulated venue runs in its own process",
@@ -476,6 +537,12 @@ def test_e2e_latency(tmp_path: Path) -> None:
                 "on the simulators' CPUs (spinning in the awake variant), one frame after each quiet pause as long "
                 "as a round's, the sleeping server woken every 1 ms as the engine's dry runs wake it; the round "
                 "trip; half the floor's rounds just before the variant's, half just after",
+                "engine_wire": "the engine rounds stamped at the loopback device (benches/e2e_wire.py: a packet "
+                "socket's kernel stamps): the book frame's segment reaching the engine -> the later of the two order "
+                "frames' segments reaching its simulator. No simulator's scheduling or Python is in it: both share "
+                "one core here, and their callback stamps came 20-65 us after the segments",
+                "echo_layout_wire": "the echo floor stamped the same way: the frame's segment reaching the echo "
+                "server -> the echo's segment leaving it (the server's wake, read and write)",
                 "stand_off": "each simulator sleeps 100 us between stamping an order frame's arrival and handling it "
                 "(SimVenue.stand_off_s): both share one core here, and the second would otherwise read its order "
                 "only after the first had handled its own; the accepted figures include the pause",
@@ -503,11 +570,12 @@ def test_e2e_latency(tmp_path: Path) -> None:
         }
 
     result = uvloop.run(main())
-    assert result["engine"]["n"] >= ROUNDS * 0.9, result
+    for block in (result, result["busy_poll"], result["awake"], result["untuned"]):
+        # the rounds without the packet socket give the callback figures, those with it the wire's
+        # (nearly all of them found: else the matching is wrong)
+        assert block["engine"]["n"] + block["wire_stamped"] >= ROUNDS * 0.9, block
+        assert block["wire_stamped"] >= block["tapped_rounds"] * 0.9, block
     assert result["in_process"]["engine"]["n"] >= ROUNDS * 0.9, result
-    assert result["busy_poll"]["engine"]["n"] >= ROUNDS * 0.9, result
-    assert result["awake"]["engine"]["n"] >= ROUNDS * 0.9, result
-    assert result["untuned"]["engine"]["n"] >= ROUNDS * 0.9, result
     assert result["python_path"]["engine"]["n"] >= ROUNDS * 0.9, result
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(result, indent=1))
