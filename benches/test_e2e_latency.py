@@ -26,7 +26,13 @@ spell finds little of its path in the caches. The ``untuned`` rows run the defau
   ``SimExchange.submit`` (pings, logins, subscriptions never do).
 - **Tick to accepted** (``accepted``): the same rounds, stamped at ``SimExchange.submit``, i.e.
   after the simulators parsed the requests, verified their signatures and found the accounts.
-- **Echo floor**: a bare picows echo round trip on one loop in this process, same run.
+- **On the wire** (``engine_wire``): every other round, the same latency stamped by the kernel at
+  the loopback device (``benches/e2e_wire.py``): the book frame's TCP segment reaching the
+  engine's socket to the later order segment reaching its simulator's. The callback stamps above
+  also count the simulators' own Python and their sharing of one core; these count neither.
+- **Echo floor**: a bare picows echo round trip on one loop in this process, same run; and per
+  layout (``benches/e2e_echo.py``) the round trip and, stamped at the loopback device, the echo
+  server's turnaround (``echo_layout_wire``, the floor of ``engine_wire``).
 - **Decision to wire**: inside the engine, from the ticket decision to both orders handed to
   their sockets.
 - ``awake``: the engine with ``[run] busy_poll`` and its order path run dry every 0.1 ms, against
