@@ -382,7 +382,8 @@ def test_the_builtin_taker_starts_tickets_in_the_order_path(
     ends flat, and journal, ledger and simulators agree; also with the path's dry runs on a 1 ms
     timer (``[run] keep_warm_ms``) between and around the tickets, every 0.2 ms from the
     polling loop (``[run] busy_poll``), and with a loopback write at each dry run (``[run]
-    warm_sends``), which reaches no simulator."""
+    warm_sends``), which reaches no simulator. Each dry run also re-reads each venue's last update
+    with a scratch decoder (``FeedClient.warm_decoder``)."""
 
     async def main() -> None:
         text = config_text(["binance_spot", "okx"], auto_trade=True)
@@ -416,6 +417,9 @@ def test_the_builtin_taker_starts_tickets_in_the_order_path(
                 await asyncio.sleep(0.01)
             assert fast.mismatches == 0 and s.host.proposals >= 3
             assert (s.stats.warm_runs > 0) == bool(keep_warm_ms), s.stats.warm_runs
+            # each dry run also re-read each venue's last update with a scratch decoder
+            warmed = {v: c._scratch.counters()["frames"] if c._scratch else 0 for v, c in s.feeds.items()}
+            assert all((n > 0) == bool(keep_warm_ms) for n in warmed.values()), warmed
             warmer = s._send_warmer
             assert (warmer is not None and warmer.sent > 0) == warm_sends, warmer
             assert all(r.residual == 0 for r in s.stats.recent), s.stats.recent

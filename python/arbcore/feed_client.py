@@ -65,6 +65,15 @@ class BookSlot:
     symbol: str
 
 
+def _empty_like(book: ConsolidatedBook) -> ConsolidatedBook:
+    """A book with ``book``'s instrument and venues (same indices), and no levels."""
+    out = ConsolidatedBook(book.instrument, book.price_decimals, book.qty_decimals, book.instrument_id)
+    for venue in book.venues:
+        spec = book.venue_spec(venue)
+        out.add_venue(spec.pop("name"), **spec)
+    return out
+
+
 class _Listener(WSListener):
     def __init__(self, client: FeedClient) -> None:
         self.client = client
@@ -112,7 +121,11 @@ class FeedClient:
         self.slots = {sym: BookSlot(books[i], i, v, sym) for sym, (i, v) in symbols.items()}
         self._by_ref = {(s.instrument, s.venue): s for s in self.slots.values()}
         # venue-specific decoder settings (Kraken: depth from the spec, precisions from the caller)
-        self.feed = Feed(spec.feed_protocol, books, symbols, **{**spec.feed_kwargs, **(feed_kwargs or {})})
+        kwargs = {**spec.feed_kwargs, **(feed_kwargs or {})}
+        self.feed = Feed(spec.feed_protocol, books, symbols, **kwargs)
+        self._warm_args = (symbols, kwargs)  # for the scratch decoder of warm_decoder()
+        self._warm_frame: bytes | None = None  # the last update this connection applied
+        self._scratch: Feed | None = None
         self.on_read = on_read
         self.recorder = recorder
         self.stale_ns = int((stale_after if stale_after is not None else spec.stale_after) * 1e9)
@@ -202,6 +215,8 @@ class FeedClient:
             self._dirty = False
             self._mark_dirty()
         if code >= _core.FRAME_APPLIED and code <= _core.FRAME_SYNCED:
+            if code != _core.FRAME_SYNCED:
+                self._warm_frame = data  # (a reference, no copy)
             ref = self.feed.last_book()
             if ref is not None:
                 slot = self._by_ref.get(ref)
@@ -218,6 +233,24 @@ class FeedClient:
             if len(self.errors) < 100:
                 self.errors.append(err)
             log.warning("%s: %s", self.spec.name, err)
+
+    def warm_decoder(self) -> None:
+        """``[run] keep_warm_ms``: the last update this connection applied, decoded again by a
+        scratch decoder of the same venue whose books are never synced, so it applies nothing and
+        shares no state with the live one (then its connection state is cleared). Why: the
+        order path's dry runs keep the decision warm, but the decoder's scan of a frame runs
+        only when one comes; on a quiet book, the frame that opens a spread found it cold
+        (profiled e2e rounds: a 51-level OKX update 12.6 µs p50, 7.1 µs with this)."""
+        frame = self._warm_frame
+        if frame is None:
+            return
+        scratch = self._scratch
+        if scratch is None:
+            symbols, kwargs = self._warm_args
+            books = [_empty_like(b) for b in self.books]
+            scratch = self._scratch = Feed(self.spec.feed_protocol, books, symbols, **kwargs)
+        scratch.on_frame(frame, 0)
+        scratch.reset_connection()
 
     def _mark_dirty(self) -> None:
         """Run the per-read callback (detection, strategy). Its failure is reported, never allowed

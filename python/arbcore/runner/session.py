@@ -667,6 +667,8 @@ class TradingSession:
         self.stats.warm_runs += 1
         try:
             fast.warm(self.books)
+            for client in self.feeds.values():
+                client.warm_decoder()
             if self._send_warmer is not None:
                 self._send_warmer.send()
         except Exception:

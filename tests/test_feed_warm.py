@@ -1,0 +1,57 @@
+"""`FeedClient.warm_decoder` ([run] keep_warm_ms): the last applied update decoded again by a
+scratch decoder, on every venue's protocol, changes nothing of the live feed or its books."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import uvloop
+
+import arbcore
+import test_feed_e2e as bybit
+import test_feed_e2e_binance as binance
+import test_feed_e2e_coinbase as coinbase
+import test_feed_e2e_kraken as kraken
+import test_feed_e2e_okx as okx
+from arbcore.sim import SimVenue
+from e2e_helpers import Setup, first_sync, running
+
+#: (simulator, client setup, symbols) per protocol
+CASES: dict[str, tuple[Callable[[], SimVenue], Setup, tuple[str, ...]]] = {
+    "bybit": (bybit.make_sim, bybit.BYBIT, (bybit.SYMBOL,)),
+    "binance_spot": (binance.make_sim, binance.SETUPS["spot"], (binance.BTC,)),
+    "binance_usdm": (lambda: binance.make_sim("usdm"), binance.SETUPS["usdm"], (binance.BTC,)),
+    "okx": (okx.make_sim, okx.OKX, (okx.SYMBOL,)),
+    "kraken": (kraken.make_sim, kraken.KRAKEN, (kraken.SYMBOL,)),
+    "coinbase": (lambda: coinbase.make_sim((coinbase.BTC,)), coinbase.COINBASE, (coinbase.BTC,)),
+}
+WARM_RUNS = 50
+
+
+@pytest.mark.parametrize("venue", list(CASES))
+def test_warm_decoder_changes_nothing_live(venue: str) -> None:
+    make, setup, symbols = CASES[venue]
+
+    async def case() -> tuple[dict[str, int], dict[str, int], list[Any], list[Any], dict[str, int]]:
+        async with running(make(), setup, symbols) as rig:
+            await first_sync(rig)
+            client = rig.feed_client
+            book = rig.legs[symbols[0]].book
+            # no await between the two reads: no frame can come in between
+            before = client.feed.counters()
+            depth = [book.depth(0, side, 1000).tolist() for side in (arbcore.BID, arbcore.ASK)]
+            for _ in range(WARM_RUNS):
+                client.warm_decoder()
+            after = client.feed.counters()
+            depth_after = [book.depth(0, side, 1000).tolist() for side in (arbcore.BID, arbcore.ASK)]
+            assert client._scratch is not None
+            scratch = client._scratch.counters()
+            return before, after, depth, depth_after, scratch
+
+    before, after, depth, depth_after, scratch = uvloop.run(case())
+    assert after == before and depth_after == depth
+    # the scratch decoder read every frame, applied none of them (its books never sync)
+    assert scratch["frames"] == WARM_RUNS and scratch["applied"] == 0 and scratch["snapshots"] == 0, scratch
+    assert scratch["decode_errors"] == 0, scratch
