@@ -342,6 +342,44 @@ def test_a_record_holding_a_secret_is_left_to_the_python_path() -> None:
     assert not isinstance(got, int) and b"bps net of" in got[1]
 
 
+@pytest.mark.parametrize("busy_poll", [False, True])
+def test_a_failing_dry_run_stops_the_dry_runs_not_the_engine(
+    busy_poll: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dry run step that raises: logged once, no more dry runs, and the engine's loop (timer or
+    busy poll) and feeds go on."""
+    from arbcore.feed_client import FeedClient
+
+    failed = 0
+
+    def broken(self: FeedClient) -> None:
+        nonlocal failed
+        failed += 1
+        raise RuntimeError("decoder warm-up bug")
+
+    monkeypatch.setattr(FeedClient, "warm_decoder", broken)
+
+    async def main() -> None:
+        text = config_text(["binance_spot", "okx"], auto_trade=True)
+        run = f"[run]\nkeep_warm_ms = 1\nbusy_poll = {str(busy_poll).lower()}\n"
+        config = parse_toml(text.replace("[run]\n", run, 1))
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
+        await s.start()
+        try:
+            await wait_live(s)
+            runs = s.stats.warm_runs
+            applied = sum(c.feed.counters()["applied"] for c in s.feeds.values())
+            await asyncio.sleep(0.05)
+            assert s.stats.warm_runs == runs and failed == 1, (s.stats.warm_runs, runs, failed)
+            assert sum(c.feed.counters()["applied"] for c in s.feeds.values()) > applied
+        finally:
+            await s.stop()
+
+    with caplog.at_level(logging.ERROR):
+        uvloop.run(main())
+    assert caplog.text.count("no more dry runs") == 1 and "decoder warm-up bug" in caplog.text
+
+
 def test_warm_sends_that_cannot_connect_leave_the_engine_running(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
