@@ -17,7 +17,8 @@ same fixed mid never cross.
 Control: one JSON object per line over TCP on 127.0.0.1, one JSON line back per request. Stamps
 are ``time.perf_counter_ns`` (CLOCK_MONOTONIC, comparable across processes): per order, when the
 frame (or REST request) carrying it was received (``arrivals``), and when it reached
-``SimExchange.submit`` (``accepted``).
+``SimExchange.submit`` (``accepted``); with each, the engine's port of the WebSocket connection
+that carried it (``peers``, None for REST), by which the bench finds its TCP segment.
 - ``{"cmd": "arm"}``: wait until no order came for a few ms, forget the stamps, and note this
   venue's best ask (to refill on ``restore``). Answers ``{"ask": best ask}``.
 - ``{"cmd": "jump", "ask": A, "n": 1}``: wait until no order came for a few ms, forget the stamps,
@@ -70,6 +71,7 @@ class Bench:
         self.symbol = symbol
         self.arrivals: list[int] = []
         self.accepted: list[int] = []
+        self.peers: list[int | None] = []  # the engine's port of the connection that carried each order
         self.last_order = 0.0  # time.monotonic() of the last order
         self.want = 0  # orders the pending wait is for
         self.got: asyncio.Event = asyncio.Event()
@@ -85,6 +87,7 @@ class Bench:
             recv = self.sim.request_recv_ns()  # the stamp of the frame (or REST request) that carried it
             self.arrivals.append(now if recv is None else recv)
             self.accepted.append(now)
+            self.peers.append(self.peer_port())
             self.last_order = time.monotonic()
             if len(self.arrivals) >= self.want:
                 self.got.set()
@@ -92,8 +95,16 @@ class Bench:
 
         ex.submit = timed  # type: ignore[method-assign]
 
+    def peer_port(self) -> int | None:
+        """The engine's TCP port of the WebSocket connection being served (None: a REST request)."""
+        conn = self.sim.serving
+        if conn is None or conn.transport is None:
+            return None
+        peer = conn.transport.underlying_transport.get_extra_info("peername")
+        return None if peer is None else int(peer[1])
+
     def stamps(self) -> dict[str, Any]:
-        return {"arrivals": list(self.arrivals), "accepted": list(self.accepted)}
+        return {"arrivals": list(self.arrivals), "accepted": list(self.accepted), "peers": list(self.peers)}
 
     async def quiet(self) -> None:
         quiet_by = time.monotonic() + 5
@@ -103,6 +114,7 @@ class Bench:
     def forget(self) -> None:
         self.arrivals.clear()
         self.accepted.clear()
+        self.peers.clear()
 
     async def collect(self, n: int, wait_s: float) -> dict[str, Any]:
         self.want = n

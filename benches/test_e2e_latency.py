@@ -140,16 +140,18 @@ def endpoint_ports(e: SimEndpoint) -> set[int]:
     return {p for u in urls if u and (p := urlsplit(u).port) is not None}
 
 
-def on_the_wire(segs: list[Segment], t0: int, book_ports: set[int], arrivals: dict[str, int],
+def on_the_wire(segs: list[Segment], t0: int, book_ports: set[int], orders: dict[str, tuple[int, int | None]],
                 ports: dict[str, set[int]]) -> int | None:  # fmt: skip
     """A round stamped at the loopback device (``benches/e2e_wire.py``): from the book frame's
     segment (the first from the jumping venue at or after its stamp ``t0``, taken just before
-    its write) to the later order segment (per venue, the last to it at or before its callback
-    stamp: the segment that carried the frame the callback read). None when one is missing."""
+    its write) to the later order segment. Per venue, ``orders`` has the order's callback stamp
+    and the engine's port of the connection that carried it: its segment is the last one from
+    that port to the venue's at or before the stamp (the port tells it from the engine's other
+    connections to the same venue, e.g. a market-data pong). None when one is missing."""
     book = first_after(segs, t0, src=book_ports)
     if book is None:
         return None
-    ends = [last_before(segs, t, dst=ports[v]) for v, t in arrivals.items()]
+    ends = [last_before(segs, t, src=() if peer is None else (peer,), dst=ports[v]) for v, (t, peer) in orders.items()]
     if any(e is None or e.ns < book.ns for e in ends):
         return None
     return max(e.ns for e in ends if e is not None) - book.ns
@@ -254,7 +256,8 @@ class Sims:
             accepted = [x["accepted"][0] for x in (c, r) if x["accepted"]]
             wire = None
             if tap is not None and (segs := tap.drain()) is not None and len(arrivals) == 2:
-                by_venue = {"binance_spot": arrivals[0], "okx": arrivals[1]}  # (c, r) above
+                # per venue: (its order's callback stamp, the engine's port of the connection it came on)
+                by_venue = {v: (x["arrivals"][0], x["peers"][0]) for v, x in (("binance_spot", c), ("okx", r))}
                 wire = on_the_wire(segs, r["t0"], self.ports["okx"], by_venue, self.ports)
         finally:
             if tap is not None:
