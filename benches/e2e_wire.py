@@ -97,6 +97,14 @@ class WireTap:
             raise
         return cls(sock, prog)
 
+    @classmethod
+    def possible(cls) -> bool:
+        """Whether :meth:`open` can open a packet socket here."""
+        tap = cls.open(())
+        if tap is not None:
+            tap.close()
+        return tap is not None
+
     def drain(self) -> list[Segment] | None:
         """The segments captured since the last drain, in order; None when the kernel dropped some
         meanwhile (a match among the rest could pick the wrong one). Drain after each round: the

@@ -466,24 +466,16 @@ def issue6(
         f"| (e) end to end over loopback | engine time above the echo floor <= 20 µs p50, <= 60 µs p99 | {e_txt} | "
         f"{_met(None if e_above is None or e_above_p99 is None else e_above <= 20 and e_above_p99 <= 60)} |"
     )
-    targets.append(
-        {
-            "label": "e_engine_above_echo_p50_us",
-            "expected": "<= 20",
-            "measured": e_above,
-            "met": None if e_above is None else e_above <= 20,
-            "pair": list(pair) if pair else None,
-        }
-    )
-    targets.append(
-        {
-            "label": "e_engine_above_echo_p99_us",
-            "expected": "<= 60",
-            "measured": e_above_p99,
-            "met": None if e_above_p99 is None else e_above_p99 <= 60,
-            "pair": list(pair) if pair else None,
-        }
-    )
+    for q, measured, bound in (("p50", e_above, 20), ("p99", e_above_p99, 60)):
+        targets.append(
+            {
+                "label": f"e_engine_above_echo_{q}_us",
+                "expected": f"<= {bound}",
+                "measured": measured,
+                "met": None if measured is None else measured <= bound,
+                "pair": list(pair) if pair else None,
+            }
+        )
     d2w = (e_block or {}).get("decision_to_wire")
     if d2w:
         others = "; ".join(
