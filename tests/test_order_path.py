@@ -296,8 +296,8 @@ def test_taker_decisions_equal_the_strategy() -> None:
 
 def test_a_dry_take_runs_the_path_without_an_effect() -> None:
     """``OrderPath.take(..., dry=True)`` builds the whole ticket the real call would start, and
-    drops it: no sequence number, no request id, no state. With no opportunity it makes one up
-    (still the whole path). The next real ticket is the one it would have been without it."""
+    drops it: no sequence number, no request id, no state. With no opportunity it decides on a
+    crossed copy of the book (still the whole path, the walk of a real opportunity included). The next real ticket is the one it would have been without it."""
     path, book, markets = _taker_rig()
     armed = path.arm_taker(markets, min_edge_bps=0.0, cap=None, lots=[100, 100])
     import time
@@ -310,6 +310,13 @@ def test_a_dry_take_runs_the_path_without_an_effect() -> None:
     assert path.take(armed, "T-", book) == 0
     made_up = path.take(armed, "T-", book, True)
     assert not isinstance(made_up, int) and made_up[0] == f"T-{seq + 1}" and len(made_up[1]) > 100
+    # decided on a copy of the book in which okx bids 2% over binance's ask (the walk and pick of
+    # a real opportunity: its size is the ask's, not the smallest), the live book left as it was
+    qty, buy_limit, sell_limit, (reason, n, _) = made_up[8:]
+    assert (qty, buy_limit, n) == (10**6, 5_030_000, 1) and sell_limit > 5_030_000 * 1.019, made_up[8:]
+    assert "bps net of fees" in reason and not reason.startswith("taker: 0.00")
+    assert book.best_bid("okx") == (5_010_000, 10**6) and book.best_ask("okx") == (5_020_000, 10**6)
+    assert path.take(armed, "T-", book) == 0
     # an opportunity: the dry run is the real ticket, less its effects
     book.apply_snapshot("binance_spot", [(4_990_000, 10**6)], [(5_000_000, 10**6)], seq=2, venue_ts=now, recv_ts=now)
     dry = [path.take(armed, "T-", book, True) for _ in range(3)]

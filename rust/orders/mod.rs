@@ -19,12 +19,14 @@
 //! - [`gate`]: venue rules, book freshness, risk limits and funds for both legs.
 //! - [`record`]: the intent log record (`execution/intent_log.py`'s JSON), byte for byte.
 //! - [`taker`]: the built-in taker strategy's decision on the detector's records.
+//! - [`warm`]: the book copy its dry runs walk, so they run the code of a real opportunity.
 
 pub mod client_id;
 pub mod encode;
 pub mod gate;
 pub mod record;
 pub mod taker;
+pub mod warm;
 
 #[cfg(test)]
 mod tests;

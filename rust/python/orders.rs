@@ -10,11 +10,13 @@ use pyo3::types::PyBytes;
 
 use super::consolidated::ConsolidatedBook;
 use crate::book::BookState;
+use crate::consolidated::Consolidated;
 use crate::orders::client_id::push_client_order_id;
 use crate::orders::encode::{numbered, BinanceEncoder, Encoder, OkxEncoder, OrderSpec};
 use crate::orders::gate::{AssetSpec, Gate, Leg, MarketSpec, Refusal, Reservation};
 use crate::orders::record::{detail_json, frame_record, push_ticket_record, RecordLeg, SecretSet};
 use crate::orders::taker::{next_ticket_seq, peek_ticket_seq, taker_reason, Pick, TakerRule};
+use crate::orders::warm::crossed_copy;
 
 /// Validation, risk, funds, both signed frames and the intent record of a two-leg ticket in one
 /// call. The Python side mirrors its ledger and risk state in with the `set_*` methods.
@@ -54,7 +56,7 @@ fn wall_ns() -> i64 {
 impl OrderPath {
     fn legs(
         &self,
-        book: &ConsolidatedBook,
+        book: &Consolidated,
         buy: usize,
         sell: usize,
         qty: u64,
@@ -64,7 +66,7 @@ impl OrderPath {
         idx(&self.gate.markets, buy, "market")?;
         idx(&self.gate.markets, sell, "market")?;
         let leg = |market: usize, is_buy: bool, price: u64| {
-            let b = book.inner().book(self.book_venue[market]);
+            let b = book.book(self.book_venue[market]);
             Leg {
                 market,
                 buy: is_buy,
@@ -326,7 +328,7 @@ impl OrderPath {
         buy_limit: u64,
         sell_limit: u64,
     ) -> PyResult<&'static str> {
-        let legs = self.legs(&book, buy, sell, qty, buy_limit, sell_limit)?;
+        let legs = self.legs(book.inner(), buy, sell, qty, buy_limit, sell_limit)?;
         Ok(match self.gate.check(&legs, wall_ns(), Instant::now()) {
             Ok(_) => "ok",
             Err(Refusal::Rules) => "rules",
@@ -378,7 +380,7 @@ impl OrderPath {
         sell_limit: u64,
         reason: &str,
     ) -> PyResult<Option<PreparedPy<'py>>> {
-        let legs = self.legs(&book, buy, sell, qty, buy_limit, sell_limit)?;
+        let legs = self.legs(book.inner(), buy, sell, qty, buy_limit, sell_limit)?;
         drop(book);
         let Some(res) = self.accepts(&legs) else {
             return Ok(None);
@@ -422,8 +424,10 @@ impl OrderPath {
     /// the strategy).
     ///
     /// `dry`: the same call with no effect, for keeping the path warm (`[run] keep_warm_ms`).
-    /// With no opportunity it makes one up (the smallest size, at the buy venue's best ask) and
-    /// a refusal does not stop it; it always returns the tuple, whose ticket id is the next one
+    /// When the book has nothing the taker would take, it decides on a copy of the book in
+    /// which the first two venues of the path cross (`orders::warm`: the walk and pick of a real
+    /// opportunity, never on the live book); failing that it makes one up (the smallest size,
+    /// at the buy venue's best ask). A refusal does not stop it; it always returns the tuple, whose ticket id is the next one
     /// (not taken) and whose frames are dropped (the encoders' request counters are put back).
     /// Why the same call and not a separate one: between opportunities an idle engine's caches
     /// and TLBs lose this code and its data, and on this path every part counts, down to PyO3's
@@ -440,15 +444,29 @@ impl OrderPath {
     ) -> PyResult<Bound<'py, PyAny>> {
         idx(&self.armed, armed, "armed taker")?;
         let inner = book.inner_mut();
+        let mut copy = None;
         if dry {
-            // Every pair searched again (the same opportunities: the books are unchanged), so
-            // the detector's walk stays warm too; a refresh with nothing changed skips it, and
-            // the real take after a dry-only idle then ran ~3x its back-to-back time.
+            // Every pair of the book searched again: a refresh with nothing changed skips the
+            // walk, and the real take after a dry-only idle then ran ~3x its back-to-back time.
             inner.detect_all();
+            // Nothing the taker would take: decide on a copy of the book with a crossing to
+            // walk instead, so the code of a real opportunity runs too (`orders::warm`).
+            if !matches!(
+                self.armed[armed].rule.pick(&inner.opportunities()),
+                Pick::Take { .. }
+            ) {
+                copy = self
+                    .first_pair(armed)
+                    .and_then(|(b, s)| crossed_copy(inner, self.book_venue[b], self.book_venue[s]));
+                if let Some(c) = copy.as_mut() {
+                    c.refresh();
+                }
+            }
         } else {
             inner.refresh();
         }
-        let opps = inner.opportunities();
+        let src: &Consolidated = copy.as_ref().unwrap_or_else(|| book.inner());
+        let opps = src.opportunities();
         let n = opps.len() as i64;
         let a = &self.armed[armed];
         let python = (-1i64).into_pyobject(py)?.into_any();
@@ -469,11 +487,12 @@ impl OrderPath {
             _ => None,
         };
         let Some((buy, sell, qty, bl, sl, edge, calls)) =
-            picked.or_else(|| self.made_up(armed, &book))
+            picked.or_else(|| self.made_up(armed, src))
         else {
             return Ok(python); // dry, and fewer than two markets on this path
         };
-        let legs = self.legs(&book, buy, sell, qty, bl, sl)?;
+        let legs = self.legs(src, buy, sell, qty, bl, sl)?;
+        drop(copy);
         drop(book);
         let res = match self.accepts(&legs) {
             Some(res) => res,
@@ -524,19 +543,23 @@ impl OrderPath {
 }
 
 impl OrderPath {
+    /// The first two markets on `armed`'s path: a dry run's buy and sell.
+    fn first_pair(&self, armed: usize) -> Option<(usize, usize)> {
+        let mut on_path = self.armed.get(armed)?.markets.iter().flatten().copied();
+        Some((on_path.next()?, on_path.next()?))
+    }
+
     /// A dry run's ticket when there is no opportunity: the first two markets of `armed`'s path,
     /// the smallest size both take, at the buy venue's best ask (or a tick) on both legs.
     fn made_up(
         &self,
         armed: usize,
-        book: &ConsolidatedBook,
+        book: &Consolidated,
     ) -> Option<(usize, usize, u64, u64, u64, f64, usize)> {
-        let mut on_path = self.armed.get(armed)?.markets.iter().flatten().copied();
-        let (buy, sell) = (on_path.next()?, on_path.next()?);
+        let (buy, sell) = self.first_pair(armed)?;
         let (mb, ms) = (&self.gate.markets[buy], &self.gate.markets[sell]);
         let qty = mb.lot.max(mb.min_qty).max(ms.lot).max(ms.min_qty);
         let price = book
-            .inner()
             .book(self.book_venue[buy])
             .and_then(|b| b.best_ask())
             .map_or(mb.tick, |l| l.price);
