@@ -297,7 +297,8 @@ def test_taker_decisions_equal_the_strategy() -> None:
 def test_a_dry_take_runs_the_path_without_an_effect() -> None:
     """``OrderPath.take(..., dry=True)`` builds the whole ticket the real call would start, and
     drops it: no sequence number, no request id, no state. With no opportunity it decides on a
-    crossed copy of the book (still the whole path, the walk of a real opportunity included). The next real ticket is the one it would have been without it."""
+    crossed copy of the book (still the whole path, the walk of a real opportunity included).
+    The next real ticket is the one it would have been without it."""
     path, book, markets = _taker_rig()
     armed = path.arm_taker(markets, min_edge_bps=0.0, cap=None, lots=[100, 100])
     import time
