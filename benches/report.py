@@ -654,7 +654,8 @@ def issue6(
             lines.append(f"\nOther fields: `{json.dumps(other, sort_keys=True)}`")
 
     take = (find(pytest, r"test_order_path_take\[0\.0-0\]"), find(pytest, r"test_order_path_take\[0\.02-0\]"),
-            find(pytest, r"test_order_path_take\[0\.02-1\]"))  # fmt: skip
+            find(pytest, r"test_order_path_take\[0\.02-1\]"),
+            find(pytest, r"test_order_path_take_after_a_jump"))  # fmt: skip
     lines += notes(c_ratio, a_ratio, d_added, d_info=d_info, rust_cross=rust_cross, rust_nocross=rust_nocross, e2e=e2e,
                    take=take)  # fmt: skip
     if guard:
@@ -690,10 +691,10 @@ def notes(
     rust_cross: Result | None,
     rust_nocross: Result | None,
     e2e: dict[str, Any] | None,
-    take: tuple[Result | None, Result | None, Result | None] = (None, None, None),
+    take: tuple[Result | None, Result | None, Result | None, Result | None] = (None, None, None, None),
 ) -> list[str]:
     out = ["", "### Where a figure falls short, and why", ""]
-    take_hot, take_cold, take_warm = take
+    take_hot, take_cold, take_warm, take_jump = take
     if c_ratio is not None and c_ratio < 10:
         out += [
             f"- **(c) {c_ratio:.1f}x, not 10x.** Nautilus' per-message path is mostly Python: `orjson.loads`, text to "
@@ -810,7 +811,15 @@ def notes(
                     f" Much of the rest is cold caches: the same Rust call takes {fmt_ns(take_hot.median_ns)} back "
                     f"to back, {fmt_ns(take_cold.median_ns)} after 20 ms idle and {fmt_ns(take_warm.median_ns)} "
                     "when that same call is run dry every 1 ms of that idle (`test_order_path_take`; a separate "
-                    "warm-up method kept only itself warm). The dry run goes on through the Python up to the "
+                    "warm-up method kept only itself warm)"
+                    + (
+                        f", and {fmt_ns(take_jump.median_ns)} when the book had no spread through that idle and a "
+                        "jump opened one just before the call (the dry runs then decide on a copy of the book in "
+                        "which two venues cross, `orders/warm.rs`)"
+                        if take_jump is not None
+                        else ""
+                    )
+                    + ". The dry run goes on through the Python up to the "
                     "writes: the two limiter checks and the intent-log store (zeros stored where the record "
                     "would go). The two socket writes, whose kernel work on loopback includes the receivers' TCP "
                     "input and waking them, cannot be run dry; with `[run] warm_sends` (on in the tuned rows) each "

@@ -7,7 +7,9 @@ back to back (``gap_s=0``: caches hot) and after the thread slept ``gap_s`` (cac
 an engine's between opportunities: the same instructions, much of them no longer cached). The
 difference is why the e2e figures sit far above the sum of hot micro-benchmarks. ``warm_ms``: the
 same 20 ms idle, with ``OrderPath.take(..., dry=True)`` (the same call run dry, ``[run] keep_warm_ms``) every
-``warm_ms`` of it.
+``warm_ms`` of it. ``jump``: the book has no spread through that idle (as an engine's between opportunities),
+and a jump of okx's bid opens one just before the timed call: the dry runs then decide on a crossed copy of
+the book (``rust/orders/warm.rs``), so the timed call should cost what it does after dry runs on a spread.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ ROUNDS = 200
 
 
 class TakeBench:
-    def __init__(self, gap_s: float, warm_ms: float = 0) -> None:
+    def __init__(self, gap_s: float, warm_ms: float = 0, jump: bool = False) -> None:
         self.gap_s = gap_s
         self.warm_ms = warm_ms
+        self.jump = jump
         self.path, self.book, markets = _taker_rig()
         # as an engine on these two venues registers them: each venue's key and secret, OKX's passphrase
         self.path.set_secrets([bytes([65 + i]) * 64 for i in range(5)])
@@ -40,17 +43,27 @@ class TakeBench:
         bids = [(5_010_000 - 10 * i, 1_000_000) for i in range(1, 20)]
         self.book.apply_snapshot("binance_spot", [(p - 20_000, q) for p, q in bids], asks, seq=1, venue_ts=now,
                                  recv_ts=now)  # fmt: skip
+        if jump:  # okx's bids 15,000 lower: under binance's asks until the jump
+            bids = [(p - 15_000, q) for p, q in bids]
         self.book.apply_snapshot("okx", bids, [(p + 20_000, q) for p, q in asks], seq=1, venue_ts=now, recv_ts=now)
         self.seq = 1
         self.taken = 0
 
-    def setup(self) -> None:
-        """Untimed: a delta on okx's best bid (the detector has a changed pair to refresh), then the gap."""
+    def _okx_bid(self, qty: int) -> None:
         self.seq += 1
         now = time.time_ns()
         self.book.apply_deltas("okx", np.array([0], dtype=np.uint8), np.array([5_009_990], dtype=np.uint64),
-                               np.array([1_000_000 + self.seq % 7], dtype=np.uint64), seq=self.seq, venue_ts=now,
-                               recv_ts=now)  # fmt: skip
+                               np.array([qty], dtype=np.uint64), seq=self.seq, venue_ts=now, recv_ts=now)  # fmt: skip
+
+    def setup(self) -> None:
+        """Untimed: a delta on okx's best bid (the detector has a changed pair to refresh), then the
+        gap; ``jump``: that bid gone, then the gap, then the bid back (the spread opens)."""
+        self._okx_bid(0 if self.jump else 1_000_000 + self.seq % 7)
+        self._idle()
+        if self.jump:
+            self._okx_bid(1_000_000)
+
+    def _idle(self) -> None:
         if self.gap_s and self.warm_ms:
             end = time.monotonic() + self.gap_s
             while time.monotonic() < end:
@@ -72,3 +85,12 @@ def test_order_path_take(benchmark: Any, gap_s: float, warm_ms: float) -> None:
     when = "back to back" if not gap_s else f"{gap_s * 1000:.0f} ms idle before each"
     path = f"Rust OrderPath.take, {when}" + (f", a dry take every {warm_ms} ms of it" if warm_ms else "")
     benchmark.extra_info.update(workload="order_path_take", gap_s=gap_s, warm_ms=warm_ms, path=path)
+
+
+def test_order_path_take_after_a_jump(benchmark: Any) -> None:
+    """20 ms with no spread and a dry take every 1 ms, then the jump that opens one."""
+    b = TakeBench(0.02, 1, jump=True)
+    benchmark.pedantic(b.take, setup=b.setup, rounds=ROUNDS, warmup_rounds=5, iterations=1)
+    assert b.taken == ROUNDS + 5
+    path = "Rust OrderPath.take, 20 ms idle with no spread and a dry take every 1 ms, then a jump opens one"
+    benchmark.extra_info.update(workload="order_path_take", gap_s=0.02, warm_ms=1, jump=True, path=path)

@@ -3,11 +3,12 @@
 //! Why: the dry runs keep the order path's code in the caches between opportunities, but on a
 //! quiet book there is no opportunity, so they ran the detector's "nothing crosses" exit and a
 //! made-up ticket: the depth walk over a crossing pair, the pick of a record and the checks on
-//! its legs stayed cold until the frame that opens a spread. Measured on the taker's own rig
-//! (`/tmp`-style probe: dry runs every 0.1 ms for 10 ms on an uncrossed book, then a jump): the
-//! real take ran 6.6 µs p50 (p90 12.4) against 3.5 µs when the dry runs had a crossing to walk.
-//! So each dry run walks a copy of the book in which one venue's bid has moved over another's
-//! ask: the same code as the real take, on data that is never the live book's.
+//! its legs stayed cold until the frame that opens a spread. On the taker's rig, dry runs every
+//! 0.1 ms for 10 ms on a book with no spread, then a jump: the real take ran 7.3-11.0 µs p50
+//! without this and 3.5-3.8 µs with it (three runs each); `benches/test_order_path_take.py`
+//! `test_order_path_take_after_a_jump` keeps the with-it case. So a dry run on a book the
+//! taker has nothing to take from walks a copy of it in which one venue's bid has moved over
+//! another's ask: the same code as the real take, on data that is never the live book's.
 
 use crate::book::{Delta, Side};
 use crate::consolidated::Consolidated;
@@ -17,8 +18,9 @@ use crate::consolidated::Consolidated;
 const LIFT_BPS: u64 = 200;
 
 /// A copy of `book` in which venue `sell` bids above venue `buy`'s best ask (for that ask's
-/// quantity, at a price on `sell`'s tick; its asks under that bid removed), or None when `buy` has no ask or a venue index is
-/// not in the book. The copy's detector state is the book's, so its refresh walks the pair.
+/// quantity, at a price on `sell`'s tick; its asks under that bid removed), or None when `buy`
+/// has no ask or a venue index is not in the book. The copy's detector state is the book's, so
+/// its refresh walks the pair.
 pub fn crossed_copy(book: &Consolidated, buy: usize, sell: usize) -> Option<Consolidated> {
     let ask = book.book(buy)?.best_ask()?;
     let tick = book.spec(sell)?.tick.max(1);

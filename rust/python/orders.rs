@@ -427,8 +427,9 @@ impl OrderPath {
     /// When the book has nothing the taker would take, it decides on a copy of the book in
     /// which the first two venues of the path cross (`orders::warm`: the walk and pick of a real
     /// opportunity, never on the live book); failing that it makes one up (the smallest size,
-    /// at the buy venue's best ask). A refusal does not stop it; it always returns the tuple, whose ticket id is the next one
-    /// (not taken) and whose frames are dropped (the encoders' request counters are put back).
+    /// at the buy venue's best ask). A refusal does not stop it; it always returns the tuple,
+    /// whose ticket id is the next one (not taken) and whose frames are dropped (the encoders'
+    /// request counters are put back).
     /// Why the same call and not a separate one: between opportunities an idle engine's caches
     /// and TLBs lose this code and its data, and on this path every part counts, down to PyO3's
     /// argument handling and the result's objects: a twin method keeps its own code warm, not
