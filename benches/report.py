@@ -824,7 +824,9 @@ def notes(
                     "would go). The two socket writes, whose kernel work on loopback includes the receivers' TCP "
                     "input and waking them, cannot be run dry; with `[run] warm_sends` (on in the tuned rows) each "
                     "dry run writes an order-sized frame on a private loopback connection instead, which in a "
-                    "profiled run took the first leg's send() from 16.4 to 8.6 µs p50 (the second's: 6.9 µs)."
+                    "profiled run took the first leg's send() from 16.4 to 8.6 µs p50 (the second's: 6.9 µs); "
+                    "judged on paired rounds (`benches/e2e_paired.py warm_sends`, the setting flipped after each "
+                    "stamped round) it takes 35 µs p50 off the wire figure."
                     if take_hot is not None and take_cold is not None and take_warm is not None
                     else ""
                 )
