@@ -197,7 +197,8 @@ class FastPath:
         return self._send(ticket_id, plan, out)
 
     def _ready(self) -> bool:
-        """Whether a ticket may take this path now (and its limits are the current ones)."""
+        """Whether a ticket may take this path now (and its limits are the current ones).
+        :meth:`take` has the same lines written out: keep them equal."""
         if self.ex.hook is not None:  # the crash tests drive the Python path's send moments
             return False
         if self.ex.risk.limits is not self._limits or self.runner.params is not self._params:
@@ -296,8 +297,11 @@ class FastPath:
         method: on the hosts measured, code not run in the last few ms costs ~5-10x its hot time,
         and a twin function keeps only itself warm."""
         armed = self._armed.get(instrument)
-        if armed is None or not self._ready():
+        ex = self.ex
+        if armed is None or ex.hook is not None:  # _ready(), written out (a call is ~1.5 µs cold)
             return -1
+        if ex.risk.limits is not self._limits or self.runner.params is not self._params:
+            self._push_limits()
         t0 = time.perf_counter_ns()
         out = self.path.take(armed, self._prefix, book, dry)
         if isinstance(out, int):
