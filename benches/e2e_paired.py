@@ -11,6 +11,8 @@ Variants (each one flips only its own part, the rest of the engine as configured
   warm_sends     the send warmer's write at each dry run (``[run] warm_sends``)
   warm_decoder   the scratch decode of each connection's last update (``FeedClient.warm_decoder``)
   period=MS      dry runs every MS ms against every 0.1 ms (the polling loop's period)
+  feed_take      the taker's decision in the feed's decode call (``Feed.on_frame_take``) against
+                 the read callback's (``TradingSession._on_read``, ``FastPath.take``)
 
 Usage: python benches/e2e_paired.py VARIANT [ROUNDS]   (needs CAP_NET_RAW for the packet socket;
 400 rounds take ~1 minute and give ~100 pairs). Not part of ``make bench``: a tool for judging a
@@ -40,6 +42,8 @@ from arbcore.runner.session import TradingSession
 
 #: whether the rounds now run with the setting on (flipped by the patched jump)
 on = [False]
+#: run after each flip (settings held by the session's objects)
+flipped: list[Callable[[], None]] = []
 
 
 def _gate(cls: type, name: str) -> None:
@@ -66,6 +70,25 @@ def _period(ms: float) -> None:
     TradingSession._busy_poll = busy_poll  # type: ignore[method-assign]
 
 
+def _feed_take() -> None:
+    """The feeds hand frames to ``on_frame_take`` while on, to ``on_frame`` while off."""
+    arm = TradingSession._arm_taker
+
+    def arm_and_follow(self: TradingSession) -> None:
+        arm(self)
+        clients = [c for c in self.feeds.values() if c.on_taken is not None]
+        callback = self._on_feed_ticket
+
+        def flip() -> None:
+            for c in clients:
+                c.on_taken = callback if on[0] else None
+
+        flipped.append(flip)
+        flip()
+
+    TradingSession._arm_taker = arm_and_follow  # type: ignore[method-assign]
+
+
 def variant(name: str) -> None:
     if name == "warm_sends":
         _gate(SendWarmer, "send")
@@ -73,8 +96,10 @@ def variant(name: str) -> None:
         _gate(FeedClient, "warm_decoder")
     elif name.startswith("period="):
         _period(float(name.removeprefix("period=")))
+    elif name == "feed_take":
+        _feed_take()
     else:
-        raise SystemExit(f"unknown variant {name!r}: warm_sends, warm_decoder or period=MS")
+        raise SystemExit(f"unknown variant {name!r}: warm_sends, warm_decoder, period=MS or feed_take")
 
 
 def run(rounds: int) -> list[tuple[bool, int | None]]:
@@ -87,6 +112,8 @@ def run(rounds: int) -> list[tuple[bool, int | None]]:
         if tapped:
             tagged.append((on[0], out[3]))
             on[0] = not on[0]  # the next (untapped) round already runs the other way: it sets the caches
+            for f in flipped:
+                f()
         return out
 
     bench.Sims.jump = flipping  # type: ignore[method-assign]

@@ -127,6 +127,11 @@ FRAME_IGNORED: int
 FRAME_RESYNC: int
 FRAME_ERROR: int
 
+#: ``OrderPath.take``'s ticket: (ticket id, record, buy frame, sell frame, buy rid, sell rid, buy
+#: market, sell market, qty, buy limit, sell limit, (reason, opportunities, records looked at,
+#: decision start ns))
+TakenTicket = tuple[str, bytes, bytes, bytes, str, str, int, int, int, int, int, tuple[str, int, int, int]]
+
 class Feed:
     """One venue connection's decoder; frames go in as bytes, one call each."""
 
@@ -141,6 +146,13 @@ class Feed:
     @property
     def venue(self) -> str: ...
     def on_frame(self, frame: bytes, recv_ts: int) -> int: ...
+    def on_frame_take(self, frame: bytes, recv_ts: int, last_in_buffer: int) -> TakenTicket | int:
+        """``on_frame``; at a read's end, the attached order path's open takers on the books whose
+        top changed: a ticket one started (``OrderPath.take``'s tuple) instead of the code."""
+    def attach_taker(self, path: OrderPath, armed: list[int | None], prefix: str) -> None:
+        """The armed taker per instrument index of this feed's books, for ``on_frame_take``."""
+    @property
+    def last_code(self) -> int: ...
     def on_snapshot(self, instrument: int, venue: int, body: bytes, recv_ts: int) -> int: ...
     def reset(self, instrument: int, venue: int) -> None: ...
     def reset_connection(self) -> None: ...
@@ -211,14 +223,15 @@ class OrderPath:
         """The journal's registered secrets: a record holding one is never built here."""
     def arm_taker(self, markets: list[int | None], *, min_edge_bps: float, cap: int | None, lots: list[int]) -> int:
         """The built-in taker on one instrument: its market per book venue, its params; the index."""
-    def take(
-        self, armed: int, prefix: str, book: ConsolidatedBook, dry: bool = False
-    ) -> tuple[str, bytes, bytes, bytes, str, str, int, int, int, int, int, tuple[str, int, int]] | int:
+    def take(self, armed: int, prefix: str, book: ConsolidatedBook, dry: bool = False) -> TakenTicket | int:
         """Decide and start a ticket after a read: (ticket id, record, buy frame, sell frame,
         buy rid, sell rid, buy market, sell market, qty, buy limit, sell limit, (reason,
-        opportunities, records looked at)); else the opportunity count, or -1 (Python decides).
+        opportunities, records looked at, decision start on perf_counter_ns's clock)); else the
+        opportunity count, or -1 (Python decides).
         ``dry``: the same work with no effect (made up when there is no opportunity), always the
         tuple (-1 only with fewer than two markets on the path): keeps this very call warm."""
+    def set_taker_open(self, armed: int, open: bool) -> None:
+        """Whether a feed may start ``armed``'s tickets itself (``Feed.on_frame_take``)."""
 
 def next_ticket_seq() -> int:
     """The run's next ticket sequence number (shared by the Python and the Rust order paths)."""

@@ -15,13 +15,16 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 from picows import WSListener, WSMsgType, WSTransport, ws_connect
 
 from arbcore import _core
 from arbcore._core import ConsolidatedBook, Feed
+
+if TYPE_CHECKING:
+    from arbcore._core import TakenTicket
 from arbcore.venues.base import VenueClientSpec
 
 log = logging.getLogger("arbcore.feed")
@@ -127,6 +130,8 @@ class FeedClient:
         self._warm_frame: bytes | None = None  # the last update this connection applied
         self._scratch: Feed | None = None
         self.on_read = on_read
+        #: a ticket the order path attached to this feed started (``Feed.attach_taker``): its writes
+        self.on_taken: Callable[[TakenTicket], None] | None = None
         self.recorder = recorder
         self.stale_ns = int((stale_after if stale_after is not None else spec.stale_after) * 1e9)
         self.backoff_initial = backoff_initial
@@ -203,11 +208,25 @@ class FeedClient:
             slot.book.set_state(slot.venue, _core.SYNCING)
         self._mark_dirty()
 
-    def _on_frame(self, data: bytes, last_in_buffer: bool) -> None:
+    def _on_frame(self, data: bytes, last_in_buffer: int) -> None:
         recv = time.time_ns()
         if self.recorder is not None:
             self.recorder.frame(recv, self.spec.name, self.conn_id, "ws", data)
-        code = self.feed.on_frame(data, recv)
+        on_taken = self.on_taken
+        if on_taken is None:
+            code = self.feed.on_frame(data, recv)
+        else:
+            # the order path decides in the decode's call (Feed.on_frame_take): a ticket it
+            # started goes straight to its writes, before anything else of this frame
+            out = self.feed.on_frame_take(data, recv, last_in_buffer)
+            if isinstance(out, int):  # (an exact int: the C check is a flag test)
+                code = out
+            else:
+                try:
+                    on_taken(out)
+                except Exception as e:
+                    self._callback_failed(e)
+                code = self.feed.last_code
         if code in (_core.FRAME_APPLIED_TOP, _core.FRAME_SYNCED, _core.FRAME_RESYNC):
             self._dirty = True
         if last_in_buffer and self._dirty:

@@ -3,6 +3,7 @@
 //! details stay readable through cheap getters, so no Python object is built per level.
 
 use super::consolidated::ConsolidatedBook;
+use super::orders::OrderPath;
 use super::ConfigError;
 use crate::venues::binance::BinanceDecoder;
 use crate::venues::bybit::BybitDecoder;
@@ -10,8 +11,9 @@ use crate::venues::coinbase::CoinbaseDecoder;
 use crate::venues::kraken::KrakenDecoder;
 use crate::venues::okx::OkxDecoder;
 use crate::venues::{BookRef, BookSink, DecodeError, FeedCounters, Outcome, SymbolMap};
+use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyInt};
 
 /// Frame outcome codes returned by `Feed.on_frame`.
 pub const CONTROL: i32 = 0;
@@ -99,6 +101,17 @@ pub struct Feed {
     last_book: Option<BookRef>,
     last_reason: &'static str,
     last_error: Option<String>,
+    last_code: i32,
+    taker: Option<FeedTaker>,
+}
+
+/// The order path's armed takers on this connection's books (`Feed.attach_taker`).
+#[derive(Debug)]
+struct FeedTaker {
+    path: Py<OrderPath>,
+    armed: Vec<Option<usize>>, // per instrument index: its armed taker
+    prefix: String,
+    dirty: Vec<bool>, // per instrument index: its top changed since the last read's end
 }
 
 impl std::fmt::Debug for Feed {
@@ -169,6 +182,8 @@ impl Feed {
             last_book: None,
             last_reason: "",
             last_error: None,
+            last_code: CONTROL,
+            taker: None,
         })
     }
 
@@ -181,6 +196,99 @@ impl Feed {
         let out = self.decoder.on_frame(frame, recv_ts, &mut sink);
         self.counters.record(frame.len(), &out);
         self.settle(out)
+    }
+
+    /// `on_frame`, then at the end of a socket read (`last_in_buffer`), the order path's armed
+    /// taker on each book whose top changed during the read (and whose taker is open): if one
+    /// starts a ticket, its tuple (`OrderPath.take`'s) instead of the code, which `last_code`
+    /// keeps. Why in one call: on the frame that opens a spread the Python between the decode
+    /// and the decision ran cold, a few µs on the way to the wire. Its other results (counts,
+    /// -1) are dropped: the Python route (`on_read`) takes the book again and sees them.
+    fn on_frame_take<'py>(
+        &mut self,
+        py: Python<'py>,
+        frame: &[u8],
+        recv_ts: i64,
+        last_in_buffer: i64, // (picows's frame.last_in_buffer is an int)
+    ) -> Bound<'py, PyAny> {
+        let code = self.on_frame(py, frame, recv_ts);
+        self.last_code = code;
+        let Some(t) = self.taker.as_mut() else {
+            return PyInt::new(py, code).into_any();
+        };
+        if code == APPLIED_TOP || code == SYNCED {
+            if let Some(d) = self.last_book.and_then(|b| t.dirty.get_mut(b.instrument)) {
+                *d = true;
+            }
+        }
+        if last_in_buffer != 0 {
+            for inst in 0..t.dirty.len() {
+                if !std::mem::take(&mut t.dirty[inst]) {
+                    continue;
+                }
+                let (Some(a), Some(book)) = (t.armed[inst], self.books.get(inst)) else {
+                    continue;
+                };
+                let Ok(mut path) = t.path.bind(py).try_borrow_mut() else {
+                    continue;
+                };
+                let Ok(book) = book.bind(py).try_borrow_mut() else {
+                    continue;
+                };
+                if !path.taker_open(a) {
+                    continue;
+                }
+                // an error here is a set-up fault (attach_taker checked the indices): the
+                // Python route takes the book again and raises it where it is caught
+                match path.take_on(py, a, &t.prefix, book, false) {
+                    Ok(out) if !out.is_instance_of::<PyInt>() => {
+                        t.dirty.iter_mut().for_each(|d| *d = false);
+                        return out;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        PyInt::new(py, code).into_any()
+    }
+
+    /// Let `on_frame_take` run `path`'s armed takers: `armed` maps each instrument index of
+    /// this feed's books to its armed taker (None: none); `prefix` is the ticket ids'.
+    fn attach_taker(
+        &mut self,
+        py: Python<'_>,
+        path: Py<OrderPath>,
+        armed: Vec<Option<usize>>,
+        prefix: String,
+    ) -> PyResult<()> {
+        if armed.len() != self.books.len() {
+            return Err(ConfigError::new_err(format!(
+                "armed: {} entries for {} books",
+                armed.len(),
+                self.books.len()
+            )));
+        }
+        for a in armed.iter().flatten() {
+            if !path.bind(py).borrow().has_taker(*a) {
+                return Err(PyIndexError::new_err(format!(
+                    "armed taker {a} is not registered"
+                )));
+            }
+        }
+        let dirty = vec![false; armed.len()];
+        self.taker = Some(FeedTaker {
+            path,
+            armed,
+            prefix,
+            dirty,
+        });
+        Ok(())
+    }
+
+    /// The code of the last frame (`on_frame_take` returns a ticket instead when it starts one).
+    #[getter]
+    fn last_code(&self) -> i32 {
+        self.last_code
     }
 
     /// A REST depth snapshot for a book (Binance's sync procedure); returns an outcome code.

@@ -35,6 +35,7 @@ pub struct OrderPath {
 struct Armed {
     markets: Vec<Option<usize>>, // per book venue: its market on this path
     rule: TakerRule,
+    open: bool, // whether a feed may start its tickets (`set_taker_open`, `Feed.on_frame_take`)
 }
 
 fn idx<T>(v: &[T], i: usize, what: &str) -> PyResult<()> {
@@ -411,6 +412,7 @@ impl OrderPath {
                 cap,
                 lots,
             },
+            open: true,
         });
         Ok(self.armed.len() - 1)
     }
@@ -419,7 +421,7 @@ impl OrderPath {
     /// opportunity the strategy would take passes every check, start its ticket (id `prefix` +
     /// the run's next sequence number) and return (ticket id, record, buy frame, sell frame, buy
     /// rid, sell rid, buy market, sell market, qty, buy limit, sell limit, (reason,
-    /// opportunities, records looked at)). Otherwise the number of opportunities (0: nothing to
+    /// opportunities, records looked at, decision start in ns of CLOCK_MONOTONIC)). Otherwise the number of opportunities (0: nothing to
     /// decide), or -1 when there is something the Python route must decide or refuse (it runs
     /// the strategy).
     ///
@@ -440,9 +442,50 @@ impl OrderPath {
         py: Python<'py>,
         armed: usize,
         prefix: &str,
+        book: PyRefMut<'_, ConsolidatedBook>,
+        dry: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.take_on(py, armed, prefix, book, dry)
+    }
+
+    /// Whether a feed may start `armed`'s tickets itself (`Feed.on_frame_take`): the Python
+    /// side closes it while the instrument has a ticket in flight or the engine takes none.
+    fn set_taker_open(&mut self, armed: usize, open: bool) -> PyResult<()> {
+        idx(&self.armed, armed, "armed taker")?;
+        self.armed[armed].open = open;
+        Ok(())
+    }
+}
+
+/// CLOCK_MONOTONIC in ns: Python's `time.perf_counter_ns` on Linux, so the Python side
+/// compares this stamp with its own.
+fn mono_ns() -> i64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    t.tv_sec * 1_000_000_000 + t.tv_nsec
+}
+
+impl OrderPath {
+    /// Whether `armed` is registered.
+    pub(crate) fn has_taker(&self, armed: usize) -> bool {
+        armed < self.armed.len()
+    }
+
+    /// Whether `armed` exists and a feed may start its tickets.
+    pub(crate) fn taker_open(&self, armed: usize) -> bool {
+        self.armed.get(armed).is_some_and(|a| a.open)
+    }
+
+    /// `take` (the pymethod, and `Feed.on_frame_take` in the same call as the frame's decode).
+    /// The last item of the tuple's last tuple is when the decision started (`mono_ns`).
+    pub(crate) fn take_on<'py>(
+        &mut self,
+        py: Python<'py>,
+        armed: usize,
+        prefix: &str,
         mut book: PyRefMut<'_, ConsolidatedBook>,
         dry: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let t0 = mono_ns();
         idx(&self.armed, armed, "armed taker")?;
         let inner = book.inner_mut();
         let mut copy = None;
@@ -537,13 +580,11 @@ impl OrderPath {
             qty,
             bl,
             sl,
-            (reason, n, calls),
+            (reason, n, calls, t0),
         );
         Ok(out.into_pyobject(py)?.into_any())
     }
-}
 
-impl OrderPath {
     /// The first two markets on `armed`'s path: a dry run's buy and sell.
     fn first_pair(&self, armed: usize) -> Option<(usize, usize)> {
         let mut on_path = self.armed.get(armed)?.markets.iter().flatten().copied();

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,7 @@ from arbcore.execution.intent_log import StagedTicket
 from arbcore.execution.orders import Side
 
 if TYPE_CHECKING:
+    from arbcore._core import Feed, TakenTicket
     from arbcore.execution.ticket import Market, TicketPlan, TicketRunner
 
 log = logging.getLogger("arbcore.fast_path")
@@ -83,6 +84,7 @@ class FastPath:
         self.mismatches = 0  # reservations the Python ledger refused after a Rust pass (never, if mirrored)
         self.accepted = 0
         self.taken = 0  # of them, tickets the built-in taker started here (take)
+        self.from_feeds = 0  # of those, tickets a feed started in its decode's call (on_frame_take)
         self.declined = 0
         self._build(books)
         self._mirror()
@@ -291,6 +293,7 @@ class FastPath:
         accepts it, its ticket with both legs on the wire: (plan, started, opportunities, records
         the strategy looked at). Otherwise the number of opportunities (0: nothing for the
         strategy) or -1 (not armed, or the Python route decides: the strategy, then the ticket).
+        The feeds' ``on_frame_take`` runs the same decision in the decode's call (see :meth:`attach`).
 
         ``dry`` (``[run] keep_warm_ms``): the same code up to the socket writes, which it leaves
         out, with no effect (``OrderPath.take``'s dry run); returns -1. Why not a separate warm-up
@@ -302,18 +305,44 @@ class FastPath:
             return -1
         if ex.risk.limits is not self._limits or self.runner.params is not self._params:
             self._push_limits()
-        t0 = time.perf_counter_ns()
         out = self.path.take(armed, self._prefix, book, dry)
         if isinstance(out, int):
             return out
-        ticket_id, record, bf, sf, brid, srid, bm, sm, qty, bl, sl, (reason, n, calls) = out
+        got = self.started(out, dry)
+        return -1 if got is None else got[1]
+
+    def started(self, out: TakenTicket, dry: bool = False) -> tuple[str, Taken] | None:
+        """A ticket the order path decided (``OrderPath.take``'s, or a feed's ``on_frame_take``'s):
+        its record stored and both frames written, then followed. Returns (instrument, ticket),
+        or None: nothing written (a client not ready, a test hook, limits replaced since the
+        decision, or ``dry``); the caller's Python route takes the book again."""
+        ex = self.ex
+        if ex.hook is not None or ex.risk.limits is not self._limits or self.runner.params is not self._params:
+            self._push_limits()  # (the decision used the limits before: it is dropped)
+            return None
+        ticket_id, record, bf, sf, brid, srid, bm, sm, qty, bl, sl, (reason, n, calls, t0) = out
         buy, sell, prepared = self._by_index[bm], self._by_index[sm], (record, bf, sf, brid, srid)
         wire_ns = self._write(buy, sell, prepared, dry)
         if wire_ns is None:
-            return -1
+            return None
         self.taken += 1
-        plan = self._plan(instrument, buy, sell, qty, bl, sl, reason)
-        return plan, (ticket_id, self._sent(ticket_id, plan, prepared, wire_ns), t0), n, calls
+        plan = self._plan(buy.instrument, buy, sell, qty, bl, sl, reason)
+        return buy.instrument, (plan, (ticket_id, self._sent(ticket_id, plan, prepared, wire_ns), t0), n, calls)
+
+    def attach(self, feed: Feed, books: Sequence[arbcore.ConsolidatedBook]) -> bool:
+        """Let ``feed`` (over ``books``, by instrument index) start the armed takers' tickets in
+        its ``on_frame_take``; False when none of its books has one."""
+        armed = [self._armed.get(b.instrument) for b in books]
+        if not any(a is not None for a in armed):
+            return False
+        feed.attach_taker(self.path, armed, self._prefix)
+        return True
+
+    def set_open(self, instrument: str, open: bool) -> None:
+        """Whether the feeds may start ``instrument``'s tickets (closed while one is in flight)."""
+        armed = self._armed.get(instrument)
+        if armed is not None:
+            self.path.set_taker_open(armed, open)
 
     def _book_keep(self, ticket_id: str, plan: TicketPlan) -> tuple[LiveOrder, LiveOrder]:
         """What the Python path does before sending, done after: the same intents, reservations

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import arbcore
 from arbcore.execution.amounts import Asset
@@ -47,6 +47,9 @@ from arbcore.venues.orders.base import OrderClient
 from arbcore.venues.orders.registry import ORDER_VENUES, OrderClientConfig
 from arbcore.venues.orders.types import InstrumentRules, OrderReport
 from arbcore.venues.signing.credentials import Credentials
+
+if TYPE_CHECKING:
+    from arbcore._core import TakenTicket
 
 log = logging.getLogger("arbcore.session")
 
@@ -378,6 +381,7 @@ class TradingSession:
         elif warm is not None:
             self._feed_tasks.append(asyncio.get_running_loop().create_task(self._keep_warm(warm)))
         self._accepting = True
+        self._gate_takers()
         return notes
 
     async def _load_markets(self) -> None:
@@ -416,6 +420,7 @@ class TradingSession:
     async def stop(self) -> None:
         """Stop taking tickets, let in-flight ones finish, cancel open orders, close everything."""
         self._accepting = False
+        self._gate_takers()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
         if self.runner is not None:  # the books are still LIVE: a last sweep (the ticket's own bounds time it)
@@ -480,7 +485,7 @@ class TradingSession:
         """A ticket the built-in taker started in the order path (both legs on the wire): the
         counts the Python route keeps, then the ticket followed as any other."""
         plan, started, n, calls = taken
-        self._in_flight.add(name)
+        self._hold(name)
         task = start_now(self._run_ticket(name, plan, started))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -506,6 +511,44 @@ class TradingSession:
             lots = {v: spec.lot for v, spec in self.host.context.instrument(name).venues.items()}
             armed |= fast.arm_taker(name, strategy.min_edge_bps, strategy.max_qty.get(name), lots)
         self._taker = fast if armed else None
+        if self._taker is not None:
+            self._gate_takers()  # closed until start() accepts tickets
+            for client in self.feeds.values():
+                if self._taker.attach(client.feed, client.books):
+                    client.on_taken = self._on_feed_ticket
+
+    def _gate_takers(self, *names: str) -> None:
+        """Whether the feeds may start the built-in taker's tickets on these instruments (all when
+        none named): only while tickets are accepted, its strategy runs and the instrument has
+        none in flight (``Feed.on_frame_take``; ``_on_read`` checks the same before its take)."""
+        taker = self._taker
+        if taker is None:
+            return
+        ok = self._accepting and not self.host.stopped
+        for name in names or tuple(self.books):
+            taker.set_open(name, ok and name not in self._in_flight)
+
+    def _hold(self, instrument: str) -> None:
+        """``instrument`` has a ticket (or a sweep) in flight: no other starts on it meanwhile."""
+        self._in_flight.add(instrument)
+        self._gate_takers(instrument)
+
+    def _release(self, instrument: str) -> None:
+        self._in_flight.discard(instrument)
+        self._gate_takers(instrument)
+
+    def _on_feed_ticket(self, out: TakenTicket) -> None:
+        """A ticket a feed's ``on_frame_take`` started: written, then followed as ``_on_read``'s
+        are. Not written (the Python route's read after it takes the book again) if the order
+        path refuses it now."""
+        taker = self._taker
+        if taker is None or not self._accepting or self.host.stopped:
+            return
+        got = taker.started(out)
+        if got is not None:
+            taker.from_feeds += 1
+            name = got[0]
+            self._taken(name, self.books[name], got[1])
 
     def submit(self, p: TicketProposal) -> None:
         """Turn a strategy's proposal into a ticket task (one ticket in flight per instrument)."""
@@ -529,7 +572,7 @@ class TradingSession:
         else:
             log.warning("proposal on %s ignored: a venue without its limit (%s)", p.instrument, p)
             return
-        self._in_flight.add(p.instrument)
+        self._hold(p.instrument)
         task = start_now(self._run_ticket(p.instrument, plan))  # on the wire before this callback returns
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -550,7 +593,7 @@ class TradingSession:
             log.exception("ticket on %s failed", instrument)
             return
         finally:
-            self._in_flight.discard(instrument)
+            self._release(instrument)
             self._sync_book_balances()
         if result.status == "refused":
             self.stats.refused += 1
@@ -572,7 +615,7 @@ class TradingSession:
         for inst in net_residuals(self.runner):
             if inst in self._in_flight:
                 continue
-            self._in_flight.add(inst)
+            self._hold(inst)
             task = start_now(self._run_sweep(inst))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -581,7 +624,7 @@ class TradingSession:
         try:
             await self._sweep_once(instrument)
         finally:
-            self._in_flight.discard(instrument)
+            self._release(instrument)
             self._sync_book_balances()
 
     async def _sweep_once(self, instrument: str) -> None:
@@ -650,6 +693,7 @@ class TradingSession:
         if not self._accepting:
             return
         self._accepting = False
+        self._gate_takers()
         n = await self.executor.cancel_all() if self.executor else 0
         log.error("kill switch: new tickets stopped, %d open orders cancelled", n)
 
