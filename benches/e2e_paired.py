@@ -77,7 +77,7 @@ def _feed_take() -> None:
     def arm_and_follow(self: TradingSession) -> None:
         arm(self)
         clients = [c for c in self.feeds.values() if c.on_taken is not None]
-        callback = self._on_feed_ticket
+        callback = clients[0].on_taken if clients else None
 
         def flip() -> None:
             for c in clients:

@@ -101,19 +101,31 @@ def test_tickets_through_the_rust_path_match_the_python_record(tmp_path: Path) -
             fast = _fast(s)
             records: list[bytes] = []
             staged: list[StagedTicket] = []
-            store, stage = s.journal.store_framed, s.journal.staged
+            intent_log = s.journal.intent_log
+            assert intent_log is not None and fast._intent_log is intent_log
+            store, stage, make_room = intent_log.append_framed, s.journal.staged, s.journal.store_framed
+            full: list[bytes] = []  # the second ticket's first store finds the log full (as told here):
+            refuse = [2]  # the order path hands the record to the journal, which makes room first
 
-            def store_spy(framed: bytes) -> None:
-                n, crc = struct.unpack_from("<II", framed)
-                records.append(framed[8:])
-                assert n == len(framed) - 8 and crc == zlib.crc32(framed[8:])
-                store(framed)
+            def store_spy(framed: bytes, dry: bool = False) -> bool:
+                refuse[0] -= not dry
+                stored = refuse[0] != 0 and store(framed, dry)
+                if stored and not dry:
+                    n, crc = struct.unpack_from("<II", framed)
+                    records.append(framed[8:])
+                    assert n == len(framed) - 8 and crc == zlib.crc32(framed[8:])
+                return stored
+
+            def make_room_spy(framed: bytes, dry: bool = False) -> None:
+                full.append(framed)
+                make_room(framed, dry)
 
             def stage_spy(t: StagedTicket) -> None:
                 staged.append(t)
                 stage(t)
 
-            s.journal.store_framed = store_spy  # type: ignore[method-assign]
+            intent_log.append_framed = store_spy  # type: ignore[method-assign]
+            s.journal.store_framed = make_room_spy  # type: ignore[method-assign]
             s.journal.staged = stage_spy  # type: ignore[method-assign]
             # every order's rate-limit charge is spent exactly once: after the writes when the
             # client had room checked ahead (spend), else before them (try_acquire)
@@ -153,7 +165,7 @@ def test_tickets_through_the_rust_path_match_the_python_record(tmp_path: Path) -
                     assert i.client_order_id == client_order_id(i.venue, i.ticket_id, i.leg_id, 0)
                     subs = s.exchanges[i.venue].submissions
                     assert [n for (_acct, cid), n in subs.items() if cid == i.client_order_id] == [1]
-            assert fast.mismatches == 0
+            assert fast.mismatches == 0 and len(full) == 1 and full[0][8:] == records[1], full
             assert charged == {"binance_spot": 3, "okx": 3}, charged
             assert "after" in how, how  # the checked-ahead way was taken
             await asyncio.sleep(0.1)
@@ -464,7 +476,8 @@ def test_the_builtin_taker_starts_tickets_in_the_order_path(
                     await asyncio.sleep(0.01)
                 assert fast.taken > before, (fast.taken, fast.declined, s.stats.refused)
             # each in the decode's call of the frame that opened the spread (Feed.on_frame_take)
-            assert fast.from_feeds == fast.taken >= 3, (fast.from_feeds, fast.taken)
+            by_feeds = sum(c.tickets_started for c in s.feeds.values())
+            assert by_feeds == fast.taken >= 3, (by_feeds, fast.taken)
             while s._in_flight:
                 await asyncio.sleep(0.01)
             assert fast.mismatches == 0 and s.host.proposals >= 3

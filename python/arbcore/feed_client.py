@@ -131,7 +131,8 @@ class FeedClient:
         self._scratch: Feed | None = None
         self.on_read = on_read
         #: a ticket the order path attached to this feed started (``Feed.attach_taker``): its writes
-        self.on_taken: Callable[[TakenTicket], None] | None = None
+        self.on_taken: Callable[[TakenTicket], object] | None = None
+        self.tickets_started = 0  # by on_taken: tickets written in this feed's frame callback
         self.recorder = recorder
         self.stale_ns = int((stale_after if stale_after is not None else spec.stale_after) * 1e9)
         self.backoff_initial = backoff_initial
@@ -223,7 +224,8 @@ class FeedClient:
                 code = out
             else:
                 try:
-                    on_taken(out)
+                    if on_taken(out) is not None:
+                        self.tickets_started += 1
                 except Exception as e:
                     self._callback_failed(e)
                 code = self.feed.last_code

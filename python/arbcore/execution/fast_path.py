@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
@@ -81,10 +81,16 @@ class FastPath:
         from arbcore.execution.ticket import TICKET_PREFIX, TicketPlan  # ticket.py imports this module
 
         self._prefix, self._plan = TICKET_PREFIX, TicketPlan
+        #: the intent log, where the records go (``Journal.store_framed``'s, one call nearer the wire)
+        log = runner.ex.journal.intent_log
+        if log is None:
+            raise ValueError("the order path needs a journal with an intent log (FastPath.build checks)")
+        self._intent_log = log
+        #: the session's follow-up of a ticket this path started (after both writes)
+        self.on_started: Callable[[str, Taken], None] | None = None
         self.mismatches = 0  # reservations the Python ledger refused after a Rust pass (never, if mirrored)
         self.accepted = 0
         self.taken = 0  # of them, tickets the built-in taker started here (take)
-        self.from_feeds = 0  # of those, tickets a feed started in its decode's call (on_frame_take)
         self.declined = 0
         self._build(books)
         self._mirror()
@@ -223,8 +229,9 @@ class FastPath:
         cb, cs = clients[buy.venue], clients[sell.venue]
         tb, ts = cb.primed_transport(buy.symbol), cs.primed_transport(sell.symbol)
         primed = tb is not None and ts is not None and (buy.venue, sell.venue) not in self._shared_limiter
+        log = self._intent_log
         if dry:
-            self.ex.journal.store_framed(record, dry=True)
+            log.append_framed(record, True)
             return None
         if not primed:
             # a leg whose client is not ready now: the Python path paces it (a charge the first
@@ -235,7 +242,8 @@ class FastPath:
                 self.declined += 1
                 return None
         assert tb is not None and ts is not None  # (for mypy: both paths above ensure it)
-        self.ex.journal.store_framed(record)
+        if not log.append_framed(record):
+            self.ex.journal.store_framed(record)  # the log is full: the journal makes room first
         tb.send(_TEXT, buy_frame)
         ts.send(_TEXT, sell_frame)
         wire_ns = time.perf_counter_ns()
@@ -309,13 +317,14 @@ class FastPath:
         if isinstance(out, int):
             return out
         got = self.started(out, dry)
-        return -1 if got is None else got[1]
+        return -1 if got is None else got
 
-    def started(self, out: TakenTicket, dry: bool = False) -> tuple[str, Taken] | None:
-        """A ticket the order path decided (``OrderPath.take``'s, or a feed's ``on_frame_take``'s):
-        its record stored and both frames written, then followed. Returns (instrument, ticket),
-        or None: nothing written (a client not ready, a test hook, limits replaced since the
-        decision, or ``dry``); the caller's Python route takes the book again."""
+    def started(self, out: TakenTicket, dry: bool = False) -> Taken | None:
+        """A ticket the order path decided (``OrderPath.take``'s, or a feed's ``on_frame_take``'s:
+        the feed calls this itself): its record stored and both frames written, then followed
+        and handed to :attr:`on_started`. Returns it, or None: nothing written (a client not
+        ready, a test hook, limits replaced since the decision, or ``dry``); the Python route
+        then takes the book again (the feed's read callback)."""
         ex = self.ex
         if ex.hook is not None or ex.risk.limits is not self._limits or self.runner.params is not self._params:
             self._push_limits()  # (the decision used the limits before: it is dropped)
@@ -327,7 +336,10 @@ class FastPath:
             return None
         self.taken += 1
         plan = self._plan(buy.instrument, buy, sell, qty, bl, sl, reason)
-        return buy.instrument, (plan, (ticket_id, self._sent(ticket_id, plan, prepared, wire_ns), t0), n, calls)
+        taken = (plan, (ticket_id, self._sent(ticket_id, plan, prepared, wire_ns), t0), n, calls)
+        if self.on_started is not None:
+            self.on_started(buy.instrument, taken)
+        return taken
 
     def attach(self, feed: Feed, books: Sequence[arbcore.ConsolidatedBook]) -> bool:
         """Let ``feed`` (over ``books``, by instrument index) start the armed takers' tickets in

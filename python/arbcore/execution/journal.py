@@ -215,6 +215,12 @@ class Journal:
     def has_intent_log(self) -> bool:
         return self._log is not None
 
+    @property
+    def intent_log(self) -> IntentLog | None:
+        """The intent log itself, for a caller that stores framed records (``IntentLog.append_framed``)
+        and turns to :meth:`store_framed` when it is full."""
+        return self._log
+
     def store_record(self, line: bytes) -> None:
         """Store a ticket's intent record (``StagedTicket.to_line``) in the intent log; needs one.
         (The Rust order path stores its own with :meth:`store_framed`, then calls :meth:`staged`

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import arbcore
 from arbcore.execution.amounts import Asset
@@ -47,9 +47,6 @@ from arbcore.venues.orders.base import OrderClient
 from arbcore.venues.orders.registry import ORDER_VENUES, OrderClientConfig
 from arbcore.venues.orders.types import InstrumentRules, OrderReport
 from arbcore.venues.signing.credentials import Credentials
-
-if TYPE_CHECKING:
-    from arbcore._core import TakenTicket
 
 log = logging.getLogger("arbcore.session")
 
@@ -461,8 +458,7 @@ class TradingSession:
         for name, book in self.books.items():
             if taker is not None and name not in self._in_flight and not self.host.stopped:
                 got = taker.take(name, book)
-                if not isinstance(got, int):
-                    self._taken(name, book, got)
+                if not isinstance(got, int):  # started: FastPath.on_started has followed it
                     continue
                 if got == 0:  # no opportunity: nothing for the strategy to see
                     continue
@@ -481,10 +477,12 @@ class TradingSession:
             now = time.time_ns()
             self.stats.recent_opportunities.extend([(now, o, id(o) in taken) for o in opps[-10:]])
 
-    def _taken(self, name: str, book: arbcore.ConsolidatedBook, taken: Taken) -> None:
-        """A ticket the built-in taker started in the order path (both legs on the wire): the
-        counts the Python route keeps, then the ticket followed as any other."""
+    def _taken(self, name: str, taken: Taken) -> None:
+        """A ticket the built-in taker started in the order path (both legs on the wire; from
+        ``FastPath.on_started``): the counts the Python route keeps, then the ticket followed as
+        any other."""
         plan, started, n, calls = taken
+        book = self.books[name]
         self._hold(name)
         task = start_now(self._run_ticket(name, plan, started))
         self._tasks.add(task)
@@ -511,11 +509,21 @@ class TradingSession:
             lots = {v: spec.lot for v, spec in self.host.context.instrument(name).venues.items()}
             armed |= fast.arm_taker(name, strategy.min_edge_bps, strategy.max_qty.get(name), lots)
         self._taker = fast if armed else None
-        if self._taker is not None:
-            self._gate_takers()  # closed until start() accepts tickets
-            for client in self.feeds.values():
-                if self._taker.attach(client.feed, client.books):
-                    client.on_taken = self._on_feed_ticket
+        if not armed:
+            return
+        fast.on_started = self._taken
+        self._gate_takers()  # closed until start() accepts tickets
+        for client in self.feeds.values():
+            if fast.attach(client.feed, client.books):
+                client.on_taken = fast.started
+        then = self.host.on_stopped
+
+        def stopped(host: StrategyHost) -> None:  # the feeds start no more of its tickets
+            self._gate_takers()
+            if then is not None:
+                then(host)
+
+        self.host.on_stopped = stopped
 
     def _gate_takers(self, *names: str) -> None:
         """Whether the feeds may start the built-in taker's tickets on these instruments (all when
@@ -536,19 +544,6 @@ class TradingSession:
     def _release(self, instrument: str) -> None:
         self._in_flight.discard(instrument)
         self._gate_takers(instrument)
-
-    def _on_feed_ticket(self, out: TakenTicket) -> None:
-        """A ticket a feed's ``on_frame_take`` started: written, then followed as ``_on_read``'s
-        are. Not written (the Python route's read after it takes the book again) if the order
-        path refuses it now."""
-        taker = self._taker
-        if taker is None or not self._accepting or self.host.stopped:
-            return
-        got = taker.started(out)
-        if got is not None:
-            taker.from_feeds += 1
-            name = got[0]
-            self._taken(name, self.books[name], got[1])
 
     def submit(self, p: TicketProposal) -> None:
         """Turn a strategy's proposal into a ticket task (one ticket in flight per instrument)."""

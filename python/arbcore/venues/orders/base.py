@@ -51,8 +51,10 @@ class OrderClient(abc.ABC):
     def __init__(self) -> None:
         self.on_report: ReportSink | None = None
         self.counters = ClientCounters()
-        #: symbol -> (limiter, its version) when `prime` found room for an order there
-        self._primed: dict[str, tuple[RateLimiter, int]] = {}
+        #: the venue's documented limits, waited on before sending (None: none; set by the client)
+        self.limiter: RateLimiter | None = None
+        #: symbol -> (limiter, its version) when `prime` found room for an order there (None, 0: no limiter)
+        self._primed: dict[str, tuple[RateLimiter | None, int]] = {}
 
     def emit(self, report: OrderReport) -> None:
         self.counters.stream_events += 1
@@ -95,23 +97,26 @@ class OrderClient(abc.ABC):
         :meth:`primed_transport` then hands out the socket without touching the limiter for as
         long as nothing has changed it (time alone only frees room)."""
         lc = self._order_charges(symbol)
-        if lc is not None and lc[0].room_for(lc[1]):
+        if lc is None:
+            self._primed[symbol] = (None, 0)
+        elif lc[0].room_for(lc[1]):
             self._primed[symbol] = (lc[0], lc[0].version)
         else:
             self._primed.pop(symbol, None)
 
     def primed_transport(self, symbol: str) -> WSTransport | None:
         """The order socket if :meth:`prime` found room for an order on ``symbol`` and the limiter
-        is unchanged since: write the order now, then :meth:`settle_primed` spends its charge.
-        None: use :meth:`fast_transport` (which checks and spends first)."""
-        t = self._order_socket()
-        if t is None:
-            return None
-        lc = self._order_charges(symbol)
-        if lc is None:
-            return t
+        is unchanged since (the same object, the same version): write the order now, then
+        :meth:`settle_primed` spends its charge. None: use :meth:`fast_transport` (which checks
+        and spends first). On the way to the wire: a dict lookup and two compares, no call but
+        the socket's (a Python call costs ~1.5 µs there, cold)."""
         got = self._primed.get(symbol)
-        return t if got is not None and got[0] is lc[0] and got[1] == lc[0].version else None
+        if got is None:
+            return None
+        limiter = got[0]
+        if limiter is not self.limiter or (limiter is not None and got[1] != limiter.version):
+            return None
+        return self._order_socket()
 
     def settle_primed(self, symbol: str) -> None:
         """The charge of the order :meth:`primed_transport` let through, spent (then primed again)."""
