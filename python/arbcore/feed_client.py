@@ -22,10 +22,10 @@ from picows import WSListener, WSMsgType, WSTransport, ws_connect
 
 from arbcore import _core
 from arbcore._core import ConsolidatedBook, Feed
+from arbcore.venues.base import VenueClientSpec
 
 if TYPE_CHECKING:
     from arbcore._core import TakenTicket
-from arbcore.venues.base import VenueClientSpec
 
 log = logging.getLogger("arbcore.feed")
 

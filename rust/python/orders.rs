@@ -421,9 +421,9 @@ impl OrderPath {
     /// opportunity the strategy would take passes every check, start its ticket (id `prefix` +
     /// the run's next sequence number) and return (ticket id, record, buy frame, sell frame, buy
     /// rid, sell rid, buy market, sell market, qty, buy limit, sell limit, (reason,
-    /// opportunities, records looked at, decision start in ns of CLOCK_MONOTONIC)). Otherwise the number of opportunities (0: nothing to
-    /// decide), or -1 when there is something the Python route must decide or refuse (it runs
-    /// the strategy).
+    /// opportunities, records looked at, decision start in ns of CLOCK_MONOTONIC)). Otherwise
+    /// the number of opportunities (0: nothing to decide), or -1 when there is something the
+    /// Python route must decide or refuse (it runs the strategy).
     ///
     /// `dry`: the same call with no effect, for keeping the path warm (`[run] keep_warm_ms`).
     /// When the book has nothing the taker would take, it decides on a copy of the book in

@@ -11,7 +11,8 @@ synchronous stretch of the event loop (nothing else can run in between):
 1. each client hands out its order socket if an order may go now (connected, logged in, its
    rate-limit charge taken): ``fast_transport``;
 2. the record (framed and checked against the journal's secrets in Rust) goes to the intent log
-   (``Journal.store_framed``): on disk before the orders;
+   (``IntentLog.append_framed``; ``Journal.store_framed`` when the log is full): on disk before
+   the orders;
 3. both frames are written;
 4. only then the Python bookkeeping the Python path does before sending: intents, orders
    followed, reservations in the ledger (the Rust copy said they fit), the ticket staged for
