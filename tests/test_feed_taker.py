@@ -3,14 +3,21 @@ frames (checksums included) into a real decoder over the book an armed taker wat
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 
 import orjson
 import pytest
+import uvloop
 
 import arbcore
 from arbcore import _core
+from arbcore.runner.config import parse_toml
+from arbcore.runner.plugins import load_strategy
+from arbcore.runner.session import TradingSession
 from arbcore.sim.okx import okx_checksum, trimmed
+from engine_helpers import check_consistency, config_text, wait_live
 from test_order_path import _taker_rig
 
 Levels = dict[int, int]  # price -> qty at the book's scales (2 and 6 decimals)
@@ -115,3 +122,60 @@ def test_a_feed_without_a_taker_gives_codes_only() -> None:
     _, _, _, _, feed, okx = _rig()
     assert feed.on_frame_take(okx.frame("snapshot", {5_010_000: 10**6}, {5_050_000: 10**6}), 1, 1) == 3
     assert feed.last_code == _core.FRAME_SYNCED
+
+
+def _jump(s: TradingSession) -> None:
+    """okx's simulator bids over binance_spot's best ask (its asks under that bid taken away)."""
+    a_sim, b_sim = s.sim_venues["binance_spot"], s.sim_venues["okx"]
+    a_book, b_state = a_sim.instruments["BTCUSDT"].process.book, b_sim.instruments["BTC-USDT"]
+    ask = a_book.best_ask()
+    assert ask is not None
+    price = ask + 1000 * b_state.spec.tick
+    b_book = b_state.process.book
+    deltas = [(1, p, 0) for p in list(b_book.asks) if p <= price] + [(0, price, 10_000)]
+    for side, p, q in deltas:
+        b_book.apply(side, p, q)
+    b_sim.publish("BTC-USDT", deltas)
+
+
+def test_an_instrument_in_flight_gets_no_second_ticket_from_a_feed(tmp_path: Path) -> None:
+    """While the instrument has a ticket in flight (``TradingSession._hold``), a frame that opens a
+    spread starts nothing, in the feed's call or after it; once released, a jump is taken by the
+    feed, and journal, ledger and simulators agree."""
+
+    async def main() -> None:
+        config = parse_toml(config_text(["binance_spot", "okx"], auto_trade=True))
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
+        await s.start()
+        try:
+            await wait_live(s)
+            assert s.runner is not None and s.runner.fast is not None
+            fast, okx = s.runner.fast, s.feeds["okx"]
+            assert okx.on_taken is not None
+
+            def by_feeds() -> int:
+                return sum(c.tickets_started for c in s.feeds.values())
+
+            s._hold("BTC/USDT")  # as a ticket in flight does
+            taken, frames = fast.taken, okx.feed.counters()["applied"]
+            _jump(s)
+            await asyncio.sleep(0.3)
+            assert okx.feed.counters()["applied"] > frames  # the jump's frame was read
+            assert (fast.taken, by_feeds(), s.stats.tickets) == (taken, 0, 0)
+            s._release("BTC/USDT")
+            while s._in_flight or s.stats.tickets == 0:  # (the open spread, taken on a later read)
+                await asyncio.sleep(0.01)
+            before = by_feeds()
+            _jump(s)
+            end = asyncio.get_running_loop().time() + 5
+            while by_feeds() == before and asyncio.get_running_loop().time() < end:
+                await asyncio.sleep(0.01)
+            assert by_feeds() == before + 1, (by_feeds(), fast.taken, fast.declined)
+            while s._in_flight:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+            check_consistency(s)
+        finally:
+            await s.stop()
+
+    uvloop.run(main())
