@@ -73,6 +73,29 @@ def test_binance_frames_equal_the_clients(venue: str, recv_window: int, monkeypa
             assert rid.startswith(("sr", "fr")) and CREDS.secret.encode() not in frame
 
 
+def test_priming_checks_the_limiter_only_when_it_changed() -> None:
+    """``prime`` asks the limiter for room once, then not again while its version holds (time only
+    frees room); a spend, a replaced limiter or no limiter at all are followed."""
+    client = BinanceClient(OrderClientConfig("binance_spot", CREDS, live_urls("binance_spot"), {}, {}))
+    lim = client.limiter
+    assert lim is not None
+    asked: list[object] = []
+    room_for = lim.room_for
+    lim.room_for = lambda c: asked.append(c) or room_for(c)  # type: ignore[method-assign]
+    client.prime("BTCUSDT")
+    client.prime("BTCUSDT")
+    assert len(asked) == 1 and client.primed_transport("BTCUSDT") is None  # (not connected: no socket)
+    assert client._primed["BTCUSDT"] == (lim, lim.version)
+    lc = client._order_charges("BTCUSDT")
+    assert lc is not None
+    lim.spend(lc[1])
+    client.prime("BTCUSDT")
+    assert len(asked) == 2 and client._primed["BTCUSDT"] == (lim, lim.version)
+    client.limiter = None
+    client.prime("BTCUSDT")
+    assert client._primed["BTCUSDT"] == (None, 0) and len(asked) == 2
+
+
 def test_okx_frames_equal_the_clients() -> None:
     urls = {"rest": "https://www.okx.com", "ws_private": "wss://ws.okx.com:8443/ws/v5/private"}
     client = OkxOrderClient(OrderClientConfig("okx", CREDS, urls, {}))
@@ -477,7 +500,7 @@ def test_the_builtin_taker_starts_tickets_in_the_order_path(
                 assert fast.taken > before, (fast.taken, fast.declined, s.stats.refused)
             # each in the decode's call of the frame that opened the spread (Feed.on_frame_take)
             by_feeds = sum(c.tickets_started for c in s.feeds.values())
-            assert by_feeds == fast.taken >= 3, (by_feeds, fast.taken)
+            assert fast.taken >= by_feeds >= 3, (by_feeds, fast.taken)
             while s._in_flight:
                 await asyncio.sleep(0.01)
             assert fast.mismatches == 0 and s.host.proposals >= 3

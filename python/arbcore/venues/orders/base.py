@@ -95,7 +95,14 @@ class OrderClient(abc.ABC):
     def prime(self, symbol: str) -> None:
         """Check now, off the order path, that an order on ``symbol`` has room in the limiter:
         :meth:`primed_transport` then hands out the socket without touching the limiter for as
-        long as nothing has changed it (time alone only frees room)."""
+        long as nothing has changed it (time alone only frees room). Already primed on the
+        unchanged limiter: nothing to check again (the order path's dry runs prime every 0.1 ms,
+        and a dry run that overlaps a book frame's arrival delays it)."""
+        got = self._primed.get(symbol)
+        if got is not None:
+            limiter = got[0]
+            if limiter is self.limiter and (limiter is None or got[1] == limiter.version):
+                return
         lc = self._order_charges(symbol)
         if lc is None:
             self._primed[symbol] = (None, 0)
