@@ -116,7 +116,8 @@ class OrderClient(abc.ABC):
         is unchanged since (the same object, the same version): write the order now, then
         :meth:`settle_primed` spends its charge. None: use :meth:`fast_transport` (which checks
         and spends first). On the way to the wire: a dict lookup and two compares, no call but
-        the socket's (a Python call costs ~1.5 µs there, cold)."""
+        the socket's (paired e2e rounds of this with the previous check, which also asked
+        ``_order_charges``, among the other changes of 9303ac6: 1.0-2.3 µs p50 less)."""
         got = self._primed.get(symbol)
         if got is None:
             return None
