@@ -89,10 +89,11 @@ def test_the_read_that_opens_a_spread_returns_the_takers_ticket() -> None:
     twin = twin_path.take(twin_armed, "T-", twin_book)
     assert not isinstance(twin, int) and twin[6:11] == got[6:11] and twin[11][:3] == got[11][:3], (twin, got)
     ticket_id, record, buy_frame, sell_frame = got[:4]
-    bm, sm, qty, buy_limit, sell_limit, (reason, n, _, t0) = got[6:]
+    bm, sm, qty, buy_limit, sell_limit, (reason, n, _, t0, written) = got[6:]
     assert ticket_id == f"T-{seq + 1}" and len(record) > 100 and b"BTCUSDT" in buy_frame and b"BTC-USDT" in sell_frame
     assert (bm, sm, qty, buy_limit) == (markets[0], markets[1], 5 * 10**5, 5_000_000) and sell_limit >= 5_000_000
     assert n == 1 and "bps net of fees" in reason and 0 < t0 <= time.perf_counter_ns()
+    assert written == 0  # no market armed (arm_wire): the ticket goes back to Python unwritten
     # nothing changed since: the next read's frames that leave the top alone start nothing
     assert feed.on_frame_take(okx.frame("update", {}, {5_060_000: 10**6}), time.time_ns(), 1) == _core.FRAME_APPLIED
 

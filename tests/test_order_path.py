@@ -321,7 +321,7 @@ def test_taker_decisions_equal_the_strategy() -> None:
             nothing += 1
             continue
         assert not isinstance(got, int), (k, got, want)
-        _tid, _rec, _bf, _sf, _br, _sr, bm, sm, qty, bl, sl, (reason, n, _calls, _t0) = got
+        _tid, _rec, _bf, _sf, _br, _sr, bm, sm, qty, bl, sl, (reason, n, _calls, _t0, _written) = got
         assert book.venues[markets.index(bm)] == want.buy_venue and book.venues[markets.index(sm)] == want.sell_venue
         assert (qty, bl, sl, reason, n) == (want.qty, want.buy_limit, want.sell_limit, want.reason, len(opps))
         fired += 1
@@ -348,8 +348,8 @@ def test_a_dry_take_runs_the_path_without_an_effect() -> None:
     assert not isinstance(made_up, int) and made_up[0] == f"T-{seq + 1}" and len(made_up[1]) > 100
     # decided on a copy of the book in which okx bids 2% over binance's ask (the walk and pick of
     # a real opportunity: its size is the ask's, not the smallest), the live book left as it was
-    qty, buy_limit, sell_limit, (reason, n, _, _) = made_up[8:]
-    assert (qty, buy_limit, n) == (10**6, 5_030_000, 1) and sell_limit > 5_030_000 * 1.019, made_up[8:]
+    qty, buy_limit, sell_limit, (reason, n, _, _, written) = made_up[8:]
+    assert (qty, buy_limit, n, written) == (10**6, 5_030_000, 1, 0) and sell_limit > 5_030_000 * 1.019, made_up[8:]
     assert "bps net of fees" in reason and not reason.startswith("taker: 0.00")
     assert book.best_bid("okx") == (5_010_000, 10**6) and book.best_ask("okx") == (5_020_000, 10**6)
     assert path.take(armed, "T-", book) == 0
@@ -501,6 +501,7 @@ def test_the_builtin_taker_starts_tickets_in_the_order_path(
             # each in the decode's call of the frame that opened the spread (Feed.on_frame_take)
             by_feeds = sum(c.tickets_started for c in s.feeds.values())
             assert fast.taken >= by_feeds >= 3, (by_feeds, fast.taken)
+            assert fast.written_by_path >= 3, fast.written_by_path  # both frames written in the same call
             while s._in_flight:
                 await asyncio.sleep(0.01)
             assert fast.mismatches == 0 and s.host.proposals >= 3

@@ -1,6 +1,6 @@
 """Type stubs for the Rust extension ``arbcore._core``."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -129,8 +129,9 @@ FRAME_ERROR: int
 
 #: ``OrderPath.take``'s ticket: (ticket id, record, buy frame, sell frame, buy rid, sell rid, buy
 #: market, sell market, qty, buy limit, sell limit, (reason, opportunities, records looked at,
-#: decision start ns))
-TakenTicket = tuple[str, bytes, bytes, bytes, str, str, int, int, int, int, int, tuple[str, int, int, int]]
+#: decision start ns, written: when both frames left (ns) if the path wrote them itself
+#: (``arm_wire``), 0 if not, -1 for a dry run's checks and dry store done there))
+TakenTicket = tuple[str, bytes, bytes, bytes, str, str, int, int, int, int, int, tuple[str, int, int, int, int]]
 
 class Feed:
     """One venue connection's decoder; frames go in as bytes, one call each."""
@@ -226,12 +227,25 @@ class OrderPath:
     def take(self, armed: int, prefix: str, book: ConsolidatedBook, dry: bool = False) -> TakenTicket | int:
         """Decide and start a ticket after a read: (ticket id, record, buy frame, sell frame,
         buy rid, sell rid, buy market, sell market, qty, buy limit, sell limit, (reason,
-        opportunities, records looked at, decision start on perf_counter_ns's clock)); else the
-        opportunity count, or -1 (Python decides).
+        opportunities, records looked at, decision start on perf_counter_ns's clock, written));
+        else the opportunity count, or -1 (Python decides). When both markets are armed
+        (``arm_wire``) and their arms hold, the record is stored and both frames written here;
+        ``written`` says when (see ``TakenTicket``).
         ``dry``: the same work with no effect (made up when there is no opportunity), always the
         tuple (-1 only with fewer than two markets on the path): keeps this very call warm."""
     def set_taker_open(self, armed: int, open: bool) -> None:
         """Whether a feed may start ``armed``'s tickets itself (``Feed.on_frame_take``)."""
+    def set_wire_store(self, store: Callable[..., bool], text: object) -> None:
+        """Where ``take``'s own writes store the record first (``IntentLog.append_framed``) and
+        the frame type they write (picows ``WSMsgType.TEXT``)."""
+    def arm_wire(self, market: int, transport: object, limiter: object | None, version: int) -> None:
+        """Let ``take`` write ``market``'s leg on ``transport`` (a picows ``WSTransport``) while it
+        stays connected and ``limiter`` (a ``RateLimiter``; None: none) stays at ``version``; until
+        a write or ``disarm_wire``. Two legs sharing a limiter are never written here."""
+    def disarm_wire(self, market: int | None = None) -> None:
+        """``market`` (None: every market) no longer written by ``take`` until armed again."""
+    def stale_wires(self) -> list[int]:
+        """The markets whose arm is missing or no longer holds."""
 
 def next_ticket_seq() -> int:
     """The run's next ticket sequence number (shared by the Python and the Rust order paths)."""

@@ -5,6 +5,7 @@
 mod consolidated;
 mod feed;
 mod orders;
+mod wire;
 
 use crate::book::{BookState, Side};
 use crate::fixed::{self, FixedError};

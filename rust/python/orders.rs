@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::consolidated::ConsolidatedBook;
+use super::wire::Wires;
 use crate::book::BookState;
 use crate::consolidated::Consolidated;
 use crate::orders::client_id::push_client_order_id;
@@ -28,6 +29,7 @@ pub struct OrderPath {
     book_venue: Vec<usize>,         // per market: its venue's index in the instrument's book
     armed: Vec<Armed>,              // instruments the built-in taker decides here
     secrets: SecretSet,             // the journal's: a record holding one is never built
+    wires: Wires,                   // per market: its armed order socket (`arm_wire`)
 }
 
 /// The built-in taker on one instrument's book.
@@ -448,6 +450,41 @@ impl OrderPath {
         self.take_on(py, armed, prefix, book, dry)
     }
 
+    /// Where the order path's own writes store a ticket's record first (`IntentLog.append_framed`)
+    /// and the frame type they write (picows `WSMsgType.TEXT`); see `python::wire`.
+    fn set_wire_store(&mut self, store: Py<PyAny>, text: Py<PyAny>) {
+        self.wires.set_store(store, text);
+    }
+
+    /// Let `take` write `market`'s leg itself on `transport` while it stays connected and
+    /// `limiter` (None: none) stays at `version`; until a write or `disarm_wire`.
+    #[pyo3(signature = (market, transport, limiter, version))]
+    fn arm_wire(
+        &mut self,
+        market: usize,
+        transport: Py<PyAny>,
+        limiter: Option<Py<PyAny>>,
+        version: u64,
+    ) -> PyResult<()> {
+        idx(&self.gate.markets, market, "market")?;
+        self.wires.arm(market, transport, limiter, version);
+        Ok(())
+    }
+
+    /// `market` (None: every market) no longer written by `take` until armed again.
+    #[pyo3(signature = (market=None))]
+    fn disarm_wire(&mut self, market: Option<usize>) {
+        match market {
+            Some(m) => self.wires.disarm(m),
+            None => self.wires.disarm_all(),
+        }
+    }
+
+    /// The markets whose arm is missing or no longer holds (to arm again).
+    fn stale_wires(&self, py: Python<'_>) -> PyResult<Vec<usize>> {
+        self.wires.stale(py, self.gate.markets.len())
+    }
+
     /// Whether a feed may start `armed`'s tickets itself (`Feed.on_frame_take`): the Python
     /// side closes it while the instrument has a ticket in flight or the engine takes none.
     fn set_taker_open(&mut self, armed: usize, open: bool) -> PyResult<()> {
@@ -568,6 +605,9 @@ impl OrderPath {
             return Ok(python);
         };
         let (record, bf, sf, rb, rs) = built.into_py(py);
+        let wire = self
+            .wires
+            .write(py, (buy, sell), &record, (&bf, &sf), dry, mono_ns)?;
         let out = (
             ticket_id,
             record,
@@ -580,7 +620,7 @@ impl OrderPath {
             qty,
             bl,
             sl,
-            (reason, n, calls, t0),
+            (reason, n, calls, t0, wire),
         );
         Ok(out.into_pyobject(py)?.into_any())
     }

@@ -119,11 +119,23 @@ class Executor:
         self.orders: dict[str, LiveOrder] = {}  # live and recent orders; forget() drops a finished ticket's
         self.by_ticket: dict[str, list[LiveOrder]] = {}
         self.counters = EngineCounters()
-        #: test hook (crash tests): called with "send" before an order is handed to its client,
-        #: "sent" once the client has it, "fill" after a fill is journaled and applied
-        self.hook: Callable[[str, LiveOrder], None] | None = None
+        self._hook: Callable[[str, LiveOrder], None] | None = None
+        #: called when :attr:`hook` is set or cleared (the Rust order path stops writing itself)
+        self.watch_hook: Callable[[], None] | None = None
         for client in self.clients.values():
             client.on_report = self.on_report
+
+    @property
+    def hook(self) -> Callable[[str, LiveOrder], None] | None:
+        """Test hook (crash tests): called with "send" before an order is handed to its client,
+        "sent" once the client has it, "fill" after a fill is journaled and applied."""
+        return self._hook
+
+    @hook.setter
+    def hook(self, fn: Callable[[str, LiveOrder], None] | None) -> None:
+        self._hook = fn
+        if self.watch_hook is not None:
+            self.watch_hook()
 
     # ---- sending ---------------------------------------------------------------------------------
 

@@ -107,7 +107,9 @@ class KillSwitch:
 
 class RiskGate:
     def __init__(self, limits: RiskLimits, kill: KillSwitch | None = None) -> None:
-        self.limits = limits
+        self._limits = limits
+        #: called when :attr:`limits` is replaced (the Rust order path's copy follows at once)
+        self.watch_limits: Callable[[], None] | None = None
         self.kill = kill or KillSwitch()
         self.breaker = CircuitBreaker(limits)
         self.positions: dict[tuple[str, str], Decimal] = {}  # (venue, base) -> net qty
@@ -120,6 +122,16 @@ class RiskGate:
         #: count when it changes (the Rust order path's copies)
         self.watch_position: Callable[[str, str, Decimal], None] | None = None
         self.watch_open_tickets: Callable[[int], None] | None = None
+
+    @property
+    def limits(self) -> RiskLimits:
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: RiskLimits) -> None:
+        self._limits = limits
+        if self.watch_limits is not None:
+            self.watch_limits()
 
     @property
     def open_tickets(self) -> int:

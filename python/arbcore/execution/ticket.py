@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -145,7 +145,9 @@ class TicketRunner:
         self.ex = executor
         self.markets = markets
         self.view = view
-        self.params = params or TicketParams()
+        self._params = params or TicketParams()
+        #: called when :attr:`params` is replaced (the Rust order path's copy follows at once)
+        self.watch_params: Callable[[], None] | None = None
         # ticket -> (instrument, open residual in qty_decimals, bought - sold), nonzero only; see residuals.py
         self.residuals: dict[str, tuple[str, int]] = {}
         # instrument -> [base the two-legged tickets (and the sweeps) paid away as fees, negated,
@@ -157,6 +159,16 @@ class TicketRunner:
         self.results: deque[TicketResult] = deque(maxlen=1000)
         #: the Rust order path (fast_path.py), set by whoever has the books; None: Python only
         self.fast: FastPath | None = None
+
+    @property
+    def params(self) -> TicketParams:
+        return self._params
+
+    @params.setter
+    def params(self, params: TicketParams) -> None:
+        self._params = params
+        if self.watch_params is not None:
+            self.watch_params()
 
     # ---- 1. validation ---------------------------------------------------------------------------
 

@@ -55,6 +55,9 @@ class OrderClient(abc.ABC):
         self.limiter: RateLimiter | None = None
         #: symbol -> (limiter, its version) when `prime` found room for an order there (None, 0: no limiter)
         self._primed: dict[str, tuple[RateLimiter | None, int]] = {}
+        #: called when :meth:`_order_socket` stops handing out a socket that is still connected
+        #: (the Rust order path writes on a socket it was given while it stays connected)
+        self.on_order_socket_lost: Callable[[], None] | None = None
 
     def emit(self, report: OrderReport) -> None:
         self.counters.stream_events += 1

@@ -852,6 +852,8 @@ class BinanceClient(OrderClient):
         if isinstance(ev, dict):
             if ev.get("e") == "eventStreamTerminated":
                 self._subscribed = False
+                if self.on_order_socket_lost is not None:
+                    self.on_order_socket_lost()
                 if not self._closed:
                     self._spawn(self._reconnect(self._ensure_ws))
                 return
