@@ -44,7 +44,7 @@ class Rig:
                                  recv_ts=now)  # fmt: skip
         self.book.apply_snapshot("okx", [(5_010_000, 10**6)], [(5_060_000, 10**6)], seq=1, venue_ts=now, recv_ts=now)
         self.log = IntentLog(tmp / "intents.log", capacity=capacity)
-        self.path.set_wire_store(self.log.append_framed, WSMsgType.TEXT)
+        self.path.set_wire_store(self.log.tail, WSMsgType.TEXT)
         self.got: list[bytes] = []
         self.server: Any = None
         self.legs: list[WSTransport] = []
@@ -100,7 +100,7 @@ def test_armed_legs_are_stored_then_written_in_the_take(tmp_path: Path) -> None:
         t0, written = got[11][3], got[11][4]
         assert t0 < written <= time.perf_counter_ns()
         assert sorted(await rig.received(2)) == sorted([bf, sf])
-        assert rig.log._used == len(record)  # stored as framed, before the frames
+        assert rig.log.used == len(record)  # stored as framed, before the frames
         assert sorted(rig.path.stale_wires()) == sorted(rig.markets)  # one-shot
         # armed again, the next ticket is written too; disarmed, not
         rig.arm(limiters)
@@ -126,7 +126,7 @@ def test_an_arm_that_no_longer_holds_writes_nothing(tmp_path: Path) -> None:
         def take_unwritten(why: str) -> None:
             got = rig.path.take(rig.armed, "W-", rig.book)
             assert not isinstance(got, int) and got[11][4] == 0, why
-            assert rig.log._used == 0, why
+            assert rig.log.used == 0, why
 
         rig.arm(limiters)
         limiters[1].penalise(0.001)  # a 429 meanwhile (a charge bumps the version the same way)
@@ -138,7 +138,7 @@ def test_an_arm_that_no_longer_holds_writes_nothing(tmp_path: Path) -> None:
         take_unwritten("shared limiter")
         rig.arm([None, None])
         dry = rig.path.take(rig.armed, "W-", rig.book, True)
-        assert not isinstance(dry, int) and dry[11][4] == -1 and rig.log._used == 0
+        assert not isinstance(dry, int) and dry[11][4] == -1 and rig.log.used == 0
         assert rig.path.stale_wires() == []  # a dry run spends nothing
         rig.legs[0].disconnect()
         await asyncio.sleep(0.02)

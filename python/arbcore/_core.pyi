@@ -1,6 +1,6 @@
 """Type stubs for the Rust extension ``arbcore._core``."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -235,8 +235,8 @@ class OrderPath:
         tuple (-1 only with fewer than two markets on the path): keeps this very call warm."""
     def set_taker_open(self, armed: int, open: bool) -> None:
         """Whether a feed may start ``armed``'s tickets itself (``Feed.on_frame_take``)."""
-    def set_wire_store(self, store: Callable[..., bool], text: object) -> None:
-        """Where ``take``'s own writes store the record first (``IntentLog.append_framed``) and
+    def set_wire_store(self, store: LogTail, text: object) -> None:
+        """Where ``take``'s own writes store the record first (``IntentLog.tail``) and
         the frame type they write (picows ``WSMsgType.TEXT``)."""
     def arm_wire(self, market: int, transport: object, limiter: object | None, version: int) -> None:
         """Let ``take`` write ``market``'s leg on ``transport`` (a picows ``WSTransport``) while it
@@ -246,6 +246,22 @@ class OrderPath:
         """``market`` (None: every market) no longer written by ``take`` until armed again."""
     def stale_wires(self) -> list[int]:
         """The markets whose arm is missing or no longer holds."""
+
+class LogTail:
+    """The intent log's stores into its file mapping and the next record's offset (see
+    ``rust/python/log_tail.rs``); ``IntentLog`` owns the file, the order path stores through it."""
+
+    def __init__(self, map: object, used: int, dirty: int, fsync: bool) -> None: ...
+    def append(self, payload: bytes) -> int:
+        """Frame and store ``payload``: 1 stored, 0 no room, -1 larger than the whole log."""
+    def append_framed(self, record: bytes, dry: bool = False) -> int:
+        """Store a framed record (as ``append``); ``dry``: zeros where it would go (-2: a torn
+        store's bytes lie past the end, nothing stored)."""
+    def clear(self) -> None: ...
+    @property
+    def used(self) -> int: ...
+    @property
+    def dirty(self) -> int: ...
 
 def next_ticket_seq() -> int:
     """The run's next ticket sequence number (shared by the Python and the Rust order paths)."""

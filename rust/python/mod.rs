@@ -4,6 +4,7 @@
 
 mod consolidated;
 mod feed;
+mod log_tail;
 mod orders;
 mod wire;
 
@@ -138,6 +139,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<consolidated::ConsolidatedBook>()?;
     m.add_class::<feed::Feed>()?;
     m.add_class::<orders::OrderPath>()?;
+    m.add_class::<log_tail::LogTail>()?;
     m.add_function(wrap_pyfunction!(orders::py_next_ticket_seq, m)?)?;
     for (name, code) in [
         ("FRAME_CONTROL", feed::CONTROL),

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::consolidated::ConsolidatedBook;
+use super::log_tail::LogTail;
 use super::wire::Wires;
 use crate::book::BookState;
 use crate::consolidated::Consolidated;
@@ -450,9 +451,9 @@ impl OrderPath {
         self.take_on(py, armed, prefix, book, dry)
     }
 
-    /// Where the order path's own writes store a ticket's record first (`IntentLog.append_framed`)
+    /// Where the order path's own writes store a ticket's record first (`IntentLog.tail`)
     /// and the frame type they write (picows `WSMsgType.TEXT`); see `python::wire`.
-    fn set_wire_store(&mut self, store: Py<PyAny>, text: Py<PyAny>) {
+    fn set_wire_store(&mut self, store: Py<LogTail>, text: Py<PyAny>) {
         self.wires.set_store(store, text);
     }
 

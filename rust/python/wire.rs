@@ -20,6 +20,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use super::log_tail::{LogTail, STORED};
+
 /// One market's armed order socket.
 #[derive(Debug)]
 struct Wire {
@@ -32,8 +34,8 @@ struct Wire {
 #[derive(Debug, Default)]
 pub(crate) struct Wires {
     arms: Vec<Option<Wire>>,
-    store: Option<Py<PyAny>>, // the intent log's append_framed(record, dry=False) -> bool
-    text: Option<Py<PyAny>>,  // picows WSMsgType.TEXT
+    store: Option<Py<LogTail>>, // the intent log's stores
+    text: Option<Py<PyAny>>,    // picows WSMsgType.TEXT
 }
 
 /// What `write` did: the ticket's last item (`OrderPath.take`).
@@ -41,7 +43,7 @@ pub(crate) const NOT_WRITTEN: i64 = 0;
 pub(crate) const DRY_STORED: i64 = -1;
 
 impl Wires {
-    pub(crate) fn set_store(&mut self, store: Py<PyAny>, text: Py<PyAny>) {
+    pub(crate) fn set_store(&mut self, store: Py<LogTail>, text: Py<PyAny>) {
         self.store = Some(store);
         self.text = Some(text);
     }
@@ -113,13 +115,14 @@ impl Wires {
         if !(holds(py, b)? && holds(py, s)?) {
             return Ok(NOT_WRITTEN);
         }
-        let store = store.bind(py);
+        let mut store = store.bind(py).try_borrow_mut()?;
+        let stored = store.store_framed(py, record.as_bytes(), dry)?;
+        drop(store);
         if dry {
-            store.call1((record, true))?;
             return Ok(DRY_STORED);
         }
-        if !store.call1((record,))?.is_truthy()? {
-            return Ok(NOT_WRITTEN);
+        if stored != STORED {
+            return Ok(NOT_WRITTEN); // the Python side makes room (or says the record is too big)
         }
         let (tb, ts) = (b.transport.clone_ref(py), s.transport.clone_ref(py));
         let text = text.clone_ref(py);

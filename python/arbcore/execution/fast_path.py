@@ -101,7 +101,7 @@ class FastPath:
         self.taken = 0  # of them, tickets the built-in taker started here (take)
         self.written_by_path = 0  # of them, tickets whose frames the order path wrote itself (arm_wire)
         self.declined = 0
-        self.path.set_wire_store(log.append_framed, _TEXT)
+        self.path.set_wire_store(log.tail, _TEXT)
         self._build(books)
         self._mirror()
         self.path.set_secrets(list(self.ex.journal.secret_bytes))

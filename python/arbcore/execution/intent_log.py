@@ -36,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from arbcore._core import LogTail
 from arbcore.execution.amounts import Amount, Asset
 from arbcore.execution.errors import JournalError
 from arbcore.execution.ledger import LedgerEvent
@@ -158,7 +159,7 @@ class IntentLog:
             raise
         self._fd = fd  # held open for the lock; the kernel drops it with the process, even on SIGKILL
         try:
-            self._records, self._used = _scan(self._mm, self.path)
+            self._records, used = _scan(self._mm, self.path)
         except BaseException:
             self.close()
             raise
@@ -166,23 +167,23 @@ class IntentLog:
         # Zeroed at the next clear(): a shorter record stored over it would otherwise be followed
         # by those bytes, read at the next open as a damaged record with data after it. Until
         # then every byte past the end is zero, which the dry store relies on.
-        self._dirty = len(self._mm) if any(self._mm[self._used :]) else 0
-        self._zeros = bytes(4096)  # the dry store's source (see append_framed)
+        dirty = len(self._mm) if any(self._mm[used:]) else 0
+        #: the stores (Rust: ``arbcore._core.LogTail``), also the order path's own (``tail``)
+        self.tail = LogTail(self._mm, used, dirty, fsync)
+
+    @property
+    def used(self) -> int:
+        """Bytes stored (the next record's offset)."""
+        return self.tail.used
+
+    def _stored(self, got: int, n: int) -> bool:
+        if got == -1:
+            raise IntentLogError(f"{self.path}: a {n}-byte record exceeds the log's {len(self._mm)} bytes")
+        return got == 1
 
     def append(self, payload: bytes) -> bool:
         """Store one record; False when it does not fit (flush, :meth:`clear`, and append again)."""
-        n = len(payload)
-        start = self._used + _HEADER.size
-        if start + n > len(self._mm):
-            if self._used == 0:
-                raise IntentLogError(f"{self.path}: a {n}-byte record exceeds the log's {len(self._mm)} bytes")
-            return False
-        self._mm[start : start + n] = payload
-        _HEADER.pack_into(self._mm, self._used, n, zlib.crc32(payload))
-        self._used = start + n
-        if self.fsync:
-            self._mm.flush()
-        return True
+        return self._stored(self.tail.append(payload), len(payload))
 
     def append_framed(self, record: bytes, dry: bool = False) -> bool:
         """:meth:`append` for a record already framed (length, CRC-32, payload: the Rust order
@@ -192,36 +193,11 @@ class IntentLog:
         where the record would go, which holds only zeros (see ``__init__`` and :meth:`clear`):
         nothing changes, even on a crash in between, but the code and the very pages of the
         next store are warm. False, nothing written, while a torn store's bytes are there."""
-        n = len(record) - _HEADER.size
-        used = self._used
-        start = used + _HEADER.size
-        if start + n > len(self._mm):
-            if used == 0:
-                raise IntentLogError(f"{self.path}: a {n}-byte record exceeds the log's {len(self._mm)} bytes")
-            return False
-        if dry:
-            if self._dirty or len(record) > len(self._zeros):
-                return False
-            view = memoryview(self._zeros)[: len(record)]
-        else:
-            view = memoryview(record)
-        self._mm[start : start + n] = view[_HEADER.size :]
-        self._mm[used:start] = view[: _HEADER.size]
-        if dry:
-            return True
-        self._used = start + n
-        if self.fsync:
-            self._mm.flush()
-        return True
+        return self._stored(self.tail.append_framed(record, dry), len(record) - _HEADER.size)
 
     def clear(self) -> None:
         """Every record is in SQLite: zero what was used (and a torn store's bytes) and start over."""
-        end = max(self._used, self._dirty)
-        if end:
-            self._mm[:end] = bytes(end)
-            self._used = self._dirty = 0
-            if self.fsync:
-                self._mm.flush()
+        self.tail.clear()
 
     def read(self) -> list[StagedTicket]:
         """The staged tickets found when the log was opened, in the order they were stored."""
