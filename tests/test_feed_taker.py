@@ -181,3 +181,32 @@ def test_an_instrument_in_flight_gets_no_second_ticket_from_a_feed(tmp_path: Pat
             await s.stop()
 
     uvloop.run(main())
+
+
+def test_a_scratch_feed_replays_the_last_update_on_copies_of_the_books() -> None:
+    """``Feed.replay`` (the decoder's warm-up): the live feed's last OKX update applied again on a
+    scratch feed's copies of its books, checksum verified, as often as asked; the live books and
+    the live feed's state are untouched (its next update still chains)."""
+    from arbcore.feed_client import _empty_like
+
+    def levels(b: arbcore.ConsolidatedBook) -> tuple[object, ...]:
+        return b.best_bid("okx"), b.best_ask("okx"), b.depth("okx", 0, 25).tolist(), b.depth("okx", 1, 25).tolist()
+
+    _, book, _, _, feed, okx = _rig()
+    snap = okx.frame("snapshot", {4_995_000: 10**6}, {5_050_000: 10**6, 5_060_000: 10**6})
+    jump = okx.frame("update", {5_010_000: 5 * 10**5, 4_995_000: 0}, {5_060_000: 3 * 10**6})
+    assert feed.on_frame(snap, 1) == _core.FRAME_SYNCED and feed.on_frame(jump, 2) == _core.FRAME_APPLIED_TOP
+    live = levels(book)
+    scratch_book = _empty_like(book)
+    scratch = arbcore.Feed("okx", [scratch_book], {"BTC-USDT": (0, book.venue_index("okx"))})
+    for _ in range(3):
+        assert scratch.replay(feed, jump) in (_core.FRAME_APPLIED, _core.FRAME_APPLIED_TOP), scratch.last_error()
+        assert levels(scratch_book) == live
+    assert scratch.counters()["checksum_ok"] == 3
+    assert levels(book) == live
+    # a frame whose checksum does not match the copy after it fails there, and only there
+    bad = orjson.loads(jump)
+    bad["data"][0]["checksum"] += 1
+    assert scratch.replay(feed, orjson.dumps(bad)) == _core.FRAME_RESYNC
+    assert levels(book) == live
+    assert feed.on_frame(okx.frame("update", {}, {5_060_000: 2 * 10**6}), 3) == _core.FRAME_APPLIED

@@ -71,6 +71,14 @@ impl Decoder {
         }
     }
 
+    /// Take every update as the next (`OkxDecoder::set_replay`); the other protocols keep
+    /// their sequence rules (on a scratch feed, which never syncs, they apply nothing).
+    fn set_replay(&mut self, on: bool) {
+        if let Decoder::Okx(d) = self {
+            d.set_replay(on);
+        }
+    }
+
     fn reset(&mut self, book: BookRef) {
         match self {
             Decoder::Bybit(d) => d.reset(book),
@@ -314,6 +322,30 @@ impl Feed {
         };
         self.counters.record(body.len(), &out);
         self.settle(out)
+    }
+
+    /// A scratch feed's warm-up: copy `live`'s books (by instrument index) over this feed's,
+    /// decode `frame` (one `live` applied) taking it as the next update, then forget the
+    /// sequences. Why: a scratch feed that only parsed the frame left the apply and the checksum
+    /// cold for the frame that opens a spread. OKX applies the frame (its absolute sizes leave
+    /// the copy as it was); the other protocols parse it and apply nothing. Never on a live
+    /// feed: it loses its books. Returns the frame's code.
+    fn replay(&mut self, py: Python<'_>, live: PyRef<'_, Feed>, frame: &[u8]) -> i32 {
+        for (mine, theirs) in self.books.iter().zip(&live.books) {
+            if mine.is(theirs) {
+                continue;
+            }
+            let (Ok(mut to), Ok(from)) =
+                (mine.bind(py).try_borrow_mut(), theirs.bind(py).try_borrow())
+            else {
+                continue;
+            };
+            to.inner_mut().clone_from(from.inner());
+        }
+        self.decoder.set_replay(true);
+        let code = self.on_frame(py, frame, 0);
+        self.reset_connection();
+        code
     }
 
     /// Forget every book's sequence (a new connection; Coinbase's sequence is per connection).

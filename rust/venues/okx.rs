@@ -184,6 +184,8 @@ pub struct OkxDecoder {
     pub checksum_failed: u64,
     /// Book pushes go through the serde path only (tests compare the two paths).
     serde_only: bool,
+    /// Each update chains (`set_replay`).
+    replay: bool,
 }
 
 impl OkxDecoder {
@@ -202,6 +204,14 @@ impl OkxDecoder {
     pub fn with_fast_path(mut self, on: bool) -> Self {
         self.serde_only = !on;
         self
+    }
+
+    /// With `true`, every update is taken as the one that follows (its `prevSeqId` is the
+    /// book's last `seqId`), also on a book this decoder never synced: for a scratch decoder
+    /// that applies a live book's last update again to a copy of that book (`Feed.replay`),
+    /// which OKX's absolute sizes leave as it was, checksum included. Never on a live feed.
+    pub fn set_replay(&mut self, on: bool) {
+        self.replay = on;
     }
 
     /// How the venue writes this book's numbers, for non-zero checksums (default: trimmed).
@@ -333,6 +343,9 @@ impl OkxDecoder {
             return self.verify(market, book, scales, format, checksum, out);
         }
         let st = self.state.entry(book).or_default();
+        if self.replay {
+            st.last = Some(prev);
+        }
         let Some(last) = st.last else {
             // Not synced (waiting for the snapshot after (re)subscribing): nothing to apply to.
             return Ok(Outcome::Ignored);
