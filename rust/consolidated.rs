@@ -87,6 +87,7 @@ impl Consolidated {
             base_balance: 0,
             quote_balance: 0,
         });
+        self.tracker.grow(self.venues.len());
         Ok(self.venues.len() - 1)
     }
 

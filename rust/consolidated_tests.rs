@@ -413,3 +413,46 @@ fn depth_change_beyond_what_the_search_read_is_not_searched_again() {
     c.refresh();
     assert_eq!(c.stats().pairs_walked, walked + 1);
 }
+
+#[test]
+fn a_venue_added_later_keeps_the_pairs_found_before_it() {
+    let mut c = Consolidated::new(inst());
+    for (n, f) in [("a", "10bps"), ("b", "5bps")] {
+        let v = venue(&mut c, n, f);
+        c.set_base_balance(v, 10 * 100_000_000).unwrap();
+        c.set_quote_balance(v, 1_000_000 * 10u128.pow(10)).unwrap();
+    }
+    let s = |seq| Stamp {
+        seq,
+        venue_ts: seq as i64,
+        recv_ts: seq as i64,
+    };
+    let (b0, a0) = (vec![lv(&c, "59990", "1")], vec![lv(&c, "60000", "1")]);
+    c.apply_snapshot(0, &b0, &a0, s(1)).unwrap();
+    let (b1, a1) = (vec![lv(&c, "60200", "0.5")], vec![lv(&c, "60210", "1")]);
+    c.apply_snapshot(1, &b1, &a1, s(2)).unwrap();
+    c.refresh();
+    let before = c.opportunities();
+    assert_eq!(before.len(), 1, "{before:?}");
+    // a third venue: the pair tables are laid out again with room for it
+    let v = venue(&mut c, "c", "0.001");
+    c.set_quote_balance(v, 1_000_000 * 10u128.pow(10)).unwrap();
+    c.set_base_balance(v, 10 * 100_000_000).unwrap();
+    let after = c.opportunities();
+    assert_eq!(after.len(), 1);
+    assert_eq!(
+        (after[0].buy_venue, after[0].sell_venue, after[0].qty),
+        (before[0].buy_venue, before[0].sell_venue, before[0].qty)
+    );
+    // its pairs are searched like the others': it bids over both asks
+    let (b2, a2) = (vec![lv(&c, "60400", "0.5")], vec![lv(&c, "60410", "1")]);
+    c.apply_snapshot(2, &b2, &a2, s(3)).unwrap();
+    c.refresh();
+    let pairs: Vec<(u16, u16)> = c
+        .opportunities()
+        .iter()
+        .map(|o| (o.buy_venue, o.sell_venue))
+        .collect();
+    assert_eq!(pairs.len(), 3, "{pairs:?}");
+    assert!(pairs.contains(&(0, 2)) && pairs.contains(&(1, 2)) && pairs.contains(&(0, 1)));
+}

@@ -75,10 +75,12 @@ impl Horizon {
 /// Detection state of one consolidated instrument.
 #[derive(Debug, Clone)]
 pub(crate) struct Tracker {
-    /// Current best fill per ordered pair, `pairs[buy * MAX_VENUES + sell]`.
+    /// Current best fill per ordered pair, `pairs[buy * stride + sell]`.
     pairs: Vec<Option<Opportunity>>,
     /// Per pair: how far its last search read.
     horizons: Vec<Horizon>,
+    /// The venues the pair tables have rows for: the book's venue count (see [`Tracker::grow`]).
+    stride: usize,
     /// `crossing[a]`: venues b whose bids beat a's asks after fees at the last evaluation.
     crossing: [u16; MAX_VENUES],
     /// Venues in any crossing pair: the union over `crossing`, kept by `refresh`.
@@ -107,8 +109,9 @@ pub(crate) struct Context {
 impl Default for Tracker {
     fn default() -> Self {
         Tracker {
-            pairs: vec![None; MAX_VENUES * MAX_VENUES],
-            horizons: vec![Horizon::ALL; MAX_VENUES * MAX_VENUES],
+            pairs: Vec::new(),
+            horizons: Vec::new(),
+            stride: 0,
             crossing: [0; MAX_VENUES],
             active: 0,
             dirty: 0,
@@ -128,6 +131,28 @@ impl Tracker {
     #[inline]
     pub fn active(&self, v: usize) -> bool {
         self.active >> v & 1 == 1
+    }
+
+    /// Room for `n` venues' pairs (a venue was added), the pairs kept as they were.
+    ///
+    /// Why sized to the venues there are, not to `MAX_VENUES`: a table of 16 x 16 records is
+    /// 36 KB, which [`Tracker::opportunities`] read whole at every decision and the dry run's
+    /// crossed copy (`orders::warm`) copied whole: on the taker's two-venue rig that clone was
+    /// 23% of a dry run (perf, cpu-clock samples), and its 36 KB went through a 32-48 KB L1.
+    pub fn grow(&mut self, n: usize) {
+        let old = self.stride;
+        if n <= old {
+            return;
+        }
+        let mut pairs = vec![None; n * n];
+        let mut horizons = vec![Horizon::ALL; n * n];
+        for a in 0..old {
+            pairs[a * n..a * n + old].copy_from_slice(&self.pairs[a * old..(a + 1) * old]);
+            horizons[a * n..a * n + old].copy_from_slice(&self.horizons[a * old..(a + 1) * old]);
+        }
+        self.pairs = pairs;
+        self.horizons = horizons;
+        self.stride = n;
     }
 
     #[inline]
@@ -291,7 +316,7 @@ impl Tracker {
     fn no_pair(&mut self, a: usize, b: usize) {
         if self.crossing[a] >> b & 1 == 1 {
             self.crossing[a] &= !(1 << b);
-            if let Some(p) = self.pairs.get_mut(a * MAX_VENUES + b) {
+            if let Some(p) = self.pairs.get_mut(a * self.stride + b) {
                 *p = None;
             }
         }
@@ -301,11 +326,14 @@ impl Tracker {
     /// search it again.
     #[inline(never)]
     fn crossing_pair(&mut self, venues: &[VenueSlot], ctx: Context, a: usize, b: usize) {
-        let idx = a * MAX_VENUES + b;
+        let idx = a * self.stride + b;
         let was_crossing = self.crossing[a] >> b & 1 == 1;
         let (Some(sa), Some(sb)) = (venues.get(a), venues.get(b)) else {
             return;
         };
+        if a >= self.stride || b >= self.stride {
+            return; // (never: every venue was grown into the tables when it was added)
+        }
         let h = self.horizons[idx];
         let unchanged = was_crossing
             && (self.full >> a | self.full >> b) & 1 == 0
