@@ -11,6 +11,8 @@ Variants (each one flips only its own part, the rest of the engine as configured
   warm_sends     the send warmer's write at each dry run (``[run] warm_sends``)
   warm_decoder   the scratch decode of each connection's last update (``FeedClient.warm_decoder``)
   period=MS      dry runs every MS ms against every 0.1 ms (the polling loop's period)
+  warm_parts     the dry run in parts, the loop polling its sockets between two (the busy poll's)
+                 against the dry run whole, between two polls
   feed_take      the taker's decision in the feed's decode call (``Feed.on_frame_take``) against
                  the read callback's (``TradingSession._on_read``, ``FastPath.take``)
 
@@ -70,6 +72,30 @@ def _period(ms: float) -> None:
     TradingSession._busy_poll = busy_poll  # type: ignore[method-assign]
 
 
+def _warm_whole() -> None:
+    """The busy poll's dry runs in parts while on (as ``TradingSession._busy_poll``), whole
+    (``TradingSession._warm_once``) while off."""
+
+    async def busy_poll(self: TradingSession, warm: Any) -> None:
+        due = 0.0
+        while True:
+            await asyncio.sleep(0)
+            if warm is None or (now := time.monotonic()) < due:
+                continue
+            due = now + bench.AWAKE_WARM_MS / 1000
+            if not on[0]:
+                warm = self._warm_once(warm)
+                continue
+            self.stats.warm_runs += 1
+            for step in self._warm_steps(warm):
+                if not self._warm_step(step):
+                    warm = None
+                    break
+                await asyncio.sleep(0)
+
+    TradingSession._busy_poll = busy_poll  # type: ignore[method-assign]
+
+
 def _feed_take() -> None:
     """The feeds hand frames to ``on_frame_take`` while on, to ``on_frame`` while off."""
     arm = TradingSession._arm_taker
@@ -96,6 +122,8 @@ def variant(name: str) -> None:
         _gate(FeedClient, "warm_decoder")
     elif name.startswith("period="):
         _period(float(name.removeprefix("period=")))
+    elif name == "warm_parts":
+        _warm_whole()
     elif name == "feed_take":
         _feed_take()
     else:

@@ -427,6 +427,53 @@ def test_a_failing_dry_run_stops_the_dry_runs_not_the_engine(
     assert caplog.text.count("no more dry runs") == 1 and "decoder warm-up bug" in caplog.text
 
 
+def test_the_busy_poll_runs_a_dry_run_in_parts_with_a_poll_between_two(tmp_path: Path) -> None:
+    """``[run] busy_poll`` with dry runs: each part (the order path's prime and dry take, each
+    feed's decoder, the send warmer's write) runs in its own pass of the loop, so a frame that
+    came during one is read before the next (``TradingSession._busy_poll``). A callback a part
+    schedules on the loop (as a socket's readiness would be) runs before the next part."""
+    events: list[str] = []
+
+    async def main() -> None:
+        text = config_text(["binance_spot", "okx"], auto_trade=True)
+        config = parse_toml(
+            text.replace("[run]\n", "[run]\nkeep_warm_ms = 0.5\nbusy_poll = true\nwarm_sends = true\n", 1)
+        )
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
+        loop = asyncio.get_running_loop()
+        steps = s._warm_steps
+
+        def traced(fast: Any) -> list[Any]:
+            def step(name: str, f: Any) -> Any:
+                def run() -> object:
+                    events.append(name)
+                    loop.call_soon(events.append, "poll")
+                    return f()
+
+                return run
+
+            return [step(getattr(f, "__name__", "take"), f) for f in steps(fast)]
+
+        s._warm_steps = traced  # type: ignore[method-assign]
+        await s.start()
+        try:
+            await wait_live(s)
+            runs = s.stats.warm_runs
+            end = loop.time() + 5
+            while s.stats.warm_runs < runs + 3 and loop.time() < end:
+                await asyncio.sleep(0.001)
+        finally:
+            await s.stop()
+        assert s.stats.warm_runs >= runs + 3
+
+    uvloop.run(main())
+    parts = [e for e in events if e != "poll"]
+    # prime, one dry take (one instrument), two decoders, the send warmer's write
+    assert parts[:5] == ["prime", "take", "warm_decoder", "warm_decoder", "send"], parts[:5]
+    steps_then_polls = list(zip(events[::2], events[1::2], strict=False))
+    assert all(p == "poll" and e != "poll" for e, p in steps_then_polls[:-1]), events[:20]
+
+
 def test_warm_sends_that_cannot_connect_leave_the_engine_running(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

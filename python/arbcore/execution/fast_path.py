@@ -331,14 +331,21 @@ class FastPath:
     def warm(self, books: Mapping[str, arbcore.ConsolidatedBook]) -> int:
         """Each armed instrument's path run dry (:meth:`take` with ``dry``: nothing sent, stored or
         counted) and each client's room for an order checked ahead. Returns the paths run."""
-        self.prime()
-        n = 0
+        steps = self.warm_steps(books)
+        for step in steps:
+            step()
+        return len(steps) - 1
+
+    def warm_steps(self, books: Mapping[str, arbcore.ConsolidatedBook]) -> list[Callable[[], object]]:
+        """:meth:`warm`'s parts, to run in order: :meth:`prime`, then each armed instrument's dry
+        :meth:`take`. Apart so that a caller may poll its sockets between two (see
+        ``TradingSession._busy_poll``)."""
+        steps: list[Callable[[], object]] = [self.prime]
         for instrument in self._armed:
             book = books.get(instrument)
             if book is not None:
-                self.take(instrument, book, dry=True)
-                n += 1
-        return n
+                steps.append(functools.partial(self.take, instrument, book, True))
+        return steps
 
     def take(self, instrument: str, book: arbcore.ConsolidatedBook, dry: bool = False) -> Taken | int:
         """After a read of ``book``: if the armed taker takes an opportunity and the order path
