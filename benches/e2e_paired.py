@@ -13,6 +13,8 @@ Variants (each one flips only its own part, the rest of the engine as configured
   period=MS      dry runs every MS ms against every 0.1 ms (the polling loop's period)
   warm_parts     the dry run in parts, the loop polling its sockets between two (the busy poll's)
                  against the dry run whole, between two polls
+  warm_twin      the decoder's warm-up through the connection's frame handler on its twin
+                 (``FeedClient.warm_decoder``) against the scratch decoder's replay alone
   feed_take      the taker's decision in the feed's decode call (``Feed.on_frame_take``) against
                  the read callback's (``TradingSession._on_read``, ``FastPath.take``)
 
@@ -96,6 +98,20 @@ def _warm_whole() -> None:
     TradingSession._busy_poll = busy_poll  # type: ignore[method-assign]
 
 
+def _warm_twin() -> None:
+    """While off, the decoder's warm-up replays the frame on the twin's scratch feed alone
+    (``Feed.replay``), not through the twin's frame handler."""
+    through_handler = FeedClient.warm_decoder
+
+    def gated(self: FeedClient) -> None:
+        if on[0] or self._twin is None:  # (the first call builds the twin)
+            through_handler(self)
+        elif self._warm_frame is not None:
+            self._twin.feed.replay(self.feed, self._warm_frame)
+
+    FeedClient.warm_decoder = gated  # type: ignore[method-assign]
+
+
 def _feed_take() -> None:
     """The feeds hand frames to ``on_frame_take`` while on, to ``on_frame`` while off."""
     arm = TradingSession._arm_taker
@@ -124,6 +140,8 @@ def variant(name: str) -> None:
         _period(float(name.removeprefix("period=")))
     elif name == "warm_parts":
         _warm_whole()
+    elif name == "warm_twin":
+        _warm_twin()
     elif name == "feed_take":
         _feed_take()
     else:

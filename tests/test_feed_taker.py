@@ -210,3 +210,40 @@ def test_a_scratch_feed_replays_the_last_update_on_copies_of_the_books() -> None
     assert scratch.replay(feed, orjson.dumps(bad)) == _core.FRAME_RESYNC
     assert levels(book) == live
     assert feed.on_frame(okx.frame("update", {}, {5_060_000: 2 * 10**6}), 3) == _core.FRAME_APPLIED
+
+
+def test_a_following_feed_replays_in_on_frame_take_and_never_takes() -> None:
+    """``Feed.follow`` (the twin of ``FeedClient.warm_decoder``): a scratch feed that follows the
+    live one replays each frame ``on_frame_take`` gets on copies of the live books (as
+    ``replay``), returns its code, and never takes; it cannot follow itself or a feed of another
+    shape; ``follow(None)`` makes it a decoder of its own again."""
+    from arbcore.feed_client import _empty_like
+
+    _, book, _, _, feed, okx = _rig()
+    snap = okx.frame("snapshot", {4_995_000: 10**6}, {5_050_000: 10**6, 5_060_000: 10**6})
+    jump = okx.frame("update", {5_010_000: 5 * 10**5, 4_995_000: 0}, {5_060_000: 3 * 10**6})
+    assert feed.on_frame(snap, 1) == _core.FRAME_SYNCED and feed.on_frame(jump, 2) == _core.FRAME_APPLIED_TOP
+    live = (book.best_bid("okx"), book.best_ask("okx"), book.depth("okx", 0, 25).tolist())
+    scratch_book = _empty_like(book)
+    scratch = arbcore.Feed("okx", [scratch_book], {"BTC-USDT": (0, book.venue_index("okx"))})
+    with pytest.raises(arbcore.ConfigError, match="itself"):
+        scratch.follow(scratch)
+    with pytest.raises(arbcore.ConfigError, match="books"):
+        arbcore.Feed("okx", [], {}).follow(feed)
+    scratch.follow(feed)
+    for _ in range(3):
+        out = scratch.on_frame_take(jump, 3, 1)
+        assert out in (_core.FRAME_APPLIED, _core.FRAME_APPLIED_TOP) and scratch.last_code == out
+        assert (scratch_book.best_bid("okx"), scratch_book.best_ask("okx")) == live[:2]
+    assert scratch.counters()["checksum_ok"] == 3
+    assert (book.best_bid("okx"), book.best_ask("okx"), book.depth("okx", 0, 25).tolist()) == live
+    # the live book moves on; no longer following, the scratch decodes on its own copies, which
+    # it no longer refreshes from the live books
+    assert feed.on_frame(okx.frame("update", {}, {5_050_000: 0}), 3) == _core.FRAME_APPLIED_TOP
+    assert book.best_ask("okx")[0] == 5_060_000
+    scratch.follow(None)
+    scratch.on_frame_take(jump, 4, 1)
+    assert scratch_book.best_ask("okx") == live[1]
+    scratch.follow(feed)
+    scratch.on_frame_take(jump, 5, 1)
+    assert scratch_book.best_ask("okx") == book.best_ask("okx")

@@ -1,5 +1,6 @@
-"""`FeedClient.warm_decoder` ([run] keep_warm_ms): the last applied update decoded again by a
-scratch decoder, on every venue's protocol, changes nothing of the live feed or its books."""
+"""`FeedClient.warm_decoder` ([run] keep_warm_ms): the last applied update handled again by a twin
+of the connection (its frame handler, a scratch decoder), on every venue's protocol, changes
+nothing of the live feed or its books and starts nothing (no snapshot request, no resync)."""
 
 from __future__ import annotations
 
@@ -46,8 +47,9 @@ def test_warm_decoder_changes_nothing_live(venue: str) -> None:
                 client.warm_decoder()
             after = client.feed.counters()
             depth_after = [book.depth(0, side, 1000).tolist() for side in (arbcore.BID, arbcore.ASK)]
-            assert client._scratch is not None
-            scratch = client._scratch.counters()
+            twin = client._twin
+            assert twin is not None and twin._transport is None and not twin._tasks
+            scratch = twin.feed.counters()
             return before, after, depth, depth_after, scratch
 
     before, after, depth, depth_after, scratch = uvloop.run(case())

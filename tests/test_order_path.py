@@ -555,7 +555,7 @@ def test_the_builtin_taker_starts_tickets_in_the_order_path(
             assert fast.mismatches == 0 and s.host.proposals >= 3
             assert (s.stats.warm_runs > 0) == bool(keep_warm_ms), s.stats.warm_runs
             # each dry run also re-read each venue's last update with a scratch decoder
-            warmed = {v: c._scratch.counters()["frames"] if c._scratch else 0 for v, c in s.feeds.items()}
+            warmed = {v: c._twin.feed.counters()["frames"] if c._twin else 0 for v, c in s.feeds.items()}
             assert all((n > 0) == bool(keep_warm_ms) for n in warmed.values()), warmed
             warmer = s._send_warmer
             assert (warmer is not None and warmer.sent > 0) == warm_sends, warmer

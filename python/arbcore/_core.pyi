@@ -160,6 +160,10 @@ class Feed:
     def replay(self, live: Feed, frame: bytes) -> int:
         """A scratch feed's warm-up: ``live``'s books copied over this feed's, ``frame`` decoded
         as the next update (OKX applies it; the others only parse it), sequences forgotten."""
+    def follow(self, live: Feed | None) -> None:
+        """Make this a scratch feed of ``live`` (None: no longer): ``on_frame_take`` then replays
+        each frame as :meth:`replay` does and never takes. ConfigError for itself or a feed with
+        another number of books."""
     def last_book(self) -> tuple[int, int] | None: ...
     def last_reason(self) -> str: ...
     def last_error(self) -> str | None: ...

@@ -128,7 +128,7 @@ class FeedClient:
         self.feed = Feed(spec.feed_protocol, books, symbols, **kwargs)
         self._warm_args = (symbols, kwargs)  # for the scratch decoder of warm_decoder()
         self._warm_frame: bytes | None = None  # the last update this connection applied
-        self._scratch: Feed | None = None
+        self._twin: _WarmTwin | None = None  # warm_decoder's
         self.on_read = on_read
         #: a ticket the order path attached to this feed started (``Feed.attach_taker``): its writes
         self.on_taken: Callable[[TakenTicket], object] | None = None
@@ -264,23 +264,27 @@ class FeedClient:
             log.warning("%s: %s", self.spec.name, err)
 
     def warm_decoder(self) -> None:
-        """``[run] keep_warm_ms``: the last update this connection applied, decoded again by a
-        scratch decoder of the same venue on copies of this connection's books (``Feed.replay``),
-        sharing no state with the live one. Why: the order path's dry runs keep the decision
-        warm, but the decoder runs only when a frame comes; on a quiet book, the frame that opens
-        a spread found it cold (profiled e2e rounds: a 51-level OKX update 12.6 µs p50, 7.1 µs
-        with the frame parsed again, 6.0 µs with it also applied and checksummed on the copies;
-        paired e2e rounds of the last step: -1.0 µs p50 on the wire, within the noise, for a dry
-        run ~2.5 µs longer)."""
+        """``[run] keep_warm_ms``: the last update this connection applied, handled again by a twin
+        of this connection (:class:`_WarmTwin`: the same frame handler, :meth:`_on_frame`, on a
+        scratch decoder of the same venue that replays each frame on copies of this connection's
+        books, ``Feed.follow``), sharing no state with the live one. Why: the order path's dry runs
+        keep the decision warm, but the decoder and the frame handler run only when a frame
+        comes; on a quiet book, the frame that opens a spread found them cold. Profiled e2e
+        rounds: a 51-level OKX update 12.6 µs p50 cold, 7.1 µs with the frame parsed again, 6.0
+        µs with it also applied and checksummed on the copies; with the twin's handler the
+        Python from the frame callback to the decode as well (see :class:`_WarmTwin`)."""
         frame = self._warm_frame
         if frame is None:
             return
-        scratch = self._scratch
-        if scratch is None:
+        twin = self._twin
+        if twin is None:
             symbols, kwargs = self._warm_args
             books = [_empty_like(b) for b in self.books]
-            scratch = self._scratch = Feed(self.spec.feed_protocol, books, symbols, **kwargs)
-        scratch.replay(self.feed, frame)
+            twin = self._twin = _WarmTwin(self.spec, self.url, books, symbols, feed_kwargs=kwargs)
+            twin.feed.follow(self.feed)
+        # the same branch of the handler as this connection's frames take
+        twin.on_taken = None if self.on_taken is None else _never_taken
+        twin._on_frame(frame, 1)
 
     def _mark_dirty(self) -> None:
         """Run the per-read callback (detection, strategy). Its failure is reported, never allowed
@@ -390,6 +394,24 @@ class FeedClient:
         c["latency_p50_us"] = self.latency.percentile(0.5)
         c["latency_p99_us"] = self.latency.percentile(0.99)
         return c
+
+
+def _never_taken(_: object) -> None:
+    """A twin's ``on_taken``: its scratch feed never takes (``Feed.follow``)."""
+
+
+class _WarmTwin(FeedClient):
+    """A twin of a connection for :meth:`FeedClient.warm_decoder`: never connected, its feed a
+    scratch decoder that replays each frame on copies of the live connection's books. It runs the
+    live connection's frame handler (:meth:`FeedClient._on_frame`, inherited: the same code, so
+    the same caches), with nothing that reaches out: no recorder, no ``on_read``, no resync or
+    snapshot request (overridden here; a replay that fails touches only the copies)."""
+
+    def _resync(self, ref: tuple[int, int] | None, reason: str) -> None:
+        return
+
+    def _request_snapshot(self, ref: tuple[int, int] | None) -> None:
+        return
 
 
 def shard_symbols(spec: VenueClientSpec, symbols: dict[str, tuple[int, int]]) -> list[dict[str, tuple[int, int]]]:

@@ -111,6 +111,8 @@ pub struct Feed {
     last_error: Option<String>,
     last_code: i32,
     taker: Option<FeedTaker>,
+    /// A scratch feed's live feed (`Feed.follow`): each frame is replayed on copies of its books.
+    replay_of: Option<Py<Feed>>,
 }
 
 /// The order path's armed takers on this connection's books (`Feed.attach_taker`).
@@ -133,6 +135,30 @@ impl std::fmt::Debug for Feed {
 
 #[pymethods]
 impl Feed {
+    /// Decode one frame exactly as received (`on_frame`, for a live feed).
+    fn decode(&mut self, py: Python<'_>, frame: &[u8], recv_ts: i64) -> i32 {
+        let mut sink = PySink {
+            py,
+            books: &self.books,
+        };
+        let out = self.decoder.on_frame(frame, recv_ts, &mut sink);
+        self.counters.record(frame.len(), &out);
+        self.settle(out)
+    }
+
+    /// A following scratch feed's frame (`follow`): replayed on copies of the live feed's books;
+    /// CONTROL if the live feed is in use (never: one thread, and it is not decoding now).
+    fn replay_followed(&mut self, py: Python<'_>, frame: &[u8]) -> i32 {
+        let Some(live) = self.replay_of.as_ref().map(|l| l.clone_ref(py)) else {
+            return CONTROL;
+        };
+        let live = live.bind(py).try_borrow();
+        match live {
+            Ok(live) => self.replay(py, live, frame),
+            Err(_) => CONTROL,
+        }
+    }
+
     /// `protocol`: one of bybit, binance_spot, binance_usdm, okx, kraken, coinbase. `books`: the
     /// consolidated books this connection feeds, by instrument index. `symbols`: venue symbol ->
     /// (instrument index, venue index). Kraken only: `precisions` maps a symbol to the venue's
@@ -192,18 +218,17 @@ impl Feed {
             last_error: None,
             last_code: CONTROL,
             taker: None,
+            replay_of: None,
         })
     }
 
     /// Decode one frame exactly as received. Returns an outcome code (see `arbcore.feed`).
+    /// A scratch feed that follows a live one (`follow`) replays it instead (`replay`).
     fn on_frame(&mut self, py: Python<'_>, frame: &[u8], recv_ts: i64) -> i32 {
-        let mut sink = PySink {
-            py,
-            books: &self.books,
-        };
-        let out = self.decoder.on_frame(frame, recv_ts, &mut sink);
-        self.counters.record(frame.len(), &out);
-        self.settle(out)
+        if self.replay_of.is_some() {
+            return self.replay_followed(py, frame);
+        }
+        self.decode(py, frame, recv_ts)
     }
 
     /// `on_frame`, then at the end of a socket read (`last_in_buffer`), the order path's armed
@@ -219,7 +244,13 @@ impl Feed {
         recv_ts: i64,
         last_in_buffer: i64, // (picows's frame.last_in_buffer is an int)
     ) -> Bound<'py, PyAny> {
-        let code = self.on_frame(py, frame, recv_ts);
+        if self.replay_of.is_some() {
+            // a scratch feed (`follow`): the frame replayed on copies of the live feed's books
+            let code = self.replay_followed(py, frame);
+            self.last_code = code;
+            return PyInt::new(py, code).into_any();
+        }
+        let code = self.decode(py, frame, recv_ts);
         self.last_code = code;
         let Some(t) = self.taker.as_mut() else {
             return PyInt::new(py, code).into_any();
@@ -343,9 +374,34 @@ impl Feed {
             to.inner_mut().clone_from(from.inner());
         }
         self.decoder.set_replay(true);
-        let code = self.on_frame(py, frame, 0);
+        let code = self.decode(py, frame, 0);
         self.reset_connection();
         code
+    }
+
+    /// Make this a scratch feed of `live` (None: no longer): from now on `on_frame_take` replays
+    /// each frame on copies of `live`'s books (`replay`) and never takes. Why: the warm-up
+    /// (`FeedClient.warm_decoder`) then runs the same Python frame handler and the same Rust
+    /// entry as a live frame, on a twin of the connection; a twin function warms only itself.
+    #[pyo3(signature = (live))]
+    fn follow(slf: &Bound<'_, Self>, live: Option<Py<Feed>>) -> PyResult<()> {
+        if live.as_ref().is_some_and(|l| l.is(slf)) {
+            return Err(ConfigError::new_err("a feed cannot follow itself"));
+        }
+        if let Some(l) = &live {
+            let (Ok(l), Ok(me)) = (l.bind(slf.py()).try_borrow(), slf.try_borrow()) else {
+                return Err(ConfigError::new_err("follow: a feed is in use"));
+            };
+            if l.books.len() != me.books.len() {
+                return Err(ConfigError::new_err(format!(
+                    "follow: {} books here, {} on the live feed",
+                    me.books.len(),
+                    l.books.len()
+                )));
+            }
+        }
+        slf.try_borrow_mut()?.replay_of = live;
+        Ok(())
     }
 
     /// Forget every book's sequence (a new connection; Coinbase's sequence is per connection).
