@@ -612,6 +612,12 @@ def issue6(
                 "the engine's `send()` runs the receiver's TCP input and, for a receiver asleep in epoll, wakes it "
                 "(an inter-processor interrupt, a VM exit in this guest); a venue on another host costs the sender "
                 "neither. They show the engine's own decision-to-wire time with that wake-up taken out. "
+                "The polling loop runs each dry run in parts, one per pass (prime, each dry take, each feed's "
+                "decoder warm-up, the send warmer's write), so a book frame waits for one part at most, not for "
+                "a whole dry run (58 µs p50 of every 100 µs on the VM profiled, when 37 of 50 book frames came "
+                "during one); it also runs Python's garbage collector between two passes, never inside a "
+                "handler (`runner/gc_pacer.py`; before, ~35 collections a second ran wherever an allocation "
+                "crossed a threshold, young ones 33 µs p50, middle ones up to 2.3 ms). "
                 f"Spoiled rounds: {awake.get('spoiled_rounds', '?')} of {awake.get('rounds', '?')}.",
             ]
         if "accepted" in e2e:
@@ -851,7 +857,12 @@ def notes(
                 "decision-to-last-order-segment time in paired rounds (/tmp harness, 100 pairs, 79% faster). "
                 "Of the engine's own time the two socket writes are now the largest part: each is a send() "
                 "whose loopback kernel work includes the receiver's TCP input. The kernel's wake-up of an "
-                "idle core when the frame arrives goes with busy_poll, at a core's cost.",
+                "idle core when the frame arrives goes with busy_poll, at a core's cost. On the slower VM of "
+                "the 2026-11-24 session (a bare echo's round trip ~2x the earlier hosts'), profiled awake rounds "
+                "gave, p50: the book frame's segment to the frame callback 23-27 µs for a frame that came "
+                "between two dry-run parts (the echo server's own: 24 µs, same layout), frame callback to "
+                "decision start 11-14 µs, decision start to the first order segment 17-23 µs, first to last "
+                "order segment 11-14 µs, against 7.2 µs from the echo's frame callback to its echo's segment.",
             ]
     return out if len(out) > 3 else []
 
