@@ -67,9 +67,10 @@ def _period(ms: float) -> None:
         due = 0.0
         while True:
             await asyncio.sleep(0)
+            self.gc.poll()  # (the session's loop paces the collector: gc_pacer.py)
             if warm is not None and (now := time.monotonic()) >= due:
                 due = now + (ms if on[0] else bench.AWAKE_WARM_MS) / 1000
-                warm = self._warm_once(warm)
+                warm = await self._warm_in_parts(warm)
 
     TradingSession._busy_poll = busy_poll  # type: ignore[method-assign]
 
@@ -82,18 +83,11 @@ def _warm_whole() -> None:
         due = 0.0
         while True:
             await asyncio.sleep(0)
+            self.gc.poll()  # (the session's loop paces the collector: gc_pacer.py)
             if warm is None or (now := time.monotonic()) < due:
                 continue
             due = now + bench.AWAKE_WARM_MS / 1000
-            if not on[0]:
-                warm = self._warm_once(warm)
-                continue
-            self.stats.warm_runs += 1
-            for step in self._warm_steps(warm):
-                if not self._warm_step(step):
-                    warm = None
-                    break
-                await asyncio.sleep(0)
+            warm = await self._warm_in_parts(warm) if on[0] else self._warm_once(warm)
 
     TradingSession._busy_poll = busy_poll  # type: ignore[method-assign]
 

@@ -686,12 +686,17 @@ class TradingSession:
             pace_gc()
             if warm is not None and (now := time.monotonic()) >= due:
                 due = now + period
-                self.stats.warm_runs += 1
-                for step in self._warm_steps(warm):
-                    if not self._warm_step(step):
-                        warm = None
-                        break
-                    await asyncio.sleep(0)
+                warm = await self._warm_in_parts(warm)
+
+    async def _warm_in_parts(self, fast: FastPath) -> FastPath | None:
+        """One dry run, a pass of the loop after each part (see :meth:`_busy_poll`); None (no
+        more of them) if a part failed."""
+        self.stats.warm_runs += 1
+        for step in self._warm_steps(fast):
+            if not self._warm_step(step):
+                return None
+            await asyncio.sleep(0)
+        return fast
 
     def engage_kill(self, reason: str) -> None:
         """The kill switch from a signal or a call: no new ticket from now on, open orders cancelled
