@@ -53,6 +53,8 @@ def test_paced_collects_only_when_polled_and_as_cpython_would() -> None:
             Cycle()
         gens.append(p.poll())
     assert gens[:3] == [0, 0, 1] and 2 not in gens, gens  # a full one is due, but not 10 s after the start
+    # meanwhile young and middle ones as before, not a middle one each time
+    assert gens == [0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0], gens
     now[0] = 10.0
     for _ in range(12):
         for _ in range(150):

@@ -59,13 +59,9 @@ class GcPacer:
         # full collection at most every `full_every_s` (CPython skips one while few objects
         # survived since the last, which it counts and Python cannot read; a full one walks
         # everything allocated since the start, tens of ms on a heap of 10^5 objects)
-        gen = 2 if c2 > t2 else 1 if c1 > t1 else 0
-        if gen == 2:
-            now = self._clock()
-            if now - self._last_full < self.full_every_s:
-                gen = 1
-            else:
-                self._last_full = now
+        gen = 1 if c1 > t1 else 0
+        if c2 > t2 and (now := self._clock()) - self._last_full >= self.full_every_s:
+            gen, self._last_full = 2, now
         gc.collect(gen)
         self.collections[gen] += 1
         return gen
