@@ -109,3 +109,27 @@ def test_a_session_paces_the_collector_with_busy_poll(busy_poll: bool, tmp_path:
     assert seen["enabled"] is not busy_poll and isinstance(seen["frozen"], int) and seen["frozen"] > 1000
     assert (seen["collections"] > 0) == busy_poll, seen
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_busy_poll_that_ends_gives_collection_back_to_cpython(tmp_path: Path) -> None:
+    """The polling loop gone while the session runs (here: its task cancelled): automatic
+    collection is on again, so garbage cycles do not pile up with nothing to collect them."""
+    seen: dict[str, bool] = {}
+
+    async def main() -> None:
+        text = config_text(["binance_spot", "okx"], auto_trade=True)
+        config = parse_toml(text.replace("[run]\n", "[run]\nbusy_poll = true\n", 1))
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
+        await s.start()
+        try:
+            await wait_live(s)
+            seen["paced"] = not gc.isenabled() and s.gc.paced
+            poll = next(t for t in s._feed_tasks if "_busy_poll" in repr(t.get_coro()))
+            poll.cancel()
+            await asyncio.sleep(0.01)
+            seen["released"] = gc.isenabled() and not s.gc.paced
+        finally:
+            await s.stop()
+
+    uvloop.run(main())
+    assert seen == {"paced": True, "released": True}, seen

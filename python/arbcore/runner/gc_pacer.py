@@ -66,9 +66,14 @@ class GcPacer:
         self.collections[gen] += 1
         return gen
 
-    def stop(self) -> None:
-        """Automatic collection as it was before :meth:`start`, the frozen heap collectable again."""
+    def release(self) -> None:
+        """No longer paced (the loop that polled is gone): automatic collection as it was before
+        :meth:`start`; the heap stays frozen."""
         if self.paced and self._was_enabled:
             gc.enable()
         self.paced = False
+
+    def stop(self) -> None:
+        """Automatic collection as it was before :meth:`start`, the frozen heap collectable again."""
+        self.release()
         gc.unfreeze()

@@ -681,12 +681,15 @@ class TradingSession:
         period = self.config.run.keep_warm_ms / 1000
         due = 0.0
         pace_gc = self.gc.poll
-        while True:
-            await asyncio.sleep(0)
-            pace_gc()
-            if warm is not None and (now := time.monotonic()) >= due:
-                due = now + period
-                warm = await self._warm_in_parts(warm)
+        try:
+            while True:
+                await asyncio.sleep(0)
+                pace_gc()
+                if warm is not None and (now := time.monotonic()) >= due:
+                    due = now + period
+                    warm = await self._warm_in_parts(warm)
+        finally:
+            self.gc.release()  # no loop to collect from: CPython collects again (stopped or failed)
 
     async def _warm_in_parts(self, fast: FastPath) -> FastPath | None:
         """One dry run, a pass of the loop after each part (see :meth:`_busy_poll`); None (no
