@@ -27,11 +27,17 @@ SYMBOL = {
 
 
 def config_text(
-    venues: Sequence[str], *, leg_timeout_ms: int = 600, auto_trade: bool = False, sim_interval_ms: int = 10
+    venues: Sequence[str],
+    *,
+    leg_timeout_ms: int = 600,
+    auto_trade: bool = False,
+    sim_interval_ms: int = 10,
+    run: str = "",
 ) -> str:
-    """BTC/USDT at 2/6 decimals on each venue (named after its protocol), tick 0.10, lot 0.0001."""
+    """BTC/USDT at 2/6 decimals on each venue (named after its protocol), tick 0.10, lot 0.0001.
+    ``run``: more lines of the ``[run]`` table (e.g. ``"busy_poll = true\n"``)."""
     out = [
-        f"[run]\nseed = 5\nsim_interval_ms = {sim_interval_ms}\ntimer_ms = 200\n",
+        f"[run]\n{run}seed = 5\nsim_interval_ms = {sim_interval_ms}\ntimer_ms = 200\n",
         "[assets]\nBTC = 8\nUSDT = 8\n",
     ]
     for v in venues:

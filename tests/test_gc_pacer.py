@@ -12,11 +12,8 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from arbcore.runner.config import parse_toml
 from arbcore.runner.gc_pacer import GcPacer
-from arbcore.runner.plugins import load_strategy
-from arbcore.runner.session import TradingSession
-from engine_helpers import config_text, wait_live
+from engine_helpers import session
 
 
 @pytest.fixture(autouse=True)
@@ -90,20 +87,14 @@ def test_a_session_paces_the_collector_with_busy_poll(busy_poll: bool, tmp_path:
     seen: dict[str, object] = {}
 
     async def main() -> None:
-        text = config_text(["binance_spot", "okx"], auto_trade=True)
-        config = parse_toml(text.replace("[run]\n", f"[run]\nbusy_poll = {str(busy_poll).lower()}\n", 1))
-        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
-        await s.start()
-        try:
-            await wait_live(s)
+        run = f"busy_poll = {str(busy_poll).lower()}\n"
+        async with session(["binance_spot", "okx"], tmp_path / "j.sqlite", auto_trade=True, run=run) as s:
             seen["enabled"], seen["frozen"] = gc.isenabled(), gc.get_freeze_count()
             garbage = gc.get_threshold()[0] * 3
             for _ in range(garbage):
                 Cycle()
             await asyncio.sleep(0.05)
             seen["collections"] = sum(s.gc.collections)
-        finally:
-            await s.stop()
 
     uvloop.run(main())
     assert seen["enabled"] is not busy_poll and isinstance(seen["frozen"], int) and seen["frozen"] > 1000
@@ -117,19 +108,13 @@ def test_a_busy_poll_that_ends_gives_collection_back_to_cpython(tmp_path: Path) 
     seen: dict[str, bool] = {}
 
     async def main() -> None:
-        text = config_text(["binance_spot", "okx"], auto_trade=True)
-        config = parse_toml(text.replace("[run]\n", "[run]\nbusy_poll = true\n", 1))
-        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
-        await s.start()
-        try:
-            await wait_live(s)
+        run = "busy_poll = true\n"
+        async with session(["binance_spot", "okx"], tmp_path / "j.sqlite", auto_trade=True, run=run) as s:
             seen["paced"] = not gc.isenabled() and s.gc.paced
             poll = next(t for t in s._feed_tasks if "_busy_poll" in repr(t.get_coro()))
             poll.cancel()
             await asyncio.sleep(0.01)
             seen["released"] = gc.isenabled() and not s.gc.paced
-        finally:
-            await s.stop()
 
     uvloop.run(main())
     assert seen == {"paced": True, "released": True}, seen

@@ -435,10 +435,8 @@ def test_the_busy_poll_runs_a_dry_run_in_parts_with_a_poll_between_two(tmp_path:
     events: list[str] = []
 
     async def main() -> None:
-        text = config_text(["binance_spot", "okx"], auto_trade=True)
-        config = parse_toml(
-            text.replace("[run]\n", "[run]\nkeep_warm_ms = 0.5\nbusy_poll = true\nwarm_sends = true\n", 1)
-        )
+        run = "keep_warm_ms = 0.5\nbusy_poll = true\nwarm_sends = true\n"
+        config = parse_toml(config_text(["binance_spot", "okx"], auto_trade=True, run=run))
         s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
         loop = asyncio.get_running_loop()
         steps = s._warm_steps

@@ -328,18 +328,11 @@ class FastPath:
         self._armed[instrument] = self.path.arm_taker(markets, min_edge_bps=min_edge_bps, cap=cap, lots=lot_list)
         return True
 
-    def warm(self, books: Mapping[str, arbcore.ConsolidatedBook]) -> int:
-        """Each armed instrument's path run dry (:meth:`take` with ``dry``: nothing sent, stored or
-        counted) and each client's room for an order checked ahead. Returns the paths run."""
-        steps = self.warm_steps(books)
-        for step in steps:
-            step()
-        return len(steps) - 1
-
     def warm_steps(self, books: Mapping[str, arbcore.ConsolidatedBook]) -> list[Callable[[], object]]:
-        """:meth:`warm`'s parts, to run in order: :meth:`prime`, then each armed instrument's dry
-        :meth:`take`. Apart so that a caller may poll its sockets between two (see
-        ``TradingSession._busy_poll``)."""
+        """A dry run's parts, to run in order: :meth:`prime` (each client's room for an order
+        checked ahead, stale arms armed again), then each armed instrument's path run dry
+        (:meth:`take` with ``dry``: nothing sent, stored or counted). Parts, so that a caller may
+        poll its sockets between two (``TradingSession._busy_poll``)."""
         steps: list[Callable[[], object]] = [self.prime]
         for instrument in self._armed:
             book = books.get(instrument)

@@ -719,7 +719,7 @@ class TradingSession:
         log.error("kill switch: new tickets stopped, %d open orders cancelled", n)
 
     async def _keep_warm(self, fast: FastPath) -> None:
-        """``[run] keep_warm_ms``: the order path's dry run on a timer (``FastPath.warm``)."""
+        """``[run] keep_warm_ms``: the order path's dry run on a timer, whole (:meth:`_warm_once`)."""
         period = self.config.run.keep_warm_ms / 1000
         warm: FastPath | None = fast
         while warm is not None:
