@@ -10,6 +10,11 @@ the first took 9.1 µs. On loopback the kernel's work for a write includes the r
 this keeps that part warm too. A venue across a network card shares the TCP layer but not the
 device path, so expect less there. The cost is a ~450-byte write and its read, both in this
 loop, at every dry run. Nothing goes to any venue.
+
+The far end is read in the loop on purpose: its read is a book frame's, up to the listener (the
+poll event, uvloop's read, picows' parsing). With a plain socket there instead, never polled and
+emptied by ``recv_into`` every 32 frames, the book frame's segment to its frame callback went
+from 27.0 to 47.5 and 40.4 µs p50 in profiled e2e rounds (100 rounds each, same session).
 """
 
 from __future__ import annotations
