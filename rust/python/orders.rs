@@ -13,7 +13,7 @@ use super::log_tail::LogTail;
 use super::wire::Wires;
 use crate::book::BookState;
 use crate::consolidated::Consolidated;
-use crate::orders::client_id::push_client_order_id;
+use crate::orders::client_id::ClientIds;
 use crate::orders::encode::{numbered, BinanceEncoder, Encoder, OkxEncoder, OrderSpec};
 use crate::orders::gate::{AssetSpec, Gate, Leg, MarketSpec, Refusal, Reservation};
 use crate::orders::record::{detail_json, frame_record, push_ticket_record, RecordLeg, SecretSet};
@@ -31,6 +31,7 @@ pub struct OrderPath {
     armed: Vec<Armed>,              // instruments the built-in taker decides here
     secrets: SecretSet,             // the journal's: a record holding one is never built
     wires: Wires,                   // per market: its armed order socket (`arm_wire`)
+    client_ids: ClientIds,          // the last ticket's legs' ids (a dry run's, for the next take)
 }
 
 /// The built-in taker on one instrument's book.
@@ -145,9 +146,10 @@ impl OrderPath {
         for (k, (l, leg_id)) in [(lb, "buy"), (ls, "sell")].into_iter().enumerate() {
             let m = &self.gate.markets[l.market];
             let enc = self.encoders[m.venue].as_mut()?;
-            let mut cid = String::with_capacity(36);
-            push_client_order_id(&mut cid, enc.dashed_ids(), ticket_id, leg_id, 0);
-            let spec = OrderSpec::on(m, l.buy, qty, l.price, &cid);
+            let cid = self
+                .client_ids
+                .first_attempt(enc.dashed_ids(), ticket_id, leg_id);
+            let spec = OrderSpec::on(m, l.buy, qty, l.price, cid);
             rids[k] = enc.place(&spec, now_ms, &mut frames[k]);
         }
         Some(Built {
