@@ -464,14 +464,14 @@ impl OrderPath {
     #[pyo3(signature = (market, transport, limiter, version))]
     fn arm_wire(
         &mut self,
+        py: Python<'_>,
         market: usize,
         transport: Py<PyAny>,
         limiter: Option<Py<PyAny>>,
         version: u64,
     ) -> PyResult<()> {
         idx(&self.gate.markets, market, "market")?;
-        self.wires.arm(market, transport, limiter, version);
-        Ok(())
+        self.wires.arm(py, market, transport, limiter, version)
     }
 
     /// `market` (None: every market) no longer written by `take` until armed again.

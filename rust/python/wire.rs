@@ -26,6 +26,7 @@ use super::log_tail::{LogTail, STORED};
 #[derive(Debug)]
 struct Wire {
     transport: Py<PyAny>,       // the client's picows WSTransport
+    send: Py<PyAny>,            // its bound `send` (looked up at arming, not per write)
     limiter: Option<Py<PyAny>>, // its RateLimiter (None: the client has none)
     version: u64,               // the limiter's version when the client found room
 }
@@ -50,19 +51,23 @@ impl Wires {
 
     pub(crate) fn arm(
         &mut self,
+        py: Python<'_>,
         market: usize,
         transport: Py<PyAny>,
         limiter: Option<Py<PyAny>>,
         version: u64,
-    ) {
+    ) -> PyResult<()> {
+        let send = transport.bind(py).getattr(intern!(py, "send"))?.unbind();
         if self.arms.len() <= market {
             self.arms.resize_with(market + 1, || None);
         }
         self.arms[market] = Some(Wire {
             transport,
+            send,
             limiter,
             version,
         });
+        Ok(())
     }
 
     pub(crate) fn disarm(&mut self, market: usize) {
@@ -124,16 +129,16 @@ impl Wires {
         if stored != STORED {
             return Ok(NOT_WRITTEN); // the Python side makes room (or says the record is too big)
         }
-        let (tb, ts) = (b.transport.clone_ref(py), s.transport.clone_ref(py));
+        let (tb, ts) = (b.send.clone_ref(py), s.send.clone_ref(py));
         let text = text.clone_ref(py);
         self.disarm(legs.0);
         self.disarm(legs.1);
         // The record is stored: from here the ticket is out whatever happens, and its orders
         // are followed (an order that never left times out and is queried, never resent).
         // picows' send does not raise on a socket that closed meanwhile (it drops the frame).
-        for (t, frame) in [(tb, frames.0), (ts, frames.1)] {
-            if let Err(e) = t.bind(py).call_method1(intern!(py, "send"), (&text, frame)) {
-                e.write_unraisable(py, Some(t.bind(py)));
+        for (send, frame) in [(tb, frames.0), (ts, frames.1)] {
+            if let Err(e) = send.bind(py).call1((&text, frame)) {
+                e.write_unraisable(py, Some(send.bind(py)));
             }
         }
         Ok(now_ns())
