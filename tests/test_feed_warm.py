@@ -4,6 +4,7 @@ nothing of the live feed or its books and starts nothing (no snapshot request, n
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -59,3 +60,38 @@ def test_warm_decoder_changes_nothing_live(venue: str) -> None:
     applied = WARM_RUNS if venue == "okx" else 0
     assert scratch["frames"] == WARM_RUNS and scratch["applied"] == applied and scratch["snapshots"] == 0, scratch
     assert scratch["decode_errors"] == 0, scratch
+
+
+def test_warm_decoder_goes_through_the_connection_listener(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The twin's warm-up enters where a received frame does: the listener's ``on_ws_frame``, with
+    a picows frame object of the last update (picows' frame maker), not the handler under it."""
+    from arbcore import feed_client
+
+    assert feed_client._make_ws_frame is not None, "this picows has no frame maker: the warm-up skips on_ws_frame"
+    make, setup, symbols = CASES["okx"]
+    entered: list[tuple[bool, bytes]] = []
+    orig = feed_client._Listener.on_ws_frame
+
+    def counted(self: Any, transport: Any, frame: Any) -> None:
+        entered.append((transport is None, frame.get_payload_as_bytes()))
+        orig(self, transport, frame)
+
+    monkeypatch.setattr(feed_client._Listener, "on_ws_frame", counted)
+
+    async def case() -> tuple[list[tuple[bool, bytes]], bytes | None, int]:
+        async with running(make(), setup, symbols) as rig:
+            await first_sync(rig)
+            client = rig.feed_client
+            for _ in range(200):  # an update applied after the snapshot (the simulator moves every step)
+                if client._warm_frame is not None:
+                    break
+                await asyncio.sleep(0.01)
+            entered.clear()
+            for _ in range(3):
+                client.warm_decoder()  # no await: no received frame in between
+            twin = client._twin
+            assert twin is not None
+            return list(entered), client._warm_frame, twin.feed.counters()["frames"]
+
+    warm, last, frames = uvloop.run(case())
+    assert last is not None and warm == [(True, last)] * 3 and frames == 3

@@ -10,6 +10,7 @@ keeps counters and a receive-latency histogram. One client failing never touches
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import random
 import time
@@ -32,6 +33,11 @@ log = logging.getLogger("arbcore.feed")
 # Read once: an enum member's lookup on its class costs ~0.2 µs hot per frame (see _Listener).
 _TEXT, _BINARY, _CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE
 _time_ns = time.time_ns
+#: picows' own frame maker (its tests'; not exported): a twin's warm-up frame goes through the
+#: connection's listener code like a received one. Without it the twin's handler is called directly.
+_make_ws_frame: Callable[..., Any] | None = getattr(
+    importlib.import_module("picows.picows"), "_make_test_ws_frame", None
+)
 
 
 class FrameSink(Protocol):
@@ -94,11 +100,11 @@ class _Listener(WSListener):
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.client._on_connected(transport)
 
-    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
+    def on_ws_frame(self, transport: WSTransport | None, frame: Any) -> None:
         kind = frame.msg_type
         if kind is _TEXT or kind is _BINARY:
             self._on_frame(frame.get_payload_as_bytes(), frame.last_in_buffer)
-        elif kind is _CLOSE:
+        elif kind is _CLOSE and transport is not None:  # (None: a twin's warm-up, never a CLOSE)
             transport.disconnect()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
@@ -140,6 +146,8 @@ class FeedClient:
         self._warm_args = (symbols, kwargs)  # for the scratch decoder of warm_decoder()
         self._warm_frame: bytes | None = None  # the last update this connection applied
         self._twin: _WarmTwin | None = None  # warm_decoder's
+        self._twin_listener: _Listener | None = None  # the twin's, fed a picows frame of _warm_frame
+        self._warm_ws: tuple[bytes, Any] | None = None  # (_warm_frame it was made of, that frame)
         self.on_read = on_read
         #: a ticket the order path attached to this feed started (``Feed.attach_taker``): its writes
         self.on_taken: Callable[[TakenTicket], object] | None = None
@@ -283,7 +291,8 @@ class FeedClient:
         comes; on a quiet book, the frame that opens a spread found them cold. Profiled e2e
         rounds: a 51-level OKX update 12.6 µs p50 cold, 7.1 µs with the frame parsed again, 6.0
         µs with it also applied and checksummed on the copies; with the twin's handler the
-        Python from the frame callback to the decode as well (see :class:`_WarmTwin`)."""
+        Python from the frame callback to the decode as well (see :class:`_WarmTwin`), from
+        picows' frame object on (a frame made of the same bytes, through a listener of the twin)."""
         frame = self._warm_frame
         if frame is None:
             return
@@ -295,7 +304,16 @@ class FeedClient:
             twin.feed.follow(self.feed)
         # the same branch of the handler as this connection's frames take
         twin.on_taken = None if self.on_taken is None else _never_taken
-        twin._on_frame(frame, 1)
+        if _make_ws_frame is None:
+            twin._on_frame(frame, 1)
+            return
+        made = self._warm_ws
+        if made is None or made[0] is not frame:
+            made = self._warm_ws = (frame, _make_ws_frame(_TEXT, frame, True, False))
+        listener = self._twin_listener
+        if listener is None:
+            listener = self._twin_listener = _Listener(twin)
+        listener.on_ws_frame(None, made[1])
 
     def _mark_dirty(self) -> None:
         """Run the per-read callback (detection, strategy). Its failure is reported, never allowed
