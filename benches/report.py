@@ -862,7 +862,17 @@ def notes(
                 "gave, p50: the book frame's segment to the frame callback 23-27 µs for a frame that came "
                 "between two dry-run parts (the echo server's own: 24 µs, same layout), frame callback to "
                 "decision start 11-14 µs, decision start to the first order segment 17-23 µs, first to last "
-                "order segment 11-14 µs, against 7.2 µs from the echo's frame callback to its echo's segment.",
+                "order segment 11-14 µs, against 7.2 µs from the echo's frame callback to its echo's segment. "
+                "In the 2026-11-25 session (hot echo 19.5 µs p50), stage stamps inside the Rust call (~50 ns "
+                "each, not committed) over 100 profiled awake rounds gave, p50: frame callback to the decode's "
+                "entry 3.4 µs (7.9 before picows' msg_type was read once and compared by identity, and before "
+                "the twin's warm-up entered through the connection's listener with a picows frame), the "
+                "51-level OKX decode 4.9, the detector's refresh 1.5, the pick 0.6, leg checks and funds 1.8, "
+                "the record and both signed frames 4.1 (4.7 before the legs' client order ids were kept from "
+                "the dry run that peeked at the ticket's number), the limiter checks 1.0, the record's store "
+                "1.3, then the first send() 15.0 µs and the second 9.8 µs (each with the receiver's TCP input "
+                "on loopback). 73 of those 100 book frames came while a dry-run part ran: 77.7 µs p50 on the "
+                "wire against 57.3 µs for the others.",
             ]
     return out if len(out) > 3 else []
 
