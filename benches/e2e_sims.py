@@ -49,7 +49,7 @@ from typing import Any
 import uvloop
 
 from arbcore.runner.config import parse_toml
-from arbcore.runner.session import SimCluster
+from arbcore.runner.sim_cluster import SimCluster
 
 #: quiet time without an order before a round, and the pause before a jump's publish: the
 #: engine's process has finished with the previous round's orders

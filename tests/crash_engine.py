@@ -29,7 +29,8 @@ from arbcore.execution.engine import LiveOrder
 from arbcore.execution.fast_path import FastPath
 from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
-from arbcore.runner.session import SimEndpoint, TradingSession
+from arbcore.runner.session import TradingSession
+from arbcore.runner.sim_cluster import SimEndpoint
 from engine_helpers import live_crossing_plan, wait_live
 
 

@@ -18,7 +18,7 @@ import uvloop
 from aiohttp import web
 
 from arbcore.runner.config import parse_toml
-from arbcore.runner.session import SimCluster
+from arbcore.runner.sim_cluster import SimCluster
 from arbcore.sim.exchange import OrderFault
 
 
