@@ -29,7 +29,8 @@ from arbcore.execution.send_warmer import SendWarmer
 from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import TradingSession
-from arbcore.venues.orders.binance import BinanceClient, live_urls, order_params
+from arbcore.venues.orders.binance import BinanceClient, live_urls
+from arbcore.venues.orders.binance_requests import order_params
 from arbcore.venues.orders.okx import OkxOrderClient, order_fields
 from arbcore.venues.orders.registry import OrderClientConfig
 from arbcore.venues.signing.credentials import Credentials

@@ -18,21 +18,16 @@ from arbcore.sim.orders.binance import BinanceOrderSide, signature_payload
 from arbcore.sim.orders.rig import OrderRig
 from arbcore.sim.server import Fault
 from arbcore.venues.orders import AuthError, OrderReport, OrderTimeoutError, RateLimitedError, VenueError
-from arbcore.venues.orders.binance import (
-    LIVE_URLS,
+from arbcore.venues.orders.binance import LIVE_URLS, BinanceClient, live_urls
+from arbcore.venues.orders.binance_replies import (
     BinanceApiError,
-    BinanceClient,
     add_text,
-    live_urls,
-    order_params,
-    order_payload_tail,
     raise_for_error,
     report_from_event,
     report_from_order,
     rules_from_symbol,
-    ws_sign,
-    ws_signature_payload,
 )
+from arbcore.venues.orders.binance_requests import order_params, order_payload_tail, ws_sign, ws_signature_payload
 from arbcore.venues.orders.decimal_text import to_text
 from arbcore.venues.orders.registry import OrderClientConfig
 from arbcore.venues.ratelimit import RateLimiter, SlidingWindow

@@ -1,6 +1,6 @@
 //! Order frames per venue, byte for byte what the Python clients write for a limit IOC
-//! (`venues/orders/binance.py` `order_params` + `_sign_order`, `okx.py` `order_fields` + `_op`):
-//! the Python tests put both side by side for the same order and key.
+//! (`venues/orders/binance_requests.py` `order_params` + `binance.py` `_sign_order`, `okx.py`
+//! `order_fields` + `_op`): the Python tests put both side by side for the same order and key.
 //!
 //! Only what the ticket sends is encoded here: a limit order, immediate-or-cancel. Everything
 //! else (market orders, post-only, cancels, queries) stays with the Python clients.

@@ -6,9 +6,6 @@ Transport (venue-protocols.md sections 1.3-1.5 and 2.2-2.3):
   spot ``wss://ws-api.binance.com:443/ws-api/v3``, USD-M ``wss://ws-fapi.binance.com/ws-fapi/v1``.
   Requests are ``{"id":..,"method":..,"params":{..}}``; replies ``{"id":..,"status":200,"result":..}``
   or ``{"id":..,"status":4xx,"error":{"code":..,"msg":..,"data":{..}}}``.
-- WS API signing (both markets): every param except ``signature`` (``apiKey`` and ``timestamp``
-  included) sorted by name, joined as ``name=value`` with ``&``, HMAC-SHA256 with the secret,
-  hex. Verified against the spot docs' example (signature ``cc154777...bd08a``, see the tests).
 - REST (``Http``, kept warm) for metadata (``GET /api/v3/exchangeInfo``, ``GET /fapi/v1/exchangeInfo``)
   and for what USD-M's WS API lacks: open orders (``GET /fapi/v1/openOrders``, signed as REST:
   query string in send order + ``&signature=``, key in ``X-MBX-APIKEY``) and the listenKey
@@ -21,30 +18,9 @@ Transport (venue-protocols.md sections 1.3-1.5 and 2.2-2.3):
   the private subscription re-made. Events sent while it was down are not replayed: the engine
   resolves open orders by ``query``.
 
-Order fields:
-
-============================= ============================== ===================================
-intent                        spot ``order.place``           USD-M ``order.place``
-============================= ============================== ===================================
-LIMIT, GTC                    type=LIMIT, timeInForce=GTC    type=LIMIT, timeInForce=GTC
-LIMIT, IOC                    type=LIMIT, timeInForce=IOC    type=LIMIT, timeInForce=IOC
-LIMIT, FOK                    type=LIMIT, timeInForce=FOK    type=LIMIT, timeInForce=FOK
-LIMIT, GTC, post_only         type=LIMIT_MAKER (no TIF)      type=LIMIT, timeInForce=GTX
-LIMIT, IOC/FOK, post_only     refused locally (VenueError)   refused locally (VenueError)
-MARKET (any TIF)              type=MARKET (no TIF, no price) type=MARKET (no TIF, no price)
-MARKET, post_only             refused locally                refused locally
-============================= ============================== ===================================
-
-Spot asks for ``newOrderRespType=FULL`` (the reply carries the fills with trade ids and
-commissions); USD-M for ``RESULT`` (final status and cumulative quantity; fills come on the
-stream only). Order status: NEW/PENDING_NEW -> ACKED, PARTIALLY_FILLED, FILLED, CANCELED,
-PENDING_CANCEL -> ACKED, REJECTED, EXPIRED/EXPIRED_IN_MATCH -> EXPIRED.
-
-Errors: HTTP-like status 429/418 or codes -1003/-1015 -> RateLimitedError (``retryAfter`` -
-``serverTime`` from ``error.data``, else ``Retry-After``, else 1 s); -1022 (bad signature), -2014,
--2015, -1002 -> AuthError; -1006/-1007 (execution status unknown) -> OrderTimeoutError; any
-other refusal of a new order -> REJECTED with the venue's text; -2013 on a query -> None;
--2011 on a cancel -> the order's final state from a query.
+What goes on the wire is in `arbcore.venues.orders.binance_requests` (order fields per intent,
+WS API signing, request weights) and how answers are read in `arbcore.venues.orders.binance_replies`
+(order status, error codes and what each one raises).
 
 USD-M is a futures account: ``balances`` returns the USDT-margined wallet (``v2/account.balance``:
 ``balance`` as the total, ``availableBalance`` as available).
@@ -76,11 +52,28 @@ from typing import Any
 import orjson
 from picows import WSTransport
 
-from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
+from arbcore.execution.orders import OrderState
 from arbcore.execution.records import Fill, OrderIntent
 from arbcore.venues import ratelimit
 from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms
-from arbcore.venues.orders.decimal_text import to_raw, to_text
+from arbcore.venues.orders.binance_replies import (
+    ORDER_NOT_FOUND,
+    UNKNOWN_ORDER,
+    BinanceApiError,
+    add_text,
+    raise_for_error,
+    report_from_event,
+    report_from_order,
+    rules_from_symbol,
+    trades_to_fills,
+)
+from arbcore.venues.orders.binance_requests import (
+    WEIGHTS,
+    order_params,
+    order_payload_tail,
+    ws_sign,
+    ws_signature_payload,
+)
 from arbcore.venues.orders.registry import OrderClientConfig
 from arbcore.venues.orders.types import (
     AuthError,
@@ -92,8 +85,7 @@ from arbcore.venues.orders.types import (
     VenueError,
 )
 from arbcore.venues.signing.binance import API_KEY_HEADER, binance_sign_request
-from arbcore.venues.signing.common import KeyedHmac, hmac_sha256
-from arbcore.venues.signing.credentials import Credentials
+from arbcore.venues.signing.common import KeyedHmac
 
 LIVE_URLS_BY_VENUE: dict[str, dict[str, str]] = {
     "binance_spot": {
@@ -112,297 +104,6 @@ LIVE_URLS: dict[str, str] = LIVE_URLS_BY_VENUE["binance_spot"]
 
 def live_urls(venue: str) -> dict[str, str]:
     return dict(LIVE_URLS_BY_VENUE[venue])
-
-
-STATUS_MAP: dict[str, OrderState] = {
-    "NEW": OrderState.ACKED,
-    "PENDING_NEW": OrderState.ACKED,
-    "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
-    "FILLED": OrderState.FILLED,
-    "CANCELED": OrderState.CANCELED,
-    "PENDING_CANCEL": OrderState.ACKED,
-    "REJECTED": OrderState.REJECTED,
-    "EXPIRED": OrderState.EXPIRED,
-    "EXPIRED_IN_MATCH": OrderState.EXPIRED,
-    "NEW_INSURANCE": OrderState.ACKED,
-    "NEW_ADL": OrderState.ACKED,
-}
-
-#: request weights (docs, 2026) by WS API method or REST path; unlisted ones weigh 1
-WEIGHTS: dict[str, int] = {
-    "order.status": 4,
-    "openOrders.status": 80,  # all symbols (6 with a symbol)
-    "account.status": 20,
-    "myTrades": 5,  # with orderId
-    "userDataStream.subscribe.signature": 2,
-    "v2/account.balance": 5,
-    "/fapi/v1/openOrders": 40,  # all symbols
-    "/fapi/v1/userTrades": 5,
-    "/api/v3/exchangeInfo": 20,
-}
-
-RATE_LIMIT_CODES = frozenset({-1003, -1015})
-AUTH_CODES = frozenset({-1002, -1022, -2014, -2015})
-UNKNOWN_OUTCOME_CODES = frozenset({-1006, -1007})
-ORDER_NOT_FOUND = -2013
-UNKNOWN_ORDER = -2011
-
-
-class BinanceApiError(Exception):
-    """A refusal that the caller maps by context (a reject, an unknown order)."""
-
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(f"{code} {msg}")
-        self.status = status
-        self.code = code
-        self.msg = msg
-
-
-# ---- pure helpers (tested directly) ------------------------------------------------------------
-
-
-def ws_signature_payload(params: Mapping[str, object]) -> str:
-    """The WS API signature payload: every param but ``signature``, sorted by name, ``k=v&k=v``."""
-    parts = []
-    for name in sorted(params):
-        if name == "signature":
-            continue
-        value = params[name]
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, str | int):
-            text = str(value)
-        else:
-            raise VenueError(f"binance: parameter {name!r} must be str, int or bool")
-        parts.append(f"{name}={text}")
-    return "&".join(parts)
-
-
-def ws_sign(creds: Credentials, params: Mapping[str, object], mac: KeyedHmac | None = None) -> dict[str, object]:
-    """``params`` with ``apiKey`` added and ``signature`` computed over the sorted payload
-    (``mac``: the secret already keyed, `KeyedHmac`, to sign without hashing the key again)."""
-    out: dict[str, object] = dict(params)
-    out["apiKey"] = creds.api_key
-    payload = ws_signature_payload(out)
-    out["signature"] = hmac_sha256(creds.secret.encode(), payload).hex() if mac is None else mac.hexdigest(payload)
-    return out
-
-
-#: names always in `order_params` plus ``timestamp``; ``price``, ``timeInForce`` and ``recvWindow``
-#: come and go with the order type and the options
-_ORDER_FIXED = 7
-
-
-def order_payload_tail(body: Mapping[str, object]) -> str | None:
-    """`ws_signature_payload` of a signed ``order.place`` body (`order_params` plus ``timestamp``,
-    maybe ``recvWindow``, and ``apiKey``) without its leading ``apiKey=<key>&``, written straight
-    in name order; None when ``body`` is not exactly that set of names (sign it the general way).
-    The order path signs this after a `KeyedHmac` that has hashed the ``apiKey`` part already."""
-    price = body.get("price")
-    tif = body.get("timeInForce")
-    window = body.get("recvWindow")
-    if len(body) != _ORDER_FIXED + (price is not None) + (tif is not None) + (window is not None):
-        return None
-    try:
-        return (
-            f"newClientOrderId={body['newClientOrderId']}&newOrderRespType={body['newOrderRespType']}&"
-            + ("" if price is None else f"price={price}&")
-            + f"quantity={body['quantity']}&"
-            + ("" if window is None else f"recvWindow={window}&")
-            + f"side={body['side']}&symbol={body['symbol']}&"
-            + ("" if tif is None else f"timeInForce={tif}&")
-            + f"timestamp={body['timestamp']}&type={body['type']}"
-        )
-    except KeyError:
-        return None
-
-
-def text_places(text: str) -> int:
-    """Decimal places written in ``text`` (``"0.00001000"`` -> 8, ``"4"`` -> 0)."""
-    _, dot, frac = text.partition(".")
-    return len(frac) if dot else 0
-
-
-def make_fill(trade_id: Any, qty: int, price: int, commission: Any, asset: Any) -> Fill:
-    """A fill whose fee is the venue's commission text exactly as written (``fee_decimals`` = its places)."""
-    text = "0" if commission is None else str(commission)
-    places = text_places(text)
-    return Fill(
-        str(trade_id),
-        qty,
-        price,
-        fee=to_raw(text, places, "commission"),
-        fee_asset="" if asset is None else str(asset),
-        fee_decimals=places,
-    )
-
-
-def order_params(intent: OrderIntent, futures: bool) -> dict[str, object]:
-    """The ``order.place`` params of ``intent`` (unsigned), per the table in the module docstring."""
-    params: dict[str, object] = {
-        "symbol": intent.symbol,
-        "side": "BUY" if intent.side is Side.BUY else "SELL",
-    }
-    if intent.order_type is OrderType.MARKET:
-        if intent.post_only:
-            raise VenueError("binance: a market order cannot be post-only")
-        params["type"] = "MARKET"
-    else:
-        if intent.limit_price is None:
-            raise VenueError("binance: a limit order needs a price")
-        if intent.post_only and intent.tif is not TimeInForce.GTC:
-            raise VenueError(f"binance: post-only rests on the book; {intent.tif} cannot be post-only")
-        if intent.post_only and not futures:
-            params["type"] = "LIMIT_MAKER"
-        else:
-            params["type"] = "LIMIT"
-            params["timeInForce"] = "GTX" if intent.post_only else intent.tif.value
-        params["price"] = to_text(intent.limit_price, intent.price_decimals)
-    params["quantity"] = to_text(intent.qty, intent.qty_decimals)
-    params["newClientOrderId"] = intent.client_order_id
-    params["newOrderRespType"] = "RESULT" if futures else "FULL"
-    return params
-
-
-def retry_after_of(error: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> float:
-    data = error.get("data")
-    until = data.get("retryAfter") if isinstance(data, Mapping) else None
-    if isinstance(until, int) and isinstance(data, Mapping):
-        server = data.get("serverTime")
-        base = server if isinstance(server, int) else now_ms()
-        return max(0.001, (until - base) / 1000)
-    if headers:
-        for k, v in headers.items():
-            if k.lower() == "retry-after":
-                with contextlib.suppress(ValueError):
-                    return max(0.001, float(v))
-    return 1.0
-
-
-def raise_for_error(
-    venue: str, status: int, error: Mapping[str, Any], headers: Mapping[str, str] | None = None
-) -> None:
-    """Raise the contract's exception for a rate limit, auth failure or unknown outcome; otherwise
-    raise :class:`BinanceApiError` for the caller to map."""
-    code = error.get("code")
-    code = code if isinstance(code, int) else 0
-    msg = str(error.get("msg", ""))
-    if status in (418, 429) or code in RATE_LIMIT_CODES:
-        raise RateLimitedError(f"{venue}: {code} {msg}", retry_after_of(error, headers))
-    if code in AUTH_CODES or status == 401:
-        raise AuthError(f"{venue}: {code} {msg}")
-    if code in UNKNOWN_OUTCOME_CODES or status >= 500:
-        raise OrderTimeoutError(f"{venue}: {code} {msg} (execution status unknown)")
-    raise BinanceApiError(status, code, msg)
-
-
-def report_from_order(
-    venue: str, order: Mapping[str, Any], price_decimals: int, qty_decimals: int, client_order_id: str | None = None
-) -> OrderReport:
-    """An order object (place/cancel/status/openOrders answer, spot or USD-M) as a report."""
-    status = order.get("status")
-    state = STATUS_MAP[status] if isinstance(status, str) else OrderState.ACKED  # an ACK reply has no status
-    fills = tuple(
-        make_fill(
-            f["tradeId"],
-            to_raw(f["qty"], qty_decimals, "qty"),
-            to_raw(f["price"], price_decimals, "price"),
-            f.get("commission"),
-            f.get("commissionAsset"),
-        )
-        for f in order.get("fills") or ()
-    )
-    ts = order.get("transactTime") or order.get("updateTime") or order.get("time")
-    cid = client_order_id or str(order.get("origClientOrderId") or order.get("clientOrderId", ""))
-    return OrderReport(
-        venue,
-        cid,
-        state,
-        venue_order_id=str(order["orderId"]) if "orderId" in order else None,
-        filled_qty=to_raw(order.get("executedQty", "0"), qty_decimals, "executedQty"),
-        cumulative=True,
-        fills=fills,
-        venue_ns=ts * 1_000_000 if isinstance(ts, int) else None,
-    )
-
-
-def report_from_event(venue: str, ev: Mapping[str, Any], scales: Mapping[str, tuple[int, int]]) -> OrderReport | None:
-    """A spot ``executionReport`` or a USD-M ``ORDER_TRADE_UPDATE`` as a report (None: other events)."""
-    kind = ev.get("e")
-    if kind == "executionReport":
-        o = ev
-        # on a cancel, ``c`` is the cancel request's own id and ``C`` the order's
-        cid = str(o.get("C") or o["c"]) if o.get("x") == "CANCELED" else str(o["c"])
-    elif kind == "ORDER_TRADE_UPDATE":
-        o = ev["o"]
-        cid = str(o["c"])
-    else:
-        return None
-    pd, qd = scales[str(o["s"])]
-    fills: tuple[Fill, ...] = ()
-    if o.get("x") == "TRADE":
-        fills = (make_fill(o["t"], to_raw(o["l"], qd, "l"), to_raw(o["L"], pd, "L"), o.get("n"), o.get("N")),)
-    ts = ev.get("E")
-    return OrderReport(
-        venue,
-        cid,
-        STATUS_MAP[str(o["X"])],
-        venue_order_id=str(o["i"]),
-        filled_qty=to_raw(o["z"], qd, "z"),
-        cumulative=True,
-        fills=fills,
-        reason="" if o.get("r") in (None, "NONE") else str(o.get("r")),
-        venue_ns=ts * 1_000_000 if isinstance(ts, int) else None,
-    )
-
-
-def trades_to_fills(trades: Any, price_decimals: int, qty_decimals: int) -> tuple[Fill, ...]:
-    """Account trades (spot ``myTrades``, USD-M ``userTrades``: ``id``, ``price``, ``qty``,
-    ``commission``, ``commissionAsset``) as fills, in trade id order."""
-    rows = sorted(trades or (), key=lambda t: int(t["id"]))
-    return tuple(
-        make_fill(
-            t["id"],
-            to_raw(t["qty"], qty_decimals, "qty"),
-            to_raw(t["price"], price_decimals, "price"),
-            t.get("commission"),
-            t.get("commissionAsset"),
-        )
-        for t in rows
-    )
-
-
-def rules_from_symbol(
-    venue: str, sym: Mapping[str, Any], price_decimals: int, qty_decimals: int, options: Mapping[str, Any]
-) -> InstrumentRules:
-    filters = {f["filterType"]: f for f in sym.get("filters", ())}
-    price_f, lot_f = filters["PRICE_FILTER"], filters["LOT_SIZE"]
-    notional = 0
-    if "NOTIONAL" in filters:
-        notional = to_raw(filters["NOTIONAL"]["minNotional"], price_decimals + qty_decimals, "minNotional")
-    elif "MIN_NOTIONAL" in filters:
-        f = filters["MIN_NOTIONAL"]
-        text = f.get("minNotional", f.get("notional", "0"))  # spot: minNotional; USD-M: notional
-        notional = to_raw(text, price_decimals + qty_decimals, "minNotional")
-    return InstrumentRules(
-        venue,
-        str(sym["symbol"]),
-        price_decimals,
-        qty_decimals,
-        tick=to_raw(price_f["tickSize"], price_decimals, "tickSize"),
-        lot=to_raw(lot_f["stepSize"], qty_decimals, "stepSize"),
-        min_qty=to_raw(lot_f["minQty"], qty_decimals, "minQty"),
-        min_notional=notional,
-        max_qty=to_raw(lot_f.get("maxQty", "0"), qty_decimals, "maxQty"),
-        maker_fee=options.get("maker_fee"),
-        taker_fee=options.get("taker_fee"),
-    )
-
-
-def add_text(a: str, b: str) -> str:
-    """Exact sum of two decimal texts (``free + locked``)."""
-    places = max(text_places(a), text_places(b))
-    return to_text(to_raw(a, places) + to_raw(b, places), places, places)
 
 
 # ---- the client ---------------------------------------------------------------------------------
