@@ -1,5 +1,4 @@
-"""Taker arbitrage plus a hedger that keeps net exposure flat across venues (builtin ``hedger``;
-also ``examples/hedger.py``).
+"""Taker arbitrage plus a hedger that keeps net exposure flat across venues (builtin ``hedger``).
 
 An arbitrage ticket buys on one venue and sells the same quantity on another, so the net
 position over all venues stays flat, unless a leg fills short, is rejected or times out. On

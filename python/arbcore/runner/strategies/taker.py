@@ -1,4 +1,4 @@
-"""The default cross-venue taker arbitrage (builtin ``taker``; also ``examples/taker.py``).
+"""The default cross-venue taker arbitrage (builtin ``taker``).
 
 Every opportunity the engine detects is already exact after both taker fees, lots, ticks,
 minimum quantity and notional, and the balances on both venues. This strategy takes each one

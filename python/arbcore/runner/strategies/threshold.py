@@ -1,4 +1,4 @@
-"""Threshold arbitrage skewed by inventory (builtin ``threshold``; also ``examples/threshold.py``).
+"""Threshold arbitrage skewed by inventory (builtin ``threshold``).
 
 Takes an opportunity only when its edge (net of fees) clears a threshold that moves with the
 inventory on the two venues: buying where we already hold more of the base asset than we
