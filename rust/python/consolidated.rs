@@ -4,140 +4,24 @@
 //! return a bool, so a call costs one crossing and no Python object per level. Every method
 //! validates all of its input before it changes anything: a failed call leaves the book as it was.
 
+use super::book_input::{sides_column, Column};
+use super::book_output::{
+    depth_array, format_signed, records_to_numpy, spec_dict, stats_dict, top_tuple, TopTuple,
+};
 use super::{
     book_input_error, config_error, decimal_err, int_arg, BookInputError, ConfigError,
     UnknownVenueError,
 };
-use crate::book::{BookState, Change, Level, Side, Stamp, Top};
+use crate::book::{BookState, Change, Stamp};
 use crate::consolidated::{validate_columns, Consolidated};
 use crate::fixed;
 use crate::instrument::{Instrument, SpecError, VenueSpec, VenueSpecText};
-use crate::opportunity::{Opportunity, OPPORTUNITY_FIELDS, OPPORTUNITY_SIZE};
-use numpy::{PyArray2, PyReadonlyArray1};
+use numpy::PyArray2;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyByteArray, PyDict, PyInt, PyString};
-use std::borrow::Cow;
+use pyo3::types::PyDict;
 
 fn config_err(e: SpecError) -> PyErr {
     ConfigError::new_err(e.to_string())
-}
-
-static OPPORTUNITY_DTYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// The numpy dtype of opportunity records, built once from `OPPORTUNITY_FIELDS`.
-pub(crate) fn opportunity_dtype(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    let d = OPPORTUNITY_DTYPE.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-        let np = py.import("numpy")?;
-        let dt = np.getattr("dtype")?.call1((OPPORTUNITY_FIELDS.to_vec(),))?;
-        let size: usize = dt.getattr("itemsize")?.extract()?;
-        if size != OPPORTUNITY_SIZE {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                "opportunity dtype size mismatch",
-            ));
-        }
-        Ok(dt.unbind())
-    })?;
-    Ok(d.bind(py))
-}
-
-/// Records -> numpy structured array (one copy into a bytearray numpy then owns a view of).
-fn records_to_numpy<'py>(py: Python<'py>, recs: &[Opportunity]) -> PyResult<Bound<'py, PyAny>> {
-    let mut bytes = Vec::with_capacity(recs.len() * OPPORTUNITY_SIZE);
-    for r in recs {
-        r.write_bytes(&mut bytes);
-    }
-    let buf = PyByteArray::new(py, &bytes);
-    let np = py.import("numpy")?;
-    np.getattr("frombuffer")?
-        .call1((buf, opportunity_dtype(py)?))
-}
-
-/// (bid, ask) of a top of book, each as an optional (price, qty).
-type TopTuple = (Option<(u64, u64)>, Option<(u64, u64)>);
-
-fn top_tuple(t: &Top) -> TopTuple {
-    (
-        t.bid.map(|l| (l.price, l.qty)),
-        t.ask.map(|l| (l.price, l.qty)),
-    )
-}
-
-/// A numpy column of u64, given as uint64 or (non-negative) int64.
-enum Column<'py> {
-    U(PyReadonlyArray1<'py, u64>),
-    I(Vec<u64>),
-}
-
-impl<'py> Column<'py> {
-    fn extract(name: &str, obj: &Bound<'py, PyAny>) -> PyResult<Self> {
-        if let Ok(a) = obj.extract::<PyReadonlyArray1<'py, u64>>() {
-            return Ok(Column::U(a));
-        }
-        if let Ok(a) = obj.extract::<PyReadonlyArray1<'py, i64>>() {
-            let s = a.as_slice().map_err(|_| {
-                BookInputError::new_err(format!("{name}: array must be contiguous"))
-            })?;
-            let mut out = Vec::with_capacity(s.len());
-            for (i, &v) in s.iter().enumerate() {
-                out.push(u64::try_from(v).map_err(|_| {
-                    BookInputError::new_err(format!("{name}[{i}] = {v}: must not be negative"))
-                })?);
-            }
-            return Ok(Column::I(out));
-        }
-        Err(BookInputError::new_err(format!(
-            "{name}: expected a 1-D numpy array of uint64 or int64"
-        )))
-    }
-
-    fn slice(&self, name: &str) -> PyResult<Cow<'_, [u64]>> {
-        match self {
-            Column::U(a) => a
-                .as_slice()
-                .map(Cow::Borrowed)
-                .map_err(|_| BookInputError::new_err(format!("{name}: array must be contiguous"))),
-            Column::I(v) => Ok(Cow::Borrowed(v.as_slice())),
-        }
-    }
-}
-
-/// The sides column: uint8, or any integer array whose values are 0/1 (checked later).
-enum Sides<'py> {
-    U8(PyReadonlyArray1<'py, u8>),
-    I64(Vec<u8>),
-}
-
-impl Sides<'_> {
-    fn slice(&self) -> PyResult<Cow<'_, [u8]>> {
-        match self {
-            Sides::U8(a) => a
-                .as_slice()
-                .map(Cow::Borrowed)
-                .map_err(|_| BookInputError::new_err("sides: array must be contiguous")),
-            Sides::I64(v) => Ok(Cow::Borrowed(v.as_slice())),
-        }
-    }
-}
-
-fn sides_column<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Sides<'py>> {
-    if let Ok(a) = obj.extract::<PyReadonlyArray1<'py, u8>>() {
-        return Ok(Sides::U8(a));
-    }
-    if let Ok(a) = obj.extract::<PyReadonlyArray1<'py, i64>>() {
-        let s = a
-            .as_slice()
-            .map_err(|_| BookInputError::new_err("sides: array must be contiguous"))?;
-        // out-of-range values become 2, which validate_columns reports with their index
-        return Ok(Sides::I64(
-            s.iter()
-                .map(|&x| if x == 0 || x == 1 { x as u8 } else { 2 })
-                .collect(),
-        ));
-    }
-    Err(BookInputError::new_err(
-        "sides: expected a 1-D numpy array of uint8 or int64",
-    ))
 }
 
 /// One canonical instrument across up to 16 venues: books, rules, balances, opportunities.
@@ -159,141 +43,10 @@ impl ConsolidatedBook {
         &mut self.inner
     }
 
-    fn venue(&self, v: &Bound<'_, PyAny>) -> PyResult<usize> {
-        // hot path: an exact int (not a bool) that fits, in range
-        if let Ok(i) = v.cast_exact::<PyInt>() {
-            if let Ok(i) = i.extract::<i64>() {
-                if let Ok(i) = usize::try_from(i) {
-                    if i < self.inner.venue_count() {
-                        return Ok(i);
-                    }
-                }
-            }
-        }
-        if v.is_instance_of::<PyInt>() && !v.is_instance_of::<PyBool>() {
-            let n = self.inner.venue_count();
-            let named = || {
-                format!(
-                    "venue index {} (have {n})",
-                    v.repr().map(|r| r.to_string()).unwrap_or_default()
-                )
-            };
-            return int_arg::<usize>(v, "venue index", UnknownVenueError::new_err)
-                .ok()
-                .filter(|&i| i < n)
-                .ok_or_else(|| UnknownVenueError::new_err(named()));
-        }
-        if let Ok(s) = v.cast::<PyString>() {
-            let name = s.to_cow()?;
-            return self
-                .inner
-                .venue_index(&name)
-                .ok_or_else(|| UnknownVenueError::new_err(format!("venue {name:?}")));
-        }
-        Err(UnknownVenueError::new_err(format!(
-            "venue must be an index or a name, got {}",
-            v.repr()?
-        )))
-    }
-
-    fn raw(&self, what: &str, v: &Bound<'_, PyAny>, decimals: u8) -> PyResult<u64> {
-        if let Ok(i) = v.cast_exact::<PyInt>() {
-            if let Ok(x) = i.extract::<u64>() {
-                return Ok(x);
-            }
-        }
-        if v.is_instance_of::<PyBool>() {
-            return Err(super::DecimalError::new_err(format!(
-                "{what} {}: expected a decimal string or a raw int",
-                v.repr()?
-            )));
-        }
-        if let Ok(i) = v.cast::<PyInt>() {
-            return i.extract::<u64>().map_err(|_| {
-                super::DecimalError::new_err(format!(
-                    "{what} {}: must be an integer in 0..2**64",
-                    i.repr().map(|r| r.to_string()).unwrap_or_default()
-                ))
-            });
-        }
-        if let Ok(s) = v.cast::<PyString>() {
-            let t = s.to_cow()?;
-            return fixed::parse_u64(t.as_bytes(), decimals).map_err(|e| decimal_err(what, &t, e));
-        }
-        Err(super::DecimalError::new_err(format!(
-            "{what}: expected a decimal string or a raw int, got {}",
-            v.repr()?
-        )))
-    }
-
-    fn price(&self, v: &Bound<'_, PyAny>) -> PyResult<u64> {
-        self.raw("price", v, self.inner.instrument().price_decimals)
-    }
-
-    fn qty(&self, v: &Bound<'_, PyAny>) -> PyResult<u64> {
-        self.raw("qty", v, self.inner.instrument().qty_decimals)
-    }
-
-    fn side(v: &Bound<'_, PyAny>) -> PyResult<Side> {
-        // hot path: an exact int 0 or 1
-        if let Ok(i) = v.cast_exact::<PyInt>() {
-            match i.extract::<i64>() {
-                Ok(0) => return Ok(Side::Bid),
-                Ok(1) => return Ok(Side::Ask),
-                _ => {}
-            }
-        }
-        let s: i64 = int_arg(v, "side", book_input_error)?;
-        u8::try_from(s)
-            .ok()
-            .and_then(Side::from_u8)
-            .ok_or_else(|| BookInputError::new_err(format!("side {s}: must be 0 (BID) or 1 (ASK)")))
-    }
-
-    fn stamp(
-        &self,
-        v: usize,
-        seq: Option<u64>,
-        venue_ts: Option<i64>,
-        recv_ts: Option<i64>,
-    ) -> Option<Stamp> {
-        if seq.is_none() && venue_ts.is_none() && recv_ts.is_none() {
-            return None;
-        }
-        let prev = self.inner.book(v).map(|b| b.stamp()).unwrap_or_default();
-        Some(Stamp {
-            seq: seq.unwrap_or(prev.seq),
-            venue_ts: venue_ts.unwrap_or(prev.venue_ts),
-            recv_ts: recv_ts.unwrap_or(prev.recv_ts),
-        })
-    }
-
-    fn levels(&self, what: &str, seq: &Bound<'_, PyAny>) -> PyResult<Vec<Level>> {
-        let mut out = Vec::new();
-        for (i, item) in seq.try_iter()?.enumerate() {
-            let item = item?;
-            let (p, q): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract().map_err(|_| {
-                BookInputError::new_err(format!("{what}[{i}]: expected a (price, qty) pair"))
-            })?;
-            out.push(Level {
-                price: self.price(&p)?,
-                qty: self.qty(&q)?,
-            });
-        }
-        Ok(out)
-    }
-
+    /// Keep `c` as the venue's last change (for `last_change`); true if its top moved.
     fn record(&mut self, v: usize, c: Change) -> bool {
         self.last[v] = c;
         c.top_changed()
-    }
-
-    fn depth_array<'py>(py: Python<'py>, levels: &[Level]) -> PyResult<Bound<'py, PyArray2<u64>>> {
-        let rows: Vec<Vec<u64>> = levels.iter().map(|l| vec![l.price, l.qty]).collect();
-        if rows.is_empty() {
-            return Ok(PyArray2::zeros(py, [0, 2], false));
-        }
-        PyArray2::from_vec2(py, &rows).map_err(|e| BookInputError::new_err(e.to_string()))
     }
 }
 
@@ -397,32 +150,11 @@ impl ConsolidatedBook {
         venue: &Bound<'_, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let v = self.venue(venue)?;
-        let inst = self.inner.instrument();
         let s = self
             .inner
             .spec(v)
             .ok_or_else(|| UnknownVenueError::new_err(v))?;
-        let d = PyDict::new(py);
-        d.set_item("name", &s.venue)?;
-        d.set_item("symbol", &s.symbol)?;
-        d.set_item("tick_size", fixed::format_u64(s.tick, inst.price_decimals))?;
-        d.set_item("lot_size", fixed::format_u64(s.lot, inst.qty_decimals))?;
-        d.set_item("min_qty", fixed::format_u64(s.min_qty, inst.qty_decimals))?;
-        d.set_item(
-            "min_notional",
-            fixed::format_u128(s.min_notional, inst.notional_decimals()),
-        )?;
-        let fee = |f: i64| {
-            let t = fixed::format_u64(f.unsigned_abs(), 8);
-            if f < 0 {
-                format!("-{t}")
-            } else {
-                t
-            }
-        };
-        d.set_item("taker_fee", fee(s.taker_fee))?;
-        d.set_item("maker_fee", fee(s.maker_fee))?;
-        Ok(d)
+        spec_dict(py, self.inner.instrument(), s)
     }
 
     /// Set a venue balance of the base or quote asset, as a decimal string.
@@ -689,7 +421,7 @@ impl ConsolidatedBook {
             .book(v)
             .map(|b| b.side(side).top(n))
             .unwrap_or_default();
-        Self::depth_array(py, &levels)
+        depth_array(py, &levels)
     }
 
     /// Total quantity on one side at prices at least as good as `limit_price`.
@@ -738,7 +470,7 @@ impl ConsolidatedBook {
     ) -> PyResult<Bound<'py, PyArray2<u64>>> {
         let n: usize = int_arg(n, "n", book_input_error)?;
         let side = Self::side(side)?;
-        Self::depth_array(py, &self.inner.merged_depth(side, n))
+        depth_array(py, &self.inner.merged_depth(side, n))
     }
 
     /// Re-evaluate the pairs whose venues changed since the last refresh; returns how many.
@@ -779,26 +511,12 @@ impl ConsolidatedBook {
     }
     /// Format a notional or profit (quote units at `notional_decimals`); negatives allowed.
     fn format_notional(&self, raw: i128) -> String {
-        let t = fixed::format_u128(
-            raw.unsigned_abs(),
-            self.inner.instrument().notional_decimals(),
-        );
-        if raw < 0 {
-            format!("-{t}")
-        } else {
-            t
-        }
+        format_signed(raw, self.inner.instrument().notional_decimals())
     }
 
     /// Detection counters.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.inner.stats();
-        let d = PyDict::new(py);
-        d.set_item("pairs_evaluated", s.pairs_evaluated)?;
-        d.set_item("pairs_walked", s.pairs_walked)?;
-        d.set_item("pairs_kept", s.pairs_kept)?;
-        d.set_item("overflow_skips", s.overflow_skips)?;
-        Ok(d)
+        stats_dict(py, &self.inner.stats())
     }
 
     /// Heap bytes held by all books (capacity), for memory reports.

@@ -2,6 +2,8 @@
 //! in this module. Exceptions are defined in Python (`arbcore/errors.py`, so they can inherit
 //! from both `ArbcoreError` and the matching builtin) and imported here.
 
+mod book_input;
+mod book_output;
 mod consolidated;
 mod feed;
 mod log_tail;
