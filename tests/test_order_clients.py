@@ -3,7 +3,8 @@
 One list of cases, run for each venue: fills reach the ledger-relevant fields exactly (quantity,
 price, fee and fee asset per fill, once), the venue's balances read back equal the simulator's
 accounts, and every order-path fault behaves as the client contract says (`venues/orders/base.py`).
-At the end, what the Bybit and OKX clients share, run for those two.
+Then what the Bybit and OKX clients share, run for those two, and at the end the shared
+connection lifecycle (`venues/orders/connection.py`) on a socket kept in memory.
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from arbcore.execution.records import OrderIntent
 from arbcore.sim.exchange import OrderFault
 from arbcore.sim.orders.rig import OrderRig
 from arbcore.sim.server import Fault
-from arbcore.venues.orders import AuthError, OrderReport, OrderTimeoutError, RateLimitedError, bybit, okx
+from arbcore.venues.orders import (
+    AuthError,
+    ClientCounters,
+    OrderReport,
+    OrderTimeoutError,
+    RateLimitedError,
+    VenueError,
+    bybit,
+    okx,
+)
 from arbcore.venues.orders.connection import AuthenticatedConnection
 from arbcore.venues.orders.registry import ORDER_VENUES
 from arbcore.venues.signing.credentials import Credentials
@@ -463,3 +473,128 @@ def test_place_is_on_the_wire_before_its_first_suspension(venue: str) -> None:
             ws.transport = counting.real
 
     run(venue, body)
+
+
+# ---- AuthenticatedConnection on its own ------------------------------------------------------------
+
+
+class _Socket:
+    """What AuthenticatedConnection uses of a WsRpc, in memory: connects counted, ``drop`` as the
+    venue closing it."""
+
+    def __init__(self) -> None:
+        self.on_disconnect: Callable[[], None] | None = None
+        self.connected = False
+        self.connects = 0
+        self.url = "wss://venue/ws"
+
+    async def connect(self, timeout: float) -> None:
+        self.connects += 1
+        self.connected = True
+
+    async def close(self) -> None:
+        self.drop()
+
+    def drop(self) -> None:
+        if self.connected:
+            self.connected = False
+            if self.on_disconnect is not None:
+                self.on_disconnect()
+
+
+async def _until(pred: Callable[[], bool], timeout: float = 2.0) -> None:
+    end = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < end, "timed out"
+        await asyncio.sleep(0.005)
+
+
+def test_connection_logs_in_again_on_a_socket_still_open() -> None:
+    """``logged_out`` (the venue ended the log-in, the socket stays open): only the log-in runs
+    again, on the same socket, in the background (or by the next ``ensure`` before ``start``),
+    and it is no reconnect; after a drop, it connects and logs in again, and that counts."""
+
+    async def main() -> None:
+        ws = _Socket()
+        log_ins: list[int] = []  # the connect each log-in ran on
+
+        async def log_in(timeout: float) -> None:
+            log_ins.append(ws.connects)
+
+        counters = ClientCounters()
+        conn = AuthenticatedConnection(ws, log_in, counters)  # type: ignore[arg-type]
+        await conn.ensure(1.0)  # before start
+        conn.logged_out()
+        assert not conn.usable and ws.connected
+        await conn.ensure(1.0)
+        assert conn.usable and ws.connects == 1 and log_ins == [1, 1]
+        await conn.start()
+        assert ws.connects == 1 and log_ins == [1, 1, 1]
+        conn.logged_out()
+        assert not conn.usable and ws.connected
+        await _until(lambda: conn.usable)  # in the background
+        assert ws.connects == 1 and log_ins == [1, 1, 1, 1] and counters.reconnects == 0
+        ws.drop()
+        await _until(lambda: conn.usable)
+        assert ws.connects == 2 and log_ins[-1] == 2 and counters.reconnects == 1
+        await conn.close()
+
+    uvloop.run(main())
+
+
+def test_connection_runs_before_connect_before_every_connect() -> None:
+    """``before_connect`` (a fresh address) before each connect, a failure of it retried like a
+    failed connect; a socket without a log-in is ready once connected."""
+
+    async def main() -> None:
+        ws = _Socket()
+        addresses: list[tuple[int, str]] = []  # (connects so far, the address set)
+        failures: list[Exception] = []
+
+        async def fresh_address(timeout: float) -> None:
+            if failures:
+                raise failures.pop()
+            ws.url = f"wss://venue/ws/{len(addresses)}"
+            addresses.append((ws.connects, ws.url))
+
+        conn = AuthenticatedConnection(ws, None, ClientCounters(), before_connect=fresh_address)  # type: ignore[arg-type]
+        await conn.start()
+        assert conn.usable and addresses == [(0, "wss://venue/ws/0")]
+        failures.append(VenueError("no token"))
+        ws.drop()
+        await _until(lambda: conn.usable)
+        assert not failures and ws.connects == 2 and addresses[-1] == (1, "wss://venue/ws/1") == (1, ws.url)
+        await conn.close()
+
+    uvloop.run(main())
+
+
+def test_refused_credentials_hold_until_a_log_in_succeeds() -> None:
+    """Refused: no background reconnect; once a log-in succeeds (the next request's), drops
+    reconnect in the background again."""
+
+    async def main() -> None:
+        ws = _Socket()
+        refuse = False
+
+        async def log_in(timeout: float) -> None:
+            if refuse:
+                conn.auth_refused = True
+                raise AuthError("refused")
+
+        conn = AuthenticatedConnection(ws, log_in, ClientCounters())  # type: ignore[arg-type]
+        await conn.start()
+        refuse = True
+        ws.drop()
+        await _until(lambda: ws.connects == 2 and not ws.connected)  # tried once, refused, closed
+        await asyncio.sleep(0.2)
+        assert ws.connects == 2 and conn.auth_refused and not conn.usable
+        refuse = False
+        await conn.ensure(1.0)  # the next request
+        assert conn.usable and not conn.auth_refused
+        ws.drop()
+        await _until(lambda: conn.usable)  # in the background again
+        assert ws.connects == 4
+        await conn.close()
+
+    uvloop.run(main())

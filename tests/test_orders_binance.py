@@ -479,6 +479,36 @@ def test_reconnects_and_resubscribes_after_a_drop(venue: str) -> None:
     run(venue, body)
 
 
+def test_spot_subscribes_again_on_the_open_socket_when_the_venue_ends_the_subscription() -> None:
+    """``eventStreamTerminated``: the order socket is reported lost and not handed out until the
+    subscription is made again, on the same socket (no reconnect); fills stream again after."""
+
+    async def body(rig: OrderRig) -> None:
+        client = _client(rig)
+        lost: list[None] = []
+        client.on_order_socket_lost = lambda: lost.append(None)
+        reports: list[OrderReport] = []
+        client.on_report = reports.append
+        transport = client.ws.transport
+        subscribes = _side(rig).requests.count("userDataStream.subscribe.signature")
+        client.ws.on_message(orjson.dumps({"subscriptionId": 0, "event": {"e": "eventStreamTerminated", "E": 1}}))
+        assert lost == [None] and client._order_socket() is None and client.ws.connected
+        end = time.monotonic() + 3
+        while client._order_socket() is None:
+            assert time.monotonic() < end, "not subscribed again"
+            await asyncio.sleep(0.01)
+        assert client.ws.transport is transport and client.counters.reconnects == 0
+        assert _side(rig).requests.count("userDataStream.subscribe.signature") == subscribes + 1
+        _, ask = _book(rig)
+        it = _rig_intent(rig, Side.BUY, ask + 50, TimeInForce.IOC)
+        assert (await client.place(it)).state is OrderState.FILLED
+        while not any(f for x in reports if x.client_order_id == it.client_order_id for f in x.fills):
+            assert time.monotonic() < end, "no private-stream fill after subscribing again"
+            await asyncio.sleep(0.01)
+
+    run("binance_spot", body)
+
+
 def test_spot_balances_split_free_and_locked() -> None:
     async def body(rig: OrderRig) -> None:
         bid, _ = _book(rig)

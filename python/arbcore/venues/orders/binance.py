@@ -14,9 +14,13 @@ Transport (venue-protocols.md sections 1.3-1.5 and 2.2-2.3):
   ``userDataStream.subscribe.signature`` (events arrive as ``{"subscriptionId":n,"event":{..}}``,
   ``executionReport``); USD-M opens ``<user_stream>/<listenKey>`` (``ORDER_TRADE_UPDATE``) and
   keeps the key alive with a ``PUT`` every ``listen_key_keepalive_s`` (default 1800 s).
-- A dropped connection is re-opened in the background, and at the latest by the next call, with
-  the private subscription re-made. Events sent while it was down are not replayed: the engine
-  resolves open orders by ``query``.
+- Each socket is an `arbcore.venues.orders.connection.AuthenticatedConnection`: a dropped one is
+  re-opened in the background, and at the latest by the next call. Spot's log-in is the
+  subscription (a refusal of the key or signature stops the background retries); when the venue
+  ends it (``eventStreamTerminated``) the same socket subscribes again. USD-M's WS API socket has
+  no log-in (every request is signed); its user stream gets a new listenKey before each connect,
+  and reconnects when the key expires. Events sent while a socket was down are not replayed: the
+  engine resolves open orders by ``query``.
 
 What goes on the wire is in `arbcore.venues.orders.binance_requests` (order fields per intent,
 WS API signing, request weights) and how answers are read in `arbcore.venues.orders.binance_replies`
@@ -41,7 +45,6 @@ Options: ``recv_window_ms`` (default 5000), ``listen_key_keepalive_s`` (1800), `
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import itertools
 import time
@@ -74,6 +77,7 @@ from arbcore.venues.orders.binance_requests import (
     ws_sign,
     ws_signature_payload,
 )
+from arbcore.venues.orders.connection import AuthenticatedConnection
 from arbcore.venues.orders.registry import OrderClientConfig
 from arbcore.venues.orders.types import (
     AuthError,
@@ -122,31 +126,27 @@ class BinanceClient(OrderClient):
         self.recv_window = int(config.options.get("recv_window_ms", 5000))
         self.keepalive_s = float(config.options.get("listen_key_keepalive_s", 1800.0))
         self.http = Http(config.urls["rest"], name=f"{self.venue} rest")
-        self.ws = WsRpc(
-            config.urls["ws_api"], self._response_id, self._on_ws_event, self._on_ws_down, name=f"{self.venue} ws-api"
-        )
+        self.ws = WsRpc(config.urls["ws_api"], self._response_id, self._on_ws_event, name=f"{self.venue} ws-api")
+        #: the WS API socket; spot's log-in is the user data subscription, USD-M's requests are signed
+        self.connection = AuthenticatedConnection(self.ws, None if self.futures else self._subscribe, self.counters)
         self.stream: WsRpc | None = None
+        self.stream_connection: AuthenticatedConnection | None = None
         if self.futures:
             self.stream = WsRpc(
-                config.urls["user_stream"],  # the listenKey is appended on connect
+                config.urls["user_stream"],  # the listenKey is appended before each connect
                 lambda _msg: None,
                 self._on_stream_event,
-                self._on_stream_down,
                 name=f"{self.venue} user-stream",
             )
+            self.stream_connection = AuthenticatedConnection(
+                self.stream, None, self.counters, before_connect=self._new_listen_key
+            )
         self._ids = itertools.count(1)
-        self._lock = asyncio.Lock()
-        self._stream_lock = asyncio.Lock()
-        self._closed = False
-        self._subscribed = False
-        self._auth_failed = False
         self._subscription_id: int | None = None
         self._listen_key: str | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self.limiter: ratelimit.RateLimiter | None = None
         if config.options.get("rate_limit", True):
             self.limiter = ratelimit.binance_usdm() if self.futures else ratelimit.binance_spot()
-        self._keepalive: asyncio.Task[None] | None = None
         # per-client constants of the order path
         self._id_prefix = "f" if self.futures else "s"
         self._mac = KeyedHmac(self.creds.secret.encode())
@@ -158,26 +158,16 @@ class BinanceClient(OrderClient):
     # ---- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._closed = False
         await self.http.start()
-        await self._ensure_ws()
-        if self.futures:
-            await self._ensure_stream()
-            if self._keepalive is None:
-                self._keepalive = asyncio.get_running_loop().create_task(self._keepalive_loop())
+        await self.connection.start()
+        if self.stream_connection is not None:
+            await self.stream_connection.start()
+            self.stream_connection.spawn(self._keepalive_loop(self.stream_connection))
 
     async def close(self) -> None:
-        self._closed = True
-        for task in [*self._tasks, *([self._keepalive] if self._keepalive else [])]:
-            task.cancel()
-        for task in [*self._tasks, *([self._keepalive] if self._keepalive else [])]:
-            with contextlib.suppress(BaseException):
-                await task
-        self._tasks.clear()
-        self._keepalive = None
-        await self.ws.close()
-        if self.stream is not None:
-            await self.stream.close()
+        await self.connection.close()
+        if self.stream_connection is not None:
+            await self.stream_connection.close()  # and the listenKey keepalive
         await self.http.close()
 
     # ---- connections -----------------------------------------------------------------------------
@@ -191,55 +181,38 @@ class BinanceClient(OrderClient):
     def _next_id(self) -> str:
         return f"{self._id_prefix}{next(self._ids)}"
 
-    async def _ensure_ws(self, timeout: float = 5.0) -> None:
-        if self.ws.connected and (self.futures or self._subscribed):
-            return
-        async with self._lock:
-            if not self.ws.connected:
-                self._subscribed = False
-                await self.ws.connect(timeout)
-            if not self.futures and not self._subscribed:
-                try:
-                    result = await self._send("userDataStream.subscribe.signature", {}, timeout)
-                except BinanceApiError as e:
-                    raise VenueError(f"{self.venue}: user data subscription refused: {e}") from None
-                except OrderTimeoutError as e:
-                    # the caller's own request was not sent yet: not an unknown outcome
-                    raise VenueError(f"{self.venue}: user data subscription: {e}") from None
-                except AuthError:
-                    self._auth_failed = True  # no background retries: the next call raises it again
-                    await self.ws.close()
-                    raise
-                self._subscribed, self._auth_failed = True, False
-                sid = result.get("subscriptionId") if isinstance(result, dict) else None
-                self._subscription_id = sid if isinstance(sid, int) else None
+    async def _subscribe(self, timeout: float) -> None:
+        """Spot's log-in on the WS API socket: the signed user data subscription."""
+        try:
+            result = await self._send("userDataStream.subscribe.signature", {}, timeout)
+        except BinanceApiError as e:
+            raise VenueError(f"{self.venue}: user data subscription refused: {e}") from None
+        except OrderTimeoutError as e:
+            # the caller's own request was not sent yet: not an unknown outcome
+            raise VenueError(f"{self.venue}: user data subscription: {e}") from None
+        except AuthError:
+            self.connection.auth_refused = True  # no background retries: the next call raises it again
+            raise
+        sid = result.get("subscriptionId") if isinstance(result, dict) else None
+        self._subscription_id = sid if isinstance(sid, int) else None
 
-    async def _ensure_stream(self, timeout: float = 5.0) -> None:
+    async def _new_listen_key(self, timeout: float) -> None:
+        """Before each connect of the USD-M user stream: a new listenKey (REST) in its address."""
         assert self.stream is not None
-        if self.stream.connected:
-            return
-        async with self._stream_lock:
-            if self.stream.connected:
-                return
-            try:
-                key = await self._new_listen_key(timeout)
-            except OrderTimeoutError as e:
-                raise VenueError(f"{self.venue}: listenKey: {e}") from None
-            self.stream.url = f"{self.config.urls['user_stream'].rstrip('/')}/{key}"
-            await self.stream.connect(timeout)
-
-    async def _new_listen_key(self, timeout: float) -> str:
-        status, headers, raw = await self.http.call(
-            "POST", "/fapi/v1/listenKey", headers={API_KEY_HEADER: self.creds.api_key}, timeout=timeout
-        )
-        body = self._rest_json(status, headers, raw)
+        try:
+            status, headers, raw = await self.http.call(
+                "POST", "/fapi/v1/listenKey", headers={API_KEY_HEADER: self.creds.api_key}, timeout=timeout
+            )
+            body = self._rest_json(status, headers, raw)
+        except OrderTimeoutError as e:
+            raise VenueError(f"{self.venue}: listenKey: {e}") from None
         if not isinstance(body, dict) or not isinstance(body.get("listenKey"), str):
             raise VenueError(f"{self.venue}: listenKey reply without a key")
         self._listen_key = body["listenKey"]
-        return self._listen_key
+        self.stream.url = f"{self.config.urls['user_stream'].rstrip('/')}/{self._listen_key}"
 
-    async def _keepalive_loop(self) -> None:
-        while not self._closed:
+    async def _keepalive_loop(self, stream: AuthenticatedConnection) -> None:
+        while not stream.closing:
             await asyncio.sleep(self.keepalive_s)
             try:
                 status, headers, raw = await self.http.call(
@@ -247,36 +220,7 @@ class BinanceClient(OrderClient):
                 )
                 self._rest_json(status, headers, raw)
             except Exception:  # the key expired: the stream reconnects with a new one
-                if self.stream is not None:
-                    await self.stream.close()  # its on_disconnect re-opens with a new key
-
-    def _spawn(self, coro: Any) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _on_ws_down(self) -> None:
-        self._subscribed = False
-        if not self._closed and not self._auth_failed:
-            self.counters.reconnects += 1
-            self._spawn(self._reconnect(self._ensure_ws))
-
-    def _on_stream_down(self) -> None:
-        if not self._closed:
-            self.counters.reconnects += 1
-            self._spawn(self._reconnect(self._ensure_stream))
-
-    async def _reconnect(self, ensure: Any) -> None:
-        delay = 0.05
-        while not self._closed:
-            try:
-                await ensure()
-                return
-            except AuthError:
-                return  # configuration problem: the next call raises it
-            except Exception:  # venue down: try again later
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await stream.ws.close()
 
     # ---- requests --------------------------------------------------------------------------------
 
@@ -344,7 +288,7 @@ class BinanceClient(OrderClient):
         return None  # unreachable: raise_for_error always raises
 
     async def _call(self, method: str, params: Mapping[str, object], timeout: float) -> Any:
-        await self._ensure_ws(timeout)
+        await self.connection.ensure(timeout)
         return await self._send(method, params, timeout)
 
     def _rest_json(self, status: int, headers: Mapping[str, str], raw: bytes) -> Any:
@@ -381,8 +325,8 @@ class BinanceClient(OrderClient):
         # up to the socket write: every await below returns at once or is the reply's.
         params = order_params(intent, self.futures)
         ws = self.ws
-        if not (ws.connected and (self.futures or self._subscribed)):
-            await self._ensure_ws(timeout)
+        if not self.connection.usable:
+            await self.connection.ensure(timeout)
         t0 = time.perf_counter_ns()
         if not self._take_order_charge(intent.symbol):
             try:
@@ -419,8 +363,7 @@ class BinanceClient(OrderClient):
         return True
 
     def _order_socket(self) -> WSTransport | None:
-        ws = self.ws
-        return ws.transport if ws.connected and (self.futures or self._subscribed) else None
+        return self.ws.transport if self.connection.usable else None
 
     def _order_charges(self, symbol: str) -> tuple[ratelimit.RateLimiter, ratelimit.Charges] | None:
         limiter = self.limiter
@@ -551,20 +494,18 @@ class BinanceClient(OrderClient):
             return
         ev = msg.get("event")
         if isinstance(ev, dict):
-            if ev.get("e") == "eventStreamTerminated":
-                self._subscribed = False
+            if ev.get("e") == "eventStreamTerminated":  # the socket stays open: subscribe again on it
+                self.connection.logged_out()
                 if self.on_order_socket_lost is not None:
                     self.on_order_socket_lost()
-                if not self._closed:
-                    self._spawn(self._reconnect(self._ensure_ws))
                 return
             self._emit_event(ev)
 
     def _on_stream_event(self, msg: Any) -> None:
         if not isinstance(msg, dict):
             return
-        if msg.get("e") == "listenKeyExpired" and self.stream is not None:
-            self._spawn(self.stream.close())  # its on_disconnect re-opens with a new key
+        if msg.get("e") == "listenKeyExpired" and self.stream_connection is not None:
+            self.stream_connection.spawn(self.stream_connection.ws.close())  # reconnects with a new key
             return
         self._emit_event(msg)
 

@@ -5,12 +5,20 @@ venue's log-in (auth, login or subscribe messages, run once the socket is open);
 :class:`AuthenticatedConnection` around them keeps what is the same on every venue:
 
 - ``ready`` only between a log-in that succeeded and the next drop: a socket that opened but
-  failed to log in is closed, never left open unauthenticated;
-- one connect at a time, whoever asks (a request through ``ensure``, the background reconnect);
+  failed to log in is closed, never left open unauthenticated; a socket that needs no log-in
+  (``log_in`` None) is ready once connected;
+- ``before_connect``, if given, runs before every connect (e.g. a fresh token in the address);
+- a venue that ends the log-in on a socket that stays open (a subscription it terminated):
+  ``logged_out`` makes the connection not ready, and only the log-in runs again, on the same
+  socket, as a reconnect would (in the background, or by the next request);
+- one connect at a time, whoever asks (``start``, a request through ``ensure``, the background
+  reconnect);
 - after a drop, unless the client is closing or the venue refused the credentials, one
   background task reconnects with backoff, retrying any failure but a refusal of the
   credentials; a request that comes first reconnects in the foreground;
-- a reconnect after ``start`` counts in ``counters.reconnects``;
+- a refusal of the credentials holds until a log-in succeeds;
+- a reconnect after ``start`` counts in ``counters.reconnects`` (a log-in again on the open
+  socket does not);
 - the background tasks (reconnects, keepalive pings, any the client spawns) end with ``close``.
 """
 
@@ -34,22 +42,25 @@ class AuthenticatedConnection:
 
     ``log_in(timeout)`` runs on every (re)connect and raises to refuse it; it sets
     ``auth_refused`` when the venue refused the credentials (no background reconnect then: the
-    next request tries again and raises). ``ping()``, if given, is sent every ``ping_every``
+    next request tries again and raises). ``before_connect(timeout)``, if given, runs before
+    every connect and raises to refuse it. ``ping()``, if given, is sent every ``ping_every``
     seconds from ``start`` on, for venues that close a quiet connection.
     """
 
     def __init__(
         self,
         ws: WsRpc,
-        log_in: Callable[[float], Awaitable[None]],
+        log_in: Callable[[float], Awaitable[None]] | None,
         counters: ClientCounters,
         *,
+        before_connect: Callable[[float], Awaitable[None]] | None = None,
         ping: Callable[[], bytes] | None = None,
         ping_every: float = 20.0,
     ) -> None:
         self.ws = ws
         ws.on_disconnect = self._lost
         self.log_in = log_in
+        self.before_connect = before_connect
         self.counters = counters
         self.ping = ping
         self.ping_every = ping_every
@@ -68,7 +79,8 @@ class AuthenticatedConnection:
     async def start(self, timeout: float = 5.0) -> None:
         """Connect and log in (raising what refused it); from now on drops reconnect by themselves."""
         self.closing = False
-        await self._open(timeout)
+        async with self._lock:
+            await self._open(timeout)
         self.started = True
         if self.ping is not None:
             self.spawn(self._keepalive(self.ping))
@@ -88,9 +100,14 @@ class AuthenticatedConnection:
             return
         async with self._lock:
             if not self.usable:
-                await self._open(timeout)
-                if self.started:
+                connected = await self._open(timeout)
+                if connected and self.started:
                     self.counters.reconnects += 1
+
+    def logged_out(self) -> None:
+        """The venue ended the log-in on a socket that stays open: not ready until ``log_in`` has
+        run again on that socket (in the background from ``start`` on, or by the next ``ensure``)."""
+        self._lost()
 
     async def request(self, req_id: str, payload: bytes, timeout: float) -> Any:
         """An order-entry request on the socket; a timeout (outcome unknown) counts in ``counters.timeouts``."""
@@ -115,15 +132,22 @@ class AuthenticatedConnection:
         task.add_done_callback(self.tasks.discard)
         return task
 
-    async def _open(self, timeout: float) -> None:
+    async def _open(self, timeout: float) -> bool:
+        """Log in, connecting first unless the socket is still open; True if it connected."""
         self.ready = False
-        await self.ws.connect(timeout)
-        try:
-            await self.log_in(timeout)
-        except BaseException:
-            await self.ws.close()  # never left connected but logged out
-            raise
-        self.ready = True
+        connect = not self.ws.connected
+        if connect:
+            if self.before_connect is not None:
+                await self.before_connect(timeout)
+            await self.ws.connect(timeout)
+        if self.log_in is not None:
+            try:
+                await self.log_in(timeout)
+            except BaseException:
+                await self.ws.close()  # never left connected but logged out
+                raise
+        self.ready, self.auth_refused = True, False
+        return connect
 
     def _lost(self) -> None:
         self.ready = False
