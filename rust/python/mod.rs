@@ -8,6 +8,7 @@ mod consolidated;
 mod feed;
 mod log_tail;
 mod orders;
+mod take;
 mod wire;
 
 use crate::book::{BookState, Side};

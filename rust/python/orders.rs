@@ -1,5 +1,6 @@
 //! `OrderPath`: the ticket's order path (`crate::orders`) for Python. Translation only: the
-//! checks, encoders and record live in the core module.
+//! checks, encoders and record live in the core module; the built-in taker's take on a book is
+//! in `take.rs`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -10,39 +11,31 @@ use pyo3::types::PyBytes;
 
 use super::consolidated::ConsolidatedBook;
 use super::log_tail::LogTail;
+use super::take::Armed;
 use super::wire::Wires;
 use crate::book::BookState;
 use crate::consolidated::Consolidated;
 use crate::orders::client_id::ClientIds;
-use crate::orders::encode::{numbered, BinanceEncoder, Encoder, OkxEncoder, OrderSpec};
+use crate::orders::encode::{BinanceEncoder, Encoder, OkxEncoder, OrderSpec};
 use crate::orders::gate::{AssetSpec, Gate, Leg, MarketSpec, Refusal, Reservation};
 use crate::orders::record::{detail_json, frame_record, push_ticket_record, RecordLeg, SecretSet};
-use crate::orders::taker::{next_ticket_seq, peek_ticket_seq, taker_reason, Pick, TakerRule};
-use crate::orders::warm::crossed_copy;
+use crate::orders::taker::{next_ticket_seq, TakerRule};
 
 /// Validation, risk, funds, both signed frames and the intent record of a two-leg ticket in one
 /// call. The Python side mirrors its ledger and risk state in with the `set_*` methods.
 #[pyclass(module = "arbcore._core")]
 #[derive(Debug, Default)]
 pub struct OrderPath {
-    gate: Gate,
-    encoders: Vec<Option<Encoder>>, // per venue
-    book_venue: Vec<usize>,         // per market: its venue's index in the instrument's book
-    armed: Vec<Armed>,              // instruments the built-in taker decides here
-    secrets: SecretSet,             // the journal's: a record holding one is never built
-    wires: Wires,                   // per market: its armed order socket (`arm_wire`)
-    client_ids: ClientIds,          // the last ticket's legs' ids (a dry run's, for the next take)
+    pub(super) gate: Gate,
+    pub(super) encoders: Vec<Option<Encoder>>, // per venue
+    pub(super) book_venue: Vec<usize>, // per market: its venue's index in the instrument's book
+    pub(super) armed: Vec<Armed>,      // instruments the built-in taker decides here
+    secrets: SecretSet,                // the journal's: a record holding one is never built
+    pub(super) wires: Wires,           // per market: its armed order socket (`arm_wire`)
+    client_ids: ClientIds, // the last ticket's legs' ids (a dry run's, for the next take)
 }
 
-/// The built-in taker on one instrument's book.
-#[derive(Debug)]
-struct Armed {
-    markets: Vec<Option<usize>>, // per book venue: its market on this path
-    rule: TakerRule,
-    open: bool, // whether a feed may start its tickets (`set_taker_open`, `Feed.on_frame_take`)
-}
-
-fn idx<T>(v: &[T], i: usize, what: &str) -> PyResult<()> {
+pub(super) fn idx<T>(v: &[T], i: usize, what: &str) -> PyResult<()> {
     if i < v.len() {
         Ok(())
     } else {
@@ -59,7 +52,7 @@ fn wall_ns() -> i64 {
 }
 
 impl OrderPath {
-    fn legs(
+    pub(super) fn legs(
         &self,
         book: &Consolidated,
         buy: usize,
@@ -85,7 +78,7 @@ impl OrderPath {
     }
 
     /// The reservations of both legs if both venues encode and every check passes.
-    fn accepts(&self, legs: &[Leg; 2]) -> Option<Vec<Reservation>> {
+    pub(super) fn accepts(&self, legs: &[Leg; 2]) -> Option<Vec<Reservation>> {
         let g = &self.gate;
         let (mb, ms) = (&g.markets[legs[0].market], &g.markets[legs[1].market]);
         if !(self.encodes(mb.venue) && self.encodes(ms.venue)) {
@@ -96,7 +89,7 @@ impl OrderPath {
 
     /// The intent record (framed for the intent log) and both frames of an accepted ticket;
     /// None when a venue has no encoder or the record would hold a registered secret.
-    fn build(
+    pub(super) fn build(
         &mut self,
         ticket_id: &str,
         legs: &[Leg; 2],
@@ -497,175 +490,6 @@ impl OrderPath {
     }
 }
 
-/// CLOCK_MONOTONIC in ns: Python's `time.perf_counter_ns` on Linux, so the Python side
-/// compares this stamp with its own.
-fn mono_ns() -> i64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    t.tv_sec * 1_000_000_000 + t.tv_nsec
-}
-
-impl OrderPath {
-    /// Whether `armed` is registered.
-    pub(crate) fn has_taker(&self, armed: usize) -> bool {
-        armed < self.armed.len()
-    }
-
-    /// Whether `armed` exists and a feed may start its tickets.
-    pub(crate) fn taker_open(&self, armed: usize) -> bool {
-        self.armed.get(armed).is_some_and(|a| a.open)
-    }
-
-    /// `take` (the pymethod, and `Feed.on_frame_take` in the same call as the frame's decode).
-    /// The last item of the tuple's last tuple is when the decision started (`mono_ns`).
-    pub(crate) fn take_on<'py>(
-        &mut self,
-        py: Python<'py>,
-        armed: usize,
-        prefix: &str,
-        mut book: PyRefMut<'_, ConsolidatedBook>,
-        dry: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let t0 = mono_ns();
-        idx(&self.armed, armed, "armed taker")?;
-        let inner = book.inner_mut();
-        let mut copy = None;
-        if dry {
-            // Every pair of the book searched again: a refresh with nothing changed skips the
-            // walk, and the real take after a dry-only idle then ran ~3x its back-to-back time.
-            inner.detect_all();
-            // Nothing the taker would take: decide on a copy of the book with a crossing to
-            // walk instead, so the code of a real opportunity runs too (`orders::warm`).
-            if !matches!(
-                self.armed[armed].rule.pick(&inner.opportunities()),
-                Pick::Take { .. }
-            ) {
-                copy = self
-                    .first_pair(armed)
-                    .and_then(|(b, s)| crossed_copy(inner, self.book_venue[b], self.book_venue[s]));
-                if let Some(c) = copy.as_mut() {
-                    c.refresh();
-                }
-            }
-        } else {
-            inner.refresh();
-        }
-        let src: &Consolidated = copy.as_ref().unwrap_or_else(|| book.inner());
-        let opps = src.opportunities();
-        let n = opps.len() as i64;
-        let a = &self.armed[armed];
-        let python = (-1i64).into_pyobject(py)?.into_any();
-        let market = |v: u16| a.markets.get(usize::from(v)).copied().flatten();
-        let picked = match a.rule.pick(&opps) {
-            Pick::Take { index, qty, calls } => {
-                let o = opps[index];
-                match (market(o.buy_venue), market(o.sell_venue)) {
-                    (Some(b), Some(s)) => {
-                        Some((b, s, qty, o.buy_limit, o.sell_limit, o.edge_bps, calls))
-                    }
-                    _ if dry => None,
-                    _ => return Ok(python),
-                }
-            }
-            Pick::Nothing if !dry => return Ok(n.into_pyobject(py)?.into_any()),
-            Pick::Python if !dry => return Ok(python),
-            _ => None,
-        };
-        let Some((buy, sell, qty, bl, sl, edge, calls)) =
-            picked.or_else(|| self.made_up(armed, src))
-        else {
-            return Ok(python); // dry, and fewer than two markets on this path
-        };
-        let legs = self.legs(src, buy, sell, qty, bl, sl)?;
-        drop(copy);
-        drop(book);
-        let res = match self.accepts(&legs) {
-            Some(res) => res,
-            None if dry => self.made_up_reservations(&legs),
-            None => return Ok(python),
-        };
-        let seq = if dry {
-            peek_ticket_seq()
-        } else {
-            next_ticket_seq()
-        };
-        let ticket_id = numbered(prefix, seq);
-        let reason = taker_reason(edge);
-        let counters: Option<Vec<u64>> = dry.then(|| {
-            self.encoders
-                .iter()
-                .map(|e| e.as_ref().map_or(0, Encoder::counter))
-                .collect()
-        });
-        let built = self.build(&ticket_id, &legs, &res, &reason);
-        if let Some(counters) = counters {
-            for (e, n) in self.encoders.iter_mut().zip(counters) {
-                if let Some(e) = e.as_mut() {
-                    e.set_counter(n);
-                }
-            }
-        }
-        let Some(built) = built else {
-            return Ok(python);
-        };
-        let (record, bf, sf, rb, rs) = built.into_py(py);
-        let wire = self
-            .wires
-            .write(py, (buy, sell), &record, (&bf, &sf), dry, mono_ns)?;
-        let out = (
-            ticket_id,
-            record,
-            bf,
-            sf,
-            rb,
-            rs,
-            buy,
-            sell,
-            qty,
-            bl,
-            sl,
-            (reason, n, calls, t0, wire),
-        );
-        Ok(out.into_pyobject(py)?.into_any())
-    }
-
-    /// The first two markets on `armed`'s path: a dry run's buy and sell.
-    fn first_pair(&self, armed: usize) -> Option<(usize, usize)> {
-        let mut on_path = self.armed.get(armed)?.markets.iter().flatten().copied();
-        Some((on_path.next()?, on_path.next()?))
-    }
-
-    /// A dry run's ticket when there is no opportunity: the first two markets of `armed`'s path,
-    /// the smallest size both take, at the buy venue's best ask (or a tick) on both legs.
-    fn made_up(
-        &self,
-        armed: usize,
-        book: &Consolidated,
-    ) -> Option<(usize, usize, u64, u64, u64, f64, usize)> {
-        let (buy, sell) = self.first_pair(armed)?;
-        let (mb, ms) = (&self.gate.markets[buy], &self.gate.markets[sell]);
-        let qty = mb.lot.max(mb.min_qty).max(ms.lot).max(ms.min_qty);
-        let price = book
-            .book(self.book_venue[buy])
-            .and_then(|b| b.best_ask())
-            .map_or(mb.tick, |l| l.price);
-        Some((buy, sell, qty, price, price, 0.0, 0))
-    }
-
-    /// A dry run's reservations when the checks refused its ticket (nothing is reserved anyway).
-    fn made_up_reservations(&self, legs: &[Leg; 2]) -> Vec<Reservation> {
-        let (mb, ms) = (
-            &self.gate.markets[legs[0].market],
-            &self.gate.markets[legs[1].market],
-        );
-        let r = |m: &MarketSpec, asset| Reservation {
-            venue: m.venue,
-            asset,
-            amount: 0,
-        };
-        vec![r(mb, mb.quote), r(ms, ms.base)]
-    }
-}
-
 /// The Python view of [`Built`]: (record, buy frame, sell frame, buy rid, sell rid).
 type PreparedPy<'py> = (
     Bound<'py, PyBytes>,
@@ -678,14 +502,14 @@ type PreparedPy<'py> = (
 /// A ticket ready to go: its intent record (length, CRC, payload) and both legs' frames and
 /// request ids.
 #[derive(Debug)]
-struct Built {
+pub(super) struct Built {
     record: Vec<u8>,
     frames: [Vec<u8>; 2],
     rids: [String; 2],
 }
 
 impl Built {
-    fn into_py(self, py: Python<'_>) -> PreparedPy<'_> {
+    pub(super) fn into_py(self, py: Python<'_>) -> PreparedPy<'_> {
         let [rb, rs] = self.rids;
         (
             PyBytes::new(py, &self.record),
