@@ -245,18 +245,3 @@ class Config:
         params = ", ".join(f"{k}={v!r}" for k, v in self.strategy.params.items())
         out.append(f"  strategy: {self.strategy.spec}" + (f" ({params})" if params else ""))
         return out
-
-
-__all__ = [
-    "Config",
-    "Dec",
-    "ExecutionConfig",
-    "Fee",
-    "InstrumentConfig",
-    "InstrumentVenue",
-    "PositionLimit",
-    "RiskConfig",
-    "RunConfig",
-    "StrategyConfig",
-    "VenueConfig",
-]

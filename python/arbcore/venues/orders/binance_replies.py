@@ -115,22 +115,25 @@ def raise_for_error(
     raise BinanceApiError(status, code, msg)
 
 
+def fill_of(row: Mapping[str, Any], id_key: str, price_decimals: int, qty_decimals: int) -> Fill:
+    """A fill of an order's ``fills`` (trade id ``tradeId``) or of an account trade list (``id``):
+    ``price``, ``qty``, ``commission``, ``commissionAsset``."""
+    return make_fill(
+        row[id_key],
+        to_raw(row["qty"], qty_decimals, "qty"),
+        to_raw(row["price"], price_decimals, "price"),
+        row.get("commission"),
+        row.get("commissionAsset"),
+    )
+
+
 def report_from_order(
     venue: str, order: Mapping[str, Any], price_decimals: int, qty_decimals: int, client_order_id: str | None = None
 ) -> OrderReport:
     """An order object (place/cancel/status/openOrders answer, spot or USD-M) as a report."""
     status = order.get("status")
     state = STATUS_MAP[status] if isinstance(status, str) else OrderState.ACKED  # an ACK reply has no status
-    fills = tuple(
-        make_fill(
-            f["tradeId"],
-            to_raw(f["qty"], qty_decimals, "qty"),
-            to_raw(f["price"], price_decimals, "price"),
-            f.get("commission"),
-            f.get("commissionAsset"),
-        )
-        for f in order.get("fills") or ()
-    )
+    fills = tuple(fill_of(f, "tradeId", price_decimals, qty_decimals) for f in order.get("fills") or ())
     ts = order.get("transactTime") or order.get("updateTime") or order.get("time")
     cid = client_order_id or str(order.get("origClientOrderId") or order.get("clientOrderId", ""))
     return OrderReport(
@@ -179,16 +182,7 @@ def trades_to_fills(trades: Any, price_decimals: int, qty_decimals: int) -> tupl
     """Account trades (spot ``myTrades``, USD-M ``userTrades``: ``id``, ``price``, ``qty``,
     ``commission``, ``commissionAsset``) as fills, in trade id order."""
     rows = sorted(trades or (), key=lambda t: int(t["id"]))
-    return tuple(
-        make_fill(
-            t["id"],
-            to_raw(t["qty"], qty_decimals, "qty"),
-            to_raw(t["price"], price_decimals, "price"),
-            t.get("commission"),
-            t.get("commissionAsset"),
-        )
-        for t in rows
-    )
+    return tuple(fill_of(t, "id", price_decimals, qty_decimals) for t in rows)
 
 
 def rules_from_symbol(
