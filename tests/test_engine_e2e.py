@@ -431,3 +431,59 @@ def test_an_interrupted_sweep_is_finished_at_restart(tmp_path: Path, monkeypatch
     ticket = uvloop.run(first())
     uvloop.run(second(ticket))
     uvloop.run(third())
+
+
+def test_a_sweep_whose_remainder_a_later_sweep_took_is_not_finished_again(tmp_path: Path) -> None:
+    """A sweep leaves what it could not sell (below a lot); the next sweep takes that remainder
+    in, so the first sweep's last outcome is the second's, not its own. A restart must see the
+    first as finished: not "interrupted", its remainder not restored (it would be swept twice),
+    the fee drift it netted counted once; and the same again at the restart after."""
+    from arbcore.execution.orders import Side
+    from arbcore.execution.residuals import sweep
+
+    journal = tmp_path / "j.sqlite"
+
+    async def first() -> tuple[dict[str, tuple[str, int]], dict[str, int]]:
+        async with session(["okx", "kraken"], journal) as s:
+            r = s.runner
+            assert r is not None and s.journal is not None
+            await live_crossing_plan(s, "okx", "kraken")
+            bought = []
+            for qty in (7_100, 3_000):  # real inventory for the sweeps to sell
+                ask = s.view.best_price("kraken", "BTC/USDT", Side.BUY)
+                assert ask is not None
+                got = await r.execute_one(s.markets[("kraken", "BTC/USDT")], Side.BUY, qty, (ask + 3_000) // 10 * 10)
+                assert got.bought == qty
+                bought.append(got.ticket_id)
+            kept = r.fee_drift()
+            r.residuals = {bought[0]: ("BTC/USDT", 7_050)}  # 7,000 sold, 50 left (the lot is 100)
+            first_sweep = await sweep(r, "BTC/USDT")
+            assert first_sweep is not None and first_sweep.sold == 7_000
+            assert r.residuals == {first_sweep.ticket_id: ("BTC/USDT", 50)}
+            r.residuals[bought[1]] = ("BTC/USDT", 2_950)  # with the 50: 3,000, sold whole
+            second_sweep = await sweep(r, "BTC/USDT")
+            assert second_sweep is not None and second_sweep.sold == 3_000 and not r.residuals
+            status, detail = s.journal.ticket_outcomes(first_sweep.ticket_id)[-1][2:]
+            assert status == "hedged" and detail["by"] == second_sweep.ticket_id  # the later sweep's
+            assert r.fee_drift() == kept
+            return dict(r.residuals), r.fee_drift()
+
+    async def restart(residuals: dict[str, tuple[str, int]], drift: dict[str, int]) -> None:
+        from arbcore.runner.plugins import load_strategy
+        from arbcore.runner.session import TradingSession
+        from engine_helpers import make_config
+
+        config = make_config(["okx", "kraken"])
+        s = TradingSession(config, load_strategy(None, config), journal_path=journal)
+        notes = await s.start()
+        try:
+            assert not [n for n in notes if "sweep" in n], notes
+            assert s.runner is not None
+            assert s.runner.residuals == residuals
+            assert s.runner.fee_drift() == drift
+        finally:
+            await s.stop()
+
+    residuals, drift = uvloop.run(first())
+    uvloop.run(restart(residuals, drift))
+    uvloop.run(restart(residuals, drift))

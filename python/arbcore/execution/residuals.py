@@ -106,17 +106,22 @@ def load_residuals(runner: TicketRunner, journal: Journal) -> list[str]:
     - a two-legged ticket with orders but no outcome (the process died mid-ticket): bought - sold
       over all its orders, now that recovery applied every fill; journaled as "residual" (or
       "done" when flat) so the next restart does not count it again;
-    - a sweep without its last outcome (the process died after its order left): finished as the
+    - a sweep that never wrote its own outcome (the process died after its order left): finished as the
       sweeper would have, from its journaled net and its fills (else the residuals it flattened
       would be restored, and swept a second time).
     Returns notes for the start-up report.
     """
     notes: list[str] = []
     last: dict[str, tuple[str, dict[str, object]]] = {}
+    # sweeps that wrote their own outcome: finished, even when a later sweep absorbed what they
+    # left (that outcome, the sweep's last, is not theirs), so never finished a second time
+    settled: set[str] = set()
     instrument_of = {t.ticket_id: t.instrument for t in journal.tickets()}
     drift: dict[str, list[int]] = {}  # instrument -> [base fees paid (BASE_FEE_DECIMALS), units absorbed]
     for ticket_id, _ns, status, detail in journal.ticket_outcomes():
         last[ticket_id] = (status, detail)
+        if detail.get("sweep") is True:
+            settled.add(ticket_id)
         d = drift.setdefault(instrument_of.get(ticket_id, ""), [0, 0])
         d[0] += int(str(detail.get("base_fees", "0")))
         d[1] += int(str(detail.get("fee_drift_absorbed", "0")))
@@ -126,7 +131,7 @@ def load_residuals(runner: TicketRunner, journal: Journal) -> list[str]:
         orders_of.setdefault(rec.intent.ticket_id, []).append((rec.intent.side, rec.filled_qty))
         qty_decimals[rec.intent.instrument] = rec.intent.qty_decimals
     for t in journal.tickets():
-        if "sweep_of" in t.detail and last.get(t.ticket_id, ("", {}))[1].get("sweep") is not True:
+        if "sweep_of" in t.detail and t.ticket_id not in settled:
             orders = orders_of.get(t.ticket_id, [])
             notes.append(_finish_sweep(runner, journal, t, orders, has_outcome=t.ticket_id in last, drift=drift))
             continue
