@@ -33,9 +33,10 @@ def config_text(
     auto_trade: bool = False,
     sim_interval_ms: int = 10,
     run: str = "",
+    execution: str = "",
 ) -> str:
     """BTC/USDT at 2/6 decimals on each venue (named after its protocol), tick 0.10, lot 0.0001.
-    ``run``: more lines of the ``[run]`` table (e.g. ``"busy_poll = true\n"``)."""
+    ``run``, ``execution``: more lines of those tables (e.g. ``"busy_poll = true\n"``)."""
     out = [
         f"[run]\n{run}seed = 5\nsim_interval_ms = {sim_interval_ms}\ntimer_ms = 200\n",
         "[assets]\nBTC = 8\nUSDT = 8\n",
@@ -57,7 +58,7 @@ def config_text(
         "[risk.circuit_breaker]\nmax_rejects = 1000\nmax_errors = 1000\nwindow_ms = 1000\n"
         f'[strategy]\nname = "taker"\n[strategy.params]\nmin_edge_bps = "{edge}"\n'
         f"[execution]\nstaleness_ms = 2000\nleg_timeout_ms = {leg_timeout_ms}\nhedge_timeout_ms = 2000\n"
-        'loss_budget = "50"\nmin_edge_bps = "0"\n'
+        f'loss_budget = "50"\nmin_edge_bps = "0"\n{execution}'
     )
     return "\n".join(out)
 

@@ -152,6 +152,11 @@ def test_broken_config_names_every_error() -> None:
         ("[run]\nkeep_warm_ms='1'\n[assets]\n", 'run.keep_warm_ms: "1" is not a number'),
         ("[run]\nkeep_warm_ms=-1.5\n[assets]\n", "run.keep_warm_ms: -1.5 is outside 0..60000"),
         ("[run]\nwarm_sends=true\n[assets]\n", "run.warm_sends: needs run.keep_warm_ms > 0"),
+        ("[run]\norder_path='c'\n[assets]\n", 'run.order_path: \'c\' must be "rust" or "python"'),
+        (
+            "[assets]\n[execution]\nadopt_balances='always'\n",
+            'execution.adopt_balances: \'always\' must be "start", "settled" or "never"',
+        ),
         (
             "[assets]\n[venues.a]\nprotocol='okx'\nws_url='wss://x'\napi_key_env='K'\napi_secret_env='S'\n",
             "venues.a.api_passphrase_env: missing (okx keys have a passphrase)",

@@ -26,8 +26,9 @@ from decimal import Decimal
 from typing import Any
 
 from arbcore.execution.amounts import Amount, Asset, Rounding, rescale
+from arbcore.execution.errors import ReconcileConflictError
 from arbcore.execution.journal import Journal
-from arbcore.execution.ledger import Ledger, Reconciliation
+from arbcore.execution.ledger import BalanceDiff, Ledger, Reconciliation
 from arbcore.execution.orders import TERMINAL_STATES, EventKind, OrderState, Side
 from arbcore.execution.records import Fill, OrderIntent
 from arbcore.execution.risk import RiskGate
@@ -119,6 +120,8 @@ class Executor:
         self.orders: dict[str, LiveOrder] = {}  # live and recent orders; forget() drops a finished ticket's
         self.by_ticket: dict[str, list[LiveOrder]] = {}
         self.counters = EngineCounters()
+        #: per venue, the differences its last reconciliation found (``settled`` adopts a repeat)
+        self._unsettled: dict[str, tuple[BalanceDiff, ...]] = {}
         self._hook: Callable[[str, LiveOrder], None] | None = None
         #: called when :attr:`hook` is set or cleared (the Rust order path stops writing itself)
         self.watch_hook: Callable[[], None] | None = None
@@ -408,12 +411,20 @@ class Executor:
     def _busy(self, venue: str) -> bool:
         return any(o.intent.venue == venue and o.state not in TERMINAL_STATES for o in self.orders.values())
 
-    async def reconcile_balances(self, adopt: bool = False) -> dict[str, Reconciliation]:
+    async def reconcile_balances(self, adopt: bool = False, settled: bool = False) -> dict[str, Reconciliation]:
         """Compare the ledger with each venue's balances; differences are logged and journaled.
 
         A venue with an order in flight, or whose ledger changed while its balances were asked
         for, is left out (compared next time): its fill may be in the venue's answer and not yet
-        in the ledger, which is no difference (unless ``adopt``: the start, nothing in flight)."""
+        in the ledger, which is no difference (unless ``adopt``: the start, nothing in flight).
+
+        ``adopt``: the venue's totals replace the ledger's (the start, after recovery: the journal
+        cannot know of deposits, withdrawals or trades made elsewhere since). ``settled``: a
+        difference is adopted once two calls in a row found the very same one on a quiet venue
+        (an outside change, not a fill on its way, which moves the ledger in between), with a
+        warning that has the numbers (``adopt``'s caller reports its own: ``Reconciliation``).
+        A venue total below what is reserved on it is never adopted (:class:`ReconcileConflictError`):
+        reported only."""
         out: dict[str, Reconciliation] = {}
         for venue, client in self.clients.items():
             changes = self.ledger.changes
@@ -428,12 +439,24 @@ class Executor:
                 if asset is None:
                     continue  # an asset this engine does not trade
                 reported[asset] = to_raw(b.total, asset.decimals, f"{venue} {b.asset} balance")
-            rec = self.ledger.reconcile(venue, reported, adopt=adopt)
+            rec = self.ledger.reconcile(venue, reported)
             self.journal.write_balance_snapshot(venue, "venue", reported)
-            if not rec.ok and not adopt:
-                diffs = "; ".join(
-                    f"{d.asset.name} ledger {d.ledger_total} venue {d.venue_total}" for d in rec.mismatches
-                )
-                log.warning("%s balances differ from the ledger: %s", venue, diffs)
+            seen_before, self._unsettled[venue] = self._unsettled.get(venue), rec.mismatches
+            if adopt or (settled and not rec.ok and rec.mismatches == seen_before):
+                rec = self._adopt(venue, reported, rec, quiet=adopt)
+            elif not rec.ok:
+                log.warning("%s balances differ from the ledger: %s", venue, rec.describe())
             out[venue] = rec
         return out
+
+    def _adopt(self, venue: str, reported: Mapping[Asset, int], rec: Reconciliation, quiet: bool) -> Reconciliation:
+        """The venue's totals into the ledger, or ``rec`` unchanged if they fall below a reservation."""
+        try:
+            adopted = self.ledger.reconcile(venue, reported, adopt=True)
+        except ReconcileConflictError as e:
+            log.warning("%s balances differ from the ledger: %s; not adopted: %s", venue, rec.describe(), e)
+            return rec
+        self._unsettled.pop(venue, None)
+        if not quiet:
+            log.warning("%s balances differ from the ledger, the venue's adopted: %s", venue, rec.describe())
+        return adopted

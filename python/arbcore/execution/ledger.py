@@ -115,6 +115,14 @@ class Reconciliation:
     def ok(self) -> bool:
         return not self.mismatches
 
+    def describe(self) -> str:
+        """The mismatches in words, as decimals: ``BTC ledger 2.86 venue 3; ...``."""
+        return "; ".join(
+            f"{d.asset.name} ledger {d.asset.format(d.ledger_total)} venue "
+            + ("not reported" if d.venue_total is None else d.asset.format(d.venue_total))
+            for d in self.mismatches
+        )
+
 
 @dataclass
 class _Bal:

@@ -20,7 +20,7 @@ Layout (``examples/default.toml`` is a complete, commented example)::
                      window_ms, [risk.max_position.ASSET] per_venue, net
     [strategy]       name (builtin "taker"/"threshold"/"hedger" or "path/to/file.py[:Class]"),
                      [strategy.params] free-form table handed to the plug-in
-    [execution]      staleness_ms, leg_timeout_ms, hedge_timeout_ms, loss_budget, min_edge_bps
+    [execution]      staleness_ms, leg_timeout_ms, hedge_timeout_ms, loss_budget, min_edge_bps, adopt_balances
 
 Amounts are decimal *strings* (TOML floats are refused: they are not exact). Every value is
 checked, every error is collected, and each names its field path and why, e.g.

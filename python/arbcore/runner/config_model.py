@@ -156,6 +156,10 @@ class StrategyConfig:
     base_dir: Path  # relative plug-in paths resolve against the config file's directory
 
 
+#: ``[execution] adopt_balances`` values, the default first
+ADOPT_BALANCES = ("start", "settled", "never")
+
+
 @dataclass(frozen=True)
 class ExecutionConfig:
     staleness_ms: int  # a book older than this is STALE: no opportunities from it
@@ -163,6 +167,11 @@ class ExecutionConfig:
     hedge_timeout_ms: int  # a one-legged ticket must be flat by then
     loss_budget: Dec | None  # quote units a hedge may lose to flatten a ticket
     min_edge_bps: str  # detection's minimum edge net of fees (decimal text)
+    # when the venues' balances replace the ledger's totals (a difference is always reported):
+    # "start": at start, after recovery (the journal cannot know of deposits, withdrawals or
+    # trades made elsewhere between two runs); "settled": also while running, a difference two
+    # reconciliations in a row found the same on a quiet venue; "never": reported only
+    adopt_balances: str = "start"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import arbcore
 from arbcore.execution.amounts import Asset
 from arbcore.runner.config_fields import ErrorCollector, FieldReader, is_decimal, quoted
 from arbcore.runner.config_model import (
+    ADOPT_BALANCES,
     ExecutionConfig,
     InstrumentConfig,
     InstrumentVenue,
@@ -61,7 +62,7 @@ _RISK_KEYS = {
     "circuit_breaker",
     "kill_file",
 }
-_EXEC_KEYS = {"staleness_ms", "leg_timeout_ms", "hedge_timeout_ms", "loss_budget", "min_edge_bps"}
+_EXEC_KEYS = {"staleness_ms", "leg_timeout_ms", "hedge_timeout_ms", "loss_budget", "min_edge_bps", "adopt_balances"}
 _RUN_KEYS = {
     "seed",
     "journal",
@@ -79,12 +80,18 @@ _RUN_KEYS = {
 TOP_KEYS = {"run", "assets", "venues", "instruments", "risk", "strategy", "execution"}
 
 
-def _order_path(text: str | None, errors: ErrorCollector) -> str:
+def _one_of(
+    p: FieldReader, errors: ErrorCollector, table: Mapping[str, Any], field: str, choices: tuple[str, ...]
+) -> str:
+    """The text at ``field`` (``table.key``) if it is one of ``choices``; else (or absent) the
+    first, the default."""
+    text = p.string(table, field.rsplit(".", 1)[1], field)
     if text is None:
-        return "rust"
-    if text not in ("rust", "python"):
-        errors.add("run.order_path", f'{text!r} must be "rust" or "python"')
-        return "rust"
+        return choices[0]
+    if text not in choices:
+        words = ", ".join(f'"{c}"' for c in choices[:-1]) + f' or "{choices[-1]}"'
+        errors.add(field, f"{text!r} must be {words}")
+        return choices[0]
     return text
 
 
@@ -108,7 +115,7 @@ def parse_run(p: FieldReader, errors: ErrorCollector, data: Mapping[str, Any], b
         sim_interval_ms=p.integer(run_t, "sim_interval_ms", "run.sim_interval_ms", 20, lo=1),
         fsync_intents=p.boolean(run_t, "fsync_intents", "run.fsync_intents", False),
         busy_poll=p.boolean(run_t, "busy_poll", "run.busy_poll", False),
-        order_path=_order_path(p.string(run_t, "order_path", "run.order_path"), errors),
+        order_path=_one_of(p, errors, run_t, "run.order_path", ("rust", "python")),
         cpu=p.integer(run_t, "cpu", "run.cpu", -1, lo=0) if "cpu" in run_t else None,
         keep_warm_ms=p.number(run_t, "keep_warm_ms", "run.keep_warm_ms", 0, lo=0, hi=60_000),
         warm_sends=p.boolean(run_t, "warm_sends", "run.warm_sends", False),
@@ -403,6 +410,7 @@ def parse_execution(p: FieldReader, errors: ErrorCollector, data: Mapping[str, A
         hedge_timeout_ms=p.integer(ex_t, "hedge_timeout_ms", "execution.hedge_timeout_ms", 5000, lo=1),
         loss_budget=p.dec(ex_t, "loss_budget", "execution.loss_budget"),
         min_edge_bps=edge_text,
+        adopt_balances=_one_of(p, errors, ex_t, "execution.adopt_balances", ADOPT_BALANCES),
     )
 
 

@@ -268,10 +268,12 @@ class TradingSession:
             client.on_report = self._on_report
         await self._load_markets()
         notes = await self.executor.recover()
-        recs = await self.executor.reconcile_balances(adopt=fresh)
+        adopt = self.config.execution.adopt_balances
+        recs = await self.executor.reconcile_balances(adopt=fresh or adopt != "never")
         for venue, rec in recs.items():
             if not rec.ok and not fresh:
-                notes.append(f"{venue}: balances differ from the journal's ledger: {rec.mismatches}")
+                taken = ", the venue's adopted" if rec.adopted else ""
+                notes.append(f"{venue}: balances differ from the journal's ledger{taken}: {rec.describe()}")
         self.runner = TicketRunner(self.executor, self.markets, self.view, self.ticket_params)
         if self.config.run.order_path == "rust":
             self.runner.fast = FastPath.build(self.runner, self.books)
@@ -684,5 +686,14 @@ class TradingSession:
             self._sweep_residuals()
             if self.executor is not None and time.monotonic() - last_rec > self.reconcile_every and not self._tasks:
                 last_rec = time.monotonic()
-                with contextlib.suppress(Exception):
-                    await self.executor.reconcile_balances()
+                await self._reconcile(self.executor)
+
+    async def _reconcile(self, executor: Executor) -> None:
+        """The periodic reconciliation (``[execution] adopt_balances = "settled"``: it may adopt)."""
+        try:
+            recs = await executor.reconcile_balances(settled=self.config.execution.adopt_balances == "settled")
+        except Exception as e:  # a venue's balances unavailable this time: asked again next period
+            log.warning("balance reconciliation failed: %s", e)
+            return
+        if any(r.adopted for r in recs.values()):
+            self._sync_book_balances()
