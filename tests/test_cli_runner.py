@@ -149,7 +149,10 @@ def test_journal_command(journal: Path, tmp_path: Path) -> None:
     assert "    fill f1 0.5 @ 60000 fee 30 USDT" in out
     assert "  pnl -10.05 USDT net of fees (fees 60.05 USDT), position 0 BTC" in out
     assert "  pnl 6 USDT net of fees (fees 0 USDT), position 0.1 BTC" in out
-    assert "pair binance -> okx: 1 tickets, realised -10.05 USDT" in out
+    assert "pair binance -> okx: 1 tickets, realised -10.05 USDT net of fees (fees 60.05 USDT)" in out
+    assert "  outcome residual" in out  # T2's last outcome
+    # a rejected order says why (the venue's or the engine's reason, as journaled)
+    assert "binance buy 1 @ 3000 limit/IOC: REJECTED (insufficient balance), filled 0" in out
     assert "3 tickets" in out
     p = arbcore("journal", str(journal), "--ticket", "T2")
     assert p.returncode == 0 and "ticket T2" in p.stdout and "ticket T1" not in p.stdout

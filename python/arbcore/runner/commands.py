@@ -189,6 +189,8 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 def cmd_journal(args: argparse.Namespace) -> int:
     import arbcore
+    from arbcore.execution.orders import OrderState
+    from arbcore.execution.records import OrderEvent
     from arbcore.runner.report import ReportError, open_journal
 
     try:
@@ -207,22 +209,29 @@ def cmd_journal(args: argparse.Namespace) -> int:
             if not tickets:
                 _err("journal", f"{args.journal}: no ticket {args.ticket!r}")
                 return 2
-        events_by_order: dict[str, list[object]] = {}
+        events_by_order: dict[str, list[OrderEvent]] = {}
         for event in journal.events():
             events_by_order.setdefault(event.client_order_id, []).append(event)
+        outcome = {ticket_id: status for ticket_id, _, status, _ in journal.ticket_outcomes()}  # (the last)
         for t in tickets:
             detail = " ".join(f"{k}={v}" for k, v in sorted(t.detail.items()))
             print(f"ticket {t.ticket_id} {t.instrument} buy {t.buy_venue} sell {t.sell_venue}  {detail}".rstrip())
+            if t.ticket_id in outcome:
+                print(f"  outcome {outcome[t.ticket_id]}")
             orders = journal.orders(t.ticket_id)
             for o in orders:
                 i = o.intent
+                events = events_by_order.get(o.client_order_id, [])
                 limit = "market" if i.limit_price is None else fmt(i.limit_price, i.price_decimals)
+                reason = next((str(e.detail["reason"]) for e in reversed(events) if e.detail.get("reason")), "")
+                why = f" ({reason})" if reason and o.state is OrderState.REJECTED else ""
                 print(
                     f"  order {o.client_order_id} {i.venue} {i.side.value} {fmt(i.qty, i.qty_decimals)} @ {limit} "
-                    f"{i.order_type.value}/{i.tif.value}: {o.state.value}, filled {fmt(o.filled_qty, i.qty_decimals)}"
+                    f"{i.order_type.value}/{i.tif.value}: {o.state.value}{why}, "
+                    f"filled {fmt(o.filled_qty, i.qty_decimals)}"
                 )
-                for ev in events_by_order.get(o.client_order_id, []):
-                    f = getattr(ev, "fill", None)
+                for ev in events:
+                    f = ev.fill
                     if f is not None:
                         fee = f" fee {fmt(f.fee, f.fee_decimals)} {f.fee_asset}" if f.fee else ""
                         print(
@@ -245,7 +254,8 @@ def cmd_journal(args: argparse.Namespace) -> int:
             for pp in pairs:
                 print(
                     f"pair {pp.buy_venue} -> {pp.sell_venue}: {pp.tickets} tickets, realised "
-                    f"{fmt(pp.realised, pp.decimals)} {pp.quote} net of fees {fmt(pp.quote_fees, pp.decimals)}"
+                    f"{fmt(pp.realised, pp.decimals)} {pp.quote} net of fees (fees {fmt(pp.quote_fees, pp.decimals)} "
+                    f"{pp.quote})"
                 )
     return 0
 
