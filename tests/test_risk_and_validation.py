@@ -19,11 +19,13 @@ import pytest
 import uvloop
 
 import arbcore
+from arbcore.execution.orders import Side
 from arbcore.execution.risk import CircuitBreaker, KillSwitch, LegRisk, RiskGate, RiskLimits
 from arbcore.execution.ticket import TicketParams, TicketPlan
 from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import TradingSession
+from arbcore.venues import ratelimit
 from engine_helpers import config_text, live_crossing_plan, make_config, wait_live
 
 # ---- the risk gate on its own --------------------------------------------------------------------
@@ -145,6 +147,15 @@ def test_refusals_send_nothing_and_reserve_nothing(tmp_path: Path, caplog: pytes
                 s.risk.breaker.record_error("okx", "test")
             await refused(s, good, "okx: circuit breaker open")
             s.risk.breaker._open_until.clear()
+            # rate limits: a leg its client would hold back (binance_spot's limits stopped by a
+            # 429/418's Retry-After) is not sent, nor is its partner; nor is a hedge sent there
+            client = s.clients["binance_spot"]
+            client.limiter.penalise(5.0)
+            await refused(s, good, "binance_spot buy: rate limit: room for an order in")
+            for side in (Side.BUY, Side.SELL):
+                touch = s.runner.hedge_venue("BTC/USDT", side, 1 if side is Side.SELL else 2**62)
+                assert touch is not None and touch[0].venue == "okx", (side, touch)
+            client.limiter = ratelimit.binance_spot()  # (a fresh one: the penalty gone)
             # funds, with the limits out of the way: 6 BTC to sell from 5 on okx (the buy leg's
             # ~300,000 USDT fits): the buy's reservation is released with the refusal
             s.risk.limits = dataclasses.replace(s.risk.limits, max_order_notional=Decimal("1e12"),

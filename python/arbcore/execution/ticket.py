@@ -178,7 +178,14 @@ class TicketRunner:
         legs = [self._leg_risk(plan.buy, Side.BUY, plan.qty, plan.buy_limit),
                 self._leg_risk(plan.sell, Side.SELL, plan.qty, plan.sell_limit)]  # fmt: skip
         out += self.ex.risk.check(ticket_id, legs)
+        out += self._rate_room(plan.buy, Side.BUY) + self._rate_room(plan.sell, Side.SELL)
         return out
+
+    def _rate_room(self, m: Market, side: Side) -> list[str]:
+        """Room for the leg in its venue's rate limits now: a leg its client would hold back (or
+        refuse) must not leave its partner on the wire alone, nor be hedged there."""
+        wait = self.ex.clients[m.venue].order_wait(m.symbol)
+        return [f"{m.venue} {side.value}: rate limit: room for an order in {wait:.3f} s"] if wait > 0 else []
 
     def _check_leg(self, m: Market, side: Side, qty: int, price: int) -> list[str]:
         """Venue rules (lot, minimums, tick, notional) and the book (LIVE, fresh) for one leg."""
@@ -459,10 +466,11 @@ class TicketRunner:
         return expected - move if side is Side.SELL else expected + move
 
     def hedge_venue(self, instrument: str, side: Side, worst: int) -> tuple[Market, int] | None:
-        """The LIVE, fresh venue (breaker closed) with the best price for ``side`` within ``worst``."""
+        """The LIVE, fresh venue (breaker closed, room in its rate limits) with the best price for
+        ``side`` within ``worst``."""
         best: tuple[Market, int] | None = None
         for (venue, inst), m in self.markets.items():
-            if inst != instrument or self.ex.risk.breaker.is_open(venue):
+            if inst != instrument or self.ex.risk.breaker.is_open(venue) or self._rate_room(m, side):
                 continue
             live, age = self.view.book_status(venue, inst)
             if not live or age > self.params.max_book_age_ns:

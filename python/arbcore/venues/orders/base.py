@@ -84,6 +84,16 @@ class OrderClient(abc.ABC):
         """The limiter and what one order on ``symbol`` costs in it (None: no limiter)."""
         return None
 
+    def order_wait(self, symbol: str) -> float:
+        """Seconds before this client's limiter would let an order on ``symbol`` go (0: now).
+        A ticket checks both legs with it before sending either: a leg that would wait (or be
+        refused locally) must not leave its partner on the wire alone."""
+        lc = self._order_charges(symbol)
+        if lc is None:
+            return 0.0
+        limiter, charges = lc
+        return 0.0 if limiter.room_for(charges) else max(limiter.wait_time(charges), 1e-6)
+
     def fast_transport(self, symbol: str) -> WSTransport | None:
         """The order socket, if an order on ``symbol`` may be written to it now (connected, ready,
         its rate-limit charge taken); None: use :meth:`place`."""

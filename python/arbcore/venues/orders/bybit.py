@@ -343,6 +343,10 @@ class BybitOrderClient(OrderClient):
             charges = self._charges[op] = limiter.charges({f"{op.split('.')[1]}_{self.category}": 1})
         return charges
 
+    def _order_charges(self, symbol: str) -> tuple[ratelimit.RateLimiter, ratelimit.Charges] | None:
+        limiter = self.limiter
+        return None if limiter is None else (limiter, self._charges_for(limiter, "order.create"))
+
     async def _trade_request(self, op: str, args: dict[str, str], timeout: float) -> dict[str, Any]:
         # Both sockets logged in and room in the limits: no suspension up to the socket write.
         trade = self.trade_connection
