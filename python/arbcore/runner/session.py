@@ -36,6 +36,7 @@ from arbcore.feed_client import FeedClient
 from arbcore.runner.config import Config, ConfigFileError, InstrumentConfig
 from arbcore.runner.gc_pacer import GcPacer
 from arbcore.runner.plugins import FillEvent, Opportunity, StrategyHost, TicketProposal
+from arbcore.runner.refusal_log import RefusalLog
 from arbcore.runner.sim_cluster import SimCluster, SimEndpoint
 from arbcore.runner.strategies.taker import TakerStrategy
 from arbcore.sim.exchange import SimExchange
@@ -132,6 +133,7 @@ class TradingSession:
         self.feeds: dict[str, FeedClient] = {}
         self.markets: dict[tuple[str, str], Market] = {}
         self.stats = SessionStats()
+        self._refusals = RefusalLog(log)  # one line per kind of refusal a second, with a count
         risk = config.risk
         lim = RiskLimits(
             max_order_notional=Decimal(str(risk.max_order_notional or "1e18")),
@@ -515,7 +517,7 @@ class TradingSession:
             self._sync_book_balances()
         if result.status == "refused":
             self.stats.refused += 1
-            log.info("ticket refused: %s", "; ".join(result.reasons))
+            self._refusals.log(result.reasons)
             return
         else:
             self.stats.tickets += 1
