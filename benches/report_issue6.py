@@ -134,46 +134,33 @@ def issue6_targets(figures: Issue6Figures, e2e: dict[str, Any] | None) -> tuple[
 
 
 def _frames_row(c: VersusPeer) -> tuple[str, dict[str, Any]]:
-    ratio = c.ratio
-    met = None if ratio is None else ratio >= FRAMES_RATIO_TARGET
-    text = (
-        f"arbcore {fmt_ns(c.arbcore.per_element_ns)}/delta vs {c.peer_name} {fmt_ns(c.peer.per_element_ns)}/delta: "
-        f"**{ratio:.1f}x**"
-        if ratio and c.arbcore and c.peer
-        else "nautilus not measured"
-    )
-    line = (
-        f"| (c) Binance frames, bytes in | >= {FRAMES_RATIO_TARGET}x Nautilus's per-message path | {text} | "
-        f"{fmt_met(met)} |"
-    )
-    target = {
-        "label": "c_frames_vs_nautilus_per_message",
-        "expected": f">= {FRAMES_RATIO_TARGET}",
-        "ratio": ratio,
-        "met": met,
-    }
-    return line, target
+    return _versus_row(
+        c, "arbcore", "(c) Binance frames, bytes in", "Nautilus's per-message path",
+        target=FRAMES_RATIO_TARGET, label="c_frames_vs_nautilus_per_message",
+    )  # fmt: skip
 
 
 def _batch_row(a: VersusPeer) -> tuple[str, dict[str, Any]]:
-    ratio = a.ratio
-    met = None if ratio is None else ratio >= BATCH_RATIO_TARGET
+    return _versus_row(
+        a, "arbcore numpy batch", "(a) L2 apply, 1M deltas", "Nautilus's best batch path",
+        target=BATCH_RATIO_TARGET, label="a_apply_vs_nautilus_best_batch",
+    )  # fmt: skip
+
+
+def _versus_row(
+    v: VersusPeer, ours: str, workload: str, theirs: str, *, target: float, label: str
+) -> tuple[str, dict[str, Any]]:
+    """A row judging arbcore's per-delta time against a peer's by their ratio, and its JSON target."""
+    ratio = v.ratio
+    met = None if ratio is None else ratio >= target
     text = (
-        f"arbcore numpy batch {fmt_ns(a.arbcore.per_element_ns)}/delta vs {a.peer_name} "
-        f"{fmt_ns(a.peer.per_element_ns)}/delta: **{ratio:.1f}x**"
-        if ratio and a.arbcore and a.peer
+        f"{ours} {fmt_ns(v.arbcore.per_element_ns)}/delta vs {v.peer_name} {fmt_ns(v.peer.per_element_ns)}/delta: "
+        f"**{ratio:.1f}x**"
+        if ratio and v.arbcore and v.peer
         else "nautilus not measured"
     )
-    line = (
-        f"| (a) L2 apply, 1M deltas | >= {BATCH_RATIO_TARGET}x Nautilus's best batch path | {text} | {fmt_met(met)} |"
-    )
-    target = {
-        "label": "a_apply_vs_nautilus_best_batch",
-        "expected": f">= {BATCH_RATIO_TARGET}",
-        "ratio": ratio,
-        "met": met,
-    }
-    return line, target
+    line = f"| {workload} | >= {target}x {theirs} | {text} | {fmt_met(met)} |"
+    return line, {"label": label, "expected": f">= {target}", "ratio": ratio, "met": met}
 
 
 def _detection_row(d: Detection) -> tuple[str, dict[str, Any]]:
