@@ -43,6 +43,7 @@ import test_e2e_latency as bench
 from arbcore.execution.send_warmer import SendWarmer
 from arbcore.feed_client import FeedClient
 from arbcore.runner.session import TradingSession
+from arbcore.runner.warm_loop import WarmLoop
 
 #: whether the rounds now run with the setting on (flipped by the patched jump)
 on = [False]
@@ -63,33 +64,36 @@ def _gate(cls: type, name: str) -> None:
 def _period(ms: float) -> None:
     """The polling loop's dry runs every ``ms`` while on, every 0.1 ms while off."""
 
-    async def busy_poll(self: TradingSession, warm: Any) -> None:
+    async def busy_poll(self: WarmLoop) -> None:
         due = 0.0
         while True:
             await asyncio.sleep(0)
             self.gc.poll()  # (the session's loop paces the collector: gc_pacer.py)
-            if warm is not None and (now := time.monotonic()) >= due:
+            if self.parts is not None and (now := time.monotonic()) >= due:
                 due = now + (ms if on[0] else bench.AWAKE_WARM_MS) / 1000
-                warm = await self._warm_in_parts(warm)
+                await self.in_parts()
 
-    TradingSession._busy_poll = busy_poll  # type: ignore[method-assign]
+    WarmLoop.busy_poll = busy_poll  # type: ignore[method-assign]
 
 
 def _warm_whole() -> None:
-    """The busy poll's dry runs in parts while on (as ``TradingSession._busy_poll``), whole
-    (``TradingSession._warm_once``) while off."""
+    """The busy poll's dry runs in parts while on (as ``WarmLoop.busy_poll``), whole
+    (``WarmLoop.once``) while off."""
 
-    async def busy_poll(self: TradingSession, warm: Any) -> None:
+    async def busy_poll(self: WarmLoop) -> None:
         due = 0.0
         while True:
             await asyncio.sleep(0)
             self.gc.poll()  # (the session's loop paces the collector: gc_pacer.py)
-            if warm is None or (now := time.monotonic()) < due:
+            if self.parts is None or (now := time.monotonic()) < due:
                 continue
             due = now + bench.AWAKE_WARM_MS / 1000
-            warm = await self._warm_in_parts(warm) if on[0] else self._warm_once(warm)
+            if on[0]:
+                await self.in_parts()
+            else:
+                self.once()
 
-    TradingSession._busy_poll = busy_poll  # type: ignore[method-assign]
+    WarmLoop.busy_poll = busy_poll  # type: ignore[method-assign]
 
 
 def _warm_twin() -> None:

@@ -111,7 +111,7 @@ def test_a_busy_poll_that_ends_gives_collection_back_to_cpython(tmp_path: Path) 
         run = "busy_poll = true\n"
         async with session(["binance_spot", "okx"], tmp_path / "j.sqlite", auto_trade=True, run=run) as s:
             seen["paced"] = not gc.isenabled() and s.gc.paced
-            poll = next(t for t in s._feed_tasks if "_busy_poll" in repr(t.get_coro()))
+            poll = next(t for t in s._feed_tasks if "busy_poll" in repr(t.get_coro()))
             poll.cancel()
             await asyncio.sleep(0.01)
             seen["released"] = gc.isenabled() and not s.gc.paced

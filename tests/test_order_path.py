@@ -415,10 +415,10 @@ def test_a_failing_dry_run_stops_the_dry_runs_not_the_engine(
             end = asyncio.get_running_loop().time() + 5
             while not failed and asyncio.get_running_loop().time() < end:  # the first dry run (due every 1 ms)
                 await asyncio.sleep(0.001)
-            runs = s.stats.warm_runs
+            runs = s.warm.runs
             applied = sum(c.feed.counters()["applied"] for c in s.feeds.values())
             await asyncio.sleep(0.05)
-            assert s.stats.warm_runs == runs and failed == 1, (s.stats.warm_runs, runs, failed)
+            assert s.warm.runs == runs and failed == 1, (s.warm.runs, runs, failed)
             assert sum(c.feed.counters()["applied"] for c in s.feeds.values()) > applied
         finally:
             await s.stop()
@@ -431,7 +431,7 @@ def test_a_failing_dry_run_stops_the_dry_runs_not_the_engine(
 def test_the_busy_poll_runs_a_dry_run_in_parts_with_a_poll_between_two(tmp_path: Path) -> None:
     """``[run] busy_poll`` with dry runs: each part (the order path's prime and dry take, each
     feed's decoder, the send warmer's write) runs in its own pass of the loop, so a frame that
-    came during one is read before the next (``TradingSession._busy_poll``). A callback a part
+    came during one is read before the next (``WarmLoop.busy_poll``). A callback a part
     schedules on the loop (as a socket's readiness would be) runs before the next part."""
     events: list[str] = []
 
@@ -440,9 +440,9 @@ def test_the_busy_poll_runs_a_dry_run_in_parts_with_a_poll_between_two(tmp_path:
         config = parse_toml(config_text(["binance_spot", "okx"], auto_trade=True, run=run))
         s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
         loop = asyncio.get_running_loop()
-        steps = s._warm_steps
+        steps = s._dry_run_parts
 
-        def traced(fast: Any) -> list[Any]:
+        def traced() -> list[Any]:
             def step(name: str, f: Any) -> Any:
                 def run() -> object:
                     events.append(name)
@@ -451,19 +451,19 @@ def test_the_busy_poll_runs_a_dry_run_in_parts_with_a_poll_between_two(tmp_path:
 
                 return run
 
-            return [step(getattr(f, "__name__", "take"), f) for f in steps(fast)]
+            return [step(getattr(f, "__name__", "take"), f) for f in steps()]
 
-        s._warm_steps = traced  # type: ignore[method-assign]
+        s._dry_run_parts = traced  # type: ignore[method-assign]
         await s.start()
         try:
             await wait_live(s)
-            runs = s.stats.warm_runs
+            runs = s.warm.runs
             end = loop.time() + 5
-            while s.stats.warm_runs < runs + 3 and loop.time() < end:
+            while s.warm.runs < runs + 3 and loop.time() < end:
                 await asyncio.sleep(0.001)
         finally:
             await s.stop()
-        assert s.stats.warm_runs >= runs + 3
+        assert s.warm.runs >= runs + 3
 
     uvloop.run(main())
     parts = [e for e in events if e != "poll"]
@@ -490,9 +490,9 @@ def test_warm_sends_that_cannot_connect_leave_the_engine_running(
         await s.start()
         try:
             await wait_live(s)
-            runs = s.stats.warm_runs
+            runs = s.warm.runs
             await asyncio.sleep(0.05)
-            assert s._send_warmer is None and s.stats.warm_runs > runs
+            assert s._send_warmer is None and s.warm.runs > runs
         finally:
             await s.stop()
 
@@ -554,7 +554,7 @@ def test_the_builtin_taker_starts_tickets_in_the_order_path(
             while s._in_flight:
                 await asyncio.sleep(0.01)
             assert fast.mismatches == 0 and s.host.proposals >= 3
-            assert (s.stats.warm_runs > 0) == bool(keep_warm_ms), s.stats.warm_runs
+            assert (s.warm.runs > 0) == bool(keep_warm_ms), s.warm.runs
             # each dry run also re-read each venue's last update with a scratch decoder
             warmed = {v: c._twin.feed.counters()["frames"] if c._twin else 0 for v, c in s.feeds.items()}
             assert all((n > 0) == bool(keep_warm_ms) for n in warmed.values()), warmed

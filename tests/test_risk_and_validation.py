@@ -189,7 +189,7 @@ def test_busy_poll_session_trades_and_stops_cleanly(tmp_path: Path) -> None:
             assert s.runner is not None
             r = await s.runner.execute(await live_crossing_plan(s, "binance_spot", "okx"))
             assert r.status == "done" and r.residual == 0, r
-            spins = [t for t in s._feed_tasks if "_busy_poll" in repr(t.get_coro())]
+            spins = [t for t in s._feed_tasks if "busy_poll" in repr(t.get_coro())]
             assert len(spins) == 1 and not spins[0].done()
         finally:
             await s.stop()

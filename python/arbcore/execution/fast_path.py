@@ -332,7 +332,7 @@ class FastPath:
         """A dry run's parts, to run in order: :meth:`prime` (each client's room for an order
         checked ahead, stale arms armed again), then each armed instrument's path run dry
         (:meth:`take` with ``dry``: nothing sent, stored or counted). Parts, so that a caller may
-        poll its sockets between two (``TradingSession._busy_poll``)."""
+        poll its sockets between two (``WarmLoop.busy_poll``)."""
         steps: list[Callable[[], object]] = [self.prime]
         for instrument in self._armed:
             book = books.get(instrument)

@@ -39,6 +39,7 @@ from arbcore.runner.plugins import FillEvent, Opportunity, StrategyHost, TicketP
 from arbcore.runner.refusal_log import RefusalLog
 from arbcore.runner.sim_cluster import SimCluster, SimEndpoint
 from arbcore.runner.strategies.taker import TakerStrategy
+from arbcore.runner.warm_loop import WarmLoop
 from arbcore.sim.exchange import SimExchange
 from arbcore.sim.fmt import places_of
 from arbcore.sim.orders.rig import client_config
@@ -61,7 +62,6 @@ class SessionStats:
     started_ns: int = field(default_factory=time.time_ns)
     #: the latest 100 000 (a bounded sample for the exit report; every ticket's is journaled)
     decision_to_wire_ns: deque[int] = field(default_factory=lambda: deque(maxlen=100_000))
-    warm_runs: int = 0  # dry runs of the order path ([run] keep_warm_ms)
     recent: list[TicketResult] = field(default_factory=list)
     #: the last opportunities the strategy saw: (local ns, opportunity, whether it proposed a ticket)
     recent_opportunities: deque[tuple[int, Opportunity, bool]] = field(default_factory=lambda: deque(maxlen=10))
@@ -168,6 +168,7 @@ class TradingSession:
         self._timer: asyncio.Task[None] | None = None
         self._send_warmer: SendWarmer | None = None  # [run] warm_sends
         self.gc = GcPacer()  # the collector, frozen heap at start; with busy_poll run by the loop
+        self.warm = WarmLoop(None, config.run.keep_warm_ms / 1000, self.gc)  # [run] keep_warm_ms
         self._feed_tasks: list[asyncio.Task[None]] = []
 
     # ---- construction -------------------------------------------------------------------------
@@ -287,8 +288,8 @@ class TradingSession:
         for feed in self.feeds.values():
             self._feed_tasks.append(asyncio.get_running_loop().create_task(feed.run()))
         self._timer = asyncio.get_running_loop().create_task(self._timer_loop())
-        warm = self._taker if self.config.run.keep_warm_ms else None
-        if warm is not None and self.config.run.warm_sends:
+        warm = self._taker is not None and self.config.run.keep_warm_ms > 0
+        if warm and self.config.run.warm_sends:
             warmer = SendWarmer()
             try:
                 await warmer.start()
@@ -296,10 +297,11 @@ class TradingSession:
             except Exception as e:  # a warm-up aid: the engine runs without it
                 warmer.close()
                 log.warning("warm_sends: no loopback connection to write on (%s); dry runs go on without it", e)
+        self.warm.parts = self._dry_run_parts if warm else None
         if self.config.run.busy_poll:
-            self._feed_tasks.append(asyncio.get_running_loop().create_task(self._busy_poll(warm)))
-        elif warm is not None:
-            self._feed_tasks.append(asyncio.get_running_loop().create_task(self._keep_warm(warm)))
+            self._feed_tasks.append(asyncio.get_running_loop().create_task(self.warm.busy_poll()))
+        elif warm:
+            self._feed_tasks.append(asyncio.get_running_loop().create_task(self.warm.keep_warm()))
         self.gc.start(paced=self.config.run.busy_poll)  # (the polling loop collects: gc_pacer.py)
         self._accepting = True
         self._gate_takers()
@@ -586,42 +588,6 @@ class TradingSession:
                     _set_book_balance(book, venue, asset, max(0, bal.available), a.decimals)
             ctx.set_balance(venue, asset, bal.total)
 
-    async def _busy_poll(self, warm: FastPath | None) -> None:
-        """``[run] busy_poll``: always one ready callback, so the loop polls its sockets with a zero
-        timeout instead of sleeping in epoll. Between two book frames the process never idles:
-        no wake-up from a halted core, and the decision path's caches stay warmer (the e2e bench
-        measures both ways). One core at 100%. With ``warm`` (``[run] keep_warm_ms``, which may
-        be below 1 ms here): its dry run whenever one is due, one part per pass of the loop.
-
-        Why in parts: a frame that comes during a dry run waits for it. Run whole, the dry run
-        took 58 µs p50 of every 100 µs on the VM profiled (order path 28, decoders 13, the send
-        warmer's write 16), and 37 of 50 profiled rounds' book frames came during one: 71 µs p50
-        from their segment to the frame callback against 18 µs for the others. Between two parts
-        the loop polls its sockets, so a frame waits for one part at most. The garbage collector
-        runs here too, between two passes, never inside a handler (``gc_pacer.py``)."""
-        period = self.config.run.keep_warm_ms / 1000
-        due = 0.0
-        pace_gc = self.gc.poll
-        try:
-            while True:
-                await asyncio.sleep(0)
-                pace_gc()
-                if warm is not None and (now := time.monotonic()) >= due:
-                    due = now + period
-                    warm = await self._warm_in_parts(warm)
-        finally:
-            self.gc.release()  # no loop to collect from: CPython collects again (stopped or failed)
-
-    async def _warm_in_parts(self, fast: FastPath) -> FastPath | None:
-        """One dry run, a pass of the loop after each part (see :meth:`_busy_poll`); None (no
-        more of them) if a part failed."""
-        self.stats.warm_runs += 1
-        for step in self._warm_steps(fast):
-            if not self._warm_step(step):
-                return None
-            await asyncio.sleep(0)
-        return fast
-
     def engage_kill(self, reason: str) -> None:
         """The kill switch from a signal or a call: no new ticket from now on, open orders cancelled
         at once (the kill file is noticed by the next ticket and the next timer tick)."""
@@ -639,42 +605,15 @@ class TradingSession:
         n = await self.executor.cancel_all() if self.executor else 0
         log.error("kill switch: new tickets stopped, %d open orders cancelled", n)
 
-    async def _keep_warm(self, fast: FastPath) -> None:
-        """``[run] keep_warm_ms``: the order path's dry run on a timer, whole (:meth:`_warm_once`)."""
-        period = self.config.run.keep_warm_ms / 1000
-        warm: FastPath | None = fast
-        while warm is not None:
-            await asyncio.sleep(period)
-            warm = self._warm_once(warm)
-
-    def _warm_once(self, fast: FastPath) -> FastPath | None:
-        """One dry run, whole (the timer's, ``[run] keep_warm_ms`` without busy_poll); None (no
-        more of them) if it failed."""
-        self.stats.warm_runs += 1
-        for step in self._warm_steps(fast):
-            if not self._warm_step(step):
-                return None
-        return fast
-
-    def _warm_steps(self, fast: FastPath) -> list[Callable[[], object]]:
-        """A dry run's parts, in order: the order path's (``FastPath.warm_steps``), each feed's
-        decoder (``FeedClient.warm_decoder``), the send warmer's write (``[run] warm_sends``)."""
-        steps = fast.warm_steps(self.books)
-        steps += [client.warm_decoder for client in self.feeds.values()]
+    def _dry_run_parts(self) -> list[Callable[[], object]]:
+        """A dry run's parts (``warm_loop.py``), in order: the order path's
+        (``FastPath.warm_steps``), each feed's decoder (``FeedClient.warm_decoder``), the send
+        warmer's write (``[run] warm_sends``)."""
+        parts = self._taker.warm_steps(self.books) if self._taker is not None else []
+        parts += [client.warm_decoder for client in self.feeds.values()]
         if self._send_warmer is not None:
-            steps.append(self._send_warmer.send)
-        return steps
-
-    @staticmethod
-    def _warm_step(step: Callable[[], object]) -> bool:
-        """One part of a dry run; False if it failed: a warm-up must not stop the loop that runs
-        it (the busy poll), and the ticket's own call reports its errors itself."""
-        try:
-            step()
-        except Exception:
-            log.exception("keep_warm: the order path's dry run failed; no more dry runs this session")
-            return False
-        return True
+            parts.append(self._send_warmer.send)
+        return parts
 
     async def _timer_loop(self) -> None:
         period = self.config.run.timer_ms / 1000
