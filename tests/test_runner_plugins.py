@@ -103,6 +103,50 @@ def test_a_plugin_that_raises_is_reported_and_stopped(
     assert host.strategy.calls == 2  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(
+    "raise_it", ["sys.exit(3)", "asyncio.CancelledError()", "KeyError('k')", "type('Odd', (BaseException,), {})()"]
+)
+def test_a_plugin_that_raises_a_base_exception_is_stopped_not_the_engine(
+    raise_it: str, tmp_path: Path, config: Config
+) -> None:
+    """SystemExit, CancelledError or any BaseException out of a hook (batched or not) stops the
+    plug-in alone: escaping, it went up through the feed's frame callback (picows logged a fatal
+    error and dropped the venue's connection) or ended the engine with no report. An import or a
+    constructor that raises one is a load error."""
+    raiser = raise_it if raise_it.startswith("sys.") else f"raise {raise_it}"
+    (tmp_path / "quits.py").write_text(
+        "import asyncio, sys\n"
+        "from arbcore.runner.plugins import Strategy\n"
+        "class Quits(Strategy):\n"
+        "    def on_opportunity(self, opp):\n"
+        f"        {raiser}\n"
+        "    def on_timer(self, now_ns):\n"
+        f"        {raiser}\n"
+    )
+    for hook in ("on_opportunity", "on_timer"):
+        host = load_strategy(str(tmp_path / "quits.py"), config)
+        host.start()
+        got = host.on_opportunities([opp()]) if hook == "on_opportunity" else host.on_timer(1)
+        assert got == [] and host.stopped and host.error_text.startswith(f"in {hook}:"), (hook, host.error_text)
+    (tmp_path / "quits_at_import.py").write_text(f"import asyncio, sys\n{raiser}\n")
+    with pytest.raises(StrategyLoadError, match="importing it raised"):
+        load_strategy(str(tmp_path / "quits_at_import.py"), config)
+
+
+def test_a_keyboard_interrupt_in_a_plugin_still_stops_the_process(tmp_path: Path, config: Config) -> None:
+    """Ctrl-C while a hook runs is the user's, not the plug-in's: it goes on up."""
+    (tmp_path / "ctrl_c.py").write_text(
+        "from arbcore.runner.plugins import Strategy\n"
+        "class CtrlC(Strategy):\n"
+        "    def on_timer(self, now_ns):\n"
+        "        raise KeyboardInterrupt\n"
+    )
+    host = load_strategy(str(tmp_path / "ctrl_c.py"), config)
+    with pytest.raises(KeyboardInterrupt):
+        host.on_timer(1)
+    assert not host.stopped
+
+
 def fill() -> FillEvent:
     return FillEvent("T1", "c1", "binance", "BTC/USDT", "buy", 1, 6_000_000)
 

@@ -18,9 +18,11 @@ checks may still refuse it. Prices and quantities are raw integers at the instru
 (``self.context.instrument(name).price_decimals`` / ``qty_decimals``).
 
 A plug-in that raises (or returns something that is not a list of valid proposals) is reported
-once (a log line naming the plug-in and the exception), marked stopped, and never called again;
-the engine reads :attr:`StrategyHost.stopped` / :attr:`StrategyHost.error`, cancels the
-plug-in's open orders and keeps running.
+once (a log line naming the plug-in and the exception), marked stopped, and never called again.
+That holds for anything it raises but KeyboardInterrupt: a SystemExit or CancelledError out of
+a hook is the plug-in's failure, not a request to stop the engine or a task. The engine reads
+:attr:`StrategyHost.stopped` / :attr:`StrategyHost.error`, cancels the plug-in's open orders
+and keeps running.
 """
 
 from __future__ import annotations
@@ -197,6 +199,11 @@ class StrategyContext:
         return sum(self.position(v, asset) for v in self._config.venues)
 
     def book_state(self, venue: str, instrument: str) -> str:
+        """SYNCING, LIVE, STALE or BROKEN: read from the book itself once books are attached (as
+        :meth:`best_bid` reads them), else the last state the host was told."""
+        book = self._books.get(instrument)
+        if book is not None and venue in book.venues:
+            return book.state_name(venue)
         return self._states.get((venue, instrument), "SYNCING")
 
     def best_bid(self, venue: str, instrument: str) -> tuple[int, int] | None:
@@ -335,7 +342,9 @@ class StrategyHost:
         t0 = time.perf_counter_ns()
         try:
             out = fn()
-        except Exception as e:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # also SystemExit, CancelledError: the plug-in's failure, not the engine's
             self._fail(hook, e)
             return []
         finally:
@@ -407,7 +416,9 @@ class StrategyHost:
             t0 = clock()
             try:
                 got = hook(o)
-            except Exception as e:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as e:
                 self.hook_ns += clock() - t0
                 self._fail("on_opportunity", e)
                 break
@@ -451,7 +462,9 @@ def _load_module(path: Path) -> ModuleType:
     sys.modules[mod_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as e:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:
         sys.modules.pop(mod_name, None)
         raise StrategyLoadError(f"strategy {path}: importing it raised {type(e).__name__}: {e}") from None
     return module
@@ -517,7 +530,9 @@ def load_strategy(
     context = StrategyContext(config, params)
     try:
         strategy = cls(context)
-    except Exception as e:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:
         raise StrategyLoadError(f"strategy {spec}: {cls.__name__}(...) raised {type(e).__name__}: {e}") from None
     return StrategyHost(strategy, spec=spec, on_stopped=on_stopped, report=report)
 

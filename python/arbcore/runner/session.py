@@ -52,6 +52,9 @@ from arbcore.venues.signing.credentials import Credentials
 
 log = logging.getLogger("arbcore.session")
 
+#: how often the books' states are read for the strategy's ``on_book_state`` (seconds)
+BOOK_STATE_POLL_S = 0.02
+
 
 @dataclass
 class SessionStats:
@@ -288,6 +291,7 @@ class TradingSession:
         for feed in self.feeds.values():
             self._feed_tasks.append(asyncio.get_running_loop().create_task(feed.run()))
         self._timer = asyncio.get_running_loop().create_task(self._timer_loop())
+        self._feed_tasks.append(asyncio.get_running_loop().create_task(self._watch_book_states()))
         warm = self._taker is not None and self.config.run.keep_warm_ms > 0
         if warm and self.config.run.warm_sends:
             warmer = SendWarmer()
@@ -614,6 +618,24 @@ class TradingSession:
         if self._send_warmer is not None:
             parts.append(self._send_warmer.send)
         return parts
+
+    async def _watch_book_states(self) -> None:
+        """The strategy's ``on_book_state``: each venue's book for each instrument, read every
+        ``BOOK_STATE_POLL_S``; a state other than the last one seen (SYNCING at start) is passed
+        on. Polled, not pushed: the states change inside the decoder's Rust call (LIVE on a
+        snapshot, BROKEN on a gap), and a check per frame would cost the hot path a call per
+        book; a strategy hears of a change within the period, and tickets check the books' states
+        themselves."""
+        seen = {(v, name): "SYNCING" for name, book in self.books.items() for v in book.venues}
+        while True:
+            for name, book in self.books.items():
+                for venue in book.venues:
+                    state = book.state_name(venue)
+                    if seen.get((venue, name)) != state:
+                        seen[(venue, name)] = state
+                        for p in self.host.on_book_state(venue, name, state):
+                            self.submit(p)
+            await asyncio.sleep(BOOK_STATE_POLL_S)
 
     async def _timer_loop(self) -> None:
         period = self.config.run.timer_ms / 1000
