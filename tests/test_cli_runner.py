@@ -90,6 +90,22 @@ def test_check_config_ok_and_broken(tmp_path: Path) -> None:
     one_line_error(arbcore("check-config", str(tmp_path / "none.toml")), "none.toml: no such file")
 
 
+def test_check_config_checks_this_machine_and_builds_the_strategy(tmp_path: Path) -> None:
+    """check-config said OK to a CPU this machine lacks (then run failed with a traceback) and to
+    strategy parameters its constructor refuses; both are one line, exit 2, in both commands."""
+    text = (ROOT / "examples/default.toml").read_text()
+    cpu = tmp_path / "cpu.toml"
+    cpu.write_text(text.replace("[run]\n", "[run]\ncpu = 4096\n", 1))
+    line = one_line_error(arbcore("check-config", str(cpu)), "run.cpu: CPU 4096 is not one this process may use")
+    assert line.startswith(f"{cpu}: ")
+    one_line_error(arbcore("run", "--config", str(cpu), "--duration", "1"), "run.cpu: CPU 4096")
+    assert arbcore("check-config", "--skip-env", str(cpu)).returncode == 0
+    params = tmp_path / "params.toml"
+    params.write_text(text.replace('min_edge_bps = "2"', 'min_edge_bps = "abc"', 1))
+    assert 'min_edge_bps = "abc"' in params.read_text()
+    one_line_error(arbcore("check-config", str(params)), "strategy.params: strategy taker: TakerStrategy(...) raised")
+
+
 def test_check_config_live_template_names_variables_not_values() -> None:
     env = {k: "x" * 24 for k in ("BINANCE_API_KEY", "BINANCE_API_SECRET", "KRAKEN_API_KEY", "KRAKEN_API_SECRET",
                                  "OKX_API_KEY", "OKX_API_SECRET", "BYBIT_API_KEY", "BYBIT_API_SECRET",

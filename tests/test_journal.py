@@ -445,6 +445,28 @@ def test_pnl_base_fee_is_a_disposal_and_other_fees_are_reported(journal: Journal
     assert p.other_fees == {"BNB": (5, 3)}
 
 
+def test_pnl_counts_fees_finer_than_the_instruments_scales(journal: Journal) -> None:
+    """ETH/USDT at 2 + 6 decimals; the venues charge USDT at 10 decimals and ETH at 8 (as the
+    default run's did). Every fee counts, exactly, at the finer scale: before, such a fee went to
+    ``other_fees``, which no PnL line subtracted (reported profit ran ~13% high)."""
+    eth: dict[str, Any] = {"instrument": "ETH/USDT", "base": "ETH", "price_decimals": 2, "qty_decimals": 6}
+    two_legs(
+        journal, "T1", [Fill("b1", 50_000, 299_815, 149_969_253, "USDT", 10)],  # 0.05 @ 2998.15, fee 0.149969253
+        [Fill("s1", 49_000, 300_350, 4_321, "ETH", 8)], **eth,  # 0.049 @ 3003.50, fee 0.00004321 ETH
+    )  # fmt: skip
+    p = journal.ticket_pnl("T1")
+    assert p.other_fees == {}
+    assert (p.qty_decimals, p.notional_decimals) == (8, 10)
+    assert p.quote_fees == 149_969_253 and p.base_fees == 4_321
+    assert p.position == 5_000_000 - 4_900_000 - 4_321  # 0.00095679 ETH left, at 8 decimals
+    # 0.049 sold at 3003.50 against 0.049 of the buy at 2998.15, then 0.00004321 given away at 0
+    gross = 4_900_000 * (300_350 - 299_815) - 4_321 * 299_815  # at 2 + 8 decimals
+    assert p.realised == gross - 149_969_253
+    assert p.buy_notional == 5_000_000 * 299_815 and p.sell_notional == 4_900_000 * 300_350
+    (pair,) = journal.pnl_by_venue_pair()
+    assert (pair.realised, pair.decimals, pair.quote_fees) == (p.realised, 10, 149_969_253)
+
+
 def test_pnl_short_first_and_rebate(journal: Journal) -> None:
     journal.write_ticket("T1", "BTC/USDT", "b", "a")
     s = journal.write_intent(intent("T1", "sell", venue="b", side=Side.SELL))

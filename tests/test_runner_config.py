@@ -179,6 +179,40 @@ def test_missing_file(tmp_path: Path) -> None:
     assert ei.value.errors == ["no such file"]
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "error"),
+    [
+        ('symbol = "ETHUSDT"', 'symbol = "BTCUSDT"',
+         'instruments[1].venues.binance.symbol: "BTCUSDT" is already BTC/USDT\'s symbol on binance'),
+        ('name = "ETH/USDT"', 'name = "USDT/USDT"',
+         'instruments[1].name: "USDT/USDT": base and quote are the same asset'),
+        ("[venues.okx]\n", '[venues.spare]\nprotocol = "bybit"\nsimulated = true\n[venues.okx]\n',
+         "venues.spare: no instrument lists it"),
+        ('max_order_notional = "20000"', 'max_order_notional = "1000000000000000000000"',
+         'risk.max_order_notional: "1000000000000000000000" is too large (at most 15 digits before the point)'),
+        ('net = "0.05"', 'net = "9999999999999999999999"',
+         'risk.max_position.BTC.net: "9999999999999999999999" is too large'),
+    ],
+)  # fmt: skip
+def test_what_the_start_could_not_take_is_a_config_error(old: str, new: str, error: str) -> None:
+    """Each of these passed the parser and then failed the start (a traceback, exit 1) or, for
+    a symbol listed twice on one venue, left one book SYNCING for the whole run."""
+    text = default_config_text()
+    assert old in text
+    with pytest.raises(ConfigFileError) as ei:
+        parse_toml(text.replace(old, new, 1))
+    assert any(error in line for line in ei.value.errors), ei.value.errors
+
+
+def test_a_rebate_in_bps_keeps_its_sign() -> None:
+    text = default_config_text().replace('maker_fee = "8bps"', 'maker_fee = "-2bps"', 1)
+    fee = parse_toml(text).instrument("BTC/USDT").venues["binance"].maker_fee
+    assert (fee.rate, fee.text) == (-20_000, "-2bps")
+    bad = default_config_text().replace('taker_fee = "10bps"', 'taker_fee = "-10bps"', 1)
+    with pytest.raises(ConfigFileError, match='"-10bps": a taker rebate is not supported'):
+        parse_toml(bad)
+
+
 def test_fee_forms() -> None:
     text = default_config_text().replace('taker_fee = "0.0026"', 'taker_fee = "2.5bps"', 1)
     c = parse_toml(text)

@@ -117,6 +117,34 @@ def test_report_numbers(journal_path: Path) -> None:
     assert "signature" not in orjson.dumps(r).decode() or "abc" not in orjson.dumps(r).decode()
 
 
+def test_fine_fees_count_and_exposures_agree(tmp_path: Path) -> None:
+    """A USDT fee finer than ETH/USDT's notional scale is in the PnL (it was left out), an ETH fee
+    finer than its quantities is in the positions, the per-venue exposures sum to the net (the
+    per-venue ones left base fees out), and an order acked twice counts its first ack once."""
+    clock = itertools.count(T0, MS)
+    with Journal(tmp_path / "j.sqlite", clock=lambda: next(clock)) as j:
+        j.write_ticket("T1", "ETH/USDT", "binance", "okx")
+        b = j.write_intent(_intent("T1", "buy", "binance", Side.BUY, 50_000, 300_000, "ETH/USDT"))
+        s = j.write_intent(_intent("T1", "sell", "okx", Side.SELL, 50_000, 300_100, "ETH/USDT"))
+        for cid in (b, s):
+            j.append_event(cid, EventKind.SENT)
+        j.append_event(b, EventKind.ACK)
+        j.append_event(b, EventKind.ACK)  # okx and kraken journal two
+        j.append_event(b, EventKind.FILL, fill=Fill("f1", 50_000, 300_000, 4_321, "ETH", 8))  # 0.00004321 ETH
+        j.append_event(s, EventKind.ACK)
+        j.append_event(s, EventKind.FILL, fill=Fill("f2", 50_000, 300_100, 1_500_500_001, "USDT", 10))
+    r = build_report(tmp_path / "j.sqlite")
+    (t1,) = r["ticket_details"]
+    # FIFO: the ETH fee disposes of 0.00004321 of the buy's lot at 0 (-0.12963), the sell closes
+    # the 0.04995679 left at +1 (+0.04995679) and opens a short of 0.00004321; less the USDT fee
+    assert t1["realised"] == "-0.2297232101" and t1["fees"] == "0.1500500001"
+    assert r["pnl_total"] == {"USDT": "-0.2297232101"}
+    assert t1["position"] == "-0.00004321"
+    assert r["residual_exposure"]["net"] == {"ETH": "-0.00004321"}
+    assert r["residual_exposure"]["by_venue"] == {"binance:ETH": "0.04995679", "okx:ETH": "-0.05"}
+    assert r["latency_ms"]["ack"]["binance"]["count"] == 1
+
+
 def test_opportunities_without_run_stats(journal_path: Path) -> None:
     r = build_report(journal_path)
     assert r["opportunities"] == 3 and r["opportunities_source"].startswith("journal")

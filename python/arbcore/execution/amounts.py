@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import arbcore
 from arbcore.execution.errors import InexactConversionError
+
+K = TypeVar("K")
 
 
 class Rounding(enum.Enum):
@@ -42,6 +44,15 @@ def rescale(value: int, from_decimals: int, to_decimals: int, rounding: Rounding
     raise InexactConversionError(
         f"{value} at {from_decimals} decimals is not exact at {to_decimals} decimals (remainder {r})"
     )
+
+
+def add_scaled(acc: dict[K, tuple[int, int]], key: K, value: int, decimals: int) -> None:
+    """``acc[key] += value`` where each holds (amount, its decimals): the sum kept at the finer of
+    the two scales, exactly (sums of PnL or positions whose scales differ by instrument or by a
+    fee's precision)."""
+    have, dec = acc.get(key, (0, decimals))
+    top = max(dec, decimals)
+    acc[key] = (have * 10 ** (top - dec) + value * 10 ** (top - decimals), top)
 
 
 @dataclass(frozen=True, order=True)

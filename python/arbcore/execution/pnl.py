@@ -1,16 +1,22 @@
 """Realised PnL of a ticket from its fills, as exact integers.
 
 Method: FIFO lots of the ticket's instrument (long or short). Each fill that closes part of an
-open lot realises ``matched_qty * (sell_price - buy_price)``, an exact integer at
-``price_decimals + qty_decimals`` (the notional scale of the instrument). Fees are expensed when
-charged:
+open lot realises ``matched_qty * (sell_price - buy_price)``, an exact integer at the price and
+quantity scales multiplied. Fees are expensed when charged:
 
-- a fee in the quote asset is subtracted from realised PnL (rescaled exactly to the notional
-  scale);
+- a fee in the quote asset is subtracted from realised PnL;
 - a fee in the base asset is a disposal of that quantity at price zero (the venue took it), so
   it both reduces the position and realises its cost through the same FIFO;
-- a fee in any other asset (or one too fine for those scales) is not convertible exactly; it is
-  reported in ``other_fees`` beside the PnL, never dropped.
+- a fee in any other asset is not convertible exactly; it is reported in ``other_fees`` beside
+  the PnL, never dropped.
+
+Scales: a venue charges fees at its asset's precision, often finer than the instrument's (a
+USDT fee of 0.149969253 against ETH/USDT notionals at 2 + 6 decimals; an ETH fee at 8 decimals
+against quantities at 6). So the quantities are kept at the finer of the instrument's quantity
+scale and the base fees' (``TicketPnl.qty_decimals``), and PnL at the finer of the notional
+scale that gives and the quote fees' (``TicketPnl.notional_decimals``): every fee counts,
+exactly. (Before, a fee too fine for the instrument's scales went to ``other_fees``, which no
+PnL line subtracted: reported profit and the daily-loss check ran ~13% high in a default run.)
 
 A negative fee is a rebate. A ticket that is flat (``position == 0``) has ``realised`` equal to
 its quote cash flow net of fees.
@@ -23,7 +29,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from arbcore.execution.amounts import Rounding, rescale
-from arbcore.execution.errors import InexactConversionError
 from arbcore.execution.orders import Side
 
 
@@ -43,20 +48,17 @@ class TicketPnl:
     base: str
     quote: str
     price_decimals: int
-    qty_decimals: int
+    qty_decimals: int  # the instrument's, or finer when a base fee is (see the module docs)
+    notional_decimals: int  # at least price_decimals + qty_decimals; finer when a quote fee is
     bought: int  # qty_decimals
     sold: int  # qty_decimals
-    buy_notional: int  # notional scale
-    sell_notional: int  # notional scale
-    quote_fees: int  # notional scale, signed
+    buy_notional: int  # notional_decimals
+    sell_notional: int  # notional_decimals
+    quote_fees: int  # notional_decimals, signed
     base_fees: int  # qty_decimals, signed
     position: int  # qty_decimals, signed: bought - sold - base_fees; the residual exposure
-    realised: int  # notional scale, signed, net of quote and base fees
+    realised: int  # notional_decimals, signed, net of quote and base fees
     other_fees: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # asset -> (amount, decimals)
-
-    @property
-    def notional_decimals(self) -> int:
-        return self.price_decimals + self.qty_decimals
 
 
 @dataclass(frozen=True)
@@ -71,19 +73,16 @@ class PairPnl:
     other_fees: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
-def _exact(value: int, from_decimals: int, to_decimals: int) -> int | None:
-    try:
-        return rescale(value, from_decimals, to_decimals, Rounding.EXACT)
-    except InexactConversionError:
-        return None
-
-
 def ticket_pnl(
     ticket_id: str, fills: Iterable[PnlFill], *, base: str, quote: str, price_decimals: int, qty_decimals: int
 ) -> TicketPnl:
     """Realised PnL of one ticket's fills, in journal order."""
+    fills = list(fills)
+    qd = max([qty_decimals] + [f.fee_decimals for f in fills if f.fee and f.fee_asset == base])
+    nd = max([price_decimals + qd] + [f.fee_decimals for f in fills if f.fee and f.fee_asset == quote])
+    up_qty = 10 ** (qd - qty_decimals)  # a fill's quantity at qd
     lots: deque[list[int]] = deque()  # [signed qty, price]; all of one sign at any time
-    realised = bought = sold = buy_n = sell_n = quote_fees = base_fees = 0
+    gross = bought = sold = buy_n = sell_n = quote_fees = base_fees = 0  # gross at price + qd
     other: dict[str, tuple[int, int]] = {}
 
     def trade(signed_qty: int, price: int) -> int:
@@ -103,24 +102,23 @@ def ticket_pnl(
         return gross
 
     for f in fills:
+        q = f.qty * up_qty
         if f.side is Side.BUY:
-            bought += f.qty
-            buy_n += f.qty * f.price
-            realised += trade(f.qty, f.price)
+            bought += q
+            buy_n += q * f.price
+            gross += trade(q, f.price)
         else:
-            sold += f.qty
-            sell_n += f.qty * f.price
-            realised += trade(-f.qty, f.price)
+            sold += q
+            sell_n += q * f.price
+            gross += trade(-q, f.price)
         if not f.fee:
             continue
-        as_quote = _exact(f.fee, f.fee_decimals, price_decimals + qty_decimals) if f.fee_asset == quote else None
-        as_base = _exact(f.fee, f.fee_decimals, qty_decimals) if f.fee_asset == base else None
-        if as_quote is not None:
-            quote_fees += as_quote
-            realised -= as_quote
-        elif as_base is not None:
-            base_fees += as_base
-            realised += trade(-as_base, 0)  # the venue took base: a disposal at price zero
+        if f.fee_asset == quote:
+            quote_fees += rescale(f.fee, f.fee_decimals, nd, Rounding.EXACT)
+        elif f.fee_asset == base:
+            fee = rescale(f.fee, f.fee_decimals, qd, Rounding.EXACT)
+            base_fees += fee
+            gross += trade(-fee, 0)  # the venue took base: a disposal at price zero
         else:
             amount, dec = other.get(f.fee_asset, (0, f.fee_decimals))
             scale = max(dec, f.fee_decimals)
@@ -128,20 +126,22 @@ def ticket_pnl(
                 rescale(amount, dec, scale, Rounding.EXACT) + rescale(f.fee, f.fee_decimals, scale, Rounding.EXACT),
                 scale,
             )
+    up_n = 10 ** (nd - price_decimals - qd)  # a notional at price + qd, at nd
     return TicketPnl(
         ticket_id,
         base,
         quote,
         price_decimals,
-        qty_decimals,
+        qd,
+        nd,
         bought,
         sold,
-        buy_n,
-        sell_n,
+        buy_n * up_n,
+        sell_n * up_n,
         quote_fees,
         base_fees,
         bought - sold - base_fees,
-        realised,
+        gross * up_n - quote_fees,
         other,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,8 @@ def _err(command: str, message: str) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from arbcore.runner.config import ConfigFileError, env_errors, load_config
-    from arbcore.runner.plugins import StrategyLoadError, resolve_strategy_class
+    from arbcore.runner.config import ConfigFileError, env_errors, host_errors, load_config
+    from arbcore.runner.plugins import StrategyLoadError, load_strategy, resolve_strategy_class
 
     try:
         config = load_config(args.file)
@@ -23,11 +24,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         for line in e.errors:
             print(f"{e.source}: {line}", file=sys.stderr)
         return 2
-    errors = [] if args.skip_env else env_errors(config)
+    errors = [] if args.skip_env else env_errors(config) + host_errors(config)
     try:
         resolve_strategy_class(config.strategy.spec, config.strategy.base_dir)
     except StrategyLoadError as e:
         errors.append(f"strategy.name: {e}")
+    else:
+        try:  # built as `run` builds it: its constructor checks its parameters
+            load_strategy(None, config)
+        except StrategyLoadError as e:
+            errors.append(f"strategy.params: {e}")
     if errors:
         for line in errors:
             print(f"{config.source}: {line}", file=sys.stderr)
@@ -49,7 +55,7 @@ def _port_free(port: int) -> str | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
-    from arbcore.runner.config import ConfigFileError, env_errors, load_config, load_default
+    from arbcore.runner.config import ConfigFileError, env_errors, host_errors, load_config, load_default
     from arbcore.runner.metrics import MetricsPortError
     from arbcore.runner.options import RunOptions, UserError
     from arbcore.runner.plugins import StrategyLoadError, load_strategy
@@ -61,7 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
         for line in e.errors:
             _err("run", f"{e.source}: {line}")
         return 2
-    missing = env_errors(config)
+    missing = env_errors(config) + host_errors(config)
     if missing:
         for line in missing:
             _err("run", f"{config.source}: {line}")
@@ -115,7 +121,22 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
     except (UserError, MetricsPortError, CredentialsError) as e:
         _err("run", str(e))
         return 2
+    except ConfigFileError as e:  # what only the start can find (e.g. a venue's rules against the config)
+        for line in e.errors:
+            _err("run", f"{e.source}: {line}")
+        return 2
     return int(code or 0)
+
+
+def _dec(v: int, d: int) -> str:
+    import arbcore
+
+    return ("-" if v < 0 else "") + arbcore.format_decimal(abs(v), d)
+
+
+def _other_fees(other: Mapping[str, tuple[int, int]]) -> str:
+    """Fees in a third asset (not in the realised figure), as " + 5 BNB"; "" when none."""
+    return "".join(f" + {_dec(x, d)} {a}" for a, (x, d) in sorted(other.items()))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -188,7 +209,6 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 
 def cmd_journal(args: argparse.Namespace) -> int:
-    import arbcore
     from arbcore.execution.orders import OrderState
     from arbcore.execution.records import OrderEvent
     from arbcore.runner.report import ReportError, open_journal
@@ -198,9 +218,6 @@ def cmd_journal(args: argparse.Namespace) -> int:
     except ReportError as e:
         _err("journal", str(e))
         return 2
-
-    def fmt(v: int, d: int) -> str:
-        return ("-" if v < 0 else "") + arbcore.format_decimal(abs(v), d)
 
     with journal:
         tickets = journal.tickets()
@@ -222,27 +239,26 @@ def cmd_journal(args: argparse.Namespace) -> int:
             for o in orders:
                 i = o.intent
                 events = events_by_order.get(o.client_order_id, [])
-                limit = "market" if i.limit_price is None else fmt(i.limit_price, i.price_decimals)
+                limit = "market" if i.limit_price is None else _dec(i.limit_price, i.price_decimals)
                 reason = next((str(e.detail["reason"]) for e in reversed(events) if e.detail.get("reason")), "")
                 why = f" ({reason})" if reason and o.state is OrderState.REJECTED else ""
                 print(
-                    f"  order {o.client_order_id} {i.venue} {i.side.value} {fmt(i.qty, i.qty_decimals)} @ {limit} "
+                    f"  order {o.client_order_id} {i.venue} {i.side.value} {_dec(i.qty, i.qty_decimals)} @ {limit} "
                     f"{i.order_type.value}/{i.tif.value}: {o.state.value}{why}, "
-                    f"filled {fmt(o.filled_qty, i.qty_decimals)}"
+                    f"filled {_dec(o.filled_qty, i.qty_decimals)}"
                 )
                 for ev in events:
                     f = ev.fill
                     if f is not None:
-                        fee = f" fee {fmt(f.fee, f.fee_decimals)} {f.fee_asset}" if f.fee else ""
-                        print(
-                            f"    fill {f.fill_id} {fmt(f.qty, i.qty_decimals)} @ {fmt(f.price, i.price_decimals)}{fee}"
-                        )
+                        fee = f" fee {_dec(f.fee, f.fee_decimals)} {f.fee_asset}" if f.fee else ""
+                        qty, price = _dec(f.qty, i.qty_decimals), _dec(f.price, i.price_decimals)
+                        print(f"    fill {f.fill_id} {qty} @ {price}{fee}")
             if orders:
                 p = journal.ticket_pnl(t.ticket_id)
                 print(
-                    f"  pnl {fmt(p.realised, p.notional_decimals)} {p.quote} net of fees "
-                    f"(fees {fmt(p.quote_fees, p.notional_decimals)} {p.quote}), "
-                    f"position {fmt(p.position, p.qty_decimals)} {p.base}"
+                    f"  pnl {_dec(p.realised, p.notional_decimals)} {p.quote} net of fees "
+                    f"(fees {_dec(p.quote_fees, p.notional_decimals)} {p.quote}{_other_fees(p.other_fees)}), "
+                    f"position {_dec(p.position, p.qty_decimals)} {p.base}"
                 )
         if not args.ticket:
             pairs = journal.pnl_by_venue_pair() if journal.orders() else []
@@ -254,8 +270,8 @@ def cmd_journal(args: argparse.Namespace) -> int:
             for pp in pairs:
                 print(
                     f"pair {pp.buy_venue} -> {pp.sell_venue}: {pp.tickets} tickets, realised "
-                    f"{fmt(pp.realised, pp.decimals)} {pp.quote} net of fees (fees {fmt(pp.quote_fees, pp.decimals)} "
-                    f"{pp.quote})"
+                    f"{_dec(pp.realised, pp.decimals)} {pp.quote} net of fees (fees {_dec(pp.quote_fees, pp.decimals)} "
+                    f"{pp.quote}{_other_fees(pp.other_fees)})"
                 )
     return 0
 
@@ -329,7 +345,7 @@ def add_runner_commands(sub: Any) -> None:
         formatter_class=fmt,
     )
     chk.add_argument("file", metavar="FILE", help="TOML configuration")
-    chk.add_argument("--skip-env", action="store_true", help="do not check the API key environment variables")
+    chk.add_argument("--skip-env", action="store_true", help="do not check this machine: API key variables, run.cpu")
 
     rep = sub.add_parser(
         "report",

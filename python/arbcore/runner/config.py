@@ -162,6 +162,21 @@ def env_errors(config: Config, environ: Mapping[str, str] | None = None) -> list
     return out
 
 
+def host_errors(config: Config) -> list[str]:
+    """One line per setting this machine cannot honour: ``run.cpu`` not among the CPUs this
+    process may run on (or no way to pin it)."""
+    cpu = config.run.cpu
+    if cpu is None:
+        return []
+    if not hasattr(os, "sched_setaffinity"):
+        return ["run.cpu: pinning needs Linux (sched_setaffinity)"]
+    allowed = os.sched_getaffinity(0)
+    if cpu not in allowed:
+        return [f"run.cpu: CPU {cpu} is not one this process may use on this machine "
+                f"({', '.join(map(str, sorted(allowed)))})"]  # fmt: skip
+    return []
+
+
 def credentials_for(config: Config, venue: str, environ: Mapping[str, str] | None = None) -> Any:
     """The venue's :class:`arbcore.venues.signing.credentials.Credentials` from the variables it names
     (``CredentialsError`` naming the variable when one is missing); None for a simulated venue."""

@@ -131,20 +131,40 @@ class FieldReader:
             return None
         return raw
 
+    def too_large(self, text: str, path: str) -> bool:
+        """A limit with more than ``_DEC_INT_DIGITS`` digits before the point (reported)."""
+        if len(text.split(".", 1)[0].lstrip("0")) <= _DEC_INT_DIGITS:
+            return False
+        self.e.add(path, f"{quoted(text)} is too large (at most {_DEC_INT_DIGITS} digits before the point)")
+        return True
+
+    def limit(self, d: Mapping[str, Any], key: str, path: str, decimals: int) -> int | None:
+        """An optional limit (``key`` in ``d``) as an exact amount at ``decimals``: :meth:`amount`
+        and at most ``_DEC_INT_DIGITS`` digits before the point."""
+        if key not in d:
+            return None
+        text = self.decimal_text(d[key], path)
+        if text is None or self.too_large(text, path):
+            return None
+        return self.amount(text, path, decimals)
+
     def dec(self, d: Mapping[str, Any], key: str, path: str, *, positive: bool = True) -> Dec | None:
         if key not in d:
             return None
         text = self.decimal_text(d[key], path)
         if text is None:
             return None
-        if not is_decimal(text):
-            self.e.add(path, f"{quoted(text)} is not a decimal")
-            return None
         frac = text.split(".", 1)[1] if "." in text else ""
         decimals = len(frac)
-        if decimals > arbcore.MAX_DECIMALS:
+        if not is_decimal(text):
+            self.e.add(path, f"{quoted(text)} is not a decimal")
+        elif decimals > arbcore.MAX_DECIMALS:
             self.e.add(path, f"{quoted(text)} has more than {arbcore.MAX_DECIMALS} decimals")
-            return None
+        elif not self.too_large(text, path):
+            return self._dec(text, decimals, path, positive)
+        return None
+
+    def _dec(self, text: str, decimals: int, path: str, positive: bool) -> Dec | None:
         value = int(text.replace(".", "") or "0")
         if positive and value <= 0:
             self.e.add(path, f"{quoted(text)} must be positive")
@@ -172,8 +192,13 @@ class FieldReader:
         if rate >= arbcore.FEE_SCALE:
             self.e.add(path, f"{quoted(text)} is 100% or more")
             return Fee(0, "0")
-        return Fee(-rate if neg else rate, f"{number}bps" if bps else number if not neg else "-" + number)
+        sign = "-" if neg else ""
+        return Fee(-rate if neg else rate, f"{sign}{number}bps" if bps else sign + number)
 
+
+#: a limit's digits before the point: the order path holds limits at 18 decimals in a u128
+#: (below 3.4e20), and no notional or loss limit needs more than a quadrillion
+_DEC_INT_DIGITS = 15
 
 _DECIMAL_RE = re.compile(r"^[0-9]+(\.[0-9]*)?$|^\.[0-9]+$")
 

@@ -239,6 +239,7 @@ def parse_instruments(  # noqa: PLR0917
     elif not inst_list:
         errors.add("instruments", "no instruments")
     seen_names: set[str] = set()
+    symbols: dict[tuple[str, str], str] = {}  # (venue, its symbol) -> the instrument listing it
     for idx, it in enumerate(inst_list):
         inst = _parse_instrument(p, errors, it, f"instruments[{idx}]", assets, assets_t, venues, venues_t)
         if inst is None:
@@ -248,6 +249,17 @@ def parse_instruments(  # noqa: PLR0917
             continue
         seen_names.add(inst.name)
         instruments.append(inst)
+        # one venue symbol feeds one book: a second instrument on it would never sync
+        for vname, iv in inst.venues.items():
+            other = symbols.setdefault((vname, iv.symbol), inst.name)
+            if other != inst.name:
+                errors.add(f"instruments[{idx}].venues.{vname}.symbol",
+                           f"{quoted(iv.symbol)} is already {other}'s symbol on {vname}")  # fmt: skip
+    if instruments and not errors.items:
+        listed = {v for inst in instruments for v in inst.venues}
+        for vname in venues:
+            if vname not in listed:
+                errors.add(f"venues.{vname}", "no instrument lists it (list one on it, or remove the venue)")
     return instruments
 
 
@@ -274,6 +286,8 @@ def _parse_instrument(  # noqa: PLR0917
                 if part not in assets and part not in assets_t:
                     errors.add(f"{path}.name", f"{label} asset {part} is not in [assets]")
             base, quote = assets.get(parts[0]), assets.get(parts[1])
+            if parts[0] == parts[1]:
+                errors.add(f"{path}.name", f"{quoted(name)}: base and quote are the same asset")
     pd = p.integer(it, "price_decimals", f"{path}.price_decimals", -1, hi=arbcore.MAX_DECIMALS)
     qd = p.integer(it, "qty_decimals", f"{path}.qty_decimals", -1, hi=arbcore.MAX_DECIMALS)
     for k in ("price_decimals", "qty_decimals"):
@@ -365,8 +379,8 @@ def parse_risk(  # noqa: PLR0917
             errors.add(lpath, f'{quoted(lim)} is not a table (per_venue = "...", net = "...")')
             continue
         p.unknown(lim, {"per_venue", "net"}, lpath)
-        per_venue = p.amount(lim["per_venue"], f"{lpath}.per_venue", asset.decimals) if "per_venue" in lim else None
-        net = p.amount(lim["net"], f"{lpath}.net", asset.decimals) if "net" in lim else None
+        per_venue = p.limit(lim, "per_venue", f"{lpath}.per_venue", asset.decimals)
+        net = p.limit(lim, "net", f"{lpath}.net", asset.decimals)
         positions[asset_name] = PositionLimit(asset, per_venue, net)
     kill = p.string(risk_t, "kill_file", "risk.kill_file")
     return RiskConfig(

@@ -44,6 +44,7 @@ import orjson
 
 import arbcore
 from arbcore.execution import EventKind, Journal, OrderRecord, Side
+from arbcore.execution.amounts import add_scaled
 
 PERCENTILES = (50, 90, 99)
 
@@ -133,8 +134,9 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
     ack_ms: dict[str, list[float]] = defaultdict(list)
     fill_ms: dict[str, list[float]] = defaultdict(list)
     first_fill: set[str] = set()
+    acked: set[str] = set()
     legs: dict[tuple[str, Side], _Leg] = defaultdict(_Leg)
-    venue_pos: dict[tuple[str, str], int] = defaultdict(int)  # (venue, base) -> qty at qty decimals
+    venue_pos: dict[tuple[str, str], tuple[int, int]] = {}  # (venue, base) -> (qty, its decimals)
     fill_times: dict[str, int] = {}  # ticket -> last fill ns
     for e in events:
         rec = by_cid.get(e.client_order_id)
@@ -144,7 +146,8 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
         venue = o.intent.venue
         if e.kind in (EventKind.INTENT, EventKind.SENT):
             sent[e.client_order_id] = e.local_ns  # SENT (later) overrides INTENT
-        elif e.kind is EventKind.ACK and e.client_order_id in sent:
+        elif e.kind is EventKind.ACK and e.client_order_id in sent and e.client_order_id not in acked:
+            acked.add(e.client_order_id)  # the first: some venues ack an order twice (accepted, then live)
             ack_ms[venue].append((e.local_ns - sent[e.client_order_id]) / 1e6)
         elif e.kind is EventKind.FILL and e.fill is not None:
             if e.client_order_id not in first_fill and e.client_order_id in sent:
@@ -156,7 +159,9 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
             leg.first_ns = e.local_ns if leg.first_ns is None else leg.first_ns
             leg.last_ns = e.local_ns
             sign = 1 if o.intent.side is Side.BUY else -1
-            venue_pos[(venue, o.intent.base)] += sign * e.fill.qty
+            add_scaled(venue_pos, (venue, o.intent.base), sign * e.fill.qty, o.intent.qty_decimals)
+            if e.fill.fee and e.fill.fee_asset == o.intent.base:  # the venue took base: as TicketPnl.position
+                add_scaled(venue_pos, (venue, o.intent.base), -e.fill.fee, e.fill.fee_decimals)
             fill_times[o.intent.ticket_id] = e.local_ns
 
     # the engine's outcome per ticket (last row wins), when the journal has them
@@ -173,8 +178,7 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
     hedge_lag: list[float] = []
     spreads: dict[str, list[float]] = defaultdict(list)
     pnl_points: list[tuple[int, str, float]] = []  # (ns, quote, realised as float)
-    exposure: dict[str, int] = defaultdict(int)
-    exposure_dec: dict[str, int] = {}
+    exposure: dict[str, tuple[int, int]] = {}  # base -> (net position, its decimals)
     from_opportunity = 0
     for t in tickets:
         os_ = by_ticket.get(t.ticket_id, [])
@@ -199,8 +203,7 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
             outcomes[row["outcome"]] += 1
             ticket_rows.append(row)
             continue
-        i0 = os_[0].intent
-        pd, qd = i0.price_decimals, i0.qty_decimals
+        pd = os_[0].intent.price_decimals
         pnl = journal.ticket_pnl(t.ticket_id)
         buy, sell = legs.get((t.ticket_id, Side.BUY)), legs.get((t.ticket_id, Side.SELL))
         if any(o.is_open for o in os_):
@@ -216,15 +219,14 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
         row.update(
             outcome=outcome,
             derived_outcome=derived,
-            bought=_fmt(pnl.bought, qd),
-            sold=_fmt(pnl.sold, qd),
-            position=_fmt(pnl.position, qd),
+            bought=_fmt(pnl.bought, pnl.qty_decimals),
+            sold=_fmt(pnl.sold, pnl.qty_decimals),
+            position=_fmt(pnl.position, pnl.qty_decimals),
             realised=_fmt(pnl.realised, pnl.notional_decimals),
             quote=pnl.quote,
             fees=_fmt(pnl.quote_fees, pnl.notional_decimals),
         )
-        exposure[pnl.base] += pnl.position
-        exposure_dec[pnl.base] = qd
+        add_scaled(exposure, pnl.base, pnl.position, pnl.qty_decimals)
         if t.ticket_id in fill_times:
             pnl_points.append((fill_times[t.ticket_id], pnl.quote, pnl.realised / 10**pnl.notional_decimals))
         exp_buy = _expected(d, "expected_buy_price", pd)
@@ -265,9 +267,7 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
     pairs = journal.pnl_by_venue_pair() if orders else []
     totals: dict[str, tuple[int, int]] = {}
     for p in pairs:
-        prev, dec = totals.get(p.quote, (0, p.decimals))
-        scale = max(dec, p.decimals)
-        totals[p.quote] = (prev * 10 ** (scale - dec) + p.realised * 10 ** (scale - p.decimals), scale)
+        add_scaled(totals, p.quote, p.realised, p.decimals)
 
     latency: dict[str, Any] = {
         "ack": {v: percentiles(s) for v, s in sorted(ack_ms.items())},
@@ -313,12 +313,8 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
         "pnl_over_time": [{"ns": ns, "quote": q, "realised": r} for ns, q, r in pnl_points],
         "hedge_lag_ms": percentiles(hedge_lag),
         "residual_exposure": {
-            "net": {a: _fmt(v, exposure_dec[a]) for a, v in sorted(exposure.items())},
-            "by_venue": {
-                f"{v}:{a}": _fmt(x, exposure_dec.get(a, 0))
-                for (v, a), x in sorted(venue_pos.items())
-                if a in exposure_dec
-            },
+            "net": {a: _fmt(v, dec) for a, (v, dec) in sorted(exposure.items())},
+            "by_venue": {f"{v}:{a}": _fmt(x, dec) for (v, a), (x, dec) in sorted(venue_pos.items()) if a in exposure},
         },
         "latency_ms": latency,
         "latency_samples_ms": {k: v for k, v in latency_samples.items() if v},
@@ -362,7 +358,9 @@ def print_report(report: Mapping[str, Any], console: Any = None) -> None:
     for col in ("buy", "sell", "tickets", "realised", "fees", "quote"):
         pnl.add_column(col, justify="right" if col in {"tickets", "realised", "fees"} else "left")
     for p in report["pnl_by_pair"]:
-        pnl.add_row(p["buy_venue"], p["sell_venue"], str(p["tickets"]), p["realised"], p["fees"], p["quote"])
+        # a fee in a third asset (e.g. BNB) is not in the realised figure: shown beside it
+        fees = " + ".join([p["fees"], *(f"{x} {a}" for a, x in p.get("other_fees", {}).items())])
+        pnl.add_row(p["buy_venue"], p["sell_venue"], str(p["tickets"]), p["realised"], fees, p["quote"])
     for q, v in report["pnl_total"].items():
         pnl.add_row("[bold]total[/bold]", "", "", f"[bold]{v}[/bold]", "", q)
     c.print(pnl)

@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import arbcore
-from arbcore.execution.amounts import Asset
+from arbcore.execution.amounts import Asset, add_scaled
 from arbcore.execution.eager import start_now
 from arbcore.execution.engine import Executor
 from arbcore.execution.fast_path import FastPath, Taken
@@ -33,7 +33,7 @@ from arbcore.execution.risk import KillSwitch, RiskGate, RiskLimits
 from arbcore.execution.send_warmer import SendWarmer
 from arbcore.execution.ticket import Market, Started, TicketParams, TicketPlan, TicketResult, TicketRunner
 from arbcore.feed_client import FeedClient
-from arbcore.runner.config import Config, ConfigFileError, InstrumentConfig
+from arbcore.runner.config import Config, ConfigFileError, InstrumentConfig, host_errors
 from arbcore.runner.gc_pacer import GcPacer
 from arbcore.runner.plugins import FillEvent, Opportunity, StrategyHost, TicketProposal
 from arbcore.runner.refusal_log import RefusalLog
@@ -72,9 +72,7 @@ class SessionStats:
     realised: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def add_realised(self, quote: str, amount: int, decimals: int) -> None:
-        have, d = self.realised.get(quote, (0, decimals))
-        top = max(d, decimals)
-        self.realised[quote] = (have * 10 ** (top - d) + amount * 10 ** (top - decimals), top)
+        add_scaled(self.realised, quote, amount, decimals)
 
 
 class BookView:
@@ -335,13 +333,10 @@ class TradingSession:
         cpu = self.config.run.cpu
         if cpu is None:
             return
-        if not hasattr(os, "sched_setaffinity"):
-            raise ConfigFileError(self.config.source, ["run.cpu: pinning needs Linux (sched_setaffinity)"])
-        allowed = os.sched_getaffinity(0)
-        if cpu not in allowed:
-            raise ConfigFileError(self.config.source, [f"run.cpu: CPU {cpu} is not one this process may use "
-                                                       f"({', '.join(map(str, sorted(allowed)))})"])  # fmt: skip
-        self._unpinned = allowed
+        errors = host_errors(self.config)
+        if errors:
+            raise ConfigFileError(self.config.source, errors)
+        self._unpinned = os.sched_getaffinity(0)
         os.sched_setaffinity(0, {cpu})
 
     async def stop(self) -> None:

@@ -67,16 +67,13 @@ class SimCluster:
         )
         venues, exchanges, creds = {}, {}, {}
         for v, sim in zip(sims, market.venues, strict=True):
-            specs = []
-            fee = None
-            for inst in config.instruments:
-                iv = inst.venues.get(v.name)
-                if iv is not None:
-                    specs.append(SimMarketSpec(iv.symbol, inst.base.name, inst.quote.name, iv.min_qty, iv.min_notional))
-                    fee = fee or iv
-            assert fee is not None
-            exch = attach_order_side(sim, v.protocol, specs, {n: a.decimals for n, a in config.assets.items()},
-                                     maker_fee=fee.maker_fee.rate, taker_fee=fee.taker_fee.rate)  # fmt: skip
+            specs = [
+                SimMarketSpec(iv.symbol, inst.base.name, inst.quote.name, iv.min_qty, iv.min_notional,
+                              maker_fee=iv.maker_fee.rate, taker_fee=iv.taker_fee.rate)
+                for inst in config.instruments
+                if (iv := inst.venues.get(v.name)) is not None
+            ]  # fmt: skip
+            exch = attach_order_side(sim, v.protocol, specs, {n: a.decimals for n, a in config.assets.items()})
             c = make_credentials(v.protocol)
             exch.add_account(SimAccount(c.api_key, c.secret, c.passphrase, balances=dict(v.balances)))
             venues[v.name], exchanges[v.name], creds[v.name] = sim, exch, c

@@ -87,6 +87,9 @@ class SimMarketSpec:
     quote: str
     min_qty: int = 0
     min_notional: int = 0  # at price_decimals + qty_decimals
+    # this symbol's fee rates (FEE_SCALE units); None: the exchange's own
+    maker_fee: int | None = None
+    taker_fee: int | None = None
 
 
 @dataclass(frozen=True)
@@ -329,12 +332,21 @@ class SimExchange:
         if side is Side.BUY:
             need = self._quote_units(symbol, ref_price * qty)
             if not self.fee_in_received:
-                need += self._fee(need, self.taker_fee)
+                need += self._fee(need, self.fee_rate(symbol, maker=False))
             if acc.available(market.quote) < need:
                 return Refusal.INSUFFICIENT_BALANCE
         elif acc.available(market.base) < self._base_units(symbol, qty):
             return Refusal.INSUFFICIENT_BALANCE
         return None
+
+    def fee_rate(self, symbol: str, *, maker: bool) -> int:
+        """The maker or taker rate charged on ``symbol`` (FEE_SCALE units): its own, as a venue's
+        fee schedule may differ per symbol, else the exchange's."""
+        m = self.markets[symbol]
+        own = m.maker_fee if maker else m.taker_fee
+        if own is not None:
+            return own
+        return self.maker_fee if maker else self.taker_fee
 
     def _reference_price(self, symbol: str, side: Side) -> int | None:
         """Worst price a market order may reach: the far end of the visible book."""
@@ -416,7 +428,7 @@ class SimExchange:
         acc = self.accounts[order.account]
         quote_amt = self._quote_units(order.symbol, price * qty)
         base_amt = self._base_units(order.symbol, qty)
-        rate = self.maker_fee if maker else self.taker_fee
+        rate = self.fee_rate(order.symbol, maker=maker)
         if order.side is Side.BUY:
             spend_asset, spend, recv_asset, recv = market.quote, quote_amt, market.base, base_amt
         else:
@@ -446,7 +458,7 @@ class SimExchange:
         assert order.price is not None
         q = self._quote_units(order.symbol, order.price * qty)
         if not self.fee_in_received:
-            q += self._fee(q, max(self.maker_fee, self.taker_fee))
+            q += self._fee(q, max(self.fee_rate(order.symbol, maker=True), self.fee_rate(order.symbol, maker=False)))
         return market.quote, q
 
     def _hold(self, order: SimOrder) -> None:

@@ -111,7 +111,7 @@ class BybitOrderSide:
 
     def execution_dict(self, o: SimOrder, f: SimFill) -> dict[str, Any]:
         spec = self.venue.instruments[o.symbol].spec
-        rate = self.exchange.maker_fee if f.maker else self.exchange.taker_fee
+        rate = self.exchange.fee_rate(o.symbol, maker=f.maker)
         return {
             "category": "spot",
             "symbol": o.symbol,
