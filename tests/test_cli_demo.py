@@ -67,13 +67,27 @@ def test_module_rejects_zero_steps() -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [["demo", "--steps", "0"], ["demo", "--steps", "-3"], [], ["nope"], ["demo", "--steps", "x"]]
+    "argv",
+    [
+        ["demo", "--steps", "0"],
+        ["demo", "--steps", "-3"],
+        [],
+        ["nope"],
+        ["demo", "--steps", "x"],
+        ["demo", "--seed", "-1"],
+    ],
 )
 def test_main_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
     assert "usage: arbcore" in capsys.readouterr().err
+
+
+def test_module_rejects_a_negative_seed_in_one_line() -> None:
+    p = run(sys.executable, "-m", "arbcore", "demo", "--seed", "-1")
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.stderr.strip().splitlines()[-1] == "arbcore: error: --seed must be at least 0"
 
 
 def test_main_runs_demo(capsys: pytest.CaptureFixture[str]) -> None:

@@ -60,6 +60,20 @@ def test_help_is_complete() -> None:
             assert w in h.stdout, (cmd, w, h.stdout)
 
 
+def test_help_epilog_says_what_is_where() -> None:
+    """examples/ holds the two configurations it names; the strategy plug-ins are where it says."""
+    from arbcore.runner.commands import EPILOG
+    from arbcore.runner.plugins import BUILTINS
+
+    text = " ".join(EPILOG.split())
+    assert sorted(p.name for p in (ROOT / "examples").iterdir()) == ["default.toml", "live-template.toml"]
+    assert "examples/ has the default (default.toml) and a live-venue template (live-template.toml)." in text
+    assert "arbcore/runner/strategies/" in text and (ROOT / "python/arbcore/runner/strategies").is_dir()
+    for name, (module, _) in BUILTINS.items():
+        assert name in text and module.startswith("arbcore.runner.strategies."), name
+    assert "Writing a strategy plug-in" in text and "### Writing a strategy plug-in" in (ROOT / "README.md").read_text()
+
+
 def test_check_config_ok_and_broken(tmp_path: Path) -> None:
     p = arbcore("check-config", str(ROOT / "examples/default.toml"))
     assert p.returncode == 0 and p.stdout.startswith(f"{ROOT / 'examples/default.toml'}: OK")

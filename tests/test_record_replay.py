@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import itertools
+import socket
 import subprocess
 import sys
 import time
@@ -232,3 +233,214 @@ def test_replay_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert r.returncode == 2 and "no feed for venue 'okx'" in r.stderr
     r = run_cli("record", "--venue", "nowhere", "--sim", "--symbol", "X=A/B:2:2", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "known venues" in r.stderr
+
+
+def one_line_error(r: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+XRP = FeedSpec("bybit", "bybit", {"XRPUSDT": SymbolSpec("XRP/USDT", 4, 0, "0.0001", "1")})
+
+
+def capture_recording(path: Path, frames: int = 50) -> None:
+    """The first `frames` lines of the Bybit capture, written by the Recorder as a recording."""
+    rec = Recorder(path, [XRP])
+    for n, line in enumerate(BYBIT_CAPTURE.read_bytes().splitlines()[:frames]):
+        rec.frame(n, "bybit", 1, "ws", line)
+    rec.close()
+
+
+def test_replay_of_a_cut_or_damaged_file_replays_what_can_be_read(tmp_path: Path) -> None:
+    """What a killed recorder leaves (compressed data without its end, a last line cut off) and
+    a damaged file: every frame before the damage is replayed, exactly as a whole file of just
+    those frames, the summary names the line and why, a warning goes to stderr, exit status 0."""
+    whole = tmp_path / "whole.jsonl.gz"
+    capture_recording(whole)
+    full = replay(whole, "bybit")
+    assert full["truncated"] is None and full["frames"] == 50
+    data = whole.read_bytes()
+
+    def check(path: Path, needle: str) -> dict[str, Any]:
+        r = run_cli("replay", "--venue", "bybit", str(path))
+        assert r.returncode == 0, r.stderr
+        assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
+        assert "warning" in r.stderr and needle in r.stderr, r.stderr
+        s: dict[str, Any] = orjson.loads(r.stdout)
+        assert needle in s["truncated"], s["truncated"]
+        return s
+
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    s = check(cut, "ends early")
+    assert 0 < s["frames"] < 50
+    assert s["truncated"].startswith(f"line {s['frames'] + 2}: ")  # the first line not read
+    same = tmp_path / "same.jsonl.gz"
+    capture_recording(same, s["frames"])
+    assert {**replay(same, "bybit"), "truncated": s["truncated"]} == s
+
+    crc = bytearray(data)
+    crc[-8] ^= 0xFF  # the gzip trailer's CRC-32
+    (tmp_path / "crc.jsonl.gz").write_bytes(crc)
+    s = check(tmp_path / "crc.jsonl.gz", "CRC check failed")
+    assert {**s, "truncated": None} == full
+
+    with gzip.open(whole, "rb") as f:
+        text = f.read()
+    (tmp_path / "plain.jsonl").write_bytes(text[:-20])  # the last line cut off
+    s = check(tmp_path / "plain.jsonl", "line 51: ")
+    assert "cut off" in s["truncated"] and s["frames"] == 49
+
+    lines = text.splitlines(keepends=True)
+    (tmp_path / "bad-line.jsonl").write_bytes(b"".join([*lines[:11], b"{not a frame\n", *lines[11:]]))
+    s = check(tmp_path / "bad-line.jsonl", "line 12: ")
+    assert s["frames"] == 10  # nothing after the damage is used
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"", "empty file"),
+        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", "cannot read the header: the compressed data ends early"),
+        (b"\x1f\x8bnot gzip at all", "cannot read the header: unreadable compressed data"),
+    ],
+)
+def test_replay_of_an_unreadable_header_is_one_line(tmp_path: Path, content: bytes, needle: str) -> None:
+    path = tmp_path / "x.jsonl.gz"
+    path.write_bytes(content)
+    one_line_error(run_cli("replay", "--venue", "bybit", str(path)), needle)
+    if content:  # (an empty plain capture is one of no frames)
+        raw = run_cli("replay", "--venue", "bybit", "--raw", "bybit", "--symbol", "X=A/B:2:2", str(path))
+        one_line_error(raw, "cannot read: ")
+
+
+GOOD_SYMBOL = {"instrument": "A/B", "price_decimals": 2, "qty_decimals": 2, "tick_size": "0.01", "lot_size": "0.01"}
+
+
+def header_feed(protocol: str = "bybit", **symbol: Any) -> dict[str, Any]:
+    return {"venue": "bybit", "protocol": protocol, "symbols": {"X": {**GOOD_SYMBOL, **symbol}}}
+
+
+@pytest.mark.parametrize(
+    ("feeds", "needle"),
+    [
+        ([{"venue": "bybit"}], "header: feeds[0].protocol is missing"),
+        ("x", "header: feeds is not a list"),
+        ([3], "header: feeds[0] is not an object"),
+        ([{"venue": "bybit", "protocol": "bybit", "symbols": []}], "feeds[0].symbols is [], expected an object"),
+        (
+            [{"venue": "bybit", "protocol": "bybit", "symbols": {"X": {"instrument": "A/B", "price_decimals": "2"}}}],
+            "feeds[0].symbols['X'].price_decimals is \"2\", expected an integer",
+        ),
+        ([header_feed(precision=[1])], "feeds[0].symbols['X'].precision is [1]"),
+        ([header_feed(price_decimals=20)], "header: feed 'bybit': price_decimals"),
+        ([header_feed("nope")], "header: feed 'bybit': protocol"),
+    ],
+)
+def test_replay_of_a_malformed_header_names_the_field(tmp_path: Path, feeds: Any, needle: str) -> None:
+    path = tmp_path / "h.jsonl"
+    header = {"type": "header", "format": "arbcore-frames", "version": 1, "feeds": feeds}
+    path.write_bytes(orjson.dumps(header) + b"\n")
+    one_line_error(run_cli("replay", "--venue", "bybit", str(path)), needle)
+
+
+def test_a_killed_recorder_leaves_a_file_that_replays(tmp_path: Path) -> None:
+    """SIGKILL, so nothing is closed: the periodic flushes are what the file holds."""
+    out = tmp_path / "k.jsonl.gz"
+    log = tmp_path / "stderr"
+    args = ["record", "--venue", "coinbase", "--sim", "--symbol", SIM_SYMBOLS["coinbase"], "--duration", "60"]
+    with log.open("wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "arbcore", *args, "--out", str(out)], stderr=err)
+        try:
+            end = time.monotonic() + 30
+            while "  2.0s frames=" not in log.read_text():  # a flush is at most 1 s behind
+                assert proc.poll() is None and time.monotonic() < end, log.read_text()
+                time.sleep(0.05)
+        finally:
+            proc.kill()
+            proc.wait(10)
+    r = run_cli("replay", "--venue", "coinbase", str(out))
+    assert r.returncode == 0, r.stderr
+    s = orjson.loads(r.stdout)
+    assert s["frames"] > 10 and s["decode_errors"] == 0 and s["gaps"] == 0
+    assert "ends early" in s["truncated"] and "warning" in r.stderr
+    assert s["books"]["BTC-USD"]["state"] == "LIVE"
+
+
+def test_the_recorder_header_is_readable_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl.gz"
+    rec = Recorder(path, [XRP])
+    try:
+        opened = read_recording(path)  # the recorder is still writing: its header is flushed
+        assert opened.feeds == [XRP]
+        assert list(opened.frames) == [] and "ends early" in str(opened.frames.truncated)
+    finally:
+        rec.close()
+
+
+@pytest.mark.parametrize(
+    ("symbol", "needle"),
+    [
+        ("BTCUSDT=BTC/USDT:20:6", "price_decimals"),
+        ("BTCUSDT=BTC/USDT:2:6:0:0", "tick_size"),
+        ("BTCUSDT=BTCUSDT:2:6", "expected BASE/QUOTE"),
+        ("=BTC/USDT:2:6", "empty symbol"),
+        ("X=A/B:12:12", "at most 18"),
+    ],
+)
+def test_record_refuses_a_bad_symbol_in_one_line(tmp_path: Path, symbol: str, needle: str) -> None:
+    out = tmp_path / "x.jsonl.gz"
+    args = ("record", "--venue", "bybit", "--sim", "--symbol", symbol, "--duration", "1", "--out", str(out))
+    one_line_error(run_cli(*args), "arbcore record: ", needle)
+    assert not out.exists()
+
+
+def test_record_refuses_an_out_it_cannot_write_in_one_line(tmp_path: Path) -> None:
+    args = ("record", "--venue", "bybit", "--sim", "--symbol", "BTCUSDT=BTC/USDT:2:6", "--duration", "1", "--out")
+    one_line_error(run_cli(*args, str(tmp_path / "no-dir" / "x.gz")), "--out", "No such file or directory")
+    one_line_error(run_cli(*args, str(tmp_path)), "--out", "Is a directory")
+    assert not (tmp_path / "no-dir").exists()
+
+
+@pytest.mark.parametrize("duration", ["nan", "inf", "0", "-1"])
+def test_record_refuses_a_duration_that_is_not_positive_and_finite(tmp_path: Path, duration: str) -> None:
+    out = tmp_path / "x.jsonl.gz"
+    args = ("record", "--venue", "bybit", "--sim", "--symbol", "BTCUSDT=BTC/USDT:2:6", "--out", str(out))
+    r = run_cli(*args, f"--duration={duration}")
+    assert r.returncode == 2 and "--duration must be a positive number" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_record_stops_at_the_duration(tmp_path: Path) -> None:
+    """1.5 s is 1.5 s: the last wait is the time left, not another whole second."""
+    out = tmp_path / "x.jsonl.gz"
+    r = run_cli("record", "--venue", "bybit", "--sim", "--symbol", "BTCUSDT=BTC/USDT:2:6", "--duration", "1.5",
+                "--out", str(out))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    times = [float(line.split("s frames=")[0]) for line in r.stderr.splitlines() if "s frames=" in line]
+    assert len(times) == 2 and 1.45 <= times[-1] < 2.0, r.stderr  # (it was 2.0: a whole second more)
+
+
+def test_record_from_a_url_that_cannot_be_reached(tmp_path: Path) -> None:
+    """A URL that is not one is refused before anything starts; a venue that never answers in the
+    whole --duration is exit status 2 and leaves no file."""
+    out = tmp_path / "u.jsonl.gz"
+    args = ("record", "--venue", "bybit", "--symbol", "BTCUSDT=BTC/USDT:2:6", "--duration", "1", "--out", str(out))
+    one_line_error(run_cli(*args, "--url", "notaurl"), "--url 'notaurl'", "ws or wss")
+    one_line_error(run_cli(*args, "--url", "http://127.0.0.1:1/ws"), "--url", "ws or wss")
+    one_line_error(run_cli(*args, "--url", "ws://127.0.0.1:1/ws", "--rest-url", "ftp://x"), "--rest-url", "http")
+    assert not out.exists()
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = run_cli(*args, "--url", f"ws://127.0.0.1:{port}/ws")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"arbcore record: cannot connect to ws://127.0.0.1:{port}/ws: "), last
+    assert "removed" in last and "wrote" not in r.stderr
+    assert not out.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,7 @@ def _check_precisions(command: str, protocol: str, precisions: list[tuple[str, t
 def cmd_replay(args: argparse.Namespace) -> int:
     import orjson
 
-    from arbcore.record import FeedSpec, RecordingError, raw_frames, replay, replay_frames
+    from arbcore.record import FeedSpec, RecordingError, replay, replay_raw
 
     path = Path(args.file)
     if not path.exists():
@@ -118,20 +119,43 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 return 2
             spec = _feed_spec(args.venue, args.raw, args.symbol, args.precision)
             assert isinstance(spec, FeedSpec)
-            summary = replay_frames(spec, raw_frames(path, args.venue), args.top)
+            summary = replay_raw(path, spec, args.top)
         else:
             summary = replay(path, args.venue, args.top)
     except (RecordingError, ValueError) as e:
         print(f"arbcore replay: {e}", file=sys.stderr)
         return 2
+    if summary["truncated"] is not None:
+        # what a killed recorder leaves: the frames before the cut are good, so their summary
+        # is printed and the exit status is 0; the summary's "truncated" says the same
+        print(
+            f"arbcore replay: warning: {path}: cut short at {summary['truncated']}; "
+            "the summary covers the frames before it",
+            file=sys.stderr,
+        )
     sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode() + "\n")
     return 0
 
 
-def cmd_record(args: argparse.Namespace) -> int:
+def _url_error(option: str, url: str, schemes: tuple[str, ...]) -> str | None:
+    """Why `url` is not a URL of one of `schemes` with a host, or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in schemes and bool(parts.hostname)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number 0..65535)
+    except ValueError:
+        ok = False
+    if ok:
+        return None
+    return f"{option} {url!r}: not a URL with a host and the scheme {' or '.join(schemes)}"
+
+
+def cmd_record(args: argparse.Namespace) -> int:  # noqa: PLR0911
     import uvloop
 
-    from arbcore.record import FeedSpec
+    from arbcore.record import FeedSpec, Recorder, build_books
     from arbcore.venues import CLIENT_SPECS
 
     client_spec = CLIENT_SPECS.get(args.venue)
@@ -148,6 +172,16 @@ def cmd_record(args: argparse.Namespace) -> int:
             "arbcore record: give --url (a venue's WebSocket URL) or --sim (a local simulated venue)", file=sys.stderr
         )
         return 2
+    if args.sim and args.venue not in SIM_CLASSES:
+        print(f"arbcore record: no simulator for {args.venue!r}", file=sys.stderr)
+        return 2
+    if not args.sim:
+        why = _url_error("--url", args.url, ("ws", "wss"))
+        if why is None and args.rest_url is not None:
+            why = _url_error("--rest-url", args.rest_url, ("http", "https"))
+        if why is not None:
+            print(f"arbcore record: {why}", file=sys.stderr)
+            return 2
     if not _check_precisions("record", client_spec.feed_protocol, args.precision):
         return 2
     try:
@@ -155,60 +189,80 @@ def cmd_record(args: argparse.Namespace) -> int:
         spec = _feed_spec(
             args.venue, client_spec.feed_protocol, args.symbol, args.precision, client_spec.feed_kwargs.get("depth", 10)
         )
+        assert isinstance(spec, FeedSpec)
+        built = build_books(spec)  # the books refuse bad decimals, instruments and grids: before any connection
     except ValueError as e:
         print(f"arbcore record: {e}", file=sys.stderr)
         return 2
-    assert isinstance(spec, FeedSpec)
-    return uvloop.run(_record(args, client_spec, spec))
+    try:
+        recorder = Recorder(Path(args.out), [spec])
+    except OSError as e:
+        print(f"arbcore record: --out {args.out}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    return uvloop.run(_record(args, client_spec, spec, built, recorder))
 
 
-async def _record(args: argparse.Namespace, client_spec: object, spec: object) -> int:
+async def _record(args: argparse.Namespace, client_spec: object, spec: object, built: object, recorder: object) -> int:
+    """Records until --duration is over; closes `recorder` whatever happens. `built` is
+    build_books(spec)."""
     import asyncio
     import time
 
     import arbcore.sim as sim_mod
     from arbcore.feed_client import FeedClient
-    from arbcore.record import FeedSpec, Recorder, build_books
+    from arbcore.record import FeedSpec, Recorder
     from arbcore.venues.base import VenueClientSpec
 
-    assert isinstance(spec, FeedSpec) and isinstance(client_spec, VenueClientSpec)
+    assert isinstance(spec, FeedSpec) and isinstance(client_spec, VenueClientSpec) and isinstance(recorder, Recorder)
+    assert isinstance(built, tuple)
+    books, symbols, precisions = built
     sim = None
     url, rest_url = args.url, args.rest_url
-    books, symbols, precisions = build_books(spec)
-    if args.sim:
-        cls_name, kwargs = SIM_CLASSES.get(args.venue, ("", {}))
-        cls = getattr(sim_mod, cls_name, None)
-        if cls is None:
-            print(f"arbcore record: no simulator for {args.venue!r}", file=sys.stderr)
-            return 2
-        if cls_name == "KrakenSim":
-            kwargs = {**kwargs, "precisions": precisions}  # it prints the digits the checksum covers
-        sim = sim_mod.SimVenue(cls(**kwargs), _sim_instruments(spec), seed=args.seed)
-        await sim.start()
-        url, rest_url = sim.ws_url, sim.rest_url
-    recorder = Recorder(Path(args.out), [spec])
-    # the decoder settings replay uses (the header's precisions; only Kraken's decoder reads them)
-    client = FeedClient(
-        client_spec, url, books, symbols, rest_url=rest_url, recorder=recorder, feed_kwargs={"precisions": precisions}
-    )
-    task = asyncio.get_running_loop().create_task(client.run())
-    print(f"recording {args.venue} from {url} to {args.out} for {args.duration:g} s", file=sys.stderr)
-    t0 = time.monotonic()
     try:
-        while time.monotonic() - t0 < args.duration:
-            await asyncio.sleep(min(1.0, args.duration))
-            c = client.counters()
-            states = ",".join(books[i].state_name(v) for i, v in symbols.values())
-            print(
-                f"  {time.monotonic() - t0:5.1f}s frames={c['frames']} bytes={c['bytes']} books={states}",
-                file=sys.stderr,
-            )
+        if args.sim:
+            cls_name, kwargs = SIM_CLASSES[args.venue]
+            if cls_name == "KrakenSim":
+                kwargs = {**kwargs, "precisions": precisions}  # it prints the digits the checksum covers
+            sim = sim_mod.SimVenue(getattr(sim_mod, cls_name)(**kwargs), _sim_instruments(spec), seed=args.seed)
+            await sim.start()
+            url, rest_url = sim.ws_url, sim.rest_url
+        # the decoder settings replay uses (the header's precisions; only Kraken's decoder reads them)
+        client = FeedClient(
+            client_spec,
+            url,
+            books,
+            symbols,
+            rest_url=rest_url,
+            recorder=recorder,
+            feed_kwargs={"precisions": precisions},
+        )
+        task = asyncio.get_running_loop().create_task(client.run())
+        print(f"recording {args.venue} from {url} to {args.out} for {args.duration:g} s", file=sys.stderr)
+        t0 = time.monotonic()
+        end = t0 + args.duration
+        try:
+            while (left := end - time.monotonic()) > 0:
+                await asyncio.sleep(min(1.0, left))
+                c = client.counters()
+                states = ",".join(books[i].state_name(v) for i, v in symbols.values())
+                print(
+                    f"  {time.monotonic() - t0:5.1f}s frames={c['frames']} bytes={c['bytes']} books={states}",
+                    file=sys.stderr,
+                )
+        finally:
+            client.stop()
+            await asyncio.wait_for(task, 5)
     finally:
-        client.stop()
-        await asyncio.wait_for(task, 5)
         recorder.close()
         if sim is not None:
             await sim.stop()
+    if client.conn_id == 0 and recorder.frames == 0:
+        # never connected in the whole --duration (a drop mid-recording is retried and is not this):
+        # the file holds only the header, and is removed so that no empty recording is left
+        why = client.errors[-1].removeprefix("connect: ") if client.errors else "no connection"
+        Path(args.out).unlink(missing_ok=True)
+        print(f"arbcore record: cannot connect to {url}: {why}; nothing recorded, {args.out} removed", file=sys.stderr)
+        return 2
     print(f"wrote {recorder.frames} frames to {args.out}", file=sys.stderr)
     return 0
 
@@ -308,10 +362,12 @@ def _main(argv: list[str] | None = None) -> int:  # noqa: PLR0911
 
         if args.steps < 1:
             parser.error("--steps must be at least 1")
+        if args.seed < 0:
+            parser.error("--seed must be at least 0")  # (numpy's generator refuses a negative seed)
         return run_demo(steps=args.steps, seed=args.seed, show=args.show)
     if args.command == "record":
-        if args.duration <= 0:
-            parser.error("--duration must be positive")
+        if not (math.isfinite(args.duration) and args.duration > 0):  # (a `<= 0` test lets nan through)
+            parser.error("--duration must be a positive number of seconds")
         return cmd_record(args)
     if args.command == "replay":
         return cmd_replay(args)

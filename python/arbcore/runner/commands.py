@@ -279,7 +279,9 @@ def cmd_journal(args: argparse.Namespace) -> int:
 EPILOG = """\
 Start with `arbcore run` (the embedded default: simulated venues on loopback, paper balances,
 the taker strategy), then `arbcore report JOURNAL`. `arbcore check-config FILE` validates a
-configuration; examples/ has the default, a live-venue template and strategy plug-ins.
+configuration; examples/ has the default (default.toml) and a live-venue template
+(live-template.toml). The builtin strategies (taker, threshold, hedger) are plug-ins in
+arbcore/runner/strategies/, each a template for your own (README: "Writing a strategy plug-in").
 Errors you can fix are one line on stderr with exit status 2."""
 
 
