@@ -5,10 +5,12 @@ on stderr with exit status 2 (never a traceback)."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -221,6 +223,71 @@ def test_unreachable_venue_is_one_clear_line_and_leaves_nothing_open(tmp_path: P
     cfg.write_text(text.replace(sim, live.replace("ws_private =", "ws_privat =")))
     p = arbcore("check-config", str(cfg), env=env)
     assert p.returncode != 0 and "venues.okx.order_urls.ws_privat" in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+def test_kill_signals_only_an_engine_that_handles_it(tmp_path: Path) -> None:
+    """SIGUSR1's default action ends a process: `kill --pid` refused 0 and -1 (process groups:
+    `--pid 0` killed the caller's own shell), any process that is not `arbcore run` (the
+    `timeout` wrapping one, which pgrep finds first), and one that does not handle it yet."""
+    one_line_error(arbcore("kill", "--pid", "0"), "--pid 0: not a process id")
+    one_line_error(arbcore("kill", "--pid", "-1"), "--pid -1: not a process id")
+    others = [
+        subprocess.Popen(["sleep", "30"]),
+        # looks like one by its arguments, but has no handler: the signal would end it
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "arbcore", "run"]),
+    ]
+    try:
+        time.sleep(0.2)
+        one_line_error(arbcore("kill", "--pid", str(others[0].pid)), "not an `arbcore run` process")
+        one_line_error(arbcore("kill", "--pid", str(others[1].pid)), "does not handle SIGUSR1 yet")
+        assert all(p.poll() is None for p in others)
+    finally:
+        for p in others:
+            p.kill()
+            p.wait()
+
+
+def test_a_sigusr1_while_the_engine_starts_engages_its_kill_switch(tmp_path: Path) -> None:
+    """A SIGUSR1 that came before the engine's loop handled it ended the engine (exit 138, no
+    report); now it is caught from the command's start, and the kill switch engages once the
+    engine has started: no ticket, a report at the end."""
+    run = subprocess.Popen(
+        [sys.executable, "-m", "arbcore", "run", "--no-dashboard", "--duration", "4", "--journal",
+         str(tmp_path / "j.sqlite"), "--report-dir", str(tmp_path / "rep")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        status = Path(f"/proc/{run.pid}/status")
+        end = time.monotonic() + 20
+        while time.monotonic() < end:  # the command's handler is in: the engine is still starting
+            caught = next(int(ln.split()[1], 16) for ln in status.read_text().splitlines() if ln.startswith("SigCgt"))
+            if caught >> (signal.SIGUSR1 - 1) & 1:
+                break
+            time.sleep(0.005)
+        os.kill(run.pid, signal.SIGUSR1)
+        out, _ = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, out[-3000:]
+    assert "KILL SWITCH engaged: SIGUSR1 (while starting)" in out, out[-3000:]
+    assert (tmp_path / "rep" / "report.json").exists()
+    with Journal(tmp_path / "j.sqlite") as j:
+        assert j.tickets() == []
+
+
+def test_run_refuses_a_journal_or_report_dir_it_cannot_use(tmp_path: Path) -> None:
+    """A journal path that is a directory or a file other than SQLite gave an sqlite3 traceback;
+    a report directory that cannot be made was found only at exit, after the whole run."""
+    (tmp_path / "notes.txt").write_text("my notes\n")
+    run = ("run", "--no-dashboard", "--duration", "1")
+    one_line_error(arbcore(*run, "--journal", str(tmp_path)), "is a directory")
+    one_line_error(arbcore(*run, "--journal", str(tmp_path / "notes.txt")), "not an SQLite file (not overwritten)")
+    assert (tmp_path / "notes.txt").read_text() == "my notes\n"
+    bad_dir = tmp_path / "notes.txt" / "rep"
+    one_line_error(arbcore(*run, "--journal", str(tmp_path / "j.sqlite"), "--report-dir", str(bad_dir)),
+                   f"--report-dir {bad_dir}: cannot write the report there")  # fmt: skip
+    assert not (tmp_path / "j.sqlite").exists()
 
 
 def test_kill_command_stops_a_running_engine_trading(tmp_path: Path) -> None:

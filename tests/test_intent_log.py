@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
 import zlib
 from pathlib import Path
 
@@ -54,9 +55,14 @@ def test_stage_is_on_disk_in_the_log_and_reaches_sqlite_on_flush(tmp_path: Path)
     assert staged_ticket_ids(tmp_path / "j.db") == ["T1"]  # on disk (what another process reads)
     raw = j._conn.execute("SELECT count(*) FROM orders").fetchone()[0]
     assert raw == 0  # not in SQLite yet: the order path has not paid for it
+    staged_at = time.time_ns()
+    time.sleep(0.01)
     j.flush()
     assert {o.client_order_id for o in j.orders()} == {i.client_order_id for i in t.intents}
     assert staged_ticket_ids(tmp_path / "j.db") == []  # everything in SQLite: the log starts over
+    # the ticket's row says when it was staged (decided), not when the flush came
+    (row,) = j.tickets()
+    assert row.created_ns <= staged_at, (row.created_ns, staged_at)
     j.close()
 
 

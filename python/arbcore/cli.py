@@ -241,7 +241,7 @@ async def _record(args: argparse.Namespace, client_spec: object, spec: object, b
         t0 = time.monotonic()
         end = t0 + args.duration
         try:
-            while (left := end - time.monotonic()) > 0:
+            while (left := end - time.monotonic()) > 0.002:  # (a timer may fire a little early)
                 await asyncio.sleep(min(1.0, left))
                 c = client.counters()
                 states = ",".join(books[i].state_name(v) for i, v in symbols.values())

@@ -46,6 +46,11 @@ def rescale(value: int, from_decimals: int, to_decimals: int, rounding: Rounding
     )
 
 
+def signed_decimal(raw: int, decimals: int) -> str:
+    """``raw`` at ``decimals`` as decimal text with its sign ("-0.05"), for people to read."""
+    return ("-" if raw < 0 else "") + arbcore.format_decimal(abs(raw), decimals)
+
+
 def add_scaled(acc: dict[K, tuple[int, int]], key: K, value: int, decimals: int) -> None:
     """``acc[key] += value`` where each holds (amount, its decimals): the sum kept at the finer of
     the two scales, exactly (sums of PnL or positions whose scales differ by instrument or by a

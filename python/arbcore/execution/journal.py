@@ -99,7 +99,9 @@ class Journal:
         self._intent_sync = "FULL" if durable_intents else "NORMAL"
         # Autocommit mode: every write below runs in an explicit BEGIN IMMEDIATE ... COMMIT.
         self._conn = sqlite3.connect(self.path, isolation_level=None)
-        self._pending: list[StagedTicket] = []  # staged in the intent log, not yet in SQLite
+        #: staged in the intent log, not yet in SQLite, with the time each was staged: its ticket's
+        #: time in SQLite (a flush comes later: the ticket's row must say when it was decided)
+        self._pending: list[tuple[StagedTicket, int]] = []
         mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise sqlite3.OperationalError(f"{self.path}: could not enable WAL (journal_mode={mode})")
@@ -206,10 +208,10 @@ class Journal:
         written to SQLite now, in one transaction. Either way it is on disk when this returns.
         """
         if self._log is None:
-            self._write_staged(t)
+            self._write_staged(t, self._clock())
             return
         self.store_record(t.to_line())
-        self._pending.append(t)
+        self._pending.append((t, self._clock()))
 
     @property
     def has_intent_log(self) -> bool:
@@ -252,7 +254,7 @@ class Journal:
 
     def staged(self, t: StagedTicket) -> None:
         """The ticket whose record :meth:`store_framed` stored: owed to SQLite at the next flush."""
-        self._pending.append(t)
+        self._pending.append((t, self._clock()))
 
     def flush(self) -> None:
         """Write the staged tickets into SQLite (one transaction) and empty the intent log."""
@@ -261,18 +263,19 @@ class Journal:
             return
         try:
             with self.batch():
-                for t in pending:
-                    self._write_staged(t)
+                for t, ns in pending:
+                    self._write_staged(t, ns)
         except BaseException:
             self._pending = pending + self._pending  # still owed to SQLite; the log keeps them meanwhile
             raise
         if self._log is not None and not self._pending:
             self._log.clear()
 
-    def _write_staged(self, t: StagedTicket) -> None:
+    def _write_staged(self, t: StagedTicket, created_ns: int) -> None:
         with self.batch():
             if t.detail is not None:
-                self.write_ticket(t.ticket_id, t.instrument, t.buy_venue, t.sell_venue, detail_text=t.detail)
+                self.write_ticket(t.ticket_id, t.instrument, t.buy_venue, t.sell_venue, detail_text=t.detail,
+                                  created_ns=created_ns)  # fmt: skip
             for ev in t.ledger_events:
                 self.append_ledger_event(ev)
             for intent in t.intents:
@@ -286,8 +289,8 @@ class Journal:
         missing = [t for t in self._log.read() if t.intents and t.intents[0].client_order_id not in known]
         if missing:
             with self.batch():
-                for t in missing:
-                    self._write_staged(t)
+                for t in missing:  # (when each was staged is not in the log: now)
+                    self._write_staged(t, self._clock())
         self._log.clear()
 
     def staged_only(self) -> list[str]:
@@ -318,18 +321,19 @@ class Journal:
         detail: Mapping[str, Any] | None = None,
         *,
         detail_text: str | None = None,
+        created_ns: int | None = None,
     ) -> None:
         """Record a decided ticket; idempotent for identical content, IntentConflictError otherwise.
-        ``detail_text`` is the detail already as :func:`dump_detail` text (a staged ticket's)."""
+        ``detail_text`` is the detail already as :func:`dump_detail` text (a staged ticket's);
+        ``created_ns`` when it was decided (default: now)."""
         d = detail_text if detail_text is not None else dump_detail(detail)
         self._guard(ticket_id, instrument, buy_venue, sell_venue, d)
         # Insert first, compare only on a key conflict: a new ticket (the hot path) costs one statement.
+        ns = self._clock() if created_ns is None else created_ns
         try:
             with self._tx():
-                self._db.execute(
-                    "INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?)",
-                    (ticket_id, self._clock(), instrument, buy_venue, sell_venue, d),
-                )
+                row = (ticket_id, ns, instrument, buy_venue, sell_venue, d)
+                self._db.execute("INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?)", row)
         except sqlite3.IntegrityError:
             row = self._db.execute(
                 "SELECT instrument, buy_venue, sell_venue, detail FROM tickets WHERE ticket_id=?", (ticket_id,)

@@ -31,7 +31,7 @@ from typing import Protocol
 import orjson
 
 from arbcore._core import next_ticket_seq
-from arbcore.execution.amounts import Asset, buy_reservation, sell_reservation
+from arbcore.execution.amounts import Asset, buy_reservation, sell_reservation, signed_decimal
 from arbcore.execution.eager import start_now
 from arbcore.execution.engine import BASE_FEE_DECIMALS, Executor, LiveOrder
 from arbcore.execution.errors import LedgerError
@@ -327,7 +327,11 @@ class TicketRunner:
             if residual:
                 result.status = "residual"
                 self.residuals[ticket_id] = (plan.instrument, residual)
-                log.error("ticket %s left a residual of %d (qty units) after hedge and unwind", ticket_id, residual)
+                # dust below every venue's minimums is routine (the sweeper nets it); more is not
+                dust = all(abs(residual) < max(m.rules.min_qty, m.rules.lot) for m in (plan.buy, plan.sell))
+                level, note = (logging.WARNING, " (dust: swept once netted)") if dust else (logging.ERROR, "")
+                log.log(level, "ticket %s left a residual of %s %s after hedge and unwind%s", ticket_id,
+                        signed_decimal(residual, plan.buy.qty_decimals), plan.buy.base.name, note)  # fmt: skip
             self._record_outcome(ticket_id, plan, result)
         finally:
             risk.open_tickets -= 1
@@ -487,11 +491,15 @@ class TicketRunner:
     ) -> int:
         """One IOC at ``worst`` (at most), sized down to the venue's lot; returns the quantity filled."""
         lot = max(m.rules.lot, 1)
-        qty = qty // lot * lot
+        wanted, qty = qty, qty // lot * lot
         tick = max(m.rules.tick, 1)
         price = worst // tick * tick if side is Side.BUY else -(-worst // tick) * tick
         if qty < max(m.rules.min_qty, 1) or price * qty < m.rules.min_notional:
-            log.warning("%s %s: %d below the venue minimums, cannot be sent", ticket_id, leg, qty)
+            r, qd = m.rules, m.qty_decimals
+            sizes = [signed_decimal(x, qd) for x in (wanted, r.lot, r.min_qty)]
+            log.warning("%s %s on %s: %s %s is below its lot %s, min qty %s or min notional %s: cannot be sent",
+                        ticket_id, leg, m.venue, sizes[0], m.base.name, *sizes[1:],
+                        signed_decimal(r.min_notional, m.price_decimals + qd))  # fmt: skip
             return 0
         intent = self._intent(ticket_id, leg, m, side, qty=qty, price=price)
         reasons: list[str] = []

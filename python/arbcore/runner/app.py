@@ -10,11 +10,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 import time
 
 import uvloop
 
 from arbcore import format_decimal
+from arbcore.execution.amounts import signed_decimal
 from arbcore.execution.errors import JournalError
 from arbcore.runner.config import Config
 from arbcore.runner.dashboard import Dashboard, TicketRow, log_handler, run_dashboard
@@ -31,10 +33,6 @@ log = logging.getLogger("arbcore.run")
 
 def run_app(config: Config, host: StrategyHost, options: RunOptions) -> int:
     return uvloop.run(_main(config, host, options))
-
-
-def signed_decimal(v: int, decimals: int) -> str:
-    return ("-" if v < 0 else "") + format_decimal(abs(v), decimals)
 
 
 def _ticket_rows(session: TradingSession) -> list[TicketRow]:
@@ -79,10 +77,14 @@ async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
         log.info("starting: %d venues, %d instruments", len(config.venues), len(config.instruments))
         try:
             notes = await session.start()
-        except (OrderClientError, JournalError, OSError) as e:
+        except (OrderClientError, JournalError, OSError, sqlite3.Error) as e:
             raise UserError(f"cannot start: {e}") from None
         for n in notes:
             log.info("recovery: %s", n)
+        # a SIGUSR1 (or the kill file) while starting: the kill switch, now that there is trading to stop
+        early = options.early_kill.reason if options.early_kill is not None else ""
+        if early or session.risk.kill.engaged:
+            session.engage_kill(early or session.risk.kill.reason)
         snap = SnapshotBuilder(config, session.books, {v: [f] for v, f in session.feeds.items()})
         metrics_bridge(reg, metrics, snap)
         if options.metrics_port is not None:

@@ -57,10 +57,11 @@ def _port_free(port: int) -> str | None:
 def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
     from arbcore.runner.config import ConfigFileError, env_errors, host_errors, load_config, load_default
     from arbcore.runner.metrics import MetricsPortError
-    from arbcore.runner.options import RunOptions, UserError
+    from arbcore.runner.options import EarlyKill, RunOptions, UserError
     from arbcore.runner.plugins import StrategyLoadError, load_strategy
     from arbcore.venues.signing.errors import CredentialsError
 
+    early_kill = EarlyKill.install()
     try:
         config = load_config(args.config) if args.config else load_default()
     except ConfigFileError as e:
@@ -79,11 +80,9 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
             return 2
     journal = Path(args.journal) if args.journal else config.run.journal or Path("arbcore-journal.sqlite")
     report_dir = Path(args.report_dir) if args.report_dir else config.run.report_dir or Path("arbcore-report")
-    if not journal.parent.is_dir():
-        _err("run", f"--journal {journal}: directory {journal.parent} does not exist")
-        return 2
-    if report_dir.exists() and not report_dir.is_dir():
-        _err("run", f"--report-dir {report_dir}: exists and is not a directory")
+    why = _journal_problem(journal) or _report_dir_problem(report_dir)
+    if why is not None:
+        _err("run", why)
         return 2
     try:
         host = load_strategy(args.strategy, config)
@@ -98,6 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
         report_dir=report_dir,
         dashboard=not args.no_dashboard,
         seed=config.run.seed if args.seed is None else args.seed,
+        early_kill=early_kill,
     )
     import importlib
 
@@ -128,15 +128,44 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
     return int(code or 0)
 
 
-def _dec(v: int, d: int) -> str:
-    import arbcore
-
-    return ("-" if v < 0 else "") + arbcore.format_decimal(abs(v), d)
-
-
 def _other_fees(other: Mapping[str, tuple[int, int]]) -> str:
     """Fees in a third asset (not in the realised figure), as " + 5 BNB"; "" when none."""
-    return "".join(f" + {_dec(x, d)} {a}" for a, (x, d) in sorted(other.items()))
+    from arbcore.execution.amounts import signed_decimal
+
+    return "".join(f" + {signed_decimal(x, d)} {a}" for a, (x, d) in sorted(other.items()))
+
+
+def _journal_problem(journal: Path) -> str | None:
+    """Why ``journal`` cannot be the run's journal, or None (a new file, or an SQLite file)."""
+    if not journal.parent.is_dir():
+        return f"--journal {journal}: directory {journal.parent} does not exist"
+    if journal.is_dir():
+        return f"--journal {journal}: is a directory"
+    if journal.exists():
+        try:
+            with journal.open("rb") as f:
+                head = f.read(16)
+        except OSError as e:
+            return f"--journal {journal}: cannot read it ({e.strerror or e})"
+        if head and head != b"SQLite format 3\x00":
+            return f"--journal {journal}: exists and is not an SQLite file (not overwritten)"
+    return None
+
+
+def _report_dir_problem(report_dir: Path) -> str | None:
+    """Why the exit report cannot be written to ``report_dir``, or None: checked before the run
+    (created if missing, and written to), not found after it."""
+    import tempfile
+
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=report_dir):
+            pass
+    except FileExistsError:
+        return f"--report-dir {report_dir}: exists and is not a directory"
+    except OSError as e:
+        return f"--report-dir {report_dir}: cannot write the report there ({e.strerror or e})"
+    return None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -172,9 +201,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_kill(args: argparse.Namespace) -> int:
     """Engage a running engine's kill switch: SIGUSR1 to --pid, and/or create the kill file
     (--kill-file, or the [risk] kill_file of --config), which every engine watching it obeys."""
-    import os
-    import signal
-
     from arbcore.runner.config import ConfigFileError, load_config
 
     path = args.kill_file
@@ -198,17 +224,54 @@ def cmd_kill(args: argparse.Namespace) -> int:
             _err("kill", f"cannot create {path}: {e.strerror or e}")
             return 2
         print(f"kill file {path} created")
-    if args.pid is not None:
-        try:
-            os.kill(args.pid, signal.SIGUSR1)
-        except OSError as e:
-            _err("kill", f"cannot signal process {args.pid}: {e.strerror or e}")
-            return 2
-        print(f"kill switch signalled to process {args.pid}")
+    return 0 if args.pid is None else _signal_engine(args.pid)
+
+
+def _signal_engine(pid: int) -> int:
+    """SIGUSR1 to the engine ``pid`` (checked first: :func:`_not_an_engine`); the exit status."""
+    import os
+    import signal
+
+    why = _not_an_engine(pid)
+    if why is not None:
+        _err("kill", f"--pid {pid}: {why}; not signalled")
+        return 2
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except OSError as e:
+        _err("kill", f"cannot signal process {pid}: {e.strerror or e}")
+        return 2
+    print(f"kill switch signalled to process {pid}")
     return 0
 
 
+def _not_an_engine(pid: int) -> str | None:
+    """Why SIGUSR1 must not go to ``pid``, or None. Its default action ends a process, so only
+    a running `arbcore run` that handles it is signalled: not a process group (0, negative), not
+    a wrapper (`timeout ... arbcore run`, which pgrep finds first), not an engine still starting
+    (which would die of it). Without /proc (not Linux) only the id is checked."""
+    import signal
+
+    if pid <= 0:
+        return "not a process id (0 and negative ids signal whole process groups)"
+    if not Path("/proc/self/status").exists():
+        return None
+    try:
+        argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError as e:
+        return "no such process" if isinstance(e, FileNotFoundError) else f"cannot read /proc/{pid} ({e.strerror})"
+    names = [Path(a).name for a in argv]
+    if "arbcore" not in names or "run" not in names[names.index("arbcore") + 1 :] or "python" not in names[0]:
+        return f"not an `arbcore run` process ({' '.join(argv).strip()[:80]!r})"
+    caught = next((int(ln.split()[1], 16) for ln in status.splitlines() if ln.startswith("SigCgt:")), 0)
+    if not caught >> (signal.SIGUSR1 - 1) & 1:
+        return "it does not handle SIGUSR1 yet (still starting?): try again in a moment"
+    return None
+
+
 def cmd_journal(args: argparse.Namespace) -> int:
+    from arbcore.execution.amounts import signed_decimal as dec
     from arbcore.execution.orders import OrderState
     from arbcore.execution.records import OrderEvent
     from arbcore.runner.report import ReportError, open_journal
@@ -239,26 +302,26 @@ def cmd_journal(args: argparse.Namespace) -> int:
             for o in orders:
                 i = o.intent
                 events = events_by_order.get(o.client_order_id, [])
-                limit = "market" if i.limit_price is None else _dec(i.limit_price, i.price_decimals)
+                limit = "market" if i.limit_price is None else dec(i.limit_price, i.price_decimals)
                 reason = next((str(e.detail["reason"]) for e in reversed(events) if e.detail.get("reason")), "")
                 why = f" ({reason})" if reason and o.state is OrderState.REJECTED else ""
                 print(
-                    f"  order {o.client_order_id} {i.venue} {i.side.value} {_dec(i.qty, i.qty_decimals)} @ {limit} "
+                    f"  order {o.client_order_id} {i.venue} {i.side.value} {dec(i.qty, i.qty_decimals)} @ {limit} "
                     f"{i.order_type.value}/{i.tif.value}: {o.state.value}{why}, "
-                    f"filled {_dec(o.filled_qty, i.qty_decimals)}"
+                    f"filled {dec(o.filled_qty, i.qty_decimals)}"
                 )
                 for ev in events:
                     f = ev.fill
                     if f is not None:
-                        fee = f" fee {_dec(f.fee, f.fee_decimals)} {f.fee_asset}" if f.fee else ""
-                        qty, price = _dec(f.qty, i.qty_decimals), _dec(f.price, i.price_decimals)
+                        fee = f" fee {dec(f.fee, f.fee_decimals)} {f.fee_asset}" if f.fee else ""
+                        qty, price = dec(f.qty, i.qty_decimals), dec(f.price, i.price_decimals)
                         print(f"    fill {f.fill_id} {qty} @ {price}{fee}")
             if orders:
                 p = journal.ticket_pnl(t.ticket_id)
                 print(
-                    f"  pnl {_dec(p.realised, p.notional_decimals)} {p.quote} net of fees "
-                    f"(fees {_dec(p.quote_fees, p.notional_decimals)} {p.quote}{_other_fees(p.other_fees)}), "
-                    f"position {_dec(p.position, p.qty_decimals)} {p.base}"
+                    f"  pnl {dec(p.realised, p.notional_decimals)} {p.quote} net of fees "
+                    f"(fees {dec(p.quote_fees, p.notional_decimals)} {p.quote}{_other_fees(p.other_fees)}), "
+                    f"position {dec(p.position, p.qty_decimals)} {p.base}"
                 )
         if not args.ticket:
             pairs = journal.pnl_by_venue_pair() if journal.orders() else []
@@ -270,7 +333,7 @@ def cmd_journal(args: argparse.Namespace) -> int:
             for pp in pairs:
                 print(
                     f"pair {pp.buy_venue} -> {pp.sell_venue}: {pp.tickets} tickets, realised "
-                    f"{_dec(pp.realised, pp.decimals)} {pp.quote} net of fees (fees {_dec(pp.quote_fees, pp.decimals)} "
+                    f"{dec(pp.realised, pp.decimals)} {pp.quote} net of fees (fees {dec(pp.quote_fees, pp.decimals)} "
                     f"{pp.quote}{_other_fees(pp.other_fees)})"
                 )
     return 0

@@ -3,14 +3,35 @@ the engine raises for anything the user caused."""
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 
 class UserError(Exception):
     """Something the user can fix (unreachable venue, missing file, bad value): the CLI prints
     ``arbcore run: <message>`` as one line on stderr and exits 2, without a traceback. Keep the
     message to one line and never put a secret in it."""
+
+
+class EarlyKill:
+    """SIGUSR1 (``arbcore kill --pid``) caught from the command's first line until the engine's
+    loop handles it: its default action ends the process, so one during the start (config,
+    imports, venues connecting) ended the engine with no report. The engine engages its kill
+    switch once started if one came (:attr:`reason`)."""
+
+    def __init__(self) -> None:
+        self.reason = ""
+
+    @classmethod
+    def install(cls) -> EarlyKill:
+        early = cls()
+        signal.signal(signal.SIGUSR1, early._caught)
+        return early
+
+    def _caught(self, signum: int, frame: FrameType | None) -> None:
+        self.reason = "SIGUSR1 (while starting)"
 
 
 @dataclass(frozen=True)
@@ -26,3 +47,4 @@ class RunOptions:
     #: (``Dashboard(live=None)``); False (``--no-dashboard``): plain lines always (``Dashboard(live=False)``)
     dashboard: bool
     seed: int
+    early_kill: EarlyKill | None = None  # a SIGUSR1 before the engine's loop handles it

@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import arbcore
-from arbcore.execution.amounts import Asset, add_scaled
+from arbcore.execution.amounts import Asset, add_scaled, signed_decimal
 from arbcore.execution.eager import start_now
 from arbcore.execution.engine import Executor
 from arbcore.execution.fast_path import FastPath, Taken
@@ -525,8 +525,9 @@ class TradingSession:
             self.stats.decision_to_wire_ns.append(result.decision_to_wire_ns)
             if result.pnl is not None:
                 self.stats.add_realised(result.pnl.quote, result.pnl.realised, result.pnl.notional_decimals)
-            log.info("ticket %s %s: bought %d sold %d residual %d", result.ticket_id, result.status, result.bought,
-                     result.sold, result.residual)  # fmt: skip
+            qd = self._inst(instrument).qty_decimals
+            log.info("ticket %s %s: bought %s sold %s residual %s", result.ticket_id, result.status,
+                     *(signed_decimal(q, qd) for q in (result.bought, result.sold, result.residual)))  # fmt: skip
         self.stats.recent = [*self.stats.recent, result][-20:]
 
     def _sweep_residuals(self) -> None:
@@ -560,6 +561,8 @@ class TradingSession:
             return
         if result is not None and result.status != "refused":
             self.stats.tickets += 1
+            if result.pnl is not None:  # in the dashboard's PnL as in the report's
+                self.stats.add_realised(result.pnl.quote, result.pnl.realised, result.pnl.notional_decimals)
             self.stats.recent = [*self.stats.recent, result][-20:]
 
     def _on_report(self, report: OrderReport) -> None:
