@@ -78,6 +78,11 @@ def test_short_run_report_matches_journal_and_serves_metrics(tmp_path: Path) -> 
 
 
 def test_a_raising_plugin_is_contained(tmp_path: Path) -> None:
+    """A plug-in that raises is stopped and the engine runs on; the exit report covers this run
+    alone: the journal's earlier ticket (another run's) is not in it (the report read every
+    ticket in the journal)."""
+    with Journal(tmp_path / "j.sqlite") as j:
+        j.write_ticket("T-earlier-run", "BTC/USDT", "binance", "okx")
     (tmp_path / "boom.py").write_text(
         "from arbcore.runner.plugins import Strategy\n"
         "class Boom(Strategy):\n"
@@ -96,7 +101,10 @@ def test_a_raising_plugin_is_contained(tmp_path: Path) -> None:
     both = out + err
     assert "strategy Boom stopped: in on_opportunity: RuntimeError: plug-in bug" in both, both[-3000:]
     assert both.count("strategy Boom stopped") >= 1
-    assert (tmp_path / "report/report.json").exists()
+    report = orjson.loads((tmp_path / "report/report.json").read_bytes())
+    assert report["tickets"]["count"] == 0 and report["ticket_details"] == [], report["ticket_details"]
+    assert isinstance(report["since_ns"], int) and report["since_ns"] > time.time_ns() - 60 * 10**9
+    assert build_report(tmp_path / "j.sqlite")["tickets"]["count"] == 1  # the journal keeps it
 
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

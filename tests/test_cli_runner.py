@@ -4,9 +4,11 @@ on stderr with exit status 2 (never a traceback)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -18,7 +20,7 @@ import orjson
 import pytest
 
 from arbcore.execution import Journal
-from test_runner_report import write_sample_journal
+from test_runner_report import T0, sample_journal, write_killed_engine_journal, write_sample_journal
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -191,6 +193,35 @@ def test_journal_command(journal: Path, tmp_path: Path) -> None:
     one_line_error(arbcore("journal", str(journal), "--ticket", "T9"), "no ticket 'T9'")
     (tmp_path / "x.sqlite").write_text("not a db")
     one_line_error(arbcore("journal", str(tmp_path / "x.sqlite")), "not an arbcore journal")
+
+
+def test_report_and_journal_only_read(journal: Path, tmp_path: Path) -> None:
+    """`report` and `journal` opened the file they read as the engine does: an SQLite file of
+    another program got "0 tickets", exit 0, and came out in WAL mode with the journal's tables;
+    a killed engine's journal was checkpointed and its -wal removed; one being written waited 5 s
+    for the writer's transaction, then failed. Now the first is one line, exit 2, all of them are
+    byte for byte as they were, and the one being written reads as of its last commit."""
+    foreign = tmp_path / "o.sqlite"
+    with contextlib.closing(sqlite3.connect(foreign)) as c:
+        c.execute("CREATE TABLE foo (x)")
+        c.commit()
+    killed = tmp_path / "killed.sqlite"
+    write_killed_engine_journal(killed)
+    # (the -shm is SQLite's index of the -wal, in shared memory: a reader may rebuild it)
+    files = [foreign, Path(f"{foreign}-wal"), Path(f"{foreign}-shm"), killed, Path(f"{killed}-wal")]
+    before = {f.name: f.read_bytes() if f.exists() else None for f in files}
+    for cmd in ("report", "journal"):
+        one_line_error(arbcore(cmd, str(foreign)), f"arbcore {cmd}: {foreign}: not an arbcore journal (no meta table)")
+        p = arbcore(cmd, str(killed))
+        assert p.returncode == 0 and "T2" in p.stdout, p.stderr
+    assert {f.name: f.read_bytes() if f.exists() else None for f in files} == before
+    assert before["o.sqlite-wal"] is None and before["o.sqlite-shm"] is None
+    with sample_journal(journal, T0 + 10**9) as writer, writer.batch():
+        writer.write_ticket("T9", "BTC/USDT", "binance", "okx")  # not committed while the commands read
+        p = arbcore("journal", str(journal))
+        assert p.returncode == 0 and "3 tickets" in p.stdout and "T9" not in p.stdout, p.stderr
+        p = arbcore("report", str(journal), "--json", "-")
+        assert p.returncode == 0 and orjson.loads(p.stdout)["tickets"]["count"] == 3, p.stderr
 
 
 def test_unreachable_venue_is_one_clear_line_and_leaves_nothing_open(tmp_path: Path) -> None:

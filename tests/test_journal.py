@@ -5,8 +5,10 @@ async wrapper's worker thread."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -32,6 +34,7 @@ from arbcore.execution import (
     FillConflictError,
     IntentConflictError,
     Journal,
+    JournalOpenError,
     Ledger,
     OrderIntent,
     OrderState,
@@ -313,6 +316,40 @@ def test_restart_after_sigkill_finds_every_order(tmp_path: Path) -> None:
     j.append_event(client_order_id("okx", "T1", "sell", 0), EventKind.QUERY, reported_state=OrderState.EXPIRED)
     assert client_order_id("okx", "T1", "sell", 0) not in {o.client_order_id for o in j.open_orders()}
     j.close()
+
+
+def test_readonly_journal_reads_and_never_writes(tmp_path: Path) -> None:
+    """``readonly=True`` (reports): reads the journal, never creates nor changes the file (the
+    writer's open turned any SQLite file into one, in WAL mode), refuses a file without the
+    journal's tables or of another schema version in one line naming it."""
+    path = tmp_path / "j.db"
+    with Journal(path, clock=ticking_clock()) as j:
+        j.write_ticket("T1", "BTC/USDT", "binance_spot", "okx")
+        cid = j.write_intent(intent())
+    data = path.read_bytes()
+    with Journal(path, readonly=True) as r:
+        assert [t.ticket_id for t in r.tickets()] == ["T1"] and r.order(cid).state is OrderState.INTENT
+        with pytest.raises(sqlite3.OperationalError, match="readonly database"):
+            r.write_ticket("T2", "BTC/USDT", "binance_spot", "okx")
+    assert path.read_bytes() == data
+    with pytest.raises(ValueError, match="no intent log"):
+        Journal(path, readonly=True, intent_log=True)
+    with pytest.raises(sqlite3.OperationalError, match="unable to open"):
+        Journal(tmp_path / "none.db", readonly=True)
+    assert not (tmp_path / "none.db").exists()
+    for change, why in [
+        ("DROP TABLE ticket_outcomes", r"not an arbcore journal of this version \(no ticket_outcomes table\)"),
+        ("UPDATE meta SET value='2' WHERE key='schema_version'", "journal schema version 2, this code reads 1"),
+        ("DELETE FROM meta", r"not an arbcore journal \(no schema_version in its meta table\)"),
+        ("DROP TABLE meta", r"not an arbcore journal \(no meta table\)"),
+    ]:
+        with contextlib.closing(sqlite3.connect(path)) as c:
+            c.execute(change)
+            c.commit()
+        data = path.read_bytes()
+        with pytest.raises(JournalOpenError, match=f"^{re.escape(str(path))}: {why}$"):
+            Journal(path, readonly=True)
+        assert path.read_bytes() == data
 
 
 # ---- ledger replay ----------------------------------------------------------------------------

@@ -4,15 +4,24 @@ residual exposure, latency percentiles; JSON and PNG plots."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import itertools
+import os
+import shutil
+import signal
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 from rich.console import Console
 
-from arbcore.execution import EventKind, Fill, Journal, OrderIntent, OrderType, Side, TimeInForce
+from arbcore.execution import EventKind, Fill, Journal, JournalOpenError, OrderIntent, OrderType, Side, TimeInForce
 from arbcore.runner.report import ReportError, build_report, percentiles, print_report, write_run_report
 
 T0 = 1_700_000_000_000_000_000
@@ -32,43 +41,52 @@ def _intent(  # noqa: PLR0917
 
 def write_sample_journal(path: Path) -> None:
     """Three tickets: T1 complete (binance -> okx), T2 one leg short (kraken -> okx), T3 rejected."""
-    clock = itertools.count(T0, MS)  # every journal write is 1 ms after the previous one
-    with Journal(path, clock=lambda: next(clock)) as j:
-        # T1: buy 0.5 BTC on binance at 60000.00 (fee 30 USDT), sell 0.5 on okx at 60100.00 (fee 30.05)
-        j.write_ticket(
-            "T1", "BTC/USDT", "binance", "okx",
-            {"expected_buy_price": 6_000_000, "expected_sell_price": "60110.00", "edge_bps": 13.7},
-        )  # fmt: skip
-        b = j.write_intent(_intent("T1", "buy", "binance", Side.BUY, 50_000_000, 6_000_000))
-        s = j.write_intent(_intent("T1", "sell", "okx", Side.SELL, 50_000_000, 6_011_000))
-        j.append_event(b, EventKind.SENT)
-        j.append_event(s, EventKind.SENT)
-        j.append_event(b, EventKind.ACK, venue_order_id="B1")
-        j.append_event(b, EventKind.FILL, fill=Fill("f1", 50_000_000, 6_000_000, 300_000_000_000, "USDT", 10))
-        j.append_event(s, EventKind.ACK, venue_order_id="S1")
-        j.append_event(s, EventKind.FILL, fill=Fill("f2", 20_000_000, 6_010_000, 120_200_000_000, "USDT", 10))
-        j.append_event(s, EventKind.FILL, fill=Fill("f3", 30_000_000, 6_010_000, 180_300_000_000, "USDT", 10))
-        # T2: buy 0.2 on kraken at 59990.00, the sell on okx fills only 0.1 at 60050.00, rest expires
-        j.write_ticket(
-            "T2", "BTC/USDT", "kraken", "okx", {"expected_buy_price": "5999000", "expected_sell_price": "6005000"}
-        )
-        b = j.write_intent(_intent("T2", "buy", "kraken", Side.BUY, 20_000_000, 5_999_000))
-        s = j.write_intent(_intent("T2", "sell", "okx", Side.SELL, 20_000_000, 6_005_000))
-        j.append_event(b, EventKind.SENT)
-        j.append_event(s, EventKind.SENT)
-        j.append_event(b, EventKind.ACK)
-        j.append_event(b, EventKind.FILL, fill=Fill("k1", 20_000_000, 5_999_000))
-        j.append_event(s, EventKind.ACK)
-        j.append_event(s, EventKind.FILL, fill=Fill("o1", 10_000_000, 6_005_000))
-        j.append_event(s, EventKind.EXPIRE)
-        j.write_ticket_outcome("T2", "residual", {"hedge_lag_ns": 7 * MS, "decision_to_wire_ns": 150_000})
-        # T3: ETH, the buy is rejected, the sell never sent... cancelled
-        j.write_ticket(
-            "T3", "ETH/USDT", "binance", "kraken", {"expected_buy_price": "3000.00", "expected_sell_price": "3003.00"}
-        )
-        b = j.write_intent(_intent("T3", "buy", "binance", Side.BUY, 1_000_000, 300_000, "ETH/USDT"))
-        j.append_event(b, EventKind.SENT)
-        j.append_event(b, EventKind.REJECT, detail={"reason": "insufficient balance", "signature": "abc"})
+    with sample_journal(path) as j:
+        write_sample_tickets(j)
+
+
+def sample_journal(path: Path, start: int = T0) -> Journal:
+    clock = itertools.count(start, MS)  # every journal write is 1 ms after the previous one
+    return Journal(path, clock=lambda: next(clock))
+
+
+def write_sample_tickets(j: Journal) -> None:
+    """What write_sample_journal writes, into an open journal."""
+    # T1: buy 0.5 BTC on binance at 60000.00 (fee 30 USDT), sell 0.5 on okx at 60100.00 (fee 30.05)
+    j.write_ticket(
+        "T1", "BTC/USDT", "binance", "okx",
+        {"expected_buy_price": 6_000_000, "expected_sell_price": "60110.00", "edge_bps": 13.7},
+    )  # fmt: skip
+    b = j.write_intent(_intent("T1", "buy", "binance", Side.BUY, 50_000_000, 6_000_000))
+    s = j.write_intent(_intent("T1", "sell", "okx", Side.SELL, 50_000_000, 6_011_000))
+    j.append_event(b, EventKind.SENT)
+    j.append_event(s, EventKind.SENT)
+    j.append_event(b, EventKind.ACK, venue_order_id="B1")
+    j.append_event(b, EventKind.FILL, fill=Fill("f1", 50_000_000, 6_000_000, 300_000_000_000, "USDT", 10))
+    j.append_event(s, EventKind.ACK, venue_order_id="S1")
+    j.append_event(s, EventKind.FILL, fill=Fill("f2", 20_000_000, 6_010_000, 120_200_000_000, "USDT", 10))
+    j.append_event(s, EventKind.FILL, fill=Fill("f3", 30_000_000, 6_010_000, 180_300_000_000, "USDT", 10))
+    # T2: buy 0.2 on kraken at 59990.00, the sell on okx fills only 0.1 at 60050.00, rest expires
+    j.write_ticket(
+        "T2", "BTC/USDT", "kraken", "okx", {"expected_buy_price": "5999000", "expected_sell_price": "6005000"}
+    )
+    b = j.write_intent(_intent("T2", "buy", "kraken", Side.BUY, 20_000_000, 5_999_000))
+    s = j.write_intent(_intent("T2", "sell", "okx", Side.SELL, 20_000_000, 6_005_000))
+    j.append_event(b, EventKind.SENT)
+    j.append_event(s, EventKind.SENT)
+    j.append_event(b, EventKind.ACK)
+    j.append_event(b, EventKind.FILL, fill=Fill("k1", 20_000_000, 5_999_000))
+    j.append_event(s, EventKind.ACK)
+    j.append_event(s, EventKind.FILL, fill=Fill("o1", 10_000_000, 6_005_000))
+    j.append_event(s, EventKind.EXPIRE)
+    j.write_ticket_outcome("T2", "residual", {"hedge_lag_ns": 7 * MS, "decision_to_wire_ns": 150_000})
+    # T3: ETH, the buy is rejected, the sell never sent... cancelled
+    j.write_ticket(
+        "T3", "ETH/USDT", "binance", "kraken", {"expected_buy_price": "3000.00", "expected_sell_price": "3003.00"}
+    )
+    b = j.write_intent(_intent("T3", "buy", "binance", Side.BUY, 1_000_000, 300_000, "ETH/USDT"))
+    j.append_event(b, EventKind.SENT)
+    j.append_event(b, EventKind.REJECT, detail={"reason": "insufficient balance", "signature": "abc"})
 
 
 @pytest.fixture
@@ -182,3 +200,224 @@ def test_percentiles() -> None:
     assert percentiles([]) == {"count": 0, "p50": None, "p90": None, "p99": None, "max": None}
     p = percentiles([float(x) for x in range(1, 101)])
     assert (p["p50"], p["p90"], p["p99"], p["max"]) == (50, 90, 99, 100)
+
+
+def write_later_ticket(path: Path, start: int) -> None:
+    """T4, created at ``start`` (a later run): 1 ETH bought on okx at 3000, 0.5 sold on kraken at
+    3001.50, the rest of the sell expires: every journal write 5 ms after the previous one."""
+    clock = itertools.count(start, 5 * MS)
+    with Journal(path, clock=lambda: next(clock)) as j:
+        j.write_ticket(
+            "T4", "ETH/USDT", "okx", "kraken", {"expected_buy_price": 300_000, "expected_sell_price": 300_300}
+        )
+        b = j.write_intent(_intent("T4", "buy", "okx", Side.BUY, 1_000_000, 300_000, "ETH/USDT"))
+        s = j.write_intent(_intent("T4", "sell", "kraken", Side.SELL, 1_000_000, 300_150, "ETH/USDT"))
+        j.append_event(b, EventKind.SENT)  # +15 ms
+        j.append_event(s, EventKind.SENT)  # +20
+        j.append_event(b, EventKind.ACK)  # +25: okx acks in 10 ms
+        j.append_event(b, EventKind.FILL, fill=Fill("e1", 1_000_000, 300_000))
+        j.append_event(s, EventKind.ACK)  # +35: kraken in 15 ms
+        j.append_event(s, EventKind.FILL, fill=Fill("e2", 500_000, 300_150))
+        j.append_event(s, EventKind.EXPIRE)
+        j.write_ticket_outcome("T4", "residual", {"hedge_lag_ns": 10 * MS, "decision_to_wire_ns": 250_000})
+
+
+def test_report_since_covers_only_the_later_tickets(journal_path: Path) -> None:
+    """`arbcore run`'s exit report read every ticket in the journal, an earlier run's too: with
+    since_ns it covers the tickets created from then on, their orders, fills, PnL, exposures
+    and latencies; without, the whole journal."""
+    cut = T0 + 60 * 10**9
+    write_later_ticket(journal_path, cut)
+    r = build_report(journal_path, since_ns=cut)
+    assert r["since_ns"] == cut
+    assert [t["ticket_id"] for t in r["ticket_details"]] == ["T4"]
+    assert r["tickets"] == {"count": 1, "by_outcome": {"residual": 1}}
+    assert r["opportunities"] == 1
+    assert (r["orders"], r["fills"]) == (2, 2)
+    assert r["fill_ratio"] == {"overall": 0.75, "by_instrument": {"ETH/USDT": 0.75}}
+    (pair,) = r["pnl_by_pair"]  # 0.5 ETH x 1.50, no fees
+    assert (pair["buy_venue"], pair["sell_venue"], pair["tickets"], pair["realised"]) == ("okx", "kraken", 1, "0.75")
+    assert r["pnl_total"] == {"USDT": "0.75"} and len(r["pnl_over_time"]) == 1
+    assert r["residual_exposure"] == {"net": {"ETH": "0.5"}, "by_venue": {"kraken:ETH": "-0.5", "okx:ETH": "1"}}
+    assert r["latency_ms"]["ack"] == {"kraken": percentiles([15.0]), "okx": percentiles([10.0])}
+    assert r["latency_ms"]["first_fill"] == {"kraken": percentiles([20.0]), "okx": percentiles([15.0])}
+    assert r["latency_ms"]["decision_to_wire"] == percentiles([0.25])
+    assert r["latency_samples_ms"]["ack"] == [10.0, 15.0]
+    assert r["hedge_lag_ms"] == percentiles([10.0])
+    assert r["spreads_bps"] == {"okx->kraken": [pytest.approx(10.0)]}
+    whole = build_report(journal_path)
+    assert whole["since_ns"] is None and whole["tickets"]["count"] == 4 and whole["orders"] == 7
+    assert whole["pnl_total"] == {"USDT": "-3.3"}  # -4.05 + 0.75
+    assert build_report(journal_path, since_ns=cut + 1)["tickets"]["count"] == 0
+
+
+def test_printed_opportunities_say_where_the_count_comes_from(journal_path: Path) -> None:
+    """Without the run's figures the journal knows only the tickets an opportunity led to: the
+    printed line said "opportunities 3" for them."""
+    buf = io.StringIO()
+    print_report(build_report(journal_path), Console(file=buf, width=200))
+    line = buf.getvalue().splitlines()[1]
+    assert line.startswith("tickets from opportunities 3 (opportunities seen: not recorded in the journal)  "), line
+    buf = io.StringIO()
+    print_report(build_report(journal_path, {"opportunities": 7}), Console(file=buf, width=200))
+    assert buf.getvalue().splitlines()[1].startswith("opportunities 7  tickets 3 "), buf.getvalue()
+
+
+def test_report_to_a_file_is_not_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`arbcore report J > file` cut the tables at rich's default 80 columns: ticket ids and
+    prices ended in "…". Not on a terminal, the lines are as long as their content."""
+    for var in ("COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE"):
+        monkeypatch.delenv(var, raising=False)
+    tid = "T5d0c19a3f6b1e2-1234567"  # as the engine names them (pid, start time, sequence)
+    clock = itertools.count(T0, MS)
+    with Journal(tmp_path / "j.sqlite", clock=lambda: next(clock)) as j:
+        j.write_ticket(
+            tid, "BTC/USDT", "binance", "okx", {"expected_buy_price": 6_543_212, "expected_sell_price": 6_544_321}
+        )
+        b = j.write_intent(_intent(tid, "buy", "binance", Side.BUY, 12_345_678, 6_543_212))
+        s = j.write_intent(_intent(tid, "sell", "okx", Side.SELL, 12_345_678, 6_544_321))
+        j.append_event(b, EventKind.FILL, fill=Fill("f1", 12_345_678, 6_543_212, 123_456_789, "USDT", 10))
+        j.append_event(s, EventKind.FILL, fill=Fill("f2", 12_345_678, 6_544_321, 123_456_789, "USDT", 10))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        print_report(build_report(tmp_path / "j.sqlite"))
+    text = out.getvalue()
+    assert "…" not in text, text
+    for full in (tid, "65432.12", "65443.21", "1.3444443324"):  # ids, expected and realised prices, PnL
+        assert full in text, (full, text)
+    assert "\x1b[" not in text  # and plain text
+
+
+# ---- read only: the journal's file is never written ---------------------------------------------
+
+
+def _digest(*paths: Path) -> dict[str, str | None]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else None for p in paths}
+
+
+def _files(path: Path) -> list[Path]:
+    return [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+
+
+def write_killed_engine_journal(path: Path) -> None:
+    """The sample tickets written by a process that is then SIGKILLed: its commits are only in
+    the -wal (no checkpoint), with the -shm beside it."""
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            write_sample_tickets(sample_journal(path))
+        finally:
+            os.kill(os.getpid(), signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    assert Path(f"{path}-wal").stat().st_size > 0 and Path(f"{path}-shm").exists()
+
+
+def test_foreign_sqlite_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """A report on an SQLite file of another program said "0 tickets" and left it in WAL mode
+    with the journal's tables added."""
+    p = tmp_path / "o.sqlite"
+    with contextlib.closing(sqlite3.connect(p)) as c:
+        c.execute("CREATE TABLE foo (x)")
+        c.commit()
+    before = _digest(*_files(p))
+    with pytest.raises(ReportError, match=r"^\S*o.sqlite: not an arbcore journal \(no meta table\)$"):
+        build_report(p)
+    with pytest.raises(JournalOpenError, match=r"not an arbcore journal \(no meta table\)"):
+        Journal(p, readonly=True)
+    assert _digest(*_files(p)) == before and before["o.sqlite-wal"] is None and before["o.sqlite-shm"] is None
+    with contextlib.closing(sqlite3.connect(p)) as c:  # a meta table, not a journal's
+        c.execute("CREATE TABLE meta (k, v)")
+        c.commit()
+    with pytest.raises(ReportError, match=r"not an arbcore journal \(no schema_version in its meta table\)$"):
+        build_report(p)
+
+
+def test_report_leaves_a_journal_byte_identical(journal_path: Path, tmp_path: Path) -> None:
+    """Opened as the writer, the journal of a killed engine was checkpointed and its -wal
+    removed; read-only, the file and its -wal stay as they were, and every commit is read."""
+    before = _digest(journal_path)
+    assert build_report(journal_path)["tickets"]["count"] == 3
+    assert _digest(journal_path) == before
+    killed = tmp_path / "killed.sqlite"
+    write_killed_engine_journal(killed)
+    wal = Path(f"{killed}-wal")
+    before = _digest(killed, wal)  # (not the -shm: SQLite's index of the -wal, which a reader may rebuild)
+    assert build_report(killed)["tickets"]["count"] == 3
+    assert _digest(killed, wal) == before
+
+
+def test_a_journal_being_written_is_readable(journal_path: Path) -> None:
+    """A running engine holds the journal open and writes to it: the report reads its commits,
+    at once (the writer's open transaction made the read-write open wait 5 s, then fail)."""
+    with sample_journal(journal_path, T0 + 10**9) as writer, writer.batch():
+        writer.write_ticket("T9", "BTC/USDT", "binance", "okx")  # not committed yet
+        t0 = time.monotonic()
+        r = build_report(journal_path)
+        assert time.monotonic() - t0 < 2
+        assert [t["ticket_id"] for t in r["ticket_details"]] == ["T1", "T2", "T3"]
+    assert [t["ticket_id"] for t in build_report(journal_path)["ticket_details"]] == ["T1", "T2", "T3", "T9"]
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory another user can read (pytest's tmp_path is the owner's alone)."""
+    d = Path(tempfile.mkdtemp(prefix="arbcore-ro-"))
+    d.chmod(0o755)
+    try:
+        yield d
+    finally:
+        for p in (d, *d.iterdir()):
+            p.chmod(0o755)
+        shutil.rmtree(d)
+
+
+def _read_without_write_access(directory: Path, read: Callable[[], object]) -> object:
+    """read() in a child process that cannot write ``directory`` or its files: chmod a-w, and
+    as root (whom permissions do not bind) as nobody too. Its result or its error, as text."""
+    for p in (*directory.iterdir(), directory):
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+            out: object = read()
+        except BaseException as e:
+            out = f"{type(e).__name__}: {e}"
+        os.write(wfd, orjson.dumps(out))
+        os._exit(0)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    return orjson.loads(data)
+
+
+def test_read_only_journals(shared_dir: Path) -> None:
+    """Without write access to the journal or its directory (another user's, a read-only
+    mount), the report said "attempt to write a readonly database". A killed engine's journal
+    reads with its -wal commits, a closed one from the file alone; a -wal with commits but no
+    -shm (which cannot be created) is one line naming what is missing. Nothing is written."""
+
+    def count(p: Path) -> Callable[[], object]:
+        return lambda: build_report(p)["tickets"]["count"]
+
+    killed, closed, no_shm = shared_dir / "killed.sqlite", shared_dir / "closed.sqlite", shared_dir / "no_shm.sqlite"
+    write_killed_engine_journal(killed)
+    write_sample_journal(closed)
+    write_killed_engine_journal(no_shm)
+    Path(f"{no_shm}-shm").unlink()
+    files = [f for p in (killed, closed, no_shm) for f in _files(p)]
+    before = _digest(*files)
+    assert _read_without_write_access(shared_dir, count(killed)) == 3
+    assert _read_without_write_access(shared_dir, count(closed)) == 3
+    err = _read_without_write_access(shared_dir, count(no_shm))
+    assert isinstance(err, str) and err.startswith(
+        f"ReportError: {no_shm}: cannot read the commits in its write-ahead"
+    ), err
+    assert "no_shm.sqlite-shm" in err and f"write access to {shared_dir}" in err and "\n" not in err
+    assert _digest(*files) == before

@@ -47,7 +47,13 @@ class ReconcileConflictError(LedgerError, ValueError):
 
 
 class JournalError(ExecutionError):
-    """Base class of refused journal writes."""
+    """Base class of refused journal writes, and of journals that cannot be read."""
+
+
+class JournalOpenError(JournalError):
+    """A file opened as a read-only journal that cannot be read as one: not an arbcore journal (a
+    table of its schema missing), another schema version, or a write-ahead log out of reach. The
+    file is left as it was."""
 
 
 class IntentConflictError(JournalError, ValueError):

@@ -54,12 +54,14 @@ from arbcore.execution.errors import (
     FillConflictError,
     IntentConflictError,
     JournalError,
+    JournalOpenError,
     OverfillError,
     SecretInJournalError,
     UnknownOrderError,
 )
 from arbcore.execution.intent_log import IntentLog, StagedTicket, staged_ticket_ids
-from arbcore.execution.journal_schema import SCHEMA, SCHEMA_VERSION
+from arbcore.execution.journal_readonly import connect_readonly
+from arbcore.execution.journal_schema import SCHEMA, SCHEMA_VERSION, schema_problem
 from arbcore.execution.ledger import Balance, Ledger, LedgerEvent
 from arbcore.execution.orders import TERMINAL_STATES, EventKind, OrderState, OrderType, Side, TimeInForce, next_state
 from arbcore.execution.pnl import PairPnl, PnlFill, TicketPnl, pair_pnl, ticket_pnl
@@ -88,7 +90,11 @@ class Journal:
         durable_events: bool = False,
         durable_intents: bool = True,
         intent_log: bool | str | Path = False,
+        readonly: bool = False,
     ) -> None:
+        """``readonly``: read an existing journal and never write to its file (reports; see
+        ``journal_readonly``), :class:`JournalOpenError` if it is not a journal of this schema
+        version; writes then fail (SQLite refuses them). Otherwise the file is created if need be."""
         self.path = Path(path)
         self._clock = clock
         self._secrets = tuple(s for s in secrets if s)
@@ -97,18 +103,31 @@ class Journal:
         # FULL fsyncs the WAL before an intent returns (survives an OS crash, costs a disk flush,
         # milliseconds); NORMAL survives a killed process (the SIGKILL crash tests) at ~10 us.
         self._intent_sync = "FULL" if durable_intents else "NORMAL"
-        # Autocommit mode: every write below runs in an explicit BEGIN IMMEDIATE ... COMMIT.
-        self._conn = sqlite3.connect(self.path, isolation_level=None)
         #: staged in the intent log, not yet in SQLite, with the time each was staged: its ticket's
         #: time in SQLite (a flush comes later: the ticket's row must say when it was decided)
         self._pending: list[tuple[StagedTicket, int]] = []
+        self._sync = ""
+        self._batching = False
+        self._log: IntentLog | None = None
+        if readonly:
+            if intent_log:
+                raise ValueError("a read-only journal has no intent log")
+            self._conn = connect_readonly(self.path)
+            try:
+                problem = schema_problem(self._conn)
+                if problem is not None:
+                    raise JournalOpenError(f"{self.path}: {problem}")
+            except BaseException:
+                self._conn.close()
+                raise
+            return
+        # Autocommit mode: every write below runs in an explicit BEGIN IMMEDIATE ... COMMIT.
+        self._conn = sqlite3.connect(self.path, isolation_level=None)
         mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise sqlite3.OperationalError(f"{self.path}: could not enable WAL (journal_mode={mode})")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._sync = ""
-        self._batching = False
         self._set_sync("FULL")
         # executescript commits any open transaction first, so the script brings its own.
         self._db.executescript(
@@ -118,7 +137,6 @@ class Journal:
         version = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
         if int(version) != SCHEMA_VERSION:
             raise sqlite3.DatabaseError(f"{self.path}: schema version {version}, this code reads {SCHEMA_VERSION}")
-        self._log: IntentLog | None = None
         if intent_log:
             log_path = Path(f"{self.path}-intents") if intent_log is True else Path(intent_log)
             try:
@@ -551,10 +569,13 @@ class Journal:
             )
         return out
 
-    def tickets(self) -> list[TicketRecord]:
-        rows = self._db.execute(
-            "SELECT ticket_id, created_ns, instrument, buy_venue, sell_venue, detail FROM tickets "
-            "ORDER BY created_ns, rowid"
+    def tickets(self, since_ns: int | None = None) -> list[TicketRecord]:
+        """Every ticket in the order they were created, or those created at or after ``since_ns``."""
+        q = "SELECT ticket_id, created_ns, instrument, buy_venue, sell_venue, detail FROM tickets"
+        rows = (
+            self._db.execute(q + " WHERE created_ns >= ? ORDER BY created_ns, rowid", (since_ns,))
+            if since_ns is not None
+            else self._db.execute(q + " ORDER BY created_ns, rowid")
         )
         return [TicketRecord(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5])) for r in rows]
 

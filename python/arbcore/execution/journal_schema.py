@@ -1,6 +1,11 @@
 """The journal's SQLite schema (see ``journal.py``): STRICT tables, amounts as integer decimal
 text (u64 quantities and u128 notionals do not fit SQLite's signed 64-bit INTEGER)."""
 
+from __future__ import annotations
+
+import re
+import sqlite3
+
 SCHEMA_VERSION = 1
 
 SCHEMA = """
@@ -80,3 +85,25 @@ CREATE TABLE IF NOT EXISTS ticket_outcomes (
     detail    TEXT NOT NULL
 ) STRICT;
 """
+
+#: a journal's tables, in the order SCHEMA creates them (meta first)
+TABLES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", SCHEMA))
+
+
+def schema_problem(conn: sqlite3.Connection) -> str | None:
+    """Why the database on ``conn`` is not an arbcore journal of this schema version, in a few
+    words, or None when it is one. Reads only."""
+    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "meta" not in have:
+        return "not an arbcore journal (no meta table)"
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    except sqlite3.OperationalError:  # a meta table of another shape
+        row = None
+    if row is None:
+        return "not an arbcore journal (no schema_version in its meta table)"
+    if str(row[0]) != str(SCHEMA_VERSION):
+        return f"journal schema version {row[0]}, this code reads {SCHEMA_VERSION}"
+    # a table added since (an early journal: the engine adds it when it opens one), or not a journal at all
+    missing = [t for t in TABLES if t not in have]
+    return f"not an arbcore journal of this version (no {missing[0]} table)" if missing else None

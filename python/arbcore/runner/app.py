@@ -12,12 +12,14 @@ import logging
 import signal
 import sqlite3
 import time
+from typing import Any
 
 import uvloop
 
 from arbcore import format_decimal
 from arbcore.execution.amounts import signed_decimal
 from arbcore.execution.errors import JournalError
+from arbcore.execution.journal import Journal
 from arbcore.runner.config import Config
 from arbcore.runner.dashboard import Dashboard, TicketRow, log_handler, run_dashboard
 from arbcore.runner.metrics import Registry, engine_metrics, start_metrics_server
@@ -57,6 +59,15 @@ def _ticket_rows(session: TradingSession) -> list[TicketRow]:
     return rows
 
 
+def _exit_report(options: RunOptions, stats: dict[str, Any], since_ns: int) -> None:
+    """report.json, the plots and the tables, on this run's tickets (blocking: run it in a thread).
+    The journal is this engine's own, just closed: opened as its writer, which writes nothing to
+    it and, closing, removes its -wal and -shm as the engine's close did (a read-only reader
+    leaves the ones SQLite creates for it beside a closed journal)."""
+    with Journal(options.journal) as journal:
+        write_run_report(journal, options.report_dir, stats, since_ns=since_ns)
+
+
 async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
     dash = Dashboard(live=None if options.dashboard else False, interval_s=config.run.dashboard_interval_ms / 1000)
     logging.basicConfig(level=logging.INFO, handlers=[log_handler(dash)], force=True)
@@ -79,6 +90,9 @@ async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
             notes = await session.start()
         except (OrderClientError, JournalError, OSError, sqlite3.Error) as e:
             raise UserError(f"cannot start: {e}") from None
+        # the exit report covers this run: its tickets are created from here on (the journal keeps
+        # earlier runs', and the tickets a crashed run left in the intent log, which start() imported)
+        since_ns = time.time_ns()
         for n in notes:
             log.info("recovery: %s", n)
         # a SIGUSR1 (or the kill file) while starting: the kill switch, now that there is trading to stop
@@ -122,7 +136,7 @@ async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
         "refused": session.stats.refused,
         "decision_to_wire_us": [x / 1000 for x in d2w],
     }
-    await asyncio.to_thread(write_run_report, options.journal, options.report_dir, stats)
+    await asyncio.to_thread(_exit_report, options, stats, since_ns)
     log.info("report written to %s", options.report_dir)
     return 0
 

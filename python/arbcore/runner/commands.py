@@ -7,7 +7,10 @@ import argparse
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from arbcore.execution.journal import Journal
 
 
 def _err(command: str, message: str) -> None:
@@ -271,9 +274,8 @@ def _not_an_engine(pid: int) -> str | None:
 
 
 def cmd_journal(args: argparse.Namespace) -> int:
-    from arbcore.execution.amounts import signed_decimal as dec
-    from arbcore.execution.orders import OrderState
-    from arbcore.execution.records import OrderEvent
+    import sqlite3
+
     from arbcore.runner.report import ReportError, open_journal
 
     try:
@@ -281,61 +283,72 @@ def cmd_journal(args: argparse.Namespace) -> int:
     except ReportError as e:
         _err("journal", str(e))
         return 2
+    try:
+        with journal:
+            return _print_journal(journal, args)
+    except sqlite3.DatabaseError as e:  # damaged beyond its header and schema
+        _err("journal", f"{args.journal}: not a readable arbcore journal ({e})")
+        return 2
 
-    with journal:
-        tickets = journal.tickets()
-        if args.ticket:
-            tickets = [t for t in tickets if t.ticket_id == args.ticket]
-            if not tickets:
-                _err("journal", f"{args.journal}: no ticket {args.ticket!r}")
-                return 2
-        events_by_order: dict[str, list[OrderEvent]] = {}
-        for event in journal.events():
-            events_by_order.setdefault(event.client_order_id, []).append(event)
-        outcome = {ticket_id: status for ticket_id, _, status, _ in journal.ticket_outcomes()}  # (the last)
-        for t in tickets:
-            detail = " ".join(f"{k}={v}" for k, v in sorted(t.detail.items()))
-            print(f"ticket {t.ticket_id} {t.instrument} buy {t.buy_venue} sell {t.sell_venue}  {detail}".rstrip())
-            if t.ticket_id in outcome:
-                print(f"  outcome {outcome[t.ticket_id]}")
-            orders = journal.orders(t.ticket_id)
-            for o in orders:
-                i = o.intent
-                events = events_by_order.get(o.client_order_id, [])
-                limit = "market" if i.limit_price is None else dec(i.limit_price, i.price_decimals)
-                reason = next((str(e.detail["reason"]) for e in reversed(events) if e.detail.get("reason")), "")
-                why = f" ({reason})" if reason and o.state is OrderState.REJECTED else ""
-                print(
-                    f"  order {o.client_order_id} {i.venue} {i.side.value} {dec(i.qty, i.qty_decimals)} @ {limit} "
-                    f"{i.order_type.value}/{i.tif.value}: {o.state.value}{why}, "
-                    f"filled {dec(o.filled_qty, i.qty_decimals)}"
-                )
-                for ev in events:
-                    f = ev.fill
-                    if f is not None:
-                        fee = f" fee {dec(f.fee, f.fee_decimals)} {f.fee_asset}" if f.fee else ""
-                        qty, price = dec(f.qty, i.qty_decimals), dec(f.price, i.price_decimals)
-                        print(f"    fill {f.fill_id} {qty} @ {price}{fee}")
-            if orders:
-                p = journal.ticket_pnl(t.ticket_id)
-                print(
-                    f"  pnl {dec(p.realised, p.notional_decimals)} {p.quote} net of fees "
-                    f"(fees {dec(p.quote_fees, p.notional_decimals)} {p.quote}{_other_fees(p.other_fees)}), "
-                    f"position {dec(p.position, p.qty_decimals)} {p.base}"
-                )
-        if not args.ticket:
-            pairs = journal.pnl_by_venue_pair() if journal.orders() else []
-            print(f"{len(tickets)} tickets")
-            staged = journal.staged_only()
-            if staged:
-                print(f"{len(staged)} ticket(s) with orders only in the intent log (imported, then reconciled with "
-                      f"the venues, when the engine next starts): {', '.join(staged)}")  # fmt: skip
-            for pp in pairs:
-                print(
-                    f"pair {pp.buy_venue} -> {pp.sell_venue}: {pp.tickets} tickets, realised "
-                    f"{dec(pp.realised, pp.decimals)} {pp.quote} net of fees (fees {dec(pp.quote_fees, pp.decimals)} "
-                    f"{pp.quote}{_other_fees(pp.other_fees)})"
-                )
+
+def _print_journal(journal: Journal, args: argparse.Namespace) -> int:
+    from arbcore.execution.amounts import signed_decimal as dec
+    from arbcore.execution.orders import OrderState
+    from arbcore.execution.records import OrderEvent
+
+    tickets = journal.tickets()
+    if args.ticket:
+        tickets = [t for t in tickets if t.ticket_id == args.ticket]
+        if not tickets:
+            _err("journal", f"{args.journal}: no ticket {args.ticket!r}")
+            return 2
+    events_by_order: dict[str, list[OrderEvent]] = {}
+    for event in journal.events():
+        events_by_order.setdefault(event.client_order_id, []).append(event)
+    outcome = {ticket_id: status for ticket_id, _, status, _ in journal.ticket_outcomes()}  # (the last)
+    for t in tickets:
+        detail = " ".join(f"{k}={v}" for k, v in sorted(t.detail.items()))
+        print(f"ticket {t.ticket_id} {t.instrument} buy {t.buy_venue} sell {t.sell_venue}  {detail}".rstrip())
+        if t.ticket_id in outcome:
+            print(f"  outcome {outcome[t.ticket_id]}")
+        orders = journal.orders(t.ticket_id)
+        for o in orders:
+            i = o.intent
+            events = events_by_order.get(o.client_order_id, [])
+            limit = "market" if i.limit_price is None else dec(i.limit_price, i.price_decimals)
+            reason = next((str(e.detail["reason"]) for e in reversed(events) if e.detail.get("reason")), "")
+            why = f" ({reason})" if reason and o.state is OrderState.REJECTED else ""
+            print(
+                f"  order {o.client_order_id} {i.venue} {i.side.value} {dec(i.qty, i.qty_decimals)} @ {limit} "
+                f"{i.order_type.value}/{i.tif.value}: {o.state.value}{why}, "
+                f"filled {dec(o.filled_qty, i.qty_decimals)}"
+            )
+            for ev in events:
+                f = ev.fill
+                if f is not None:
+                    fee = f" fee {dec(f.fee, f.fee_decimals)} {f.fee_asset}" if f.fee else ""
+                    qty, price = dec(f.qty, i.qty_decimals), dec(f.price, i.price_decimals)
+                    print(f"    fill {f.fill_id} {qty} @ {price}{fee}")
+        if orders:
+            p = journal.ticket_pnl(t.ticket_id)
+            print(
+                f"  pnl {dec(p.realised, p.notional_decimals)} {p.quote} net of fees "
+                f"(fees {dec(p.quote_fees, p.notional_decimals)} {p.quote}{_other_fees(p.other_fees)}), "
+                f"position {dec(p.position, p.qty_decimals)} {p.base}"
+            )
+    if not args.ticket:
+        pairs = journal.pnl_by_venue_pair() if journal.orders() else []
+        print(f"{len(tickets)} tickets")
+        staged = journal.staged_only()
+        if staged:
+            print(f"{len(staged)} ticket(s) with orders only in the intent log (imported, then reconciled with "
+                  f"the venues, when the engine next starts): {', '.join(staged)}")  # fmt: skip
+        for pp in pairs:
+            print(
+                f"pair {pp.buy_venue} -> {pp.sell_venue}: {pp.tickets} tickets, realised "
+                f"{dec(pp.realised, pp.decimals)} {pp.quote} net of fees (fees {dec(pp.quote_fees, pp.decimals)} "
+                f"{pp.quote}{_other_fees(pp.other_fees)})"
+            )
     return 0
 
 

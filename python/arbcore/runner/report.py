@@ -1,18 +1,23 @@
 """Run reports from a journal: in the terminal (rich), as JSON, and as PNG plots.
 
-:func:`build_report` reads a journal (:class:`arbcore.execution.Journal`) and, optionally, the
-run's own statistics (what the journal does not hold, e.g. how many opportunities were seen) and
-returns a plain JSON-ready dict:
+:func:`build_report` reads a journal (:class:`arbcore.execution.Journal`; a path is opened
+read-only) and, optionally, the run's own statistics (what the journal does not hold, e.g. how
+many opportunities were seen) and returns a plain JSON-ready dict on its tickets: every one, or
+with ``since_ns`` those created from then on (``arbcore run``'s exit report: that run's), with
+their orders, fills, PnL, exposures and latencies:
 
+- ``since_ns``: the span covered, None for the whole journal.
 - ``opportunities``: ``run_stats["opportunities"]`` when given (the journal holds tickets, not
-  every opportunity), else the number of tickets that came from one.
+  every opportunity), else the number of tickets that came from one (``opportunities_source``
+  says which; the printed line too).
 - ``tickets``: count and count per outcome: the engine's last journaled status
   (:meth:`Journal.ticket_outcomes`: done, missed, hedged, unwound, residual, ...) when there is
   one, else derived from the orders (``complete``: both sides filled and flat; ``residual``: a
   position is left; ``no_fill``; ``open``: an order not yet final).
 - ``fill_ratio``: filled / ordered quantity, overall (mean over orders) and per instrument.
 - ``pnl_by_pair``: realised PnL net of fees per (buy venue, sell venue, quote)
-  (:meth:`Journal.pnl_by_venue_pair`), exact decimal text; ``pnl_total`` per quote asset.
+  (as :meth:`Journal.pnl_by_venue_pair`, over these tickets), exact decimal text; ``pnl_total``
+  per quote asset.
 - ``prices``: per ticket, expected (ticket detail ``expected_buy_price`` /
   ``expected_sell_price``: an integer, or a string of digits, is a raw price at the
   instrument's price decimals, as the engine writes it; a string with a point is decimal text)
@@ -33,9 +38,11 @@ matplotlib): from the event loop call it through ``asyncio.to_thread``.
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -43,10 +50,14 @@ from typing import Any
 import orjson
 
 import arbcore
-from arbcore.execution import EventKind, Journal, OrderRecord, Side
+from arbcore.execution import EventKind, Journal, JournalOpenError, OrderRecord, Side
 from arbcore.execution.amounts import add_scaled
+from arbcore.execution.journal_readonly import SQLITE_HEADER
+from arbcore.execution.pnl import TicketPnl, pair_pnl
 
 PERCENTILES = (50, 90, 99)
+#: the width of the report's lines when stdout is not a terminal: wide enough for any of them
+UNWRAPPED_WIDTH = 10_000
 
 
 class ReportError(Exception):
@@ -95,39 +106,49 @@ class _Leg:
 
 
 def open_journal(path: str | Path) -> Journal:
-    """Open an existing journal for reading; :class:`ReportError` (one line) if it is missing or
-    not a journal. (``Journal(path)`` itself would create a new, empty one.)"""
-    import sqlite3
-
+    """Open an existing journal for reading only: its file is never written (nor created).
+    :class:`ReportError` (one line) if it is missing, not an arbcore journal or cannot be read."""
     p = Path(path)
     if not p.is_file():
         raise ReportError(f"{p}: no such file")
-    with p.open("rb") as f:
-        if f.read(16) != b"SQLite format 3\x00":
-            raise ReportError(f"{p}: not an arbcore journal (not an SQLite file)")
     try:
-        return Journal(p)
+        with p.open("rb") as f:
+            header = f.read(16)
+    except OSError as e:
+        raise ReportError(f"{p}: cannot read it ({e.strerror or e})") from None
+    if header != SQLITE_HEADER:
+        raise ReportError(f"{p}: not an arbcore journal (not an SQLite file)")
+    try:
+        return Journal(p, readonly=True)
+    except JournalOpenError as e:
+        raise ReportError(str(e)) from None
     except sqlite3.DatabaseError as e:
         raise ReportError(f"{p}: not a readable arbcore journal ({e})") from None
 
 
-def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The report as a JSON-ready dict (see the module docstring)."""
+def build_report(
+    journal: Journal | str | Path, run_stats: Mapping[str, Any] | None = None, *, since_ns: int | None = None
+) -> dict[str, Any]:
+    """The report as a JSON-ready dict (see the module docstring): on the tickets created at or
+    after ``since_ns`` (journal time, ns since the epoch), or on every ticket (None)."""
     if not isinstance(journal, Journal):
         j = open_journal(journal)
         try:
-            return build_report(j, run_stats)
+            return build_report(j, run_stats, since_ns=since_ns)
+        except sqlite3.DatabaseError as err:  # damaged beyond its header and schema
+            raise ReportError(f"{journal}: not a readable arbcore journal ({err})") from None
         finally:
             j.close()
     stats = run_stats or {}
-    tickets = journal.tickets()
-    orders = journal.orders()
-    events = journal.events()
+    tickets = journal.tickets(since_ns)
+    ids = {t.ticket_id for t in tickets}
+    orders = [o for o in journal.orders() if o.intent.ticket_id in ids]  # (every order is a ticket's)
     by_ticket: dict[str, list[OrderRecord]] = defaultdict(list)
     by_cid: dict[str, OrderRecord] = {}
     for o in orders:
         by_ticket[o.intent.ticket_id].append(o)
         by_cid[o.client_order_id] = o
+    events = [e for e in journal.events() if e.client_order_id in by_cid]
 
     # per order: sent/ack/first fill times; per ticket and side: fills
     sent: dict[str, int] = {}
@@ -179,6 +200,7 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
     spreads: dict[str, list[float]] = defaultdict(list)
     pnl_points: list[tuple[int, str, float]] = []  # (ns, quote, realised as float)
     exposure: dict[str, tuple[int, int]] = {}  # base -> (net position, its decimals)
+    ticket_pnls: list[tuple[str, str, TicketPnl]] = []  # (buy venue, sell venue, pnl) of tickets with orders
     from_opportunity = 0
     for t in tickets:
         os_ = by_ticket.get(t.ticket_id, [])
@@ -205,6 +227,7 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
             continue
         pd = os_[0].intent.price_decimals
         pnl = journal.ticket_pnl(t.ticket_id)
+        ticket_pnls.append((t.buy_venue, t.sell_venue, pnl))
         buy, sell = legs.get((t.ticket_id, Side.BUY)), legs.get((t.ticket_id, Side.SELL))
         if any(o.is_open for o in os_):
             derived = "open"
@@ -264,7 +287,7 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
         per_inst[o.intent.instrument][0] += o.filled_qty
         per_inst[o.intent.instrument][1] += o.intent.qty
 
-    pairs = journal.pnl_by_venue_pair() if orders else []
+    pairs = pair_pnl(ticket_pnls)  # as Journal.pnl_by_venue_pair, over these tickets
     totals: dict[str, tuple[int, int]] = {}
     for p in pairs:
         add_scaled(totals, p.quote, p.realised, p.decimals)
@@ -288,6 +311,7 @@ def build_report(journal: Journal | str | Path, run_stats: Mapping[str, Any] | N
     pnl_points.sort()
     return {
         "journal": str(journal.path),
+        "since_ns": since_ns,
         "opportunities": int(opportunities) if opportunities is not None else from_opportunity,
         "opportunities_source": "run" if opportunities is not None else "journal (tickets from opportunities)",
         "tickets": {"count": len(tickets), "by_outcome": dict(sorted(outcomes.items()))},
@@ -340,17 +364,33 @@ def _ms(v: float | int | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
+def _stdout_console() -> Any:
+    """Rich on stdout: a terminal's width; a file or a pipe gets lines as long as their content
+    (rich would cut them at 80 columns, ids and prices ending in "…")."""
+    from rich.console import Console
+
+    c = Console()
+    return c if c.is_terminal else Console(width=UNWRAPPED_WIDTH)
+
+
 def print_report(report: Mapping[str, Any], console: Any = None) -> None:
     """The report as rich tables on ``console`` (default: stdout)."""
-    from rich.console import Console
     from rich.table import Table
 
-    c = console or Console()
+    c = console or _stdout_console()
     t = report["tickets"]
     fr = report["fill_ratio"]["overall"]
-    c.print(f"[bold]arbcore report[/bold] {report['journal']}")
+    since = report.get("since_ns")
+    span = "" if since is None else f" (tickets since {datetime.fromtimestamp(since / 1e9):%Y-%m-%d %H:%M:%S})"
+    c.print(f"[bold]arbcore report[/bold] {report['journal']}{span}")
+    # without the run's count, the journal only knows the tickets an opportunity led to
+    opportunities = (
+        f"opportunities {report['opportunities']}"
+        if report.get("opportunities_source") == "run"
+        else f"tickets from opportunities {report['opportunities']} (opportunities seen: not recorded in the journal)"
+    )
     c.print(
-        f"opportunities {report['opportunities']}  tickets {t['count']} "
+        f"{opportunities}  tickets {t['count']} "
         f"({', '.join(f'{k} {v}' for k, v in t['by_outcome'].items()) or 'none'})  orders {report['orders']}  "
         f"fills {report['fills']}  fill ratio {'-' if fr is None else f'{fr:.1%}'}"
     )
@@ -444,16 +484,18 @@ def write_plots(report: Mapping[str, Any], directory: str | Path) -> list[Path]:
 
 
 def write_run_report(
-    journal: str | Path,
+    journal: Journal | str | Path,
     report_dir: str | Path,
     run_stats: Mapping[str, Any] | None = None,
     *,
+    since_ns: int | None = None,
     console: Any = None,
     plots: bool = True,
 ) -> dict[str, Any]:
     """What ``arbcore run`` does at exit: report.json, the plots, and the tables on ``console``
-    (None: stdout; False: no terminal output). Blocking: call via ``asyncio.to_thread``."""
-    report = build_report(journal, run_stats)
+    (None: stdout; False: no terminal output), on the tickets created since ``since_ns`` (the
+    run's start; None: the whole journal). Blocking: call via ``asyncio.to_thread``."""
+    report = build_report(journal, run_stats, since_ns=since_ns)
     d = Path(report_dir)
     write_json(report, d / "report.json")
     if plots:
