@@ -45,7 +45,7 @@ def test_short_run_report_matches_journal_and_serves_metrics(tmp_path: Path) -> 
     scraped = ""
     try:
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and "arbcore_frames_total{" not in scraped:
+        while time.monotonic() < deadline and "arbcore_fills_total{" not in scraped:
             time.sleep(0.5)
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
@@ -60,6 +60,13 @@ def test_short_run_report_matches_journal_and_serves_metrics(tmp_path: Path) -> 
     assert "Traceback" not in err
     assert time.monotonic() - t0 >= 12
     assert "arbcore_frames_total{" in scraped
+    # the engine's own figures, not just # HELP lines (tickets done by the time of the scrape)
+    values = {k: float(v) for k, _, v in (x.rpartition(" ") for x in scraped.splitlines() if not x.startswith("#"))}
+    scraped_tickets = sum(v for k, v in values.items() if k.startswith("arbcore_tickets_total{"))
+    for name in ("arbcore_orders_total{", "arbcore_fills_total{", "arbcore_order_ack_seconds_count{"):
+        assert sum(v for k, v in values.items() if k.startswith(name)) > 0, name
+    assert values["arbcore_opportunities_total"] >= scraped_tickets > 0
+    assert values["arbcore_kill_switch"] == 0 and values["arbcore_open_tickets"] >= 0
     lines = out.splitlines()
     assert any(" venue=" in x and "state=LIVE" in x for x in lines), out[-3000:]
     report = orjson.loads((tmp_path / "report/report.json").read_bytes())
@@ -67,6 +74,7 @@ def test_short_run_report_matches_journal_and_serves_metrics(tmp_path: Path) -> 
         tickets = j.tickets()
         pairs = j.pnl_by_venue_pair() if j.orders() else []
     assert report["tickets"]["count"] == len(tickets) >= 1, "no tickets in 12 s on the default"
+    assert scraped_tickets <= len(tickets)
     again = build_report(tmp_path / "j.sqlite", {"opportunities": report["opportunities"]})
     assert again["pnl_by_pair"] == report["pnl_by_pair"]
     assert {(p["buy_venue"], p["sell_venue"]) for p in report["pnl_by_pair"]} == {

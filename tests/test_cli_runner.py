@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import orjson
 import pytest
 
 from arbcore.execution import Journal
+from test_cli_run import free_port
 from test_runner_report import T0, sample_journal, write_killed_engine_journal, write_sample_journal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -325,9 +327,10 @@ def test_kill_command_stops_a_running_engine_trading(tmp_path: Path) -> None:
     """`arbcore kill --pid` on a real `arbcore run`: its kill switch engages (open orders
     cancelled, no new ticket), it keeps running until its duration and exits cleanly; a kill
     file is created the same way, and a call with nothing to act on is one line."""
+    port = free_port()
     run = subprocess.Popen(
         [sys.executable, "-m", "arbcore", "run", "--no-dashboard", "--duration", "12", "--journal",
-         str(tmp_path / "j.sqlite"), "--report-dir", str(tmp_path / "rep")],
+         str(tmp_path / "j.sqlite"), "--report-dir", str(tmp_path / "rep"), "--metrics-port", str(port)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "COLUMNS": "160"},
     )  # fmt: skip
@@ -346,6 +349,10 @@ def test_kill_command_stops_a_running_engine_trading(tmp_path: Path) -> None:
         assert last.startswith("arbcore run: cannot start:") and "in use by another process" in last, last
         p = arbcore("kill", "--pid", str(run.pid))
         assert p.returncode == 0 and f"process {run.pid}" in p.stdout, p.stderr
+        scraped, deadline = "", time.monotonic() + 5  # the metric says so while the engine runs on
+        while "arbcore_kill_switch 1" not in scraped and time.monotonic() < deadline:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                scraped = r.read().decode()
         out = "".join(seen) + run.stdout.read()
         assert run.wait(30) == 0, out[-3000:]
     finally:
@@ -353,6 +360,10 @@ def test_kill_command_stops_a_running_engine_trading(tmp_path: Path) -> None:
             run.kill()
     assert "KILL SWITCH engaged: SIGUSR1" in out, out[-3000:]
     assert "new tickets stopped" in out
+    assert "arbcore_kill_switch 1" in scraped
+    # the dashboard's lines say so too, to the last one
+    statuses = [ln.split(" status=", 1)[1] for ln in out.splitlines() if " status=" in ln]
+    assert statuses[-1] == "kill switch engaged: SIGUSR1", statuses[-3:]
     # tickets in flight at the kill finish (hedged or unwound); none may start after it
     line = next(ln for ln in out.splitlines() if "KILL SWITCH engaged" in ln)
     killed_ns = int(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp() * 1e9)

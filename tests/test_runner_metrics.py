@@ -8,6 +8,7 @@ import socket
 import aiohttp
 import pytest
 
+from arbcore.feed_client import LatencyHistogram
 from arbcore.runner.metrics import MetricsPortError, Registry, engine_metrics, start_metrics_server
 
 
@@ -74,3 +75,25 @@ def test_port_held_by_another_socket() -> None:
         asyncio.run(main())
     finally:
         sock.close()
+
+
+def test_feed_latency_is_the_feed_clients_histogram_copied() -> None:
+    """Each feed bucket lands under the bound that holds it; no _sum (the feed keeps none)."""
+    feed = LatencyHistogram()
+    for ns in (0, 800_000, 1_023_999, 1_024_000, 5 * 10**18):
+        feed.add(ns)
+    reg = Registry()
+    m = engine_metrics(reg)
+    m.feed_latency.set_counts(feed.buckets, venue="okx")
+    text = reg.render()
+    assert 'arbcore_feed_latency_seconds_bucket{venue="okx",le="1e-06"} 1' in text
+    assert 'arbcore_feed_latency_seconds_bucket{venue="okx",le="0.000512"} 1' in text
+    assert 'arbcore_feed_latency_seconds_bucket{venue="okx",le="0.001024"} 3' in text
+    assert 'arbcore_feed_latency_seconds_bucket{venue="okx",le="0.002048"} 4' in text
+    assert 'arbcore_feed_latency_seconds_bucket{venue="okx",le="+Inf"} 5' in text
+    assert 'arbcore_feed_latency_seconds_count{venue="okx"} 5' in text
+    assert "arbcore_feed_latency_seconds_sum" not in text
+    with pytest.raises(TypeError):
+        m.feed_latency.observe(0.001, venue="okx")
+    with pytest.raises(ValueError, match="counts"):
+        m.feed_latency.set_counts([1, 2], venue="okx")

@@ -59,3 +59,17 @@ def test_snapshot_and_metrics() -> None:
     assert 'arbcore_feed_errors_total{venue="binance",kind="gaps"} 2' in text
     assert 'arbcore_book_state{venue="binance",instrument="BTC/USDT"} 1' in text
     assert 'arbcore_book_state{venue="okx",instrument="ETH/USDT"} 0' in text
+
+
+def test_status_says_the_kill_switch_is_engaged() -> None:
+    c = load_default()
+    snap = SnapshotBuilder(c, {})
+    host = load_strategy("taker", c)
+    assert snap.state(1.0, host).strategy_status == "running"
+    state = snap.state(1.0, host, kill_switch="kill file /tmp/KILL present")
+    assert state.strategy_status == "kill switch engaged: kill file /tmp/KILL present"
+    assert plain_lines(state)[-1].endswith("status=kill switch engaged: kill file /tmp/KILL present")
+    host.stopped, host.error_text = True, "in on_timer: ValueError: x"
+    assert snap.state(1.0, host, kill_switch="SIGUSR1").strategy_status == (
+        "kill switch engaged: SIGUSR1; strategy stopped: in on_timer: ValueError: x"
+    )

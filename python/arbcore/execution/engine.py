@@ -67,8 +67,10 @@ class LiveOrder:
     venue_order_id: str | None = None
     fill_ids: set[str] = field(default_factory=set)
     reason: str = ""
+    # perf_counter_ns: when it left, when the venue's reply came, when its first fill was applied
     sent_ns: int = 0
     reply_ns: int = 0
+    fill_ns: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -321,6 +323,8 @@ class Executor:
         order.fill_ids.add(fill.fill_id)
         if ev is None:  # journaled before (a restart): the ledger has it too
             return
+        if not order.filled:
+            order.fill_ns = time.perf_counter_ns()
         order.filled += fill.qty
         order.quote_filled += fill.price * fill.qty
         order.state = ev.state_after

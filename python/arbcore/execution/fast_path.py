@@ -170,7 +170,7 @@ class FastPath:
         ex.risk.watch_position = self._on_position
         ex.risk.watch_open_tickets = path.set_open_tickets
         ex.risk.breaker.watch = self._on_breaker
-        kill.watch = self._on_kill
+        kill.watchers.append(self._on_kill)
         # replaced limits reach the Rust copy at once: a ticket it writes itself is never checked
         # against the old ones (the Python route drops such a ticket in `started` instead)
         ex.risk.watch_limits = self._push_limits

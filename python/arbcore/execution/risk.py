@@ -88,8 +88,8 @@ class KillSwitch:
         self.path = Path(path) if path is not None else None
         self._path_str = str(self.path) if self.path is not None else None  # os.path: a bare stat per ticket
         self.reason = ""
-        #: called once when the switch engages (the Rust order path's copy)
-        self.watch: Callable[[], None] | None = None
+        #: each called once when the switch engages (the Rust order path's copy, the session)
+        self.watchers: list[Callable[[], None]] = []
 
     @property
     def engaged(self) -> bool:
@@ -101,8 +101,8 @@ class KillSwitch:
         if not self.reason:
             self.reason = reason
             log.error("KILL SWITCH engaged: %s", reason)
-            if self.watch is not None:
-                self.watch()
+            for watch in self.watchers:
+                watch()
 
 
 class RiskGate:
@@ -165,7 +165,8 @@ class RiskGate:
         """Every limit this ticket would breach (empty: allowed). Logged with the numbers."""
         lim = self.limits
         out: list[str] = []
-        if self.kill.engaged:
+        killed = self.kill.engaged
+        if killed:
             out.append(f"kill switch engaged ({self.kill.reason})")
         if self.open_tickets >= lim.max_open_tickets:
             out.append(f"open tickets {self.open_tickets} >= max_open_tickets {lim.max_open_tickets}")
@@ -196,5 +197,6 @@ class RiskGate:
                 out.append(f"net {base} position would be {after}, max_net_position {cap}")
         if out:
             self.breaches += 1
-            log.warning("ticket %s refused by risk: %s", ticket_id, "; ".join(out))
+            if not killed:  # the kill switch's one line when it engaged says why, not a line per ticket
+                log.warning("ticket %s refused by risk: %s", ticket_id, "; ".join(out))
         return out

@@ -110,6 +110,7 @@ class TicketResult:
     residual: int = 0  # bought - sold after hedge/unwind, qty_decimals
     hedge_lag_ns: int = 0
     decision_to_wire_ns: int = 0
+    #: every order the ticket sent: its legs, then its hedges and unwinds, as they were when it ended
     orders: list[LiveOrder] = field(default_factory=list)
     pnl: TicketPnl | None = None  # realised net of fees, from the journaled fills, once it ended
 
@@ -315,7 +316,6 @@ class TicketRunner:
             await asyncio.gather(*sends)
             await asyncio.gather(self.ex.wait_done(buy, self.params.leg_timeout),
                                  self.ex.wait_done(sell, self.params.leg_timeout))  # fmt: skip
-            result.orders += [buy, sell]
             result.bought, result.sold = buy.filled, sell.filled
             residual = buy.filled - sell.filled
             result.status = "done" if buy.filled or sell.filled else "missed"
@@ -336,6 +336,7 @@ class TicketRunner:
         finally:
             risk.open_tickets -= 1
             self._drift(plan.buy, ticket_id)
+            result.orders = list(self.ex.by_ticket.get(ticket_id, ()))  # (forget drops them)
             self.ex.forget(ticket_id)
         self.results.append(result)
         return result

@@ -27,6 +27,7 @@ from arbcore.runner.options import RunOptions, UserError
 from arbcore.runner.plugins import StrategyHost
 from arbcore.runner.report import write_run_report
 from arbcore.runner.session import TradingSession
+from arbcore.runner.session_metrics import session_metrics
 from arbcore.runner.snapshot import SnapshotBuilder, metrics_bridge
 from arbcore.venues.orders.types import OrderClientError
 
@@ -82,6 +83,7 @@ async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
     loop.add_signal_handler(signal.SIGUSR1, session.engage_kill, "SIGUSR1")
     reg = Registry()
     metrics = engine_metrics(reg)
+    session_metrics(reg, metrics, session)  # before start: every ticket counted
     server = None
     t0 = time.monotonic()
     try:
@@ -95,10 +97,10 @@ async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
         since_ns = time.time_ns()
         for n in notes:
             log.info("recovery: %s", n)
-        # a SIGUSR1 (or the kill file) while starting: the kill switch, now that there is trading to stop
-        early = options.early_kill.reason if options.early_kill is not None else ""
-        if early or session.risk.kill.engaged:
-            session.engage_kill(early or session.risk.kill.reason)
+        # a SIGUSR1 before the loop handled it: the kill switch, now that there is trading to stop
+        # (one after, or the kill file, engaged it already: the start then accepted no ticket)
+        if options.early_kill is not None and options.early_kill.reason:
+            session.engage_kill(options.early_kill.reason)
         snap = SnapshotBuilder(config, session.books, {v: [f] for v, f in session.feeds.items()})
         metrics_bridge(reg, metrics, snap)
         if options.metrics_port is not None:
@@ -115,6 +117,7 @@ async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
             return snap.state(
                 time.monotonic() - t0, host, bal, pos, opps, _ticket_rows(session), session.stats.realised,
                 opportunities_total=session.stats.opportunities, tickets_total=session.stats.tickets, reserved=res,
+                kill_switch=session.risk.kill.reason,
             )  # fmt: skip
 
         dash_task = loop.create_task(run_dashboard(dash, state, stop))  # type: ignore[arg-type]

@@ -94,7 +94,7 @@ class DashboardState:
     title: str = "arbcore"
     elapsed_s: float = 0.0
     strategy: str = ""
-    strategy_status: str = "running"  # or "stopped: <why>"
+    strategy_status: str = "running"  # or "stopped: <why>", "kill switch engaged: <why>"
     venues: list[VenueRow] = field(default_factory=list)
     quotes: list[QuoteRow] = field(default_factory=list)
     spreads: list[SpreadRow] = field(default_factory=list)

@@ -27,6 +27,8 @@ from typing import Any
 
 #: default latency buckets, seconds (100 us .. 10 s)
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+#: the feed clients' receive-latency buckets (``feed_client.LatencyHistogram``): under 2**i us, i < 31
+FEED_LATENCY_BUCKETS = tuple(2**i / 1e6 for i in range(31))
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -110,6 +112,7 @@ class Gauge(Counter):
 
 class Histogram(_Metric):
     kind = "histogram"
+    has_sum = True  # a `_sum` line per series
 
     def __init__(
         self, name: str, help_text: str, labelnames: Sequence[str] = (), buckets: Iterable[float] = LATENCY_BUCKETS
@@ -144,9 +147,27 @@ class Histogram(_Metric):
             cum += counts[-1]
             le = self._labels(key, 'le="+Inf"')
             out.append(f"{self.name}_bucket{le} {cum}")
-            out.append(f"{self.name}_sum{self._labels(key)} {_fmt(total[0])}")
+            if self.has_sum:
+                out.append(f"{self.name}_sum{self._labels(key)} {_fmt(total[0])}")
             out.append(f"{self.name}_count{self._labels(key)} {cum}")
         return out
+
+
+class MirroredHistogram(Histogram):
+    """A histogram kept elsewhere as counts per bucket, copied in on each scrape with
+    :meth:`set_counts`. No ``_sum`` line: its source keeps none (the feed clients' latency
+    histogram is filled on the frame handler, where a sum would cost an add per frame)."""
+
+    has_sum = False
+
+    def observe(self, value: float, **labels: Any) -> None:
+        raise TypeError(f"{self.name}: a mirrored histogram is set with set_counts, not observed")
+
+    def set_counts(self, counts: Sequence[int], **labels: Any) -> None:
+        """Non-cumulative counts: one per bucket, then the overflow (``len(buckets) + 1`` values)."""
+        if len(counts) != len(self.buckets) + 1:
+            raise ValueError(f"{self.name}: {len(counts)} counts for {len(self.buckets)} buckets + overflow")
+        self.series[self._key(labels)] = (list(counts), [0.0])
 
 
 class Registry:
@@ -177,6 +198,12 @@ class Registry:
         h: Histogram = self._add(Histogram(name, help_text, labelnames, buckets))
         return h
 
+    def mirrored_histogram(
+        self, name: str, help_text: str, labelnames: Sequence[str], buckets: Iterable[float]
+    ) -> MirroredHistogram:
+        h: MirroredHistogram = self._add(MirroredHistogram(name, help_text, labelnames, buckets))
+        return h
+
     def on_collect(self, fn: Callable[[], None]) -> None:
         self._collectors.append(fn)
 
@@ -192,24 +219,26 @@ class Registry:
 
 @dataclass
 class EngineMetrics:
-    """The engine's standard metrics (names are part of the interface: dashboards scrape them)."""
+    """The engine's standard metrics (names are part of the interface: dashboards scrape them).
+    Feed and book figures are copied in on each scrape (``snapshot.metrics_bridge``); a ticket's
+    figures as it ends and the session's totals on each scrape (``session_metrics``)."""
 
     frames: Counter  # {venue}
     feed_errors: Counter  # {venue, kind}
     book_state: Gauge  # {venue, instrument}: 0 SYNCING, 1 LIVE, 2 STALE, 3 BROKEN
-    feed_latency: Histogram  # {venue}: venue timestamp -> receive, seconds
-    detect_latency: Histogram  # receive -> opportunity evaluated, seconds
-    opportunities: Counter  # {instrument, buy_venue, sell_venue}
-    tickets: Counter  # {outcome}
-    orders: Counter  # {venue, outcome}
+    feed_latency: MirroredHistogram  # {venue}: venue timestamp -> receive, seconds (no _sum)
+    opportunities: Counter  # the session's count, all pairs (one per pair would cost the frame handler)
+    tickets: Counter  # {outcome}: done, missed, hedged, unwound, residual, refused
+    orders: Counter  # {venue, outcome}: the order's state when its ticket ended, e.g. filled, expired
     fills: Counter  # {venue}
-    order_latency: Histogram  # {venue}: send -> ack, seconds
-    fill_latency: Histogram  # {venue}: send -> first fill, seconds
-    hedge_lag: Histogram  # first leg fill -> ticket flat, seconds
+    order_latency: Histogram  # {venue}: send -> the venue's reply, seconds
+    fill_latency: Histogram  # {venue}: send -> first fill applied, seconds
+    hedge_lag: Histogram  # legs done with a residual -> ticket flat again, seconds
     strategy_errors: Counter  # {strategy}
     realised_pnl: Gauge  # {quote}, in quote units (float: for display only)
     open_tickets: Gauge
     exposure: Gauge  # {asset}: net position over venues, asset units
+    kill_switch: Gauge  # 1 once engaged (a signal, the kill file, the daily loss), else 0
 
 
 def engine_metrics(reg: Registry) -> EngineMetrics:
@@ -221,21 +250,21 @@ def engine_metrics(reg: Registry) -> EngineMetrics:
         book_state=reg.gauge(
             "arbcore_book_state", "Book state: 0 SYNCING, 1 LIVE, 2 STALE, 3 BROKEN", ("venue", "instrument")
         ),
-        feed_latency=reg.histogram("arbcore_feed_latency_seconds", "Venue timestamp to local receive", ("venue",)),
-        detect_latency=reg.histogram("arbcore_detect_latency_seconds", "Frame receive to opportunity evaluated"),
-        opportunities=reg.counter(
-            "arbcore_opportunities_total", "Opportunities detected", ("instrument", "buy_venue", "sell_venue")
+        feed_latency=reg.mirrored_histogram(
+            "arbcore_feed_latency_seconds", "Venue timestamp to receive (no _sum)", ("venue",), FEED_LATENCY_BUCKETS
         ),
+        opportunities=reg.counter("arbcore_opportunities_total", "Opportunities detected (all instruments)"),
         tickets=reg.counter("arbcore_tickets_total", "Tickets by outcome", ("outcome",)),
         orders=reg.counter("arbcore_orders_total", "Orders by venue and outcome", ("venue", "outcome")),
         fills=reg.counter("arbcore_fills_total", "Fills by venue", ("venue",)),
-        order_latency=reg.histogram("arbcore_order_ack_seconds", "Order send to venue ack", ("venue",)),
+        order_latency=reg.histogram("arbcore_order_ack_seconds", "Order send to the venue's reply", ("venue",)),
         fill_latency=reg.histogram("arbcore_order_fill_seconds", "Order send to first fill", ("venue",)),
-        hedge_lag=reg.histogram("arbcore_hedge_lag_seconds", "First leg fill to ticket flat"),
+        hedge_lag=reg.histogram("arbcore_hedge_lag_seconds", "Legs done with a residual to ticket flat"),
         strategy_errors=reg.counter("arbcore_strategy_errors_total", "Strategy plug-ins stopped", ("strategy",)),
         realised_pnl=reg.gauge("arbcore_realised_pnl", "Realised PnL net of fees (display precision)", ("quote",)),
         open_tickets=reg.gauge("arbcore_open_tickets", "Tickets not yet final"),
         exposure=reg.gauge("arbcore_net_exposure", "Net position over venues", ("asset",)),
+        kill_switch=reg.gauge("arbcore_kill_switch", "Kill switch: 1 engaged (no new tickets), 0 not"),
     )
 
 
@@ -283,6 +312,7 @@ async def start_metrics_server(registry: Registry, port: int, host: str = "127.0
 
 
 __all__ = [
+    "FEED_LATENCY_BUCKETS",
     "LATENCY_BUCKETS",
     "Counter",
     "EngineMetrics",
@@ -290,6 +320,7 @@ __all__ = [
     "Histogram",
     "MetricsPortError",
     "MetricsServer",
+    "MirroredHistogram",
     "Registry",
     "engine_metrics",
     "start_metrics_server",

@@ -54,6 +54,8 @@ log = logging.getLogger("arbcore.session")
 
 #: how often the books' states are read for the strategy's ``on_book_state`` (seconds)
 BOOK_STATE_POLL_S = 0.02
+#: how often the kill file is looked for when no ticket looks (each ticket's risk check does)
+KILL_FILE_POLL_S = 0.05
 
 
 @dataclass
@@ -149,6 +151,7 @@ class TradingSession:
             breaker_window_s=risk.breaker_window_ms / 1000,
         )  # fmt: skip
         self.risk = RiskGate(lim, KillSwitch(kill_file or risk.kill_file))
+        self.risk.kill.watchers.append(self._kill_engaged)
         ex = config.execution
         self.ticket_params = TicketParams(
             max_book_age_ns=ex.staleness_ms * 1_000_000,
@@ -171,6 +174,9 @@ class TradingSession:
         self.gc = GcPacer()  # the collector, frozen heap at start; with busy_poll run by the loop
         self.warm = WarmLoop(None, config.run.keep_warm_ms / 1000, self.gc)  # [run] keep_warm_ms
         self._feed_tasks: list[asyncio.Task[None]] = []
+        #: called with each ticket's result once it ended (refused ones too, not refused sweeps:
+        #: what ``stats`` counts), e.g. ``session_metrics.SessionMetrics.ticket``
+        self.on_ticket: Callable[[TicketResult], None] | None = None
 
     # ---- construction -------------------------------------------------------------------------
 
@@ -290,6 +296,8 @@ class TradingSession:
             self._feed_tasks.append(asyncio.get_running_loop().create_task(feed.run()))
         self._timer = asyncio.get_running_loop().create_task(self._timer_loop())
         self._feed_tasks.append(asyncio.get_running_loop().create_task(self._watch_book_states()))
+        if self.risk.kill.path is not None:
+            self._feed_tasks.append(asyncio.get_running_loop().create_task(self._watch_kill_file()))
         warm = self._taker is not None and self.config.run.keep_warm_ms > 0
         if warm and self.config.run.warm_sends:
             warmer = SendWarmer()
@@ -305,7 +313,8 @@ class TradingSession:
         elif warm:
             self._feed_tasks.append(asyncio.get_running_loop().create_task(self.warm.keep_warm()))
         self.gc.start(paced=self.config.run.busy_poll)  # (the polling loop collects: gc_pacer.py)
-        self._accepting = True
+        # a kill file already there: not one ticket (the engine runs on, to be looked at)
+        self._accepting = not self.risk.kill.engaged
         self._gate_takers()
         return notes
 
@@ -519,7 +528,6 @@ class TradingSession:
         if result.status == "refused":
             self.stats.refused += 1
             self._refusals.log(result.reasons)
-            return
         else:
             self.stats.tickets += 1
             self.stats.decision_to_wire_ns.append(result.decision_to_wire_ns)
@@ -528,7 +536,9 @@ class TradingSession:
             qd = self._inst(instrument).qty_decimals
             log.info("ticket %s %s: bought %s sold %s residual %s", result.ticket_id, result.status,
                      *(signed_decimal(q, qd) for q in (result.bought, result.sold, result.residual)))  # fmt: skip
-        self.stats.recent = [*self.stats.recent, result][-20:]
+            self.stats.recent = [*self.stats.recent, result][-20:]
+        if self.on_ticket is not None:
+            self.on_ticket(result)
 
     def _sweep_residuals(self) -> None:
         """Dust left by tickets, netted per instrument, flattened once a venue takes its size."""
@@ -564,6 +574,8 @@ class TradingSession:
             if result.pnl is not None:  # in the dashboard's PnL as in the report's
                 self.stats.add_realised(result.pnl.quote, result.pnl.realised, result.pnl.notional_decimals)
             self.stats.recent = [*self.stats.recent, result][-20:]
+            if self.on_ticket is not None:
+                self.on_ticket(result)
 
     def _on_report(self, report: OrderReport) -> None:
         assert self.executor is not None
@@ -591,21 +603,32 @@ class TradingSession:
             ctx.set_balance(venue, asset, bal.total)
 
     def engage_kill(self, reason: str) -> None:
-        """The kill switch from a signal or a call: no new ticket from now on, open orders cancelled
-        at once (the kill file is noticed by the next ticket and the next timer tick)."""
+        """The kill switch from a signal or a call (``_kill_engaged`` follows)."""
         self.risk.kill.engage(reason)
-        if self._accepting:
-            task = asyncio.get_running_loop().create_task(self._stop_trading())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
 
-    async def _stop_trading(self) -> None:
+    def _kill_engaged(self) -> None:
+        """The kill switch engaged, whatever engaged it (a signal, the kill file found by a ticket's
+        risk check or by ``_watch_kill_file``, the daily loss): no new ticket from now on, at once
+        (a ticket that found the file is the last one refused), and open orders cancelled."""
         if not self._accepting:
             return
         self._accepting = False
         self._gate_takers()
+        task = asyncio.get_running_loop().create_task(self._cancel_open())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _cancel_open(self) -> None:
         n = await self.executor.cancel_all() if self.executor else 0
-        log.error("kill switch: new tickets stopped, %d open orders cancelled", n)
+        # INFO: the switch's own line (ERROR, arbcore.risk) has said why trading stopped
+        log.info("kill switch: new tickets stopped, %d open orders cancelled", n)
+
+    async def _watch_kill_file(self) -> None:
+        """The kill file, looked for every ``KILL_FILE_POLL_S`` until it appears (``engaged`` looks
+        and engages the switch): trading stops within that time even with no ticket to find it."""
+        kill = self.risk.kill
+        while not kill.engaged:
+            await asyncio.sleep(KILL_FILE_POLL_S)
 
     def _dry_run_parts(self) -> list[Callable[[], object]]:
         """A dry run's parts (``warm_loop.py``), in order: the order path's
@@ -640,8 +663,6 @@ class TradingSession:
         last_rec = time.monotonic()
         while True:
             await asyncio.sleep(period)
-            if self.risk.kill.engaged and self._accepting:
-                await self._stop_trading()
             for p in self.host.on_timer(time.time_ns()):
                 self.submit(p)
             self._sweep_residuals()

@@ -6,7 +6,7 @@ only wires objects together::
 
     snap = SnapshotBuilder(config, books, clients_by_venue)
     state = snap.state(elapsed_s, host, balances, positions, recent_opps, recent_tickets, pnl)
-    metrics_bridge(registry, m, snap)      # gauges/counters refreshed on each scrape
+    metrics_bridge(registry, m, snap)      # feed and book gauges/counters refreshed on each scrape
 """
 
 from __future__ import annotations
@@ -182,11 +182,15 @@ class SnapshotBuilder:
         tickets_total: int = 0,
         messages: Sequence[str] = (),
         reserved: Mapping[tuple[str, str], int] | None = None,
+        kill_switch: str = "",
     ) -> DashboardState:
-        """The whole snapshot. ``realised_pnl``: quote asset -> (amount, decimals)."""
+        """The whole snapshot. ``realised_pnl``: quote asset -> (amount, decimals);
+        ``kill_switch``: why it engaged (``KillSwitch.reason``), empty while it has not."""
         status = "running"
         if host is not None and host.stopped:
             status = f"stopped: {host.error_text}"
+        if kill_switch:  # no new ticket, whatever the strategy proposes
+            status = f"kill switch engaged: {kill_switch}" + ("" if status == "running" else f"; strategy {status}")
         return DashboardState(
             title="arbcore" + ("" if self.config.source.startswith("<") else f" {self.config.source}"),
             elapsed_s=elapsed_s,
@@ -208,8 +212,8 @@ class SnapshotBuilder:
 
 def metrics_bridge(registry: Registry, m: EngineMetrics, snap: SnapshotBuilder) -> None:
     """On every scrape, copy the feed counters and book states into ``m`` (frames, feed errors
-    by kind, book state per venue and instrument). Event counters (opportunities, tickets,
-    orders, fills, latencies) the engine increments itself where they happen."""
+    by kind, book state per venue and instrument). The rest (tickets, orders, fills, latencies,
+    opportunities, PnL, exposure, the kill switch) ``session_metrics`` keeps from the session."""
 
     def collect() -> None:
         for venue in snap.config.venues:
