@@ -52,6 +52,7 @@ import orjson
 import arbcore
 from arbcore.execution import EventKind, Journal, JournalOpenError, OrderRecord, Side
 from arbcore.execution.amounts import add_scaled
+from arbcore.execution.amounts import signed_decimal as _fmt
 from arbcore.execution.journal_readonly import SQLITE_HEADER
 from arbcore.execution.pnl import TicketPnl, pair_pnl
 
@@ -62,10 +63,6 @@ UNWRAPPED_WIDTH = 10_000
 
 class ReportError(Exception):
     """A journal that cannot be read; the message is one line naming the file."""
-
-
-def _fmt(value: int, decimals: int) -> str:
-    return ("-" if value < 0 else "") + arbcore.format_decimal(abs(value), decimals)
 
 
 def _price(raw: Fraction | int, decimals: int) -> float:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 import arbcore
+from arbcore.execution.amounts import signed_decimal
 from arbcore.runner.config import Config
 from arbcore.runner.dashboard import (
     BalanceRow,
@@ -38,10 +39,6 @@ class FeedLike(Protocol):
     """What is read from a feed client (``arbcore.feed_client.FeedClient`` has it)."""
 
     def counters(self) -> dict[str, int]: ...
-
-
-def _fmt(v: int, d: int) -> str:
-    return ("-" if v < 0 else "") + arbcore.format_decimal(abs(v), d)
 
 
 class SnapshotBuilder:
@@ -140,7 +137,7 @@ class SnapshotBuilder:
             opp.sell_venue,
             inst.format_qty(opp.qty),
             opp.edge_bps,
-            _fmt(opp.net_profit, inst.notional_decimals),
+            signed_decimal(opp.net_profit, inst.notional_decimals),
             taken,
         )
 
@@ -165,7 +162,7 @@ class SnapshotBuilder:
             sell_venue,
             inst.format_qty(qty),
             outcome,
-            None if realised is None else _fmt(realised, inst.notional_decimals),
+            None if realised is None else signed_decimal(realised, inst.notional_decimals),
         )
 
     def state(  # noqa: PLR0917
@@ -202,7 +199,7 @@ class SnapshotBuilder:
             opportunities=list(opportunities),
             tickets=list(tickets),
             balances=self.balance_rows(balances or {}, reserved),
-            realised_pnl={q: _fmt(v, d) for q, (v, d) in (realised_pnl or {}).items()},
+            realised_pnl={q: signed_decimal(v, d) for q, (v, d) in (realised_pnl or {}).items()},
             exposure=self.exposure(positions or {}),
             opportunities_total=opportunities_total,
             tickets_total=tickets_total,
