@@ -24,6 +24,7 @@ from arbcore.feed_client import FeedClient
 from arbcore.record import FeedSpec, Recorder, SymbolSpec, build_books, read_recording, replay
 from arbcore.sim import BybitSim, Fault, SimInstrument, SimVenue
 from arbcore.venues import CLIENT_SPECS
+from test_cli_runner import one_line_error
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "venues"
 BYBIT_CAPTURE = SHARED / "bybit" / "xrpusdt_orderbook500_2024-12-01.jsonl"
@@ -233,16 +234,6 @@ def test_replay_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert r.returncode == 2 and "no feed for venue 'okx'" in r.stderr
     r = run_cli("record", "--venue", "nowhere", "--sim", "--symbol", "X=A/B:2:2", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "known venues" in r.stderr
-
-
-def one_line_error(r: subprocess.CompletedProcess[str], *needles: str) -> str:
-    assert r.returncode == 2, (r.stdout, r.stderr)
-    assert "Traceback" not in r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-    return lines[0]
 
 
 XRP = FeedSpec("bybit", "bybit", {"XRPUSDT": SymbolSpec("XRP/USDT", 4, 0, "0.0001", "1")})

@@ -19,6 +19,7 @@ live elsewhere (feed-client counters, balances) into gauges only when someone as
 
 from __future__ import annotations
 
+import abc
 import bisect
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -50,7 +51,7 @@ def _escape(v: str) -> str:
     return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-class _Metric:
+class _Metric(abc.ABC):
     kind = ""
 
     def __init__(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> None:
@@ -75,8 +76,9 @@ class _Metric:
     def header(self) -> list[str]:
         return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
 
+    @abc.abstractmethod
     def render(self) -> list[str]:
-        raise NotImplementedError
+        """The metric's exposition lines (its header, then its samples)."""
 
 
 class Counter(_Metric):
