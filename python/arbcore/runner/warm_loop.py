@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from arbcore.runner.gc_pacer import GcPacer
 
@@ -65,12 +65,7 @@ class WarmLoop:
 
     async def in_parts(self) -> None:
         """One dry run, a pass of the loop after each part (see :meth:`busy_poll`)."""
-        if self.parts is None:
-            return
-        self.runs += 1
-        for part in self.parts():
-            if not self._run_part(part):
-                return
+        for _ in self._parts_run():
             await asyncio.sleep(0)
 
     async def keep_warm(self) -> None:
@@ -81,12 +76,19 @@ class WarmLoop:
 
     def once(self) -> None:
         """One dry run, whole."""
+        for _ in self._parts_run():
+            pass
+
+    def _parts_run(self) -> Iterator[None]:
+        """One dry run, a part per step (a step after each part that ran); none without parts,
+        and it ends at a part that failed."""
         if self.parts is None:
             return
         self.runs += 1
         for part in self.parts():
             if not self._run_part(part):
                 return
+            yield
 
     def _run_part(self, part: Callable[[], object]) -> bool:
         """One part of a dry run; False if it failed, and no more dry runs from then on: a
