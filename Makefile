@@ -16,6 +16,9 @@ EXT_STAMP  := $(VENV)/.ext-stamp
 run: $(EXT_STAMP)
 	$(VENV)/bin/arbcore run
 
+demo: $(EXT_STAMP)
+	$(VENV)/bin/arbcore demo
+
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
