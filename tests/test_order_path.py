@@ -220,7 +220,7 @@ def test_verdicts_equal_the_python_checks(tmp_path: Path) -> None:
                 if k % 50 == 49:
                     s.runner.params = dataclasses.replace(runner.params, max_book_age_ns=rng.choice([1, 2 * 10**9]))
                 fast._push_limits()
-                py_ok = not runner.check(plan, "T")
+                py_ok = not runner.check(plan)
                 if py_ok:
                     m = plan.buy
                     b = buy_reservation(bl, qty, price_decimals=m.price_decimals, qty_decimals=m.qty_decimals,

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from arbcore.runner.refusal_log import RefusalLog
+from arbcore.execution.refusal_log import RefusalLog
 
 
 def test_one_line_per_kind_a_second_with_the_count(caplog: pytest.LogCaptureFixture) -> None:

@@ -41,23 +41,37 @@ def test_each_limit_names_its_numbers(caplog: pytest.LogCaptureFixture) -> None:
         max_position={"BTC": Decimal("0.5")}, max_net_position={"BTC": Decimal("0.2")},
     )  # fmt: skip
     gate = RiskGate(lim)
-    assert gate.check("T0", [leg("a", 1, "0.1", "900"), leg("b", -1, "0.1", "500")]) == []
+    assert gate.check([leg("a", 1, "0.1", "900"), leg("b", -1, "0.1", "500")]) == []
     with caplog.at_level(logging.WARNING, logger="arbcore.risk"):
-        out = gate.check("T1", [leg("a", 1, "0.6", "1200"), leg("b", -1, "0.1", "500")])
+        out = gate.check([leg("a", 1, "0.6", "1200"), leg("b", -1, "0.1", "500")])
     assert "a order notional 1200 > max_order_notional 1000" in out
     assert "ticket notional 1700 > max_ticket_notional 1500" in out
     assert "a BTC position would be 0.6, max_position 0.5" in out
     assert "net BTC position would be 0.5, max_net_position 0.2" in out
     assert gate.breaches == 1
-    assert "T1 refused by risk" in caplog.text and "max_order_notional 1000" in caplog.text
+    assert "ticket refused by risk" in caplog.text and "max_order_notional 1000" in caplog.text
+
+
+def test_a_lasting_breach_is_one_warning_not_one_per_ticket(caplog: pytest.LogCaptureFixture) -> None:
+    # a strategy proposes on every book update: 50 refusals of one kind (numbers aside) in a
+    # second are one line, while every refusal still counts and names its reasons
+    gate = RiskGate(RiskLimits(max_order_notional=Decimal(1000)))
+    with caplog.at_level(logging.WARNING, logger="arbcore.risk"):
+        for i in range(50):
+            assert gate.check([leg("a", 1, "0.1", str(1200 + i))]) != []
+        gate.check([leg("a", 1, "0.1", "10"), leg("b", -1, "0.1", "1500")])  # another venue: another kind
+    lines = [r.getMessage() for r in caplog.records if r.name == "arbcore.risk"]
+    assert gate.breaches == 51
+    assert lines == ["ticket refused by risk: a order notional 1200 > max_order_notional 1000",
+                     "ticket refused by risk: b order notional 1500 > max_order_notional 1000"]  # fmt: skip
 
 
 def test_net_position_limit_allows_what_reduces_the_exposure() -> None:
     gate = RiskGate(RiskLimits(max_net_position={"BTC": Decimal("0.2")}))
     gate.on_fill("a", "BTC", 1, Decimal("0.5"))  # already beyond the cap (a fill the venue made)
     assert gate.net_position("BTC") == Decimal("0.5")
-    assert gate.check("T1", [leg("b", -1, "0.1", "10")]) == []  # flattening is always allowed
-    assert gate.check("T2", [leg("b", 1, "0.1", "10")]) != []  # growing it is not
+    assert gate.check([leg("b", -1, "0.1", "10")]) == []  # flattening is always allowed
+    assert gate.check([leg("b", 1, "0.1", "10")]) != []  # growing it is not
     gate.on_fill("b", "BTC", -1, Decimal("0.4"))
     assert gate.net_position("BTC") == Decimal("0.1")
 
@@ -68,7 +82,7 @@ def test_daily_loss_engages_the_kill_switch() -> None:
     assert not gate.kill.engaged
     gate.on_realised(Decimal(-50))
     assert gate.kill.engaged and "max_daily_loss 100" in gate.kill.reason
-    out = gate.check("T1", [leg("a", 1, "0.1", "10")])
+    out = gate.check([leg("a", 1, "0.1", "10")])
     assert any("kill switch engaged" in r for r in out) and any("daily loss 110 > max_daily_loss 100" in r for r in out)
 
 

@@ -2,7 +2,8 @@
 breaker per venue, and the kill switch.
 
 Limits are exact decimals in the quote (notional, loss) or base (position) currency, from
-configuration. A breach refuses the ticket and is logged with the numbers that caused it.
+configuration. A breach refuses the ticket and is logged with the numbers that caused it, once
+per kind of breach a second (``RefusalLog``: a strategy proposes again on every book update).
 Positions are net base quantities since start, per venue and across venues, fed by fills.
 """
 
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
+
+from arbcore.execution.refusal_log import RefusalLog
 
 log = logging.getLogger("arbcore.risk")
 
@@ -118,6 +121,7 @@ class RiskGate:
         self._day = time.gmtime().tm_yday
         self._open_tickets = 0
         self.breaches = 0
+        self._breach_log = RefusalLog(log, level=logging.WARNING, what="ticket refused by risk")
         #: called with (venue, base, net position) after every fill, and with the open-ticket
         #: count when it changes (the Rust order path's copies)
         self.watch_position: Callable[[str, str, Decimal], None] | None = None
@@ -161,7 +165,7 @@ class RiskGate:
     def net_position(self, base: str) -> Decimal:
         return self._net.get(base, Decimal(0))
 
-    def check(self, ticket_id: str, legs: list[LegRisk]) -> list[str]:
+    def check(self, legs: list[LegRisk]) -> list[str]:
         """Every limit this ticket would breach (empty: allowed). Logged with the numbers."""
         lim = self.limits
         out: list[str] = []
@@ -198,5 +202,5 @@ class RiskGate:
         if out:
             self.breaches += 1
             if not killed:  # the kill switch's one line when it engaged says why, not a line per ticket
-                log.warning("ticket %s refused by risk: %s", ticket_id, "; ".join(out))
+                self._breach_log.log(out)
         return out

@@ -173,12 +173,12 @@ class TicketRunner:
 
     # ---- 1. validation ---------------------------------------------------------------------------
 
-    def check(self, plan: TicketPlan, ticket_id: str) -> list[str]:
+    def check(self, plan: TicketPlan) -> list[str]:
         out = self._check_leg(plan.buy, Side.BUY, plan.qty, plan.buy_limit)
         out += self._check_leg(plan.sell, Side.SELL, plan.qty, plan.sell_limit)
         legs = [self._leg_risk(plan.buy, Side.BUY, plan.qty, plan.buy_limit),
                 self._leg_risk(plan.sell, Side.SELL, plan.qty, plan.sell_limit)]  # fmt: skip
-        out += self.ex.risk.check(ticket_id, legs)
+        out += self.ex.risk.check(legs)
         out += self._rate_room(plan.buy, Side.BUY) + self._rate_room(plan.sell, Side.SELL)
         return out
 
@@ -293,7 +293,7 @@ class TicketRunner:
             result.decision_to_wire_ns = wire_ns - t0
             risk.open_tickets += 1
         else:
-            reasons = self.check(plan, ticket_id)
+            reasons = self.check(plan)
             if reasons:
                 return self._refused(result, reasons)
             # The reservations, the ticket and both intents go to disk in one write (the intent log)
@@ -377,9 +377,7 @@ class TicketRunner:
         strategy's are its own)."""
         ticket_id = new_ticket_id()
         result = TicketResult(ticket_id, "refused")
-        reasons = self._check_leg(m, side, qty, limit) + self.ex.risk.check(
-            ticket_id, [self._leg_risk(m, side, qty, limit)]
-        )
+        reasons = self._check_leg(m, side, qty, limit) + self.ex.risk.check([self._leg_risk(m, side, qty, limit)])
         if reasons:
             return self._refused(result, reasons)
         leg = "buy" if side is Side.BUY else "sell"

@@ -28,6 +28,7 @@ from arbcore.execution.engine import Executor
 from arbcore.execution.fast_path import FastPath, Taken
 from arbcore.execution.journal import Journal
 from arbcore.execution.orders import Side
+from arbcore.execution.refusal_log import RefusalLog
 from arbcore.execution.residuals import load_residuals, net_residuals, sweep
 from arbcore.execution.risk import KillSwitch, RiskGate, RiskLimits
 from arbcore.execution.send_warmer import SendWarmer
@@ -36,7 +37,6 @@ from arbcore.feed_client import FeedClient
 from arbcore.runner.config import Config, ConfigFileError, InstrumentConfig, host_errors
 from arbcore.runner.gc_pacer import GcPacer
 from arbcore.runner.plugins import FillEvent, Opportunity, StrategyHost, TicketProposal
-from arbcore.runner.refusal_log import RefusalLog
 from arbcore.runner.sim_cluster import SimCluster, SimEndpoint
 from arbcore.runner.strategies.taker import TakerStrategy
 from arbcore.runner.warm_loop import WarmLoop
