@@ -8,6 +8,7 @@ ledger equals the simulators' balances with nothing left reserved.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +220,42 @@ def test_residual_dust_is_netted_and_swept_once_a_venue_takes_it(tmp_path: Path)
             assert not r.residuals
             last = {t: st for t, _, st, _ in s.journal.ticket_outcomes()}
             assert last[a] == last[b] == "hedged"
+            check_consistency(s)
+
+    uvloop.run(main())
+
+
+def test_a_residual_no_venue_can_trade_is_dust_tried_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A residual above the lot but below every venue's minimum notional: no hedge can go out
+    anywhere and no book move changes that. Said once, no order sent for it, and logged as the
+    dust it is (the sweeper nets it), not as an ERROR. Before: hedge1-3 and unwind1-3 each
+    logged "cannot be sent" (6 WARNINGs a ticket in a default run) and the residual was an
+    ERROR, its test being the lot and minimum quantity alone."""
+    from dataclasses import replace
+
+    async def main() -> None:
+        async with session(["okx", "kraken"], tmp_path / "j.sqlite") as s:
+            r = s.runner
+            assert r is not None
+            for key, m in list(s.markets.items()):  # 60 USDT minimum (the simulators ask 5)
+                s.markets[key] = replace(m, rules=replace(m.rules, min_notional=60 * 10**8))
+            plan = await live_crossing_plan(s, "okx", "kraken")
+            plan = replace(plan, buy=s.markets[("okx", "BTC/USDT")], sell=s.markets[("kraken", "BTC/USDT")],
+                           qty=2_000)  # fmt: skip  # 0.002 BTC, ~100 USDT a leg
+            s.exchanges["kraken"].inject(OrderFault.PARTIAL_FILL, seconds=0.2)
+            sent = sum(sum(ex.submissions.values()) for ex in s.exchanges.values())
+            with caplog.at_level(logging.INFO, logger="arbcore.ticket"):
+                result = await r.execute(plan)
+            assert (result.bought, result.sold, result.residual, result.status) == (2_000, 1_000, 1_000, "residual")
+            assert sum(sum(ex.submissions.values()) for ex in s.exchanges.values()) == sent + 2  # the legs alone
+            lines = [(rec.levelname, rec.getMessage()) for rec in caplog.records if rec.name == "arbcore.ticket"]
+            assert [m for _, m in lines if "cannot be sent" in m] == [
+                f"{result.ticket_id} unwind1 on okx: 0.001 BTC is below its lot 0.0001, min qty 0.0001 or min "
+                "notional 60: cannot be sent"
+            ]
+            assert ("WARNING", f"ticket {result.ticket_id} left a residual of 0.001 BTC after hedge and unwind "
+                    "(dust: swept once netted)") in lines  # fmt: skip
+            assert not [m for lvl, m in lines if lvl == "ERROR"]
             check_consistency(s)
 
     uvloop.run(main())

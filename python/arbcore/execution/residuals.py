@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 
+from arbcore.execution.amounts import signed_decimal
 from arbcore.execution.engine import BASE_FEE_DECIMALS
 from arbcore.execution.journal import Journal
 from arbcore.execution.orders import Side
@@ -55,9 +56,8 @@ async def sweep(runner: TicketRunner, instrument: str) -> TicketResult | None:
     move = best * runner.params.loss_budget_bps // 10_000
     tick = max(m.rules.tick, 1)
     worst = (best - move) // tick * tick if side is Side.SELL else -(-(best + move) // tick) * tick
-    lot = max(m.rules.lot, 1)
-    qty = abs(net) // lot * lot
-    if qty < max(m.rules.min_qty, 1) or qty * worst < m.rules.min_notional:
+    qty = m.rules.sendable(abs(net), worst)
+    if not qty:
         return None  # still dust on the best venue
     why = f"residual sweep of {len(tickets)} tickets" + (f" and {-fees} of base paid as fees" if fees else "")
     swept = {"sweep_of": tickets, "sweep_net": str(net), "sweep_fee_drift": str(fees)}
@@ -69,8 +69,10 @@ async def sweep(runner: TicketRunner, instrument: str) -> TicketResult | None:
         return result
     _settle(runner, result.ticket_id, instrument, tickets, left=left, fees=fees, status=result.status, found={})
     runner.absorb_fee_drift(instrument, fees)  # what the sweep's own fill paid stays in the drift
-    log.info("residual sweep %s on %s: net %d, %s %d on %s, left %d", result.ticket_id, instrument, net,
-             side.value, abs(done), m.venue, left)  # fmt: skip
+    qd = m.qty_decimals
+    log.info("residual sweep %s on %s: net %s, %s %s on %s, left %s", result.ticket_id, instrument,
+             signed_decimal(net, qd), side.value, signed_decimal(abs(done), qd), m.venue,
+             signed_decimal(left, qd))  # fmt: skip
     return result
 
 

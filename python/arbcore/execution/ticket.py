@@ -327,8 +327,9 @@ class TicketRunner:
             if residual:
                 result.status = "residual"
                 self.residuals[ticket_id] = (plan.instrument, residual)
-                # dust below every venue's minimums is routine (the sweeper nets it); more is not
-                dust = all(abs(residual) < max(m.rules.min_qty, m.rules.lot) for m in (plan.buy, plan.sell))
+                # dust no venue can trade (lot, minimum quantity or notional) is routine: the
+                # sweeper nets it with others; more is not
+                dust = not any(m.rules.sendable(abs(residual), plan.buy_limit) for m in self._markets_of(plan))
                 level, note = (logging.WARNING, " (dust: swept once netted)") if dust else (logging.ERROR, "")
                 log.log(level, "ticket %s left a residual of %s %s after hedge and unwind%s", ticket_id,
                         signed_decimal(residual, plan.buy.qty_decimals), plan.buy.base.name, note)  # fmt: skip
@@ -429,7 +430,9 @@ class TicketRunner:
         deadline = time.monotonic() + p.hedge_timeout
         n = 0
         while residual and time.monotonic() < deadline and n < p.max_attempts:
-            target = self.hedge_venue(plan.instrument, side, worst)
+            if not any(m.rules.sendable(abs(residual), _on_tick(worst, side, m)) for m in self._markets_of(plan)):
+                break  # dust on every venue: no venue's book can change that (the unwind says so)
+            target = self.hedge_venue(plan.instrument, side, worst, qty=abs(residual))
             if target is None:
                 await asyncio.sleep(0.02)  # no LIVE venue within the loss budget yet
                 continue
@@ -446,6 +449,9 @@ class TicketRunner:
         expected = plan.buy_limit if residual > 0 else plan.sell_limit
         worst = self._worst(expected, side, abs(residual), plan.buy)
         for k in range(1, p.max_attempts + 1):
+            if not m.rules.sendable(abs(residual), _on_tick(worst, side, m)):
+                self._cannot_send(ticket_id, f"unwind{k}", m, abs(residual))  # once: its rules stay as they are
+                break
             best = self.view.best_price(m.venue, m.instrument, side)
             if best is None or (best < worst if side is Side.SELL else best > worst):
                 await asyncio.sleep(0.05)
@@ -468,12 +474,17 @@ class TicketRunner:
             move = min(move, int(per_unit))  # int() truncates toward zero: never looser than the budget
         return expected - move if side is Side.SELL else expected + move
 
-    def hedge_venue(self, instrument: str, side: Side, worst: int) -> tuple[Market, int] | None:
+    def _markets_of(self, plan: TicketPlan) -> list[Market]:
+        return [m for (_, inst), m in self.markets.items() if inst == plan.instrument]
+
+    def hedge_venue(self, instrument: str, side: Side, worst: int, qty: int = 0) -> tuple[Market, int] | None:
         """The LIVE, fresh venue (breaker closed, room in its rate limits) with the best price for
-        ``side`` within ``worst``."""
+        ``side`` within ``worst``; with ``qty``, among those whose rules let an order for it out."""
         best: tuple[Market, int] | None = None
         for (venue, inst), m in self.markets.items():
             if inst != instrument or self.ex.risk.breaker.is_open(venue) or self._rate_room(m, side):
+                continue
+            if qty and not m.rules.sendable(qty, _on_tick(worst, side, m)):
                 continue
             live, age = self.view.book_status(venue, inst)
             if not live or age > self.params.max_book_age_ns:
@@ -489,16 +500,10 @@ class TicketRunner:
         self, ticket_id: str, leg: str, m: Market, side: Side, *, qty: int, seen: int, worst: int
     ) -> int:
         """One IOC at ``worst`` (at most), sized down to the venue's lot; returns the quantity filled."""
-        lot = max(m.rules.lot, 1)
-        wanted, qty = qty, qty // lot * lot
-        tick = max(m.rules.tick, 1)
-        price = worst // tick * tick if side is Side.BUY else -(-worst // tick) * tick
-        if qty < max(m.rules.min_qty, 1) or price * qty < m.rules.min_notional:
-            r, qd = m.rules, m.qty_decimals
-            sizes = [signed_decimal(x, qd) for x in (wanted, r.lot, r.min_qty)]
-            log.warning("%s %s on %s: %s %s is below its lot %s, min qty %s or min notional %s: cannot be sent",
-                        ticket_id, leg, m.venue, sizes[0], m.base.name, *sizes[1:],
-                        signed_decimal(r.min_notional, m.price_decimals + qd))  # fmt: skip
+        price = _on_tick(worst, side, m)
+        wanted, qty = qty, m.rules.sendable(qty, price)
+        if not qty:
+            self._cannot_send(ticket_id, leg, m, wanted)
             return 0
         intent = self._intent(ticket_id, leg, m, side, qty=qty, price=price)
         reasons: list[str] = []
@@ -511,9 +516,19 @@ class TicketRunner:
         self._flush_soon()
         await sending
         await self.ex.wait_done(order, self.params.leg_timeout)
-        log.info("%s %s %s %d on %s at worst %d (seen %d): filled %d", ticket_id, leg, side.value, qty, m.venue,
-                 price, seen, order.filled)  # fmt: skip
+        qd, pd = m.qty_decimals, m.price_decimals
+        log.info("%s %s %s %s %s on %s at worst %s (seen %s): filled %s", ticket_id, leg, side.value,
+                 signed_decimal(qty, qd), m.base.name, m.venue, signed_decimal(price, pd), signed_decimal(seen, pd),
+                 signed_decimal(order.filled, qd))  # fmt: skip
         return order.filled
+
+    @staticmethod
+    def _cannot_send(ticket_id: str, leg: str, m: Market, qty: int) -> None:
+        r, qd = m.rules, m.qty_decimals
+        sizes = [signed_decimal(x, qd) for x in (qty, r.lot, r.min_qty)]
+        log.warning("%s %s on %s: %s %s is below its lot %s, min qty %s or min notional %s: cannot be sent",
+                    ticket_id, leg, m.venue, sizes[0], m.base.name, *sizes[1:],
+                    signed_decimal(r.min_notional, m.price_decimals + qd))  # fmt: skip
 
     def _record_outcome(self, ticket_id: str, plan: TicketPlan, r: TicketResult) -> None:
         detail = {
@@ -534,3 +549,9 @@ class TicketRunner:
             return
         r.pnl = pnl
         self.ex.risk.on_realised(Decimal(pnl.realised).scaleb(-pnl.notional_decimals))
+
+
+def _on_tick(price: int, side: Side, m: Market) -> int:
+    """A worst price on ``m``'s tick, never worse than ``price`` (a buy rounds down, a sell up)."""
+    tick = max(m.rules.tick, 1)
+    return price // tick * tick if side is Side.BUY else -(-price // tick) * tick

@@ -35,6 +35,13 @@ class InstrumentRules:
     maker_fee: int | None = None
     taker_fee: int | None = None
 
+    def sendable(self, qty: int, price: int) -> int:
+        """``qty`` rounded down to the lot, or 0 when that is below the minimum quantity or (at
+        ``price``) the minimum notional: what an order for ``qty`` can go out as here."""
+        lot = max(self.lot, 1)
+        q = qty // lot * lot
+        return q if q >= max(self.min_qty, 1) and q * price >= self.min_notional else 0
+
 
 @dataclass(frozen=True)
 class OrderReport:
