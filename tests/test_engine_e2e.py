@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +286,9 @@ def test_base_paid_as_fees_is_tracked_and_swept(tmp_path: Path) -> None:
             drift = r.fee_drift()["BTC/USDT"]
             assert drift == -(paid // 10 ** (18 - qd)) < 0
             assert net_residuals(r) == {"BTC/USDT": drift}
+            # the position the risk limits, the dashboard and arbcore_net_exposure read is the
+            # account's, net of that fee (it was the fills' alone: flat, where the report said short)
+            assert s.risk.net_position("BTC") == -Decimal(paid).scaleb(-18)
             # below the minimum: kept, nothing sent
             assert await sweep(r, "BTC/USDT") is None and r.fee_drift() == {"BTC/USDT": drift}
             # what a day of tickets adds up to: bought back in one IOC

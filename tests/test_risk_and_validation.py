@@ -68,11 +68,11 @@ def test_a_lasting_breach_is_one_warning_not_one_per_ticket(caplog: pytest.LogCa
 
 def test_net_position_limit_allows_what_reduces_the_exposure() -> None:
     gate = RiskGate(RiskLimits(max_net_position={"BTC": Decimal("0.2")}))
-    gate.on_fill("a", "BTC", 1, Decimal("0.5"))  # already beyond the cap (a fill the venue made)
+    gate.on_fill("a", "BTC", Decimal("0.5"))  # already beyond the cap (a fill the venue made)
     assert gate.net_position("BTC") == Decimal("0.5")
     assert gate.check([leg("b", -1, "0.1", "10")]) == []  # flattening is always allowed
     assert gate.check([leg("b", 1, "0.1", "10")]) != []  # growing it is not
-    gate.on_fill("b", "BTC", -1, Decimal("0.4"))
+    gate.on_fill("b", "BTC", Decimal("-0.4"))
     assert gate.net_position("BTC") == Decimal("0.1")
 
 

@@ -173,3 +173,28 @@ def test_async_loop_and_plain_log_handler(capsys: pytest.CaptureFixture[str]) ->
     asyncio.run(main())
     pnl_lines = [x for x in buf.getvalue().splitlines() if " pnl " in x]
     assert len(pnl_lines) >= 3 and pnl_lines[-1].startswith(f"t={n[0]:.1f}s")
+
+
+def test_ticket_rows_of_one_legged_and_residual_tickets() -> None:
+    """A sell-only ticket (a strategy's hedge, a sweep) had no instrument and its quantity at 0
+    decimals (raw); a residual showed as a raw integer ("RESIDUAL 1000")."""
+    from types import SimpleNamespace
+
+    from arbcore.execution.engine import LiveOrder
+    from arbcore.execution.orders import OrderType, Side, TimeInForce
+    from arbcore.execution.records import OrderIntent
+    from arbcore.execution.ticket import TicketResult
+    from arbcore.runner.app import _ticket_rows
+
+    def order(leg: str, side: Side) -> LiveOrder:
+        return LiveOrder(OrderIntent("T1", leg, 0, "okx", "BTC-USDT", "BTC/USDT", "BTC", "USDT", 2, 6, side,
+                                     OrderType.LIMIT, TimeInForce.IOC, 5_000, 6_000_000))  # fmt: skip
+
+    sell_only = TicketResult("T1", "done", sold=5_000, orders=[order("sell", Side.SELL)])
+    residual = TicketResult("T2", "residual", bought=2_000, sold=1_000, residual=1_000,
+                            orders=[order("buy", Side.BUY), order("sell", Side.SELL)])  # fmt: skip
+    rows = _ticket_rows(SimpleNamespace(stats=SimpleNamespace(recent=[sell_only, residual])))  # type: ignore[arg-type]
+    assert [(r.instrument, r.buy_venue, r.sell_venue, r.qty, r.outcome) for r in rows] == [
+        ("BTC/USDT", None, "okx", "0.005", "DONE"),
+        ("BTC/USDT", "okx", "okx", "0.002", "RESIDUAL 0.001"),
+    ]

@@ -353,7 +353,10 @@ class Executor:
             self.counters.ledger_overdraws += 1
             log.warning("fill %s of %s used unreserved funds: %s", fill.fill_id, order.cid, result.from_available)
         sign = 1 if i.side is Side.BUY else -1
-        self.risk.on_fill(i.venue, i.base, sign, Decimal(fill.qty).scaleb(-i.qty_decimals))
+        moved = sign * Decimal(fill.qty).scaleb(-i.qty_decimals)
+        if fill.fee and fill.fee_asset == i.base:  # the position is what the account holds: net of a base fee
+            moved -= Decimal(fill.fee).scaleb(-fill.fee_decimals)
+        self.risk.on_fill(i.venue, i.base, moved)
         if self.hook is not None:
             self.hook("fill", order)
 

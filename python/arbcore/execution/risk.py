@@ -147,10 +147,12 @@ class RiskGate:
         if self.watch_open_tickets is not None:
             self.watch_open_tickets(n)
 
-    def on_fill(self, venue: str, base: str, side_sign: int, qty: Decimal) -> None:
+    def on_fill(self, venue: str, base: str, moved: Decimal) -> None:
+        """A fill moved ``venue``'s ``base`` position by ``moved`` (signed: + bought, net of any
+        fee the venue took in ``base``, as the account holds it and the report counts it)."""
         key = (venue, base)
-        pos = self.positions[key] = self.positions.get(key, Decimal(0)) + side_sign * qty
-        self._net[base] = self._net.get(base, Decimal(0)) + side_sign * qty
+        pos = self.positions[key] = self.positions.get(key, Decimal(0)) + moved
+        self._net[base] = self._net.get(base, Decimal(0)) + moved
         if self.watch_position is not None:
             self.watch_position(venue, base, pos)
 

@@ -43,8 +43,9 @@ def _ticket_rows(session: TradingSession) -> list[TicketRow]:
     for r in session.stats.recent[-10:]:
         legs = {o.intent.leg_id: o for o in r.orders}
         buy, sell = legs.get("buy"), legs.get("sell")
-        inst = buy.intent.instrument if buy else ""
-        qd = buy.intent.qty_decimals if buy else 0
+        first = buy or sell  # a one-legged ticket (a strategy's hedge, a sweep) has one of them
+        inst = first.intent.instrument if first else ""
+        qd = first.intent.qty_decimals if first else 0
         rows.append(
             TicketRow(
                 time.time_ns(),
@@ -53,7 +54,7 @@ def _ticket_rows(session: TradingSession) -> list[TicketRow]:
                 buy.intent.venue if buy else None,
                 sell.intent.venue if sell else None,
                 format_decimal(max(r.bought, r.sold), qd),
-                r.status.upper() if not r.residual else f"RESIDUAL {r.residual}",
+                r.status.upper() if not r.residual else f"RESIDUAL {signed_decimal(r.residual, qd)}",
                 None if r.pnl is None else signed_decimal(r.pnl.realised, r.pnl.notional_decimals),
             )
         )
