@@ -196,6 +196,24 @@ def test_empty_journal_and_errors(tmp_path: Path) -> None:
     assert not (tmp_path / "nope.sqlite").exists()
 
 
+def test_hedge_lag_counts_only_tickets_that_had_something_to_hedge(tmp_path: Path) -> None:
+    """A ticket the engine ended "done" journals hedge_lag_ns 0: nothing was hedged. The report
+    took that as missing and counted the legs' fill skew instead, so a default run's report had
+    194 hedge lags for 63 tickets that had hedged (the dashboard's metric counted 63)."""
+    p = tmp_path / "j.sqlite"
+    with sample_journal(p) as j:
+        j.write_ticket("T5", "BTC/USDT", "binance", "okx", {})
+        b = j.write_intent(_intent("T5", "buy", "binance", Side.BUY, 10_000_000, 6_000_000))
+        s = j.write_intent(_intent("T5", "sell", "okx", Side.SELL, 10_000_000, 6_001_000))
+        for o, fill in ((b, Fill("g1", 10_000_000, 6_000_000)), (s, Fill("g2", 10_000_000, 6_001_000))):
+            j.append_event(o, EventKind.SENT)
+            j.append_event(o, EventKind.FILL, fill=fill)
+        j.write_ticket_outcome("T5", "done", {"hedge_lag_ns": 0, "decision_to_wire_ns": 100_000})
+    r = build_report(p)
+    assert "hedge_lag_ms" not in r["ticket_details"][0]
+    assert r["hedge_lag_ms"]["count"] == 0
+
+
 def test_percentiles() -> None:
     assert percentiles([]) == {"count": 0, "p50": None, "p90": None, "p99": None, "max": None}
     p = percentiles([float(x) for x in range(1, 101)])

@@ -23,8 +23,9 @@ their orders, fills, PnL, exposures and latencies:
   instrument's price decimals, as the engine writes it; a string with a point is decimal text)
   versus realised (volume-weighted fill price) and the slippage in bps
   (positive: worse than expected).
-- ``hedge_lag_ms``: per ticket, the engine's ``hedge_lag_ns`` (outcome detail) when journaled,
-  else first fill to last fill when both sides filled; percentiles.
+- ``hedge_lag_ms``: per ticket, the engine's ``hedge_lag_ns`` (outcome detail) when journaled
+  (0: nothing to hedge, not counted), else (no outcome: an interrupted ticket, another writer's
+  journal) first fill to last fill when both sides filled; percentiles.
 - ``residual_exposure``: net base position left by the tickets, per asset and per venue.
 - ``latency_ms``: order send (or intent) to ack, and to first fill, percentiles per venue; plus
   any ``run_stats["latency_ms"] = {name: [samples]}``.
@@ -263,9 +264,10 @@ def build_report(
         if exp_buy and exp_sell:
             spreads[f"{t.buy_venue}->{t.sell_venue}"].append(float(Fraction(exp_sell - exp_buy, exp_buy) * 10_000))
         lag_ns = journaled[1].get("hedge_lag_ns") if journaled else None
-        if isinstance(lag_ns, int) and not isinstance(lag_ns, bool) and lag_ns > 0:
-            row["hedge_lag_ms"] = lag_ns / 1e6
-            hedge_lag.append(lag_ns / 1e6)
+        if isinstance(lag_ns, int) and not isinstance(lag_ns, bool):
+            if lag_ns > 0:  # 0: the engine's word that the legs left nothing to hedge
+                row["hedge_lag_ms"] = lag_ns / 1e6
+                hedge_lag.append(lag_ns / 1e6)
         elif buy and sell and buy.qty and sell.qty and buy.first_ns is not None and sell.first_ns is not None:
             first = min(buy.first_ns, sell.first_ns)
             last = max(buy.last_ns or first, sell.last_ns or first)
