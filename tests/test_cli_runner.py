@@ -181,6 +181,11 @@ def test_journal_command(journal: Path, tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     out = p.stdout
     assert "ticket T1 BTC/USDT buy binance sell okx" in out
+    # the engine's raw prices (an integer, digits as text) and decimal text alike, at the
+    # instrument's scale (were printed as written: expected_buy_price=6000000)
+    t1 = "ticket T1 BTC/USDT buy binance sell okx  edge_bps=13.7 expected_buy_price=60000 expected_sell_price=60110\n"
+    assert t1 in out
+    assert "ticket T2 BTC/USDT buy kraken sell okx  expected_buy_price=59990 expected_sell_price=60050\n" in out
     assert "order " in out and "binance buy 0.5 @ 60000 limit/IOC: FILLED, filled 0.5" in out
     assert "    fill f1 0.5 @ 60000 fee 30 USDT" in out
     assert "  pnl -10.05 USDT net of fees (fees 60.05 USDT), position 0 BTC" in out

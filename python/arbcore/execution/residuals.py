@@ -59,7 +59,8 @@ async def sweep(runner: TicketRunner, instrument: str) -> TicketResult | None:
     qty = m.rules.sendable(abs(net), worst)
     if not qty:
         return None  # still dust on the best venue
-    why = f"residual sweep of {len(tickets)} tickets" + (f" and {-fees} of base paid as fees" if fees else "")
+    paid = f" and {signed_decimal(-fees, m.qty_decimals)} {m.base.name} paid as fees" if fees else ""
+    why = f"residual sweep of {len(tickets)} ticket{'s' if len(tickets) != 1 else ''}{paid}"
     swept = {"sweep_of": tickets, "sweep_net": str(net), "sweep_fee_drift": str(fees)}
     result = await runner.execute_one(m, side, qty, worst, reason=why, sweep=swept)
     done = result.bought - result.sold  # signed: what the sweep bought (+) or sold (-)

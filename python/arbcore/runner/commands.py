@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from arbcore.execution.journal import Journal
+    from arbcore.execution.records import OrderIntent
 
 
 def _err(command: str, message: str) -> None:
@@ -291,6 +292,29 @@ def cmd_journal(args: argparse.Namespace) -> int:
         return 2
 
 
+#: ticket detail keys the engine writes as raw integers: prices, and quantities
+_RAW_PRICES = ("expected_buy_price", "expected_sell_price")
+_RAW_QTYS = ("qty", "sweep_net", "sweep_fee_drift")
+
+
+def _detail_text(detail: Mapping[str, Any], intent: OrderIntent | None) -> str:
+    """A ticket's detail as ``key=value``, its raw prices and quantities as decimals at the
+    instrument's scales (read from one of its orders; without one they stay as written)."""
+    from arbcore.execution.amounts import signed_decimal as dec
+    from arbcore.runner.report import expected_price
+
+    out = []
+    for k, v in sorted(detail.items()):
+        text = str(v)
+        if intent is not None and k in _RAW_PRICES:
+            raw = expected_price(detail, k, intent.price_decimals)
+            text = text if raw is None else dec(raw, intent.price_decimals)
+        elif intent is not None and k in _RAW_QTYS and isinstance(v, (int, str)) and text.lstrip("-").isdigit():
+            text = dec(int(v), intent.qty_decimals)
+        out.append(f"{k}={text}")
+    return " ".join(out)
+
+
 def _print_journal(journal: Journal, args: argparse.Namespace) -> int:
     from arbcore.execution.amounts import signed_decimal as dec
     from arbcore.execution.orders import OrderState
@@ -307,11 +331,11 @@ def _print_journal(journal: Journal, args: argparse.Namespace) -> int:
         events_by_order.setdefault(event.client_order_id, []).append(event)
     outcome = {ticket_id: status for ticket_id, _, status, _ in journal.ticket_outcomes()}  # (the last)
     for t in tickets:
-        detail = " ".join(f"{k}={v}" for k, v in sorted(t.detail.items()))
+        orders = journal.orders(t.ticket_id)
+        detail = _detail_text(t.detail, orders[0].intent if orders else None)
         print(f"ticket {t.ticket_id} {t.instrument} buy {t.buy_venue} sell {t.sell_venue}  {detail}".rstrip())
         if t.ticket_id in outcome:
             print(f"  outcome {outcome[t.ticket_id]}")
-        orders = journal.orders(t.ticket_id)
         for o in orders:
             i = o.intent
             events = events_by_order.get(o.client_order_id, [])

@@ -80,7 +80,9 @@ def percentiles(samples: Sequence[float]) -> dict[str, float | int | None]:
     return out
 
 
-def _expected(detail: Mapping[str, Any], key: str, price_decimals: int) -> int | None:
+def expected_price(detail: Mapping[str, Any], key: str, price_decimals: int) -> int | None:
+    """A ticket detail's expected price (``key``), raw: the engine writes the raw integer (as
+    text); decimal text (with a point) is parsed at ``price_decimals``; None if absent or bad."""
     v = detail.get(key)
     if v is None or isinstance(v, bool):
         return None
@@ -250,8 +252,8 @@ def build_report(
         add_scaled(exposure, pnl.base, pnl.position, pnl.qty_decimals)
         if t.ticket_id in fill_times:
             pnl_points.append((fill_times[t.ticket_id], pnl.quote, pnl.realised / 10**pnl.notional_decimals))
-        exp_buy = _expected(d, "expected_buy_price", pd)
-        exp_sell = _expected(d, "expected_sell_price", pd)
+        exp_buy = expected_price(d, "expected_buy_price", pd)
+        exp_sell = expected_price(d, "expected_sell_price", pd)
         for side, side_leg, exp in (("buy", buy, exp_buy), ("sell", sell, exp_sell)):
             if exp is not None:
                 row[f"expected_{side}_price"] = _fmt(exp, pd)
