@@ -306,3 +306,37 @@ def test_from_book_sees_a_venue_added_later() -> None:
     add("c", 5_030_000, 5_030_010)
     got = {(o.buy_venue, o.sell_venue) for o in Opportunity.from_book(book, book.opportunities())}
     assert ("a", "c") in got
+
+
+def test_an_unhashable_venue_stops_the_plugin(tmp_path: Path, config: Config) -> None:
+    """A venue name that cannot be looked up (a list) is an invalid proposal like any other: before,
+    its TypeError escaped the host, into the feed's read callback (a traceback per read) or the
+    timer task, and the plug-in was never stopped."""
+    (tmp_path / "listy.py").write_text(
+        "from arbcore.runner.plugins import Strategy, TicketProposal\n"
+        "class Listy(Strategy):\n"
+        "    def on_opportunity(self, opp):\n"
+        "        return [TicketProposal('BTC/USDT', ['binance'], 'okx', 5, 1, 2)]\n"
+        "    def on_timer(self, now):\n"
+        "        return [TicketProposal('BTC/USDT', None, ['okx'], 5, None, 2)]\n"
+    )
+    host = load_strategy(str(tmp_path / "listy.py"), config)
+    assert host.on_opportunities([opp()]) == []
+    assert (
+        host.stopped
+        and host.error_text == "in on_opportunity: invalid proposal: buy_venue ['binance'] does not list BTC/USDT"
+    )
+    host = load_strategy(str(tmp_path / "listy.py"), config)
+    assert host.on_timer(1) == []
+    assert (
+        host.stopped and host.error_text == "in on_timer: invalid proposal: sell_venue ['okx'] does not list BTC/USDT"
+    )
+
+
+def test_hedger_hedge_only_must_be_a_boolean(config: Config) -> None:
+    """``hedge_only = "false"`` (a string, as the other params are written) was bool("false"), True:
+    the hedger silently took no opportunity. Now a load error, as check-config and run report it."""
+    assert load_strategy("hedger", config, {"hedge_only": False}).strategy.hedge_only is False  # type: ignore[attr-defined]
+    assert load_strategy("hedger", config, {"hedge_only": True}).strategy.hedge_only is True  # type: ignore[attr-defined]
+    with pytest.raises(StrategyLoadError, match="hedge_only must be true or false, not 'false'"):
+        load_strategy("hedger", config, {"hedge_only": "false"})

@@ -113,7 +113,7 @@ class TicketProposal:
                 if limit is not None:
                     return f"{side}_limit without a {side}_venue"
                 continue
-            if venue not in inst.venues:
+            if not isinstance(venue, str) or venue not in inst.venues:  # (a list is unhashable: no lookup)
                 return f"{side}_venue {venue!r} does not list {self.instrument}"
             if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
                 return f"{side}_limit {limit!r} is not a positive raw integer price"
@@ -226,6 +226,11 @@ class StrategyContext:
 
     def set_position(self, venue: str, asset: str, amount: int) -> None:
         self._positions[(venue, asset)] = amount
+
+    def mark_start(self) -> None:
+        """The balances set so far are the run's start: positions count from them, not from the
+        config's paper balances (a live venue has none; a venue's own balances replaced them)."""
+        self._initial = dict(self._balances)
 
     def set_book_state(self, venue: str, instrument: str, state: str) -> None:
         self._states[(venue, instrument)] = state

@@ -174,6 +174,14 @@ class TradingSession:
         self.gc = GcPacer()  # the collector, frozen heap at start; with busy_poll run by the loop
         self.warm = WarmLoop(None, config.run.keep_warm_ms / 1000, self.gc)  # [run] keep_warm_ms
         self._feed_tasks: list[asyncio.Task[None]] = []
+        then = host.on_stopped
+
+        def stopped(h: StrategyHost) -> None:  # a plug-in that failed: its open orders cancelled
+            self._strategy_stopped(h)
+            if then is not None:
+                then(h)
+
+        host.on_stopped = stopped
         #: called with each ticket's result once it ended (refused ones too, not refused sweeps:
         #: what ``stats`` counts), e.g. ``session_metrics.SessionMetrics.ticket``
         self.on_ticket: Callable[[TicketResult], None] | None = None
@@ -290,6 +298,7 @@ class TradingSession:
             self._arm_taker()
         notes += load_residuals(self.runner, self.journal)  # the sweeper flattens them once books are LIVE
         self._sync_book_balances()
+        self.host.context.mark_start()
         self.host.context.attach_books(self.books)
         self.host.start()
         for feed in self.feeds.values():
@@ -622,6 +631,19 @@ class TradingSession:
         n = await self.executor.cancel_all() if self.executor else 0
         # INFO: the switch's own line (ERROR, arbcore.risk) has said why trading stopped
         log.info("kill switch: new tickets stopped, %d open orders cancelled", n)
+
+    def _strategy_stopped(self, host: StrategyHost) -> None:
+        """The strategy failed and is called no more: its open orders are cancelled, the engine runs
+        on (at shutdown, or with the kill switch engaged, they are cancelled anyway)."""
+        if not self._accepting or self.executor is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._cancel_strategy_orders(host.name))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _cancel_strategy_orders(self, name: str) -> None:
+        n = await self.executor.cancel_all() if self.executor else 0
+        log.info("strategy %s stopped: %d open orders cancelled, the engine runs on", name, n)
 
     async def _watch_kill_file(self) -> None:
         """The kill file, looked for every ``KILL_FILE_POLL_S`` until it appears (``engaged`` looks

@@ -27,7 +27,9 @@ class HedgerStrategy(TakerStrategy):
         super().__init__(context)
         self.slippage_bps = float(str(self.params.get("slippage_bps", "5")))
         self.cooldown_ns = int(self.params.get("cooldown_ms", 3000)) * 1_000_000
-        self.hedge_only = bool(self.params.get("hedge_only", False))
+        self.hedge_only = self.params.get("hedge_only", False)
+        if not isinstance(self.hedge_only, bool):  # bool("false") is True: only a TOML boolean is clear
+            raise ValueError(f"hedge_only must be true or false, not {self.hedge_only!r}")
         self.last_hedge_ns: dict[str, int] = {}
 
     def on_opportunity(self, opp: Opportunity) -> list[TicketProposal] | None:
