@@ -202,6 +202,24 @@ def test_journal_command(journal: Path, tmp_path: Path) -> None:
     one_line_error(arbcore("journal", str(tmp_path / "x.sqlite")), "not an arbcore journal")
 
 
+def test_journal_shows_a_fee_paid_in_the_base(tmp_path: Path) -> None:
+    """A buy whose fee the venue took in the base asset: the pnl line said "fees 0 USDT" while
+    the position and the realised figure counted it."""
+    from arbcore.execution.orders import Side
+    from arbcore.execution.records import EventKind, Fill
+    from test_runner_report import _intent
+
+    path = tmp_path / "j.sqlite"
+    with sample_journal(path) as j:
+        j.write_ticket("T1", "BTC/USDT", "binance", "-", {"expected_buy_price": "6000000", "one_legged": True})
+        b = j.write_intent(_intent("T1", "buy", "binance", Side.BUY, 10_000, 6_000_000))
+        j.append_event(b, EventKind.SENT)
+        j.append_event(b, EventKind.FILL, fill=Fill("f1", 10_000, 6_000_000, 9, "BTC", 8))
+    p = arbcore("journal", str(path))
+    assert p.returncode == 0, p.stderr
+    assert "  pnl -0.0054 USDT net of fees (fees 0 USDT + 0.00000009 BTC), position 0.00009991 BTC" in p.stdout, p.stdout
+
+
 def test_report_and_journal_only_read(journal: Path, tmp_path: Path) -> None:
     """`report` and `journal` opened the file they read as the engine does: an SQLite file of
     another program got "0 tickets", exit 0, and came out in WAL mode with the journal's tables;

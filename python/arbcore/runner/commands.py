@@ -355,9 +355,11 @@ def _print_journal(journal: Journal, args: argparse.Namespace) -> int:
                     print(f"    fill {f.fill_id} {qty} @ {price}{fee}")
         if orders:
             p = journal.ticket_pnl(t.ticket_id)
+            # a fee taken in the base (a buy's on OKX or Binance) is in the position and the realised figure
+            base_fees = f" + {dec(p.base_fees, p.qty_decimals)} {p.base}" if p.base_fees else ""
             print(
                 f"  pnl {dec(p.realised, p.notional_decimals)} {p.quote} net of fees "
-                f"(fees {dec(p.quote_fees, p.notional_decimals)} {p.quote}{_other_fees(p.other_fees)}), "
+                f"(fees {dec(p.quote_fees, p.notional_decimals)} {p.quote}{base_fees}{_other_fees(p.other_fees)}), "
                 f"position {dec(p.position, p.qty_decimals)} {p.base}"
             )
     if not args.ticket:
