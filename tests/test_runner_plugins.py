@@ -230,6 +230,23 @@ def test_hedger_flattens_net_exposure(config: Config) -> None:
     assert (p.buy_venue, p.sell_venue, p.qty, p.buy_limit) == ("binance", None, 500_000, 6_006_100)
 
 
+def test_hedger_leaves_the_engines_own_residuals_to_its_sweeper(config: Config) -> None:
+    """A ticket's residual the engine's sweeper flattens is in the net position too: the hedger
+    sold it as well, so both traded it (the net then short by as much)."""
+    host = load_strategy("hedger", config, {"slippage_bps": "10", "cooldown_ms": 1000})
+    ctx = host.context
+    books = {i.name: i.build_book(n, config.balances()) for n, i in enumerate(config.instruments)}
+    ctx.attach_books(books)
+    books["BTC/USDT"].apply_snapshot("okx", bids=[("60005", "1")], asks=[("60006", "1")], seq=1)
+    ctx.set_position("kraken", "BTC", 1_000_000)  # 0.01 BTC long (asset decimals 8)
+    qd = config.instrument("BTC/USDT").qty_decimals
+    ctx.residuals_source = lambda: {"BTC/USDT": 10**qd // 100}  # 0.01 BTC: all the engine's
+    assert host.on_timer(1) == []
+    ctx.residuals_source = lambda: {"BTC/USDT": 10**qd // 400}  # 0.0025 of it the engine's
+    (p,) = host.on_timer(2)
+    assert (p.sell_venue, p.qty) == ("okx", 750_000 // 10 ** (8 - qd))
+
+
 def _by_field(rec: np.void, instrument: str, venues: list[str]) -> Opportunity:
     """The reference conversion: one field at a time, by name."""
     names = [f for f in Opportunity.__dataclass_fields__ if f not in ("instrument", "buy_venue", "sell_venue")]

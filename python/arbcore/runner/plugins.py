@@ -165,6 +165,8 @@ class StrategyContext:
         self._books: dict[str, arbcore.ConsolidatedBook] = {}
         self._states: dict[tuple[str, str], str] = {}
         self.now_ns: int = 0
+        #: the engine's open residuals per instrument (engine-set: ``residuals.net_residuals``)
+        self.residuals_source: Callable[[], Mapping[str, int]] | None = None
 
     # strategy side (read-only)
 
@@ -197,6 +199,15 @@ class StrategyContext:
 
     def net_position(self, asset: str) -> int:
         return sum(self.position(v, asset) for v in self._config.venues)
+
+    def engine_residual(self, instrument: str) -> int:
+        """What the engine itself is flattening of ``instrument`` (raw, at its quantity decimals,
+        signed: > 0 long): tickets' residuals and base paid as fees, which its residual sweeper
+        sells or buys back once a venue takes the amount. Part of :meth:`net_position` already: a
+        strategy that flattens the net leaves this out, or both would trade it."""
+        if self.residuals_source is None:
+            return 0
+        return self.residuals_source().get(instrument, 0)
 
     def book_state(self, venue: str, instrument: str) -> str:
         """SYNCING, LIVE, STALE or BROKEN: read from the book itself once books are attached (as

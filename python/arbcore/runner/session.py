@@ -299,6 +299,9 @@ class TradingSession:
         notes += load_residuals(self.runner, self.journal)  # the sweeper flattens them once books are LIVE
         self._sync_book_balances()
         self.host.context.mark_start()
+        runner = self.runner
+        if runner is not None:
+            self.host.context.residuals_source = lambda: net_residuals(runner)
         self.host.context.attach_books(self.books)
         self.host.start()
         for feed in self.feeds.values():

@@ -2,8 +2,9 @@
 
 An arbitrage ticket buys on one venue and sells the same quantity on another, so the net
 position over all venues stays flat, unless a leg fills short, is rejected or times out. On
-every timer tick this strategy sums each base asset's position over all venues and, when the net
-is at least one lot away from flat, proposes a one-legged hedge ticket: sell the excess where
+every timer tick this strategy sums each base asset's position over all venues, less what the
+engine's residual sweeper flattens itself (``context.engine_residual``), and, when that net is at
+least one lot away from flat, proposes a one-legged hedge ticket: sell the excess where
 the bid is best (or buy the shortfall where the ask is best), at a limit ``slippage_bps`` through
 the top of book, rounded to the venue's tick and lot. It waits ``cooldown_ms`` after a hedge
 before proposing the next one for the same asset, so a hedge in flight is not doubled.
@@ -45,7 +46,12 @@ class HedgerStrategy(TakerStrategy):
             done.add(asset)
             if now_ns - self.last_hedge_ns.get(asset, -self.cooldown_ns) < self.cooldown_ns:
                 continue
-            net = self.context.net_position(asset)  # asset decimals
+            # asset decimals; what the engine's residual sweeper flattens itself is left to it
+            net = self.context.net_position(asset) - sum(
+                self.context.engine_residual(i.name) * 10 ** (i.base.decimals - i.qty_decimals)
+                for i in self.context.config.instruments
+                if i.base.name == asset
+            )
             # in the instrument's quantity scale (asset decimals >= qty_decimals)
             qty = abs(net) // 10 ** (inst.base.decimals - inst.qty_decimals)
             if qty == 0:
