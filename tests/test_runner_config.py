@@ -165,6 +165,15 @@ def test_broken_config_names_every_error() -> None:
             "[assets]\n[venues.a]\nprotocol='kraken'\nws_url='wss://x'\napi_key_env='abc def'\n",
             'venues.a.api_key_env: "abc def" is not an environment variable name',
         ),
+        (  # a WebSocket role given an http:// URL passed, then failed the start with a traceback
+            "[assets]\n[venues.a]\nprotocol='okx'\n[venues.a.order_urls]\nws_private='http://127.0.0.1:1/x'\n",
+            'venues.a.order_urls.ws_private: "http://127.0.0.1:1/x" is not a ws:// or wss:// URL',
+        ),
+        (
+            "[assets]\n[venues.a]\nprotocol='binance_usdm'\n[venues.a.order_urls]\nrest='wss://127.0.0.1:1'\n"
+            "user_stream='https://127.0.0.1:1/ws'\n",
+            'venues.a.order_urls.rest: "wss://127.0.0.1:1" is not an http:// or https:// URL',
+        ),
     ],
 )
 def test_single_errors(text: str, error: str) -> None:
@@ -264,3 +273,45 @@ def test_run_cpu_pins_the_loop_and_gives_it_back(tmp_path: Path) -> None:
     with pytest.raises(ConfigFileError, match=r"run\.cpu: CPU 4096 is not one this process may use"):
         uvloop.run(main(parse_toml(text.replace("[run]\n", "[run]\ncpu = 4096\n", 1))))
     assert os.sched_getaffinity(0) == before
+
+
+def test_venue_rules_other_than_the_config_refuse_the_start(tmp_path: Path) -> None:
+    """Venues whose metadata disagrees with the config: a tick or lot other than the config's,
+    or a minimum stricter than it, is one line naming the field and both values, in decimals.
+    It was a warning in raw integers ("venue says tick 10 lot 10000, config 1 1000; using the
+    venue's") while the books, the detector and the order path kept the config's: tickets
+    refused for the rest of the run, and a Kraken book resubscribing thousands of times a
+    second on checksums computed at the config's precision."""
+    import uvloop
+
+    from arbcore.runner.plugins import load_strategy
+    from arbcore.runner.session import TradingSession
+    from arbcore.runner.sim_cluster import SimCluster
+    from engine_helpers import config_text
+
+    text = config_text(["binance_spot", "kraken"])  # tick 0.1, lot 0.0001, minimums 0.0001 and 5
+    binance, kraken = text.split("[instruments.venues.binance_spot]")[1].split("[instruments.venues.kraken]")
+    ours = text.replace(binance, binance.replace('tick = "0.1"', 'tick = "0.01"').replace('min_notional = "5"',
+                        'min_notional = "1"')).replace(kraken, kraken.replace('lot = "0.0001"', 'lot = "0.00001"')
+                        .replace('min_qty = "0.0001"', 'min_qty = "0.001"'))  # fmt: skip
+    config = parse_toml(ours, source="ours.toml")
+
+    async def main() -> list[str]:
+        venues = parse_toml(text)
+        cluster = SimCluster.from_config(venues)
+        await cluster.start()
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite",
+                           external=cluster.endpoints(venues))  # fmt: skip
+        try:
+            with pytest.raises(ConfigFileError) as ei:
+                await s.start()
+            return ei.value.errors
+        finally:
+            await s.stop()
+            await cluster.stop()
+
+    assert uvloop.run(main()) == [
+        "instruments[0].venues.binance_spot.tick: 0.01, but binance_spot says 0.1 for BTCUSDT (set the venue's)",
+        "instruments[0].venues.binance_spot.min_notional: 1, but binance_spot says 5 for BTCUSDT (set the venue's)",
+        "instruments[0].venues.kraken.lot: 0.00001, but kraken says 0.0001 for BTC/USDT (set the venue's)",
+    ]

@@ -35,9 +35,15 @@ _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def order_url_roles(protocol: str) -> frozenset[str]:
     """The endpoint roles the protocol's order client knows (``LIVE_URLS`` keys)."""
+    return frozenset(order_url_kinds(protocol))
+
+
+def order_url_kinds(protocol: str) -> dict[str, str]:
+    """Each endpoint role of the protocol's order client and its kind, "ws" or "http" (its
+    production URL's scheme without the s)."""
     from arbcore.venues.orders.registry import ORDER_VENUES
 
-    return frozenset(ORDER_VENUES[protocol].live_urls())
+    return {role: url.split("://")[0].removesuffix("s") for role, url in ORDER_VENUES[protocol].live_urls().items()}
 
 
 _VENUE_KEYS = {
@@ -188,13 +194,20 @@ def parse_venues(
             if protocol in PASSPHRASE_PROTOCOLS and "api_passphrase_env" not in vt:
                 errors.add(f"{path}.api_passphrase_env", f"missing ({protocol} keys have a passphrase)")
         order_urls: dict[str, str] = {}
-        roles = order_url_roles(protocol) if protocol is not None else None
+        roles = order_url_kinds(protocol) if protocol is not None else None
         for role, url in (p.table(vt, "order_urls", f"{path}.order_urls") or {}).items():
             upath = f"{path}.order_urls.{role}"
+            # the role's own scheme: a WebSocket role given http:// (or the REST one ws://) passed
+            # here and failed the start with a traceback
+            kind = roles.get(role) if roles is not None else None
+            pattern = r"^(wss?|https?)://" if kind is None else rf"^{kind}s?://"
             if roles is not None and role not in roles:
                 errors.add(upath, f"unknown role for {protocol} (one of {', '.join(sorted(roles))})")
-            elif not isinstance(url, str) or not re.match(r"^(wss?|https?)://", url):
-                errors.add(upath, f"{quoted(str(url))} is not a ws(s):// or http(s):// URL")
+            elif not isinstance(url, str) or not re.match(pattern, url):
+                what = {"ws": "a ws:// or wss://", "http": "an http:// or https://"}.get(
+                    kind or "", "a ws(s):// or http(s)://"
+                )
+                errors.add(upath, f"{quoted(str(url))} is not {what} URL")
             else:
                 order_urls[role] = url
         balances: dict[str, int] = {}
@@ -433,6 +446,7 @@ __all__ = [
     "PASSPHRASE_PROTOCOLS",
     "PROTOCOLS",
     "TOP_KEYS",
+    "order_url_kinds",
     "order_url_roles",
     "parse_assets",
     "parse_execution",

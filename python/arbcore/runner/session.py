@@ -106,6 +106,24 @@ def _set_book_balance(book: arbcore.ConsolidatedBook, venue: str, asset: str, ra
             continue
 
 
+def _rule_errors(idx: int, venue: str, inst: InstrumentConfig, r: InstrumentRules) -> list[str]:
+    """One line per rule of ``venue``'s metadata ``r`` the configured instrument cannot trade by."""
+    iv = inst.venues[venue]
+    pd, qd = inst.price_decimals, inst.qty_decimals
+    out = []
+    for name, ours, theirs, d, exact in [
+        ("tick", iv.tick, r.tick, pd, True),
+        ("lot", iv.lot, r.lot, qd, True),
+        ("min_qty", iv.min_qty, r.min_qty, qd, False),
+        ("min_notional", iv.min_notional, r.min_notional, pd + qd, False),
+    ]:
+        if ours < theirs or (exact and ours != theirs):
+            fmt = arbcore.format_decimal
+            out.append(f"instruments[{idx}].venues.{venue}.{name}: {fmt(ours, d)}, but {venue} says "
+                       f"{fmt(theirs, d)} for {r.symbol} (set the venue's)")  # fmt: skip
+    return out
+
+
 class TradingSession:
     def __init__(
         self,
@@ -331,6 +349,10 @@ class TradingSession:
         return notes
 
     async def _load_markets(self) -> None:
+        """Each venue's trading rules for its instruments. A tick or lot other than the config's,
+        or a minimum stricter than it, refuses the start (``ConfigFileError``, a line per field):
+        the books, the detector, the order path and Kraken's checksums all work at the config's."""
+        errors: list[str] = []
         for vname in self.config.venues:
             symbols = {
                 iv.symbol: inst for inst in self.config.instruments for n, iv in inst.venues.items() if n == vname
@@ -340,13 +362,13 @@ class TradingSession:
                 iv = inst.venues[vname]
                 r = rules.get(sym) or InstrumentRules(vname, sym, inst.price_decimals, inst.qty_decimals, iv.tick,
                                                       iv.lot, iv.min_qty, iv.min_notional)  # fmt: skip
-                if (r.tick, r.lot) != (iv.tick, iv.lot):
-                    log.warning("%s %s: venue says tick %d lot %d, config %d %d; using the venue's", vname, sym,
-                                r.tick, r.lot, iv.tick, iv.lot)  # fmt: skip
+                errors += _rule_errors(self.config.instruments.index(inst), vname, inst, r)
                 r = InstrumentRules(vname, sym, inst.price_decimals, inst.qty_decimals, r.tick, r.lot,
                                     max(r.min_qty, iv.min_qty), max(r.min_notional, iv.min_notional), r.max_qty,
                                     iv.maker_fee.rate, iv.taker_fee.rate)  # fmt: skip
                 self.markets[(vname, inst.name)] = Market(vname, sym, inst.name, inst.base, inst.quote, r)
+        if errors:
+            raise ConfigFileError(self.config.source, errors)
 
     def _pin(self) -> None:
         """``[run] cpu``: this thread (the event loop's; threads it starts later inherit it) on
