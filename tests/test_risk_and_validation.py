@@ -138,9 +138,9 @@ def test_refusals_send_nothing_and_reserve_nothing(tmp_path: Path, caplog: pytes
             assert s.runner is not None
             good = await live_crossing_plan(s, "binance_spot", "okx")
             # venue rules, after rounding: lot 0.0001 (100 raw), tick 0.1 (10 raw)
-            await refused(s, dataclasses.replace(good, qty=good.qty + 1), "not on lot 100")
-            await refused(s, dataclasses.replace(good, buy_limit=good.buy_limit + 1), "not on tick 10")
-            await refused(s, dataclasses.replace(good, qty=100, sell_limit=10), "below min 500000000")
+            await refused(s, dataclasses.replace(good, qty=good.qty + 1), "not on lot 0.0001")
+            await refused(s, dataclasses.replace(good, buy_limit=good.buy_limit + 1), "not on tick 0.1")
+            await refused(s, dataclasses.replace(good, qty=100, sell_limit=10), "below min 5")
             # books: not LIVE, too old
             book = s.books["BTC/USDT"]
             book.set_state("okx", arbcore.SYNCING)  # no await before the check: the feed cannot undo it

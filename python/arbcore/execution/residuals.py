@@ -156,7 +156,9 @@ def load_residuals(runner: TicketRunner, journal: Journal) -> list[str]:
         journal.write_ticket_outcome(t.ticket_id, "residual" if qty else "done", found)
         if qty:
             runner.residuals[t.ticket_id] = (t.instrument, qty)
-            notes.append(f"ticket {t.ticket_id} ({t.instrument}) was interrupted with a residual of {qty}")
+            qd = qty_decimals.get(t.instrument)
+            left = str(qty) if qd is None else signed_decimal(qty, qd)
+            notes.append(f"ticket {t.ticket_id} ({t.instrument}) was interrupted with a residual of {left}")
     for instrument, (paid, absorbed) in drift.items():
         qd = qty_decimals.get(instrument)
         if qd is None or not (paid or absorbed):
@@ -164,7 +166,7 @@ def load_residuals(runner: TicketRunner, journal: Journal) -> list[str]:
         runner.add_fee_drift(instrument, qd, -paid)
         runner.absorb_fee_drift(instrument, absorbed)
         if units := runner.fee_drift().get(instrument):
-            notes.append(f"{instrument}: {units} (qty units) of base paid as fees, to sweep")
+            notes.append(f"{instrument}: {signed_decimal(units, qd)} of base paid as fees, to sweep")
     return notes
 
 

@@ -191,15 +191,17 @@ class TicketRunner:
     def _check_leg(self, m: Market, side: Side, qty: int, price: int) -> list[str]:
         """Venue rules (lot, minimums, tick, notional) and the book (LIVE, fresh) for one leg."""
         out: list[str] = []
-        r = m.rules
+        r, qd, pd = m.rules, m.qty_decimals, m.price_decimals
         if not _on_grid(qty, r.lot) or qty < max(r.min_qty, 1):
-            out.append(f"qty {qty} not on lot {r.lot} or below min {r.min_qty}")
+            out.append(f"qty {signed_decimal(qty, qd)} not on lot {signed_decimal(r.lot, qd)} or below min "
+                       f"{signed_decimal(r.min_qty, qd)}")  # fmt: skip
         if r.max_qty and qty > r.max_qty:
-            out.append(f"qty {qty} above max {r.max_qty}")
+            out.append(f"qty {signed_decimal(qty, qd)} above max {signed_decimal(r.max_qty, qd)}")
         if price <= 0 or not _on_grid(price, r.tick):
-            out.append(f"price {price} not on tick {r.tick}")
+            out.append(f"price {signed_decimal(price, pd)} not on tick {signed_decimal(r.tick, pd)}")
         if price * qty < r.min_notional:
-            out.append(f"notional {price * qty} below min {r.min_notional}")
+            out.append(f"notional {signed_decimal(price * qty, pd + qd)} below min "
+                       f"{signed_decimal(r.min_notional, pd + qd)}")  # fmt: skip
         live, age = self.view.book_status(m.venue, m.instrument)
         if not live:
             out.append("book not LIVE")
