@@ -12,6 +12,7 @@ venue precisions to the decoder."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
@@ -147,6 +148,28 @@ def test_kraken_without_venue_precisions_never_syncs() -> None:
             assert leg.state != arbcore.LIVE
             assert arbcore.LIVE not in leg.states
             assert rig.opps_while_not_live == 0
+
+    uvloop.run(case())
+
+
+def test_a_book_that_keeps_breaking_is_resubscribed_with_backoff() -> None:
+    """A fault that lasts (here the venue's precisions missing, so every snapshot fails its
+    checksum) made the client resubscribe on each failure at once: hundreds of unsubscribe and
+    subscribe pairs a second on loopback, what a real venue answers with a ban. A book that
+    breaks again soon after its resubscribe now waits 0.1 s, then 0.2, 0.4, ... (up to 5 s)."""
+    import time
+
+    from arbcore.feed_client import RESUBSCRIBE_BACKOFF
+
+    async def case() -> None:
+        async with running(make_sim(), dataclasses.replace(KRAKEN, feed_kwargs={}), [SYMBOL]) as rig:
+            await until(lambda: rig.feed_client.resync_requests >= 1, "a first resync", timeout=3)
+            t0 = time.monotonic()
+            await until(lambda: rig.feed_client.resync_requests >= 4, "backed-off resyncs", timeout=5)
+            # at once, then after 0.1 + 0.2 s at least: never a storm
+            assert time.monotonic() - t0 >= RESUBSCRIBE_BACKOFF[0] * 3 * 0.9
+            await asyncio.sleep(0.5)
+            assert rig.feed_client.resync_requests <= 6, rig.feed_client.resync_requests
 
     uvloop.run(case())
 

@@ -28,6 +28,15 @@ from arbcore.venues.base import VenueClientSpec
 if TYPE_CHECKING:
     from arbcore._core import TakenTicket
 
+#: a book that breaks again within this long of its last resubscribe is resubscribed after a
+#: delay, doubled each time from RESUBSCRIBE_BACKOFF[0] up to [1] (seconds). Why: a fault that
+#: lasts (a venue's precision other than the decoder's, a venue sending bad checksums) broke the
+#: book on its first update after each snapshot, and the client resubscribed at once, every
+#: time: ~5,000 times a second on loopback, a storm a real venue answers with a ban. One fault
+#: now and then still resyncs at once.
+RESUBSCRIBE_CALM_S = 2.0
+RESUBSCRIBE_BACKOFF = (0.1, 5.0)
+
 log = logging.getLogger("arbcore.feed")
 
 # Read once: an enum member's lookup on its class costs ~0.2 µs hot per frame (see _Listener).
@@ -170,6 +179,9 @@ class FeedClient:
         self._tasks: list[asyncio.Task[Any]] = []
         self._snapshot_pending: set[str] = set()
         self._http: aiohttp.ClientSession | None = None
+        #: per symbol: when it was last resubscribed and the delay that waited for it
+        self._resubscribed: dict[str, tuple[float, float]] = {}
+        self._resubscribe_later: dict[str, asyncio.TimerHandle] = {}  # symbol -> its delayed resubscribe
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -214,6 +226,7 @@ class FeedClient:
         self.conn_id += 1
         self.feed.reset_connection()  # sequences restart per connection (Coinbase)
         self._snapshot_pending.clear()
+        self._cancel_resubscribes()  # the subscribe below covers every book
         for slot in self.slots.values():
             slot.book.set_state(slot.venue, _core.SYNCING)
         for msg in self.spec.subscribe(list(self.slots)):
@@ -223,6 +236,7 @@ class FeedClient:
     def _on_disconnected(self) -> None:
         self._transport = None
         self.connected.clear()
+        self._cancel_resubscribes()
         # the stream is gone: nothing from it may feed detection until it resyncs
         for slot in self.slots.values():
             slot.book.set_state(slot.venue, _core.SYNCING)
@@ -333,7 +347,7 @@ class FeedClient:
     # -- resync ---------------------------------------------------------------------------------------
     def _resync(self, ref: tuple[int, int] | None, reason: str) -> None:
         slot = self._by_ref.get(ref) if ref is not None else None
-        if slot is None or self._transport is None:
+        if slot is None or self._transport is None or slot.symbol in self._resubscribe_later:
             return
         self.resync_requests += 1
         log.info("%s %s: resync (%s)", self.spec.name, slot.symbol, reason)
@@ -344,10 +358,38 @@ class FeedClient:
         # one fault may break several books at once (Coinbase's sequence is per connection):
         # resubscribe the reported book and every other BROKEN book of the connection
         for s in [slot, *(o for o in self.slots.values() if o is not slot and o.book.state(o.venue) == _core.BROKEN)]:
+            if s.symbol in self._resubscribe_later:
+                continue
             self.feed.reset(s.instrument, s.venue)
             s.book.set_state(s.venue, _core.SYNCING)
-            for msg in self.spec.resubscribe(s.symbol):
-                self._transport.send(WSMsgType.TEXT, msg)
+            now = time.monotonic()
+            last, delay = self._resubscribed.get(s.symbol, (-RESUBSCRIBE_CALM_S, 0.0))
+            delay = (
+                min(max(2 * delay, RESUBSCRIBE_BACKOFF[0]), RESUBSCRIBE_BACKOFF[1])
+                if now - last < RESUBSCRIBE_CALM_S
+                else 0.0
+            )
+            if delay:
+                log.info("%s %s: broke again %.2f s after its resubscribe: resubscribing in %.1f s",
+                         self.spec.name, s.symbol, now - last, delay)  # fmt: skip
+                self._resubscribed[s.symbol] = (now + delay, delay)
+                self._resubscribe_later[s.symbol] = asyncio.get_running_loop().call_later(delay, self._resubscribe, s)
+            else:
+                self._resubscribed[s.symbol] = (now, 0.0)
+                self._resubscribe(s)
+
+    def _resubscribe(self, s: BookSlot) -> None:
+        self._resubscribe_later.pop(s.symbol, None)
+        if self._transport is None:
+            return  # the connection is gone: its reconnect subscribes every book
+        self.feed.reset(s.instrument, s.venue)  # what came since the fault is not a snapshot's base
+        for msg in self.spec.resubscribe(s.symbol):
+            self._transport.send(WSMsgType.TEXT, msg)
+
+    def _cancel_resubscribes(self) -> None:
+        for handle in self._resubscribe_later.values():
+            handle.cancel()
+        self._resubscribe_later.clear()
 
     def _request_snapshot(self, ref: tuple[int, int] | None) -> None:
         slot = self._by_ref.get(ref) if ref is not None else None
