@@ -377,7 +377,7 @@ def test_residual_of_an_interrupted_ticket_is_found_at_restart(tmp_path: Path, m
         s = TradingSession(config, load_strategy(None, config), journal_path=journal)
         notes = await s.start()
         try:
-            assert any(ticket_id in n and "residual of 10000" in n for n in notes), notes
+            assert any(ticket_id in n and "residual of 0.01" in n for n in notes), notes
             assert s.journal is not None and s.runner is not None
             found = [(st, d) for t, _, st, d in s.journal.ticket_outcomes(ticket_id) if d.get("found_at_restart")]
             assert [st for st, _ in found] == ["residual"]
