@@ -68,9 +68,12 @@ def make_config(venues: Sequence[str], **kw: object) -> Config:
 
 
 @asynccontextmanager
-async def session(venues: Sequence[str], journal: Path, **kw: object) -> AsyncIterator[TradingSession]:
+async def session(
+    venues: Sequence[str], journal: Path, strategy: str | None = None, **kw: object
+) -> AsyncIterator[TradingSession]:
+    """A started session on simulated ``venues``, its books LIVE; ``strategy``: a plug-in's spec."""
     config = make_config(venues, **kw)
-    s = TradingSession(config, load_strategy(None, config), journal_path=journal)
+    s = TradingSession(config, load_strategy(strategy, config), journal_path=journal)
     await s.start()
     try:
         await wait_live(s)

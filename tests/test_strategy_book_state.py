@@ -11,10 +11,8 @@ from pathlib import Path
 
 import uvloop
 
-from arbcore.runner.plugins import load_strategy
-from arbcore.runner.session import TradingSession
 from arbcore.sim.server import Fault
-from engine_helpers import make_config, wait_live
+from engine_helpers import session
 
 PLUGIN = """
 from arbcore.runner.plugins import Strategy
@@ -43,12 +41,8 @@ def test_on_book_state_hears_live_then_a_resync_and_the_context_agrees(tmp_path:
     heard: list[tuple[str, str, str, str]] = []
 
     async def main() -> None:
-        config = make_config(["binance_spot", "okx"])
-        host = load_strategy(str(tmp_path / "watcher.py"), config)
-        s = TradingSession(config, host, journal_path=tmp_path / "j.sqlite")
-        await s.start()
-        try:
-            await wait_live(s)
+        async with session(["binance_spot", "okx"], tmp_path / "j.sqlite", str(tmp_path / "watcher.py")) as s:
+            host = s.host
             got = host.strategy.heard  # type: ignore[attr-defined]
             live = {("binance_spot", "BTC/USDT", "LIVE", "LIVE"), ("okx", "BTC/USDT", "LIVE", "LIVE")}
             assert await _wait_for(lambda: live <= set(got), 2.0), got
@@ -64,8 +58,6 @@ def test_on_book_state_hears_live_then_a_resync_and_the_context_agrees(tmp_path:
             assert okx_after()[0] == "SYNCING", got[n:]
             assert all(st == seen for _, _, st, seen in got), got  # the context said what the hook heard
             assert not host.stopped
-        finally:
-            await s.stop()
         heard.extend(got)
 
     uvloop.run(main())

@@ -16,7 +16,7 @@ from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import TradingSession
 from arbcore.runner.sim_cluster import SimCluster
-from engine_helpers import config_text, make_config, wait_live
+from engine_helpers import config_text, session, wait_live
 
 
 def test_positions_count_from_the_venues_balances_at_start(tmp_path: Path) -> None:
@@ -66,21 +66,14 @@ def test_a_failing_plugin_has_its_open_orders_cancelled(tmp_path: Path, caplog: 
     (tmp_path / "fails.py").write_text(FAILS)
 
     async def main() -> None:
-        config = make_config(["binance_spot", "okx"])
-        host = load_strategy(str(tmp_path / "fails.py"), config)
-        s = TradingSession(config, host, journal_path=tmp_path / "j.sqlite")
-        await s.start()
-        try:
-            await wait_live(s)
+        async with session(["binance_spot", "okx"], tmp_path / "j.sqlite", str(tmp_path / "fails.py")) as s:
             end = time.monotonic() + 5
             while "open orders cancelled" not in caplog.text and time.monotonic() < end:
                 await asyncio.sleep(0.02)
-            assert host.stopped and host.error_text == "in on_timer: RuntimeError: bug on tick 2"
+            assert s.host.stopped and s.host.error_text == "in on_timer: RuntimeError: bug on tick 2"
             assert s._accepting and all(  # the engine runs on
                 b.state_name(v) == "LIVE" for b in s.books.values() for v in b.venues
             )
-        finally:
-            await s.stop()
 
     with caplog.at_level(logging.INFO, logger="arbcore.session"):
         uvloop.run(main())
