@@ -210,6 +210,19 @@ def test_429_with_retry_after_blocks_for_that_long() -> None:
     assert lim.try_acquire()
 
 
+def test_a_penalty_on_named_limits_holds_only_what_draws_on_them() -> None:
+    # Binance -1015 (too many new orders): new orders wait out its retryAfter, cancels do not
+    clock = FakeClock()
+    lim = binance_spot(clock=clock)
+    order = lim.charges({"weight": 1, "orders": 1})
+    lim.penalise(2.0, ("orders",))
+    assert not lim.room_for(order) and not lim.try_acquire(order)
+    assert lim.wait_time(order) == pytest.approx(2.0)
+    assert lim.try_acquire({"weight": 1})  # a cancel or a query
+    clock.advance(2.0)
+    assert lim.room_for(order) and lim.try_acquire(order)
+
+
 def test_418_ban_honours_retry_after_and_a_longer_penalty_is_kept() -> None:
     clock = FakeClock()
     lim = binance_spot(clock=clock)

@@ -25,6 +25,7 @@ from arbcore.execution.ticket import TicketParams, TicketPlan
 from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import TradingSession
+from arbcore.sim.exchange import OrderFault
 from arbcore.venues import ratelimit
 from engine_helpers import config_text, live_crossing_plan, make_config, wait_live
 
@@ -95,6 +96,19 @@ def test_breaker_opens_after_errors_in_the_window_and_closes_after_cooldown() ->
     b.record_error("okx", "timeout", now=117.0)
     assert b.is_open("okx", now=117.5) and not b.is_open("binance_spot", now=117.5)
     assert b.is_open("okx", now=146.9) and not b.is_open("okx", now=147.1)
+
+
+def test_breaker_counts_rejects_and_errors_against_their_own_limits() -> None:
+    # [risk.circuit_breaker] max_rejects = 3, max_errors = 4: three errors do not open it (the
+    # smaller of the two limits bound both kinds together), three rejects do
+    b = CircuitBreaker(RiskLimits(breaker_errors=4, breaker_rejects=3, breaker_window_s=10))
+    for t in (100.0, 101.0, 102.0):
+        b.record_error("okx", "timeout", now=t)
+    b.record_reject("okx", "reject", now=103.0)
+    b.record_reject("okx", "reject", now=104.0)
+    assert not b.is_open("okx", now=104.5)
+    b.record_reject("okx", "reject", now=105.0)
+    assert b.is_open("okx", now=105.5)
 
 
 def test_kill_file_engages_once_and_stays(tmp_path: Path) -> None:
@@ -208,5 +222,48 @@ def test_busy_poll_session_trades_and_stops_cleanly(tmp_path: Path) -> None:
         finally:
             await s.stop()
         assert spins[0].cancelled()
+
+    uvloop.run(main())
+
+
+def test_breaker_follows_the_config_against_the_simulators(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """max_rejects and max_errors each bind their own kind, and a rate-limit refusal is one error
+    (it counted twice: an error, then a reject, so 2 refusals and a timeout opened a breaker set to
+    4 errors; and the smaller limit bound both kinds). Once open: tickets to that venue only are
+    refused, and hedges go elsewhere."""
+
+    async def main() -> None:
+        breaker = "max_rejects = 3\nmax_errors = 4\nwindow_ms = 60000"
+        text = config_text(["binance_spot", "okx", "kraken"])
+        text = text.replace("max_rejects = 1000\nmax_errors = 1000\nwindow_ms = 1000", breaker)
+        config = parse_toml(text)
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
+        await s.start()
+        try:
+            await wait_live(s)
+            assert s.runner is not None
+            okx = s.exchanges["okx"]
+            for fault in (OrderFault.RATE_LIMIT, OrderFault.TIMEOUT, OrderFault.TIMEOUT):  # 3 errors
+                end = time.monotonic() + 5
+                while s.clients["okx"].order_wait("BTC-USDT") > 0 and time.monotonic() < end:
+                    await asyncio.sleep(0.05)  # the rate limit's retry time
+                okx.inject(fault)
+                r = await s.runner.execute(await live_crossing_plan(s, "binance_spot", "okx"))
+                assert r.status != "refused", r
+            assert not s.risk.breaker.is_open("okx")
+            with caplog.at_level(logging.WARNING, logger="arbcore.risk"):
+                for _ in range(3):  # 3 rejects
+                    okx.inject(OrderFault.REJECT)
+                    r = await s.runner.execute(await live_crossing_plan(s, "binance_spot", "okx"))
+                    assert r.status in ("hedged", "unwound"), r
+            assert s.risk.breaker.is_open("okx")
+            assert "circuit breaker OPEN for okx: 3 rejects in 60.0 s (max 3" in caplog.text
+            await refused(s, await live_crossing_plan(s, "binance_spot", "okx"), "okx: circuit breaker open")
+            r = await s.runner.execute(await live_crossing_plan(s, "binance_spot", "kraken"))
+            assert r.status == "done", r
+            touch = s.runner.hedge_venue("BTC/USDT", Side.SELL, 1)
+            assert touch is not None and touch[0].venue != "okx"
+        finally:
+            await s.stop()
 
     uvloop.run(main())

@@ -223,8 +223,9 @@ class Executor:
         return order
 
     def _refused(self, order: LiveOrder, reason: str) -> None:
-        """The venue did nothing with the request (rate limit, auth, transport refusal)."""
-        self.apply(order, OrderReport(order.intent.venue, order.cid, OrderState.REJECTED, reason=reason))
+        """The venue did nothing with the request (rate limit, auth, transport refusal): an error
+        the caller counted for the breaker, not also a reject."""
+        self.apply(order, OrderReport(order.intent.venue, order.cid, OrderState.REJECTED, reason=reason), reject=False)
 
     async def resolve(self, order: LiveOrder) -> None:
         """Ask the venue what became of an order whose outcome is unknown (never resend)."""
@@ -241,10 +242,11 @@ class Executor:
                 await asyncio.sleep(delay)
                 delay = min(1.0, delay * 2)
                 continue
+            unknown = report is None
             if report is None:
                 # the venue never received it: nothing to wait for, nothing to release but the reservation
                 report = OrderReport(order.intent.venue, order.cid, OrderState.REJECTED, reason="unknown at venue")
-            self.apply(order, report, query=True)
+            self.apply(order, report, query=True, reject=not unknown)  # (unknown: not a venue reject)
             return
         log.error("order %s on %s: outcome still unknown after %d queries", order.cid, order.intent.venue,
                   self.query_attempts)  # fmt: skip
@@ -293,8 +295,9 @@ class Executor:
             log.exception("applying %s to %s failed; resolving by query", report, order.cid)
             asyncio.get_running_loop().create_task(self.resolve(order))
 
-    def apply(self, order: LiveOrder, report: OrderReport, *, query: bool = False) -> None:
-        """Apply one venue report: new fills first (each once), then the state."""
+    def apply(self, order: LiveOrder, report: OrderReport, *, query: bool = False, reject: bool = True) -> None:
+        """Apply one venue report: new fills first (each once), then the state. ``reject``: a
+        REJECTED state counts as a venue reject for the circuit breaker."""
         for fill in report.fills:
             self._apply_fill(order, fill, report.venue_ns)
         if report.venue_order_id and not order.venue_order_id:
@@ -308,7 +311,8 @@ class Executor:
             self._event(order, _STATE_EVENT[state], detail={"reason": report.reason} if report.reason else None)
         if state is OrderState.REJECTED:
             self.counters.rejects += 1
-            self.risk.breaker.record_error(order.intent.venue, report.reason or "reject")
+            if reject:
+                self.risk.breaker.record_reject(order.intent.venue, report.reason or "reject")
             order.reason = report.reason
         # terminal with every fill applied (fills may trail the terminal state on some venues)
         self._finish(order)

@@ -34,7 +34,10 @@ class RiskLimits:
     max_net_position: Mapping[str, Decimal] = field(default_factory=dict)
     max_daily_loss: Decimal = Decimal("1000")  # quote, realised net of fees, since the day began (UTC)
     max_open_tickets: int = 4
-    breaker_errors: int = 5  # rejects or errors within the window open the venue's breaker
+    #: this many errors (timeouts, transport and rate-limit refusals), or this many venue rejects,
+    #: within the window open the venue's breaker; each kind counts against its own limit
+    breaker_errors: int = 5
+    breaker_rejects: int = 5
     breaker_window_s: float = 10.0
     breaker_cooldown_s: float = 30.0
 
@@ -48,29 +51,38 @@ class LegRisk(NamedTuple):  # a tuple: built twice per ticket on the order path
 
 
 class CircuitBreaker:
-    """Opens after ``breaker_errors`` rejects/errors within ``breaker_window_s`` on one venue, and
-    stays open for ``breaker_cooldown_s``: no new ticket uses that venue meanwhile."""
+    """Opens after ``breaker_errors`` errors, or ``breaker_rejects`` rejects, within
+    ``breaker_window_s`` on one venue, and stays open for ``breaker_cooldown_s``: no new ticket
+    uses that venue meanwhile."""
 
     def __init__(self, limits: RiskLimits) -> None:
         self.limits = limits
-        self._errors: dict[str, deque[float]] = {}
+        self._errors: dict[tuple[str, str], deque[float]] = {}  # (venue, "errors" | "rejects")
         self._open_until: dict[str, float] = {}
         #: called with (venue, seconds) when a breaker opens (the Rust order path's copy)
         self.watch: Callable[[str, float], None] | None = None
 
     def record_error(self, venue: str, what: str, now: float | None = None) -> None:
+        """An error on ``venue``: a timeout, a transport or rate-limit refusal."""
+        self._record(venue, "errors", self.limits.breaker_errors, what, now)
+
+    def record_reject(self, venue: str, what: str, now: float | None = None) -> None:
+        """The venue rejected an order."""
+        self._record(venue, "rejects", self.limits.breaker_rejects, what, now)
+
+    def _record(self, venue: str, kind: str, limit: int, what: str, now: float | None) -> None:
         now = time.monotonic() if now is None else now
-        q = self._errors.setdefault(venue, deque())
+        q = self._errors.setdefault((venue, kind), deque())
         q.append(now)
         while q and q[0] < now - self.limits.breaker_window_s:
             q.popleft()
-        if len(q) >= self.limits.breaker_errors and not self.is_open(venue, now):
+        if len(q) >= limit and not self.is_open(venue, now):
             self._open_until[venue] = now + self.limits.breaker_cooldown_s
             if self.watch is not None:
                 self.watch(venue, self.limits.breaker_cooldown_s)
             log.warning(
-                "circuit breaker OPEN for %s: %d rejects/errors in %.1f s (last: %s); closed again in %.0f s",
-                venue, len(q), self.limits.breaker_window_s, what, self.limits.breaker_cooldown_s,
+                "circuit breaker OPEN for %s: %d %s in %.1f s (max %d; last: %s); closed again in %.0f s",
+                venue, len(q), kind, self.limits.breaker_window_s, limit, what, self.limits.breaker_cooldown_s,
             )  # fmt: skip
 
     def is_open(self, venue: str, now: float | None = None) -> bool:

@@ -165,7 +165,8 @@ class TradingSession:
                               for a, p in risk.max_position.items() if p.net is not None},
             max_daily_loss=Decimal(str(risk.max_daily_loss or "1e18")),
             max_open_tickets=risk.max_open_tickets,
-            breaker_errors=max(1, min(risk.breaker_max_rejects, risk.breaker_max_errors)),
+            breaker_errors=risk.breaker_max_errors,
+            breaker_rejects=risk.breaker_max_rejects,
             breaker_window_s=risk.breaker_window_ms / 1000,
         )  # fmt: skip
         self.risk = RiskGate(lim, KillSwitch(kill_file or risk.kill_file))

@@ -182,6 +182,8 @@ class RateLimiter:
         self.policy = policy or ResponsePolicy()
         self._clock, self._wall_clock, self._sleep = clock, wall_clock, sleep
         self._blocked_until = -math.inf
+        #: limit -> until when it admits nothing: a penalty on some limits only (Binance -1015)
+        self._held: dict[Limit, float] = {}
         self._consecutive = 0
         self._lock = asyncio.Lock()  # FIFO among waiters; binds to a loop only when contended
         self._pending = 0  # acquirers queued or sleeping: try_acquire must not overtake them
@@ -233,7 +235,13 @@ class RateLimiter:
         for limit, amount in charges:
             w = limit.wait_time(amount, now)
             wait = max(wait, w)
+        if self._held:
+            wait = max(wait, self._held_wait(charges, now))
         return wait if wait > 0.0 else 0.0
+
+    def _held_wait(self, charges: Charges, now: float) -> float:
+        held = self._held
+        return max((held.get(limit, -math.inf) - now for limit, _ in charges), default=0.0)
 
     # -- admission -------------------------------------------------------------------------
     def wait_time(self, cost: Cost | Charges = 1) -> float:
@@ -246,7 +254,7 @@ class RateLimiter:
         if self._pending:
             return False
         now = self._clock()
-        if self._blocked_until > now:
+        if self._blocked_until > now or (self._held and self._held_wait(charges, now) > 0):
             return False
         for limit, amount in charges:
             if limit.wait_time(amount, now) > 0:
@@ -261,7 +269,7 @@ class RateLimiter:
         if self._pending:
             return False
         now = self._clock()
-        if self._blocked_until > now:
+        if self._blocked_until > now or (self._held and self._held_wait(charges, now) > 0):
             return False
         return all(limit.wait_time(amount, now) <= 0 for limit, amount in charges)
 
@@ -296,9 +304,17 @@ class RateLimiter:
             self._pending -= 1
 
     # -- venue feedback --------------------------------------------------------------------
-    def penalise(self, retry_after_s: float) -> None:
-        """Admit nothing for ``retry_after_s`` seconds (a longer running penalty is kept)."""
-        self._blocked_until = max(self._blocked_until, self._clock() + max(0.0, retry_after_s))
+    def penalise(self, retry_after_s: float, names: Sequence[str] | None = None) -> None:
+        """Admit nothing for ``retry_after_s`` seconds (a longer running penalty is kept); with
+        ``names`` (limits or groups), nothing that draws on those limits."""
+        until = self._clock() + max(0.0, retry_after_s)
+        if names is None:
+            self._blocked_until = max(self._blocked_until, until)
+        else:
+            for name in names:
+                for n in self.groups.get(name, (name,)):
+                    limit = self._limit(n)
+                    self._held[limit] = max(self._held.get(limit, -math.inf), until)
         self.version += 1
 
     def on_response(self, status: int, headers: Mapping[str, str]) -> float:

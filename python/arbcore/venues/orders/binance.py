@@ -35,7 +35,7 @@ outside the stream): spot ``myTrades`` by ``orderId`` over the WS API, USD-M ``G
 Pacing: `arbcore.venues.ratelimit.binance_spot` / ``binance_usdm`` (request weight per method,
 order counts for new orders); a wait longer than the call's timeout is refused locally with
 RateLimitedError. A -1003 or 418 reply stops every request for its ``retryAfter``; -1015 (order
-count) is passed to the engine without blocking cancels and queries.
+count) stops new orders for its ``retryAfter`` without blocking cancels and queries.
 
 Options: ``recv_window_ms`` (default 5000), ``listen_key_keepalive_s`` (1800), ``maker_fee`` and
 ``taker_fee`` (FEE_SCALE units, copied into InstrumentRules since exchangeInfo has no fee tier),
@@ -243,9 +243,12 @@ class BinanceClient(OrderClient):
         return cost
 
     def _penalise(self, e: RateLimitedError, status: int, code: int) -> None:
-        # -1003 (request weight, IP-wide) and 418 (IP ban) stop every request; -1015 counts orders only
+        # -1003 (request weight, IP-wide) and 418 (IP ban) stop every request; -1015 counts orders
+        # only: new orders wait out its retryAfter, cancels and queries go on
         if self.limiter is not None and (status == 418 or code == -1003):
             self.limiter.penalise(e.retry_after)
+        elif self.limiter is not None and code == -1015:
+            self.limiter.penalise(e.retry_after, ("orders",))
 
     async def _send(self, method: str, params: Mapping[str, object], timeout: float, signed: bool = True) -> Any:
         """One WS API request on the open connection; the result, or raise per ``raise_for_error``."""

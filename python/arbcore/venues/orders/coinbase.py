@@ -57,6 +57,7 @@ import orjson
 
 from arbcore.execution.orders import TERMINAL_STATES, OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
+from arbcore.venues import ratelimit
 from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms
 from arbcore.venues.orders.connection import AuthenticatedConnection
 from arbcore.venues.orders.decimal_text import to_raw, to_text
@@ -160,6 +161,17 @@ class CoinbaseOrderClient(OrderClient):
         self._cum: dict[str, int] = {}  # order id -> cumulative quantity seen on the stream
         self._states: dict[str, OrderState] = {}  # client order id -> last state seen
         self._seen_fills: set[str] = set()
+        #: every private request draws on ``private``; a 429 stops them for its Retry-After
+        self.limiter = ratelimit.coinbase() if config.options.get("rate_limit", True) else None
+        self._private_charges: tuple[ratelimit.RateLimiter, ratelimit.Charges] | None = None
+
+    def _order_charges(self, symbol: str) -> tuple[ratelimit.RateLimiter, ratelimit.Charges] | None:
+        limiter = self.limiter
+        if limiter is None:
+            return None
+        if self._private_charges is None or self._private_charges[0] is not limiter:
+            self._private_charges = (limiter, limiter.charges(1))
+        return self._private_charges
 
     # ---- connection ------------------------------------------------------------------------------
 
@@ -195,6 +207,12 @@ class CoinbaseOrderClient(OrderClient):
     async def _rest(
         self, method: str, path: str, *, query: str = "", body: dict[str, Any] | None = None, timeout: float = 5.0
     ) -> tuple[int, Any]:
+        lc = self._order_charges("")
+        if lc is not None and not lc[0].try_acquire(lc[1]):
+            wait = lc[0].wait_time(lc[1])
+            if wait > timeout:
+                raise RateLimitedError(f"coinbase {method} {path}: local rate limit", wait)
+            await lc[0].acquire(lc[1])
         text = orjson.dumps(body).decode() if body is not None else ""
         signed = coinbase_sign_request(
             self.creds, now_s=int(time.time()), method=method, path=path, body=text, host=self.host
@@ -208,7 +226,10 @@ class CoinbaseOrderClient(OrderClient):
                 retry = float(headers.get("Retry-After", DEFAULT_RETRY_AFTER_S))
             except ValueError:
                 retry = DEFAULT_RETRY_AFTER_S
-            raise RateLimitedError(f"coinbase {method} {path}: HTTP 429", retry if retry > 0 else DEFAULT_RETRY_AFTER_S)
+            retry = retry if retry > 0 else DEFAULT_RETRY_AFTER_S
+            if self.limiter is not None:
+                self.limiter.penalise(retry)
+            raise RateLimitedError(f"coinbase {method} {path}: HTTP 429", retry)
         if status == 401:
             raise AuthError(f"coinbase {method} {path}: HTTP 401 Unauthorized")
         if status == 404:

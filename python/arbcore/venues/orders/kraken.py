@@ -49,6 +49,7 @@ import orjson
 
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
+from arbcore.venues import ratelimit
 from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms
 from arbcore.venues.orders.connection import AuthenticatedConnection
 from arbcore.venues.orders.decimal_text import to_raw, to_text
@@ -172,6 +173,23 @@ class KrakenOrderClient(OrderClient):
         #: per client order id: symbol (to find scales) and last cumulative fill from the stream
         self._symbols: dict[str, str] = {}
         self._cum: dict[str, int] = {}
+        #: new orders draw on the pair's trading counter (``trade:<pair>``); a rate-limit reply
+        #: holds them for its retry time, cancels and queries go on
+        self.limiter = ratelimit.kraken() if config.options.get("rate_limit", True) else None
+        self._add_charges: dict[str, ratelimit.Charges] = {}
+        self._charges_of: ratelimit.RateLimiter | None = None
+
+    def _order_charges(self, symbol: str) -> tuple[ratelimit.RateLimiter, ratelimit.Charges] | None:
+        limiter = self.limiter
+        if limiter is None:
+            return None
+        if self._charges_of is not limiter:
+            self._add_charges, self._charges_of = {}, limiter
+        charges = self._add_charges.get(symbol)
+        if charges is None:
+            cost = {f"trade:{symbol}": float(ratelimit.kraken_trade_cost("add"))}
+            charges = self._add_charges[symbol] = limiter.charges(cost)
+        return limiter, charges
 
     # ---- connection ------------------------------------------------------------------------------
 
@@ -286,13 +304,24 @@ class KrakenOrderClient(OrderClient):
         if not self.connection.usable:  # logged in: no suspension up to the socket write
             await self.connection.ensure(timeout)
         assert self.token is not None
+        lc = self._order_charges(intent.symbol)
+        if lc is not None and not lc[0].try_acquire(lc[1]):
+            wait = lc[0].wait_time(lc[1])
+            if wait > timeout:
+                raise RateLimitedError(f"kraken add_order: local rate limit for {intent.symbol}", wait)
+            await lc[0].acquire(lc[1])
         rid = next(self._req_ids)
         payload = orjson.dumps(self.build_add_order(intent, self.token, rid))
         t0 = now_ms()
         reply = await self.connection.request(str(rid), payload, timeout)
         self.counters.latencies_ns.append((now_ms() - t0) * 1_000_000)
         self.counters.placed += 1
-        return self.parse_add_order_reply(cid, reply)
+        try:
+            return self.parse_add_order_reply(cid, reply)
+        except RateLimitedError as e:
+            if self.limiter is not None:
+                self.limiter.penalise(e.retry_after, (f"trade:{intent.symbol}",))
+            raise
 
     def parse_add_order_reply(self, cid: str, reply: dict[str, Any]) -> OrderReport:
         if reply.get("success"):
