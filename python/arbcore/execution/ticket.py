@@ -408,6 +408,7 @@ class TicketRunner:
             if fees:  # a sweep's base fees join the drift (as _record_outcome's)
                 ex_detail["base_fees"] = str(fees)
             self.ex.journal.write_ticket_outcome(ticket_id, result.status, ex_detail)
+            self._realise(ticket_id, result)  # its fees: the dashboard's PnL, the report's and the daily loss agree
         finally:
             self.ex.risk.open_tickets -= 1
             if sweep is not None:
@@ -545,6 +546,11 @@ class TicketRunner:
         if fees:  # what joins the fee drift (_drift, right after): journaled with it, for a restart
             detail["base_fees"] = str(fees)
         self.ex.journal.write_ticket_outcome(ticket_id, r.status, detail)
+        self._realise(ticket_id, r)
+
+    def _realise(self, ticket_id: str, r: TicketResult) -> None:
+        """The ticket's realised PnL net of fees, from its journaled fills: on the result, and
+        into the risk gate's daily loss."""
         try:
             pnl = self.ex.journal.ticket_pnl(ticket_id)
         except (ValueError, LookupError):
