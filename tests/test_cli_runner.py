@@ -250,15 +250,16 @@ def test_report_and_journal_only_read(journal: Path, tmp_path: Path) -> None:
         assert p.returncode == 0 and orjson.loads(p.stdout)["tickets"]["count"] == 3, p.stderr
 
 
-def test_unreachable_venue_is_one_clear_line_and_leaves_nothing_open(tmp_path: Path) -> None:
-    """A live venue whose order endpoint does not answer (here a closed loopback port, set with
-    `order_urls`): one line naming the venue and the URL, no traceback, no unclosed sessions."""
+#: the keys `live_okx_config` names
+OKX_KEYS = {"T_KEY": "k", "T_SECRET": "s", "T_PASS": "p"}
+
+
+def live_okx_config(port: int) -> str:
+    """The engine tests' okx and kraken config, okx a live venue with every endpoint on
+    127.0.0.1:port (`order_urls` too) and its keys in the variables of `OKX_KEYS`."""
     sys.path.insert(0, str(ROOT / "tests"))
     from engine_helpers import config_text
 
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     text = config_text(["okx", "kraken"])
     sim = '[venues.okx]\nprotocol = "okx"\nsimulated = true\n'
     assert sim in text
@@ -267,9 +268,18 @@ def test_unreachable_venue_is_one_clear_line_and_leaves_nothing_open(tmp_path: P
         f'rest_url = "http://127.0.0.1:{port}"\napi_key_env = "T_KEY"\napi_secret_env = "T_SECRET"\n'
         f'api_passphrase_env = "T_PASS"\n[venues.okx.order_urls]\nws_private = "ws://127.0.0.1:{port}/ws/v5/private"\n'
     )
+    return text.replace(sim, live)
+
+
+def test_unreachable_venue_is_one_clear_line_and_leaves_nothing_open(tmp_path: Path) -> None:
+    """A live venue whose order endpoint does not answer (here a closed loopback port, set with
+    `order_urls`): one line naming the venue and the URL, no traceback, no unclosed sessions."""
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     cfg = tmp_path / "c.toml"
-    cfg.write_text(text.replace(sim, live))
-    env = {"T_KEY": "k", "T_SECRET": "s", "T_PASS": "p"}
+    cfg.write_text(live_okx_config(port))
+    env = OKX_KEYS
     p = arbcore("run", "--config", str(cfg), "--no-dashboard", "--duration", "5", "--journal",
                 str(tmp_path / "j.sqlite"), cwd=tmp_path, env=env)  # fmt: skip
     assert p.returncode == 2, p.stderr
@@ -277,9 +287,45 @@ def test_unreachable_venue_is_one_clear_line_and_leaves_nothing_open(tmp_path: P
     last = p.stderr.strip().splitlines()[-1]
     assert last.startswith("arbcore run: cannot start: okx") and f"127.0.0.1:{port}/ws/v5/private" in last, last
     # and a role the venue does not have is named by check-config
-    cfg.write_text(text.replace(sim, live.replace("ws_private =", "ws_privat =")))
+    cfg.write_text(live_okx_config(port).replace("ws_private =", "ws_privat ="))
     p = arbcore("check-config", str(cfg), env=env)
     assert p.returncode != 0 and "venues.okx.order_urls.ws_privat" in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_a_start_that_waits_on_a_venue(tmp_path: Path, sig: signal.Signals) -> None:
+    """A live venue that accepts connections and never answers held the start for its timeouts,
+    Ctrl-C and SIGTERM ignored meanwhile, and the engine exited 2 seconds later. Now the signal
+    stops the start at once: one line, status 128 + the signal (as a shell says of a command the
+    signal ended), nothing left open, no journal (the start had not reached it), no report."""
+    with socket.socket() as hole:  # a listener that accepts (the kernel does) and never answers
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(8)
+        hole.settimeout(10)
+        (tmp_path / "c.toml").write_text(live_okx_config(hole.getsockname()[1]))
+        run = subprocess.Popen(
+            [sys.executable, "-m", "arbcore", "run", "--config", str(tmp_path / "c.toml"), "--no-dashboard",
+             "--duration", "5", "--journal", str(tmp_path / "j.sqlite"), "--report-dir", str(tmp_path / "rep")],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **OKX_KEYS},
+        )  # fmt: skip
+        try:
+            conn, _ = hole.accept()  # the engine is starting: its signal handlers are in
+            with conn:
+                t0 = time.monotonic()
+                run.send_signal(sig)
+                _, err = run.communicate(timeout=10)
+                took = time.monotonic() - t0
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    assert run.returncode == 128 + sig, err
+    assert took < 3, (took, err)
+    assert "Traceback" not in err and "Unclosed" not in err, err
+    said = [ln for ln in err.splitlines() if ln.startswith("arbcore")]
+    assert said == [f"arbcore run: stopped by {sig.name} while starting: no ticket taken, no report written"], err
+    assert err.strip().splitlines()[-1] == said[0]
+    assert not (tmp_path / "j.sqlite").exists() and not (tmp_path / "rep" / "report.json").exists()
 
 
 def test_kill_signals_only_an_engine_that_handles_it(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ import logging
 import signal
 import sqlite3
 import time
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import uvloop
 
@@ -23,7 +24,7 @@ from arbcore.execution.journal import Journal
 from arbcore.runner.config import Config
 from arbcore.runner.dashboard import Dashboard, TicketRow, log_handler, run_dashboard
 from arbcore.runner.metrics import Registry, engine_metrics, start_metrics_server
-from arbcore.runner.options import RunOptions, UserError
+from arbcore.runner.options import RunOptions, StartInterruptedError, UserError
 from arbcore.runner.plugins import StrategyHost
 from arbcore.runner.report import write_run_report
 from arbcore.runner.session import TradingSession
@@ -32,6 +33,8 @@ from arbcore.runner.snapshot import SnapshotBuilder, metrics_bridge
 from arbcore.venues.orders.types import OrderClientError
 
 log = logging.getLogger("arbcore.run")
+
+T = TypeVar("T")
 
 
 def run_app(config: Config, host: StrategyHost, options: RunOptions) -> int:
@@ -70,15 +73,37 @@ def _exit_report(options: RunOptions, stats: dict[str, Any], since_ns: int) -> N
         write_run_report(journal, options.report_dir, stats, since_ns=since_ns)
 
 
+async def _unless_stopped(stop: asyncio.Event, coro: Coroutine[Any, Any, T]) -> T | None:
+    """``coro``'s result, or None if ``stop`` was set first: ``coro`` is then cancelled and its
+    cleanup awaited. Why: a start waiting on a venue that accepts connections and never answers
+    waited out its timeouts, deaf to Ctrl-C."""
+    task = asyncio.ensure_future(coro)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopped], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+    return None if task.cancelled() else task.result()
+
+
 async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
     dash = Dashboard(live=None if options.dashboard else False, interval_s=config.run.dashboard_interval_ms / 1000)
     logging.basicConfig(level=logging.INFO, handlers=[log_handler(dash)], force=True)
     logging.getLogger("picows").setLevel(logging.WARNING)
     session = TradingSession(config, host, journal_path=options.journal)
     stop = asyncio.Event()
+    signals: list[signal.Signals] = []  # those that set `stop`
+
+    def on_signal(sig: signal.Signals) -> None:
+        signals.append(sig)
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
     # SIGUSR1 (`arbcore kill --pid`): the kill switch; the engine keeps running, without trading,
     # so its state can be looked at before it is stopped
     loop.add_signal_handler(signal.SIGUSR1, session.engage_kill, "SIGUSR1")
@@ -90,9 +115,11 @@ async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
     try:
         log.info("starting: %d venues, %d instruments", len(config.venues), len(config.instruments))
         try:
-            notes = await session.start()
+            notes = await _unless_stopped(stop, session.start())
         except (OrderClientError, JournalError, OSError, sqlite3.Error) as e:
             raise UserError(f"cannot start: {e}") from None
+        if notes is None:  # (what start opened is closed below)
+            raise StartInterruptedError(signals[0])
         # the exit report covers this run: its tickets are created from here on (the journal keeps
         # earlier runs', and the tickets a crashed run left in the intent log, which start() imported)
         since_ns = time.time_ns()

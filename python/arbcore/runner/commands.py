@@ -61,7 +61,7 @@ def _port_free(port: int) -> str | None:
 def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
     from arbcore.runner.config import ConfigFileError, env_errors, host_errors, load_config, load_default
     from arbcore.runner.metrics import MetricsPortError
-    from arbcore.runner.options import EarlyKill, RunOptions, UserError
+    from arbcore.runner.options import EarlyKill, RunOptions, StartInterruptedError, UserError
     from arbcore.runner.plugins import StrategyLoadError, load_strategy
     from arbcore.venues.signing.errors import CredentialsError
 
@@ -125,6 +125,9 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
     except (UserError, MetricsPortError, CredentialsError) as e:
         _err("run", str(e))
         return 2
+    except StartInterruptedError as e:
+        _err("run", str(e))
+        return e.exit_status
     except ConfigFileError as e:  # what only the start can find (e.g. a venue's rules against the config)
         for line in e.errors:
             _err("run", f"{e.source}: {line}")

@@ -15,6 +15,17 @@ class UserError(Exception):
     message to one line and never put a secret in it."""
 
 
+class StartInterruptedError(Exception):
+    """Ctrl-C or SIGTERM while the engine was starting: it stopped there, before any ticket, with
+    what the start had opened closed and no report. The CLI prints ``arbcore run: <message>`` as
+    one line on stderr and exits 128 + the signal's number (130, 143), as a shell reports a
+    command the signal ended. (Once the engine runs, a signal stops it as usual: report, status 0.)"""
+
+    def __init__(self, sig: signal.Signals) -> None:
+        super().__init__(f"stopped by {sig.name} while starting: no ticket taken, no report written")
+        self.exit_status = 128 + sig
+
+
 class EarlyKill:
     """SIGUSR1 (``arbcore kill --pid``) caught from the command's first line until the engine's
     loop handles it: its default action ends the process, so one during the start (config,

@@ -243,7 +243,8 @@ class WsRpc:
                 ws_connect(lambda: listener, self.url, websocket_handshake_timeout=timeout), timeout
             )
         except (OSError, TimeoutError) as e:
-            raise VenueError(f"{self.name}: cannot connect to {self.url}: {e}") from None
+            why = str(e) or f"no answer within {timeout:g} s"  # (a timeout's text is empty)
+            raise VenueError(f"{self.name}: cannot connect to {self.url}: {why}") from None
         self.transport, self._listener = transport, listener
 
     async def close(self) -> None:
