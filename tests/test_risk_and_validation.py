@@ -27,7 +27,7 @@ from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import TradingSession
 from arbcore.sim.exchange import OrderFault
 from arbcore.venues import ratelimit
-from engine_helpers import config_text, live_crossing_plan, make_config, wait_live
+from engine_helpers import config_text, live_crossing_plan, make_config, session, wait_live
 
 # ---- the risk gate on its own --------------------------------------------------------------------
 
@@ -267,3 +267,36 @@ def test_breaker_follows_the_config_against_the_simulators(tmp_path: Path, caplo
             await s.stop()
 
     uvloop.run(main())
+
+
+def test_a_restart_keeps_the_days_realised_loss(tmp_path: Path) -> None:
+    """The daily loss was held in memory only: a restart (even one after the limit had engaged
+    the kill switch) started the day's budget again from zero. The start reads today's realised
+    PnL back from the journal; beyond the limit, the switch engages again before any ticket."""
+    journal = tmp_path / "j.sqlite"
+
+    async def trade() -> Decimal:
+        async with session(["binance_spot", "okx"], journal) as s:
+            assert s.runner is not None
+            r = await s.runner.execute(await live_crossing_plan(s, "binance_spot", "okx"))
+            assert r.pnl is not None and r.pnl.realised < 0, r  # crossing both books: a loss
+            return s.risk.realised
+
+    async def restart(max_daily_loss: str) -> tuple[Decimal, bool, list[str]]:
+        text = config_text(["binance_spot", "okx"]).replace(
+            'max_daily_loss = "10000"', f'max_daily_loss = "{max_daily_loss}"'
+        )
+        config = parse_toml(text)  # type: ignore[arg-type]
+        s = TradingSession(config, load_strategy(None, config), journal_path=journal)
+        notes = await s.start()
+        try:
+            return s.risk.realised, s.risk.kill.engaged, notes
+        finally:
+            await s.stop()
+
+    lost = uvloop.run(trade())
+    realised, killed, notes = uvloop.run(restart("10000"))
+    assert realised == lost and not killed
+    assert any(n.startswith("today's realised PnL so far (UTC): -") for n in notes), notes
+    realised, killed, _ = uvloop.run(restart(str(-lost / 2)))
+    assert realised == lost and killed

@@ -52,6 +52,8 @@ from arbcore.venues.signing.credentials import Credentials
 
 log = logging.getLogger("arbcore.session")
 
+DAY_NS = 86_400 * 10**9  # a UTC day: the daily loss limit's (RiskGate.on_realised)
+
 #: how often the books' states are read for the strategy's ``on_book_state`` (seconds)
 BOOK_STATE_POLL_S = 0.02
 #: how often the kill file is looked for when no ticket looks (each ticket's risk check does)
@@ -316,6 +318,7 @@ class TradingSession:
             self.runner.fast = FastPath.build(self.runner, self.books)
             self._arm_taker()
         notes += load_residuals(self.runner, self.journal)  # the sweeper flattens them once books are LIVE
+        notes += self._restore_daily_loss(self.journal)
         self._sync_book_balances()
         self.host.context.mark_start()
         runner = self.runner
@@ -370,6 +373,23 @@ class TradingSession:
                 self.markets[(vname, inst.name)] = Market(vname, sym, inst.name, inst.base, inst.quote, r)
         if errors:
             raise ConfigFileError(self.config.source, errors)
+
+    def _restore_daily_loss(self, journal: Journal) -> list[str]:
+        """Today's (UTC) realised PnL so far, from the journal's tickets, into the risk gate: a
+        restart gave the daily loss limit a fresh budget (after it had engaged the kill switch,
+        too). A loss beyond the limit engages the switch again, with its own line."""
+        now = time.time_ns()
+        total = Decimal(0)
+        for t in journal.tickets(since_ns=now - now % DAY_NS):
+            try:
+                pnl = journal.ticket_pnl(t.ticket_id)
+            except (ValueError, LookupError):
+                continue
+            total += Decimal(pnl.realised).scaleb(-pnl.notional_decimals)
+        if not total:
+            return []
+        self.risk.on_realised(total)
+        return [f"today's realised PnL so far (UTC): {total}, counted against max_daily_loss"]
 
     def _pin(self) -> None:
         """``[run] cpu``: this thread (the event loop's; threads it starts later inherit it) on
