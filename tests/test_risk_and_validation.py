@@ -77,6 +77,15 @@ def test_net_position_limit_allows_what_reduces_the_exposure() -> None:
     assert gate.net_position("BTC") == Decimal("0.1")
 
 
+def test_venue_position_limit_allows_what_brings_it_back() -> None:
+    """A venue beyond its cap (a hedge or a fill the venue made took it there): a ticket that
+    reduces its position there was refused, so nothing could bring it back (the net cap allowed it)."""
+    gate = RiskGate(RiskLimits(max_position={"BTC": Decimal("0.5")}))
+    gate.on_fill("a", "BTC", Decimal("0.8"))
+    assert gate.check([leg("a", -1, "0.1", "10"), leg("b", 1, "0.1", "10")]) == []
+    assert gate.check([leg("a", 1, "0.1", "10")]) == ["a BTC position would be 0.9, max_position 0.5"]
+
+
 def test_daily_loss_engages_the_kill_switch() -> None:
     gate = RiskGate(RiskLimits(max_daily_loss=Decimal(100)))
     gate.on_realised(Decimal(-60))

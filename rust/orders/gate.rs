@@ -215,8 +215,10 @@ impl Gate {
             .ok_or(Refusal::Unsupported)?;
             let change = if leg.buy { qty } else { -qty };
             if let Some(Some(cap)) = lim.max_position.get(m.base) {
-                let after = self.positions.get(&(m.venue, m.base)).copied().unwrap_or(0) + change;
-                if after.abs() > *cap {
+                // as the net's: a leg that brings a venue back toward its cap is always allowed
+                let before = self.positions.get(&(m.venue, m.base)).copied().unwrap_or(0);
+                let after = before + change;
+                if after.abs() > *cap && after.abs() > before.abs() {
                     return Err(Refusal::Risk);
                 }
             }

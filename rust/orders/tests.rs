@@ -183,6 +183,15 @@ fn positions_per_venue_and_net() {
     let mut g = gate();
     g.set_position(0, 0, 2 * E18 - E18 / 200); // 1.995 BTC: +0.01 -> 2.005 > 2
     assert_eq!(g.check(&l, 2_000, now), Err(Refusal::Risk));
+    // a venue beyond its cap (a hedge took it there): a leg that reduces it passes
+    g.set_position(1, 0, -3 * E18);
+    g.set_position(0, 0, 0);
+    let rebalance = legs(1000, 5_000_000, 5_000_000);
+    let buy_back = [Leg {
+        market: 1,
+        ..rebalance[0]
+    }];
+    assert!(g.check(&buy_back, 2_000, now).is_ok());
     // net beyond its cap but the ticket does not add to it (buy and sell cancel): allowed
     let mut g = gate();
     g.set_position(1, 0, 3 * E18 / 2);

@@ -201,8 +201,9 @@ class RiskGate:
             if leg.notional > lim.max_order_notional:
                 out.append(f"{leg.venue} order notional {leg.notional} > max_order_notional {lim.max_order_notional}")
             cap = lim.max_position.get(leg.base)
-            after = self.positions.get((leg.venue, leg.base), Decimal(0)) + leg.side_sign * leg.qty
-            if cap is not None and abs(after) > cap:
+            before = self.positions.get((leg.venue, leg.base), Decimal(0))
+            after = before + leg.side_sign * leg.qty
+            if cap is not None and abs(after) > cap and abs(after) > abs(before):  # (as the net's, below)
                 out.append(f"{leg.venue} {leg.base} position would be {after}, max_position {cap}")
             net_change[leg.base] = net_change.get(leg.base, Decimal(0)) + leg.side_sign * leg.qty
         for base, change in net_change.items():
