@@ -242,7 +242,7 @@ def test_breaker_follows_the_config_against_the_simulators(tmp_path: Path, caplo
     refused, and hedges go elsewhere."""
 
     async def main() -> None:
-        breaker = "max_rejects = 3\nmax_errors = 4\nwindow_ms = 60000"
+        breaker = "max_rejects = 3\nmax_errors = 4\nwindow_ms = 60000\ncooldown_ms = 2000"
         text = config_text(["binance_spot", "okx", "kraken"])
         text = text.replace("max_rejects = 1000\nmax_errors = 1000\nwindow_ms = 1000", breaker)
         config = parse_toml(text)
@@ -267,11 +267,14 @@ def test_breaker_follows_the_config_against_the_simulators(tmp_path: Path, caplo
                     assert r.status in ("hedged", "unwound"), r
             assert s.risk.breaker.is_open("okx")
             assert "circuit breaker OPEN for okx: 3 rejects in 60.0 s (max 3" in caplog.text
+            assert "closed again in 2 s" in caplog.text  # cooldown_ms (it was 30 s whatever the config)
             await refused(s, await live_crossing_plan(s, "binance_spot", "okx"), "okx: circuit breaker open")
             r = await s.runner.execute(await live_crossing_plan(s, "binance_spot", "kraken"))
             assert r.status == "done", r
             touch = s.runner.hedge_venue("BTC/USDT", Side.SELL, 1)
             assert touch is not None and touch[0].venue != "okx"
+            await asyncio.sleep(2.05)
+            assert not s.risk.breaker.is_open("okx")
         finally:
             await s.stop()
 
@@ -287,8 +290,11 @@ def test_a_restart_keeps_the_days_realised_loss(tmp_path: Path) -> None:
     async def trade() -> Decimal:
         async with session(["binance_spot", "okx"], journal) as s:
             assert s.runner is not None
-            r = await s.runner.execute(await live_crossing_plan(s, "binance_spot", "okx"))
-            assert r.pnl is not None and r.pnl.realised < 0, r  # crossing both books: a loss
+            await live_crossing_plan(s, "binance_spot", "okx")  # books priced
+            ask = s.view.best_price("okx", "BTC/USDT", Side.BUY)
+            assert ask is not None
+            r = await s.runner.execute_one(s.markets[("okx", "BTC/USDT")], Side.BUY, 10_000, (ask + 3_000) // 10 * 10)
+            assert r.pnl is not None and r.pnl.realised < 0, r  # a one-legged buy realises its fee: a loss
             return s.risk.realised
 
     async def restart(max_daily_loss: str) -> tuple[Decimal, bool, list[str]]:

@@ -146,6 +146,7 @@ class RiskConfig:
     breaker_max_rejects: int
     breaker_max_errors: int
     breaker_window_ms: int
+    breaker_cooldown_ms: int
     kill_file: Path | None
 
 

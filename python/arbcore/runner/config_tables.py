@@ -379,7 +379,7 @@ def parse_risk(  # noqa: PLR0917
     risk_t = p.table(data, "risk", "risk") or {}
     p.unknown(risk_t, _RISK_KEYS, "risk")
     breaker_t = p.table(risk_t, "circuit_breaker", "risk.circuit_breaker") or {}
-    p.unknown(breaker_t, {"max_rejects", "max_errors", "window_ms"}, "risk.circuit_breaker")
+    p.unknown(breaker_t, {"max_rejects", "max_errors", "window_ms", "cooldown_ms"}, "risk.circuit_breaker")
     positions: dict[str, PositionLimit] = {}
     for asset_name, lim in (p.table(risk_t, "max_position", "risk.max_position") or {}).items():
         lpath = f"risk.max_position.{asset_name}"
@@ -405,6 +405,7 @@ def parse_risk(  # noqa: PLR0917
         breaker_max_rejects=p.integer(breaker_t, "max_rejects", "risk.circuit_breaker.max_rejects", 5, lo=1),
         breaker_max_errors=p.integer(breaker_t, "max_errors", "risk.circuit_breaker.max_errors", 10, lo=1),
         breaker_window_ms=p.integer(breaker_t, "window_ms", "risk.circuit_breaker.window_ms", 60_000, lo=1),
+        breaker_cooldown_ms=p.integer(breaker_t, "cooldown_ms", "risk.circuit_breaker.cooldown_ms", 30_000, lo=1),
         kill_file=_rel(base, kill),
     )
 

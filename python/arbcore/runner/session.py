@@ -170,6 +170,7 @@ class TradingSession:
             breaker_errors=risk.breaker_max_errors,
             breaker_rejects=risk.breaker_max_rejects,
             breaker_window_s=risk.breaker_window_ms / 1000,
+            breaker_cooldown_s=risk.breaker_cooldown_ms / 1000,
         )  # fmt: skip
         self.risk = RiskGate(lim, KillSwitch(kill_file or risk.kill_file))
         self.risk.kill.watchers.append(self._kill_engaged)
