@@ -221,6 +221,21 @@ def test_journal_shows_a_fee_paid_in_the_base(tmp_path: Path) -> None:
     assert line in p.stdout, p.stdout
 
 
+def test_journal_and_report_print_a_pnl_finer_than_18_decimals(tmp_path: Path) -> None:
+    """A memecoin ticket whose PnL is at 20 decimals: both commands ended in a traceback."""
+    from test_runner_report import write_memecoin_ticket
+
+    path = tmp_path / "j.sqlite"
+    with sample_journal(path) as j:
+        write_memecoin_ticket(j)
+    p = arbcore("journal", str(path))
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert "  pnl 0.000000000089099 USDT net of fees" in p.stdout, p.stdout
+    p = arbcore("report", str(path))
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert "0.000000000089099" in p.stdout, p.stdout
+
+
 def test_report_and_journal_only_read(journal: Path, tmp_path: Path) -> None:
     """`report` and `journal` opened the file they read as the engine does: an SQLite file of
     another program got "0 tickets", exit 0, and came out in WAL mode with the journal's tables;

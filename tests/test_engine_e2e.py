@@ -183,7 +183,7 @@ def test_one_legged_proposal_runs_as_a_hedge_ticket(side: str, tmp_path: Path) -
             # (a one-legged ticket had no pnl: the dashboard's total missed what the report counted)
             assert r.pnl is not None and r.pnl.realised < 0, r.pnl
             assert s.stats.realised == {"USDT": (r.pnl.realised, r.pnl.notional_decimals)}
-            assert s.risk.realised == Decimal(r.pnl.realised).scaleb(-r.pnl.notional_decimals)
+            assert s.risk.realised == {"USDT": Decimal(r.pnl.realised).scaleb(-r.pnl.notional_decimals)}
             check_consistency(s)  # includes: nothing left reserved
 
     uvloop.run(main())

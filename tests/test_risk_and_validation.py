@@ -88,12 +88,26 @@ def test_venue_position_limit_allows_what_brings_it_back() -> None:
 
 def test_daily_loss_engages_the_kill_switch() -> None:
     gate = RiskGate(RiskLimits(max_daily_loss=Decimal(100)))
-    gate.on_realised(Decimal(-60))
+    gate.on_realised(Decimal(-60), "USDT")
     assert not gate.kill.engaged
-    gate.on_realised(Decimal(-50))
-    assert gate.kill.engaged and "max_daily_loss 100" in gate.kill.reason
+    gate.on_realised(Decimal(-50), "USDT")
+    assert gate.kill.engaged and "daily loss 110 USDT exceeds max_daily_loss 100" in gate.kill.reason
     out = gate.check([leg("a", 1, "0.1", "10")])
-    assert any("kill switch engaged" in r for r in out) and any("daily loss 110 > max_daily_loss 100" in r for r in out)
+    assert any("kill switch engaged" in r for r in out)
+    assert any("daily loss 110 USDT > max_daily_loss 100" in r for r in out)
+
+
+def test_daily_loss_is_counted_per_quote_asset() -> None:
+    """Losses in BTC/USDT, ETH/BTC and BTC/EUR were summed as one number: 0.6 BTC lost and 60
+    USDT lost made "60.6" against the limit, and a gain in one quote hid a loss in another."""
+    gate = RiskGate(RiskLimits(max_daily_loss=Decimal(100)))
+    gate.on_realised(Decimal(-60), "USDT")
+    gate.on_realised(Decimal(-45), "EUR")
+    gate.on_realised(Decimal("-0.6"), "BTC")
+    assert not gate.kill.engaged and gate.realised == {"USDT": -60, "EUR": -45, "BTC": Decimal("-0.6")}
+    gate.on_realised(Decimal(500), "EUR")  # a gain in EUR does not pay for a loss in USDT
+    gate.on_realised(Decimal(-41), "USDT")
+    assert gate.kill.engaged and gate.kill.reason == "daily loss 101 USDT exceeds max_daily_loss 100"
 
 
 def test_breaker_opens_after_errors_in_the_window_and_closes_after_cooldown() -> None:
@@ -295,7 +309,7 @@ def test_a_restart_keeps_the_days_realised_loss(tmp_path: Path) -> None:
             assert ask is not None
             r = await s.runner.execute_one(s.markets[("okx", "BTC/USDT")], Side.BUY, 10_000, (ask + 3_000) // 10 * 10)
             assert r.pnl is not None and r.pnl.realised < 0, r  # a one-legged buy realises its fee: a loss
-            return s.risk.realised
+            return s.risk.realised["USDT"]
 
     async def restart(max_daily_loss: str) -> tuple[Decimal, bool, list[str]]:
         text = config_text(["binance_spot", "okx"]).replace(
@@ -305,7 +319,7 @@ def test_a_restart_keeps_the_days_realised_loss(tmp_path: Path) -> None:
         s = TradingSession(config, load_strategy(None, config), journal_path=journal)
         notes = await s.start()
         try:
-            return s.risk.realised, s.risk.kill.engaged, notes
+            return s.risk.realised["USDT"], s.risk.kill.engaged, notes
         finally:
             await s.stop()
 

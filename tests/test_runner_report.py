@@ -163,6 +163,43 @@ def test_fine_fees_count_and_exposures_agree(tmp_path: Path) -> None:
     assert r["latency_ms"]["ack"]["binance"]["count"] == 1
 
 
+def write_memecoin_ticket(j: Journal) -> None:
+    """PEPE/USDT at 1e-10 USDT (price_decimals 12, qty_decimals 2): buy 100 on binance at
+    0.000000000108, its fee 0.1 PEPE as Binance prints it (8 places); sell 99.9 on okx at
+    0.000000000109, fee 1e-15 USDT. The PnL's scale is 12 + 8 = 20 decimals, past the core's 18."""
+    j.write_ticket("T1", "PEPE/USDT", "binance", "okx")
+    limit, ioc = OrderType.LIMIT, TimeInForce.IOC
+    intents = [
+        OrderIntent("T1", leg, 0, venue, symbol, "PEPE/USDT", "PEPE", "USDT", 12, 2, side, limit, ioc, qty, price)
+        for leg, venue, symbol, side, qty, price in (
+            ("buy", "binance", "PEPEUSDT", Side.BUY, 10_000, 108),
+            ("sell", "okx", "PEPE-USDT", Side.SELL, 9_990, 109),
+        )
+    ]
+    b, s = (j.write_intent(i) for i in intents)
+    for cid in (b, s):
+        j.append_event(cid, EventKind.SENT)
+    j.append_event(b, EventKind.FILL, fill=Fill("f1", 10_000, 108, 10_000_000, "PEPE", 8))
+    j.append_event(s, EventKind.FILL, fill=Fill("f2", 9_990, 109, 10, "USDT", 16))
+
+
+def test_pnl_finer_than_18_decimals_is_reported(tmp_path: Path) -> None:
+    """A base fee at Binance's 8 places on a 12-decimal price keeps the ticket's PnL at 20
+    decimals: the report (and the run's exit report, the dashboard) failed with a traceback
+    ("scale of 20 decimals exceeds 18"); the realised prices printed as 1.08e-10."""
+    with sample_journal(tmp_path / "j.sqlite") as j:
+        write_memecoin_ticket(j)
+    r = build_report(tmp_path / "j.sqlite")
+    (t1,) = r["ticket_details"]
+    # FIFO: the fee disposes of 0.1 at 0 (-0.1 x 1.08e-10), 99.9 sold 1e-12 up, less 1e-15 USDT
+    assert t1["realised"] == "0.000000000089099" and t1["position"] == "0"
+    assert r["pnl_total"] == {"USDT": "0.000000000089099"}
+    buf = io.StringIO()
+    print_report(r, Console(file=buf, width=200))
+    text = buf.getvalue()
+    assert "0.000000000108" in text and "0.000000000109" in text and "e-10" not in text, text
+
+
 def test_opportunities_without_run_stats(journal_path: Path) -> None:
     r = build_report(journal_path)
     assert r["opportunities"] == 3 and r["opportunities_source"].startswith("journal")

@@ -48,6 +48,12 @@ def rescale(value: int, from_decimals: int, to_decimals: int, rounding: Rounding
 
 def signed_decimal(raw: int, decimals: int) -> str:
     """``raw`` at ``decimals`` as decimal text with its sign ("-0.05"), for people to read."""
+    if decimals > arbcore.MAX_DECIMALS:
+        # a PnL kept at a fee's finer scale (pnl.py) can pass the core's 18: e.g. a Binance base
+        # fee printed at 8 places on a 12-decimal price
+        whole, frac = divmod(abs(raw), 10**decimals)
+        text = f"{whole}.{frac:0{decimals}d}".rstrip("0").rstrip(".")
+        return ("-" if raw < 0 else "") + text
     return ("-" if raw < 0 else "") + arbcore.format_decimal(abs(raw), decimals)
 
 

@@ -129,7 +129,9 @@ class RiskGate:
         self.breaker = CircuitBreaker(limits)
         self.positions: dict[tuple[str, str], Decimal] = {}  # (venue, base) -> net qty
         self._net: dict[str, Decimal] = {}  # base -> net qty across venues, kept with positions
-        self.realised: Decimal = Decimal(0)  # today's realised PnL net of fees, quote
+        #: today's realised PnL net of fees, per quote asset (each against max_daily_loss: a loss in
+        #: one quote is not offset by, nor added to, another's)
+        self.realised: dict[str, Decimal] = {}
         self._day = time.gmtime().tm_yday
         self._open_tickets = 0
         self.breaches = 0
@@ -168,13 +170,14 @@ class RiskGate:
         if self.watch_position is not None:
             self.watch_position(venue, base, pos)
 
-    def on_realised(self, pnl: Decimal) -> None:
+    def on_realised(self, pnl: Decimal, quote: str) -> None:
+        """A ticket's realised PnL net of fees, in its instrument's ``quote`` asset."""
         day = time.gmtime().tm_yday
         if day != self._day:
-            self._day, self.realised = day, Decimal(0)
-        self.realised += pnl
-        if -self.realised > self.limits.max_daily_loss:
-            self.kill.engage(f"daily loss {-self.realised} exceeds max_daily_loss {self.limits.max_daily_loss}")
+            self._day, self.realised = day, {}
+        total = self.realised[quote] = self.realised.get(quote, Decimal(0)) + pnl
+        if -total > self.limits.max_daily_loss:
+            self.kill.engage(f"daily loss {-total} {quote} exceeds max_daily_loss {self.limits.max_daily_loss}")
 
     def net_position(self, base: str) -> Decimal:
         return self._net.get(base, Decimal(0))
@@ -188,8 +191,9 @@ class RiskGate:
             out.append(f"kill switch engaged ({self.kill.reason})")
         if self.open_tickets >= lim.max_open_tickets:
             out.append(f"open tickets {self.open_tickets} >= max_open_tickets {lim.max_open_tickets}")
-        if -self.realised > lim.max_daily_loss:
-            out.append(f"daily loss {-self.realised} > max_daily_loss {lim.max_daily_loss}")
+        for quote, realised in self.realised.items():
+            if -realised > lim.max_daily_loss:
+                out.append(f"daily loss {-realised} {quote} > max_daily_loss {lim.max_daily_loss}")
         total = sum((leg.notional for leg in legs), Decimal(0))
         if total > lim.max_ticket_notional:
             out.append(f"ticket notional {total} > max_ticket_notional {lim.max_ticket_notional}")

@@ -556,7 +556,7 @@ class TicketRunner:
         except (ValueError, LookupError):
             return
         r.pnl = pnl
-        self.ex.risk.on_realised(Decimal(pnl.realised).scaleb(-pnl.notional_decimals))
+        self.ex.risk.on_realised(Decimal(pnl.realised).scaleb(-pnl.notional_decimals), pnl.quote)
 
 
 def _on_tick(price: int, side: Side, m: Market) -> int:

@@ -44,6 +44,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -365,6 +366,11 @@ def _ms(v: float | int | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
+def _plain(v: float | str) -> str:
+    """A realised price as positional decimal text ("0.000000000108", not str()'s "1.08e-10")."""
+    return v if isinstance(v, str) else format(Decimal(repr(v)), "f")
+
+
 def _stdout_console() -> Any:
     """Rich on stdout: a terminal's width; a file or a pipe gets lines as long as their content
     (rich would cut them at 80 columns, ids and prices ending in "…")."""
@@ -410,10 +416,11 @@ def print_report(report: Mapping[str, Any], console: Any = None) -> None:
     for col in ("ticket", "instrument", "outcome", "exp buy", "buy", "slip", "exp sell", "sell", "slip", "pnl"):
         prices.add_column(col)
     for r in report["ticket_details"][-15:]:
+        buy, sell = _plain(r.get("realised_buy_price", "-")), _plain(r.get("realised_sell_price", "-"))
         prices.add_row(
             r["ticket_id"], r["instrument"], r.get("outcome", "-"),
-            r.get("expected_buy_price", "-"), str(r.get("realised_buy_price", "-")), _ms(r.get("buy_slippage_bps")),
-            r.get("expected_sell_price", "-"), str(r.get("realised_sell_price", "-")), _ms(r.get("sell_slippage_bps")),
+            r.get("expected_buy_price", "-"), buy, _ms(r.get("buy_slippage_bps")),
+            r.get("expected_sell_price", "-"), sell, _ms(r.get("sell_slippage_bps")),
             r.get("realised", "-"),
         )  # fmt: skip
     c.print(prices)

@@ -380,17 +380,20 @@ class TradingSession:
         restart gave the daily loss limit a fresh budget (after it had engaged the kill switch,
         too). A loss beyond the limit engages the switch again, with its own line."""
         now = time.time_ns()
-        total = Decimal(0)
+        totals: dict[str, Decimal] = {}  # per quote asset, as the risk gate keeps it
         for t in journal.tickets(since_ns=now - now % DAY_NS):
             try:
                 pnl = journal.ticket_pnl(t.ticket_id)
             except (ValueError, LookupError):
                 continue
-            total += Decimal(pnl.realised).scaleb(-pnl.notional_decimals)
-        if not total:
+            totals[pnl.quote] = totals.get(pnl.quote, Decimal(0)) + Decimal(pnl.realised).scaleb(-pnl.notional_decimals)
+        totals = {q: v for q, v in totals.items() if v}
+        if not totals:
             return []
-        self.risk.on_realised(total)
-        return [f"today's realised PnL so far (UTC): {total}, counted against max_daily_loss"]
+        for quote, total in totals.items():
+            self.risk.on_realised(total, quote)
+        so_far = ", ".join(f"{v} {q}" for q, v in sorted(totals.items()))
+        return [f"today's realised PnL so far (UTC): {so_far}, counted against max_daily_loss"]
 
     def _pin(self) -> None:
         """``[run] cpu``: this thread (the event loop's; threads it starts later inherit it) on

@@ -51,6 +51,7 @@ class SimCluster:
         if not sims:
             return cls(None, {}, {}, {})
         specs_by_venue = []
+        mid_keys = []  # each venue's instruments by name: one mid per instrument, whichever venues list it
         for v in sims:
             insts = []
             for inst in config.instruments:
@@ -61,9 +62,14 @@ class SimCluster:
                 insts.append(SimInstrument(iv.symbol, inst.price_decimals, inst.qty_decimals, tick=iv.tick,
                                            lot=iv.lot, mid=mid, depth=50))  # fmt: skip
             specs_by_venue.append((market_data_protocol(v.protocol), insts))
+            mid_keys.append([inst.name for inst in config.instruments if v.name in inst.venues])
         # dislocations wide enough to pay both taker fees now and then, as between real venues
         market = SimMarket(
-            specs_by_venue, seed=config.run.seed, interval=config.run.sim_interval_ms / 1000, jump_bps=60.0
+            specs_by_venue,
+            seed=config.run.seed,
+            interval=config.run.sim_interval_ms / 1000,
+            jump_bps=60.0,
+            mid_keys=mid_keys,
         )
         venues, exchanges, creds = {}, {}, {}
         for v, sim in zip(sims, market.venues, strict=True):

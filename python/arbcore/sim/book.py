@@ -55,7 +55,8 @@ class VenueBookProcess:
         self.mid = self._on_tick(mid)
         self.book = TrueBook()
         for i in range(1, depth + 1):
-            self.book.apply(0, self.mid - i * tick, self._qty())
+            if self.mid - i * tick > 0:  # a mid fewer than `depth` ticks above zero: no bid at or below 0
+                self.book.apply(0, self.mid - i * tick, self._qty())
             self.book.apply(1, self.mid + i * tick, self._qty())
 
     def _on_tick(self, price: int) -> int:
