@@ -119,7 +119,8 @@ def load_residuals(runner: TicketRunner, journal: Journal) -> list[str]:
     # sweeps that wrote their own outcome: finished, even when a later sweep absorbed what they
     # left (that outcome, the sweep's last, is not theirs), so never finished a second time
     settled: set[str] = set()
-    instrument_of = {t.ticket_id: t.instrument for t in journal.tickets()}
+    tickets = journal.tickets()  # (read once: a day's journal holds 100 000)
+    instrument_of = {t.ticket_id: t.instrument for t in tickets}
     drift: dict[str, list[int]] = {}  # instrument -> [base fees paid (BASE_FEE_DECIMALS), units absorbed]
     for ticket_id, _ns, status, detail in journal.ticket_outcomes():
         last[ticket_id] = (status, detail)
@@ -133,7 +134,7 @@ def load_residuals(runner: TicketRunner, journal: Journal) -> list[str]:
     for rec in journal.orders():
         orders_of.setdefault(rec.intent.ticket_id, []).append((rec.intent.side, rec.filled_qty))
         qty_decimals[rec.intent.instrument] = rec.intent.qty_decimals
-    for t in journal.tickets():
+    for t in tickets:
         if "sweep_of" in t.detail and t.ticket_id not in settled:
             orders = orders_of.get(t.ticket_id, [])
             notes.append(_finish_sweep(runner, journal, t, orders, has_outcome=t.ticket_id in last, drift=drift))

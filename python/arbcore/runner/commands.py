@@ -321,20 +321,33 @@ def _detail_text(detail: Mapping[str, Any], intent: OrderIntent | None) -> str:
 def _print_journal(journal: Journal, args: argparse.Namespace) -> int:
     from arbcore.execution.amounts import signed_decimal as dec
     from arbcore.execution.orders import OrderState
-    from arbcore.execution.records import OrderEvent
+    from arbcore.execution.pnl import pair_pnl
+    from arbcore.execution.records import OrderEvent, OrderRecord
 
     tickets = journal.tickets()
-    if args.ticket:
-        tickets = [t for t in tickets if t.ticket_id == args.ticket]
+    # Each read below covers every ticket at once, or only --ticket's: a query per ticket, or the
+    # whole journal for one ticket, took a minute on a day's journal.
+    one = args.ticket
+    if one:
+        tickets = [t for t in tickets if t.ticket_id == one]
         if not tickets:
-            _err("journal", f"{args.journal}: no ticket {args.ticket!r}")
+            _err("journal", f"{args.journal}: no ticket {one!r}")
             return 2
+    orders_of: dict[str, list[OrderRecord]] = {}
+    for o in journal.orders(one or None):
+        orders_of.setdefault(o.intent.ticket_id, []).append(o)
     events_by_order: dict[str, list[OrderEvent]] = {}
-    for event in journal.events():
-        events_by_order.setdefault(event.client_order_id, []).append(event)
-    outcome = {ticket_id: status for ticket_id, _, status, _ in journal.ticket_outcomes()}  # (the last)
+    if one:
+        for o in orders_of.get(one, []):
+            events_by_order[o.client_order_id] = journal.events(o.client_order_id)
+        pnls = {one: journal.ticket_pnl(one)} if orders_of else {}
+    else:
+        for event in journal.events():
+            events_by_order.setdefault(event.client_order_id, []).append(event)
+        pnls = journal.ticket_pnls(tickets=tickets)
+    outcome = {ticket_id: status for ticket_id, _, status, _ in journal.ticket_outcomes(one or None)}  # (the last)
     for t in tickets:
-        orders = journal.orders(t.ticket_id)
+        orders = orders_of.get(t.ticket_id, [])
         detail = _detail_text(t.detail, orders[0].intent if orders else None)
         print(f"ticket {t.ticket_id} {t.instrument} buy {t.buy_venue} sell {t.sell_venue}  {detail}".rstrip())
         if t.ticket_id in outcome:
@@ -357,7 +370,7 @@ def _print_journal(journal: Journal, args: argparse.Namespace) -> int:
                     qty, price = dec(f.qty, i.qty_decimals), dec(f.price, i.price_decimals)
                     print(f"    fill {f.fill_id} {qty} @ {price}{fee}")
         if orders:
-            p = journal.ticket_pnl(t.ticket_id)
+            p = pnls[t.ticket_id]
             # a fee taken in the base (a buy's on OKX or Binance) is in the position and the realised figure
             base_fees = f" + {dec(p.base_fees, p.qty_decimals)} {p.base}" if p.base_fees else ""
             print(
@@ -366,7 +379,7 @@ def _print_journal(journal: Journal, args: argparse.Namespace) -> int:
                 f"position {dec(p.position, p.qty_decimals)} {p.base}"
             )
     if not args.ticket:
-        pairs = journal.pnl_by_venue_pair() if journal.orders() else []
+        pairs = pair_pnl((t.buy_venue, t.sell_venue, pnls[t.ticket_id]) for t in tickets if t.ticket_id in pnls)
         print(f"{len(tickets)} tickets")
         staged = journal.staged_only()
         if staged:

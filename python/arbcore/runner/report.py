@@ -202,6 +202,7 @@ def build_report(
     pnl_points: list[tuple[int, str, float]] = []  # (ns, quote, realised as float)
     exposure: dict[str, tuple[int, int]] = {}  # base -> (net position, its decimals)
     ticket_pnls: list[tuple[str, str, TicketPnl]] = []  # (buy venue, sell venue, pnl) of tickets with orders
+    pnl_of = journal.ticket_pnls(since_ns, tickets=tickets)
     from_opportunity = 0
     for t in tickets:
         os_ = by_ticket.get(t.ticket_id, [])
@@ -227,7 +228,7 @@ def build_report(
             ticket_rows.append(row)
             continue
         pd = os_[0].intent.price_decimals
-        pnl = journal.ticket_pnl(t.ticket_id)
+        pnl = pnl_of[t.ticket_id]
         ticket_pnls.append((t.buy_venue, t.sell_venue, pnl))
         buy, sell = legs.get((t.ticket_id, Side.BUY)), legs.get((t.ticket_id, Side.SELL))
         if any(o.is_open for o in os_):

@@ -27,6 +27,7 @@ from arbcore.execution.eager import start_now
 from arbcore.execution.engine import Executor
 from arbcore.execution.fast_path import FastPath, Taken
 from arbcore.execution.journal import Journal
+from arbcore.execution.ledger import Ledger
 from arbcore.execution.orders import Side
 from arbcore.execution.refusal_log import RefusalLog
 from arbcore.execution.residuals import load_residuals, net_residuals, sweep
@@ -300,8 +301,9 @@ class TradingSession:
         self.journal = Journal(
             self.journal_path, secrets=secrets, durable_intents=self.config.run.fsync_intents, intent_log=True
         )
-        fresh = not self.journal.ledger_events()
-        ledger = self.journal.ledger_replay(sink=self.journal.append_ledger_event)
+        events = self.journal.ledger_events()  # read once: a day's journal holds a million
+        fresh = not events
+        ledger = Ledger.replay(events, sink=self.journal.append_ledger_event)
         self.executor = Executor(self.journal, ledger, self.clients, self.assets, self.risk,
                                  place_timeout=max(0.5, self.config.execution.leg_timeout_ms / 1000))  # fmt: skip
         for client in self.clients.values():
@@ -381,11 +383,7 @@ class TradingSession:
         too). A loss beyond the limit engages the switch again, with its own line."""
         now = time.time_ns()
         totals: dict[str, Decimal] = {}  # per quote asset, as the risk gate keeps it
-        for t in journal.tickets(since_ns=now - now % DAY_NS):
-            try:
-                pnl = journal.ticket_pnl(t.ticket_id)
-            except (ValueError, LookupError):
-                continue
+        for pnl in journal.ticket_pnls(since_ns=now - now % DAY_NS, skip_mixed=True).values():
             totals[pnl.quote] = totals.get(pnl.quote, Decimal(0)) + Decimal(pnl.realised).scaleb(-pnl.notional_decimals)
         totals = {q: v for q, v in totals.items() if v}
         if not totals:

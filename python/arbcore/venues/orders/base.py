@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
@@ -41,6 +41,21 @@ from arbcore.venues.orders.types import (
 from arbcore.venues.ratelimit import Charges, RateLimiter
 
 ReportSink = Callable[[OrderReport], None]
+K = TypeVar("K")
+V = TypeVar("V")
+
+#: how many orders a client keeps its own per-order facts of (symbol, cumulative fill, fill ids
+#: seen): an IOC is done within seconds, and a map of every order sent grows as long as the
+#: engine runs (days); the oldest go first
+RECENT_ORDERS = 10_000
+
+
+def remember(d: dict[K, V], key: K, value: V) -> None:
+    """``d[key] = value``, then the oldest entries dropped beyond :data:`RECENT_ORDERS` (dicts
+    keep insertion order)."""
+    d[key] = value
+    while len(d) > RECENT_ORDERS:
+        del d[next(iter(d))]
 
 
 class OrderClient(abc.ABC):

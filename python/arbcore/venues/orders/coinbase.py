@@ -58,7 +58,7 @@ import orjson
 from arbcore.execution.orders import TERMINAL_STATES, OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
 from arbcore.venues import ratelimit
-from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms
+from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms, remember
 from arbcore.venues.orders.connection import AuthenticatedConnection
 from arbcore.venues.orders.decimal_text import to_raw, to_text
 from arbcore.venues.orders.registry import OrderClientConfig
@@ -156,11 +156,12 @@ class CoinbaseOrderClient(OrderClient):
         self.http = Http(config.urls["rest"], name="coinbase rest")
         self.ws = WsRpc(config.urls["ws_user"], self._request_id, self.on_stream, name="coinbase user")
         self.connection = AuthenticatedConnection(self.ws, self._subscribe, self.counters)
+        # per order, the latest RECENT_ORDERS (base.remember)
         self._order_ids: dict[str, str] = {}  # client order id -> order id
         self._symbols: dict[str, str] = {}  # client order id -> product id
         self._cum: dict[str, int] = {}  # order id -> cumulative quantity seen on the stream
         self._states: dict[str, OrderState] = {}  # client order id -> last state seen
-        self._seen_fills: set[str] = set()
+        self._seen_fills: dict[str, None] = {}  # (a dict: the oldest are dropped first)
         #: every private request draws on ``private``; a 429 stops them for its Retry-After
         self.limiter = ratelimit.coinbase() if config.options.get("rate_limit", True) else None
         self._private_charges: tuple[ratelimit.RateLimiter, ratelimit.Charges] | None = None
@@ -254,7 +255,7 @@ class CoinbaseOrderClient(OrderClient):
     async def place(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
         cid = intent.client_order_id
         body = create_order_body(intent)
-        self._symbols[cid] = intent.symbol
+        remember(self._symbols, cid, intent.symbol)
         if not self.connection.usable:
             with contextlib.suppress(Exception):
                 await self.connection.ensure(timeout)  # the stream comes back by itself; orders do not wait for it
@@ -275,7 +276,7 @@ class CoinbaseOrderClient(OrderClient):
             ok = reply.get("success_response") or {}
             order_id = str(ok.get("order_id") or reply.get("order_id") or "")
             if order_id:
-                self._order_ids[cid] = order_id
+                remember(self._order_ids, cid, order_id)
             return OrderReport(self.venue, cid, OrderState.ACKED, order_id or None)
         self.counters.rejected += 1
         return OrderReport(self.venue, cid, OrderState.REJECTED, reason=reject_reason(reply))
@@ -296,7 +297,7 @@ class CoinbaseOrderClient(OrderClient):
             _, body = await self._rest("GET", f"{API}/orders/historical/batch", query=q, timeout=timeout)
             for order in (body or {}).get("orders") or []:
                 if order.get("client_order_id") == cid:
-                    self._order_ids[cid] = str(order["order_id"])
+                    remember(self._order_ids, cid, str(order["order_id"]))
                     return dict(order)
             cursor = str((body or {}).get("cursor") or "")
             if not (body or {}).get("has_next") or not cursor:
@@ -407,11 +408,13 @@ class CoinbaseOrderClient(OrderClient):
         cum = to_raw(str(order.get("cumulative_quantity") or "0"), qd, "cumulative_quantity")
         state = state_of(str(order.get("status", "")), cum)
         if cid:
-            self._order_ids.setdefault(cid, order_id)
-            self._symbols.setdefault(cid, symbol)
-            self._states[cid] = state
+            if cid not in self._order_ids:
+                remember(self._order_ids, cid, order_id)
+            if cid not in self._symbols:
+                remember(self._symbols, cid, symbol)
+            remember(self._states, cid, state)
         if cum > self._cum.get(order_id, 0):
-            self._cum[order_id] = cum
+            remember(self._cum, order_id, cum)
             self._spawn_fills(order_id, cid, symbol)
         reason = str(order.get("reject_reason") or order.get("cancel_reason") or "")
         return OrderReport(self.venue, cid, state, order_id, filled_qty=cum, reason=reason)
@@ -433,7 +436,8 @@ class CoinbaseOrderClient(OrderClient):
                 delay *= 2
                 continue
             new = [f for f in fills if f.fill_id not in self._seen_fills]
-            self._seen_fills.update(f.fill_id for f in new)
+            for f in new:
+                remember(self._seen_fills, f.fill_id, None)
             if new:
                 state = self._states.get(cid, OrderState.PARTIALLY_FILLED)
                 if state not in TERMINAL_STATES:

@@ -50,7 +50,7 @@ import orjson
 from arbcore.execution.orders import OrderState, OrderType, Side, TimeInForce
 from arbcore.execution.records import Fill, OrderIntent
 from arbcore.venues import ratelimit
-from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms
+from arbcore.venues.orders.base import Http, OrderClient, WsRpc, now_ms, remember
 from arbcore.venues.orders.connection import AuthenticatedConnection
 from arbcore.venues.orders.decimal_text import to_raw, to_text
 from arbcore.venues.orders.registry import OrderClientConfig
@@ -171,6 +171,7 @@ class KrakenOrderClient(OrderClient):
         self.token: str | None = None
         self._req_ids = itertools.count(1)
         #: per client order id: symbol (to find scales) and last cumulative fill from the stream
+        #: (the latest ``RECENT_ORDERS``)
         self._symbols: dict[str, str] = {}
         self._cum: dict[str, int] = {}
         #: new orders draw on the pair's trading counter (``trade:<pair>``); a rate-limit reply
@@ -300,7 +301,7 @@ class KrakenOrderClient(OrderClient):
 
     async def place(self, intent: OrderIntent, timeout: float = 5.0) -> OrderReport:
         cid = intent.client_order_id
-        self._symbols[cid] = intent.symbol
+        remember(self._symbols, cid, intent.symbol)
         if not self.connection.usable:  # logged in: no suspension up to the socket write
             await self.connection.ensure(timeout)
         assert self.token is not None
@@ -485,7 +486,7 @@ class KrakenOrderClient(OrderClient):
         cum = item.get("cum_qty")
         if cum is not None:
             filled = to_raw(text_of(cum), qd, "cum_qty")
-            self._cum[cid] = max(filled, self._cum.get(cid, 0))
+            remember(self._cum, cid, max(filled, self._cum.get(cid, 0)))
         else:
             filled = self._cum.get(cid, 0)
         return OrderReport(
