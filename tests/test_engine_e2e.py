@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import uvloop
 
+from arbcore.execution.ledger import Ledger
 from arbcore.execution.orders import OrderState
 from arbcore.sim.exchange import OrderFault
 from arbcore.venues.orders.registry import ORDER_VENUES
@@ -44,9 +45,13 @@ def test_clean_ticket_both_legs_fill(venue: str, tmp_path: Path) -> None:
             assert r.status == "done", r
             assert r.bought == r.sold == 10_000 and r.residual == 0
             check_consistency(s)
-            # a finished ticket's orders leave memory (the journal keeps them)
+            # a finished ticket's orders leave memory (the journal keeps them), and so does its
+            # share of the ledger (retired: a journaled event, which a replay follows)
             assert s.executor is not None and not s.executor.orders and not s.executor.by_ticket
             assert {o.intent.leg_id for o in r.orders} == {"buy", "sell"}
+            ledger = s.executor.ledger
+            assert not ledger.reservations() and not ledger.state()[3]
+            assert s.journal is not None and Ledger.replay(s.journal.ledger_events()).state() == ledger.state()
 
     uvloop.run(main())
 

@@ -530,6 +530,29 @@ async def interleave(world: World, scripts: list[list[tuple[Any, ...]]], order: 
     await asyncio.gather(*tasks)
 
 
+def test_a_finished_ticket_is_retired_and_replay_agrees() -> None:
+    """The ledger kept every ticket's reservations and applied event ids for as long as the
+    process ran (~7 entries a ticket). A finished ticket is retired: forgotten, balances as they
+    were, and a journaled ``retire`` replays to the same state. Not while funds are held."""
+    events: list[LedgerEvent] = []
+    ledger = funded(sink=events.append)
+    for t in ("t1", "t2"):
+        ledger.reserve(t, "buy", "a", USDT, USDT.parse("6010"))
+        ledger.convert_fill(t, "buy", "f1", spend=Amount(USDT, USDT.parse("3000")), receive=Amount(BTC, 5_000_000))
+    assert not ledger.retire("t1")  # 3010 USDT still reserved
+    ledger.expire("t1", "buy", "e1")
+    before, changes = ledger.balances(), ledger.changes
+    assert ledger.retire("t1") and not ledger.retire("t1")
+    assert ledger.balances() == before and ledger.changes == changes
+    assert [k[0] for k in ledger.reservations()] == ["t2"]
+    assert all(k[0] == "t2" for k, _ in ledger.state()[3])  # type: ignore[attr-defined]
+    assert events[-1] == LedgerEvent("retire", "", "t1")
+    assert Ledger.replay(events).state() == ledger.state()
+    with pytest.raises(UnknownReservationError):  # what the engine never sends: an event after it
+        ledger.release_remaining("t1", "buy", "late", "expire")
+    assert not ledger.violations()
+
+
 @settings(max_examples=150)
 @given(
     totals=st.fixed_dictionaries(

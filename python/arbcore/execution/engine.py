@@ -174,6 +174,8 @@ class Executor:
                 kept.append(o)
         if kept:
             self.by_ticket[ticket_id] = kept
+        else:  # every order done, its fills applied: the ledger's share of it goes too
+            self.ledger.retire(ticket_id)
 
     async def send(self, order: LiveOrder) -> LiveOrder:
         """Place a tracked order and apply the venue's answer; an unknown outcome is queried."""
@@ -413,8 +415,9 @@ class Executor:
             if order.state not in TERMINAL_STATES:
                 await self.cancel(order)
         # reservations of orders that ended before the crash but whose release was not journaled
+        # (a retired ticket's legs hold nothing: the ledger forgot them)
         for rec in self.journal.orders():
-            if rec.state in TERMINAL_STATES:
+            if rec.state in TERMINAL_STATES and self.ledger.holds(rec.intent.ticket_id, rec.intent.leg_id):
                 i = rec.intent
                 self.ledger.release_remaining(i.ticket_id, i.leg_id, f"{rec.client_order_id}:final", rec.state.value)
         return notes

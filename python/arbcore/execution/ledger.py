@@ -16,7 +16,9 @@ reservations. A fill consumes the reservation of its own leg, never another leg'
 
 Fills, releases and cancels carry an event id; ``(ticket_id, leg_id, event_id)`` is applied at
 most once (a replayed fill returns the first result), and the same key with different content
-raises :class:`EventConflictError`. Each applied change is passed as a :class:`LedgerEvent` to the
+raises :class:`EventConflictError`. A finished ticket is retired (:meth:`Ledger.retire`, a
+``retire`` event): its spent reservations and applied event ids are forgotten, so a process that
+trades for days does not hold every ticket it ever made. Each applied change is passed as a :class:`LedgerEvent` to the
 optional ``sink`` (the journal), and :meth:`Ledger.apply` replays such events, so a restarted
 process rebuilds exactly this state.
 """
@@ -64,7 +66,8 @@ class Reservation:
 class LedgerEvent:
     """One applied ledger change, as journaled and replayed.
 
-    ``kind`` is ``set_total``, ``adopt``, ``reserve``, ``release``, ``release_all`` or ``fill``;
+    ``kind`` is ``set_total``, ``adopt``, ``reserve``, ``release``, ``release_all``, ``fill`` or
+    ``retire`` (a finished ticket forgotten);
     ``amounts`` are (role, amount) pairs: ``total`` (set/adopt), ``amount`` (reserve/release),
     ``spend``/``receive``/``fee`` (fill); ``reason`` names why a leg was released (cancel, expire,
     reject) or, on a fill, ``allow_available``.
@@ -165,6 +168,8 @@ class Ledger:
         self._leg_venue: dict[LegKey, str] = {}
         self._leg_assets: dict[LegKey, list[str]] = {}  # so releasing a leg never scans every reservation
         self._applied: dict[tuple[str, str, str], _Applied] = {}
+        self._ticket_legs: dict[str, list[str]] = {}  # what retire() forgets, without a scan
+        self._ticket_events: dict[str, list[tuple[str, str, str]]] = {}
         #: called with (venue, asset name, available) after every change of a balance: the Rust
         #: order path keeps a copy of what is available (``execution/fast_path.py``)
         self.watch: Callable[[str, str, int], None] | None = None
@@ -189,6 +194,10 @@ class Ledger:
         if r is None:
             raise UnknownReservationError(f"no reservation for ticket {ticket_id!r} leg {leg_id!r} asset {asset}")
         return Reservation(r.venue, r.asset, r.amount, r.remaining)
+
+    def holds(self, ticket_id: str, leg_id: str) -> bool:
+        """Whether the leg has reservations here (not retired, nor never reserved)."""
+        return (ticket_id, leg_id) in self._leg_venue
 
     def reservations(self) -> dict[ResKey, Reservation]:
         return {k: Reservation(r.venue, r.asset, r.amount, r.remaining) for k, r in sorted(self._res.items())}
@@ -276,6 +285,8 @@ class Ledger:
                 f"reserved {asset.format(bal.reserved)})"
             )
         self._register(asset)
+        if (ticket_id, leg_id) not in self._leg_venue:
+            self._ticket_legs.setdefault(ticket_id, []).append(leg_id)
         self._leg_venue[(ticket_id, leg_id)] = venue
         self._leg_assets.setdefault((ticket_id, leg_id), []).append(asset.name)
         self._res[key] = _Res(venue, asset, amount, amount)
@@ -327,6 +338,30 @@ class Ledger:
 
     def cancel(self, ticket_id: str, leg_id: str, event_id: str) -> dict[str, int]:
         return self.release_remaining(ticket_id, leg_id, event_id, "cancel")
+
+    def retire(self, ticket_id: str) -> bool:
+        """Forget a finished ticket: its reservations, every one spent or released, and the event
+        ids applied for it. False, and nothing forgotten, while one still holds funds. Balances do
+        not change (nor :attr:`changes`: a reconciliation in flight stands). Why: the ledger kept
+        ~7 entries per ticket for as long as the process ran. After it, an event for the ticket
+        finds no reservation (:class:`UnknownReservationError`): the engine retires a ticket only
+        once every order of it is done, fills applied (``Executor.forget``)."""
+        legs = self._ticket_legs.get(ticket_id)
+        if legs is None:
+            return False
+        if any(
+            self._res[(ticket_id, leg, name)].remaining for leg in legs for name in self._leg_assets[(ticket_id, leg)]
+        ):
+            return False
+        for leg in self._ticket_legs.pop(ticket_id):
+            for name in self._leg_assets.pop((ticket_id, leg)):
+                del self._res[(ticket_id, leg, name)]
+            del self._leg_venue[(ticket_id, leg)]
+        for key in self._ticket_events.pop(ticket_id, ()):
+            self._applied.pop(key, None)
+        if self._sink is not None:
+            self._sink(LedgerEvent("retire", "", ticket_id))
+        return True
 
     def expire(self, ticket_id: str, leg_id: str, event_id: str) -> dict[str, int]:
         return self.release_remaining(ticket_id, leg_id, event_id, "expire")
@@ -428,6 +463,8 @@ class Ledger:
             self.release(ev.ticket_id, ev.leg_id, ev.event_id, am["amount"].asset, am["amount"].value)
         elif ev.kind == "release_all":
             self.release_remaining(ev.ticket_id, ev.leg_id, ev.event_id, ev.reason)
+        elif ev.kind == "retire":
+            self.retire(ev.ticket_id)
         elif ev.kind == "fill":
             allow = ev.reason == "allow_available"
             self.convert_fill(
@@ -503,7 +540,9 @@ class Ledger:
         return True
 
     def _done(self, ev: LedgerEvent, result: FillResult | dict[str, int]) -> None:
-        self._applied[(ev.ticket_id, ev.leg_id, ev.event_id)] = _Applied(ev, result)
+        key = (ev.ticket_id, ev.leg_id, ev.event_id)
+        self._applied[key] = _Applied(ev, result)
+        self._ticket_events.setdefault(ev.ticket_id, []).append(key)
         self._emit(ev)
 
     def _emit(self, ev: LedgerEvent) -> None:
