@@ -339,6 +339,7 @@ def test_instrument_metadata(venue: str) -> None:
         rules = (await rig.client.instruments([rig.symbol]))[rig.symbol]
         assert (rules.tick, rules.lot, rules.min_qty) == (10, 100, 100)
         assert rules.min_notional in (0, 5 * 10**8)  # not every venue publishes a notional minimum
+        assert (rules.base, rules.quote) == ("BTC", "USDT")  # from the venue's own metadata fields
 
     run(venue, body)
 

@@ -288,7 +288,7 @@ def test_order_trade_update() -> None:
 
 
 def test_exchange_info_filters_at_our_scales() -> None:
-    sym = {"symbol": "BTCUSDT", "filters": [
+    sym = {"symbol": "BTCUSDT", "baseAsset": "BTC", "quoteAsset": "USDT", "filters": [
         {"filterType": "PRICE_FILTER", "minPrice": "0.01000000", "maxPrice": "1000000.00000000",
          "tickSize": "0.01000000"},
         {"filterType": "LOT_SIZE", "minQty": "0.00001000", "maxQty": "9000.00000000", "stepSize": "0.00001000"},
@@ -298,13 +298,19 @@ def test_exchange_info_filters_at_our_scales() -> None:
     r = rules_from_symbol("binance_spot", sym, 2, 6, {"maker_fee": 100_000})
     assert (r.tick, r.lot, r.min_qty, r.max_qty, r.min_notional) == (1, 10, 10, 9_000_000_000, 500_000_000)
     assert (r.maker_fee, r.taker_fee) == (100_000, None)
-    usdm = {"symbol": "BTCUSDT", "filters": [
+    assert (r.base, r.quote) == ("BTC", "USDT")
+    usdm = {"symbol": "BTCUSDT", "baseAsset": "BTC", "quoteAsset": "USDT", "marginAsset": "USDT", "filters": [
         {"minPrice": "556.80", "maxPrice": "4529764", "filterType": "PRICE_FILTER", "tickSize": "0.10"},
         {"stepSize": "0.001", "filterType": "LOT_SIZE", "maxQty": "1000", "minQty": "0.001"},
         {"notional": "100", "filterType": "MIN_NOTIONAL"},
     ]}  # fmt: skip
     r = rules_from_symbol("binance_usdm", usdm, 2, 6, {})
     assert (r.tick, r.lot, r.min_qty, r.min_notional) == (10, 1000, 1000, 100 * 10**8)
+    assert (r.base, r.quote) == ("BTC", "USDT")
+    # a contract settling in another asset than its quote is that asset's market for the ledger
+    assert rules_from_symbol("binance_usdm", {**usdm, "marginAsset": "BUSD"}, 2, 6, {}).quote == "BUSD"
+    unnamed = rules_from_symbol("binance_usdm", {"symbol": "BTCUSDT", "filters": usdm["filters"]}, 2, 6, {})
+    assert (unnamed.base, unnamed.quote) == (None, None)  # the venue does not say: nothing to check
     with pytest.raises(ValueError):
         rules_from_symbol("binance_spot", sym, 1, 6, {})  # a 0.01 tick is not representable at 1 decimal
 

@@ -194,6 +194,7 @@ def test_instrument_rules_from_documented_spot_entry() -> None:
     client = offline_client({"BTCUSDT": (2, 8)})
     r = client.rules_of(entry)
     assert (r.tick, r.lot, r.min_qty, r.min_notional, r.max_qty) == (1, 100, 4_800, 10**10, 7_173_956_243)
+    assert (r.base, r.quote) == ("BTC", "USDT")
 
 
 # ---- error codes -------------------------------------------------------------------------------

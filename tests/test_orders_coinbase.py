@@ -239,9 +239,12 @@ def test_fill_and_product_parsing() -> None:
         "base_min_size": "0.00000001",
         "base_max_size": "3400",
         "quote_min_size": "1",
+        "base_currency_id": "BTC",
+        "quote_currency_id": "USD",
     }
     rules = c.rules_from_product("BTC-USD", product)
     assert (rules.tick, rules.lot, rules.min_qty, rules.max_qty, rules.min_notional) == (1, 1, 1, 3400 * 10**8, 10**10)
+    assert (rules.base, rules.quote) == ("BTC", "USD")
 
 
 def test_rest_order_status_mapping() -> None:

@@ -17,7 +17,7 @@ from arbcore.execution.records import Fill, OrderIntent
 from arbcore.sim.orders.rig import OrderRig, client_config
 from arbcore.sim.server import Fault
 from arbcore.venues.orders import AuthError, RateLimitedError, VenueError
-from arbcore.venues.orders.kraken import KrakenOrderClient, asset_name, make_client
+from arbcore.venues.orders.kraken import KrakenOrderClient, asset_name, make_client, pair_assets
 from arbcore.venues.orders.registry import OrderClientConfig
 from arbcore.venues.signing.credentials import Credentials
 from arbcore.venues.signing.kraken import KrakenNonce
@@ -206,6 +206,8 @@ def test_rest_trade_and_asset_pair() -> None:
     pair = {
         "altname": "XBTUSD",
         "wsname": "XBT/USD",
+        "base": "XXBT",
+        "quote": "ZUSD",
         "pair_decimals": 1,
         "lot_decimals": 8,
         "ordermin": "0.0001",
@@ -214,6 +216,9 @@ def test_rest_trade_and_asset_pair() -> None:
     }
     rules = c.rules_from_pair("BTC/USD", pair)
     assert (rules.tick, rules.lot, rules.min_qty, rules.min_notional) == (1, 1, 10_000, 5 * 10**8)
+    assert (rules.base, rules.quote) == ("BTC", "USD")  # wsname's altnames, XBT as BTC
+    assert pair_assets({"wsname": "XDG/USDT", "base": "XXDG", "quote": "USDT"}) == ("DOGE", "USDT")
+    assert pair_assets({"wsname": "XTZ/EUR", "base": "XTZ", "quote": "ZEUR"}) == ("XTZ", "EUR")  # no prefix to drop
     assert [asset_name(a) for a in ("XXBT", "ZUSD", "USDT", "XETH")] == ["BTC", "USD", "USDT", "ETH"]
 
 

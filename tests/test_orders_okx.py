@@ -186,6 +186,7 @@ def test_instrument_rules_from_documented_entry() -> None:
     }
     r = offline_client({"BTC-USDT": (1, 8)}).rules_of(entry)
     assert (r.tick, r.lot, r.min_qty, r.min_notional, r.max_qty) == (1, 1, 1_000, 0, 9_999_999_999 * 10**8)
+    assert (r.base, r.quote) == ("BTC", "USDT")
 
 
 def test_okx_timestamp_round_trip() -> None:

@@ -315,3 +315,62 @@ def test_venue_rules_other_than_the_config_refuse_the_start(tmp_path: Path) -> N
         "instruments[0].venues.binance_spot.min_notional: 1, but binance_spot says 5 for BTCUSDT (set the venue's)",
         "instruments[0].venues.kraken.lot: 0.00001, but kraken says 0.0001 for BTC/USDT (set the venue's)",
     ]
+
+
+def test_a_venue_symbol_for_other_assets_refuses_the_start(tmp_path: Path) -> None:
+    """A venue's market mapped into an instrument of other assets: BTC-USD under BTC/USDT (every
+    sell credited USD, every buy spending USD the ledger calls USDT), a typo ETHUSDT under
+    BTC/USDT. Both passed and traded; now each is one line, from the venue's own base and quote."""
+    import uvloop
+
+    from arbcore.runner.plugins import load_strategy
+    from arbcore.runner.session import TradingSession
+    from arbcore.runner.sim_cluster import SimCluster
+    from engine_helpers import config_text
+
+    text = config_text(["binance_spot", "coinbase"])
+    ours = text.replace('symbol = "BTCUSDT"', 'symbol = "ETHUSDT"').replace('symbol = "BTC-USDT"', 'symbol = "BTC-USD"')
+    config = parse_toml(ours, source="ours.toml")
+    # the venues list ETHUSDT as ETH/USDT and BTC-USD as BTC/USD
+    head, rest = ours.split("[[instruments]]")
+    inst, tail = rest.split("[risk]")
+    binance, coinbase = inst.split("[instruments.venues.coinbase]")
+    theirs = (head.replace("[assets]\n", "[assets]\nETH = 8\nUSD = 8\n") + "[[instruments]]"
+              + binance.replace('"BTC/USDT"', '"ETH/USDT"').replace('"50000"', '"3000"')
+              + '[[instruments]]\nname = "BTC/USD"\nprice_decimals = 2\nqty_decimals = 6\nsim_mid = "50000"\n'
+              + "[instruments.venues.coinbase]" + coinbase + "[risk]" + tail)  # fmt: skip
+
+    async def main() -> list[str]:
+        venues = parse_toml(theirs)
+        cluster = SimCluster.from_config(venues)
+        await cluster.start()
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite",
+                           external=cluster.endpoints(venues))  # fmt: skip
+        try:
+            with pytest.raises(ConfigFileError) as ei:
+                await s.start()
+            return ei.value.errors
+        finally:
+            await s.stop()
+            await cluster.stop()
+
+    assert uvloop.run(main()) == [
+        'instruments[0].venues.binance_spot.symbol: "ETHUSDT" is ETH/USDT on binance_spot, not BTC/USDT',
+        'instruments[0].venues.coinbase.symbol: "BTC-USD" is BTC/USD on coinbase, not BTC/USDT',
+    ]
+
+
+def test_assets_a_venue_does_not_name_are_not_refused() -> None:
+    from arbcore.runner.session import _rule_errors
+    from arbcore.venues.orders.types import InstrumentRules
+
+    inst = load_default().instrument("BTC/USDT")
+    iv = inst.venues["okx"]
+
+    def errors(base: str | None, quote: str | None) -> list[str]:
+        r = InstrumentRules("okx", iv.symbol, inst.price_decimals, inst.qty_decimals, iv.tick, iv.lot, iv.min_qty,
+                            iv.min_notional, base=base, quote=quote)  # fmt: skip
+        return _rule_errors(0, "okx", inst, r)
+
+    assert errors(None, None) == errors("BTC", "USDT") == errors("BTC", None) == []
+    assert errors(None, "USDC") == ['instruments[0].venues.okx.symbol: "BTC-USDT" is ?/USDC on okx, not BTC/USDT']

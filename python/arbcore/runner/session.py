@@ -36,6 +36,7 @@ from arbcore.execution.send_warmer import SendWarmer
 from arbcore.execution.ticket import Market, Started, TicketParams, TicketPlan, TicketResult, TicketRunner
 from arbcore.feed_client import FeedClient
 from arbcore.runner.config import Config, ConfigFileError, InstrumentConfig, host_errors
+from arbcore.runner.config_fields import quoted
 from arbcore.runner.gc_pacer import GcPacer
 from arbcore.runner.plugins import FillEvent, Opportunity, StrategyHost, TicketProposal
 from arbcore.runner.sim_cluster import SimCluster, SimEndpoint
@@ -110,10 +111,14 @@ def _set_book_balance(book: arbcore.ConsolidatedBook, venue: str, asset: str, ra
 
 
 def _rule_errors(idx: int, venue: str, inst: InstrumentConfig, r: InstrumentRules) -> list[str]:
-    """One line per rule of ``venue``'s metadata ``r`` the configured instrument cannot trade by."""
+    """One line per rule of ``venue``'s metadata ``r`` the configured instrument cannot trade by:
+    first, a market for other assets than the instrument's (where the venue names them)."""
     iv = inst.venues[venue]
     pd, qd = inst.price_decimals, inst.qty_decimals
     out = []
+    if r.base not in (None, inst.base.name) or r.quote not in (None, inst.quote.name):
+        out.append(f"instruments[{idx}].venues.{venue}.symbol: {quoted(r.symbol)} is {r.base or '?'}/"
+                   f"{r.quote or '?'} on {venue}, not {inst.name}")  # fmt: skip
     for name, ours, theirs, d, exact in [
         ("tick", iv.tick, r.tick, pd, True),
         ("lot", iv.lot, r.lot, qd, True),
@@ -356,9 +361,11 @@ class TradingSession:
         return notes
 
     async def _load_markets(self) -> None:
-        """Each venue's trading rules for its instruments. A tick or lot other than the config's,
-        or a minimum stricter than it, refuses the start (``ConfigFileError``, a line per field):
-        the books, the detector, the order path and Kraken's checksums all work at the config's."""
+        """Each venue's trading rules for its instruments. A symbol the venue lists for other
+        assets than the instrument's (BTC-USD under BTC/USDT: the ledger would book USD as USDT),
+        a tick or lot other than the config's, or a minimum stricter than it, refuses the start
+        (``ConfigFileError``, a line per field): the books, the detector, the order path and
+        Kraken's checksums all work at the config's."""
         errors: list[str] = []
         for vname in self.config.venues:
             symbols = {

@@ -209,6 +209,9 @@ def rules_from_symbol(
         max_qty=to_raw(lot_f.get("maxQty", "0"), qty_decimals, "maxQty"),
         maker_fee=options.get("maker_fee"),
         taker_fee=options.get("taker_fee"),
+        base=sym.get("baseAsset") or None,
+        # a USD-M contract settles in its marginAsset: the quote the ledger is credited in
+        quote=sym.get("marginAsset") or sym.get("quoteAsset") or None,
     )
 
 

@@ -547,6 +547,8 @@ class BybitOrderClient(OrderClient):
             min_qty=to_raw(str(lot_f.get("minOrderQty") or "0"), qd, "minOrderQty"),
             min_notional=to_raw(str(min_amt), pd + qd, "minOrderAmt"),
             max_qty=to_raw(str(max_qty), qd, "maxOrderQty"),
+            base=d.get("baseCoin") or None,
+            quote=d.get("quoteCoin") or None,
         )
 
 

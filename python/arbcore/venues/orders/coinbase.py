@@ -490,6 +490,8 @@ class CoinbaseOrderClient(OrderClient):
             min_qty=to_raw(str(product.get("base_min_size") or "0"), qd, "base_min_size"),
             min_notional=to_raw(str(min_quote), pd + qd, "quote_min_size") if min_quote else 0,
             max_qty=to_raw(str(max_text), qd, "base_max_size") if max_text else 0,
+            base=product.get("base_currency_id") or None,
+            quote=product.get("quote_currency_id") or None,
         )
 
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -119,6 +120,16 @@ STATUS = {
 
 def asset_name(code: str) -> str:
     return ASSET_NAMES.get(code, code)
+
+
+def pair_assets(entry: Mapping[str, Any]) -> tuple[str, str] | None:
+    """An AssetPairs entry's (base, quote) by common name, from its ``wsname`` ("XBT/USD"): that
+    names them by their altnames, never the X/Z-prefixed legacy codes of ``base``/``quote``."""
+    ws = str(entry.get("wsname", ""))
+    if "/" not in ws:
+        return None
+    base, quote = ws.split("/", 1)
+    return asset_name(base), asset_name(quote)
 
 
 def text_of(value: Any) -> str:
@@ -514,10 +525,9 @@ class KrakenOrderClient(OrderClient):
         result = await self._public("/0/public/AssetPairs", timeout)
         by_ws: dict[str, dict[str, Any]] = {}
         for entry in (result or {}).values():
-            ws = str(entry.get("wsname", ""))
-            if "/" in ws:
-                base, quote = ws.split("/", 1)
-                by_ws[f"{asset_name(base)}/{asset_name(quote)}"] = entry
+            assets = pair_assets(entry)
+            if assets is not None:
+                by_ws["/".join(assets)] = entry
         out: dict[str, InstrumentRules] = {}
         for sym in symbols:
             entry = by_ws.get(sym)
@@ -534,6 +544,7 @@ class KrakenOrderClient(OrderClient):
         tick_text = entry.get("tick_size")
         tick = to_raw(str(tick_text), pd, "tick_size") if tick_text else 10 ** (pd - int(entry["pair_decimals"]))
         costmin = entry.get("costmin")
+        assets = pair_assets(entry)
         return InstrumentRules(
             self.venue,
             symbol,
@@ -543,6 +554,8 @@ class KrakenOrderClient(OrderClient):
             lot=10 ** (qd - lot_decimals),
             min_qty=to_raw(str(entry.get("ordermin", "0")), qd, "ordermin"),
             min_notional=to_raw(str(costmin), pd + qd, "costmin") if costmin else 0,
+            base=assets[0] if assets else None,
+            quote=assets[1] if assets else None,
         )
 
 

@@ -535,6 +535,8 @@ class OkxOrderClient(OrderClient):
             min_qty=to_raw(str(d["minSz"]), qd, "minSz"),
             min_notional=0,
             max_qty=max_qty,
+            base=d.get("baseCcy") or None,
+            quote=d.get("quoteCcy") or None,
         )
 
 

@@ -21,6 +21,8 @@ class InstrumentRules:
     ``min_notional`` is at ``price_decimals + qty_decimals`` (price x quantity); 0 = no minimum.
     Fees are in ``arbcore.FEE_SCALE`` units (1e-8); the venue's metadata rarely carries the
     account's fee tier, so a client fills them from configuration when the venue does not say.
+    ``base`` and ``quote`` are the venue's own assets for the symbol, by their common names (the
+    venue's documented aliases resolved, e.g. Kraken's XBT -> BTC); None where it does not say.
     """
 
     venue: str
@@ -34,6 +36,8 @@ class InstrumentRules:
     max_qty: int = 0  # 0 = no maximum
     maker_fee: int | None = None
     taker_fee: int | None = None
+    base: str | None = None
+    quote: str | None = None
 
     def sendable(self, qty: int, price: int) -> int:
         """``qty`` rounded down to the lot, or 0 when that is below the minimum quantity or (at
