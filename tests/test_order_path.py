@@ -560,7 +560,7 @@ def test_the_builtin_taker_starts_tickets_in_the_order_path(
             assert all((n > 0) == bool(keep_warm_ms) for n in warmed.values()), warmed
             warmer = s._send_warmer
             assert (warmer is not None and warmer.sent > 0) == warm_sends, warmer
-            assert all(r.residual == 0 for r in s.stats.recent), s.stats.recent
+            assert all(r.residual == 0 for _, r in s.stats.recent), s.stats.recent
             await asyncio.sleep(0.1)
             check_consistency(s)
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import io
+import logging
 import os
 import re
 import select
@@ -20,6 +21,7 @@ import pytest
 
 from arbcore.runner.config import load_default
 from arbcore.runner.dashboard import (
+    BalanceRow,
     Dashboard,
     DashboardState,
     TicketRow,
@@ -193,8 +195,60 @@ def test_ticket_rows_of_one_legged_and_residual_tickets() -> None:
     sell_only = TicketResult("T1", "done", sold=5_000, orders=[order("sell", Side.SELL)])
     residual = TicketResult("T2", "residual", bought=2_000, sold=1_000, residual=1_000,
                             orders=[order("buy", Side.BUY), order("sell", Side.SELL)])  # fmt: skip
-    rows = _ticket_rows(SimpleNamespace(stats=SimpleNamespace(recent=[sell_only, residual])))  # type: ignore[arg-type]
+    rows = _ticket_rows(SimpleNamespace(stats=SimpleNamespace(recent=[(1, sell_only), (2, residual)])))  # type: ignore[arg-type]
     assert [(r.instrument, r.buy_venue, r.sell_venue, r.qty, r.outcome) for r in rows] == [
-        ("BTC/USDT", None, "okx", "0.005", "DONE"),
         ("BTC/USDT", "okx", "okx", "0.002", "RESIDUAL 0.001"),
+        ("BTC/USDT", None, "okx", "0.005", "DONE"),
     ]
+
+
+def test_recent_rows_newest_first_at_their_own_time() -> None:
+    """The session keeps its latest tickets and opportunities oldest first; the dashboard shows
+    the first 8 rows (the plain lines 5) as the newest: it showed the oldest of them (the latest
+    tickets never appeared) and every ticket at the time of the redraw, not when it ended."""
+    from types import SimpleNamespace
+
+    from arbcore.execution.ticket import TicketResult
+    from arbcore.runner.app import _opportunity_rows, _ticket_rows
+
+    recent = [(1_000 + k, TicketResult(f"T{k}", "missed")) for k in range(20)]
+    rows = _ticket_rows(SimpleNamespace(stats=SimpleNamespace(recent=recent)))  # type: ignore[arg-type]
+    assert [(r.ticket_id, r.ts_ns) for r in rows] == [(f"T{k}", 1_000 + k) for k in range(19, 9, -1)]
+    opps = SimpleNamespace(stats=SimpleNamespace(recent_opportunities=[(k, f"opp{k}", k % 2 == 0) for k in range(10)]))
+    snap = SimpleNamespace(opportunity_row=lambda o, taken, ts: (ts, o, taken))
+    assert _opportunity_rows(snap, opps)[:2] == [(9, "opp9", False), (8, "opp8", True)]  # type: ignore[arg-type,comparison-overlap]
+    state = DashboardState(tickets=rows)
+    assert [x.split()[2] for x in plain_lines(state) if " ticket " in x] == [f"id=T{k}" for k in range(19, 14, -1)]
+
+
+def test_dumb_terminal_gets_the_plain_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TERM=dumb: rich draws no live view on a terminal that cannot move the cursor, so a live
+    dashboard showed nothing until the run ended; the plain lines are printed instead."""
+    master, slave = os.openpty()
+    try:
+        with os.fdopen(slave, "w", closefd=False) as tty:
+            monkeypatch.setenv("TERM", "dumb")
+            assert not Dashboard(file=tty).live
+            assert type(log_handler(Dashboard(file=tty))) is logging.StreamHandler  # plain lines on stderr
+            monkeypatch.setenv("TERM", "xterm-256color")
+            assert Dashboard(file=tty).live
+    finally:
+        os.close(slave)
+        os.close(master)
+
+
+def test_a_narrow_terminal_folds_numbers_never_cuts_them() -> None:
+    """On 60 columns the tickets table cut its cells with an ellipsis: qty "0.0…", pnl "-0.0…"."""
+    from rich.console import Console
+
+    from arbcore.runner.dashboard import render
+
+    state = DashboardState(
+        tickets=[TicketRow(1, "T4f91a211b40a02-58", "BTC/USDT", "binance", "okx", "0.00632", "RESIDUAL -0.00002",
+                           "-0.01714024")],
+        balances=[BalanceRow("binance", "USDT", "251957.3710539519", "0")],
+    )  # fmt: skip
+    buf = io.StringIO()
+    Console(file=buf, width=60).print(render(state))
+    assert "…" not in buf.getvalue(), buf.getvalue()
+    assert "251957.3710539519" in buf.getvalue()

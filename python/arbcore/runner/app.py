@@ -22,7 +22,7 @@ from arbcore.execution.amounts import signed_decimal
 from arbcore.execution.errors import JournalError
 from arbcore.execution.journal import Journal
 from arbcore.runner.config import Config
-from arbcore.runner.dashboard import Dashboard, TicketRow, log_handler, run_dashboard
+from arbcore.runner.dashboard import Dashboard, OpportunityRow, TicketRow, log_handler, run_dashboard
 from arbcore.runner.metrics import Registry, engine_metrics, start_metrics_server
 from arbcore.runner.options import RunOptions, StartInterruptedError, UserError
 from arbcore.runner.plugins import StrategyHost
@@ -42,8 +42,9 @@ def run_app(config: Config, host: StrategyHost, options: RunOptions) -> int:
 
 
 def _ticket_rows(session: TradingSession) -> list[TicketRow]:
+    """The latest tickets, newest first (the dashboard shows the first few), each at the time it ended."""
     rows = []
-    for r in session.stats.recent[-10:]:
+    for ended_ns, r in reversed(session.stats.recent[-10:]):
         legs = {o.intent.leg_id: o for o in r.orders}
         buy, sell = legs.get("buy"), legs.get("sell")
         first = buy or sell  # a one-legged ticket (a strategy's hedge, a sweep) has one of them
@@ -51,7 +52,7 @@ def _ticket_rows(session: TradingSession) -> list[TicketRow]:
         qd = first.intent.qty_decimals if first else 0
         rows.append(
             TicketRow(
-                time.time_ns(),
+                ended_ns,
                 r.ticket_id,
                 inst,
                 buy.intent.venue if buy else None,
@@ -62,6 +63,11 @@ def _ticket_rows(session: TradingSession) -> list[TicketRow]:
             )
         )
     return rows
+
+
+def _opportunity_rows(snap: SnapshotBuilder, session: TradingSession) -> list[OpportunityRow]:
+    """The latest opportunities the strategy saw, newest first."""
+    return [snap.opportunity_row(o, taken, ts) for ts, o, taken in reversed(session.stats.recent_opportunities)]
 
 
 def _exit_report(options: RunOptions, stats: dict[str, Any], since_ns: int) -> None:
@@ -111,6 +117,17 @@ async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
     metrics = engine_metrics(reg)
     session_metrics(reg, metrics, session)  # before start: every ticket counted
     server = None
+    dash_task: asyncio.Task[None] | None = None
+    # the dashboard runs on through the shutdown: its last picture is drawn once the tickets in
+    # flight ended, with the exit report's figures (drawn at `stop`, it showed fewer tickets, another
+    # PnL and exposure), the books still LIVE
+    dash_stop = asyncio.Event()
+
+    async def last_picture() -> None:
+        dash_stop.set()
+        if dash_task is not None:
+            await dash_task
+
     t0 = time.monotonic()
     try:
         log.info("starting: %d venues, %d instruments", len(config.venues), len(config.instruments))
@@ -141,21 +158,21 @@ async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
             res = {k: b.reserved for k, b in ex.ledger.balances().items()} if ex else {}
             pos = {(v, a): int(q * 10 ** config.assets[a].decimals) for (v, a), q in session.risk.positions.items()
                    if a in config.assets}  # fmt: skip
-            opps = [snap.opportunity_row(o, taken, ts) for ts, o, taken in session.stats.recent_opportunities]
             return snap.state(
-                time.monotonic() - t0, host, bal, pos, opps, _ticket_rows(session), session.stats.realised,
+                time.monotonic() - t0, host, bal, pos, _opportunity_rows(snap, session), _ticket_rows(session),
+                session.stats.realised,
                 opportunities_total=session.stats.opportunities, tickets_total=session.stats.tickets, reserved=res,
                 kill_switch=session.risk.kill.reason,
             )  # fmt: skip
 
-        dash_task = loop.create_task(run_dashboard(dash, state, stop))  # type: ignore[arg-type]
+        dash_task = loop.create_task(run_dashboard(dash, state, dash_stop))  # type: ignore[arg-type]
         if options.duration_s is not None:
             loop.call_later(options.duration_s, stop.set)
         await stop.wait()
         log.info("stopping: waiting for tickets in flight, cancelling open orders")
-        await dash_task
     finally:
-        await session.stop()
+        await session.stop(last_picture)
+        await last_picture()  # (done already unless the session's stop failed before)
         if server is not None:
             with contextlib.suppress(Exception):
                 await server.stop()

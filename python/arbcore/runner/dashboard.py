@@ -176,8 +176,9 @@ def render(state: DashboardState) -> Any:
 
     def table(title: str, *cols: str) -> Table:
         t = Table(title=title, title_justify="left", title_style="bold", expand=False, pad_edge=False)
-        for c in cols:
-            t.add_column(c, justify="right" if c in {"p50 ms", "msg/s", "errors", "net bps", "edge bps"} else "left")
+        for c in cols:  # fold, not "…": a cut number ("-0.0…") reads as another number
+            right = c in {"p50 ms", "msg/s", "errors", "net bps", "edge bps"}
+            t.add_column(c, justify="right" if right else "left", overflow="fold")
         return t
 
     pnl = ", ".join(f"{v} {q}" for q, v in state.realised_pnl.items()) or "0"
@@ -291,7 +292,9 @@ class Dashboard:
 
         self.file = file if file is not None else sys.stdout
         self.console = Console(file=self.file)
-        self.live = self.console.is_terminal if live is None else live
+        # TERM=dumb: a terminal that cannot move the cursor (rich draws no live view on it, the run
+        # showed nothing until it ended): the plain lines instead
+        self.live = (self.console.is_terminal and not self.console.is_dumb_terminal) if live is None else live
         self.interval_s = interval_s if interval_s is not None else (0.25 if self.live else 5.0)
         self._clock = clock
         self._last = -1e18

@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -71,7 +71,8 @@ class SessionStats:
     started_ns: int = field(default_factory=time.time_ns)
     #: the latest 100 000 (a bounded sample for the exit report; every ticket's is journaled)
     decision_to_wire_ns: deque[int] = field(default_factory=lambda: deque(maxlen=100_000))
-    recent: list[TicketResult] = field(default_factory=list)
+    #: the last tickets that ended: (local ns when it ended, its result)
+    recent: list[tuple[int, TicketResult]] = field(default_factory=list)
     #: the last opportunities the strategy saw: (local ns, opportunity, whether it proposed a ticket)
     recent_opportunities: deque[tuple[int, Opportunity, bool]] = field(default_factory=lambda: deque(maxlen=10))
     #: realised PnL net of fees per quote asset: (amount, decimals)
@@ -412,8 +413,9 @@ class TradingSession:
         self._unpinned = os.sched_getaffinity(0)
         os.sched_setaffinity(0, {cpu})
 
-    async def stop(self) -> None:
-        """Stop taking tickets, let in-flight ones finish, cancel open orders, close everything."""
+    async def stop(self, settled: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Stop taking tickets, let in-flight ones finish, cancel open orders, close everything.
+        ``settled`` is awaited in between, the books still LIVE (the dashboard's last picture)."""
         self._accepting = False
         self._gate_takers()
         if self._tasks:
@@ -423,6 +425,8 @@ class TradingSession:
                 await self._sweep_once(inst)
         if self.executor is not None:
             await self.executor.cancel_all()
+        if settled is not None:
+            await settled()
         self.host.stop()
         if self._timer is not None:
             self._timer.cancel()
@@ -600,7 +604,7 @@ class TradingSession:
             qd = self._inst(instrument).qty_decimals
             log.info("ticket %s %s: bought %s sold %s residual %s", result.ticket_id, result.status,
                      *(signed_decimal(q, qd) for q in (result.bought, result.sold, result.residual)))  # fmt: skip
-            self.stats.recent = [*self.stats.recent, result][-20:]
+            self.stats.recent = [*self.stats.recent, (time.time_ns(), result)][-20:]
         if self.on_ticket is not None:
             self.on_ticket(result)
 
@@ -637,7 +641,7 @@ class TradingSession:
             self.stats.tickets += 1
             if result.pnl is not None:  # in the dashboard's PnL as in the report's
                 self.stats.add_realised(result.pnl.quote, result.pnl.realised, result.pnl.notional_decimals)
-            self.stats.recent = [*self.stats.recent, result][-20:]
+            self.stats.recent = [*self.stats.recent, (time.time_ns(), result)][-20:]
             if self.on_ticket is not None:
                 self.on_ticket(result)
 
