@@ -153,3 +153,52 @@ def test_scheduled_faults_fire_on_time_and_are_recovered() -> None:
 
     c = uvloop.run(case())
     assert c["gaps"] >= 1 and c["reconnects"] >= 1 and c["decode_errors"] == 0
+
+
+def test_a_snapshot_during_a_delayed_resubscribe_does_not_leave_the_book_live_and_frozen() -> None:
+    """Coinbase: a gap resubscribes at once; a second gap before that snapshot waits (backoff).
+    That first snapshot then comes and makes the book LIVE; when the delayed resubscribe fires it
+    resets the decoder, which ignores updates until the new snapshot: the book must not stay LIVE
+    (it did: its prices frozen while detection and tickets read them)."""
+    import orjson
+
+    from e2e_helpers import make_book
+
+    symbol, seq = "BTC-USD", [0]
+
+    def frame(kind: str, bid: str, ask: str, skip: int = 0) -> bytes:
+        seq[0] += skip
+        at = "2023-02-09T20:32:50Z"
+        levels = [{"side": side, "event_time": at, "price_level": p, "new_quantity": "1"}
+                  for side, p in (("bid", bid), ("offer", ask))]  # fmt: skip
+        body = {"channel": "l2_data", "client_id": "", "timestamp": "2023-02-09T20:32:50Z", "sequence_num": seq[0],
+                "events": [{"type": kind, "product_id": symbol, "updates": levels}]}  # fmt: skip
+        seq[0] += 1
+        return orjson.dumps(body)
+
+    class Transport:
+        def __init__(self) -> None:
+            self.sent: list[object] = []
+
+        def send(self, _kind: object, msg: object) -> None:
+            self.sent.append(msg)
+
+        def disconnect(self) -> None:
+            pass
+
+    async def main() -> None:
+        book = make_book(symbol)
+        fc = FeedClient(CLIENT_SPECS["coinbase"], "ws://127.0.0.1:1", [book], {symbol: (0, 0)})
+        fc._on_connected(Transport())  # type: ignore[arg-type]
+        fc._on_frame(frame("snapshot", "60000", "60001"), 1)
+        assert book.state("sim") == arbcore.LIVE
+        fc._on_frame(frame("update", "60000", "60001", skip=5), 1)  # a gap: resubscribed at once
+        fc._on_frame(frame("update", "60000", "60001", skip=5), 1)  # another: resubscribed later
+        assert list(fc._resubscribe_later) == [symbol]
+        fc._on_frame(frame("snapshot", "60010", "60011"), 1)  # the first resubscribe's snapshot
+        assert book.state("sim") == arbcore.LIVE
+        await asyncio.sleep(0.2)  # the delayed resubscribe fires
+        assert book.state("sim") != arbcore.LIVE
+        fc.stop()
+
+    uvloop.run(main())

@@ -203,6 +203,10 @@ def test_refusals_send_nothing_and_reserve_nothing(tmp_path: Path, caplog: pytes
             client = s.clients["binance_spot"]
             client.limiter.penalise(5.0)
             await refused(s, good, "binance_spot buy: rate limit: room for an order in")
+            # a one-legged ticket (a strategy's hedge, a sweep) too: it went out and waited in the
+            # limiter, where a kill switch's cancels would queue behind it
+            one = await s.runner.execute_one(good.buy, Side.BUY, good.qty, good.buy_limit)
+            assert one.status == "refused" and any("rate limit: room for an order" in r for r in one.reasons), one
             for side in (Side.BUY, Side.SELL):
                 touch = s.runner.hedge_venue("BTC/USDT", side, 1 if side is Side.SELL else 2**62)
                 assert touch is not None and touch[0].venue == "okx", (side, touch)
@@ -213,6 +217,7 @@ def test_refusals_send_nothing_and_reserve_nothing(tmp_path: Path, caplog: pytes
                                                 max_ticket_notional=Decimal("1e12"))  # fmt: skip
             reasons = await refused(s, dataclasses.replace(good, qty=6_000_000), "funds: okx BTC")
             assert any("available" in r for r in reasons)
+            assert not s.executor.ledger.reservations()  # its released reservation retired, not kept
             # the kill file: new tickets refused at once, the session stops accepting them
             kill.touch()
             await refused(s, good, "kill switch engaged")

@@ -382,7 +382,12 @@ class FeedClient:
         self._resubscribe_later.pop(s.symbol, None)
         if self._transport is None:
             return  # the connection is gone: its reconnect subscribes every book
-        self.feed.reset(s.instrument, s.venue)  # what came since the fault is not a snapshot's base
+        # what came since the fault is not a snapshot's base; and a snapshot that came during the
+        # delay (an earlier resubscribe's) made the book LIVE, whose updates the reset decoder
+        # now ignores until the new snapshot: not LIVE meanwhile
+        self.feed.reset(s.instrument, s.venue)
+        s.book.set_state(s.venue, _core.SYNCING)
+        self._mark_dirty()
         for msg in self.spec.resubscribe(s.symbol):
             self._transport.send(WSMsgType.TEXT, msg)
 

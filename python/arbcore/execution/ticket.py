@@ -261,6 +261,7 @@ class TicketRunner:
         journal = self.ex.journal
         if reasons:
             journal.append_ledger_events(events)  # the reserve and its release, for the audit trail
+            ledger.retire(ticket_id)  # nothing held: forgotten, as a finished ticket is
             return False
         # the detail's keys are this method's callers' own (nothing to redact): plain orjson, ~1 us
         text = None if detail is None else orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode()
@@ -381,6 +382,9 @@ class TicketRunner:
         ticket_id = new_ticket_id()
         result = TicketResult(ticket_id, "refused")
         reasons = self._check_leg(m, side, qty, limit) + self.ex.risk.check([self._leg_risk(m, side, qty, limit)])
+        # room in the venue's rate limits now, as a two-legged ticket's check: an order that waited
+        # in the limiter would hold a kill switch's cancels behind it
+        reasons += self._rate_room(m, side)
         if reasons:
             return self._refused(result, reasons)
         leg = "buy" if side is Side.BUY else "sell"
