@@ -74,11 +74,14 @@ SCRIPT = textwrap.dedent(
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 
 
-def test_dashboard_in_a_pseudo_terminal(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("rows", "cols"), [(60, 160), (24, 80)])
+def test_dashboard_in_a_pseudo_terminal(tmp_path: Path, rows: int, cols: int) -> None:
+    """On 80x24 the live view cropped everything below the spreads (no opportunities, tickets,
+    balances): the picture is now laid out for the terminal's size."""
     script = tmp_path / "dash.py"
     script.write_text(SCRIPT)
     master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 60, 160, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES", "NO_COLOR", "TERM"}}
     env["TERM"] = "xterm-256color"
     proc = subprocess.Popen([sys.executable, str(script)], stdin=slave, stdout=slave, stderr=slave, env=env)
@@ -108,9 +111,10 @@ def test_dashboard_in_a_pseudo_terminal(tmp_path: Path) -> None:
         "arbcore test", "Venues", "binance_spot", "LIVE", "SYNCING", "0.42", "Best bid / ask", "60100.1", "60000.5",
         "Spreads net of fees", "Recent opportunities", "13.70", "Recent tickets", "T-0001", "FILLED",
         "Balances", "Realised PnL", "41.18 USDT", "Residual exposure", "DONE",
-        "strategy flaky stopped: in on_timer: ValueError: x",
     ]:  # fmt: skip
         assert text in screen, (text, screen)
+    # the log line above the live view (rich wraps it on 80 columns)
+    assert "strategy flaky stopped: in on_timer: ValueError: x" in re.sub(r"\s+", " ", screen), screen
     assert "t=3.0s venue=" not in screen  # not the plain fallback
 
 
@@ -252,3 +256,85 @@ def test_a_narrow_terminal_folds_numbers_never_cuts_them() -> None:
     Console(file=buf, width=60).print(render(state))
     assert "…" not in buf.getvalue(), buf.getvalue()
     assert "251957.3710539519" in buf.getvalue()
+
+
+def _default_run_state() -> DashboardState:
+    """What `arbcore run` on the default config shows: 3 venues, 2 instruments (12 spreads from
+    real books), 8 opportunities, 8 tickets, 9 balances."""
+    from arbcore.runner.dashboard import OpportunityRow
+
+    c = load_default()
+    venues = ["binance", "kraken", "okx"]
+    books = []
+    for inst, mid in (("BTC/USDT", 60000), ("ETH/USDT", 3000)):
+        book = c.instrument(inst).build_book(0, c.balances())
+        for k, v in enumerate(venues):
+            book.apply_snapshot(v, bids=[(f"{mid + k}.10", "1")], asks=[(f"{mid + k}.35", "1")], seq=1)
+        books.append(book)
+    now = time.time_ns()
+    amounts = {"BTC": "3.00632000", "ETH": "39.99368000", "USDT": "251957.3710539519"}
+    return DashboardState(
+        title="arbcore", elapsed_s=123.4, strategy="taker",
+        venues=[VenueRow(v, p, "LIVE", 0.42, 50.0, 0, (("BTC/USDT", "LIVE"), ("ETH/USDT", "LIVE")))
+                for v, p in zip(venues, ["binance_spot", "kraken", "okx"], strict=True)],
+        quotes=[quotes_from_book(b) for b in books],
+        spreads=[s for b in books for s in spreads_from_book(b)],
+        opportunities=[OpportunityRow(now - k, "BTC/USDT", "binance", "okx", "0.00632", 13.7 + k, "0.4123456789",
+                                      k % 2 == 0) for k in range(8)],
+        tickets=[TicketRow(now - k, f"T4f91a211b40a02-{58 - k}", "BTC/USDT", "binance", "okx", "0.00632",
+                           "RESIDUAL -0.00002" if k == 2 else "DONE", "-0.0171402400") for k in range(8)],
+        balances=[BalanceRow(v, a, t, "0") for v in venues for a, t in amounts.items()],
+        realised_pnl={"USDT": "12.3456789012"}, exposure={"BTC": "0.00000000", "ETH": "-0.00632000"},
+        opportunities_total=412, tickets_total=57,
+    )  # fmt: skip
+
+
+def _draw(state: DashboardState, width: int, height: int) -> str:
+    from rich.console import Console
+
+    from arbcore.runner.dashboard import render
+
+    console = Console(file=io.StringIO(), width=width, height=height, record=True)
+    console.print(render(state))
+    return console.export_text()
+
+
+@pytest.mark.parametrize(("width", "height"), [(120, 40), (80, 24)])
+def test_every_section_fits_the_terminal(width: int, height: int) -> None:
+    """rich's live view crops what does not fit the terminal's height: the default config's 74
+    lines never showed the tickets or balances on 50 rows, only the venues and quotes on 80x24."""
+    state = _default_run_state()
+    assert len(state.spreads) == 12
+    screen = _draw(state, width, height)
+    assert len(screen.splitlines()) <= height, screen
+    for text in [
+        "Venues", "Best bid / ask", "Spreads net of fees", "Recent opportunities", "Recent tickets", "Balances",
+        "strategy taker (running)", "opportunities 412 tickets 57", "Realised PnL: 12.3456789012 USDT",
+        "Residual exposure: 0.00000000 BTC, -0.00632000 ETH", "binance_spot", "kraken", "okx", "LIVE",
+        "60002.1", "60000.35", "3002.1", "3000.35",
+    ]:  # fmt: skip
+        assert text in re.sub(r"\s+", " ", screen), (text, screen)  # (the headline may wrap on 80 columns)
+    assert "…" not in screen
+    if (width, height) == (120, 40):  # all of it, nothing cut
+        assert "more" not in screen, screen
+        assert all(f"T4f91a211b40a02-{k}" in screen for k in range(51, 59)), screen
+        assert screen.count("251957.3710539519") == 3 and screen.count("-0.0171402400") == 8, screen
+    else:  # what is cut says so
+        assert re.search(r"\+\d+ more", screen), screen
+
+
+def test_cut_tables_say_how_many_rows_are_not_shown() -> None:
+    """A table longer than its share shows "+N more" (never cut silently), the best spreads first;
+    the kill switch stays in the headline."""
+    state = _default_run_state()
+    state.spreads = state.spreads * 5  # 60 pairs
+    state.strategy_status = "kill switch engaged: SIGUSR1"
+    screen = _draw(state, 120, 40)
+    assert len(screen.splitlines()) <= 40 and "kill switch engaged: SIGUSR1" in screen, screen
+    spreads = screen[screen.find("Spreads net of fees") :]
+    more = re.search(r"\+(\d+) more", spreads)
+    assert more is not None, screen
+    shown = re.findall(r"[+-]\d+\.\d\d", spreads[: more.start()])
+    assert len(shown) + int(more.group(1)) == 60, screen
+    best = sorted((s.net_bps for s in state.spreads if s.net_bps is not None), reverse=True)
+    assert [float(x) for x in shown] == [round(b, 2) for b in best[: len(shown)]], screen

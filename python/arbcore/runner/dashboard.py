@@ -165,73 +165,12 @@ def _clock(ns: int) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ns / 1e9)) if ns else "-"
 
 
-_STATE_STYLE = {"LIVE": "green", "SYNCING": "yellow", "CONNECTING": "yellow", "STALE": "magenta", "BROKEN": "red"}
-
-
 def render(state: DashboardState) -> Any:
-    """The dashboard as a rich renderable."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
+    """The dashboard as a rich renderable, laid out for the console it is drawn on (its width and
+    height at each refresh: see :mod:`arbcore.runner.dashboard_view`)."""
+    from arbcore.runner.dashboard_view import DashboardView
 
-    def table(title: str, *cols: str) -> Table:
-        t = Table(title=title, title_justify="left", title_style="bold", expand=False, pad_edge=False)
-        for c in cols:  # fold, not "…": a cut number ("-0.0…") reads as another number
-            right = c in {"p50 ms", "msg/s", "errors", "net bps", "edge bps"}
-            t.add_column(c, justify="right" if right else "left", overflow="fold")
-        return t
-
-    pnl = ", ".join(f"{v} {q}" for q, v in state.realised_pnl.items()) or "0"
-    exposure = ", ".join(f"{v} {a}" for a, v in state.exposure.items()) or "flat"
-    header = Text.assemble(
-        (f"{state.title}", "bold"),
-        f"  {state.elapsed_s:6.1f}s  strategy {state.strategy} ({state.strategy_status})",
-        f"  opportunities {state.opportunities_total}  tickets {state.tickets_total}\n",
-        ("Realised PnL: ", "bold"),
-        pnl,
-        ("   Residual exposure: ", "bold"),
-        exposure,
-    )
-
-    venues = table("Venues", "venue", "protocol", "state", "p50 ms", "msg/s", "errors", "books")
-    for v in state.venues:
-        books = " ".join(f"{i}:{s}" for i, s in v.books)
-        venues.add_row(
-            v.name, v.protocol, Text(v.state, style=_STATE_STYLE.get(v.state, "")),
-            _ms(v.latency_p50_ms), f"{v.msg_rate:.1f}", str(v.errors), books,
-        )  # fmt: skip
-
-    quotes = table("Best bid / ask", "instrument", "bid", "venue", "ask", "venue")
-    for q in state.quotes:
-        quotes.add_row(q.instrument, q.bid or "-", q.bid_venue or "-", q.ask or "-", q.ask_venue or "-")
-
-    spreads = table("Spreads net of fees", "instrument", "buy", "sell", "net bps")
-    for s in state.spreads:
-        style = "green" if s.net_bps is not None and s.net_bps > 0 else ""
-        spreads.add_row(s.instrument, s.buy_venue, s.sell_venue, Text(_bps(s.net_bps), style=style))
-
-    opps = table("Recent opportunities", "time", "instrument", "buy", "sell", "qty", "edge bps", "net", "taken")
-    for o in state.opportunities[:8]:
-        taken = "-" if o.taken is None else ("yes" if o.taken else "no")
-        opps.add_row(
-            _clock(o.ts_ns), o.instrument, o.buy_venue, o.sell_venue, o.qty, f"{o.edge_bps:.2f}", o.net_profit, taken
-        )
-
-    tickets = table("Recent tickets", "time", "ticket", "instrument", "buy", "sell", "qty", "outcome", "pnl")
-    for t in state.tickets[:8]:
-        tickets.add_row(
-            _clock(t.ts_ns), t.ticket_id, t.instrument, t.buy_venue or "-", t.sell_venue or "-",
-            t.qty, t.outcome, t.pnl or "-",
-        )  # fmt: skip
-
-    balances = table("Balances", "venue", "asset", "total", "reserved")
-    for b in state.balances:
-        balances.add_row(b.venue, b.asset, b.total, b.reserved or "-")
-
-    parts: list[Any] = [header, venues, quotes, spreads, opps, tickets, balances]
-    if state.messages:
-        parts.append(Text("\n".join(state.messages[-5:]), style="yellow"))
-    return Group(*parts)
+    return DashboardView(state)
 
 
 def plain_lines(state: DashboardState) -> list[str]:
