@@ -275,70 +275,16 @@ def test_run_cpu_pins_the_loop_and_gives_it_back(tmp_path: Path) -> None:
     assert os.sched_getaffinity(0) == before
 
 
-def test_venue_rules_other_than_the_config_refuse_the_start(tmp_path: Path) -> None:
-    """Venues whose metadata disagrees with the config: a tick or lot other than the config's,
-    or a minimum stricter than it, is one line naming the field and both values, in decimals.
-    It was a warning in raw integers ("venue says tick 10 lot 10000, config 1 1000; using the
-    venue's") while the books, the detector and the order path kept the config's: tickets
-    refused for the rest of the run, and a Kraken book resubscribing thousands of times a
-    second on checksums computed at the config's precision."""
+def start_errors(ours: str, theirs: str, tmp_path: Path) -> list[str]:
+    """The lines a session on config ``ours`` refuses to start with, against loopback simulators
+    built from config ``theirs`` (the venues as they are)."""
     import uvloop
 
     from arbcore.runner.plugins import load_strategy
     from arbcore.runner.session import TradingSession
     from arbcore.runner.sim_cluster import SimCluster
-    from engine_helpers import config_text
 
-    text = config_text(["binance_spot", "kraken"])  # tick 0.1, lot 0.0001, minimums 0.0001 and 5
-    binance, kraken = text.split("[instruments.venues.binance_spot]")[1].split("[instruments.venues.kraken]")
-    ours = text.replace(binance, binance.replace('tick = "0.1"', 'tick = "0.01"').replace('min_notional = "5"',
-                        'min_notional = "1"')).replace(kraken, kraken.replace('lot = "0.0001"', 'lot = "0.00001"')
-                        .replace('min_qty = "0.0001"', 'min_qty = "0.001"'))  # fmt: skip
     config = parse_toml(ours, source="ours.toml")
-
-    async def main() -> list[str]:
-        venues = parse_toml(text)
-        cluster = SimCluster.from_config(venues)
-        await cluster.start()
-        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite",
-                           external=cluster.endpoints(venues))  # fmt: skip
-        try:
-            with pytest.raises(ConfigFileError) as ei:
-                await s.start()
-            return ei.value.errors
-        finally:
-            await s.stop()
-            await cluster.stop()
-
-    assert uvloop.run(main()) == [
-        "instruments[0].venues.binance_spot.tick: 0.01, but binance_spot says 0.1 for BTCUSDT (set the venue's)",
-        "instruments[0].venues.binance_spot.min_notional: 1, but binance_spot says 5 for BTCUSDT (set the venue's)",
-        "instruments[0].venues.kraken.lot: 0.00001, but kraken says 0.0001 for BTC/USDT (set the venue's)",
-    ]
-
-
-def test_a_venue_symbol_for_other_assets_refuses_the_start(tmp_path: Path) -> None:
-    """A venue's market mapped into an instrument of other assets: BTC-USD under BTC/USDT (every
-    sell credited USD, every buy spending USD the ledger calls USDT), a typo ETHUSDT under
-    BTC/USDT. Both passed and traded; now each is one line, from the venue's own base and quote."""
-    import uvloop
-
-    from arbcore.runner.plugins import load_strategy
-    from arbcore.runner.session import TradingSession
-    from arbcore.runner.sim_cluster import SimCluster
-    from engine_helpers import config_text
-
-    text = config_text(["binance_spot", "coinbase"])
-    ours = text.replace('symbol = "BTCUSDT"', 'symbol = "ETHUSDT"').replace('symbol = "BTC-USDT"', 'symbol = "BTC-USD"')
-    config = parse_toml(ours, source="ours.toml")
-    # the venues list ETHUSDT as ETH/USDT and BTC-USD as BTC/USD
-    head, rest = ours.split("[[instruments]]")
-    inst, tail = rest.split("[risk]")
-    binance, coinbase = inst.split("[instruments.venues.coinbase]")
-    theirs = (head.replace("[assets]\n", "[assets]\nETH = 8\nUSD = 8\n") + "[[instruments]]"
-              + binance.replace('"BTC/USDT"', '"ETH/USDT"').replace('"50000"', '"3000"')
-              + '[[instruments]]\nname = "BTC/USD"\nprice_decimals = 2\nqty_decimals = 6\nsim_mid = "50000"\n'
-              + "[instruments.venues.coinbase]" + coinbase + "[risk]" + tail)  # fmt: skip
 
     async def main() -> list[str]:
         venues = parse_toml(theirs)
@@ -354,7 +300,49 @@ def test_a_venue_symbol_for_other_assets_refuses_the_start(tmp_path: Path) -> No
             await s.stop()
             await cluster.stop()
 
-    assert uvloop.run(main()) == [
+    return uvloop.run(main())
+
+
+def test_venue_rules_other_than_the_config_refuse_the_start(tmp_path: Path) -> None:
+    """Venues whose metadata disagrees with the config: a tick or lot other than the config's,
+    or a minimum stricter than it, is one line naming the field and both values, in decimals.
+    It was a warning in raw integers ("venue says tick 10 lot 10000, config 1 1000; using the
+    venue's") while the books, the detector and the order path kept the config's: tickets
+    refused for the rest of the run, and a Kraken book resubscribing thousands of times a
+    second on checksums computed at the config's precision."""
+
+    from engine_helpers import config_text
+
+    text = config_text(["binance_spot", "kraken"])  # tick 0.1, lot 0.0001, minimums 0.0001 and 5
+    binance, kraken = text.split("[instruments.venues.binance_spot]")[1].split("[instruments.venues.kraken]")
+    ours = text.replace(binance, binance.replace('tick = "0.1"', 'tick = "0.01"').replace('min_notional = "5"',
+                        'min_notional = "1"')).replace(kraken, kraken.replace('lot = "0.0001"', 'lot = "0.00001"')
+                        .replace('min_qty = "0.0001"', 'min_qty = "0.001"'))  # fmt: skip
+    assert start_errors(ours, text, tmp_path) == [
+        "instruments[0].venues.binance_spot.tick: 0.01, but binance_spot says 0.1 for BTCUSDT (set the venue's)",
+        "instruments[0].venues.binance_spot.min_notional: 1, but binance_spot says 5 for BTCUSDT (set the venue's)",
+        "instruments[0].venues.kraken.lot: 0.00001, but kraken says 0.0001 for BTC/USDT (set the venue's)",
+    ]
+
+
+def test_a_venue_symbol_for_other_assets_refuses_the_start(tmp_path: Path) -> None:
+    """A venue's market mapped into an instrument of other assets: BTC-USD under BTC/USDT (every
+    sell credited USD, every buy spending USD the ledger calls USDT), a typo ETHUSDT under
+    BTC/USDT. Both passed and traded; now each is one line, from the venue's own base and quote."""
+
+    from engine_helpers import config_text
+
+    text = config_text(["binance_spot", "coinbase"])
+    ours = text.replace('symbol = "BTCUSDT"', 'symbol = "ETHUSDT"').replace('symbol = "BTC-USDT"', 'symbol = "BTC-USD"')
+    # the venues list ETHUSDT as ETH/USDT and BTC-USD as BTC/USD
+    head, rest = ours.split("[[instruments]]")
+    inst, tail = rest.split("[risk]")
+    binance, coinbase = inst.split("[instruments.venues.coinbase]")
+    theirs = (head.replace("[assets]\n", "[assets]\nETH = 8\nUSD = 8\n") + "[[instruments]]"
+              + binance.replace('"BTC/USDT"', '"ETH/USDT"').replace('"50000"', '"3000"')
+              + '[[instruments]]\nname = "BTC/USD"\nprice_decimals = 2\nqty_decimals = 6\nsim_mid = "50000"\n'
+              + "[instruments.venues.coinbase]" + coinbase + "[risk]" + tail)  # fmt: skip
+    assert start_errors(ours, theirs, tmp_path) == [
         'instruments[0].venues.binance_spot.symbol: "ETHUSDT" is ETH/USDT on binance_spot, not BTC/USDT',
         'instruments[0].venues.coinbase.symbol: "BTC-USD" is BTC/USD on coinbase, not BTC/USDT',
     ]
