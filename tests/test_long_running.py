@@ -6,8 +6,10 @@ order clients keep per-order facts of the latest orders only."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import io
+import shutil
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,14 +20,18 @@ import pytest
 
 import test_orders_coinbase
 import test_orders_kraken
-from arbcore.execution import EventKind, Fill, Journal, Side
+from arbcore.execution import EventKind, Fill, Journal, Ledger, Side
+from arbcore.execution.amounts import Asset
 from arbcore.execution.amounts import signed_decimal as dec
+from arbcore.execution.engine import Executor
+from arbcore.execution.orders import TERMINAL_STATES
 from arbcore.execution.pnl import pair_pnl
+from arbcore.execution.risk import RiskGate, RiskLimits
 from arbcore.runner.commands import _print_journal
 from arbcore.runner.report import build_report
 from arbcore.runner.session import TradingSession
 from arbcore.venues.orders import base
-from test_runner_report import MS, T0, _intent, sample_journal, write_sample_tickets
+from test_runner_report import MS, T0, _intent, sample_journal, write_later_ticket, write_sample_tickets
 
 
 def _journal(path: Path, extra: int) -> None:
@@ -159,6 +165,108 @@ def test_daily_loss_at_start_reads_the_journal_in_a_fixed_number_of_queries(tmp_
     assert counts[0] == counts[1]
     # the sample's -4.05, less 0.0001 USDT per extra ticket
     assert realised == [Decimal("-4.05") - Decimal("0.0003"), Decimal("-4.05") - Decimal("0.0030")]
+
+
+def test_a_report_since_reads_the_tickets_since_only(tmp_path: Path) -> None:
+    """``arbcore run``'s exit report (``since_ns``: its start) read every order and event of the
+    journal and kept its own: ~27 s over a 100k-ticket journal. Now each statement that reads
+    orders, events or outcomes names the tickets created since, and the number of statements
+    does not depend on the journal; the report equals the whole journal's, filtered."""
+    cut = T0 + 3_600 * 10**9
+    counts = []
+    for n in (3, 30):
+        path = tmp_path / f"j{n}.sqlite"
+        _journal(path, n)
+        write_later_ticket(path, cut)
+        with Journal(path, readonly=True) as j:
+            with _counting(j) as q:
+                since = build_report(j, since_ns=cut)
+            counts.append(len(q))
+            reads = [s for s in q if "order_events" in s or "ticket_outcomes" in s or "FROM orders" in s]
+            assert reads and all("created_ns >=" in s for s in reads), reads
+            ids = {t.ticket_id for t in j.tickets() if t.created_ns >= cut}
+            orders = [o for o in j.orders() if o.intent.ticket_id in ids]
+            assert j.orders(since_ns=cut) == orders
+            cids = {o.client_order_id for o in orders}
+            assert j.events(since_ns=cut) == [e for e in j.events() if e.client_order_id in cids]
+            assert j.ticket_outcomes(since_ns=cut) == [o for o in j.ticket_outcomes() if o[0] in ids]
+            whole = build_report(j)
+    assert counts[0] == counts[1]
+    assert ids == {"T4"} and since["tickets"]["count"] == 1 and since["orders"] == 2
+    assert since["ticket_details"] == [t for t in whole["ticket_details"] if t["created_ns"] >= cut]
+
+
+def _held_and_retired(path: Path, retired: int, *, retire: bool = True) -> Ledger:
+    """``retired`` finished tickets (filled, released, retired unless not ``retire``), then R1 whose
+    orders ended without their release journaled (a crash) and R2 still reserved with an open buy."""
+    usdt, btc = Asset("USDT", 2), Asset("BTC", 8)
+    with sample_journal(path) as j:
+        led = Ledger(sink=j.append_ledger_event)
+        led.set_total("binance", usdt, 10**15)
+        led.set_total("okx", btc, 10**15)
+        for k in range(retired + 2):
+            t = f"X{k}" if k < retired else f"R{k - retired + 1}"
+            j.write_ticket(t, "BTC/USDT", "binance", "okx")
+            led.reserve(t, "buy", "binance", usdt, 6_000_000)
+            led.reserve(t, "sell", "okx", btc, 1_000_000)
+            b = j.write_intent(_intent(t, "buy", "binance", Side.BUY, 1_000_000, 6_000_000))
+            s = j.write_intent(_intent(t, "sell", "okx", Side.SELL, 1_000_000, 6_000_000))
+            if t != "R2":
+                j.append_event(b, EventKind.FILL, fill=Fill(f"b{k}", 1_000_000, 6_000_000))
+            j.append_event(s, EventKind.FILL, fill=Fill(f"s{k}", 1_000_000, 6_000_000))
+            if k < retired:
+                led.release_remaining(t, "buy", f"{b}:final", "FILLED")
+                led.release_remaining(t, "sell", f"{s}:final", "FILLED")
+                if retire:
+                    assert led.retire(t)
+        return j.ledger_replay()
+
+
+def test_recovery_reads_the_orders_of_the_tickets_the_ledger_holds_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``recover`` read every order of the journal to release what the ledger still held for
+    ended ones (~10 s per 100k tickets). Now it reads the orders of the tickets the ledger holds:
+    as many queries and rows however many retired tickets the journal has. A journal written
+    before tickets were retired (every leg held) is recovered as before, from every order."""
+    rows = 0
+    read_order = Journal._order_from_row
+
+    def counted(r: tuple[Any, ...]) -> Any:
+        nonlocal rows
+        rows += 1
+        return read_order(r)
+
+    monkeypatch.setattr(Journal, "_order_from_row", staticmethod(counted))
+    got: dict[tuple[int, bool], tuple[int, int, list[tuple[str, str]]]] = {}
+    for n, retire in ((3, True), (30, True), (30, False)):
+        path = tmp_path / f"j{n}{retire}.sqlite"
+        _held_and_retired(path, n, retire=retire)
+        shutil.copy(path, tmp_path / "before.sqlite")
+        with Journal(tmp_path / "before.sqlite") as j:  # as recovery did it, from every order
+            led = j.ledger_replay(sink=j.append_ledger_event)
+            before = len(j.ledger_events())
+            for o in j.orders():
+                i = o.intent
+                if o.state in TERMINAL_STATES and led.holds(i.ticket_id, i.leg_id):
+                    led.release_remaining(i.ticket_id, i.leg_id, f"{o.client_order_id}:final", o.state.value)
+            expected = (j.ledger_events()[before:], led.state())
+        with Journal(path) as j:
+            led = j.ledger_replay(sink=j.append_ledger_event)
+            rows = 0
+            with _counting(j) as q:
+                notes = asyncio.run(Executor(j, led, {}, {}, RiskGate(RiskLimits())).recover())
+            assert (j.ledger_events()[before:], led.state()) == expected
+            assert notes == [f"{_cid(j, 'R2', 'buy')}: venue binance not configured; left open"]
+            assert led.holds("R2", "buy") and not led.reservation("R1", "buy", "USDT").remaining
+            got[n, retire] = (len(q), rows, [(e.ticket_id, e.leg_id) for e in expected[0]])
+    assert got[3, True][:2] == got[30, True][:2]
+    assert got[3, True][2] == got[30, True][2] == got[30, False][2] == [("R1", "buy"), ("R1", "sell"), ("R2", "sell")]
+    assert got[30, False][1] > 2 * 30  # every leg held: every order read, as before
+
+
+def _cid(j: Journal, ticket: str, leg: str) -> str:
+    return next(o.client_order_id for o in j.orders(ticket) if o.intent.leg_id == leg)
 
 
 def test_kraken_keeps_the_latest_orders_symbols_and_fills_only(monkeypatch: pytest.MonkeyPatch) -> None:

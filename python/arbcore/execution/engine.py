@@ -414,9 +414,9 @@ class Executor:
             )
             if order.state not in TERMINAL_STATES:
                 await self.cancel(order)
-        # reservations of orders that ended before the crash but whose release was not journaled
-        # (a retired ticket's legs hold nothing: the ledger forgot them)
-        for rec in self.journal.orders():
+        # reservations of orders that ended before the crash but whose release was not journaled;
+        # only the tickets the ledger still holds are read (a retired one's legs hold nothing)
+        for rec in self.journal.orders_of(self.ledger.held_tickets()):
             if rec.state in TERMINAL_STATES and self.ledger.holds(rec.intent.ticket_id, rec.intent.leg_id):
                 i = rec.intent
                 self.ledger.release_remaining(i.ticket_id, i.leg_id, f"{rec.client_order_id}:final", rec.state.value)

@@ -30,6 +30,7 @@ import mmap
 import os
 import struct
 import zlib
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,20 +218,25 @@ class IntentLog:
             self._fd = -1
 
 
-def staged_ticket_ids(journal_path: str | Path, known_orders: set[str] | None = None) -> list[str]:
+def staged_ticket_ids(
+    journal_path: str | Path, known_orders: Callable[[list[str]], Container[str]] | None = None
+) -> list[str]:
     """Read only: the tickets in a journal's intent log (``<journal>-intents``), for reports; with
-    ``known_orders`` (the client order ids SQLite has), only those with an order SQLite lacks. A
-    running engine may still be about to flush them; after a crash the next start imports them."""
+    ``known_orders`` (given the log's client order ids, those SQLite has), only those with an
+    order SQLite lacks. A running engine may still be about to flush them; after a crash the next
+    start imports them."""
     p = Path(f"{journal_path}-intents")
     if not p.is_file():
         return []
-    ids = []
+    staged: list[StagedTicket | None] = []
     for payload in _scan(p.read_bytes(), p)[0]:
         try:
-            t = StagedTicket.from_line(payload)
+            staged.append(StagedTicket.from_line(payload))
         except (ValueError, IndexError, KeyError, TypeError):
-            ids.append("<unreadable record>")
-            continue
-        if known_orders is None or any(i.client_order_id not in known_orders for i in t.intents):
-            ids.append(t.ticket_id)
-    return ids
+            staged.append(None)
+    known = known_orders([i.client_order_id for t in staged if t for i in t.intents]) if known_orders else None
+    return [
+        "<unreadable record>" if t is None else t.ticket_id
+        for t in staged
+        if t is None or known is None or any(i.client_order_id not in known for i in t.intents)
+    ]

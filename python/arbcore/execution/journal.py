@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,9 @@ from arbcore.execution.records import (
     ledger_event_to_json,
     opt_int,
 )
+
+#: the tickets created at or after a time (one parameter): what a report since then covers
+_TICKETS_SINCE = "SELECT ticket_id FROM tickets WHERE created_ns >= ?"
 
 
 class Journal:
@@ -314,8 +317,17 @@ class Journal:
     def staged_only(self) -> list[str]:
         """Read only: tickets with orders in this journal's intent log that SQLite lacks (another
         process's log: a running engine about to flush, or a crashed one its next start imports)."""
-        known = {r[0] for r in self._db.execute("SELECT client_order_id FROM orders")}
-        return staged_ticket_ids(self.path, known)
+        return staged_ticket_ids(self.path, self._known_orders)
+
+    def _known_orders(self, client_order_ids: list[str]) -> set[str]:
+        """Those of these client order ids SQLite has (looked up, not every order read)."""
+        if not client_order_ids:
+            return set()
+        rows = self._db.execute(
+            "SELECT client_order_id FROM orders WHERE client_order_id IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(client_order_ids).decode(),),
+        )
+        return {r[0] for r in rows}
 
     def append_ledger_events(self, events: Iterable[LedgerEvent]) -> None:
         """Several ledger changes in one transaction (a refused ticket's reserve and release)."""
@@ -371,14 +383,18 @@ class Journal:
                 (ticket_id, self._clock(), status, d),
             )
 
-    def ticket_outcomes(self, ticket_id: str | None = None) -> list[tuple[str, int, str, dict[str, Any]]]:
-        """(ticket_id, local_ns, status, detail) in journal order; the last row per ticket is current."""
+    def ticket_outcomes(
+        self, ticket_id: str | None = None, *, since_ns: int | None = None
+    ) -> list[tuple[str, int, str, dict[str, Any]]]:
+        """(ticket_id, local_ns, status, detail) in journal order; the last row per ticket is current.
+        Every ticket's, one's, or (``since_ns``) those of the tickets created at or after it."""
         q = "SELECT ticket_id, local_ns, status, detail FROM ticket_outcomes"
-        rows = (
-            self._db.execute(q + " WHERE ticket_id=? ORDER BY seq", (ticket_id,))
-            if ticket_id is not None
-            else self._db.execute(q + " ORDER BY seq")
-        )
+        if ticket_id is not None:
+            rows = self._db.execute(q + " WHERE ticket_id=? ORDER BY seq", (ticket_id,))
+        elif since_ns is not None:
+            rows = self._db.execute(q + f" WHERE ticket_id IN ({_TICKETS_SINCE}) ORDER BY seq", (since_ns,))
+        else:
+            rows = self._db.execute(q + " ORDER BY seq")
         return [(r[0], r[1], r[2], orjson.loads(r[3])) for r in rows]
 
     def write_intent(self, intent: OrderIntent, detail: Mapping[str, Any] | None = None) -> str:
@@ -532,12 +548,29 @@ class Journal:
             raise UnknownOrderError(f"no order {client_order_id!r} in the journal")
         return o
 
-    def orders(self, ticket_id: str | None = None) -> list[OrderRecord]:
+    def orders(self, ticket_id: str | None = None, *, since_ns: int | None = None) -> list[OrderRecord]:
+        """Orders in the order they were created: every one, one ticket's, or (``since_ns``) those
+        of the tickets created at or after it."""
         q = f"SELECT {self._ORDER_COLS} FROM orders"
-        rows = (
-            self._db.execute(q + " WHERE ticket_id=? ORDER BY created_ns, rowid", (ticket_id,))
-            if ticket_id is not None
-            else self._db.execute(q + " ORDER BY created_ns, rowid")
+        if ticket_id is not None:
+            rows = self._db.execute(q + " WHERE ticket_id=? ORDER BY created_ns, rowid", (ticket_id,))
+        elif since_ns is not None:
+            rows = self._db.execute(
+                q + f" WHERE ticket_id IN ({_TICKETS_SINCE}) ORDER BY created_ns, rowid", (since_ns,)
+            )
+        else:
+            rows = self._db.execute(q + " ORDER BY created_ns, rowid")
+        return [self._order_from_row(r) for r in rows]
+
+    def orders_of(self, ticket_ids: Collection[str]) -> list[OrderRecord]:
+        """The orders of these tickets, in the order they were created (as :meth:`orders`): one
+        query, however many (the ids go in as one JSON array)."""
+        if not ticket_ids:
+            return []
+        rows = self._db.execute(
+            f"SELECT {self._ORDER_COLS} FROM orders WHERE ticket_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY created_ns, rowid",
+            (orjson.dumps(list(ticket_ids)).decode(),),
         )
         return [self._order_from_row(r) for r in rows]
 
@@ -550,17 +583,23 @@ class Journal:
         )
         return [self._order_from_row(r) for r in rows]
 
-    def events(self, client_order_id: str | None = None) -> list[OrderEvent]:
-        """Order events in the order they were journaled (all orders, or one)."""
+    def events(self, client_order_id: str | None = None, *, since_ns: int | None = None) -> list[OrderEvent]:
+        """Order events in the order they were journaled: of all orders, one, or (``since_ns``) the
+        orders of the tickets created at or after it."""
         q = (
             "SELECT seq, client_order_id, kind, local_ns, venue_ns, state_after, fill_id, fill_qty, fill_price, "
             "fee, fee_asset, fee_decimals, venue_order_id, detail FROM order_events"
         )
-        rows = (
-            self._db.execute(q + " WHERE client_order_id=? ORDER BY seq", (client_order_id,))
-            if client_order_id is not None
-            else self._db.execute(q + " ORDER BY seq")
-        )
+        if client_order_id is not None:
+            rows = self._db.execute(q + " WHERE client_order_id=? ORDER BY seq", (client_order_id,))
+        elif since_ns is not None:
+            rows = self._db.execute(
+                q + " WHERE client_order_id IN "
+                f"(SELECT client_order_id FROM orders WHERE ticket_id IN ({_TICKETS_SINCE})) ORDER BY seq",
+                (since_ns,),
+            )
+        else:
+            rows = self._db.execute(q + " ORDER BY seq")
         out = []
         for r in rows:
             fill = None if r[6] is None else Fill(r[6], int(r[7]), int(r[8]), int(r[9]), r[10], r[11])
@@ -659,9 +698,7 @@ class Journal:
         minute over a day's journal (reports, the daily loss at start). A ticket that mixes
         instruments or scales raises ValueError as :meth:`ticket_pnl` does, or is left out with
         ``skip_mixed``."""
-        mine, args = ("", ()) if since_ns is None else (
-            " AND o.ticket_id IN (SELECT ticket_id FROM tickets WHERE created_ns >= ?)", (since_ns,)
-        )  # fmt: skip
+        mine, args = ("", ()) if since_ns is None else (f" AND o.ticket_id IN ({_TICKETS_SINCE})", (since_ns,))
         scales: dict[str, list[tuple[str, str, int, int]]] = {}  # per ticket, its orders' in ticket_pnl's order
         for tid, base, quote, pd, qd in self._db.execute(
             "SELECT o.ticket_id, o.base_asset, o.quote_asset, o.price_decimals, o.qty_decimals FROM orders o "

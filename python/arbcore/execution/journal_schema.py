@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import sqlite3
 
+#: indexes are not part of the version: a journal without a later one (an older engine's, read
+#: only) reads the same, by scanning; a writable open adds it
 SCHEMA_VERSION = 1
 
 SCHEMA = """
@@ -18,6 +20,7 @@ CREATE TABLE IF NOT EXISTS tickets (
     sell_venue  TEXT NOT NULL,
     detail      TEXT NOT NULL
 ) STRICT;
+CREATE INDEX IF NOT EXISTS tickets_by_created ON tickets(created_ns);
 CREATE TABLE IF NOT EXISTS orders (
     client_order_id TEXT PRIMARY KEY,
     ticket_id       TEXT NOT NULL REFERENCES tickets(ticket_id),
@@ -84,6 +87,7 @@ CREATE TABLE IF NOT EXISTS ticket_outcomes (
     status    TEXT NOT NULL,
     detail    TEXT NOT NULL
 ) STRICT;
+CREATE INDEX IF NOT EXISTS ticket_outcomes_by_ticket ON ticket_outcomes(ticket_id, seq);
 """
 
 #: a journal's tables, in the order SCHEMA creates them (meta first)

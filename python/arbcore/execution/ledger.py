@@ -199,6 +199,10 @@ class Ledger:
         """Whether the leg has reservations here (not retired, nor never reserved)."""
         return (ticket_id, leg_id) in self._leg_venue
 
+    def held_tickets(self) -> list[str]:
+        """The tickets with a leg this ledger holds (see :meth:`holds`), in the order first reserved."""
+        return list(self._ticket_legs)
+
     def reservations(self) -> dict[ResKey, Reservation]:
         return {k: Reservation(r.venue, r.asset, r.amount, r.remaining) for k, r in sorted(self._res.items())}
 

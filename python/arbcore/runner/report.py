@@ -142,14 +142,14 @@ def build_report(
             j.close()
     stats = run_stats or {}
     tickets = journal.tickets(since_ns)
-    ids = {t.ticket_id for t in tickets}
-    orders = [o for o in journal.orders() if o.intent.ticket_id in ids]  # (every order is a ticket's)
+    # these tickets' rows only: a run's report on a journal of days reads that run's
+    orders = journal.orders(since_ns=since_ns)  # (every order is a ticket's)
     by_ticket: dict[str, list[OrderRecord]] = defaultdict(list)
     by_cid: dict[str, OrderRecord] = {}
     for o in orders:
         by_ticket[o.intent.ticket_id].append(o)
         by_cid[o.client_order_id] = o
-    events = [e for e in journal.events() if e.client_order_id in by_cid]
+    events = journal.events(since_ns=since_ns)
 
     # per order: sent/ack/first fill times; per ticket and side: fills
     sent: dict[str, int] = {}
@@ -190,7 +190,7 @@ def build_report(
     engine_outcome: dict[str, tuple[str, Mapping[str, Any]]] = {}
     read_outcomes = getattr(journal, "ticket_outcomes", None)
     if read_outcomes is not None:
-        for tid, _ns, status, odetail in read_outcomes():
+        for tid, _ns, status, odetail in read_outcomes(since_ns=since_ns):
             engine_outcome[tid] = (status, odetail)
     decision_to_wire: list[float] = []
 
