@@ -153,15 +153,15 @@ def spreads_from_book(book: arbcore.ConsolidatedBook) -> list[SpreadRow]:
 # ---- rendering -----------------------------------------------------------------------------
 
 
-def _ms(v: float | None) -> str:
+def ms_text(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
-def _bps(v: float | None) -> str:
+def bps_text(v: float | None) -> str:
     return "-" if v is None else f"{v:+.2f}"
 
 
-def _clock(ns: int) -> str:
+def clock_text(ns: int) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ns / 1e9)) if ns else "-"
 
 
@@ -180,7 +180,7 @@ def plain_lines(state: DashboardState) -> list[str]:
     for v in state.venues:
         books = ",".join(f"{i}:{s}" for i, s in v.books)
         out.append(
-            f"{t} venue={v.name} protocol={v.protocol or '-'} state={v.state} p50_ms={_ms(v.latency_p50_ms)} "
+            f"{t} venue={v.name} protocol={v.protocol or '-'} state={v.state} p50_ms={ms_text(v.latency_p50_ms)} "
             f"msgs_s={v.msg_rate:.1f} errors={v.errors}" + (f" books={books}" if books else "")
         )
     for q in state.quotes:
@@ -189,7 +189,7 @@ def plain_lines(state: DashboardState) -> list[str]:
         out.append(f"{t} quote instrument={q.instrument} bid={bid} ask={ask}")
     for s in state.spreads:
         out.append(
-            f"{t} spread instrument={s.instrument} buy={s.buy_venue} sell={s.sell_venue} net_bps={_bps(s.net_bps)}"
+            f"{t} spread instrument={s.instrument} buy={s.buy_venue} sell={s.sell_venue} net_bps={bps_text(s.net_bps)}"
         )
     for o in state.opportunities[:5]:
         out.append(

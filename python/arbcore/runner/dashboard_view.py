@@ -19,7 +19,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from arbcore.runner.dashboard import DashboardState, _bps, _clock, _ms
+from arbcore.runner.dashboard import DashboardState, bps_text, clock_text, ms_text
 
 Cell = str | Text
 Stack = tuple[str, ...]  # sections one above the other
@@ -96,7 +96,7 @@ def header(state: DashboardState) -> Text:
 
 def sections(state: DashboardState) -> dict[str, Section]:
     venues: list[tuple[Cell, ...]] = [
-        (v.name, v.protocol, Text(v.state, style=_STATE_STYLE.get(v.state, "")), _ms(v.latency_p50_ms),
+        (v.name, v.protocol, Text(v.state, style=_STATE_STYLE.get(v.state, "")), ms_text(v.latency_p50_ms),
          f"{v.msg_rate:.1f}", str(v.errors), " ".join(f"{i}:{s}" for i, s in v.books))
         for v in state.venues
     ]  # fmt: skip
@@ -105,7 +105,7 @@ def sections(state: DashboardState) -> dict[str, Section]:
     ]
     spreads: list[tuple[Cell, ...]] = [
         (s.instrument, s.buy_venue, s.sell_venue,
-         Text(_bps(s.net_bps), style="green" if s.net_bps is not None and s.net_bps > 0 else ""))
+         Text(bps_text(s.net_bps), style="green" if s.net_bps is not None and s.net_bps > 0 else ""))
         for s in state.spreads
     ]  # fmt: skip
     # cut, the best spreads are the ones worth the room (unpriced pairs last)
@@ -113,12 +113,12 @@ def sections(state: DashboardState) -> dict[str, Section]:
         range(len(spreads)), key=lambda i: (state.spreads[i].net_bps is None, -(state.spreads[i].net_bps or 0))
     )
     opps: list[tuple[Cell, ...]] = [
-        (_clock(o.ts_ns), o.instrument, o.buy_venue, o.sell_venue, o.qty, f"{o.edge_bps:.2f}", o.net_profit,
+        (clock_text(o.ts_ns), o.instrument, o.buy_venue, o.sell_venue, o.qty, f"{o.edge_bps:.2f}", o.net_profit,
          "-" if o.taken is None else ("yes" if o.taken else "no"))
         for o in state.opportunities[:8]
     ]  # fmt: skip
     tickets: list[tuple[Cell, ...]] = [
-        (_clock(t.ts_ns), t.ticket_id, t.instrument, t.buy_venue or "-", t.sell_venue or "-", t.qty, t.outcome,
+        (clock_text(t.ts_ns), t.ticket_id, t.instrument, t.buy_venue or "-", t.sell_venue or "-", t.qty, t.outcome,
          t.pnl or "-")
         for t in state.tickets[:8]
     ]  # fmt: skip
