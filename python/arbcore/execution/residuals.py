@@ -69,6 +69,8 @@ async def sweep(runner: TicketRunner, instrument: str) -> TicketResult | None:
         log.warning("residual sweep on %s refused: %s", instrument, "; ".join(result.reasons))
         return result
     _settle(runner, result.ticket_id, instrument, tickets, left=left, fees=fees, status=result.status, found={})
+    if left:  # the sweep carries what it left: its result says so, as its journaled outcome does
+        result.status, result.residual = "residual", left
     runner.absorb_fee_drift(instrument, fees)  # what the sweep's own fill paid stays in the drift
     qd = m.qty_decimals
     log.info("residual sweep %s on %s: net %s, %s %s on %s, left %s", result.ticket_id, instrument,

@@ -330,10 +330,11 @@ class TicketRunner:
             if residual:
                 result.status = "residual"
                 self.residuals[ticket_id] = (plan.instrument, residual)
-                # dust no venue can trade (lot, minimum quantity or notional) is routine: the
-                # sweeper nets it with others; more is not
-                dust = not any(m.rules.sendable(abs(residual), plan.buy_limit) for m in self._markets_of(plan))
-                level, note = (logging.WARNING, " (dust: swept once netted)") if dust else (logging.ERROR, "")
+                # dust no venue can trade (lot, minimum quantity or notional) is routine after a
+                # partial fill: the sweeper nets it with others, one INFO line; more is an ERROR
+                dust = self._dust(plan, residual)
+                level, note = (logging.INFO, ": dust below every venue's lot, minimum quantity or notional, "
+                               "swept once netted") if dust else (logging.ERROR, "")  # fmt: skip
                 log.log(level, "ticket %s left a residual of %s %s after hedge and unwind%s", ticket_id,
                         signed_decimal(residual, plan.buy.qty_decimals), plan.buy.base.name, note)  # fmt: skip
             self._record_outcome(ticket_id, plan, result)
@@ -438,7 +439,7 @@ class TicketRunner:
         n = 0
         while residual and time.monotonic() < deadline and n < p.max_attempts:
             if not any(m.rules.sendable(abs(residual), _on_tick(worst, side, m)) for m in self._markets_of(plan)):
-                break  # dust on every venue: no venue's book can change that (the unwind says so)
+                break  # dust on every venue: no venue's book can change that (the ticket's last line says so)
             target = self.hedge_venue(plan.instrument, side, worst, qty=abs(residual))
             if target is None:
                 await asyncio.sleep(0.02)  # no LIVE venue within the loss budget yet
@@ -457,7 +458,8 @@ class TicketRunner:
         worst = self._worst(expected, side, abs(residual), plan.buy)
         for k in range(1, p.max_attempts + 1):
             if not m.rules.sendable(abs(residual), _on_tick(worst, side, m)):
-                self._cannot_send(ticket_id, f"unwind{k}", m, abs(residual))  # once: its rules stay as they are
+                if not self._dust(plan, residual):  # (dust is said once, by the ticket's last line)
+                    self._cannot_send(ticket_id, f"unwind{k}", m, abs(residual))  # once: its rules stay as they are
                 break
             best = self.view.best_price(m.venue, m.instrument, side)
             if best is None or (best < worst if side is Side.SELL else best > worst):
@@ -480,6 +482,10 @@ class TicketRunner:
             per_unit = budget.scaleb(m.price_decimals + m.qty_decimals) / qty
             move = min(move, int(per_unit))  # int() truncates toward zero: never looser than the budget
         return expected - move if side is Side.SELL else expected + move
+
+    def _dust(self, plan: TicketPlan, residual: int) -> bool:
+        """Whether no venue of the plan's instrument could take an order for ``residual``."""
+        return not any(m.rules.sendable(abs(residual), plan.buy_limit) for m in self._markets_of(plan))
 
     def _markets_of(self, plan: TicketPlan) -> list[Market]:
         return [m for (_, inst), m in self.markets.items() if inst == plan.instrument]
