@@ -24,6 +24,7 @@ from arbcore.runner.dashboard import (
     BalanceRow,
     Dashboard,
     DashboardState,
+    OpportunityRow,
     TicketRow,
     VenueRow,
     log_handler,
@@ -137,7 +138,7 @@ def test_plain_lines_without_a_tty() -> None:
     assert "t=1.5s venue=okx protocol=okx state=LIVE p50_ms=0.50 msgs_s=20.0 errors=1" in lines
     assert "t=1.5s ticket id=T1 instrument=BTC/USDT buy=- sell=okx qty=0.01 outcome=HEDGED pnl=-0.2" in lines
     assert any(line.startswith("t=1.5s pnl USDT=-0.2 exposure BTC=0") for line in lines)
-    assert len(lines) == 2 * len(plain_lines(state))
+    assert len(lines) == 2 * len(plain_lines(state)) - 1  # the ticket once: the stop's picture has no new one
     assert "\x1b" not in buf.getvalue()
 
 
@@ -338,3 +339,34 @@ def test_cut_tables_say_how_many_rows_are_not_shown() -> None:
     assert len(shown) + int(more.group(1)) == 60, screen
     best = sorted((s.net_bps for s in state.spreads if s.net_bps is not None), reverse=True)
     assert [float(x) for x in shown] == [round(b, 2) for b in best[: len(shown)]], screen
+
+
+def test_plain_lines_print_each_ticket_and_opportunity_once() -> None:
+    """The plain lines are a log: the state again at each interval, but each ticket and each
+    opportunity once. Before, every print repeated the latest 5 of each (a 30 s --no-dashboard
+    run printed 300 ticket lines for 189 tickets; one ticket 6 times), so a grep of the log
+    counted tickets several times. A ticket whose outcome changed is printed again."""
+    buf = io.StringIO()
+    d = Dashboard(file=buf, live=False, interval_s=0.0)
+
+    def ticket(k: int, outcome: str = "DONE") -> TicketRow:
+        return TicketRow(k, f"T{k}", "BTC/USDT", "okx", "kraken", "0.01", outcome, "0.1")
+
+    def opp(k: int) -> OpportunityRow:
+        return OpportunityRow(k, "BTC/USDT", "okx", "kraken", "0.01", 3.0, "0.2")
+
+    d.update(DashboardState(elapsed_s=1.0, tickets=[ticket(2), ticket(1)], opportunities=[opp(1)]))
+    d.update(DashboardState(elapsed_s=2.0, tickets=[ticket(3), ticket(2), ticket(1)], opportunities=[opp(1)]))
+    d.update(DashboardState(elapsed_s=3.0, tickets=[ticket(3, "RESIDUAL 0.001"), ticket(2)], opportunities=[opp(2)]))
+    d.stop(DashboardState(elapsed_s=4.0, tickets=[ticket(4), ticket(3, "RESIDUAL 0.001")]))
+    lines = buf.getvalue().splitlines()
+    tickets = [(x.split()[0], x.split()[2], x.split()[7]) for x in lines if " ticket " in x]
+    assert tickets == [
+        ("t=1.0s", "id=T2", "outcome=DONE"),
+        ("t=1.0s", "id=T1", "outcome=DONE"),
+        ("t=2.0s", "id=T3", "outcome=DONE"),
+        ("t=3.0s", "id=T3", "outcome=RESIDUAL"),
+        ("t=4.0s", "id=T4", "outcome=DONE"),
+    ]
+    assert [x.split()[0] for x in lines if " opportunity " in x] == ["t=1.0s", "t=3.0s"]
+    assert len([x for x in lines if " pnl " in x]) == 4  # the state, at every print

@@ -11,8 +11,10 @@ plain ``key=value`` lines, one per item, every interval, e.g.::
     t=12.0s ticket id=T3 instrument=BTC/USDT buy=binance sell=okx qty=0.01 outcome=FILLED pnl=0.42
     t=12.0s pnl quote=USDT realised=1.23 opportunities=41 tickets=6
 
-so ``grep venue=`` or ``grep ticket`` follows a run. Amounts are strings the engine formatted
-exactly (:func:`quotes_from_book` and :func:`spreads_from_book` build those rows from books).
+so ``grep venue=`` or ``grep ticket`` follows a run: the state (venues, quotes, balances, PnL)
+at every interval, each opportunity and ticket once, at the first print that has it. Amounts
+are strings the engine formatted exactly (:func:`quotes_from_book` and :func:`spreads_from_book`
+build those rows from books).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -173,8 +175,19 @@ def render(state: DashboardState) -> Any:
     return DashboardView(state)
 
 
-def plain_lines(state: DashboardState) -> list[str]:
-    """The snapshot as greppable ``key=value`` lines (no colour, one item per line)."""
+def event_key(row: OpportunityRow | TicketRow) -> tuple[object, ...]:
+    """What tells one opportunity or ticket row from another (a ticket whose outcome changed,
+    a sweep that now carries a residual, is a new row)."""
+    if isinstance(row, TicketRow):
+        return ("ticket", row.ticket_id, row.outcome, row.pnl)
+    return ("opportunity", row.ts_ns, row.instrument, row.buy_venue, row.sell_venue, row.qty)
+
+
+def plain_lines(state: DashboardState, printed: Container[tuple[object, ...]] | None = None) -> list[str]:
+    """The snapshot as greppable ``key=value`` lines (no colour, one item per line). With
+    ``printed`` (the :func:`event_key` of rows already printed), opportunities and tickets are
+    events: each of the state's rows not printed yet, once (a log grepped for ``ticket id=``
+    counts each ticket once); without it, the newest 5 of each."""
     t = f"t={state.elapsed_s:.1f}s"
     out = []
     for v in state.venues:
@@ -191,12 +204,16 @@ def plain_lines(state: DashboardState) -> list[str]:
         out.append(
             f"{t} spread instrument={s.instrument} buy={s.buy_venue} sell={s.sell_venue} net_bps={bps_text(s.net_bps)}"
         )
-    for o in state.opportunities[:5]:
+    opportunities = (
+        state.opportunities[:5] if printed is None else [o for o in state.opportunities if event_key(o) not in printed]
+    )
+    tickets = state.tickets[:5] if printed is None else [k for k in state.tickets if event_key(k) not in printed]
+    for o in opportunities:
         out.append(
             f"{t} opportunity instrument={o.instrument} buy={o.buy_venue} sell={o.sell_venue} qty={o.qty} "
             f"edge_bps={o.edge_bps:.2f} net={o.net_profit}"
         )
-    for k in state.tickets[:5]:
+    for k in tickets:
         out.append(
             f"{t} ticket id={k.ticket_id} instrument={k.instrument} buy={k.buy_venue or '-'} "
             f"sell={k.sell_venue or '-'} qty={k.qty} outcome={k.outcome} pnl={k.pnl or '-'}"
@@ -239,6 +256,9 @@ class Dashboard:
         self._last = -1e18
         self._live: Any = None
         self.last_state: DashboardState | None = None
+        # plain lines: the rows of the last printed state (rows leave the state's lists for good,
+        # so the rows now in them are all a later print needs to skip)
+        self._printed: frozenset[tuple[object, ...]] = frozenset()
 
     def start(self) -> None:
         if self.live and self._live is None:
@@ -264,7 +284,8 @@ class Dashboard:
             self.start()
             self._live.update(render(state), refresh=True)
         else:
-            self.file.write("\n".join(plain_lines(state)) + "\n")
+            self.file.write("\n".join(plain_lines(state, self._printed)) + "\n")
+            self._printed = frozenset(event_key(r) for r in (*state.opportunities, *state.tickets))
             self.file.flush()
         return True
 
