@@ -285,7 +285,8 @@ class Dashboard:
             self._live.update(render(state), refresh=True)
         else:
             self.file.write("\n".join(plain_lines(state, self._printed)) + "\n")
-            self._printed = frozenset(event_key(r) for r in (*state.opportunities, *state.tickets))
+            rows: list[OpportunityRow | TicketRow] = [*state.opportunities, *state.tickets]
+            self._printed = frozenset(event_key(r) for r in rows)
             self.file.flush()
         return True
 
