@@ -84,6 +84,18 @@ def test_check_config_ok_and_broken(tmp_path: Path) -> None:
     p = arbcore("check-config", str(ROOT / "examples/default.toml"))
     assert p.returncode == 0 and p.stdout.startswith(f"{ROOT / 'examples/default.toml'}: OK")
     assert "venue kraken: kraken simulated" in p.stdout
+    # every setting it will trade with, as read: fees in bps however written (kraken's "0.0026"
+    # printed as written beside binance's "10bps"), and the limits the summary left out (position
+    # limits, circuit breaker, kill file, execution bounds)
+    assert "binance=BTCUSDT taker 10 bps, kraken=BTC/USDT taker 26 bps, okx=BTC-USDT taker 10 bps" in p.stdout
+    for line in (
+        "  max_position BTC: 1 per venue, 0.05 net",
+        "  circuit breaker: 5 rejects or 10 errors within 60000 ms stop a venue for 30000 ms",
+        f"  kill file: {ROOT / 'examples/arbcore.kill'}",
+        "  execution: staleness 2000 ms, leg timeout 2000 ms, hedge timeout 5000 ms, loss budget 50, "
+        "min_edge_bps 1, adopt_balances start",
+    ):
+        assert line in p.stdout.splitlines(), (line, p.stdout)
     bad = tmp_path / "bad.toml"
     text = (ROOT / "examples/default.toml").read_text()
     text = text.replace('tick = "0.1"\nlot = "0.00001"', 'tick = "0.00x"\nlot = "0.00001"', 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -235,7 +236,8 @@ class Config:
         return {n: dict(v.balances) for n, v in self.venues.items()}
 
     def summary(self) -> list[str]:
-        """A few lines for ``check-config``: venues, instruments, risk, strategy."""
+        """What ``check-config`` prints: every setting the engine will trade with, as it reads
+        them (fees in bps whatever way the file wrote them), so a reader checks numbers, not text."""
         out = [f"{self.source}: OK"]
         for v in self.venues.values():
             where = "simulated" if v.simulated else (v.ws_url or "")
@@ -244,14 +246,34 @@ class Config:
         for i in self.instruments:
             out.append(
                 f"  instrument {i.name}: price_decimals {i.price_decimals}, qty_decimals {i.qty_decimals}; "
-                + ", ".join(f"{n}={v.symbol} taker {v.taker_fee.text}" for n, v in i.venues.items())
+                + ", ".join(f"{n}={v.symbol} taker {_bps(v.taker_fee)}" for n, v in i.venues.items())
             )
-        r = self.risk
+        r, ex = self.risk, self.execution
         out.append(
             f"  risk: max_order_notional {r.max_order_notional or '-'}, max_ticket_notional "
             f"{r.max_ticket_notional or '-'}, max_daily_loss {r.max_daily_loss or '-'}, "
             f"max_open_tickets {r.max_open_tickets}"
         )
+        for name, lim in r.max_position.items():
+            per_venue = "-" if lim.per_venue is None else lim.asset.format(lim.per_venue)
+            net = "-" if lim.net is None else lim.asset.format(lim.net)
+            out.append(f"  max_position {name}: {per_venue} per venue, {net} net")
+        out.append(
+            f"  circuit breaker: {r.breaker_max_rejects} rejects or {r.breaker_max_errors} errors within "
+            f"{r.breaker_window_ms} ms stop a venue for {r.breaker_cooldown_ms} ms"
+        )
+        out.append(f"  kill file: {r.kill_file or '-'}")
+        out.append(
+            f"  execution: staleness {ex.staleness_ms} ms, leg timeout {ex.leg_timeout_ms} ms, hedge timeout "
+            f"{ex.hedge_timeout_ms} ms, loss budget {ex.loss_budget or '-'}, min_edge_bps {ex.min_edge_bps}, "
+            f"adopt_balances {ex.adopt_balances}"
+        )
         params = ", ".join(f"{k}={v!r}" for k, v in self.strategy.params.items())
         out.append(f"  strategy: {self.strategy.spec}" + (f" ({params})" if params else ""))
         return out
+
+
+def _bps(fee: Fee) -> str:
+    """A fee rate as exact bps text (``0.0026`` and ``26bps`` both read ``26 bps``)."""
+    bps = Decimal(fee.rate) * 10_000 / arbcore.FEE_SCALE
+    return f"{bps.normalize():f} bps"
