@@ -39,6 +39,17 @@ def net_residuals(runner: TicketRunner) -> dict[str, int]:
     return {i: q for i, q in out.items() if q}
 
 
+def is_dust(runner: TicketRunner, instrument: str, qty: int) -> bool:
+    """Whether no venue of ``instrument`` could take an order for ``qty`` at its current touch
+    (lot, minimum quantity or notional); a venue with no price tells nothing."""
+    side = Side.SELL if qty > 0 else Side.BUY
+    for (venue, inst), m in runner.markets.items():
+        price = runner.view.best_price(venue, inst, side) if inst == instrument else None
+        if price is not None and m.rules.sendable(abs(qty), price):
+            return False
+    return True
+
+
 async def sweep(runner: TicketRunner, instrument: str) -> TicketResult | None:
     """Flatten what can be flattened of ``instrument``'s net residual; returns the hedge ticket, if any."""
     tickets = [t for t, (inst, _) in runner.residuals.items() if inst == instrument]
