@@ -161,6 +161,22 @@ def test_fine_fees_count_and_exposures_agree(tmp_path: Path) -> None:
     assert r["residual_exposure"]["net"] == {"ETH": "-0.00004321"}
     assert r["residual_exposure"]["by_venue"] == {"binance:ETH": "0.04995679", "okx:ETH": "-0.05"}
     assert r["latency_ms"]["ack"]["binance"]["count"] == 1
+    # the pair's fees name the ETH binance took as well as the USDT (they said 0.1500500001 USDT
+    # alone, where the ticket's line and the realised figure had both)
+    (pair,) = r["pnl_by_pair"]
+    assert (pair["fees"], pair["base_fees"], pair["other_fees"]) == ("0.1500500001", {"ETH": "0.00004321"}, {})
+    buf = io.StringIO()
+    print_report(r, Console(file=buf, width=200))
+    assert "0.1500500001 + 0.00004321 ETH" in buf.getvalue(), buf.getvalue()
+    import argparse
+
+    from arbcore.runner.commands import cmd_journal
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cmd_journal(argparse.Namespace(journal=str(tmp_path / "j.sqlite"), ticket=None)) == 0
+    assert ("pair binance -> okx: 1 tickets, realised -0.2297232101 USDT net of fees (fees 0.1500500001 USDT "
+            "+ 0.00004321 ETH)") in out.getvalue(), out.getvalue()  # fmt: skip
 
 
 def write_memecoin_ticket(j: Journal) -> None:

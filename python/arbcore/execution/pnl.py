@@ -71,6 +71,9 @@ class PairPnl:
     realised: int
     quote_fees: int
     other_fees: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    #: fees taken in the base (a buy's on OKX or Binance): asset -> (amount, decimals); in the
+    #: realised figure, as the tickets' own
+    base_fees: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def ticket_pnl(
@@ -155,11 +158,12 @@ def pair_pnl(tickets: Iterable[tuple[str, str, TicketPnl]]) -> list[PairPnl]:
     for (buy, sell, quote), ts in sorted(groups.items()):
         dec = max(t.notional_decimals for t in ts)
         other: dict[str, tuple[int, int]] = {}
+        base: dict[str, tuple[int, int]] = {}
         for t in ts:
             for asset, (amount, d) in t.other_fees.items():
-                prev, pd = other.get(asset, (0, d))
-                s = max(pd, d)
-                other[asset] = (rescale(prev, pd, s, Rounding.EXACT) + rescale(amount, d, s, Rounding.EXACT), s)
+                _add_fee(other, asset, amount, d)
+            if t.base_fees:
+                _add_fee(base, t.base, t.base_fees, t.qty_decimals)
         out.append(
             PairPnl(
                 buy,
@@ -170,6 +174,14 @@ def pair_pnl(tickets: Iterable[tuple[str, str, TicketPnl]]) -> list[PairPnl]:
                 sum(rescale(t.realised, t.notional_decimals, dec, Rounding.EXACT) for t in ts),
                 sum(rescale(t.quote_fees, t.notional_decimals, dec, Rounding.EXACT) for t in ts),
                 other,
+                base,
             )
         )
     return out
+
+
+def _add_fee(into: dict[str, tuple[int, int]], asset: str, amount: int, decimals: int) -> None:
+    """``amount`` (at ``decimals``) added to ``into[asset]``, at the finer of the two scales."""
+    prev, pd = into.get(asset, (0, decimals))
+    s = max(pd, decimals)
+    into[asset] = (rescale(prev, pd, s, Rounding.EXACT) + rescale(amount, decimals, s, Rounding.EXACT), s)

@@ -136,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
 
 
 def _other_fees(other: Mapping[str, tuple[int, int]]) -> str:
-    """Fees in a third asset (not in the realised figure), as " + 5 BNB"; "" when none."""
+    """Fees in an asset other than the quote, as " + 5 BNB"; "" when none."""
     from arbcore.execution.amounts import signed_decimal
 
     return "".join(f" + {signed_decimal(x, d)} {a}" for a, (x, d) in sorted(other.items()))
@@ -389,7 +389,7 @@ def _print_journal(journal: Journal, args: argparse.Namespace) -> int:
             print(
                 f"pair {pp.buy_venue} -> {pp.sell_venue}: {pp.tickets} tickets, realised "
                 f"{dec(pp.realised, pp.decimals)} {pp.quote} net of fees (fees {dec(pp.quote_fees, pp.decimals)} "
-                f"{pp.quote}{_other_fees(pp.other_fees)})"
+                f"{pp.quote}{_other_fees(pp.base_fees)}{_other_fees(pp.other_fees)})"
             )
     return 0
 

@@ -332,6 +332,7 @@ def build_report(
                 "tickets": p.tickets,
                 "realised": _fmt(p.realised, p.decimals),
                 "fees": _fmt(p.quote_fees, p.decimals),
+                "base_fees": {a: _fmt(x, d) for a, (x, d) in p.base_fees.items()},
                 "other_fees": {a: _fmt(x, d) for a, (x, d) in p.other_fees.items()},
             }
             for p in pairs
@@ -406,8 +407,9 @@ def print_report(report: Mapping[str, Any], console: Any = None) -> None:
     for col in ("buy", "sell", "tickets", "realised", "fees", "quote"):
         pnl.add_column(col, justify="right" if col in {"tickets", "realised", "fees"} else "left")
     for p in report["pnl_by_pair"]:
-        # a fee in a third asset (e.g. BNB) is not in the realised figure: shown beside it
-        fees = " + ".join([p["fees"], *(f"{x} {a}" for a, x in p.get("other_fees", {}).items())])
+        # a fee in the base (in the realised figure) or a third asset (e.g. BNB, not in it): beside the quote's
+        others = [*p.get("base_fees", {}).items(), *p.get("other_fees", {}).items()]
+        fees = " + ".join([p["fees"], *(f"{x} {a}" for a, x in others)])
         pnl.add_row(p["buy_venue"], p["sell_venue"], str(p["tickets"]), p["realised"], fees, p["quote"])
     for q, v in report["pnl_total"].items():
         pnl.add_row("[bold]total[/bold]", "", "", f"[bold]{v}[/bold]", "", q)
