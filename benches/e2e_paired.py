@@ -143,7 +143,9 @@ def variant(name: str) -> None:
     elif name == "feed_take":
         _feed_take()
     else:
-        raise SystemExit(f"unknown variant {name!r}: warm_sends, warm_decoder, period=MS or feed_take")
+        raise SystemExit(
+            f"unknown variant {name!r}: warm_sends, warm_decoder, period=MS, warm_parts, warm_twin or feed_take"
+        )
 
 
 def run(rounds: int) -> list[tuple[bool, int | None]]:

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from report_results import Extra, Result, find, fmt_ns
+from report_results import Extra, Result, find, fmt_met, fmt_ns
 
 
 @dataclass(frozen=True)
@@ -96,11 +96,14 @@ def issue2_targets(
 
 def _target_row(t: Target, criterion: dict[str, Result], pytest: dict[str, Result]) -> tuple[str, dict[str, Any]]:
     r = find(criterion if t.source == "rust" else pytest, t.pattern)
-    if r is None:
-        return f"| {t.label} | {t.limit:g} {t.unit} | not measured | | | no |", {
+    target = f"{'>=' if t.higher_is_better else '<='} {t.limit:g} {t.unit}"
+    if r is None:  # (a partial run: not a target missed)
+        return f"| {t.label} | {target} | not measured | | | {fmt_met(None)} |", {
             "label": t.label,
+            "unit": t.unit,
+            "limit": t.limit,
             "measured": None,
-            "met": False,
+            "met": None,
         }
     v = value_of(t, r)
     met = v >= t.limit if t.higher_is_better else v <= t.limit
@@ -112,10 +115,7 @@ def _target_row(t: Target, criterion: dict[str, Result], pytest: dict[str, Resul
             ratio = v / bv if t.higher_is_better else bv / v
             base_txt = f"sorteddict {bv:.2f} {t.unit}"
             ratio_txt = f"{ratio:.1f}x faster"
-    line = (
-        f"| {t.label} | {'>=' if t.higher_is_better else '<='} {t.limit:g} {t.unit} | "
-        f"{v:.2f} {t.unit} | {base_txt} | {ratio_txt} | {'yes' if met else '**no**'} |"
-    )
+    line = f"| {t.label} | {target} | {v:.2f} {t.unit} | {base_txt} | {ratio_txt} | {fmt_met(met)} |"
     return line, {
         "label": t.label,
         "unit": t.unit,

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 
 import aiohttp
 import pytest
 
 from arbcore.feed_client import LatencyHistogram
-from arbcore.runner.metrics import MetricsPortError, Registry, engine_metrics, start_metrics_server
+from arbcore.runner.metrics import (
+    MetricsPortError,
+    Registry,
+    engine_metrics,
+    port_problem,
+    start_metrics_server,
+)
 
 
 def test_text_format() -> None:
@@ -97,3 +104,75 @@ def test_feed_latency_is_the_feed_clients_histogram_copied() -> None:
         m.feed_latency.observe(0.001, venue="okx")
     with pytest.raises(ValueError, match="counts"):
         m.feed_latency.set_counts([1, 2], venue="okx")
+
+
+def test_help_text_is_escaped() -> None:
+    """A backslash or a line feed in a HELP text would end the line early: the text format escapes them."""
+    reg = Registry()
+    reg.counter("arbcore_test_total", "C:\\path\nsecond line")
+    assert reg.render().splitlines()[0] == "# HELP arbcore_test_total C:\\\\path\\nsecond line"
+
+
+def test_restart_on_the_port_a_scraper_kept_alive() -> None:
+    """Prometheus keeps its connection open between scrapes; at exit the server closes it first,
+    which leaves the port in TIME_WAIT. The next run binds it at once: not 'port in use'."""
+
+    async def main() -> None:
+        reg = Registry()
+        server = await start_metrics_server(reg, 0)
+        port = server.port
+        async with aiohttp.ClientSession() as s:
+            async with s.get(server.url) as r:
+                assert r.status == 200
+                await r.read()
+            await server.stop()  # while the client's connection is kept alive: the server closes first
+            assert port_problem(port) is None
+            again = await start_metrics_server(reg, port)
+            await again.stop()
+
+    asyncio.run(main())
+
+
+def test_stop_does_not_wait_for_a_scraper_that_never_reads() -> None:
+    """A client that sends requests and never reads their responses holds a handler waiting to
+    write: the server's stop (and so `arbcore run`'s exit and its report) does not wait for it."""
+
+    async def main() -> float:
+        reg = Registry()
+        reg.counter("arbcore_test_total", "padding " + "x" * 4000, ("venue",)).inc(venue="binance")
+        server = await start_metrics_server(reg, 0)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(sock, ("127.0.0.1", server.port))
+        await loop.sock_sendall(sock, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 2000)
+        await asyncio.sleep(0.5)  # the server writes until the socket's buffers are full
+        t0 = time.monotonic()
+        try:
+            await asyncio.wait_for(server.stop(), 30)
+        finally:
+            sock.close()
+        return time.monotonic() - t0
+
+    assert asyncio.run(main()) < 5
+
+
+def test_head_and_other_paths() -> None:
+    """HEAD answers as GET without the body (Prometheus' probes, curl -I); any other path is a 404."""
+
+    async def main() -> None:
+        reg = Registry()
+        reg.counter("arbcore_test_total", "test").inc()
+        server = await start_metrics_server(reg, 0)
+        try:
+            async with aiohttp.ClientSession() as s:
+                async with s.head(server.url) as r:
+                    assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+                    assert await r.read() == b""
+                async with s.get(server.url.replace("/metrics", "/other")) as r:
+                    assert r.status == 404
+        finally:
+            await server.stop()
+
+    asyncio.run(main())

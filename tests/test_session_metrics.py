@@ -5,6 +5,7 @@ engine's own figures (the session's stats, its journal), not just their # HELP l
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from pathlib import Path
@@ -18,6 +19,7 @@ from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import TradingSession
 from arbcore.runner.session_metrics import session_metrics
 from arbcore.runner.snapshot import SnapshotBuilder, metrics_bridge
+from arbcore.sim.server import Fault
 from engine_helpers import make_config, wait_live
 
 VENUES = ["binance_spot", "okx"]
@@ -87,8 +89,10 @@ def test_metrics_carry_the_sessions_tickets_orders_fills_and_pnl(tmp_path: Path)
     assert s.stats.opportunities >= s.stats.tickets
     with Journal(journal) as j:
         first_outcome: dict[str, str] = {}
-        for tid, _ns, status, _detail in j.ticket_outcomes():
+        for tid, _ns, status, detail in j.ticket_outcomes():
             first_outcome.setdefault(tid, status)  # how it ended (a later sweep may relabel it)
+            if detail.get("sweep") is True:  # a sweep's own last word: what it left, if anything
+                first_outcome[tid] = status
         assert len(j.tickets()) == s.stats.tickets
         orders = j.orders()
         fills = Counter(o.intent.venue for o in orders for e in j.events(o.client_order_id) if e.fill is not None)
@@ -133,3 +137,48 @@ def test_the_kill_switch_metric_and_status(tmp_path: Path) -> None:
             await s.stop()
 
     uvloop.run(main())
+
+
+def test_counters_hold_across_a_reconnect_and_the_kill_switch_and_a_venue_down_reads_syncing(tmp_path: Path) -> None:
+    """Scraped as Prometheus does while the feed of one venue is dropped (it reconnects and
+    resyncs), the kill switch engages, and that venue goes away for good: no counter or histogram
+    bucket ever goes down, and the gone venue's books read SYNCING (0), not their last LIVE."""
+
+    async def main() -> list[dict[str, float]]:
+        config = make_config(VENUES)
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
+        reg = Registry()
+        m = engine_metrics(reg)
+        session_metrics(reg, m, s)
+        await s.start()
+        try:
+            metrics_bridge(reg, m, SnapshotBuilder(config, s.books, {v: [f] for v, f in s.feeds.items()}))
+            await wait_live(s)
+            scrapes = [samples(reg.render())]
+            okx = s.sim_venues["okx"]
+            okx.inject(Fault.DISCONNECT)
+            end = time.monotonic() + 10
+            while s.feeds["okx"].reconnects == 0 or not s.view.book_status("okx", "BTC/USDT")[0]:
+                assert time.monotonic() < end, "okx never reconnected and resynced"
+                scrapes.append(samples(reg.render()))
+                await asyncio.sleep(0.02)
+            s.engage_kill("test")
+            scrapes.append(samples(reg.render()))
+            await okx.stop()  # gone: the feed retries, its books stay SYNCING
+            await asyncio.sleep(0.3)
+            scrapes.append(samples(reg.render()))
+            return scrapes
+        finally:
+            await s.stop()
+
+    scrapes = uvloop.run(main())
+    monotonic = ("_total{", "_total ", "_bucket{", "_count{", "_count ")
+    for before, after in itertools.pairwise(scrapes):
+        for key, value in before.items():
+            if any(k in key + " " for k in monotonic):
+                assert after.get(key, 0) >= value, (key, value, after.get(key))
+    last = scrapes[-1]
+    assert series(last, "arbcore_feed_errors_total")['venue="okx",kind="reconnects"'] >= 1
+    assert series(last, "arbcore_kill_switch") == {"": 1}
+    assert series(last, "arbcore_book_state")['venue="okx",instrument="BTC/USDT"'] == 0  # SYNCING
+    assert series(last, "arbcore_book_state")['venue="binance_spot",instrument="BTC/USDT"'] == 1  # LIVE

@@ -46,21 +46,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _port_free(port: int) -> str | None:
-    """Why 127.0.0.1:port cannot be bound now, or None (the engine binds it for real later)."""
-    import socket
-
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError as e:
-            return "port in use" if e.errno in (48, 98, 10048) else (e.strerror or str(e))
-    return None
-
-
 def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
     from arbcore.runner.config import ConfigFileError, env_errors, host_errors, load_config, load_default
-    from arbcore.runner.metrics import MetricsPortError
+    from arbcore.runner.metrics import MetricsPortError, port_problem
     from arbcore.runner.options import EarlyKill, RunOptions, StartInterruptedError, UserError
     from arbcore.runner.plugins import StrategyLoadError, load_strategy
     from arbcore.venues.signing.errors import CredentialsError
@@ -78,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
             _err("run", f"{config.source}: {line}")
         return 2
     if args.metrics_port is not None:
-        why = _port_free(args.metrics_port)
+        why = port_problem(args.metrics_port)  # before the venues are started; the engine binds it later
         if why is not None:
             _err("run", f"--metrics-port {args.metrics_port}: cannot listen on 127.0.0.1:{args.metrics_port}: {why}")
             return 2

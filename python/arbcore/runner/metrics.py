@@ -31,6 +31,11 @@ LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0
 #: the feed clients' receive-latency buckets (``feed_client.LatencyHistogram``): under 2**i us, i < 31
 FEED_LATENCY_BUCKETS = tuple(2**i / 1e6 for i in range(31))
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: how long the server's stop waits for a scrape in progress: a client that sends requests and
+#: never reads the responses holds its handler waiting to write, which aiohttp's default waited
+#: for up to 60 s twice over (the exit report is written after the server stopped)
+SHUTDOWN_GRACE_S = 0.5
+_ADDRESS_IN_USE = (48, 98, 10048)  # EADDRINUSE: macOS/BSD, Linux, Windows
 
 
 class MetricsPortError(OSError):
@@ -48,7 +53,13 @@ def _fmt(v: float) -> str:
 
 
 def _escape(v: str) -> str:
+    """A label value: backslash, line feed and double quote escaped."""
     return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _escape_help(v: str) -> str:
+    """A HELP text: backslash and line feed escaped (a line feed would end the line)."""
+    return v.replace("\\", "\\\\").replace("\n", "\\n")
 
 
 class _Metric(abc.ABC):
@@ -74,7 +85,7 @@ class _Metric(abc.ABC):
         return "{" + ",".join(parts) + "}" if parts else ""
 
     def header(self) -> list[str]:
-        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
+        return [f"# HELP {self.name} {_escape_help(self.help)}", f"# TYPE {self.name} {self.kind}"]
 
     @abc.abstractmethod
     def render(self) -> list[str]:
@@ -286,6 +297,24 @@ class MetricsServer:
         await self._runner.cleanup()
 
 
+def port_problem(port: int, host: str = "127.0.0.1") -> str | None:
+    """Why ``host:port`` cannot be listened on now ("port in use", ...), or None. Bound as the
+    server binds it (SO_REUSEADDR), so a port left in TIME_WAIT by the last run is free."""
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            return _bind_error(e)
+    return None
+
+
+def _bind_error(e: OSError) -> str:
+    return "port in use" if e.errno in _ADDRESS_IN_USE else (e.strerror or str(e))
+
+
 async def start_metrics_server(registry: Registry, port: int, host: str = "127.0.0.1") -> MetricsServer:
     """Serve ``registry`` at ``http://host:port/metrics`` (and ``/``). Port 0 picks a free port
     (read ``server.port``). Raises :class:`MetricsPortError` when the port cannot be bound."""
@@ -297,14 +326,17 @@ async def start_metrics_server(registry: Registry, port: int, host: str = "127.0
     app = web.Application()
     app.router.add_get("/metrics", handle)
     app.router.add_get("/", handle)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=False)
+    # SO_REUSEADDR: a scraper's kept-alive connection, closed by the server at the last run's exit,
+    # leaves the port in TIME_WAIT for a minute, which refused a restart on it as "port in use".
+    # (On Linux and macOS it does not let two servers listen on one port: that is still refused.)
+    site = web.TCPSite(runner, host, port, reuse_address=True)
     try:
         await site.start()
     except OSError as e:
         await runner.cleanup()
-        why = "port in use" if e.errno in (98, 48, 10048) else (e.strerror or str(e))
+        why = _bind_error(e)
         raise MetricsPortError(f"--metrics-port {port}: cannot listen on {host}:{port}: {why}") from None
     bound = port
     server = getattr(site, "_server", None)
@@ -325,5 +357,6 @@ __all__ = [
     "MirroredHistogram",
     "Registry",
     "engine_metrics",
+    "port_problem",
     "start_metrics_server",
 ]
