@@ -311,6 +311,32 @@ def test_base_paid_as_fees_is_tracked_and_swept(tmp_path: Path) -> None:
     uvloop.run(main())
 
 
+def test_a_leg_whose_price_is_gone_is_unwound_at_once(tmp_path: Path) -> None:
+    """The sell leg missed because its price was gone (its IOC met a book below its limit) and no
+    venue is within the hedge's bound (that price less the loss budget), while the buy venue
+    still takes the excess back within the unwind's. The hedge waited out its whole timeout (a
+    30 s threshold run: 0.083 ETH long for 5 s, hedge lag p99 3.3 s) before unwinding; now it
+    unwinds at once."""
+    from dataclasses import replace
+
+    async def main() -> None:
+        async with session(["okx", "kraken"], tmp_path / "j.sqlite") as s:
+            r = s.runner
+            assert r is not None
+            plan = await live_crossing_plan(s, "okx", "kraken")
+            # the sell's limit 1% over the book: it fills nothing, and no bid is within 0.2% of it
+            plan = replace(plan, sell_limit=plan.sell_limit * 101 // 100 // 10 * 10)
+            result = await r.execute(plan)
+            assert (result.bought, result.sold, result.residual) == (plan.qty, 0, 0), result
+            assert result.status == "unwound"
+            legs = [o.intent.leg_id for o in result.orders]
+            assert "unwind1" in legs and not [x for x in legs if x.startswith("hedge")], legs
+            assert result.hedge_lag_ns < 1_000_000_000, result.hedge_lag_ns  # was the 2 s hedge timeout
+            check_consistency(s)
+
+    uvloop.run(main())
+
+
 def test_the_stop_sweeps_until_the_residual_is_flat_or_dust(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """At stop the sweeper ran once per instrument: a sweep whose IOC met a thin book (a partial
     fill) left the rest open at exit (0.0449 of 0.0824 ETH in a 30 s threshold run), reported

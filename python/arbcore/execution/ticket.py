@@ -10,7 +10,9 @@ until the exposure they leave is zero (or reported).
 3. If the fills differ, the **residual** (bought minus sold) is **hedged** within `hedge_timeout`
    on the best LIVE venue at a worst-price limit (the ticket's expected price moved by
    `loss_budget_bps`); what is left is **unwound** on the venue that over-filled, within the same
-   loss budget. The residual is tracked until zero and reported, journaled with the outcome.
+   loss budget: at once when no venue is within the hedge's bound and the unwind's venue is
+   within its own (the price the missing leg wanted is gone; waiting for it is holding exposure).
+   The residual is tracked until zero and reported, journaled with the outcome.
 
 Every order has the deterministic client order id of (ticket, leg, attempt); hedge and unwind
 attempts are legs of their own ("hedge1", "unwind1", ...), so a restart finds all of them.
@@ -442,6 +444,11 @@ class TicketRunner:
                 break  # dust on every venue: no venue's book can change that (the ticket's last line says so)
             target = self.hedge_venue(plan.instrument, side, worst, qty=abs(residual))
             if target is None:
+                if self._unwind_open(plan, residual):
+                    # the far side's price is gone (the leg that missed met a moved book) while the
+                    # near side still takes the excess back within the budget: unwind now rather
+                    # than hold the exposure for the rest of the hedge timeout hoping it returns
+                    break
                 await asyncio.sleep(0.02)  # no LIVE venue within the loss budget yet
                 continue
             n += 1
@@ -452,10 +459,7 @@ class TicketRunner:
         if not residual:
             return 0
         # unwind: undo the excess where it was made, within the same budget
-        side = Side.SELL if residual > 0 else Side.BUY
-        m = plan.buy if residual > 0 else plan.sell
-        expected = plan.buy_limit if residual > 0 else plan.sell_limit
-        worst = self._worst(expected, side, abs(residual), plan.buy)
+        side, m, worst = self._unwind_terms(plan, residual)
         for k in range(1, p.max_attempts + 1):
             if not m.rules.sendable(abs(residual), _on_tick(worst, side, m)):
                 if not self._dust(plan, residual):  # (dust is said once, by the ticket's last line)
@@ -471,6 +475,25 @@ class TicketRunner:
             if not residual:
                 break
         return residual
+
+    def _unwind_terms(self, plan: TicketPlan, residual: int) -> tuple[Side, Market, int]:
+        """The unwind of ``residual``: its side, the venue that over-filled, its worst price (the
+        leg's own limit moved by the loss budget)."""
+        side = Side.SELL if residual > 0 else Side.BUY
+        m = plan.buy if residual > 0 else plan.sell
+        expected = plan.buy_limit if residual > 0 else plan.sell_limit
+        return side, m, self._worst(expected, side, abs(residual), plan.buy)
+
+    def _unwind_open(self, plan: TicketPlan, residual: int) -> bool:
+        """Whether the unwind could go now: its venue LIVE and fresh, its touch within the
+        unwind's worst price, the residual sendable there."""
+        side, m, worst = self._unwind_terms(plan, residual)
+        live, age = self.view.book_status(m.venue, m.instrument)
+        best = self.view.best_price(m.venue, m.instrument, side)
+        if not live or age > self.params.max_book_age_ns or best is None:
+            return False
+        within = best >= worst if side is Side.SELL else best <= worst
+        return within and m.rules.sendable(abs(residual), _on_tick(worst, side, m)) > 0
 
     def _worst(self, expected: int, side: Side, qty: int, m: Market) -> int:
         """The worst price a hedge or unwind of ``qty`` may take: the bps bound, tightened so that
