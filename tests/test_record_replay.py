@@ -21,7 +21,8 @@ import arbcore
 import arbcore.sim
 from arbcore.cli import SIM_CLASSES, VENUE_HELP
 from arbcore.feed_client import FeedClient
-from arbcore.record import FeedSpec, Recorder, SymbolSpec, build_books, read_recording, replay
+from arbcore.record import FRAME_KINDS, FeedSpec, Recorder, SymbolSpec, read_recording
+from arbcore.replay import build_books, replay
 from arbcore.sim import BybitSim, Fault, SimInstrument, SimVenue
 from arbcore.venues import CLIENT_SPECS
 from test_cli_runner import one_line_error
@@ -107,8 +108,9 @@ def test_recorded_session_replays_to_the_live_book(tmp_path: Path) -> None:
     assert summary["books"]["BTCUSDT"]["state"] == "LIVE"
     assert summary["gaps"] >= 1 and summary["resyncs"] >= 1 and summary["decode_errors"] == 0
     rec = read_recording(path)
-    frames = list(rec.frames)
-    assert len(frames) == summary["frames"]
+    lines = list(rec.frames)
+    frames = [fr for fr in lines if fr.kind in FRAME_KINDS]  # (and the client's resets, in order)
+    assert len(frames) == summary["frames"] and any(fr.kind == "reset" for fr in lines)
     assert all(a.t <= b.t for a, b in itertools.pairwise(frames))
 
     first = run_cli("replay", "--venue", "bybit", str(path))
@@ -234,6 +236,8 @@ def test_replay_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert r.returncode == 2 and "no feed for venue 'okx'" in r.stderr
     r = run_cli("record", "--venue", "nowhere", "--sim", "--symbol", "X=A/B:2:2", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "known venues" in r.stderr
+    r = run_cli("replay", "--venue", "okx", "--top=-1", str(good))
+    assert r.returncode == 2 and "--top must be at least 0" in r.stderr  # (was "n -1: out of range")
 
 
 XRP = FeedSpec("bybit", "bybit", {"XRPUSDT": SymbolSpec("XRP/USDT", 4, 0, "0.0001", "1")})
@@ -338,6 +342,48 @@ def test_replay_of_a_malformed_header_names_the_field(tmp_path: Path, feeds: Any
     header = {"type": "header", "format": "arbcore-frames", "version": 1, "feeds": feeds}
     path.write_bytes(orjson.dumps(header) + b"\n")
     one_line_error(run_cli("replay", "--venue", "bybit", str(path)), needle)
+
+
+@pytest.mark.parametrize(
+    ("version", "needle"),
+    [(3, "version is 3"), ("2", 'version is "2"'), (None, "version is missing"), (True, "version is true"),
+     (1.0, "version is 1.0")],
+)  # fmt: skip
+def test_replay_refuses_a_version_it_does_not_know(tmp_path: Path, version: Any, needle: str) -> None:
+    """A later format may mean something else by the same lines: refused in one line, not replayed
+    as if it were this one (it was, silently)."""
+    path = tmp_path / "v.jsonl"
+    header: dict[str, Any] = {"type": "header", "format": "arbcore-frames", "feeds": [XRP.to_json()]}
+    if version is not None:
+        header["version"] = version
+    frame = {"t": 1, "venue": "bybit", "conn": 1, "kind": "ws", "data": BYBIT_CAPTURE.read_text().splitlines()[0]}
+    path.write_bytes(orjson.dumps(header) + b"\n" + orjson.dumps(frame) + b"\n")
+    one_line_error(run_cli("replay", "--venue", "bybit", str(path)), "header: ", needle, "reads versions 1, 2")
+
+
+def test_a_version_1_recording_replays_as_before(tmp_path: Path) -> None:
+    """Version 1 (frames only) replays as it did; its lines are frames only, so an event's line in
+    one is damage, as is a line of a kind no version has."""
+    v2 = tmp_path / "v2.jsonl.gz"
+    capture_recording(v2)
+    with gzip.open(v2, "rb") as f:
+        header, *lines = f.read().splitlines(keepends=True)
+    h = orjson.loads(header)
+    assert h["version"] == 2
+    v1 = tmp_path / "v1.jsonl"
+    v1.write_bytes(orjson.dumps({**h, "version": 1}) + b"\n" + b"".join(lines))
+    s = replay(v1, "bybit")
+    assert s["version"] == 1 and s["truncated"] is None
+    assert {**s, "version": 2} == replay(v2, "bybit")
+    reset = orjson.dumps({"t": 5, "venue": "bybit", "conn": 1, "kind": "reset", "symbol": "XRPUSDT"}) + b"\n"
+    v1.write_bytes(orjson.dumps({**h, "version": 1}) + b"\n" + b"".join([*lines[:5], reset, *lines[5:]]))
+    s = replay(v1, "bybit")
+    assert s["frames"] == 5 and s["truncated"] == 'line 7: kind "reset" is not one of ws, rest'
+    odd = orjson.dumps({"t": 5, "venue": "bybit", "conn": 1, "kind": "trade", "data": "{}"}) + b"\n"
+    v2_plain = tmp_path / "v2.jsonl"
+    v2_plain.write_bytes(header + b"".join([*lines[:5], odd, *lines[5:]]))
+    s = replay(v2_plain, "bybit")
+    assert s["frames"] == 5 and s["truncated"].startswith('line 7: kind "trade" is not one of ws, rest, disconnected')
 
 
 def test_a_killed_recorder_leaves_a_file_that_replays(tmp_path: Path) -> None:

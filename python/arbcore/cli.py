@@ -104,7 +104,8 @@ def _check_precisions(command: str, protocol: str, precisions: list[tuple[str, t
 def cmd_replay(args: argparse.Namespace) -> int:
     import orjson
 
-    from arbcore.record import FeedSpec, RecordingError, replay, replay_raw
+    from arbcore.record import FeedSpec, RecordingError
+    from arbcore.replay import replay, replay_raw
 
     path = Path(args.file)
     if not path.exists():
@@ -155,7 +156,8 @@ def _url_error(option: str, url: str, schemes: tuple[str, ...]) -> str | None:
 def cmd_record(args: argparse.Namespace) -> int:  # noqa: PLR0911
     import uvloop
 
-    from arbcore.record import FeedSpec, Recorder, build_books
+    from arbcore.record import FeedSpec, Recorder
+    from arbcore.replay import build_books
     from arbcore.venues import CLIENT_SPECS
 
     client_spec = CLIENT_SPECS.get(args.venue)
@@ -203,9 +205,11 @@ def cmd_record(args: argparse.Namespace) -> int:  # noqa: PLR0911
 
 
 async def _record(args: argparse.Namespace, client_spec: object, spec: object, built: object, recorder: object) -> int:
-    """Records until --duration is over; closes `recorder` whatever happens. `built` is
-    build_books(spec)."""
+    """Records until --duration is over, SIGINT or SIGTERM, or a write fails; closes `recorder`
+    whatever happens. `built` is build_books(spec)."""
     import asyncio
+    import contextlib
+    import signal
     import time
 
     import arbcore.sim as sim_mod
@@ -218,6 +222,20 @@ async def _record(args: argparse.Namespace, client_spec: object, spec: object, b
     books, symbols, precisions = built
     sim = None
     url, rest_url = args.url, args.rest_url
+    # Ctrl-C and SIGTERM (a service manager's stop) end the recording as --duration does: the
+    # file is closed whole. (SIGTERM's default ended the process with up to a second unflushed
+    # and the file cut short.)
+    stop = asyncio.Event()
+    stopped_by: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        stopped_by.append(sig.name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    t0 = time.monotonic()  # (from the connection on, below)
     try:
         if args.sim:
             cls_name, kwargs = SIM_CLASSES[args.venue]
@@ -236,19 +254,22 @@ async def _record(args: argparse.Namespace, client_spec: object, spec: object, b
             recorder=recorder,
             feed_kwargs={"precisions": precisions},
         )
-        task = asyncio.get_running_loop().create_task(client.run())
+        task = loop.create_task(client.run())
         print(f"recording {args.venue} from {url} to {args.out} for {args.duration:g} s", file=sys.stderr)
         t0 = time.monotonic()
         end = t0 + args.duration
         try:
-            while (left := end - time.monotonic()) > 0.002:  # (a timer may fire a little early)
-                await asyncio.sleep(min(1.0, left))
+            while (left := end - time.monotonic()) > 0.002 and not stop.is_set():  # (a timer may fire early)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), min(1.0, left))
                 c = client.counters()
                 states = ",".join(books[i].state_name(v) for i, v in symbols.values())
                 print(
                     f"  {time.monotonic() - t0:5.1f}s frames={c['frames']} bytes={c['bytes']} books={states}",
                     file=sys.stderr,
                 )
+                if recorder.error is not None:
+                    break
         finally:
             client.stop()
             await asyncio.wait_for(task, 5)
@@ -256,13 +277,30 @@ async def _record(args: argparse.Namespace, client_spec: object, spec: object, b
         recorder.close()
         if sim is not None:
             await sim.stop()
+    if recorder.error is not None:
+        # a full disk, a file size limit: what was flushed before it replays (up to the cut)
+        print(
+            f"arbcore record: --out {args.out}: writing failed after {time.monotonic() - t0:.1f} s: "
+            f"{recorder.error}; the file replays up to its last flush",
+            file=sys.stderr,
+        )
+        return 2
     if client.conn_id == 0 and recorder.frames == 0:
         # never connected in the whole --duration (a drop mid-recording is retried and is not this):
         # the file holds only the header, and is removed so that no empty recording is left
         why = client.errors[-1].removeprefix("connect: ") if client.errors else "no connection"
-        Path(args.out).unlink(missing_ok=True)
-        print(f"arbcore record: cannot connect to {url}: {why}; nothing recorded, {args.out} removed", file=sys.stderr)
+        out = Path(args.out)
+        # only a file of its own: an --out of /dev/null was unlinked (by root: the device gone)
+        removed = out.is_file() and not out.is_symlink()
+        if removed:
+            out.unlink()
+        print(
+            f"arbcore record: cannot connect to {url}: {why}; nothing recorded{f', {out} removed' if removed else ''}",
+            file=sys.stderr,
+        )
         return 2
+    if stopped_by:
+        print(f"stopped by {stopped_by[0]} after {time.monotonic() - t0:.1f} s", file=sys.stderr)
     print(f"wrote {recorder.frames} frames to {args.out}", file=sys.stderr)
     return 0
 
@@ -370,6 +408,8 @@ def _main(argv: list[str] | None = None) -> int:  # noqa: PLR0911
             parser.error("--duration must be a positive number of seconds")
         return cmd_record(args)
     if args.command == "replay":
+        if args.top < 0:  # (the books refused it once the whole file was replayed: "n -1: out of range")
+            parser.error("--top must be at least 0")
         return cmd_replay(args)
     if args.command == "run":
         return cmd_run(args)

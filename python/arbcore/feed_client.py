@@ -50,11 +50,14 @@ _make_ws_frame: Callable[..., Any] | None = getattr(
 
 
 class FrameSink(Protocol):
-    """Receives every frame as received (see arbcore.record)."""
+    """Receives every frame as received, and what the client does to its books that no frame
+    shows, in the same order (see arbcore.record: a replay does the same at the same point)."""
 
     def frame(
         self, recv_ns: int, venue: str, conn: int, kind: str, data: bytes, *, symbol: str | None = None
     ) -> None: ...
+
+    def event(self, t_ns: int, venue: str, conn: int, kind: str, *, symbol: str | None = None) -> None: ...
 
 
 @dataclass
@@ -240,6 +243,8 @@ class FeedClient:
         # the stream is gone: nothing from it may feed detection until it resyncs
         for slot in self.slots.values():
             slot.book.set_state(slot.venue, _core.SYNCING)
+        if self.recorder is not None and not self._stopping:  # (its own stop is no venue's doing)
+            self.recorder.event(_time_ns(), self.spec.name, self.conn_id, "disconnected")
         self._mark_dirty()
 
     def _on_frame(self, data: bytes, last_in_buffer: int) -> None:
@@ -360,8 +365,7 @@ class FeedClient:
         for s in [slot, *(o for o in self.slots.values() if o is not slot and o.book.state(o.venue) == _core.BROKEN)]:
             if s.symbol in self._resubscribe_later:
                 continue
-            self.feed.reset(s.instrument, s.venue)
-            s.book.set_state(s.venue, _core.SYNCING)
+            self._reset_book(s)
             now = time.monotonic()
             last, delay = self._resubscribed.get(s.symbol, (-RESUBSCRIBE_CALM_S, 0.0))
             delay = (
@@ -385,11 +389,17 @@ class FeedClient:
         # what came since the fault is not a snapshot's base; and a snapshot that came during the
         # delay (an earlier resubscribe's) made the book LIVE, whose updates the reset decoder
         # now ignores until the new snapshot: not LIVE meanwhile
-        self.feed.reset(s.instrument, s.venue)
-        s.book.set_state(s.venue, _core.SYNCING)
+        self._reset_book(s)
         self._mark_dirty()
         for msg in self.spec.resubscribe(s.symbol):
             self._transport.send(WSMsgType.TEXT, msg)
+
+    def _reset_book(self, s: BookSlot) -> None:
+        """Forget the book's sequence, SYNCING until its next snapshot (recorded: replay does it too)."""
+        self.feed.reset(s.instrument, s.venue)
+        s.book.set_state(s.venue, _core.SYNCING)
+        if self.recorder is not None:
+            self.recorder.event(_time_ns(), self.spec.name, self.conn_id, "reset", symbol=s.symbol)
 
     def _cancel_resubscribes(self) -> None:
         for handle in self._resubscribe_later.values():
@@ -451,6 +461,8 @@ class FeedClient:
             for slot in self.slots.values():
                 if slot.book.check_stale(now, self.stale_ns, slot.venue):
                     changed = True
+                    if self.recorder is not None:
+                        self.recorder.event(now, self.spec.name, self.conn_id, "stale", symbol=slot.symbol)
             if changed:
                 self._mark_dirty()
 

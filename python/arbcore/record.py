@@ -1,10 +1,10 @@
-"""Recording and replay of raw venue frames.
+"""Recording of raw venue frames, and reading a recording back (replay: `arbcore.replay`).
 
 File format (gzip-compressed JSON lines, one object per line; documented in the README):
 
 - line 1, the header::
 
-    {"type": "header", "format": "arbcore-frames", "version": 1, "created_ns": <int>,
+    {"type": "header", "format": "arbcore-frames", "version": 2, "created_ns": <int>,
      "feeds": [{"venue": "bybit", "protocol": "bybit", "depth": 10,
                 "symbols": {"BTCUSDT": {"instrument": "BTC/USDT", "price_decimals": 2,
                                         "qty_decimals": 6, "tick_size": "0.01", "lot_size": "0.000001",
@@ -18,11 +18,19 @@ File format (gzip-compressed JSON lines, one object per line; documented in the 
   REST snapshot bodies carry `"symbol"`; a frame that is not UTF-8 is stored as `"b64"` instead
   of `"data"`.
 
+- (version 2) between the frames, in the same order, what the live client did to its books
+  that no frame shows, so that replay does the same at the same point::
+
+    {"t": <ns>, "venue": "bybit", "conn": <n>, "kind": "disconnected"}  every book SYNCING
+    {"t": <ns>, "venue": "bybit", "conn": <n>, "kind": "stale", "symbol": "BTCUSDT"}  silent too long
+    {"t": <ns>, "venue": "bybit", "conn": <n>, "kind": "reset", "symbol": "BTCUSDT"}  sequence
+        forgotten to resubscribe, the book SYNCING until its new snapshot
+
+  A version 1 file has no such lines; a reader refuses a version it does not know.
+
 The recorder flushes the compressed stream every second (gzip's sync flush), so the file of a
-recorder that was killed reads up to its last flush. Replay runs a file through the same Rust
-decoders as the live engine and prints a summary; it uses only the recorded receive times, so the
-same file always gives the same output. A file cut short (a killed recorder) or damaged replays up
-to the first line that cannot be read, and the summary's "truncated" says where and why.
+recorder that was killed reads up to its last flush. A file cut short (a killed recorder) or
+damaged reads up to the first line that cannot be read, and `Frames.truncated` says where and why.
 """
 
 from __future__ import annotations
@@ -33,19 +41,21 @@ import queue
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
 import orjson
 
-import arbcore
-from arbcore._core import ConsolidatedBook, Feed
-from arbcore.errors import ConfigError
-
 FORMAT = "arbcore-frames"
-VERSION = 1
+#: the version this recorder writes
+VERSION = 2
+#: the versions this reader reads: 1 (frames only) and 2 (frames and the client's book events)
+READABLE_VERSIONS = (1, 2)
+#: the lines of the frames' kinds, and (version 2) of the live client's own book events
+FRAME_KINDS = ("ws", "rest")
+EVENT_KINDS = ("disconnected", "stale", "reset")
 #: seconds between the recorder's flushes: what a killed recorder can lose at most
 FLUSH_INTERVAL = 1.0
 
@@ -143,11 +153,15 @@ class FeedSpec:
 
 class Recorder:
     """Writes frames to a recording from a background thread, so the event loop only enqueues.
-    Opening raises OSError for a path that cannot be written."""
+    Opening raises OSError for a path that cannot be written. A write that fails later (a full
+    disk) stops the writing: :attr:`error` says why, the file keeps what was flushed before it,
+    and nothing raises on the event loop's side."""
 
     def __init__(self, path: Path, feeds: list[FeedSpec]) -> None:
         self.path = path
         self.frames = 0
+        #: why writing stopped (the OSError's text), or None
+        self.error: str | None = None
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._file = gzip.open(path, "wb", compresslevel=5)  # noqa: SIM115 (closed in close())
         header = {
@@ -157,12 +171,18 @@ class Recorder:
             "created_ns": time.time_ns(),
             "feeds": [f.to_json() for f in feeds],
         }
-        self._file.write(orjson.dumps(header) + b"\n")
-        self._file.flush()
+        try:
+            self._file.write(orjson.dumps(header) + b"\n")
+            self._file.flush()
+        except OSError:
+            self._close_file()
+            raise
         self._thread = threading.Thread(target=self._drain, name="arbcore-recorder", daemon=True)
         self._thread.start()
 
     def frame(self, recv_ns: int, venue: str, conn: int, kind: str, data: bytes, *, symbol: str | None = None) -> None:
+        if self.error is not None:
+            return
         line: dict[str, Any] = {"t": recv_ns, "venue": venue, "conn": conn, "kind": kind}
         if symbol is not None:
             line["symbol"] = symbol
@@ -172,6 +192,15 @@ class Recorder:
             line["b64"] = base64.b64encode(data).decode()
         self._queue.put(orjson.dumps(line) + b"\n")
         self.frames += 1
+
+    def event(self, t_ns: int, venue: str, conn: int, kind: str, *, symbol: str | None = None) -> None:
+        """One of the live client's own book events (`EVENT_KINDS`), in order with the frames."""
+        if self.error is not None:
+            return
+        line: dict[str, Any] = {"t": t_ns, "venue": venue, "conn": conn, "kind": kind}
+        if symbol is not None:
+            line["symbol"] = symbol
+        self._queue.put(orjson.dumps(line) + b"\n")
 
     def _drain(self) -> None:
         # A timed flush, here rather than per frame: the event loop's side stays one enqueue. The
@@ -185,21 +214,39 @@ class Recorder:
                 item = b""
             if item is None:
                 return
-            if item:
-                self._file.write(item)
-            now = time.monotonic()
-            if now >= next_flush:
-                self._file.flush()
-                next_flush = now + FLUSH_INTERVAL
+            if self.error is not None:
+                continue  # drained, so that what is still enqueued does not pile up
+            try:
+                if item:
+                    self._file.write(item)
+                now = time.monotonic()
+                if now >= next_flush:
+                    self._file.flush()
+                    next_flush = now + FLUSH_INTERVAL
+            except OSError as e:
+                self.error = e.strerror or str(e)
 
     def close(self) -> None:
+        """Write what is queued and close the file; a failure is kept in :attr:`error`, not raised."""
         self._queue.put(None)
         self._thread.join()
-        self._file.close()
+        self._close_file()
+
+    def _close_file(self) -> None:
+        # (GzipFile.close closes the file descriptor even when the compressor's end cannot be
+        # written: the file then reads up to its last flush, as a killed recorder's does)
+        try:
+            self._file.close()
+        except OSError as e:
+            if self.error is None:
+                self.error = e.strerror or str(e)
 
 
 @dataclass
 class Frame:
+    """One line after the header: a frame (kind "ws" or "rest"), or one of the live client's book
+    events (an `EVENT_KINDS` kind; its data is empty)."""
+
     t: int
     venue: str
     conn: int
@@ -272,6 +319,7 @@ class Frames:
 class Recording:
     feeds: list[FeedSpec]
     frames: Frames = field(repr=False)
+    version: int = VERSION
 
 
 def _open(path: Path) -> IO[bytes]:
@@ -285,15 +333,28 @@ def _open(path: Path) -> IO[bytes]:
         raise RecordingError(f"{path}: {e.strerror or e}") from None
 
 
-def _recorded_frame(raw: bytes, n: int) -> Frame:
-    d = orjson.loads(raw)
-    data = d["data"].encode() if "data" in d else base64.b64decode(d["b64"])
-    return Frame(int(d["t"]), str(d["venue"]), int(d.get("conn", 0)), str(d["kind"]), data, d.get("symbol"))
+def _frame_parser(version: int) -> Callable[[bytes, int], Frame]:
+    """The line reader of a recording of `version`: a frame's line, or (version 2) an event's,
+    whose data is empty."""
+    kinds = FRAME_KINDS + EVENT_KINDS if version >= 2 else FRAME_KINDS
+
+    def parse(raw: bytes, n: int) -> Frame:
+        d = orjson.loads(raw)
+        kind = d["kind"]
+        if kind not in kinds:
+            raise ValueError(f"kind {orjson.dumps(kind).decode()[:40]} is not one of {', '.join(kinds)}")
+        if kind in EVENT_KINDS:
+            symbol = None if kind == "disconnected" else str(d["symbol"])
+            return Frame(int(d["t"]), str(d["venue"]), int(d["conn"]), kind, b"", symbol)
+        data = d["data"].encode() if "data" in d else base64.b64decode(d["b64"])
+        return Frame(int(d["t"]), str(d["venue"]), int(d.get("conn", 0)), kind, data, d.get("symbol"))
+
+    return parse
 
 
 def read_recording(path: Path) -> Recording:
     """Open a recording; frames are read lazily. Raises RecordingError for a file whose header
-    cannot be read or is not a recording's."""
+    cannot be read, is not a recording's, or is of a version this reader does not know."""
     f = _open(path)
     try:
         first = f.readline()
@@ -305,6 +366,14 @@ def read_recording(path: Path) -> Recording:
             raise RecordingError(f"{path}: line 1 is not JSON ({e})") from None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise RecordingError(f"{path}: line 1 is not an {FORMAT} header")
+        version = header.get("version")
+        if type(version) is not int or version not in READABLE_VERSIONS:
+            # a later format may mean other things by the same fields: refused, not guessed at
+            shown = "missing" if "version" not in header else orjson.dumps(version).decode()[:40]
+            known = ", ".join(map(str, READABLE_VERSIONS))
+            raise RecordingError(
+                f"{path}: header: version is {shown}; this arbcore reads versions {known} (a newer arbcore wrote it?)"
+            )
         feeds = header.get("feeds", [])
         if not isinstance(feeds, list):
             raise RecordingError(f"{path}: header: feeds is not a list")
@@ -318,97 +387,7 @@ def read_recording(path: Path) -> Recording:
     except RecordingError:
         f.close()
         raise
-    return Recording(specs, Frames(path, f, 2, _recorded_frame))
-
-
-def build_books(
-    spec: FeedSpec,
-) -> tuple[list[ConsolidatedBook], dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
-    """One consolidated book per instrument of a feed, the venue added to each."""
-    books: list[ConsolidatedBook] = []
-    index: dict[str, int] = {}
-    symbols: dict[str, tuple[int, int]] = {}
-    precisions: dict[str, tuple[int, int]] = {}
-    for sym, s in spec.symbols.items():
-        if s.instrument not in index:
-            index[s.instrument] = len(books)
-            books.append(ConsolidatedBook(s.instrument, s.price_decimals, s.qty_decimals, len(books)))
-        book = books[index[s.instrument]]
-        v = book.add_venue(spec.venue, symbol=sym, tick_size=s.tick_size, lot_size=s.lot_size)
-        symbols[sym] = (index[s.instrument], v)
-        if s.precision is not None:
-            precisions[sym] = s.precision
-    return books, symbols, precisions
-
-
-def replay(path: Path, venue: str, top: int = 10) -> dict[str, Any]:
-    """Run a recording's frames for `venue` through the decoders; return the summary. Raises
-    RecordingError (a ValueError) for a file that is not a recording or whose header the books
-    or the decoder refuse; a file cut short gives the summary of what could be read, and its
-    "truncated" says where and why (None for a whole file)."""
-    rec = read_recording(path)
-    spec = next((f for f in rec.feeds if f.venue == venue), None)
-    if spec is None:
-        rec.frames.close()
-        names = ", ".join(f.venue for f in rec.feeds) or "none"
-        raise RecordingError(f"{path}: no feed for venue {venue!r} (recorded: {names})")
-    try:
-        summary = replay_frames(spec, (fr for fr in rec.frames if fr.venue == venue), top)
-    except ConfigError as e:  # the header's instruments or protocol, refused by the books or the decoder
-        rec.frames.close()
-        raise RecordingError(f"{path}: header: feed {venue!r}: {e}") from None
-    summary["truncated"] = rec.frames.truncated
-    return summary
-
-
-def replay_raw(path: Path, spec: FeedSpec, top: int = 10) -> dict[str, Any]:
-    """`replay` of a plain capture (see raw_frames)."""
-    frames = raw_frames(path, spec.venue)
-    summary = replay_frames(spec, frames, top)
-    summary["truncated"] = frames.truncated
-    return summary
-
-
-def replay_frames(spec: FeedSpec, frames: Iterable[Frame], top: int = 10) -> dict[str, Any]:
-    books, symbols, precisions = build_books(spec)
-    feed = Feed(spec.protocol, books, symbols, precisions or None, spec.depth)
-    last_conn: int | None = None
-    for fr in frames:
-        if fr.conn != last_conn:
-            feed.reset_connection()
-            last_conn = fr.conn
-        if fr.kind == "rest":
-            ref = symbols.get(fr.symbol or "")
-            if ref is not None:
-                feed.on_snapshot(ref[0], ref[1], fr.data, fr.t)
-        else:
-            feed.on_frame(fr.data, fr.t)
-    c = feed.counters()
-    out_books: dict[str, Any] = {}
-    for sym, (i, v) in sorted(symbols.items()):
-        b = books[i]
-        out_books[sym] = {
-            "instrument": b.instrument,
-            "state": b.state_name(v),
-            "seq": b.seq(v),
-            "bids": [[b.format_price(p), b.format_qty(q)] for p, q in b.depth(v, arbcore.BID, top).tolist()],
-            "asks": [[b.format_price(p), b.format_qty(q)] for p, q in b.depth(v, arbcore.ASK, top).tolist()],
-        }
-    return {
-        "venue": spec.venue,
-        "protocol": spec.protocol,
-        "frames": c["frames"],
-        "applied": c["applied"],
-        "snapshots": c["snapshots"],
-        "decode_errors": c["decode_errors"],
-        "gaps": c["gaps"],
-        "duplicates": c["duplicates"],
-        "out_of_order": c["out_of_order"],
-        "checksums_ok": c["checksum_ok"],
-        "checksums_failed": c["checksum_failed"],
-        "resyncs": c["resyncs"],
-        "books": out_books,
-    }
+    return Recording(specs, Frames(path, f, 2, _frame_parser(version)), version)
 
 
 def raw_frames(path: Path, venue: str) -> Frames:
