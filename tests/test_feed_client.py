@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
+import pytest
 import uvloop
 
 import arbcore
@@ -202,3 +204,29 @@ def test_a_snapshot_during_a_delayed_resubscribe_does_not_leave_the_book_live_an
         fc.stop()
 
     uvloop.run(main())
+
+
+def test_a_connect_failure_logs_the_address_without_its_credentials(caplog: pytest.LogCaptureFixture) -> None:
+    """A feed URL may carry a user, a password or a token (a gateway's, a proxy's); the
+    connection warning printed the URL whole."""
+
+    async def case() -> None:
+        book = arbcore.ConsolidatedBook("BTC/USDT", 2, 6)
+        book.add_venue("bybit", symbol="BTCUSDT", tick_size="0.01", lot_size="0.000001")
+        url = "ws://desk:hunter2@127.0.0.1:1/v5/public/spot?token=t0ken"
+        client = FeedClient(CLIENT_SPECS["bybit"], url, [book], {"BTCUSDT": (0, 0)})
+        task = asyncio.get_running_loop().create_task(client.run())
+        try:
+            end = time.monotonic() + 5
+            while not client.errors:
+                assert time.monotonic() < end, "no connect attempt"
+                await asyncio.sleep(0.01)
+        finally:
+            client.stop()
+            await asyncio.wait_for(task, 5)
+
+    with caplog.at_level(logging.WARNING, logger="arbcore.feed"):
+        uvloop.run(case())
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "cannot connect to ws://***@127.0.0.1:1/v5/public/spot?token=***" in text, text
+    assert "hunter2" not in text and "t0ken" not in text and "desk" not in text

@@ -539,6 +539,24 @@ def test_usdm_stream_uses_a_listen_key() -> None:
     run("binance_usdm", body)
 
 
+def test_a_user_stream_that_cannot_connect_does_not_show_its_listen_key() -> None:
+    """Whoever holds a listenKey reads the account's orders and fills; the user stream's address
+    ends in it, and a connect failure's error (logged, shown at start) printed the address whole."""
+    from dataclasses import replace
+
+    async def body(rig: OrderRig) -> None:
+        client = _client(rig)
+        assert client.stream is not None
+        client.config = replace(client.config, urls={**client.config.urls, "user_stream": "ws://127.0.0.1:1/ws"})
+        await client._new_listen_key(5.0)
+        key = str(client._listen_key)
+        with pytest.raises(VenueError) as e:
+            await client.stream.connect(timeout=2.0)
+        assert key not in str(e.value) and "ws://127.0.0.1:1/ws/***" in str(e.value), str(e.value)
+
+    run("binance_usdm", body)
+
+
 def test_weight_ban_pauses_requests_but_order_count_limit_does_not() -> None:
     async def body(rig: OrderRig) -> None:
         client = _client(rig)

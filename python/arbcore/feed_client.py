@@ -24,6 +24,7 @@ from picows import WSListener, WSMsgType, WSTransport, ws_connect
 from arbcore import _core
 from arbcore._core import ConsolidatedBook, Feed
 from arbcore.venues.base import VenueClientSpec
+from arbcore.venues.shown_url import shown_url
 
 if TYPE_CHECKING:
     from arbcore._core import TakenTicket
@@ -202,7 +203,7 @@ class FeedClient:
                     await transport.wait_disconnected()
                 except (TimeoutError, OSError, ConnectionError) as e:
                     self.errors.append(f"connect: {e}")
-                    log.warning("%s: cannot connect to %s: %s", self.spec.name, self.url, e)
+                    log.warning("%s: cannot connect to %s: %s", self.spec.name, shown_url(self.url), e)
                 except Exception as e:  # picows raises its own handshake errors
                     self.errors.append(f"connect: {type(e).__name__}: {e}")
                     log.warning("%s: connection failed: %s", self.spec.name, e)

@@ -39,6 +39,7 @@ from arbcore.venues.orders.types import (
     VenueError,
 )
 from arbcore.venues.ratelimit import Charges, RateLimiter
+from arbcore.venues.shown_url import shown_url
 
 ReportSink = Callable[[OrderReport], None]
 K = TypeVar("K")
@@ -238,6 +239,7 @@ class WsRpc:
         name: str = "ws",
     ) -> None:
         self.url = url
+        self.hide: tuple[str, ...] = ()  # what of the URL is a key (a listenKey): never in messages
         self.request_id = request_id
         self.on_event = on_event
         self.on_disconnect = on_disconnect
@@ -259,7 +261,7 @@ class WsRpc:
             )
         except (OSError, TimeoutError) as e:
             why = str(e) or f"no answer within {timeout:g} s"  # (a timeout's text is empty)
-            raise VenueError(f"{self.name}: cannot connect to {self.url}: {why}") from None
+            raise VenueError(f"{self.name}: cannot connect to {shown_url(self.url, self.hide)}: {why}") from None
         self.transport, self._listener = transport, listener
 
     async def close(self) -> None:

@@ -210,6 +210,7 @@ class BinanceClient(OrderClient):
             raise VenueError(f"{self.venue}: listenKey reply without a key")
         self._listen_key = body["listenKey"]
         self.stream.url = f"{self.config.urls['user_stream'].rstrip('/')}/{self._listen_key}"
+        self.stream.hide = (self._listen_key,)
 
     async def _keepalive_loop(self, stream: AuthenticatedConnection) -> None:
         while not stream.closing:

@@ -1,0 +1,36 @@
+"""URLs as logs and error messages may show them.
+
+A URL can carry what only its owner should see: a user and password (``wss://user:pw@host``),
+a token in its query (``?token=...``), or a key in its path (Binance's user stream is
+``.../ws/<listenKey>``, and whoever holds a listenKey reads that account's orders and fills).
+Log lines, exceptions and the exit report name the venue's host and path, never those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+HIDDEN = "***"
+
+
+def shown_url(url: str, hide: Iterable[str] = ()) -> str:
+    """``url`` without its user and password and with every query value and each of ``hide``
+    (a key the caller put in the path) replaced by ``***``; scheme, host, port and the rest of
+    the path as they are."""
+    for secret in hide:
+        if secret:
+            url = url.replace(secret, HIDDEN)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # not a URL we can take apart: show none of it
+        return HIDDEN
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    if parts.username is not None or parts.password is not None:
+        netloc = f"{HIDDEN}@{netloc}"
+    query = "&".join(f"{k}={HIDDEN}" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
