@@ -5,10 +5,12 @@ CRASH_AT is "send" (intent journaled, order not yet sent), "sent" (order on the 
 yet: the test makes the venue answer late), "fill" (one fill applied), "wire" (the Rust order path
 just wrote both legs: the intent record it built is in the intent log, nothing of the ticket in
 SQLite, no order followed yet), "sweep" (one ticket whose second leg the venue rejects, left
-unhedged, then a residual sweep: the process dies at the sweep order's first fill) or "none". The
-process SIGKILLs itself at the first such moment of its last ticket. With "none" it starts (which
-runs restart reconciliation), prints one JSON line with what it found (notes, ledger, open orders,
-residuals) and exits.
+unhedged, then a residual sweep: the process dies at the sweep order's first fill), "checkpoint"
+(a ledger checkpoint written at the last ticket's first fill, its reservations held; the process
+dies at its second fill) or "none". The process SIGKILLs itself at the first such moment of its
+last ticket. With "none" it starts (which runs restart reconciliation), prints one JSON line with
+what it found (notes, ledger, open orders, residuals, how the ledger was loaded and whether it
+equals a full replay of the journal's ledger events) and exits.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from arbcore.execution.engine import LiveOrder
 from arbcore.execution.fast_path import FastPath
+from arbcore.execution.ledger import Ledger
 from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import TradingSession
@@ -68,7 +71,11 @@ async def main(config_path: str, eps_path: str, journal: str, crash_at: str, tic
         ledger = {f"{v}/{a}": [str(b.total), str(b.reserved)] for (v, a), b in s.executor.ledger.balances().items()}
         open_ids = [o.client_order_id for o in s.journal.open_orders()]  # type: ignore[union-attr]
         left = {t: q for t, (_, q) in s.runner.residuals.items()}
-        print(json.dumps({"notes": notes, "ledger": ledger, "open": open_ids, "residuals": left}))
+        assert s.restored is not None and s.journal is not None
+        restored = [s.restored.checkpoint_seq, s.restored.replayed]
+        full = Ledger.replay(s.journal.ledger_events()).snapshot() == s.executor.ledger.snapshot()
+        print(json.dumps({"notes": notes, "ledger": ledger, "open": open_ids, "residuals": left,
+                          "restored": restored, "equals_full_replay": full}))  # fmt: skip
         await s.stop()
         return
     await wait_live(s)
@@ -77,9 +84,19 @@ async def main(config_path: str, eps_path: str, journal: str, crash_at: str, tic
         await crash_mid_sweep(s, venues)
         return
     count = 0
+    fills = 0
 
     def hook(moment: str, order: LiveOrder) -> None:
-        if count == tickets and moment == crash_at:
+        nonlocal fills
+        if crash_at == "checkpoint" and count == tickets and moment == "fill":
+            fills += 1
+            if fills == 1:
+                assert s.executor is not None and s.journal is not None
+                assert any(r.remaining for r in s.executor.ledger.reservations().values())
+                s.journal.write_ledger_checkpoint(s.executor.ledger)
+            else:
+                die()
+        elif count == tickets and moment == crash_at:
             if moment == "sent":
                 asyncio.get_running_loop().call_later(0.15, die)
             else:

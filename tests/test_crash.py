@@ -9,7 +9,9 @@ The simulated venues run in their own process (`crash_sims.py`) so they outlive 
   venue is told to ack slowly), so the engine dies not knowing the outcome;
 - "fill": one fill of the ticket has been journaled and applied, the other leg may be in flight;
 - "wire" (Rust order path, Binance and OKX): both legs written, nothing of the ticket in SQLite;
-- "sweep": a residual sweep's order filled, the sweep's outcome not yet journaled.
+- "sweep": a residual sweep's order filled, the sweep's outcome not yet journaled;
+- "checkpoint": a ledger checkpoint written with the last ticket in flight, the process killed
+  after later events (its next fill).
 """
 
 from __future__ import annotations
@@ -62,6 +64,14 @@ def test_sigkill_mid_residual_sweep_then_recover(tmp_path: Path) -> None:
     _crash_and_recover(("okx", "kraken"), "sweep", tmp_path)
 
 
+def test_sigkill_after_a_ledger_checkpoint_then_recover(tmp_path: Path) -> None:
+    """A ledger checkpoint written while the last ticket is in flight (its reservations held),
+    then a fill journaled after it, then SIGKILL. The restart loads the checkpoint and replays
+    the events after it: its ledger equals a full replay of the journal (and, after recovery,
+    the venues' balances, nothing reserved)."""
+    _crash_and_recover(("binance_spot", "okx"), "checkpoint", tmp_path)
+
+
 def _crash_and_recover(pair: tuple[str, str], moment: str, tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(config_text(list(pair), leg_timeout_ms=800))
@@ -93,12 +103,19 @@ def _crash_and_recover(pair: tuple[str, str], moment: str, tmp_path: Path) -> No
             before = {o.client_order_id: o for o in j.orders()}
         assert before, "nothing was journaled before the crash"
         assert in_sqlite <= before.keys()
+        if moment == "checkpoint":  # the checkpoint is on disk, and events came after it
+            with Journal(journal, readonly=True) as j:
+                (seq,) = j._conn.execute("SELECT ledger_seq FROM ledger_checkpoints").fetchone()
+                assert 0 < seq < len(j.ledger_events())
         if moment in ("send", "wire"):  # the last ticket was only in the intent log: its import is what finds it
             assert in_sqlite < before.keys()
         restarted = subprocess.run([*engine, "none", "0"], capture_output=True, text=True, timeout=60, check=False)
         assert restarted.returncode == 0, restarted.stderr[-3000:]
         found = json.loads(restarted.stdout.strip().splitlines()[-1])
         assert found["open"] == []
+        assert found["equals_full_replay"], found
+        if moment == "checkpoint":
+            assert found["restored"][0] == seq and found["restored"][1] > 0, found
         # the ledger the journal replayed, with recovery's fills, already equalled the venues:
         # nothing for the start's adoption (``adopt_balances``) to take over
         assert not [n for n in found["notes"] if "balances differ" in n], found["notes"]

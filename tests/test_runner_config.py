@@ -153,6 +153,8 @@ def test_broken_config_names_every_error() -> None:
         ("[run]\nkeep_warm_ms=-1.5\n[assets]\n", "run.keep_warm_ms: -1.5 is outside 0..60000"),
         ("[run]\nwarm_sends=true\n[assets]\n", "run.warm_sends: needs run.keep_warm_ms > 0"),
         ("[run]\norder_path='c'\n[assets]\n", 'run.order_path: \'c\' must be "rust" or "python"'),
+        ("[run]\nledger_checkpoint_events=5\n[assets]\n", "run.ledger_checkpoint_events: 5 is outside 100..10000000"),
+        ("[run]\nledger_checkpoint_events='1e4'\n[assets]\n", 'run.ledger_checkpoint_events: "1e4" is not an integer'),
         (
             "[assets]\n[execution]\nadopt_balances='always'\n",
             'execution.adopt_balances: \'always\' must be "start", "settled" or "never"',

@@ -22,7 +22,8 @@ One SQLite file in WAL mode. Rules:
 
 Restart, in this order (the engine's job; each step is idempotent, so a crash during it is fine):
 
-1. ``ledger = journal.ledger_replay(sink=journal.append_ledger_event)``: the ledger as journaled.
+1. ``ledger = journal.ledger_replay(sink=journal.append_ledger_event)``: the ledger as journaled
+   (its latest checkpoint and the events after it: ``ledger_checkpoint.py``).
 2. For each of :meth:`Journal.open_orders`: query the venue by client order id; append the
    missing fills (keyed by fill id, so known ones are skipped) and a QUERY event with the venue's
    state; apply the same fills to the ledger (keyed the same way) and release what a terminal
@@ -63,6 +64,13 @@ from arbcore.execution.intent_log import IntentLog, StagedTicket, staged_ticket_
 from arbcore.execution.journal_readonly import connect_readonly
 from arbcore.execution.journal_schema import SCHEMA, SCHEMA_VERSION, schema_problem
 from arbcore.execution.ledger import Balance, Ledger, LedgerEvent
+from arbcore.execution.ledger_checkpoint import (
+    CHECKPOINT_SCHEMA,
+    RestoredLedger,
+    checkpoint_body,
+    insert_checkpoint,
+    restore_ledger,
+)
 from arbcore.execution.orders import TERMINAL_STATES, EventKind, OrderState, OrderType, Side, TimeInForce, next_state
 from arbcore.execution.pnl import PairPnl, PnlFill, TicketPnl, pair_pnl, ticket_pnl
 from arbcore.execution.records import (
@@ -134,7 +142,7 @@ class Journal:
         self._set_sync("FULL")
         # executescript commits any open transaction first, so the script brings its own.
         self._db.executescript(
-            f"BEGIN IMMEDIATE;{SCHEMA}"
+            f"BEGIN IMMEDIATE;{SCHEMA}{CHECKPOINT_SCHEMA}"
             f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
         )
         version = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
@@ -305,9 +313,11 @@ class Journal:
     def _import_log(self) -> None:
         """At open: tickets the log has and SQLite lacks (a crash came between write and flush)."""
         assert self._log is not None
-        # a record is all-or-nothing in SQLite (one transaction): its first order tells
-        known = {r[0] for r in self._conn.execute("SELECT client_order_id FROM orders")}
-        missing = [t for t in self._log.read() if t.intents and t.intents[0].client_order_id not in known]
+        # a record is all-or-nothing in SQLite (one transaction): its first order tells. Only the
+        # log's ids are looked up (reading every order id took ~0.3 s per 100k tickets at each open)
+        staged = [t for t in self._log.read() if t.intents]
+        known = self._known_orders([t.intents[0].client_order_id for t in staged])
+        missing = [t for t in staged if t.intents[0].client_order_id not in known]
         if missing:
             with self.batch():
                 for t in missing:  # (when each was staged is not in the log: now)
@@ -574,6 +584,12 @@ class Journal:
         )
         return [self._order_from_row(r) for r in rows]
 
+    def qty_decimals_by_instrument(self) -> dict[str, int]:
+        """Each instrument's quantity decimals, as its latest order has them (one pass, no sort;
+        of orders created in the same nanosecond, any)."""
+        rows = self._db.execute("SELECT instrument, qty_decimals, max(created_ns) FROM orders GROUP BY instrument")
+        return {instrument: qd for instrument, qd, _ in rows}
+
     def open_orders(self) -> list[OrderRecord]:
         """Orders whose last state is not terminal: what restart reconciliation must query."""
         marks = ",".join("?" * len(TERMINAL_STATES))
@@ -627,12 +643,27 @@ class Journal:
         with self._tx():
             self._db.execute("INSERT INTO ledger_events (local_ns, body) VALUES (?, ?)", (self._clock(), body))
 
-    def ledger_events(self) -> list[LedgerEvent]:
-        return [ledger_event_from_json(b) for (b,) in self._db.execute("SELECT body FROM ledger_events ORDER BY seq")]
+    def ledger_events(self, after: int = 0) -> list[LedgerEvent]:
+        """The journaled ledger events in order: every one, or those whose seq is above ``after``."""
+        rows = self._db.execute("SELECT body FROM ledger_events WHERE seq > ? ORDER BY seq", (after,))
+        return [ledger_event_from_json(b) for (b,) in rows]
 
     def ledger_replay(self, sink: Callable[[LedgerEvent], None] | None = None) -> Ledger:
         """The ledger as the journaled events leave it; ``sink`` (usually this journal) gets later changes."""
-        return Ledger.replay(self.ledger_events(), sink)
+        return self.ledger_restore(sink).ledger
+
+    def ledger_restore(self, sink: Callable[[LedgerEvent], None] | None = None) -> RestoredLedger:
+        """:meth:`ledger_replay`, saying how: from the latest ledger checkpoint and the events after
+        it, or from every event (none, or a journal from before checkpoints); see ``ledger_checkpoint``."""
+        return restore_ledger(self._db, self.ledger_events, sink, str(self.path))
+
+    def write_ledger_checkpoint(self, ledger: Ledger) -> int:
+        """Save ``ledger`` (this journal's, every change of it journaled or staged here) as the
+        checkpoint a start loads; returns the last ledger event it covers."""
+        body = checkpoint_body(ledger)
+        self._guard(body)
+        with self._tx():  # (staged tickets are flushed first: their events come before it)
+            return insert_checkpoint(self._db, self._clock(), body)
 
     def write_balance_snapshot(
         self, venue: str, source: str, balances: Mapping[Asset, int] | Mapping[Asset, Balance]

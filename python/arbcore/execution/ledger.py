@@ -20,7 +20,9 @@ raises :class:`EventConflictError`. A finished ticket is retired (:meth:`Ledger.
 ``retire`` event): its spent reservations and applied event ids are forgotten, so a process that
 trades for days does not hold every ticket it ever made. Each applied change is passed as a :class:`LedgerEvent` to the
 optional ``sink`` (the journal), and :meth:`Ledger.apply` replays such events, so a restarted
-process rebuilds exactly this state.
+process rebuilds exactly this state. :meth:`Ledger.snapshot` and :meth:`Ledger.restore` save and
+rebuild the whole of it: the journal's checkpoints (``ledger_checkpoint.py``), from which a
+start replays only the events journaled since.
 """
 
 from __future__ import annotations
@@ -127,6 +129,21 @@ class Reconciliation:
         )
 
 
+@dataclass(frozen=True)
+class LedgerSnapshot:
+    """Everything a :class:`Ledger` holds, each map in its own insertion order, so that
+    :meth:`Ledger.restore` rebuilds the very ledger (a checkpoint: ``ledger_checkpoint.py``)."""
+
+    changes: int
+    assets: tuple[Asset, ...]
+    balances: tuple[tuple[str, str, int, int], ...]  # (venue, asset name, total, reserved)
+    legs: tuple[tuple[str, str, str, tuple[str, ...]], ...]  # (ticket, leg, venue, its assets as reserved)
+    reservations: tuple[tuple[ResKey, str, int, int], ...]  # (key, venue, amount, remaining)
+    tickets: tuple[tuple[str, tuple[str, ...]], ...]  # (ticket, its legs as first reserved)
+    applied: tuple[tuple[LedgerEvent, FillResult | dict[str, int]], ...]  # idempotence: event, first result
+    ticket_events: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  # (ticket, its applied (leg, event id))
+
+
 @dataclass
 class _Bal:
     total: int = 0
@@ -176,6 +193,7 @@ class Ledger:
         #: how many events this ledger applied: a reconciliation compares it before and after
         #: asking a venue (``Executor.reconcile_balances``)
         self.changes = 0
+        self._capturing = False
 
     # ---- reading ----------------------------------------------------------------------------
 
@@ -210,6 +228,43 @@ class Ledger:
         """Everything observable, for equality checks (replay vs live, refused call vs before)."""
         applied = sorted((k, a.event) for k, a in self._applied.items())
         return (dict(sorted(self._assets.items())), self.balances(), self.reservations(), applied)
+
+    def snapshot(self) -> LedgerSnapshot:
+        """The whole ledger, from which :meth:`restore` rebuilds an equal one (their snapshots equal)."""
+        return LedgerSnapshot(
+            self.changes,
+            tuple(self._assets.values()),
+            tuple((v, n, b.total, b.reserved) for (v, n), b in self._bal.items()),
+            tuple((t, leg, venue, tuple(self._leg_assets[(t, leg)])) for (t, leg), venue in self._leg_venue.items()),
+            tuple((k, r.venue, r.amount, r.remaining) for k, r in self._res.items()),
+            tuple((t, tuple(legs)) for t, legs in self._ticket_legs.items()),
+            tuple(
+                (a.event, a.result if isinstance(a.result, FillResult) else dict(a.result))
+                for a in self._applied.values()
+            ),
+            tuple((t, tuple((k[1], k[2]) for k in keys)) for t, keys in self._ticket_events.items()),
+        )
+
+    @classmethod
+    def restore(cls, snap: LedgerSnapshot, sink: Callable[[LedgerEvent], None] | None = None) -> Ledger:
+        """The ledger :meth:`snapshot` saw; ``sink`` receives later changes."""
+        ledger = cls(sink)
+        ledger.changes = snap.changes
+        ledger._assets = {a.name: a for a in snap.assets}
+        ledger._bal = {(v, n): _Bal(total, reserved) for v, n, total, reserved in snap.balances}
+        ledger._leg_venue = {(t, leg): venue for t, leg, venue, _ in snap.legs}
+        ledger._leg_assets = {(t, leg): list(names) for t, leg, _, names in snap.legs}
+        ledger._res = {k: _Res(venue, ledger._assets[k[2]], amount, remaining)
+                       for k, venue, amount, remaining in snap.reservations}  # fmt: skip
+        ledger._ticket_legs = {t: list(legs) for t, legs in snap.tickets}
+        ledger._applied = {(ev.ticket_id, ev.leg_id, ev.event_id): _Applied(ev, result) for ev, result in snap.applied}
+        ledger._ticket_events = {t: [(t, leg, e) for leg, e in keys] for t, keys in snap.ticket_events}
+        return ledger
+
+    @property
+    def capturing(self) -> bool:
+        """Inside :meth:`capture`: changes made that the journal has not been given yet."""
+        return self._capturing
 
     def violations(self) -> list[str]:
         """Broken invariants (empty when the ledger is sound); for tests and after a replay."""
@@ -266,7 +321,7 @@ class Ledger:
         ]
         if short:
             raise ReconcileConflictError(f"{venue}: refusing to {kind}: " + "; ".join(short))
-        for asset, total in totals.items():
+        for asset, total in sorted(totals.items()):  # the event's order: a replay registers them so too
             self._register(asset)
             self._bal.setdefault((venue, asset.name), _Bal()).total = total
         self._emit(LedgerEvent(kind, venue, amounts=tuple(("total", Amount(a, t)) for a, t in sorted(totals.items()))))
@@ -498,10 +553,12 @@ class Ledger:
         ticket path puts its reservations on disk with the ticket, in one write (journal.stage)."""
         events: list[LedgerEvent] = []
         sink, self._sink = self._sink, events.append
+        capturing, self._capturing = self._capturing, True
         try:
             yield events
         finally:
             self._sink = sink
+            self._capturing = capturing
 
     def set_sink(self, sink: Callable[[LedgerEvent], None] | None) -> None:
         """Where later changes are reported (the journal); None stops reporting."""

@@ -119,13 +119,21 @@ def opt_int(s: str | None) -> int | None:
     return None if s is None else int(s)
 
 
-def ledger_event_to_json(ev: LedgerEvent) -> str:
+def ledger_event_to_dict(ev: LedgerEvent) -> dict[str, Any]:
+    """The event as its journal JSON object (amounts as decimal text: they may exceed 64 bits)."""
     amounts = [[role, a.asset.name, a.asset.decimals, str(a.value)] for role, a in ev.amounts]
     body = {"kind": ev.kind, "venue": ev.venue, "ticket": ev.ticket_id, "leg": ev.leg_id, "event": ev.event_id}
-    return orjson.dumps({**body, "amounts": amounts, "reason": ev.reason}).decode()
+    return {**body, "amounts": amounts, "reason": ev.reason}
+
+
+def ledger_event_from_dict(d: Mapping[str, Any]) -> LedgerEvent:
+    amounts = tuple((role, Amount(Asset(name, dec), int(v))) for role, name, dec, v in d["amounts"])
+    return LedgerEvent(d["kind"], d["venue"], d["ticket"], d["leg"], d["event"], amounts, d["reason"])
+
+
+def ledger_event_to_json(ev: LedgerEvent) -> str:
+    return orjson.dumps(ledger_event_to_dict(ev)).decode()
 
 
 def ledger_event_from_json(text: str) -> LedgerEvent:
-    d = orjson.loads(text)
-    amounts = tuple((role, Amount(Asset(name, dec), int(v))) for role, name, dec, v in d["amounts"])
-    return LedgerEvent(d["kind"], d["venue"], d["ticket"], d["leg"], d["event"], amounts, d["reason"])
+    return ledger_event_from_dict(orjson.loads(text))

@@ -208,6 +208,9 @@ class RunConfig:
     # WebSocket to this process, so the first leg's write finds the socket path warm too
     # (execution/send_warmer.py); nothing goes to a venue
     warm_sends: bool = False
+    # a checkpoint of the ledger in the journal every this many ledger changes (and at a clean
+    # stop): a start loads it and replays only the events after it (execution/ledger_checkpoint.py)
+    ledger_checkpoint_events: int = 10_000
 
 
 @dataclass(frozen=True)

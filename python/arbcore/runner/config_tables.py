@@ -82,6 +82,7 @@ _RUN_KEYS = {
     "cpu",
     "keep_warm_ms",
     "warm_sends",
+    "ledger_checkpoint_events",
 }
 TOP_KEYS = {"run", "assets", "venues", "instruments", "risk", "strategy", "execution"}
 
@@ -125,6 +126,9 @@ def parse_run(p: FieldReader, errors: ErrorCollector, data: Mapping[str, Any], b
         cpu=p.integer(run_t, "cpu", "run.cpu", -1, lo=0) if "cpu" in run_t else None,
         keep_warm_ms=p.number(run_t, "keep_warm_ms", "run.keep_warm_ms", 0, lo=0, hi=60_000),
         warm_sends=p.boolean(run_t, "warm_sends", "run.warm_sends", False),
+        ledger_checkpoint_events=p.integer(
+            run_t, "ledger_checkpoint_events", "run.ledger_checkpoint_events", 10_000, lo=100, hi=10_000_000
+        ),
     )
     if run.warm_sends and not run.keep_warm_ms:
         errors.add("run.warm_sends", "needs run.keep_warm_ms > 0 (it writes with each dry run)")

@@ -27,7 +27,7 @@ from arbcore.execution.eager import start_now
 from arbcore.execution.engine import Executor
 from arbcore.execution.fast_path import FastPath, Taken
 from arbcore.execution.journal import Journal
-from arbcore.execution.ledger import Ledger
+from arbcore.execution.ledger_checkpoint import LedgerCheckpoints, RestoredLedger
 from arbcore.execution.orders import Side
 from arbcore.execution.refusal_log import RefusalLog
 from arbcore.execution.residuals import is_dust, load_residuals, net_residuals, sweep
@@ -192,6 +192,9 @@ class TradingSession:
             else Decimal(ex.loss_budget.value).scaleb(-ex.loss_budget.decimals),
         )
         self.journal: Journal | None = None
+        #: how the start loaded the ledger (from a checkpoint or every event) and the checkpoints since
+        self.restored: RestoredLedger | None = None
+        self.checkpoints: LedgerCheckpoints | None = None
         self.executor: Executor | None = None
         self.runner: TicketRunner | None = None
         self._tasks: set[asyncio.Future[None]] = set()
@@ -308,9 +311,15 @@ class TradingSession:
         self.journal = Journal(
             self.journal_path, secrets=secrets, durable_intents=self.config.run.fsync_intents, intent_log=True
         )
-        events = self.journal.ledger_events()  # read once: a day's journal holds a million
-        fresh = not events
-        ledger = Ledger.replay(events, sink=self.journal.append_ledger_event)
+        # the latest checkpoint and the events after it (every event: ~30 us each, a day's million)
+        self.restored = restored = self.journal.ledger_restore(sink=self.journal.append_ledger_event)
+        fresh, ledger = restored.fresh, restored.ledger
+        every = self.config.run.ledger_checkpoint_events
+        self.checkpoints = LedgerCheckpoints(
+            self.journal.write_ledger_checkpoint, ledger, every, since=restored.replayed
+        )
+        if restored.replayed >= every:  # (an old journal's first start, say: the next one is quick)
+            self._checkpoint()
         self.executor = Executor(self.journal, ledger, self.clients, self.assets, self.risk,
                                  place_timeout=max(0.5, self.config.execution.leg_timeout_ms / 1000))  # fmt: skip
         for client in self.clients.values():
@@ -446,6 +455,8 @@ class TradingSession:
         if self.sims is not None:
             await self.sims.stop()
         if self.journal is not None:
+            if self.checkpoints is not None and self.checkpoints.pending:
+                self._checkpoint()  # the next start replays nothing
             self.journal.close()
         if self._unpinned is not None:
             os.sched_setaffinity(0, self._unpinned)
@@ -764,12 +775,25 @@ class TradingSession:
         last_rec = time.monotonic()
         while True:
             await asyncio.sleep(period)
+            # first, before this tick starts a sweep (one every tick while fee drift waits for a
+            # lot): quiet is no ticket in flight. Between tickets' steps, never inside one (every
+            # change of the ledger is journaled or staged by then)
+            if self.checkpoints is not None and self.checkpoints.due(quiet=not self._tasks):
+                self._checkpoint()
             for p in self.host.on_timer(time.time_ns()):
                 self.submit(p)
             self._sweep_residuals()
             if self.executor is not None and time.monotonic() - last_rec > self.reconcile_every and not self._tasks:
                 last_rec = time.monotonic()
                 await self._reconcile(self.executor)
+
+    def _checkpoint(self) -> None:
+        """A ledger checkpoint now; a failure costs only a longer replay at the next start."""
+        assert self.checkpoints is not None
+        try:
+            self.checkpoints.write()
+        except Exception as e:
+            log.warning("ledger checkpoint not written: %s", e)
 
     async def _reconcile(self, executor: Executor) -> None:
         """The periodic reconciliation (``[execution] adopt_balances = "settled"``: it may adopt)."""
