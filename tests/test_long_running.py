@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import uvloop
 
 import test_orders_coinbase
 import test_orders_kraken
@@ -329,3 +330,29 @@ def test_coinbase_keeps_the_latest_orders_facts_only(monkeypatch: pytest.MonkeyP
     for m in (c._order_ids, c._symbols, c._states, c._cum):
         assert len(m) == 50
     assert c._order_ids["c499"] == "O499" and "c0" not in c._order_ids
+
+
+def test_reconciliation_runs_while_dust_waits_for_a_lot(tmp_path: Path) -> None:
+    """Dust waiting for a lot (a routine state: a default run almost always has some) started a
+    sweep task on every timer tick just before the periodic reconciliation's "nothing in flight"
+    check, so the balances were never reconciled with the venues while it lasted."""
+    from arbcore.runner.plugins import load_strategy
+    from arbcore.runner.session import TradingSession
+    from engine_helpers import make_config, wait_live
+
+    async def main() -> None:
+        config = make_config(["okx", "kraken"])
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite", reconcile_every=0.3)
+        await s.start()
+        try:
+            await wait_live(s)
+            assert s.runner is not None and s.journal is not None
+            s.runner.residuals["T-dust"] = ("BTC/USDT", 50)  # below the lot (100): swept once netted
+            before = len(s.journal.balance_snapshots())
+            await asyncio.sleep(2.0)  # 10 timer ticks of 200 ms, ~6 reconciliation periods
+            assert len(s.journal.balance_snapshots()) > before, "no reconciliation while dust waited"
+            s.runner.residuals.clear()
+        finally:
+            await s.stop()
+
+    uvloop.run(main())

@@ -775,17 +775,19 @@ class TradingSession:
         last_rec = time.monotonic()
         while True:
             await asyncio.sleep(period)
-            # first, before this tick starts a sweep (one every tick while fee drift waits for a
-            # lot): quiet is no ticket in flight. Between tickets' steps, never inside one (every
-            # change of the ledger is journaled or staged by then)
-            if self.checkpoints is not None and self.checkpoints.due(quiet=not self._tasks):
+            # quiet (no ticket in flight) is read first, before this tick starts a sweep: dust
+            # waiting for a lot starts one every tick, and a check after it never found the engine
+            # quiet (no reconciliation ran while any dust waited). Between tickets' steps, never
+            # inside one (every change of the ledger is journaled or staged by then)
+            quiet = not self._tasks
+            if self.checkpoints is not None and self.checkpoints.due(quiet=quiet):
                 self._checkpoint()
+            if self.executor is not None and quiet and time.monotonic() - last_rec > self.reconcile_every:
+                last_rec = time.monotonic()
+                await self._reconcile(self.executor)
             for p in self.host.on_timer(time.time_ns()):
                 self.submit(p)
             self._sweep_residuals()
-            if self.executor is not None and time.monotonic() - last_rec > self.reconcile_every and not self._tasks:
-                last_rec = time.monotonic()
-                await self._reconcile(self.executor)
 
     def _checkpoint(self) -> None:
         """A ledger checkpoint now; a failure costs only a longer replay at the next start."""
