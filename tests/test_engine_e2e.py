@@ -337,6 +337,33 @@ def test_a_leg_whose_price_is_gone_is_unwound_at_once(tmp_path: Path) -> None:
     uvloop.run(main())
 
 
+def test_no_unwind_goes_to_a_venue_without_rate_room(tmp_path: Path) -> None:
+    """An unwind on a venue its client's rate limits hold back is a sure reject: a default run's
+    ticket sent unwind1-3 to a rate-limited binance within 2 ms (each REJECTED locally, "rate
+    limited, retry after 2.1 s"), then logged an ERROR residual. The unwind waits for room like a
+    hedge does, and the early unwind does not pick such a venue."""
+    import time
+    from dataclasses import replace
+
+    from arbcore.execution.ticket import TicketResult
+
+    async def main() -> None:
+        async with session(["okx", "kraken"], tmp_path / "j.sqlite") as s:
+            r = s.runner
+            assert r is not None and s.journal is not None
+            plan = await live_crossing_plan(s, "okx", "kraken")
+            plan = replace(plan, sell_limit=plan.sell_limit * 101 // 100 // 10 * 10)  # no hedge within bound
+            s.clients["okx"].limiter.penalise(10.0)  # okx, where a long residual unwinds, has no room
+            assert not r._unwind_open(plan, plan.qty)
+            t0 = time.monotonic()
+            left = await r._fix_residual("T-unwind", plan, plan.qty, TicketResult("T-unwind", "done"))
+            assert left == plan.qty
+            assert time.monotonic() - t0 >= r.params.hedge_timeout  # waited for a hedge, not a sure reject
+            assert not s.journal.orders_of(["T-unwind"])  # nothing sent, nothing rejected
+
+    uvloop.run(main())
+
+
 def test_the_stop_sweeps_until_the_residual_is_flat_or_dust(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """At stop the sweeper ran once per instrument: a sweep whose IOC met a thin book (a partial
     fill) left the rest open at exit (0.0449 of 0.0824 ETH in a 30 s threshold run), reported

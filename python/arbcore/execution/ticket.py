@@ -466,7 +466,8 @@ class TicketRunner:
                     self._cannot_send(ticket_id, f"unwind{k}", m, abs(residual))  # once: its rules stay as they are
                 break
             best = self.view.best_price(m.venue, m.instrument, side)
-            if best is None or (best < worst if side is Side.SELL else best > worst):
+            if best is None or (best < worst if side is Side.SELL else best > worst) or self._rate_room(m, side):
+                # (an order its client would refuse for its rate limits is a sure reject: not sent)
                 await asyncio.sleep(0.05)
                 continue
             done = await self._one_leg(ticket_id, f"unwind{k}", m, side, qty=abs(residual), seen=best, worst=worst)
@@ -485,12 +486,14 @@ class TicketRunner:
         return side, m, self._worst(expected, side, abs(residual), plan.buy)
 
     def _unwind_open(self, plan: TicketPlan, residual: int) -> bool:
-        """Whether the unwind could go now: its venue LIVE and fresh, its touch within the
-        unwind's worst price, the residual sendable there."""
+        """Whether the unwind could go now: its venue LIVE and fresh, breaker closed, room in its
+        rate limits, its touch within the unwind's worst price, the residual sendable there."""
         side, m, worst = self._unwind_terms(plan, residual)
         live, age = self.view.book_status(m.venue, m.instrument)
         best = self.view.best_price(m.venue, m.instrument, side)
         if not live or age > self.params.max_book_age_ns or best is None:
+            return False
+        if self.ex.risk.breaker.is_open(m.venue) or self._rate_room(m, side):
             return False
         within = best >= worst if side is Side.SELL else best <= worst
         return within and m.rules.sendable(abs(residual), _on_tick(worst, side, m)) > 0
