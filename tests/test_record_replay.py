@@ -346,7 +346,7 @@ def test_replay_of_a_malformed_header_names_the_field(tmp_path: Path, feeds: Any
 
 @pytest.mark.parametrize(
     ("version", "needle"),
-    [(3, "version is 3"), ("2", 'version is "2"'), (None, "version is missing"), (True, "version is true"),
+    [(4, "version is 4"), ("2", 'version is "2"'), (None, "version is missing"), (True, "version is true"),
      (1.0, "version is 1.0")],
 )  # fmt: skip
 def test_replay_refuses_a_version_it_does_not_know(tmp_path: Path, version: Any, needle: str) -> None:
@@ -358,7 +358,7 @@ def test_replay_refuses_a_version_it_does_not_know(tmp_path: Path, version: Any,
         header["version"] = version
     frame = {"t": 1, "venue": "bybit", "conn": 1, "kind": "ws", "data": BYBIT_CAPTURE.read_text().splitlines()[0]}
     path.write_bytes(orjson.dumps(header) + b"\n" + orjson.dumps(frame) + b"\n")
-    one_line_error(run_cli("replay", "--venue", "bybit", str(path)), "header: ", needle, "reads versions 1, 2")
+    one_line_error(run_cli("replay", "--venue", "bybit", str(path)), "header: ", needle, "reads versions 1, 2, 3")
 
 
 def test_a_version_1_recording_replays_as_before(tmp_path: Path) -> None:

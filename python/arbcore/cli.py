@@ -101,7 +101,7 @@ def _check_precisions(command: str, protocol: str, precisions: list[tuple[str, t
     return True
 
 
-def cmd_replay(args: argparse.Namespace) -> int:
+def cmd_replay(args: argparse.Namespace) -> int:  # noqa: PLR0911
     import orjson
 
     from arbcore.record import FeedSpec, RecordingError
@@ -113,6 +113,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.raw:
+            if args.venue is None:
+                print("arbcore replay: --raw needs --venue", file=sys.stderr)
+                return 2
             if not args.symbol:
                 print("arbcore replay: --raw needs at least one --symbol", file=sys.stderr)
                 return 2
@@ -121,6 +124,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             spec = _feed_spec(args.venue, args.raw, args.symbol, args.precision)
             assert isinstance(spec, FeedSpec)
             summary = replay_raw(path, spec, args.top)
+        elif args.venue is None:
+            return _replay_engine(path)
         else:
             summary = replay(path, args.venue, args.top)
     except (RecordingError, ValueError) as e:
@@ -136,6 +141,32 @@ def cmd_replay(args: argparse.Namespace) -> int:
         )
     sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode() + "\n")
     return 0
+
+
+def _replay_engine(path: Path) -> int:
+    """`arbcore replay FILE` of an engine recording: exit 0 when every decision replays identical,
+    1 on any mismatch, 2 for a file that is not an engine recording."""
+    import orjson
+
+    from arbcore.engine_replay import replay_engine
+    from arbcore.record import RecordingError, read_recording
+
+    try:
+        rec = read_recording(path)
+        rec.frames.close()
+        if rec.engine is None:
+            names = ", ".join(f.venue for f in rec.feeds) or "none"
+            print(f"arbcore replay: {path}: a single feed's recording: give --venue ({names})", file=sys.stderr)
+            return 2
+        summary = replay_engine(path)
+    except RecordingError as e:
+        print(f"arbcore replay: {e}", file=sys.stderr)
+        return 2
+    if summary["truncated"] is not None:
+        print(f"arbcore replay: warning: {path}: cut short at {summary['truncated']}; "
+              "the summary covers the lines before it", file=sys.stderr)  # fmt: skip
+    sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode() + "\n")
+    return 0 if summary["identical"] else 1
 
 
 def _url_error(option: str, url: str, schemes: tuple[str, ...]) -> str | None:
@@ -382,8 +413,21 @@ def _main(argv: list[str] | None = None) -> int:  # noqa: PLR0911
     rec.add_argument("--duration", type=float, default=10.0, help="seconds to record (default 10)")
     rec.add_argument("--out", required=True, help="output file (.jsonl.gz)")
 
-    rep = sub.add_parser("replay", help="run a recording through the decoders and print a JSON summary")
-    rep.add_argument("--venue", required=True, help=f"which recorded venue to replay ({VENUE_HELP})")
+    rep = sub.add_parser(
+        "replay",
+        help="run a recording through the decoders (and an engine's through its detection) and print a JSON summary",
+        description=(
+            "With --venue: one recorded venue's frames through its decoder, the books at the end.\n"
+            "Without (a recording of `arbcore run --record`): every venue's frames, book events and\n"
+            "balances through the engine's consolidated books, the detection run again where the engine\n"
+            "ran it and compared; exit 0 when identical, 1 on any mismatch (the first ones are listed)."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rep.add_argument(
+        "--venue",
+        help=f"which recorded venue to replay ({VENUE_HELP}; an engine recording's: its config's venue names)",
+    )
     rep.add_argument("--top", type=int, default=10, help="levels per side in the summary (default 10)")
     rep.add_argument(
         "--raw",

@@ -142,12 +142,15 @@ class FeedClient:
         seed: int | None = None,
         recorder: FrameSink | None = None,
         feed_kwargs: dict[str, Any] | None = None,
+        name: str | None = None,
     ) -> None:
         if len(symbols) > spec.max_symbols_per_connection:
             raise ValueError(
                 f"{spec.name}: {len(symbols)} symbols exceed {spec.max_symbols_per_connection} per connection"
             )
         self.spec = spec
+        #: the venue's name in recordings: the config's (two venues may speak one protocol)
+        self.name = name or spec.name
         self.url = url
         self.rest_url = rest_url
         self.books = books
@@ -245,13 +248,13 @@ class FeedClient:
         for slot in self.slots.values():
             slot.book.set_state(slot.venue, _core.SYNCING)
         if self.recorder is not None and not self._stopping:  # (its own stop is no venue's doing)
-            self.recorder.event(_time_ns(), self.spec.name, self.conn_id, "disconnected")
+            self.recorder.event(_time_ns(), self.name, self.conn_id, "disconnected")
         self._mark_dirty()
 
     def _on_frame(self, data: bytes, last_in_buffer: int) -> None:
         recv = _time_ns()
         if self.recorder is not None:
-            self.recorder.frame(recv, self.spec.name, self.conn_id, "ws", data)
+            self.recorder.frame(recv, self.name, self.conn_id, "ws", data)
         on_taken = self.on_taken
         if on_taken is None:
             code = self.feed.on_frame(data, recv)
@@ -400,7 +403,7 @@ class FeedClient:
         self.feed.reset(s.instrument, s.venue)
         s.book.set_state(s.venue, _core.SYNCING)
         if self.recorder is not None:
-            self.recorder.event(_time_ns(), self.spec.name, self.conn_id, "reset", symbol=s.symbol)
+            self.recorder.event(_time_ns(), self.name, self.conn_id, "reset", symbol=s.symbol)
 
     def _cancel_resubscribes(self) -> None:
         for handle in self._resubscribe_later.values():
@@ -440,7 +443,7 @@ class FeedClient:
                     continue
                 recv = time.time_ns()
                 if self.recorder is not None:
-                    self.recorder.frame(recv, self.spec.name, self.conn_id, "rest", body, symbol=slot.symbol)
+                    self.recorder.frame(recv, self.name, self.conn_id, "rest", body, symbol=slot.symbol)
                 code = self.feed.on_snapshot(slot.instrument, slot.venue, body, recv)
                 if code == _core.FRAME_SYNCED:
                     self._mark_dirty()
@@ -463,7 +466,7 @@ class FeedClient:
                 if slot.book.check_stale(now, self.stale_ns, slot.venue):
                     changed = True
                     if self.recorder is not None:
-                        self.recorder.event(now, self.spec.name, self.conn_id, "stale", symbol=slot.symbol)
+                        self.recorder.event(now, self.name, self.conn_id, "stale", symbol=slot.symbol)
             if changed:
                 self._mark_dirty()
 

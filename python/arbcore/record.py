@@ -28,6 +28,23 @@ File format (gzip-compressed JSON lines, one object per line; documented in the 
 
   A version 1 file has no such lines; a reader refuses a version it does not know.
 
+- (version 3, `arbcore run --record`) the header also has ``"engine"``: the consolidated books
+  as the session built them (instruments, each venue's symbol, grids, minimums and fees, the
+  detector's min edge, the built-in taker's rule), enough to rebuild them without the config (no
+  key, no environment value: the config's secrets are never read for it); the feeds' ``venue``
+  is the config's venue name. Between the frames, what detection depends on that no frame shows,
+  and what the engine detected, at the point in the stream where it happened::
+
+    {"t": <ns>, "kind": "balance", "instrument": "BTC/USDT", "venue": "okx", "asset": "BTC",
+     "amount": "2.5"}                        what the session gave the book (book.set_balance)
+    {"t": <ns>, "kind": "detect", "instrument": 0, "records": [[...record...], ...]}
+        a read's detection on one instrument (its index in the header's instruments):
+        book.opportunities()'s records, every field in the dtype's order; or "count": 0 where
+        the built-in taker looked (FastPath.take) and the book had none
+    {"t": <ns>, "kind": "taken", "instrument": 0, "buy": "okx", "sell": "binance", "qty": <raw>,
+     "buy_limit": <raw>, "sell_limit": <raw>, "records": [[...], ...]}
+        a ticket the built-in taker started in the order path, with the records it picked from
+
 The recorder flushes the compressed stream every second (gzip's sync flush), so the file of a
 recorder that was killed reads up to its last flush. A file cut short (a killed recorder) or
 damaged reads up to the first line that cannot be read, and `Frames.truncated` says where and why.
@@ -49,13 +66,17 @@ from typing import IO, Any, cast
 import orjson
 
 FORMAT = "arbcore-frames"
-#: the version this recorder writes
+#: the version this recorder writes: 2 for one feed client's recording (`arbcore record`), 3 for
+#: an engine's (`arbcore run --record`: a header with "engine", and ENGINE_KINDS lines)
 VERSION = 2
-#: the versions this reader reads: 1 (frames only) and 2 (frames and the client's book events)
-READABLE_VERSIONS = (1, 2)
-#: the lines of the frames' kinds, and (version 2) of the live client's own book events
+ENGINE_VERSION = 3
+#: the versions this reader reads: 1 (frames only), 2 (frames and the client's book events), 3
+READABLE_VERSIONS = (1, 2, 3)
+#: the lines of the frames' kinds, (version 2) of the live client's own book events, and
+#: (version 3) of the engine's balances and decisions
 FRAME_KINDS = ("ws", "rest")
 EVENT_KINDS = ("disconnected", "stale", "reset")
+ENGINE_KINDS = ("balance", "detect", "taken")
 #: seconds between the recorder's flushes: what a killed recorder can lose at most
 FLUSH_INTERVAL = 1.0
 
@@ -152,25 +173,29 @@ class FeedSpec:
 
 
 class Recorder:
-    """Writes frames to a recording from a background thread, so the event loop only enqueues.
-    Opening raises OSError for a path that cannot be written. A write that fails later (a full
-    disk) stops the writing: :attr:`error` says why, the file keeps what was flushed before it,
-    and nothing raises on the event loop's side."""
+    """Writes frames to a recording from a background thread, so the event loop only enqueues (a
+    tuple of what it has; the thread makes the JSON line). Opening raises OSError for a path
+    that cannot be written. A write that fails later (a full disk) stops the writing:
+    :attr:`error` says why, the file keeps what was flushed before it, and nothing raises on
+    the event loop's side. ``engine``: an engine recording's header part (version 3)."""
 
-    def __init__(self, path: Path, feeds: list[FeedSpec]) -> None:
+    def __init__(self, path: Path, feeds: list[FeedSpec], engine: dict[str, Any] | None = None) -> None:
         self.path = path
         self.frames = 0
         #: why writing stopped (the OSError's text), or None
         self.error: str | None = None
-        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._balances: dict[tuple[str, str, str], str] = {}  # the last written, per book, venue and asset
         self._file = gzip.open(path, "wb", compresslevel=5)  # noqa: SIM115 (closed in close())
-        header = {
+        header: dict[str, Any] = {
             "type": "header",
             "format": FORMAT,
-            "version": VERSION,
+            "version": VERSION if engine is None else ENGINE_VERSION,
             "created_ns": time.time_ns(),
             "feeds": [f.to_json() for f in feeds],
         }
+        if engine is not None:
+            header["engine"] = engine
         try:
             self._file.write(orjson.dumps(header) + b"\n")
             self._file.flush()
@@ -183,24 +208,36 @@ class Recorder:
     def frame(self, recv_ns: int, venue: str, conn: int, kind: str, data: bytes, *, symbol: str | None = None) -> None:
         if self.error is not None:
             return
-        line: dict[str, Any] = {"t": recv_ns, "venue": venue, "conn": conn, "kind": kind}
-        if symbol is not None:
-            line["symbol"] = symbol
-        try:
-            line["data"] = data.decode()
-        except UnicodeDecodeError:
-            line["b64"] = base64.b64encode(data).decode()
-        self._queue.put(orjson.dumps(line) + b"\n")
+        self._queue.put((_frame_line, recv_ns, venue, conn, kind, data, symbol))
         self.frames += 1
 
     def event(self, t_ns: int, venue: str, conn: int, kind: str, *, symbol: str | None = None) -> None:
         """One of the live client's own book events (`EVENT_KINDS`), in order with the frames."""
         if self.error is not None:
             return
-        line: dict[str, Any] = {"t": t_ns, "venue": venue, "conn": conn, "kind": kind}
-        if symbol is not None:
-            line["symbol"] = symbol
-        self._queue.put(orjson.dumps(line) + b"\n")
+        self._queue.put((_event_line, t_ns, venue, conn, kind, symbol))
+
+    def balance(self, t_ns: int, instrument: str, venue: str, asset: str, amount: str) -> None:
+        """A balance the engine gave an instrument's book (version 3); the same amount again is
+        not written (the session sets every balance after each ticket)."""
+        if self.error is not None or self._balances.get((instrument, venue, asset)) == amount:
+            return
+        self._balances[(instrument, venue, asset)] = amount
+        self._queue.put((_balance_line, t_ns, instrument, venue, asset, amount))
+
+    def detected(self, t_ns: int, instrument: int, records: Any) -> None:
+        """A read's detection on one instrument (version 3): ``book.opportunities()``'s record
+        array (not copied: the book makes a new one per call), or the taker's count (an int)."""
+        if self.error is not None:
+            return
+        self._queue.put((_detect_line, t_ns, instrument, records))
+
+    def taken(self, t_ns: int, instrument: int, pick: tuple[str, str, int, int, int], records: Any) -> None:
+        """A ticket the built-in taker started (version 3): (buy venue, sell venue, qty, buy
+        limit, sell limit), and the records it picked from."""
+        if self.error is not None:
+            return
+        self._queue.put((_taken_line, t_ns, instrument, pick, records))
 
     def _drain(self) -> None:
         # A timed flush, here rather than per frame: the event loop's side stays one enqueue. The
@@ -211,14 +248,14 @@ class Recorder:
             try:
                 item = self._queue.get(timeout=FLUSH_INTERVAL)
             except queue.Empty:
-                item = b""
+                item = ()
             if item is None:
                 return
             if self.error is not None:
                 continue  # drained, so that what is still enqueued does not pile up
             try:
                 if item:
-                    self._file.write(item)
+                    self._file.write(item[0](*item[1:]))
                 now = time.monotonic()
                 if now >= next_flush:
                     self._file.flush()
@@ -242,10 +279,52 @@ class Recorder:
                 self.error = e.strerror or str(e)
 
 
+def _frame_line(  # noqa: PLR0917 (the fields of Recorder.frame's queued tuple)
+    recv_ns: int, venue: str, conn: int, kind: str, data: bytes, symbol: str | None
+) -> bytes:
+    line: dict[str, Any] = {"t": recv_ns, "venue": venue, "conn": conn, "kind": kind}
+    if symbol is not None:
+        line["symbol"] = symbol
+    try:
+        line["data"] = data.decode()
+    except UnicodeDecodeError:
+        line["b64"] = base64.b64encode(data).decode()
+    return orjson.dumps(line) + b"\n"
+
+
+def _event_line(t_ns: int, venue: str, conn: int, kind: str, symbol: str | None) -> bytes:
+    line: dict[str, Any] = {"t": t_ns, "venue": venue, "conn": conn, "kind": kind}
+    if symbol is not None:
+        line["symbol"] = symbol
+    return orjson.dumps(line) + b"\n"
+
+
+def _balance_line(t_ns: int, instrument: str, venue: str, asset: str, amount: str) -> bytes:
+    line = {"t": t_ns, "kind": "balance", "instrument": instrument, "venue": venue, "asset": asset, "amount": amount}
+    return orjson.dumps(line) + b"\n"
+
+
+def _detect_line(t_ns: int, instrument: int, records: Any) -> bytes:
+    line: dict[str, Any] = {"t": t_ns, "kind": "detect", "instrument": instrument}
+    if isinstance(records, int):
+        line["count"] = records
+    else:
+        line["records"] = records.tolist()
+    return orjson.dumps(line) + b"\n"
+
+
+def _taken_line(t_ns: int, instrument: int, pick: tuple[str, str, int, int, int], records: Any) -> bytes:
+    buy, sell, qty, buy_limit, sell_limit = pick
+    line = {"t": t_ns, "kind": "taken", "instrument": instrument, "buy": buy, "sell": sell, "qty": qty,
+            "buy_limit": buy_limit, "sell_limit": sell_limit, "records": records.tolist()}  # fmt: skip
+    return orjson.dumps(line) + b"\n"
+
+
 @dataclass
 class Frame:
-    """One line after the header: a frame (kind "ws" or "rest"), or one of the live client's book
-    events (an `EVENT_KINDS` kind; its data is empty)."""
+    """One line after the header: a frame (kind "ws" or "rest"), one of the live client's book
+    events (an `EVENT_KINDS` kind; its data is empty), or (version 3) one of the engine's
+    (`ENGINE_KINDS`: its venue is "", the line's object is in ``engine``)."""
 
     t: int
     venue: str
@@ -253,6 +332,8 @@ class Frame:
     kind: str
     data: bytes
     symbol: str | None = None
+    line: int = 0  # its line number in the file (the header is line 1)
+    engine: dict[str, Any] | None = None
 
 
 #: what a cut or damaged compressed stream raises: EOFError (no end-of-stream marker: a killed
@@ -320,6 +401,8 @@ class Recording:
     feeds: list[FeedSpec]
     frames: Frames = field(repr=False)
     version: int = VERSION
+    #: (version 3) the header's "engine": the books as the session built them
+    engine: dict[str, Any] | None = None
 
 
 def _open(path: Path) -> IO[bytes]:
@@ -335,19 +418,23 @@ def _open(path: Path) -> IO[bytes]:
 
 def _frame_parser(version: int) -> Callable[[bytes, int], Frame]:
     """The line reader of a recording of `version`: a frame's line, or (version 2) an event's,
-    whose data is empty."""
-    kinds = FRAME_KINDS + EVENT_KINDS if version >= 2 else FRAME_KINDS
+    whose data is empty, or (version 3) an engine line, kept whole."""
+    kinds: tuple[str, ...] = FRAME_KINDS + EVENT_KINDS if version >= 2 else FRAME_KINDS
+    if version >= ENGINE_VERSION:
+        kinds += ENGINE_KINDS
 
     def parse(raw: bytes, n: int) -> Frame:
         d = orjson.loads(raw)
         kind = d["kind"]
         if kind not in kinds:
             raise ValueError(f"kind {orjson.dumps(kind).decode()[:40]} is not one of {', '.join(kinds)}")
+        if kind in ENGINE_KINDS:
+            return Frame(int(d["t"]), "", 0, kind, b"", None, n, d)
         if kind in EVENT_KINDS:
             symbol = None if kind == "disconnected" else str(d["symbol"])
-            return Frame(int(d["t"]), str(d["venue"]), int(d["conn"]), kind, b"", symbol)
+            return Frame(int(d["t"]), str(d["venue"]), int(d["conn"]), kind, b"", symbol, n)
         data = d["data"].encode() if "data" in d else base64.b64decode(d["b64"])
-        return Frame(int(d["t"]), str(d["venue"]), int(d.get("conn", 0)), kind, data, d.get("symbol"))
+        return Frame(int(d["t"]), str(d["venue"]), int(d.get("conn", 0)), kind, data, d.get("symbol"), n)
 
     return parse
 
@@ -381,13 +468,16 @@ def read_recording(path: Path) -> Recording:
             specs = [FeedSpec.from_json(x, f"feeds[{i}]") for i, x in enumerate(feeds)]
         except ValueError as e:
             raise RecordingError(f"{path}: header: {e}") from None
+        engine = header.get("engine")
+        if engine is not None and not isinstance(engine, dict):
+            raise RecordingError(f"{path}: header: engine is not an object")
     except _STREAM_ERRORS as e:
         f.close()
         raise RecordingError(f"{path}: cannot read the header: {_why(e)}") from None
     except RecordingError:
         f.close()
         raise
-    return Recording(specs, Frames(path, f, 2, _frame_parser(version)), version)
+    return Recording(specs, Frames(path, f, 2, _frame_parser(version)), version, engine)
 
 
 def raw_frames(path: Path, venue: str) -> Frames:

@@ -24,10 +24,11 @@ from arbcore.record import FeedSpec, Frame, RecordingError, raw_frames, read_rec
 #: the summary's "events" keeps the first this many; "events_omitted" counts the rest
 MAX_EVENTS = 1000
 
+#: a feed's books, its symbols' (book index, venue index), and its Kraken precisions
+Built = tuple[list[ConsolidatedBook], dict[str, tuple[int, int]], dict[str, tuple[int, int]]]
 
-def build_books(
-    spec: FeedSpec,
-) -> tuple[list[ConsolidatedBook], dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
+
+def build_books(spec: FeedSpec) -> Built:
     """One consolidated book per instrument of a feed, the venue added to each."""
     books: list[ConsolidatedBook] = []
     index: dict[str, int] = {}
@@ -47,11 +48,12 @@ def build_books(
 
 class Replayer:
     """One feed's books, moved by its recorded lines one at a time (:meth:`apply`). Raises
-    ConfigError for a spec the books or the decoder refuse."""
+    ConfigError for a spec the books or the decoder refuse. ``built``: books shared with other
+    feeds (an engine's, :mod:`arbcore.engine_replay`), as ``build_books`` gives them."""
 
-    def __init__(self, spec: FeedSpec) -> None:
+    def __init__(self, spec: FeedSpec, built: Built | None = None) -> None:
         self.spec = spec
-        self.books, self.symbols, precisions = build_books(spec)
+        self.books, self.symbols, precisions = built if built is not None else build_books(spec)
         self.feed = Feed(spec.protocol, self.books, self.symbols, precisions or None, spec.depth)
         self._by_ref = {ref: sym for sym, ref in self.symbols.items()}
         self._conn: int | None = None

@@ -99,7 +99,7 @@ async def _main(config: Config, host: StrategyHost, options: RunOptions) -> int:
     dash = Dashboard(live=None if options.dashboard else False, interval_s=config.run.dashboard_interval_ms / 1000)
     logging.basicConfig(level=logging.INFO, handlers=[log_handler(dash)], force=True)
     logging.getLogger("picows").setLevel(logging.WARNING)
-    session = TradingSession(config, host, journal_path=options.journal)
+    session = TradingSession(config, host, journal_path=options.journal, record=options.record)
     stop = asyncio.Event()
     signals: list[signal.Signals] = []  # those that set `stop`
 

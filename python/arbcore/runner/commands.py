@@ -72,7 +72,8 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
             return 2
     journal = Path(args.journal) if args.journal else config.run.journal or Path("arbcore-journal.sqlite")
     report_dir = Path(args.report_dir) if args.report_dir else config.run.report_dir or Path("arbcore-report")
-    why = _journal_problem(journal) or _report_dir_problem(report_dir)
+    record = Path(args.record) if args.record else config.run.record
+    why = _journal_problem(journal) or _report_dir_problem(report_dir) or _record_problem(record)
     if why is not None:
         _err("run", why)
         return 2
@@ -90,6 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
         dashboard=not args.no_dashboard,
         seed=config.run.seed if args.seed is None else args.seed,
         early_kill=early_kill,
+        record=record,
     )
     import importlib
 
@@ -144,6 +146,17 @@ def _journal_problem(journal: Path) -> str | None:
             return f"--journal {journal}: cannot read it ({e.strerror or e})"
         if head and head != b"SQLite format 3\x00":
             return f"--journal {journal}: exists and is not an SQLite file (not overwritten)"
+    return None
+
+
+def _record_problem(record: Path | None) -> str | None:
+    """Why the session cannot be recorded to ``record``, or None: checked before any venue starts."""
+    if record is None:
+        return None
+    if record.is_dir():
+        return f"record {record}: a directory, not a file to record to"
+    if not record.parent.is_dir():
+        return f"record {record}: no directory {record.parent}"
     return None
 
 
@@ -441,6 +454,12 @@ def add_runner_commands(sub: Any) -> None:
         "--no-dashboard", action="store_true", help="plain log lines instead of the live dashboard, even on a terminal"
     )
     run.add_argument("--seed", type=int, help="simulators' seed (default: [run] seed)")
+    run.add_argument(
+        "--record",
+        metavar="FILE",
+        help="record every venue's frames, the books' balances and the engine's detections to FILE "
+        "(.jsonl.gz), for `arbcore replay FILE` (default: [run] record)",
+    )
 
     chk = sub.add_parser(
         "check-config",

@@ -8,7 +8,7 @@ the typed reader of one field in :mod:`~arbcore.runner.config_fields`.
 Layout (``examples/default.toml`` is a complete, commented example)::
 
     [run]            seed, journal, report_dir, dashboard_interval_ms, timer_ms, fsync_intents, busy_poll,
-                     order_path, cpu, keep_warm_ms, warm_sends, ledger_checkpoint_events (all optional)
+                     order_path, cpu, keep_warm_ms, warm_sends, ledger_checkpoint_events, record (all optional)
     [assets]         ASSET = decimals the ledger keeps it at, e.g. BTC = 8, USDT = 10
     [venues.NAME]    protocol, simulated, ws_url, rest_url, api_key_env, api_secret_env,
                      api_passphrase_env, [venues.NAME.balances] paper balances (ASSET = "decimal")

@@ -211,6 +211,10 @@ class RunConfig:
     # a checkpoint of the ledger in the journal every this many ledger changes (and at a clean
     # stop): a start loads it and replays only the events after it (execution/ledger_checkpoint.py)
     ledger_checkpoint_events: int = 10_000
+    # every venue's frames, the books' events and balances, and each read's detections, to this
+    # file (gzip JSON lines, arbcore.record); `arbcore replay FILE` runs them through the engine's
+    # books and detection again and compares. None: nothing recorded
+    record: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -266,6 +270,7 @@ class Config:
             f"{r.breaker_window_ms} ms stop a venue for {r.breaker_cooldown_ms} ms"
         )
         out.append(f"  kill file: {r.kill_file or '-'}")
+        out.append(f"  record: {self.run.record or '-'}")
         out.append(
             f"  execution: staleness {ex.staleness_ms} ms, leg timeout {ex.leg_timeout_ms} ms, hedge timeout "
             f"{ex.hedge_timeout_ms} ms, loss budget {ex.loss_budget or '-'}, min_edge_bps {ex.min_edge_bps}, "

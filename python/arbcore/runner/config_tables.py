@@ -83,6 +83,7 @@ _RUN_KEYS = {
     "keep_warm_ms",
     "warm_sends",
     "ledger_checkpoint_events",
+    "record",
 }
 TOP_KEYS = {"run", "assets", "venues", "instruments", "risk", "strategy", "execution"}
 
@@ -129,7 +130,10 @@ def parse_run(p: FieldReader, errors: ErrorCollector, data: Mapping[str, Any], b
         ledger_checkpoint_events=p.integer(
             run_t, "ledger_checkpoint_events", "run.ledger_checkpoint_events", 10_000, lo=100, hi=10_000_000
         ),
+        record=_rel(base, p.string(run_t, "record", "run.record")),
     )
+    if run.record is not None and run.record.is_dir():
+        errors.add("run.record", f"{quoted(str(run.record))} is a directory, not a file to record to")
     if run.warm_sends and not run.keep_warm_ms:
         errors.add("run.warm_sends", "needs run.keep_warm_ms > 0 (it writes with each dry run)")
     if 0 < run.keep_warm_ms < 1 and not run.busy_poll:

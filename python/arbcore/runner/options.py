@@ -59,3 +59,4 @@ class RunOptions:
     dashboard: bool
     seed: int
     early_kill: EarlyKill | None = None  # a SIGUSR1 before the engine's loop handles it
+    record: Path | None = None  # the session's recording (``--record``, ``[run] record``), or None

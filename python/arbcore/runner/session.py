@@ -35,10 +35,12 @@ from arbcore.execution.risk import KillSwitch, RiskGate, RiskLimits
 from arbcore.execution.send_warmer import SendWarmer
 from arbcore.execution.ticket import Market, Started, TicketParams, TicketPlan, TicketResult, TicketRunner
 from arbcore.feed_client import FeedClient
+from arbcore.record import Recorder
 from arbcore.runner.config import Config, ConfigFileError, InstrumentConfig, host_errors
 from arbcore.runner.config_fields import quoted
 from arbcore.runner.gc_pacer import GcPacer
 from arbcore.runner.plugins import FillEvent, Opportunity, StrategyHost, TicketProposal
+from arbcore.runner.run_recording import record_taken, start_recording
 from arbcore.runner.sim_cluster import SimCluster, SimEndpoint
 from arbcore.runner.strategies.taker import TakerStrategy
 from arbcore.runner.warm_loop import WarmLoop
@@ -101,15 +103,17 @@ class BookView:
         return None if top is None else top[0]
 
 
-def _set_book_balance(book: arbcore.ConsolidatedBook, venue: str, asset: str, raw: int, decimals: int) -> None:
+def _set_book_balance(book: arbcore.ConsolidatedBook, venue: str, asset: str, raw: int, decimals: int) -> str | None:
     """The book keeps balances at its own scale: round the ledger's amount down until it fits
-    (detection may then size a hair smaller, never larger, than the funds)."""
+    (detection may then size a hair smaller, never larger, than the funds). Returns what it set."""
     for d in range(decimals, -1, -1):
+        text = arbcore.format_decimal(raw // 10 ** (decimals - d), d)
         try:
-            book.set_balance(venue, asset, arbcore.format_decimal(raw // 10 ** (decimals - d), d))
-            return
+            book.set_balance(venue, asset, text)
+            return text
         except arbcore.DecimalError:
             continue
+    return None
 
 
 def _rule_errors(idx: int, venue: str, inst: InstrumentConfig, r: InstrumentRules) -> list[str]:
@@ -145,8 +149,14 @@ class TradingSession:
         kill_file: str | Path | None = None,
         reconcile_every: float = 5.0,
         external: Mapping[str, SimEndpoint] | None = None,
+        record: Path | None = None,
     ) -> None:
         self.config = config
+        #: where to record the session (``arbcore run --record``; default ``[run] record``)
+        self.record_path = record if record is not None else config.run.record
+        self.recorder: Recorder | None = None
+        self._detected: Callable[[int, int, object], None] | None = None
+        self._book_index: dict[str, int] = {}
         self.host = host
         self.journal_path = Path(journal_path)
         self.environ = environ
@@ -283,7 +293,7 @@ class TradingSession:
             kw = {"precisions": precisions} if v.protocol == "kraken" else None
             self.feeds[vname] = FeedClient(
                 spec, url, [self.books[n] for n in names], symbols, rest_url=rest, on_read=self._on_read,
-                stale_after=max(1.0, self.config.execution.staleness_ms / 1000), feed_kwargs=kw,
+                stale_after=max(1.0, self.config.execution.staleness_ms / 1000), feed_kwargs=kw, name=vname,
             )  # fmt: skip
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -338,6 +348,8 @@ class TradingSession:
             self._arm_taker()
         notes += load_residuals(self.runner, self.journal)  # the sweeper flattens them once books are LIVE
         notes += self._restore_daily_loss(self.journal)
+        if self.record_path is not None:  # before the first balances and frames
+            self.recorder = start_recording(self, self.record_path)
         self._sync_book_balances()
         self.host.context.mark_start()
         runner = self.runner
@@ -449,6 +461,10 @@ class TradingSession:
         for t in pending:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+        if self.recorder is not None:
+            await asyncio.to_thread(self.recorder.close)  # (writes what is queued: not on the loop)
+            if self.recorder.error is not None:
+                log.error("recording %s stopped early: %s", self.recorder.path, self.recorder.error)
         for client in self.clients.values():
             with contextlib.suppress(Exception):
                 await client.close()
@@ -465,18 +481,30 @@ class TradingSession:
 
     # ---- the hot path -------------------------------------------------------------------------
 
+    def record_detections(self, detected: Callable[[int, int, object], None] | None) -> None:
+        """Each read's detection per instrument to ``detected(t_ns, book index, records)`` (the
+        records, or the taker's count when it looked and found nothing): the recording's."""
+        self._detected = detected
+        self._book_index = {name: i for i, name in enumerate(self.books)}
+
     def _on_read(self) -> None:
         if not self._accepting:
             return
         taker = self._taker
+        detected = self._detected  # (a recording's: None, two checks per book and nothing else)
+        t = time.time_ns() if detected is not None else 0  # when the read's detection ran (for the reader)
         for name, book in self.books.items():
             if taker is not None and name not in self._in_flight and not self.host.stopped:
                 got = taker.take(name, book)
                 if not isinstance(got, int):  # started: FastPath.on_started has followed it
                     continue
                 if got == 0:  # no opportunity: nothing for the strategy to see
+                    if detected is not None:
+                        detected(t, self._book_index[name], 0)
                     continue
             recs = book.opportunities()
+            if detected is not None:
+                detected(t, self._book_index[name], recs)
             if not len(recs):
                 continue
             self.stats.opportunities += len(recs)
@@ -497,6 +525,9 @@ class TradingSession:
         any other."""
         plan, started, n, calls = taken
         book = self.books[name]
+        records = book.opportunities()  # what the taker picked from, for the dashboard (and the recording)
+        if self.recorder is not None:  # (before the ticket's start: one refused at once syncs balances)
+            record_taken(self, self.recorder, name, taken, records)
         self._hold(name)
         task = start_now(self._run_ticket(name, plan, started))
         self._tasks.add(task)
@@ -506,7 +537,7 @@ class TradingSession:
         host.proposals += 1
         self.stats.opportunities += n
         self.stats.proposals += 1
-        opps = Opportunity.from_book(book, book.opportunities())  # for the dashboard (the same records)
+        opps = Opportunity.from_book(book, records)
         now = time.time_ns()
         self.stats.recent_opportunities.extend([(now, o, k == calls - 1) for k, o in enumerate(opps)][-10:])
 
@@ -698,7 +729,9 @@ class TradingSession:
                 continue
             for book in self.books.values():
                 if venue in book.venues and asset in (book.base, book.quote):
-                    _set_book_balance(book, venue, asset, max(0, bal.available), a.decimals)
+                    text = _set_book_balance(book, venue, asset, max(0, bal.available), a.decimals)
+                    if self.recorder is not None and text is not None:
+                        self.recorder.balance(time.time_ns(), book.instrument, venue, asset, text)
             ctx.set_balance(venue, asset, bal.total)
 
     def engage_kill(self, reason: str) -> None:
