@@ -67,13 +67,20 @@ def test_help_is_complete() -> None:
 
 
 def test_help_epilog_says_what_is_where() -> None:
-    """examples/ holds the two configurations it names; the strategy plug-ins are where it says."""
+    """examples/ holds the three configurations it names; the strategy plug-ins are where it says."""
     from arbcore.runner.commands import EPILOG
     from arbcore.runner.plugins import BUILTINS
 
     text = " ".join(EPILOG.split())
-    assert sorted(p.name for p in (ROOT / "examples").iterdir()) == ["default.toml", "live-template.toml"]
-    assert "examples/ has the default (default.toml) and a live-venue template (live-template.toml)." in text
+    assert sorted(p.name for p in (ROOT / "examples").iterdir()) == [
+        "default.toml",
+        "live-template.toml",
+        "rehearsal.toml",
+    ]
+    assert (
+        "examples/ has the default (default.toml), a live-venue template (live-template.toml) and a fault "
+        "rehearsal on the simulated venues (rehearsal.toml)." in text
+    )
     assert "arbcore/runner/strategies/" in text and (ROOT / "python/arbcore/runner/strategies").is_dir()
     for name, (module, _) in BUILTINS.items():
         assert name in text and module.startswith("arbcore.runner.strategies."), name

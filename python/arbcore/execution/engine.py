@@ -28,7 +28,7 @@ from typing import Any
 from arbcore.execution.amounts import Amount, Asset, Rounding, rescale
 from arbcore.execution.errors import ReconcileConflictError
 from arbcore.execution.journal import Journal
-from arbcore.execution.ledger import BalanceDiff, Ledger, Reconciliation
+from arbcore.execution.ledger import Ledger, Reconciliation
 from arbcore.execution.orders import TERMINAL_STATES, EventKind, OrderState, Side
 from arbcore.execution.records import Fill, OrderIntent
 from arbcore.execution.risk import RiskGate
@@ -122,8 +122,9 @@ class Executor:
         self.orders: dict[str, LiveOrder] = {}  # live and recent orders; forget() drops a finished ticket's
         self.by_ticket: dict[str, list[LiveOrder]] = {}
         self.counters = EngineCounters()
-        #: per venue, the differences its last reconciliation found (``settled`` adopts a repeat)
-        self._unsettled: dict[str, tuple[BalanceDiff, ...]] = {}
+        #: per venue, the differences (asset, venue minus ledger) its last reconciliation found
+        #: (``settled`` adopts a repeat)
+        self._unsettled: dict[str, frozenset[tuple[str, int | None]]] = {}
         self._hook: Callable[[str, LiveOrder], None] | None = None
         #: called when :attr:`hook` is set or cleared (the Rust order path stops writing itself)
         self.watch_hook: Callable[[], None] | None = None
@@ -425,7 +426,9 @@ class Executor:
     def _busy(self, venue: str) -> bool:
         return any(o.intent.venue == venue and o.state not in TERMINAL_STATES for o in self.orders.values())
 
-    async def reconcile_balances(self, adopt: bool = False, settled: bool = False) -> dict[str, Reconciliation]:
+    async def reconcile_balances(
+        self, adopt: bool = False, settled: bool = False, *, quiet: bool = False
+    ) -> dict[str, Reconciliation]:
         """Compare the ledger with each venue's balances; differences are logged and journaled.
 
         A venue with an order in flight, or whose ledger changed while its balances were asked
@@ -438,7 +441,7 @@ class Executor:
         (an outside change, not a fill on its way, which moves the ledger in between), with a
         warning that has the numbers (``adopt``'s caller reports its own: ``Reconciliation``).
         A venue total below what is reserved on it is never adopted (:class:`ReconcileConflictError`):
-        reported only."""
+        reported only. ``quiet``: a difference is not logged here (the caller words it)."""
         out: dict[str, Reconciliation] = {}
         for venue, client in self.clients.items():
             changes = self.ledger.changes
@@ -455,10 +458,13 @@ class Executor:
                 reported[asset] = to_raw(b.total, asset.decimals, f"{venue} {b.asset} balance")
             rec = self.ledger.reconcile(venue, reported)
             self.journal.write_balance_snapshot(venue, "venue", reported)
-            seen_before, self._unsettled[venue] = self._unsettled.get(venue), rec.mismatches
-            if adopt or (settled and not rec.ok and rec.mismatches == seen_before):
+            # the difference, not the totals: trades between two reconciliations move the ledger
+            # and the venue alike (compared with the totals, a trading venue never settled)
+            found = frozenset((d.asset.name, d.diff) for d in rec.mismatches)
+            seen_before, self._unsettled[venue] = self._unsettled.get(venue), found
+            if adopt or (settled and not rec.ok and found == seen_before):
                 rec = self._adopt(venue, reported, rec, quiet=adopt)
-            elif not rec.ok:
+            elif not rec.ok and not quiet:
                 log.warning("%s balances differ from the ledger: %s", venue, rec.describe())
             out[venue] = rec
         return out

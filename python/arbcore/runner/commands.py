@@ -65,6 +65,10 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
         for line in missing:
             _err("run", f"{config.source}: {line}")
         return 2
+    if args.seed is not None:  # over [run] seed, for everything drawn from it (simulators, faults)
+        import dataclasses
+
+        config = dataclasses.replace(config, run=dataclasses.replace(config.run, seed=args.seed))
     if args.metrics_port is not None:
         why = port_problem(args.metrics_port)  # before the venues are started; the engine binds it later
         if why is not None:
@@ -89,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
         journal=journal,
         report_dir=report_dir,
         dashboard=not args.no_dashboard,
-        seed=config.run.seed if args.seed is None else args.seed,
+        seed=config.run.seed,
         early_kill=early_kill,
         record=record,
     )
@@ -398,9 +402,10 @@ def _print_journal(journal: Journal, args: argparse.Namespace) -> int:
 EPILOG = """\
 Start with `arbcore run` (the embedded default: simulated venues on loopback, paper balances,
 the taker strategy), then `arbcore report JOURNAL`. `arbcore check-config FILE` validates a
-configuration; examples/ has the default (default.toml) and a live-venue template
-(live-template.toml). The builtin strategies (taker, threshold, hedger) are plug-ins in
-arbcore/runner/strategies/, each a template for your own (README: "Writing a strategy plug-in").
+configuration; examples/ has the default (default.toml), a live-venue template
+(live-template.toml) and a fault rehearsal on the simulated venues (rehearsal.toml). The builtin
+strategies (taker, threshold, hedger) are plug-ins in arbcore/runner/strategies/, each a template
+for your own (README: "Writing a strategy plug-in").
 Errors you can fix are one line on stderr with exit status 2."""
 
 
@@ -453,7 +458,7 @@ def add_runner_commands(sub: Any) -> None:
     run.add_argument(
         "--no-dashboard", action="store_true", help="plain log lines instead of the live dashboard, even on a terminal"
     )
-    run.add_argument("--seed", type=int, help="simulators' seed (default: [run] seed)")
+    run.add_argument("--seed", type=int, help="simulators' and rehearsed faults' seed (default: [run] seed)")
     run.add_argument(
         "--record",
         metavar="FILE",

@@ -11,7 +11,9 @@ Layout (``examples/default.toml`` is a complete, commented example)::
                      order_path, cpu, keep_warm_ms, warm_sends, ledger_checkpoint_events, record (all optional)
     [assets]         ASSET = decimals the ledger keeps it at, e.g. BTC = 8, USDT = 10
     [venues.NAME]    protocol, simulated, ws_url, rest_url, api_key_env, api_secret_env,
-                     api_passphrase_env, [venues.NAME.balances] paper balances (ASSET = "decimal")
+                     api_passphrase_env, [venues.NAME.balances] paper balances (ASSET = "decimal"),
+                     [venues.NAME.sim_faults] a simulated venue's rehearsed faults
+                     (``config_sim_faults.py``; ``examples/rehearsal.toml``)
     [[instruments]]  name "BASE/QUOTE", price_decimals, qty_decimals, sim_mid,
                      [instruments.venues.NAME] symbol, tick, lot, min_qty, min_notional,
                      maker_fee, taker_fee (decimal "0.001" or "10bps")

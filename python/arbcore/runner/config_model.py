@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import arbcore
 from arbcore.execution.amounts import Asset, Rounding, rescale
+
+if TYPE_CHECKING:
+    from arbcore.runner.config_sim_faults import SimFaults
 
 # ---- value types ---------------------------------------------------------------------------
 
@@ -59,6 +62,8 @@ class VenueConfig:
     #: order-entry and private-stream endpoints by role (e.g. ``ws_private``), over the venue's own
     #: defaults (``LIVE_URLS`` of its order client): a testnet, a proxy, a co-located gateway
     order_urls: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: ``[venues.NAME.sim_faults]`` (a simulated venue only): the faults a rehearsal injects
+    sim_faults: SimFaults | None = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +255,8 @@ class Config:
             where = "simulated" if v.simulated else (v.ws_url or "")
             bal = ", ".join(f"{self.assets[a].format(x)} {a}" for a, x in sorted(v.balances.items()))
             out.append(f"  venue {v.name}: {v.protocol} {where}" + (f"; balances {bal}" if bal else ""))
+            if v.sim_faults is not None:
+                out.append(f"  sim_faults {v.name}: {v.sim_faults.describe()}")
         for i in self.instruments:
             out.append(
                 f"  instrument {i.name}: price_decimals {i.price_decimals}, qty_decimals {i.qty_decimals}; "

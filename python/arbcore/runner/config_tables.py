@@ -24,6 +24,7 @@ from arbcore.runner.config_model import (
     StrategyConfig,
     VenueConfig,
 )
+from arbcore.runner.config_sim_faults import parse_sim_faults
 
 PROTOCOLS = ("binance_spot", "binance_usdm", "bybit", "okx", "kraken", "coinbase")
 #: protocols whose private API needs a passphrase besides key and secret
@@ -56,6 +57,7 @@ _VENUE_KEYS = {
     "api_passphrase_env",
     "balances",
     "order_urls",
+    "sim_faults",
 }
 _INST_KEYS = {"name", "price_decimals", "qty_decimals", "sim_mid", "venues"}
 _INST_VENUE_KEYS = {"symbol", "tick", "lot", "min_qty", "min_notional", "maker_fee", "taker_fee"}
@@ -230,11 +232,12 @@ def parse_venues(
             raw = p.amount(amount, bpath, asset.decimals)
             if raw is not None:
                 balances[asset_name] = raw
+        sim_faults = parse_sim_faults(p, errors, vt, path, protocol, simulated, balances)
         if protocol is not None:
             venues[name] = VenueConfig(
                 name, protocol, simulated, ws_url, rest_url,
                 envs["api_key_env"], envs["api_secret_env"], envs["api_passphrase_env"],
-                MappingProxyType(balances), MappingProxyType(order_urls),
+                MappingProxyType(balances), MappingProxyType(order_urls), sim_faults,
             )  # fmt: skip
     return venues
 

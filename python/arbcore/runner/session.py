@@ -42,6 +42,7 @@ from arbcore.runner.gc_pacer import GcPacer
 from arbcore.runner.plugins import FillEvent, Opportunity, StrategyHost, TicketProposal
 from arbcore.runner.run_recording import record_taken, start_recording
 from arbcore.runner.sim_cluster import SimCluster, SimEndpoint
+from arbcore.runner.stop_report import BOOKS_LIVE_WAIT_S, log_balances_at_stop, log_rehearsal, wait_books_live
 from arbcore.runner.strategies.taker import TakerStrategy
 from arbcore.runner.warm_loop import WarmLoop
 from arbcore.sim.exchange import SimExchange
@@ -440,12 +441,20 @@ class TradingSession:
         ``settled`` is awaited in between, the books still LIVE (the dashboard's last picture)."""
         self._accepting = False
         self._gate_takers()
+        plans = self.sims.plans if self.sims is not None else {}
+        if self.sims is not None:
+            self.sims.quiet()  # a rehearsal's faults end: the stop meets venues that behave
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
+        if plans:  # a feed fault just before the stop: its books resync before the sweep needs them
+            await wait_books_live(self.books, BOOKS_LIVE_WAIT_S)
         if self.runner is not None:  # the books are still LIVE: flatten what tickets left
             await self._sweep_at_stop(self.runner)
         if self.executor is not None:
             await self.executor.cancel_all()
+            await log_balances_at_stop(self.executor, self.config.venues)
+        if plans:
+            await log_rehearsal(plans, self.feeds, self.books, self.executor)
         if settled is not None:
             await settled()
         self.host.stop()

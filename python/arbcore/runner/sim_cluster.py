@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arbcore.runner.config import Config
+from arbcore.runner.rehearsal import FaultPlan
 from arbcore.sim.exchange import SimAccount, SimExchange, SimMarketSpec
 from arbcore.sim.market import SimMarket
 from arbcore.sim.orders.rig import attach_order_side, make_credentials, market_data_protocol
@@ -39,11 +40,13 @@ class SimEndpoint:
 
 class SimCluster:
     """The simulated venues a config names, on loopback, sharing mids, each with its order side
-    and one paper account funded with the configured balances."""
+    and one paper account funded with the configured balances, and the faults each rehearses
+    (``[venues.NAME.sim_faults]``: ``plans``, drawn from ``[run] seed``)."""
 
     def __init__(self, market: SimMarket | None, venues: dict[str, SimVenue], exchanges: dict[str, SimExchange],
-                 credentials: dict[str, Credentials]) -> None:  # fmt: skip
+                 credentials: dict[str, Credentials], plans: dict[str, FaultPlan] | None = None) -> None:  # fmt: skip
         self.market, self.venues, self.exchanges, self.credentials = market, venues, exchanges, credentials
+        self.plans = plans or {}
 
     @classmethod
     def from_config(cls, config: Config) -> SimCluster:
@@ -71,7 +74,7 @@ class SimCluster:
             jump_bps=60.0,
             mid_keys=mid_keys,
         )
-        venues, exchanges, creds = {}, {}, {}
+        venues, exchanges, creds, plans = {}, {}, {}, {}
         for v, sim in zip(sims, market.venues, strict=True):
             specs = [
                 SimMarketSpec(iv.symbol, inst.base.name, inst.quote.name, iv.min_qty, iv.min_notional,
@@ -83,13 +86,24 @@ class SimCluster:
             c = make_credentials(v.protocol)
             exch.add_account(SimAccount(c.api_key, c.secret, c.passphrase, balances=dict(v.balances)))
             venues[v.name], exchanges[v.name], creds[v.name] = sim, exch, c
-        return cls(market, venues, exchanges, creds)
+            if v.sim_faults is not None and v.sim_faults.active:
+                plans[v.name] = FaultPlan(v.name, v.sim_faults, config.run.seed, sim=sim, exchange=exch,
+                                          api_key=c.api_key, balances=v.balances, assets=config.assets)  # fmt: skip
+        return cls(market, venues, exchanges, creds, plans)
 
     async def start(self) -> None:
         if self.market is not None:
             await self.market.start()
+        for plan in self.plans.values():
+            plan.start()
+
+    def quiet(self) -> None:
+        """The rehearsal's faults stop (the venues run on, behaving)."""
+        for plan in self.plans.values():
+            plan.quiet()
 
     async def stop(self) -> None:
+        self.quiet()
         if self.market is not None:
             await self.market.stop()
 

@@ -15,19 +15,23 @@ so notional never needs rounding. Fees round up (in the venue's favour) at the f
 ``fee_in_received`` charges the fee in what the order receives (Binance, Bybit, OKX spot) instead
 of always in the quote asset (Kraken, Coinbase).
 
-Faults (`inject`): REJECT the next order; TIMEOUT (processed, never answered); SLOW_ACK
+Faults (`inject`): REJECT the next order; TIMEOUT (processed, never answered); SILENT_TIMEOUT
+(processed, never answered, and its private-stream events sent ``seconds`` late: only a query by
+client id learns its outcome in time, and the late events must change nothing); SLOW_ACK
 (answered after ``seconds``); DISCONNECT (processed, then the connection is dropped unanswered);
 PARTIAL_FILL (the next order fills at most half its quantity); RATE_LIMIT (refused unprocessed
 with the venue's rate-limit reply); BALANCE_CHANGE (an asset moves outside the engine, now).
+Without an injected fault, ``fault_source`` (if set) picks each order's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import arbcore
 from arbcore.execution.orders import TERMINAL_STATES, OrderState, OrderType, Side, TimeInForce
@@ -38,6 +42,7 @@ from arbcore.sim.server import SimVenue
 class OrderFault(enum.Enum):
     REJECT = "reject"
     TIMEOUT = "timeout"
+    SILENT_TIMEOUT = "silent_timeout"  # TIMEOUT, and the private stream tells of it `seconds` late
     SLOW_ACK = "slow_ack"
     DISCONNECT = "disconnect"
     PARTIAL_FILL = "partial_fill"
@@ -123,6 +128,7 @@ class SimOrder:
     fees: dict[str, int] = field(default_factory=dict)
     fills: list[SimFill] = field(default_factory=list)
     updated_ms: int = 0
+    stream_delay: float = 0.0  # SILENT_TIMEOUT: its private-stream events go out this late (s)
 
     @property
     def remaining(self) -> int:
@@ -177,6 +183,9 @@ class SimExchange:
         self.listeners: list[OrderListener] = []
         self.balance_listeners: list[Callable[[SimAccount, str], None]] = []
         self._faults: list[tuple[OrderFault, float, int]] = []
+        #: asked for each place request's fault (by its client id) when none was injected: a
+        #: rehearsal's seeded draws (``arbcore.runner.rehearsal``)
+        self.fault_source: Callable[[str], tuple[OrderFault, float] | None] | None = None
         self._ids = itertools.count(order_id_start)
         self._fill_ids = itertools.count(1)
         self._seq = itertools.count(1)
@@ -212,9 +221,9 @@ class SimExchange:
         for fn in self.balance_listeners:
             fn(acc, asset)
 
-    def _take_fault(self) -> tuple[OrderFault, float] | None:
+    def _take_fault(self, client_id: str) -> tuple[OrderFault, float] | None:
         if not self._faults:
-            return None
+            return None if self.fault_source is None else self.fault_source(client_id)
         fault, seconds, _ = self._faults.pop(0)
         return fault, seconds
 
@@ -236,7 +245,7 @@ class SimExchange:
         """One place request, already authenticated and parsed to our scales."""
         key = (api_key, client_id)
         self.submissions[key] = self.submissions.get(key, 0) + 1
-        taken = self._take_fault()
+        taken = self._take_fault(client_id)
         fault, seconds = taken if taken is not None else (None, 0.0)
         if fault is OrderFault.RATE_LIMIT:
             return SubmitResult(None, Refusal.RATE_LIMIT)
@@ -262,6 +271,7 @@ class SimExchange:
             next(self._seq),
             now,
             updated_ms=now,
+            stream_delay=seconds if fault is OrderFault.SILENT_TIMEOUT else 0.0,
         )
         self.orders[order.order_id] = order
         self.by_client[key] = order
@@ -274,6 +284,7 @@ class SimExchange:
         reply = (
             {
                 OrderFault.TIMEOUT: Reply.NONE,
+                OrderFault.SILENT_TIMEOUT: Reply.NONE,
                 OrderFault.SLOW_ACK: Reply.SLOW,
                 OrderFault.DISCONNECT: Reply.DISCONNECT,
             }.get(fault, Reply.NORMAL)
@@ -490,5 +501,10 @@ class SimExchange:
         return -(-amount * rate // arbcore.FEE_SCALE)
 
     def _notify(self, order: SimOrder, fill: SimFill | None) -> None:
+        if order.stream_delay:
+            # the order as it is now (it changes meanwhile), told later
+            now = replace(order, fills=list(order.fills), fees=dict(order.fees), stream_delay=0.0)
+            asyncio.get_running_loop().call_later(order.stream_delay, self._notify, now, fill)
+            return
         for fn in self.listeners:
             fn(order, fill)
