@@ -343,6 +343,54 @@ def test_a_leg_whose_price_is_gone_is_unwound_at_once(tmp_path: Path) -> None:
     uvloop.run(main())
 
 
+def test_a_hedge_venue_waiting_for_rate_limit_room_is_waited_for_not_unwound(tmp_path: Path) -> None:
+    """The sell leg was refused for the venue's rate limit (OKX: no order for 1 s) while its bid
+    stayed within the hedge's bound, and no other venue was: the early unwind (meant for a price
+    that is gone) sold the excess back on the buy venue at once, giving up the spread, where the
+    hedge had room again well within its timeout. Now the hedge waits for that room."""
+    import time
+    from dataclasses import replace
+
+    from arbcore.execution.orders import Side
+    from arbcore.sim.server import Fault
+
+    async def main() -> None:
+        async with session(["okx", "kraken"], tmp_path / "j.sqlite") as s:
+            r = s.runner
+            assert r is not None
+            end = time.monotonic() + 30
+            while True:  # both books frozen (the venues silent) with okx's bid 3+ ticks over kraken's
+                for sim in s.sim_venues.values():
+                    sim.inject(Fault.STALL, seconds=5)
+                await asyncio.sleep(0.15)
+                plan = await live_crossing_plan(s, "kraken", "okx")
+                bids = {v: s.view.best_price(v, "BTC/USDT", Side.SELL) or 0 for v in ("okx", "kraken")}
+                if bids["okx"] - bids["kraken"] >= 30:
+                    break
+                assert time.monotonic() < end, "okx's bid never 3 ticks over kraken's"
+                for sim in s.sim_venues.values():
+                    sim.stalled_until = 0.0
+                await asyncio.sleep(0.1)
+            # the sell's limit such that its hedge bound is under okx's bid and over kraken's
+            sell_limit = bids["okx"] // 10 * 10
+            while r._worst(sell_limit, Side.SELL, plan.qty, plan.buy) < bids["okx"] - 10:
+                sell_limit += 10
+            worst = r._worst(sell_limit, Side.SELL, plan.qty, plan.buy)
+            assert bids["kraken"] < worst <= bids["okx"], (bids, worst)
+            # and kraken takes the excess back within the unwind's bound: the early unwind was open
+            assert r._worst(plan.buy_limit, Side.SELL, plan.qty, plan.buy) <= bids["kraken"]
+            s.exchanges["okx"].inject(OrderFault.RATE_LIMIT)  # the sell leg: refused, okx blocked 1 s
+            result = await r.execute(replace(plan, sell_limit=sell_limit))
+            legs = [(o.intent.leg_id, o.intent.venue) for o in result.orders]
+            assert legs[:3] == [("buy", "kraken"), ("sell", "okx"), ("hedge1", "okx")], (legs, result)
+            assert result.residual == 0, result
+            for sim in s.sim_venues.values():
+                sim.stalled_until = 0.0
+            check_consistency(s)
+
+    uvloop.run(main())
+
+
 def test_no_unwind_goes_to_a_venue_without_rate_room(tmp_path: Path) -> None:
     """An unwind on a venue its client's rate limits hold back is a sure reject: a default run's
     ticket sent unwind1-3 to a rate-limited binance within 2 ms (each REJECTED locally, "rate
@@ -408,6 +456,102 @@ def test_the_stop_sweeps_until_the_residual_is_flat_or_dust(tmp_path: Path, capl
         left = net_residuals(r)
         assert all(is_dust(r, i, q) for i, q in left.items()), (left, sweeps)
         assert not [rec for rec in caplog.records if rec.levelno >= logging.WARNING and "residual" in rec.getMessage()]
+
+    uvloop.run(main())
+
+
+def test_the_stop_sweeps_every_instrument_once_whatever_the_first_took(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stop's sweeps share one deadline (the hedge timeout): once the first instrument's
+    sweeps had used it up, the next instrument was not swept at all (before, each had one sweep),
+    and the stop left its whole residual open. Every instrument gets its first sweep."""
+    from arbcore.execution.orders import Side
+    from arbcore.runner.config import parse_toml
+    from arbcore.runner.plugins import load_strategy
+    from arbcore.runner.session import TradingSession
+
+    async def main() -> None:
+        text = (Path(__file__).resolve().parent.parent / "examples" / "default.toml").read_text()
+        edits = [
+            ("hedge_timeout_ms = 5000", "hedge_timeout_ms = 1"),
+            ('min_edge_bps = "2"', 'min_edge_bps = "100000"'),  # (the strategy's: no ticket of its own)
+            ('kill_file = "arbcore.kill"', ""),
+        ]
+        for old, new in edits:
+            assert old in text
+            text = text.replace(old, new, 1)
+        config = parse_toml(text)
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
+        await s.start()
+        stopped = False
+        try:
+            end = asyncio.get_running_loop().time() + 10
+            while not all(s.view.book_status(v, i.name)[0] for v in config.venues for i in config.instruments):
+                assert asyncio.get_running_loop().time() < end, "books never all LIVE"
+                await asyncio.sleep(0.02)
+            r = s.runner
+            assert r is not None
+            residuals = {}
+            # up to 0.01 BTC and 0.1 ETH long, bought for real: each a residual a sweep can sell
+            for inst, venue, qty, tick in (("BTC/USDT", "kraken", 1_000_000, 10), ("ETH/USDT", "okx", 100_000, 1)):
+                ask = s.view.best_price(venue, inst, Side.BUY)
+                assert ask is not None
+                got = await r.execute_one(s.markets[(venue, inst)], Side.BUY, qty, ask * 101 // 100 // tick * tick)
+                assert got.bought, got  # (all of it or what the book had within 1%)
+                residuals[got.ticket_id] = (inst, got.bought)
+            r.residuals = residuals
+            with caplog.at_level(logging.INFO):
+                await s.stop()
+            stopped = True
+        finally:
+            if not stopped:
+                await s.stop()
+        sweeps = [rec.getMessage() for rec in caplog.records if rec.getMessage().startswith("residual sweep T")]
+        assert any(" on BTC/USDT: " in m for m in sweeps) and any(" on ETH/USDT: " in m for m in sweeps), sweeps
+
+    uvloop.run(main())
+
+
+def test_a_residual_no_venue_has_a_price_for_is_not_dust_at_stop(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At stop with every venue of an instrument gone (its books empty), a residual of a whole
+    BTC read as dust ("a venue with no price tells nothing", so no venue said otherwise): the
+    exposure left open was one INFO line, where a residual some venue could take is a WARNING."""
+    from arbcore.execution.orders import Side
+    from arbcore.execution.residuals import is_dust
+    from arbcore.runner.plugins import load_strategy
+    from arbcore.runner.session import TradingSession
+    from arbcore.sim.server import Fault
+    from engine_helpers import make_config, wait_live
+
+    async def main() -> None:
+        config = make_config(["okx", "kraken"])
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
+        await s.start()
+        stopped = False
+        try:
+            await wait_live(s)
+            r = s.runner
+            assert r is not None
+            for sim in s.sim_venues.values():  # silent: nothing refills the books emptied below
+                sim.inject(Fault.STALL, seconds=5)
+            await asyncio.sleep(0.1)
+            for v in ("okx", "kraken"):
+                s.books["BTC/USDT"].clear(v)
+                assert s.view.best_price(v, "BTC/USDT", Side.SELL) is None
+            assert is_dust(r, "BTC/USDT", 50)  # below every lot (100): dust at any price
+            assert not is_dust(r, "BTC/USDT", 1_000_000)  # 1 BTC: no price says it is
+            r.residuals = {"T-open": ("BTC/USDT", 1_000_000)}
+            with caplog.at_level(logging.INFO):
+                await s.stop()
+            stopped = True
+        finally:
+            if not stopped:
+                await s.stop()
+        lines = [(rec.levelno, m) for rec in caplog.records if "stopping with a residual" in (m := rec.getMessage())]
+        assert [lvl for lvl, _ in lines] == [logging.WARNING] and "BTC/USDT 1" in lines[0][1], lines
 
     uvloop.run(main())
 

@@ -481,3 +481,19 @@ def test_record_from_a_url_that_cannot_be_reached(tmp_path: Path) -> None:
     assert last.startswith(f"arbcore record: cannot connect to ws://127.0.0.1:{port}/ws: "), last
     assert "removed" in last and "wrote" not in r.stderr
     assert not out.exists()
+
+
+def test_record_never_prints_a_urls_credentials(tmp_path: Path) -> None:
+    """`arbcore record` printed --url whole ("recording ... from", "cannot connect to"): a user,
+    password or token in it went to the terminal and a service's log, as the feed client's own
+    warning no longer does (venues/shown_url.py)."""
+    out = tmp_path / "u.jsonl.gz"
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = ("record", "--venue", "bybit", "--symbol", "BTCUSDT=BTC/USDT:2:6", "--duration", "0.5", "--out", str(out))
+    r = run_cli(*args, "--url", f"ws://alice:pw-s3cret@127.0.0.1:{port}/ws?token=tok-s3cret")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "s3cret" not in r.stderr, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"arbcore record: cannot connect to ws://***@127.0.0.1:{port}/ws?token=***: "), last

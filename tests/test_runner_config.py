@@ -364,3 +364,19 @@ def test_assets_a_venue_does_not_name_are_not_refused() -> None:
 
     assert errors(None, None) == errors("BTC", "USDT") == errors("BTC", None) == []
     assert errors(None, "USDC") == ['instruments[0].venues.okx.symbol: "BTC-USDT" is ?/USDC on okx, not BTC/USDT']
+
+
+def test_check_config_summary_shows_no_credentials_of_a_venue_url() -> None:
+    """check-config printed a venue's ws_url whole: a user, password or token in it went to the
+    terminal (and whatever log a deployment keeps of it), where logs and errors show none of it."""
+    text = (EXAMPLES / "default.toml").read_text()
+    live = (
+        '[venues.kraken]\nprotocol = "kraken"\nws_url = "wss://alice:pw-s3cret@ws.example.com/v2?token=tok-s3cret"\n'
+        'api_key_env = "K"\napi_secret_env = "S"\n'
+    )
+    text = text.replace('[venues.kraken]\nprotocol = "kraken"\nsimulated = true\n', live, 1)
+    config = parse_toml(text)
+    assert not config.venues["kraken"].simulated
+    lines = config.summary()
+    assert "  venue kraken: kraken wss://***@ws.example.com/v2?token=***; balances 3 BTC, 40 ETH, 250000 USDT" in lines
+    assert not [line for line in lines if "s3cret" in line]

@@ -23,3 +23,11 @@ def test_a_key_in_the_path_is_hidden() -> None:
 
 def test_what_is_not_a_url_is_not_shown() -> None:
     assert shown_url("ws://host:notaport/x") == "***"
+
+
+def test_a_query_part_without_a_value_is_hidden_whole() -> None:
+    """A token given as the whole query part (``?<token>``, no ``=``) was shown as its key:
+    ``?tok3n=***``, the token in the clear."""
+    assert shown_url("wss://h/ws?tok3n") == "wss://h/ws?***"
+    assert shown_url("wss://h/ws?a=1&tok3n&b") == "wss://h/ws?a=***&***&***"
+    assert shown_url("wss://h/ws?x=") == "wss://h/ws?x=***"

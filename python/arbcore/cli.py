@@ -247,6 +247,7 @@ async def _record(args: argparse.Namespace, client_spec: object, spec: object, b
     from arbcore.feed_client import FeedClient
     from arbcore.record import FeedSpec, Recorder
     from arbcore.venues.base import VenueClientSpec
+    from arbcore.venues.shown_url import shown_url
 
     assert isinstance(spec, FeedSpec) and isinstance(client_spec, VenueClientSpec) and isinstance(recorder, Recorder)
     assert isinstance(built, tuple)
@@ -286,7 +287,7 @@ async def _record(args: argparse.Namespace, client_spec: object, spec: object, b
             feed_kwargs={"precisions": precisions},
         )
         task = loop.create_task(client.run())
-        print(f"recording {args.venue} from {url} to {args.out} for {args.duration:g} s", file=sys.stderr)
+        print(f"recording {args.venue} from {shown_url(url)} to {args.out} for {args.duration:g} s", file=sys.stderr)
         t0 = time.monotonic()
         end = t0 + args.duration
         try:
@@ -325,10 +326,8 @@ async def _record(args: argparse.Namespace, client_spec: object, spec: object, b
         removed = out.is_file() and not out.is_symlink()
         if removed:
             out.unlink()
-        print(
-            f"arbcore record: cannot connect to {url}: {why}; nothing recorded{f', {out} removed' if removed else ''}",
-            file=sys.stderr,
-        )
+        gone = f", {out} removed" if removed else ""
+        print(f"arbcore record: cannot connect to {shown_url(url)}: {why}; nothing recorded{gone}", file=sys.stderr)
         return 2
     if stopped_by:
         print(f"stopped by {stopped_by[0]} after {time.monotonic() - t0:.1f} s", file=sys.stderr)

@@ -41,11 +41,15 @@ def net_residuals(runner: TicketRunner) -> dict[str, int]:
 
 def is_dust(runner: TicketRunner, instrument: str, qty: int) -> bool:
     """Whether no venue of ``instrument`` could take an order for ``qty`` at its current touch
-    (lot, minimum quantity or notional); a venue with no price tells nothing."""
+    (lot, minimum quantity or notional). A venue with no price (its book empty: the venue gone)
+    is judged by its lot and minimum quantity alone: a residual it would take at some price is
+    not dust (all venues gone at stop read every residual as dust, logged at INFO)."""
     side = Side.SELL if qty > 0 else Side.BUY
     for (venue, inst), m in runner.markets.items():
-        price = runner.view.best_price(venue, inst, side) if inst == instrument else None
-        if price is not None and m.rules.sendable(abs(qty), price):
+        if inst != instrument:
+            continue
+        price = runner.view.best_price(venue, inst, side)
+        if m.rules.sendable(abs(qty), price if price is not None else 2**63):  # (no price: no notional test)
             return False
     return True
 

@@ -444,10 +444,14 @@ class TicketRunner:
                 break  # dust on every venue: no venue's book can change that (the ticket's last line says so)
             target = self.hedge_venue(plan.instrument, side, worst, qty=abs(residual))
             if target is None:
-                if self._unwind_open(plan, residual):
+                if not self._hedge_after_wait(plan.instrument, side, worst, abs(residual), deadline) and (
+                    self._unwind_open(plan, residual)
+                ):
                     # the far side's price is gone (the leg that missed met a moved book) while the
                     # near side still takes the excess back within the budget: unwind now rather
-                    # than hold the exposure for the rest of the hedge timeout hoping it returns
+                    # than hold the exposure for the rest of the hedge timeout hoping it returns.
+                    # Not when a venue within the hedge's bound only waits for rate-limit room
+                    # that comes back before the deadline: its price is not gone
                     break
                 await asyncio.sleep(0.02)  # no LIVE venue within the loss budget yet
                 continue
@@ -497,6 +501,25 @@ class TicketRunner:
             return False
         within = best >= worst if side is Side.SELL else best <= worst
         return within and m.rules.sendable(abs(residual), _on_tick(worst, side, m)) > 0
+
+    def _hedge_after_wait(self, instrument: str, side: Side, worst: int, qty: int, deadline: float) -> bool:
+        """Whether a venue that :meth:`hedge_venue` passed over for its rate limits alone (LIVE,
+        fresh, breaker closed, ``qty`` sendable, its touch within ``worst``) has room again before
+        ``deadline``: the hedge waits for it rather than unwind."""
+        left = deadline - time.monotonic()
+        for (venue, inst), m in self.markets.items():
+            if inst != instrument or self.ex.risk.breaker.is_open(venue):
+                continue
+            wait = self.ex.clients[venue].order_wait(m.symbol)
+            if not 0 < wait < left or not m.rules.sendable(qty, _on_tick(worst, side, m)):
+                continue
+            live, age = self.view.book_status(venue, inst)
+            price = self.view.best_price(venue, inst, side)
+            if not live or age > self.params.max_book_age_ns or price is None:
+                continue
+            if price >= worst if side is Side.SELL else price <= worst:
+                return True
+        return False
 
     def _worst(self, expected: int, side: Side, qty: int, m: Market) -> int:
         """The worst price a hedge or unwind of ``qty`` may take: the bps bound, tightened so that

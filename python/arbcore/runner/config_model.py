@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import arbcore
 from arbcore.execution.amounts import Asset, Rounding, rescale
+from arbcore.venues.shown_url import shown_url
 
 if TYPE_CHECKING:
     from arbcore.runner.config_sim_faults import SimFaults
@@ -252,7 +253,7 @@ class Config:
         them (fees in bps whatever way the file wrote them), so a reader checks numbers, not text."""
         out = [f"{self.source}: OK"]
         for v in self.venues.values():
-            where = "simulated" if v.simulated else (v.ws_url or "")
+            where = "simulated" if v.simulated else shown_url(v.ws_url or "")  # never its credentials
             bal = ", ".join(f"{self.assets[a].format(x)} {a}" for a, x in sorted(v.balances.items()))
             out.append(f"  venue {v.name}: {v.protocol} {where}" + (f"; balances {bal}" if bal else ""))
             if v.sim_faults is not None:

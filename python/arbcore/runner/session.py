@@ -680,12 +680,15 @@ class TradingSession:
 
     async def _sweep_at_stop(self, runner: TicketRunner) -> None:
         """Sweeps until each instrument is flat (or dust), a sweep fills nothing, or the hedge
-        timeout has passed. One sweep was not enough: an IOC that met a thin book left most of a
-        residual open at exit (0.0449 of 0.0824 ETH in a 30 s threshold run), reported but
-        never retried; the books refill between tries."""
+        timeout has passed (each instrument has its first sweep whatever the others took). One
+        sweep was not enough: an IOC that met a thin book left most of a residual open at exit
+        (0.0449 of 0.0824 ETH in a 30 s threshold run), reported but never retried; the books
+        refill between tries."""
         deadline = time.monotonic() + runner.params.hedge_timeout
         for inst in net_residuals(runner):
-            while inst in net_residuals(runner) and time.monotonic() < deadline:
+            first = True  # (the deadline is shared: an earlier instrument's sweeps may have used it)
+            while inst in net_residuals(runner) and (first or time.monotonic() < deadline):
+                first = False
                 result = await self._sweep_once(inst)
                 if result is None or result.status == "refused" or not (result.bought or result.sold):
                     break  # dust, no venue, refused or nothing filled: more tries change nothing now

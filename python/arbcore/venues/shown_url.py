@@ -9,15 +9,15 @@ Log lines, exceptions and the exit report name the venue's host and path, never 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 HIDDEN = "***"
 
 
 def shown_url(url: str, hide: Iterable[str] = ()) -> str:
-    """``url`` without its user and password and with every query value and each of ``hide``
-    (a key the caller put in the path) replaced by ``***``; scheme, host, port and the rest of
-    the path as they are."""
+    """``url`` without its user and password and with every query value (a query part with no
+    value: the whole part) and each of ``hide`` (a key the caller put in the path) replaced by
+    ``***``; scheme, host, port and the rest of the path as they are."""
     for secret in hide:
         if secret:
             url = url.replace(secret, HIDDEN)
@@ -32,5 +32,6 @@ def shown_url(url: str, hide: Iterable[str] = ()) -> str:
         netloc += f":{port}"
     if parts.username is not None or parts.password is not None:
         netloc = f"{HIDDEN}@{netloc}"
-    query = "&".join(f"{k}={HIDDEN}" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    # a part without "=" may be the token itself (``?<token>``): hidden whole, not shown as a key
+    query = "&".join(f"{p.split('=', 1)[0]}={HIDDEN}" if "=" in p else HIDDEN for p in parts.query.split("&") if p)
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
