@@ -422,3 +422,31 @@ def test_a_replay_registers_adopted_assets_in_the_live_ledgers_order() -> None:
     live = Ledger(sink=events.append)
     live.reconcile("a", {USDT: 5, BTC: 7}, adopt=True)
     assert_same(Ledger.replay(events), live)
+
+
+def test_a_failing_checkpoint_write_is_tried_again_after_every_more_changes() -> None:
+    """A checkpoint that cannot be written (a full disk) was tried again at every timer tick:
+    each try encoded the whole ledger and logged a warning, several times a second for as long
+    as the disk stayed full. A failed write now counts for when the next is due."""
+    from arbcore.execution.amounts import Asset
+    from arbcore.execution.ledger import Ledger
+    from arbcore.execution.ledger_checkpoint import LedgerCheckpoints
+
+    usdt = Asset("USDT", 8)
+    ledger = Ledger()
+    tries = []
+
+    def full_disk(_: Ledger) -> int:
+        tries.append(ledger.changes)
+        raise OSError(28, "No space left on device")
+
+    cp = LedgerCheckpoints(full_disk, ledger, every=3)
+    for n in range(1, 4):
+        ledger.reconcile("okx", {usdt: n}, adopt=True)
+    assert cp.due(quiet=True)
+    with pytest.raises(OSError):
+        cp.write()
+    assert not cp.due(quiet=True) and cp.pending == 0 and cp.written == 0
+    for n in range(4, 7):
+        ledger.reconcile("okx", {usdt: n}, adopt=True)
+    assert cp.due(quiet=True) and len(tries) == 1

@@ -356,3 +356,41 @@ def test_reconciliation_runs_while_dust_waits_for_a_lot(tmp_path: Path) -> None:
             await s.stop()
 
     uvloop.run(main())
+
+
+def test_a_slow_venue_balance_query_does_not_hold_the_strategy_timer(tmp_path: Path) -> None:
+    """The periodic reconciliation was awaited inside the timer's tick: a venue slow to give its
+    balances (here 1.5 s; a live venue's timeout is 5 s) held the strategy's on_timer and the
+    residual sweeps for as long. It runs beside the timer now, one at a time."""
+    from arbcore.runner.plugins import load_strategy
+    from arbcore.runner.session import TradingSession
+    from engine_helpers import make_config, wait_live
+
+    async def main() -> None:
+        config = make_config(["okx", "kraken"])
+        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite", reconcile_every=0.1)
+        await s.start()
+        try:
+            await wait_live(s)
+            client = s.clients["kraken"]
+            real = client.balances
+
+            async def slow_balances(*args: Any, **kw: Any) -> Any:  # the venue answers, 1.5 s late
+                await asyncio.sleep(1.5)
+                return await real(*args, **kw)
+
+            client.balances = slow_balances  # type: ignore[method-assign]
+            ticks = []
+            on_timer = s.host.on_timer
+
+            def counted(now_ns: int) -> Any:
+                ticks.append(now_ns)
+                return on_timer(now_ns)
+
+            s.host.on_timer = counted  # type: ignore[method-assign]
+            await asyncio.sleep(2.0)  # 10 ticks of 200 ms
+            assert len(ticks) >= 6, len(ticks)  # was 2: each tick waited for the slow reconciliation
+        finally:
+            await s.stop()
+
+    uvloop.run(main())

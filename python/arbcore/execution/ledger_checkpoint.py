@@ -216,11 +216,15 @@ class LedgerCheckpoints:
         return self.pending >= (self.every if quiet else 2 * self.every)
 
     def write(self) -> int:
-        """Write one now; returns the ledger event it covers."""
+        """Write one now; returns the ledger event it covers. A write that fails (a full disk)
+        counts as one for when the next is due: tried again after ``every`` more changes, not at
+        every timer tick (each try encodes the whole ledger and logs a warning)."""
         t0 = time.perf_counter()
-        seq = self._write(self.ledger)
-        self.last_s = time.perf_counter() - t0
-        self._at = self.ledger.changes
+        try:
+            seq = self._write(self.ledger)
+        finally:
+            self.last_s = time.perf_counter() - t0
+            self._at = self.ledger.changes
         self.written += 1
         log.debug("ledger checkpoint at ledger event %d in %.1f ms", seq, self.last_s * 1e3)
         return seq

@@ -214,6 +214,7 @@ class TradingSession:
         self._unpinned: set[int] | None = None  # the CPUs this thread had before [run] cpu pinned it
         self._accepting = False
         self._timer: asyncio.Task[None] | None = None
+        self._reconciling: asyncio.Future[None] | None = None  # the periodic reconciliation in flight
         self._send_warmer: SendWarmer | None = None  # [run] warm_sends
         self.gc = GcPacer()  # the collector, frozen heap at start; with busy_poll run by the loop
         self.warm = WarmLoop(None, config.run.keep_warm_ms / 1000, self.gc)  # [run] keep_warm_ms
@@ -452,6 +453,9 @@ class TradingSession:
             await self._sweep_at_stop(self.runner)
         if self.executor is not None:
             await self.executor.cancel_all()
+            if self._reconciling is not None:  # (one reconciliation at a time: the stop's is next)
+                with contextlib.suppress(Exception):
+                    await self._reconciling
             await log_balances_at_stop(self.executor, self.config.venues)
         if plans:
             await log_rehearsal(plans, self.feeds, self.books, self.executor)
@@ -827,9 +831,13 @@ class TradingSession:
             quiet = not self._tasks
             if self.checkpoints is not None and self.checkpoints.due(quiet=quiet):
                 self._checkpoint()
-            if self.executor is not None and quiet and time.monotonic() - last_rec > self.reconcile_every:
+            due = time.monotonic() - last_rec > self.reconcile_every
+            idle = self._reconciling is None or self._reconciling.done()
+            if self.executor is not None and self._accepting and quiet and due and idle:
                 last_rec = time.monotonic()
-                await self._reconcile(self.executor)
+                # not awaited here: a slow venue's balances (up to its client's timeout) must not
+                # hold the strategy's timer and the sweeps of this tick (the stop has its own)
+                self._reconciling = asyncio.get_running_loop().create_task(self._reconcile(self.executor))
             for p in self.host.on_timer(time.time_ns()):
                 self.submit(p)
             self._sweep_residuals()
