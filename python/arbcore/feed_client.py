@@ -205,11 +205,11 @@ class FeedClient:
                     delay = self.backoff_initial
                     await transport.wait_disconnected()
                 except (TimeoutError, OSError, ConnectionError) as e:
-                    self.errors.append(f"connect: {e}")
-                    log.warning("%s: cannot connect to %s: %s", self.spec.name, shown_url(self.url), e)
+                    self.errors.append(f"connect: {self._shown(e)}")
+                    log.warning("%s: cannot connect to %s: %s", self.spec.name, shown_url(self.url), self._shown(e))
                 except Exception as e:  # picows raises its own handshake errors
-                    self.errors.append(f"connect: {type(e).__name__}: {e}")
-                    log.warning("%s: connection failed: %s", self.spec.name, e)
+                    self.errors.append(f"connect: {type(e).__name__}: {self._shown(e)}")
+                    log.warning("%s: connection failed: %s", self.spec.name, self._shown(e))
                 if self._stopping:
                     break
                 self.reconnects += 1
@@ -434,7 +434,7 @@ class FeedClient:
                         body = await resp.read()
                         status = resp.status
                 except (TimeoutError, aiohttp.ClientError) as e:
-                    self.errors.append(f"snapshot {slot.symbol}: {e}")
+                    self.errors.append(f"snapshot {slot.symbol}: {self._shown(e)}")
                     await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
                     continue
                 if status != 200:
@@ -454,6 +454,15 @@ class FeedClient:
                 await asyncio.sleep(0.02)
         finally:
             self._snapshot_pending.discard(slot.symbol)
+
+    def _shown(self, e: BaseException) -> str:
+        """An error's text with this client's URLs as logs may show them (picows' and aiohttp's
+        errors quote the URL whole: a token or a password in it would be logged)."""
+        text = str(e)
+        for url in (self.url, self.rest_url):
+            if url:
+                text = text.replace(url, shown_url(url))
+        return text
 
     # -- timers -----------------------------------------------------------------------------------------
     async def _watch_stale(self) -> None:
