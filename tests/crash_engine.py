@@ -34,7 +34,7 @@ from arbcore.runner.config import parse_toml
 from arbcore.runner.plugins import load_strategy
 from arbcore.runner.session import TradingSession
 from arbcore.runner.sim_cluster import SimEndpoint
-from engine_helpers import live_crossing_plan, wait_live
+from engine_helpers import crossing_plan, live_crossing_plan, wait_live
 
 
 def die() -> None:
@@ -53,7 +53,10 @@ async def crash_mid_sweep(s: TradingSession, venues: list[str]) -> None:
 
     TicketRunner._fix_residual = no_hedge  # type: ignore[method-assign]
     assert s.runner is not None and s.executor is not None
-    res = await s.runner.execute(await live_crossing_plan(s, venues[0], venues[1]))
+    await live_crossing_plan(s, venues[0], venues[1])
+    # 300 USDT through the ask: the buy fills whatever the book did since it was read (30 USDT
+    # missed once on a loaded CI machine: the buy expired unfilled and there was nothing to sweep)
+    res = await s.runner.execute(crossing_plan(s, venues[0], venues[1], margin=30_000))
     assert res.bought > 0 and res.sold == 0, res
     s.executor.hook = lambda moment, order: die() if moment == "fill" else None
     await residuals.sweep(s.runner, "BTC/USDT")

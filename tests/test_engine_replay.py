@@ -135,6 +135,58 @@ def test_a_changed_price_is_a_mismatch_at_the_detection_after_it(
     assert orjson.loads(capsys.readouterr().out)["identical"]
 
 
+@pytest.mark.parametrize(
+    ("kind", "change", "said"),
+    [
+        ("detect", {"instrument": 99}, "instrument is 99"),
+        ("detect", {"instrument": -1}, "instrument is -1"),  # (the last book, silently)
+        ("detect", {"instrument": "0"}, 'instrument is "0"'),
+        ("detect", {"records": 5}, "TypeError"),
+        ("balance", {"instrument": "XXX/USDT"}, 'instrument is "XXX/USDT"'),
+        ("balance", {"amount": "abc"}, "abc"),
+        ("detect", {"instrument": None}, "instrument is null"),
+    ],
+)
+def test_a_tampered_engine_line_is_one_line_not_a_traceback(  # noqa: PLR0917 (fixtures and parameters)
+    recorded: tuple[Path, list[str]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    kind: str,
+    change: dict[str, Any],
+    said: str,
+) -> None:
+    """An engine line that reads as JSON but not as its kind (a foreign or edited file): exit 2,
+    one line naming the line (was an IndexError, KeyError or TypeError traceback, exit 1; a
+    negative instrument compared another book's records)."""
+    path, _ = recorded
+    lines = _lines(path)
+    n = next(i for i, d in enumerate(lines) if d.get("kind") == kind and (kind != "detect" or "records" in d))
+    lines[n].update(change)
+    out = tmp_path / "edited.jsonl.gz"
+    with gzip.open(out, "wb") as f:
+        f.write(b"".join(orjson.dumps(d) + b"\n" for d in lines))
+    assert cli_main(["replay", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"line {n + 1} ({kind})" in err and said in err, err
+
+
+def test_an_engine_header_in_an_older_version_is_refused(
+    recorded: tuple[Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A version 2 header with "engine" (edited, or foreign): its engine lines are not version 2's,
+    so the replay stopped at the first one, compared nothing and said identical (exit 0)."""
+    path, _ = recorded
+    lines = _lines(path)
+    lines[0]["version"] = 2
+    out = tmp_path / "v2.jsonl.gz"
+    with gzip.open(out, "wb") as f:
+        f.write(b"".join(orjson.dumps(d) + b"\n" for d in lines))
+    assert cli_main(["replay", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "engine in a version 2 file" in err, err
+
+
 def test_the_recording_holds_no_key(recorded: tuple[Path, list[str]]) -> None:
     path, keys = recorded
     assert len(keys) >= 6  # each venue's key and secret (okx: a passphrase too)
@@ -199,3 +251,70 @@ def test_arbcore_run_refuses_a_record_path_it_cannot_write(tmp_path: Path, capsy
                      "--journal", str(tmp_path / "j.sqlite"), "--report-dir", str(tmp_path / "rep")]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"record {missing}: no directory" in err
+
+
+@pytest.mark.parametrize("which", ["journal", "journal-intents", "journal-wal", "config", "symlink"])
+def test_arbcore_run_refuses_to_record_over_its_journal_or_a_file_that_is_no_recording(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], which: str
+) -> None:
+    """``--record`` naming the journal (a slip: both are files of the run) truncated the open
+    SQLite journal with gzip bytes: the ledger of record gone, then a 'database disk image is
+    malformed' traceback; any other existing file that is not a recording (the config, say) was
+    overwritten too. Refused before anything starts: one line, exit 2, the file untouched."""
+    journal = tmp_path / "j.sqlite"
+    args = ["run", "--no-dashboard", "--duration", "3", "--journal", str(journal),
+            "--report-dir", str(tmp_path / "rep")]  # fmt: skip
+    assert cli_main(args) == 0  # a journal with tickets in it
+    capsys.readouterr()
+    target = {
+        "journal": journal,
+        "journal-intents": Path(f"{journal}-intents"),
+        "journal-wal": Path(f"{journal}-wal"),
+        "config": tmp_path / "mine.toml",
+        "symlink": tmp_path / "link.jsonl.gz",
+    }[which]
+    if which == "config":
+        target.write_text("[run]\nseed = 1\n")
+    if which == "symlink":
+        target.symlink_to(journal)
+    if not target.exists():
+        target.write_bytes(b"x")  # (the WAL is checkpointed away at a clean close)
+    before = target.read_bytes()
+    journal_before = journal.read_bytes()
+    assert cli_main([*args, "--record", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"record {target}" in err, err
+    assert target.read_bytes() == before and journal.read_bytes() == journal_before
+
+
+async def _session_whose_recording_fails(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> tuple[list[str], int]:
+    import errno
+    import logging
+
+    rec = tmp_path / "full.jsonl.gz"
+    config = parse_toml(config_text(VENUES, run=f'record = "{rec}"\n'))
+    s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
+    await s.start()
+    try:
+        assert s.recorder is not None
+        await wait_live(s)
+
+        def full(_data: bytes) -> int:  # the disk filling up under the recorder's writes
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        s.recorder._file.write = full  # type: ignore[method-assign]
+        caplog.set_level(logging.ERROR, logger="arbcore.session")
+        await asyncio.sleep(1.5)  # (the timer ticks every 0.2 s here)
+        while_running = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    finally:
+        await s.stop()
+    at_stop = sum("No space left" in r.getMessage() for r in caplog.records)
+    return while_running, at_stop
+
+
+def test_a_recording_that_stops_mid_run_is_logged_then(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A write that fails mid-run (a full disk) stops the recording; the session trades on and
+    says so at once, not only at its stop (was: an ERROR at stop, hours later maybe), and once."""
+    while_running, total = uvloop.run(asyncio.wait_for(_session_whose_recording_fails(tmp_path, caplog), 60))
+    assert any("full.jsonl.gz" in m and "No space left" in m for m in while_running), while_running
+    assert total == 1

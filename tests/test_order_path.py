@@ -560,7 +560,10 @@ def test_the_builtin_taker_starts_tickets_in_the_order_path(
             assert all((n > 0) == bool(keep_warm_ms) for n in warmed.values()), warmed
             warmer = s._send_warmer
             assert (warmer is not None and warmer.sent > 0) == warm_sends, warmer
-            assert all(r.residual == 0 for _, r in s.stats.recent), s.stats.recent
+            # the tickets end flat (a sweep of the base OKX took as fees may carry sub-lot dust on:
+            # its result says so since 5267188; it has one leg)
+            two_legged = [r for _, r in s.stats.recent if {o.intent.leg_id for o in r.orders} >= {"buy", "sell"}]
+            assert all(r.residual == 0 for r in two_legged), s.stats.recent
             await asyncio.sleep(0.1)
             check_consistency(s)
         finally:

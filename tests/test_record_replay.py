@@ -335,6 +335,10 @@ def header_feed(protocol: str = "bybit", **symbol: Any) -> dict[str, Any]:
         ([header_feed(precision=[1])], "feeds[0].symbols['X'].precision is [1]"),
         ([header_feed(price_decimals=20)], "header: feed 'bybit': price_decimals"),
         ([header_feed("nope")], "header: feed 'bybit': protocol"),
+        # (a negative depth was an OverflowError traceback; 0 and 2**40 were taken)
+        ([{**header_feed(), "depth": -5}], "header: feeds[0].depth is -5, expected 1 to 10000"),
+        ([{**header_feed(), "depth": 0}], "header: feeds[0].depth is 0"),
+        ([{**header_feed(), "depth": 2**40}], f"header: feeds[0].depth is {2**40}"),
     ],
 )
 def test_replay_of_a_malformed_header_names_the_field(tmp_path: Path, feeds: Any, needle: str) -> None:

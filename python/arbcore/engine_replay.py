@@ -24,12 +24,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from arbcore._core import ConsolidatedBook, opportunity_fields
 from arbcore.errors import ConfigError
 from arbcore.record import Frame, Recording, RecordingError, read_recording
 from arbcore.replay import Replayer
 from arbcore.runner.opportunity import Opportunity
 
+#: what applying a tampered engine line raises (a missing field, a wrong type, an index out of
+#: range, a value the books refuse: DecimalError and ConfigError are ValueErrors)
+_LINE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 #: the summary lists the first this many mismatches
 MAX_MISMATCHES = 10
 #: and, for each, the first this many records of each side
@@ -107,9 +112,15 @@ class EngineReplay:
         d = fr.engine
         if fr.kind == "balance":
             self.counts["balances"] += 1
-            self.books[self._by_name[d["instrument"]]].set_balance(d["venue"], d["asset"], d["amount"])
+            name = d["instrument"]
+            if not isinstance(name, str) or name not in self._by_name:
+                raise ValueError(f"instrument is {orjson.dumps(name).decode()[:40]}, not one of the header's")
+            self.books[self._by_name[name]].set_balance(d["venue"], d["asset"], d["amount"])
             return
-        book = self.books[d["instrument"]]
+        i = d["instrument"]
+        if type(i) is not int or not 0 <= i < len(self.books):  # (a negative index is another book)
+            raise ValueError(f"instrument is {orjson.dumps(i).decode()[:40]}, not one of the header's")
+        book = self.books[i]
         got = [list(r) for r in book.opportunities().tolist()]
         if fr.kind == "detect":
             self.counts["detections"] += 1
@@ -166,8 +177,9 @@ class EngineReplay:
 
 def replay_engine(path: Path) -> dict[str, Any]:
     """Replay an engine recording; the summary (``identical``: every comparison equal). Raises
-    RecordingError for a file that is not one; a file cut short gives the summary of what could
-    be read, its "truncated" says where and why."""
+    RecordingError for a file that is not one, or for an engine line that reads as JSON but not
+    as its kind (its line named); a file cut short gives the summary of what could be read, its
+    "truncated" says where and why."""
     rec = read_recording(path)
     try:
         r = EngineReplay(rec)
@@ -175,7 +187,11 @@ def replay_engine(path: Path) -> dict[str, Any]:
         rec.frames.close()
         raise RecordingError(f"{path}: {e}") from None
     for fr in rec.frames:
-        r.apply(fr)
+        try:
+            r.apply(fr)
+        except _LINE_ERRORS as e:  # a line that reads as JSON but not as what its kind holds
+            why = f"{e.args[0]!r} is missing" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+            raise RecordingError(f"{path}: line {fr.line} ({fr.kind}): {why}") from None
     summary = r.summary()
     summary["version"] = rec.version
     summary["truncated"] = rec.frames.truncated

@@ -168,8 +168,23 @@ class FeedSpec:
             venue,
             protocol,
             {k: SymbolSpec.from_json(v, f"{where}.symbols[{k!r}]") for k, v in symbols.items()},
-            _field(d, "depth", int, where) if "depth" in d else 10,
+            _depth(d, where),
         )
+
+
+#: the deepest book a feed's header may ask for (Kraken's deepest subscription is 1000 levels)
+MAX_DEPTH = 10_000
+
+
+def _depth(d: dict[str, Any], where: str) -> int:
+    """A feed's ``depth`` (10 when absent): 1 to MAX_DEPTH (the decoder took a negative one for
+    an OverflowError, and 0 or a huge one without a word)."""
+    if "depth" not in d:
+        return 10
+    v: int = _field(d, "depth", int, where)
+    if not 1 <= v <= MAX_DEPTH:
+        raise ValueError(f"{where}.depth is {v}, expected 1 to {MAX_DEPTH}")
+    return v
 
 
 class Recorder:
@@ -471,6 +486,9 @@ def read_recording(path: Path) -> Recording:
         engine = header.get("engine")
         if engine is not None and not isinstance(engine, dict):
             raise RecordingError(f"{path}: header: engine is not an object")
+        if engine is not None and version < ENGINE_VERSION:  # (its lines would be refused: nothing compared)
+            raise RecordingError(f"{path}: header: engine in a version {version} file (engine recordings are "
+                                 f"version {ENGINE_VERSION})")  # fmt: skip
     except _STREAM_ERRORS as e:
         f.close()
         raise RecordingError(f"{path}: cannot read the header: {_why(e)}") from None

@@ -77,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: PLR0911
     journal = Path(args.journal) if args.journal else config.run.journal or Path("arbcore-journal.sqlite")
     report_dir = Path(args.report_dir) if args.report_dir else config.run.report_dir or Path("arbcore-report")
     record = Path(args.record) if args.record else config.run.record
-    why = _journal_problem(journal) or _report_dir_problem(report_dir) or _record_problem(record)
+    why = _journal_problem(journal) or _report_dir_problem(report_dir) or _record_problem(record, journal)
     if why is not None:
         _err("run", why)
         return 2
@@ -153,14 +153,32 @@ def _journal_problem(journal: Path) -> str | None:
     return None
 
 
-def _record_problem(record: Path | None) -> str | None:
-    """Why the session cannot be recorded to ``record``, or None: checked before any venue starts."""
+#: the files SQLite and the intent log keep beside a journal
+JOURNAL_SIDECARS = ("", "-intents", "-wal", "-shm", "-journal")
+
+
+def _record_problem(record: Path | None, journal: Path) -> str | None:
+    """Why the session cannot be recorded to ``record``, or None: checked before any venue starts.
+    The recording never goes over the journal (or a file beside it: the open database was
+    truncated to gzip bytes), nor over an existing file that is not a recording (not overwritten)."""
+    from arbcore.record import RecordingError, read_recording
+
     if record is None:
         return None
     if record.is_dir():
         return f"record {record}: a directory, not a file to record to"
     if not record.parent.is_dir():
         return f"record {record}: no directory {record.parent}"
+    target = record.resolve()
+    for suffix in JOURNAL_SIDECARS:
+        j = Path(f"{journal}{suffix}")
+        if target == Path(f"{journal.resolve()}{suffix}") or (record.exists() and j.exists() and record.samefile(j)):
+            return f"record {record}: is the journal's file {j} (not overwritten)"
+    if record.is_file() and record.stat().st_size > 0:
+        try:
+            read_recording(record).frames.close()
+        except RecordingError:
+            return f"record {record}: exists and is not an arbcore recording (not overwritten)"
     return None
 
 

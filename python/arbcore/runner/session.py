@@ -157,6 +157,7 @@ class TradingSession:
         self.record_path = record if record is not None else config.run.record
         self.recorder: Recorder | None = None
         self._detected: Callable[[int, int, object], None] | None = None
+        self._recording_failed = False  # (logged once)
         self._book_index: dict[str, int] = {}
         self.host = host
         self.journal_path = Path(journal_path)
@@ -476,8 +477,7 @@ class TradingSession:
                 await t
         if self.recorder is not None:
             await asyncio.to_thread(self.recorder.close)  # (writes what is queued: not on the loop)
-            if self.recorder.error is not None:
-                log.error("recording %s stopped early: %s", self.recorder.path, self.recorder.error)
+            self._check_recording()
         for client in self.clients.values():
             with contextlib.suppress(Exception):
                 await client.close()
@@ -824,6 +824,7 @@ class TradingSession:
         last_rec = time.monotonic()
         while True:
             await asyncio.sleep(period)
+            self._check_recording()
             # quiet (no ticket in flight) is read first, before this tick starts a sweep: dust
             # waiting for a lot starts one every tick, and a check after it never found the engine
             # quiet (no reconciliation ran while any dust waited). Between tickets' steps, never
@@ -841,6 +842,15 @@ class TradingSession:
             for p in self.host.on_timer(time.time_ns()):
                 self.submit(p)
             self._sweep_residuals()
+
+    def _check_recording(self) -> None:
+        """A recording whose writes failed (a full disk) is said so once, when the timer or the
+        stop first sees it: the session trades on, unrecorded from then."""
+        rec = self.recorder
+        if rec is not None and rec.error is not None and not self._recording_failed:
+            self._recording_failed = True
+            log.error("recording %s stopped early: %s (the session goes on unrecorded; the file replays "
+                      "up to its last flush)", rec.path, rec.error)  # fmt: skip
 
     def _checkpoint(self) -> None:
         """A ledger checkpoint now; a failure costs only a longer replay at the next start."""
