@@ -34,9 +34,11 @@ def config_text(
     sim_interval_ms: int = 10,
     run: str = "",
     execution: str = "",
+    tables: str = "",
 ) -> str:
     """BTC/USDT at 2/6 decimals on each venue (named after its protocol), tick 0.10, lot 0.0001.
-    ``run``, ``execution``: more lines of those tables (e.g. ``"busy_poll = true\n"``)."""
+    ``run``, ``execution``: more lines of those tables (e.g. ``"busy_poll = true\n"``);
+    ``tables``: more tables at the end (e.g. a venue's ``sim_faults``)."""
     out = [
         f"[run]\n{run}seed = 5\nsim_interval_ms = {sim_interval_ms}\ntimer_ms = 200\n",
         "[assets]\nBTC = 8\nUSDT = 8\n",
@@ -60,7 +62,7 @@ def config_text(
         f"[execution]\nstaleness_ms = 2000\nleg_timeout_ms = {leg_timeout_ms}\nhedge_timeout_ms = 2000\n"
         f'loss_budget = "50"\nmin_edge_bps = "0"\n{execution}'
     )
-    return "\n".join(out)
+    return "\n".join(out) + tables
 
 
 def make_config(venues: Sequence[str], **kw: object) -> Config:

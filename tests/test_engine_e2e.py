@@ -424,17 +424,9 @@ def test_the_stop_sweeps_until_the_residual_is_flat_or_dust(tmp_path: Path, capl
     but never tried again. Now it sweeps again while sweeps fill, within the hedge timeout."""
     from arbcore.execution.orders import Side
     from arbcore.execution.residuals import is_dust, net_residuals
-    from arbcore.runner.plugins import load_strategy
-    from arbcore.runner.session import TradingSession
-    from engine_helpers import make_config, wait_live
 
     async def main() -> None:
-        config = make_config(["okx", "kraken"])
-        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
-        await s.start()
-        stopped = False
-        try:
-            await wait_live(s)
+        async with session(["okx", "kraken"], tmp_path / "j.sqlite") as s:
             r = s.runner
             assert r is not None
             await live_crossing_plan(s, "okx", "kraken")
@@ -446,10 +438,6 @@ def test_the_stop_sweeps_until_the_residual_is_flat_or_dust(tmp_path: Path, capl
             for ex in s.exchanges.values():  # the next order on each venue fills at most half
                 ex.inject(OrderFault.PARTIAL_FILL, count=1)
             with caplog.at_level(logging.INFO):
-                await s.stop()
-            stopped = True
-        finally:
-            if not stopped:
                 await s.stop()
         sweeps = [rec.getMessage() for rec in caplog.records if rec.getMessage().startswith("residual sweep T")]
         assert len(sweeps) >= 2, sweeps  # the first one's partial fill was tried again
@@ -484,7 +472,6 @@ def test_the_stop_sweeps_every_instrument_once_whatever_the_first_took(
         config = parse_toml(text)
         s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
         await s.start()
-        stopped = False
         try:
             end = asyncio.get_running_loop().time() + 10
             while not all(s.view.book_status(v, i.name)[0] for v in config.venues for i in config.instruments):
@@ -503,10 +490,8 @@ def test_the_stop_sweeps_every_instrument_once_whatever_the_first_took(
             r.residuals = residuals
             with caplog.at_level(logging.INFO):
                 await s.stop()
-            stopped = True
         finally:
-            if not stopped:
-                await s.stop()
+            await s.stop()  # (once: a stopped session's stop returns)
         sweeps = [rec.getMessage() for rec in caplog.records if rec.getMessage().startswith("residual sweep T")]
         assert any(" on BTC/USDT: " in m for m in sweeps) and any(" on ETH/USDT: " in m for m in sweeps), sweeps
 
@@ -521,18 +506,10 @@ def test_a_residual_no_venue_has_a_price_for_is_not_dust_at_stop(
     exposure left open was one INFO line, where a residual some venue could take is a WARNING."""
     from arbcore.execution.orders import Side
     from arbcore.execution.residuals import is_dust
-    from arbcore.runner.plugins import load_strategy
-    from arbcore.runner.session import TradingSession
     from arbcore.sim.server import Fault
-    from engine_helpers import make_config, wait_live
 
     async def main() -> None:
-        config = make_config(["okx", "kraken"])
-        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite")
-        await s.start()
-        stopped = False
-        try:
-            await wait_live(s)
+        async with session(["okx", "kraken"], tmp_path / "j.sqlite") as s:
             r = s.runner
             assert r is not None
             for sim in s.sim_venues.values():  # silent: nothing refills the books emptied below
@@ -545,10 +522,6 @@ def test_a_residual_no_venue_has_a_price_for_is_not_dust_at_stop(
             assert not is_dust(r, "BTC/USDT", 1_000_000)  # 1 BTC: no price says it is
             r.residuals = {"T-open": ("BTC/USDT", 1_000_000)}
             with caplog.at_level(logging.INFO):
-                await s.stop()
-            stopped = True
-        finally:
-            if not stopped:
                 await s.stop()
         lines = [(rec.levelno, m) for rec in caplog.records if "stopping with a residual" in (m := rec.getMessage())]
         assert [lvl for lvl, _ in lines] == [logging.WARNING] and "BTC/USDT 1" in lines[0][1], lines

@@ -225,6 +225,19 @@ def _held_and_retired(path: Path, retired: int, *, retire: bool = True) -> Ledge
         return j.ledger_replay()
 
 
+def count_order_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many order rows the journal reads from here on (``rows[0]``; set it to 0 to restart)."""
+    rows = [0]
+    read_order = Journal._order_from_row
+
+    def counted(r: tuple[Any, ...]) -> Any:
+        rows[0] += 1
+        return read_order(r)
+
+    monkeypatch.setattr(Journal, "_order_from_row", staticmethod(counted))
+    return rows
+
+
 def test_recovery_reads_the_orders_of_the_tickets_the_ledger_holds_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -232,15 +245,7 @@ def test_recovery_reads_the_orders_of_the_tickets_the_ledger_holds_only(
     ended ones (~10 s per 100k tickets). Now it reads the orders of the tickets the ledger holds:
     as many queries and rows however many retired tickets the journal has. A journal written
     before tickets were retired (every leg held) is recovered as before, from every order."""
-    rows = 0
-    read_order = Journal._order_from_row
-
-    def counted(r: tuple[Any, ...]) -> Any:
-        nonlocal rows
-        rows += 1
-        return read_order(r)
-
-    monkeypatch.setattr(Journal, "_order_from_row", staticmethod(counted))
+    rows = count_order_rows(monkeypatch)
     got: dict[tuple[int, bool], tuple[int, int, list[tuple[str, str]]]] = {}
     for n, retire in ((3, True), (30, True), (30, False)):
         path = tmp_path / f"j{n}{retire}.sqlite"
@@ -256,13 +261,13 @@ def test_recovery_reads_the_orders_of_the_tickets_the_ledger_holds_only(
             expected = (j.ledger_events()[before:], led.state())
         with Journal(path) as j:
             led = j.ledger_replay(sink=j.append_ledger_event)
-            rows = 0
+            rows[0] = 0
             with _counting(j) as q:
                 notes = asyncio.run(Executor(j, led, {}, {}, RiskGate(RiskLimits())).recover())
             assert (j.ledger_events()[before:], led.state()) == expected
             assert notes == [f"{_cid(j, 'R2', 'buy')}: venue binance not configured; left open"]
             assert led.holds("R2", "buy") and not led.reservation("R1", "buy", "USDT").remaining
-            got[n, retire] = (len(q), rows, [(e.ticket_id, e.leg_id) for e in expected[0]])
+            got[n, retire] = (len(q), rows[0], [(e.ticket_id, e.leg_id) for e in expected[0]])
     assert got[3, True][:2] == got[30, True][:2]
     assert got[3, True][2] == got[30, True][2] == got[30, False][2] == [("R1", "buy"), ("R1", "sell"), ("R2", "sell")]
     assert got[30, False][1] > 2 * 30  # every leg held: every order read, as before
@@ -274,15 +279,7 @@ def test_residuals_at_start_read_the_orders_of_the_tickets_they_look_at_only(
     """``load_residuals`` read every order of the journal at each start (4 s per 100k tickets)
     to use those of the tickets with no outcome and of unfinished sweeps. Now it reads those
     only: as many rows however many finished tickets; the same residuals and notes."""
-    rows = 0
-    read_order = Journal._order_from_row
-
-    def counted(r: tuple[Any, ...]) -> Any:
-        nonlocal rows
-        rows += 1
-        return read_order(r)
-
-    monkeypatch.setattr(Journal, "_order_from_row", staticmethod(counted))
+    rows = count_order_rows(monkeypatch)
     got = {}
     for n in (3, 30):
         path = tmp_path / f"j{n}.sqlite"
@@ -294,12 +291,12 @@ def test_residuals_at_start_read_the_orders_of_the_tickets_they_look_at_only(
             (unfinished,) = j._conn.execute(  # the orders of the tickets with no outcome
                 "SELECT count(*) FROM orders WHERE ticket_id NOT IN (SELECT ticket_id FROM ticket_outcomes)"
             ).fetchone()
-            rows = 0
+            rows[0] = 0
             notes = load_residuals(runner, j)
-            assert rows == unfinished
+            assert rows[0] == unfinished
             extra = {t: runner.residuals.pop(f"X{k}") for k in range(n) if (t := f"X{k}")}
             assert extra == {f"X{k}": ("BTC/USDT", 300_000 - k) for k in range(n)}
-            got[n] = (rows, notes, runner.residuals, runner.fee_drift())
+            got[n] = (rows[0], notes, runner.residuals, runner.fee_drift())
     assert got[3] == got[30]
     assert got[3][0]  # the orders of the interrupted ticket were read
 

@@ -12,8 +12,8 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,12 +23,11 @@ import uvloop
 from arbcore.execution import Journal
 from arbcore.execution.ledger import Ledger
 from arbcore.execution.orders import EventKind, OrderState
-from arbcore.runner.config import Config, parse_toml
+from arbcore.runner.config import Config
 from arbcore.runner.config_sim_faults import SimFaults
-from arbcore.runner.plugins import load_strategy
 from arbcore.runner.rehearsal import OrderFaultDraws, TimedFault, timed_faults
 from arbcore.runner.session import TradingSession
-from engine_helpers import check_consistency, config_text, live_crossing_plan, wait_live
+from engine_helpers import check_consistency, live_crossing_plan, session
 
 SEED = 5  # engine_helpers.config_text's [run] seed
 BALANCES = {"USDT": 500_000 * 10**8, "BTC": 5 * 10**8}  # config_text's, at 8 decimals
@@ -69,22 +68,13 @@ def test_the_same_seed_draws_the_same_faults() -> None:
     assert set(counts) == {None, "reject", "timeout", "partial_fill"}
 
 
-@asynccontextmanager
-async def rehearsal(
+def rehearsal(
     venues: list[str], faults: dict[str, str], journal: Path, **kw: object
-) -> AsyncIterator[TradingSession]:
-    """A started session on ``venues`` (``engine_helpers.config_text``) with
+) -> AbstractAsyncContextManager[TradingSession]:
+    """A started session on ``venues`` (``engine_helpers.session``) with
     ``[venues.NAME.sim_faults]`` = ``faults[NAME]``, its books LIVE."""
     tables = "".join(f"\n[venues.{v}.sim_faults]\n{t}" for v, t in faults.items())
-    text = config_text(venues, **kw) + tables  # type: ignore[arg-type]
-    config = parse_toml(text)
-    s = TradingSession(config, load_strategy(None, config), journal_path=journal)
-    await s.start()
-    try:
-        await wait_live(s)
-        yield s
-    finally:
-        await s.stop()
+    return session(venues, journal, tables=tables, **kw)
 
 
 ORDER_FAULTS = (

@@ -216,6 +216,7 @@ class TradingSession:
         self._accepting = False
         self._timer: asyncio.Task[None] | None = None
         self._reconciling: asyncio.Future[None] | None = None  # the periodic reconciliation in flight
+        self._stopping = False
         self._send_warmer: SendWarmer | None = None  # [run] warm_sends
         self.gc = GcPacer()  # the collector, frozen heap at start; with busy_poll run by the loop
         self.warm = WarmLoop(None, config.run.keep_warm_ms / 1000, self.gc)  # [run] keep_warm_ms
@@ -440,7 +441,11 @@ class TradingSession:
 
     async def stop(self, settled: Callable[[], Awaitable[None]] | None = None) -> None:
         """Stop taking tickets, let in-flight ones finish, cancel open orders, close everything.
-        ``settled`` is awaited in between, the books still LIVE (the dashboard's last picture)."""
+        ``settled`` is awaited in between, the books still LIVE (the dashboard's last picture).
+        Once: a second call (a signal during the stop, a caller's cleanup after it) returns."""
+        if self._stopping:
+            return
+        self._stopping = True
         self._accepting = False
         self._gate_takers()
         plans = self.sims.plans if self.sims is not None else {}
