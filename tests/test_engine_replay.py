@@ -142,7 +142,7 @@ def test_a_changed_price_is_a_mismatch_at_the_detection_after_it(
         ("detect", {"instrument": -1}, "instrument is -1"),  # (the last book, silently)
         ("detect", {"instrument": "0"}, 'instrument is "0"'),
         ("detect", {"records": 5}, "TypeError"),
-        ("balance", {"instrument": "XXX/USDT"}, 'instrument is "XXX/USDT"'),
+        ("balance", {"instrument": "DOGE/USDT"}, 'instrument is "DOGE/USDT"'),  # (not in the recording)
         ("balance", {"amount": "abc"}, "abc"),
         ("detect", {"instrument": None}, "instrument is null"),
     ],
