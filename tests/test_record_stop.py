@@ -100,3 +100,41 @@ def test_a_venue_never_reached_leaves_an_out_that_is_no_file_of_its_own(tmp_path
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("arbcore record: cannot connect to ") and last.endswith("; nothing recorded"), last
     assert stat.S_ISCHR(out.stat().st_mode)
+
+
+def test_a_stalled_disk_stops_the_recording_and_never_holds_the_stop(tmp_path: Path) -> None:
+    """The recorder's queue had no bound: a disk that stalls blocks its writer while the event
+    loop goes on enqueueing every frame (memory without limit), and closing waited for the
+    blocked writer (the engine's stop with it). The timer's check stops a recording whose writer
+    is too far behind; closing waits a bounded time."""
+    import threading
+
+    from arbcore.record import FeedSpec, Recorder, SymbolSpec
+
+    feeds = [FeedSpec("okx", "okx", {"BTC-USDT": SymbolSpec("BTC/USDT", 2, 6, "0.1", "0.0001")})]
+    rec = Recorder(tmp_path / "r.jsonl.gz", feeds)
+    stalled = threading.Event()
+    release = threading.Event()
+    real_write = rec._file.write
+
+    def stalled_write(data: bytes) -> int:  # the disk stalls at the first frame's write
+        stalled.set()
+        release.wait(10)
+        return real_write(data)
+
+    rec._file.write = stalled_write  # type: ignore[method-assign]
+    try:
+        rec.frame(1, "okx", 0, "text", b"{}")
+        assert stalled.wait(5)
+        for k in range(150):
+            rec.frame(k, "okx", 0, "text", b"{}")
+        assert rec.backlog == 150 and not rec.check_backlog(limit=200) and rec.error is None
+        assert rec.check_backlog(limit=100) and "fell 150 lines behind" in str(rec.error)
+        rec.frame(0, "okx", 0, "text", b"{}")
+        assert rec.backlog == 150  # nothing enqueued once stopped
+        t0 = time.monotonic()
+        rec.close(wait=0.3)
+        assert time.monotonic() - t0 < 2
+        assert rec.error is not None
+    finally:
+        release.set()

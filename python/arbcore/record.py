@@ -187,6 +187,14 @@ def _depth(d: dict[str, Any], where: str) -> int:
     return v
 
 
+#: lines the writer may fall behind before the recording is stopped (:meth:`Recorder.check_backlog`):
+#: ~100 MB of queued frames, minutes of a default run's ~750 lines a second against a stalled disk
+MAX_BACKLOG = 200_000
+#: how long closing waits for the writer to write what is queued (a stalled disk: the file then
+#: reads up to its last flush, as a killed recorder's does)
+CLOSE_WAIT_S = 10.0
+
+
 class Recorder:
     """Writes frames to a recording from a background thread, so the event loop only enqueues (a
     tuple of what it has; the thread makes the JSON line). Opening raises OSError for a path
@@ -278,10 +286,32 @@ class Recorder:
             except OSError as e:
                 self.error = e.strerror or str(e)
 
-    def close(self) -> None:
-        """Write what is queued and close the file; a failure is kept in :attr:`error`, not raised."""
+    @property
+    def backlog(self) -> int:
+        """Lines enqueued and not yet written."""
+        return self._queue.qsize()
+
+    def check_backlog(self, limit: int = MAX_BACKLOG) -> bool:
+        """Stop recording (:attr:`error` says why) when the writer is more than ``limit`` lines
+        behind: a disk that stalls blocks the writer while the event loop goes on enqueueing, and
+        the queue would grow without bound. Called from a timer, not per frame (the event loop's
+        side stays one enqueue). Returns whether it stopped the recording."""
+        n = self.backlog
+        if self.error is None and n > limit:
+            self.error = f"the writer fell {n} lines behind (a stalled disk?)"
+            return True
+        return False
+
+    def close(self, wait: float = CLOSE_WAIT_S) -> None:
+        """Write what is queued and close the file; a failure is kept in :attr:`error`, not raised.
+        A writer still blocked after ``wait`` s (a stalled disk) is left behind (a daemon thread)
+        with :attr:`error` saying so, and the file is not closed under it."""
         self._queue.put(None)
-        self._thread.join()
+        self._thread.join(wait)
+        if self._thread.is_alive():
+            if self.error is None:
+                self.error = f"the writer was still blocked {wait:g} s after the stop (a stalled disk?)"
+            return
         self._close_file()
 
     def _close_file(self) -> None:

@@ -849,9 +849,12 @@ class TradingSession:
             self._sweep_residuals()
 
     def _check_recording(self) -> None:
-        """A recording whose writes failed (a full disk) is said so once, when the timer or the
-        stop first sees it: the session trades on, unrecorded from then."""
+        """A recording whose writes failed (a full disk) or whose writer fell too far behind (a
+        stalled disk: :meth:`Recorder.check_backlog` stops it) is said so once, when the timer or
+        the stop first sees it: the session trades on, unrecorded from then."""
         rec = self.recorder
+        if rec is not None:
+            rec.check_backlog()
         if rec is not None and rec.error is not None and not self._recording_failed:
             self._recording_failed = True
             log.error("recording %s stopped early: %s (the session goes on unrecorded; the file replays "
