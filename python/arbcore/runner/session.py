@@ -689,8 +689,7 @@ class TradingSession:
 
     async def _sweep_at_stop(self, runner: TicketRunner) -> None:
         """Sweeps until each instrument is flat (or dust), a sweep fills nothing, or the hedge
-        timeout has passed (each instrument has its first sweep whatever the others took; a sweep
-        with no venue to go to, a breaker open after a rehearsal's rejects say, is tried again). One
+        timeout has passed (each instrument has its first sweep whatever the others took). One
         sweep was not enough: an IOC that met a thin book left most of a residual open at exit
         (0.0449 of 0.0824 ETH in a 30 s threshold run), reported but never retried; the books
         refill between tries."""
@@ -700,15 +699,8 @@ class TradingSession:
             while inst in net_residuals(runner) and (first or time.monotonic() < deadline):
                 first = False
                 result = await self._sweep_once(inst)
-                if result is None or result.status == "refused":
-                    if self.risk.kill.engaged or is_dust(runner, inst, net_residuals(runner).get(inst, 0)):
-                        break
-                    # no venue for it now (a circuit breaker after a venue's rejects, its rate
-                    # limits, a book resyncing): again while the deadline allows, as it may return
-                    await asyncio.sleep(2 * STOP_SWEEP_PAUSE_S)
-                    continue
-                if not (result.bought or result.sold):
-                    break  # nothing filled at the touch within the budget: more tries change nothing now
+                if result is None or result.status == "refused" or not (result.bought or result.sold):
+                    break  # dust, no venue, refused or nothing filled: more tries change nothing now
                 await asyncio.sleep(STOP_SWEEP_PAUSE_S)
         left = net_residuals(runner)
         if left:
