@@ -108,7 +108,7 @@ def test_a_rehearsal_run_is_recovered_consistent_and_repeatable(tmp_path: Path) 
         assert " state=LIVE " in last and "SYNCING" not in last and "BROKEN" not in last, last
 
     # flat or dust: no WARNING for the residual at stop, and the report's net is below any minimum
-    assert not any(x.startswith("WARNING arbcore.session: stopping with a residual") for x in log)
+    assert not any(x.startswith("WARNING arbcore.session: stopping with a residual") for x in log), log[-40:]
     report = orjson.loads((report_dir / "report.json").read_bytes())
     assert report["tickets"]["count"] > 20, report["tickets"]
     net = {a: abs(Decimal(x)) for a, x in report["residual_exposure"]["net"].items()}

@@ -41,15 +41,19 @@ def net_residuals(runner: TicketRunner) -> dict[str, int]:
 
 def is_dust(runner: TicketRunner, instrument: str, qty: int) -> bool:
     """Whether no venue of ``instrument`` could take an order for ``qty`` at its current touch
-    (lot, minimum quantity or notional). A venue with no price (its book empty: the venue gone)
-    is judged by its lot and minimum quantity alone: a residual it would take at some price is
-    not dust (all venues gone at stop read every residual as dust, logged at INFO)."""
+    (lot, minimum quantity or notional). A venue with no price of its own (its book empty while it
+    resyncs or reconnects) is judged at the highest touch the other venues show: a stop that met
+    one venue resyncing read 0.00007 BTC (4 USDT, below every venue's 5 USDT minimum) as a
+    WARNING residual, its minimum notional untested. With no venue priced at all, lot and minimum
+    quantity alone decide: a residual some venue would take at some price is not dust."""
     side = Side.SELL if qty > 0 else Side.BUY
-    for (venue, inst), m in runner.markets.items():
-        if inst != instrument:
-            continue
-        price = runner.view.best_price(venue, inst, side)
-        if m.rules.sendable(abs(qty), price if price is not None else 2**63):  # (no price: no notional test)
+    venues = [(venue, m) for (venue, inst), m in runner.markets.items() if inst == instrument]
+    prices = {venue: runner.view.best_price(venue, instrument, side) for venue, _ in venues}
+    known = [p for p in prices.values() if p is not None]
+    reference = max(known) if known else 2**63  # (no price anywhere: no notional test)
+    for venue, m in venues:
+        price = prices[venue]
+        if m.rules.sendable(abs(qty), price if price is not None else reference):
             return False
     return True
 
