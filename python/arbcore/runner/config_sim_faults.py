@@ -15,7 +15,7 @@ from arbcore.runner.config_fields import ErrorCollector, FieldReader
 #: the order faults, in the order one draw per order walks them: (field, what it does)
 ORDER_FAULTS = (
     ("reject_pct", "rejected by the venue"),
-    ("timeout_pct", "processed, never answered; its private-stream events 3 s late"),
+    ("timeout_pct", "processed, never answered; its private-stream events 3 s (or twice leg_timeout_ms) late"),
     ("partial_fill_pct", "fills at most half"),
     ("slow_ack_pct", "answered after slow_ack_ms"),
     ("disconnect_pct", "processed, then the connection dropped unanswered"),

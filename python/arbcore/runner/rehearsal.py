@@ -29,8 +29,10 @@ from arbcore.sim.server import Fault, SimVenue
 
 log = logging.getLogger("arbcore.rehearsal")
 
-#: a timed-out order's private-stream events come this late: past any usual leg timeout, so the
-#: engine learns its outcome by querying it, and the late events must then change nothing
+#: a timed-out order's private-stream events come this late, or twice the engine's leg timeout
+#: when that is longer: past the leg timeout, so the engine learns the outcome by querying it and
+#: the late events must then change nothing (a fixed 3 s let them arrive first, and answer the
+#: order, under a leg timeout above 3 s: the rehearsal's timeouts then rehearsed nothing)
 TIMEOUT_STREAM_LAG_S = 3.0
 
 ORDER_FAULT_OF = {
@@ -53,7 +55,7 @@ FEED_FAULT_OF = {
 #: the order faults' words in the log
 _ORDER_WORDS = {
     "reject": "rejected",
-    "timeout": f"never answered, streamed {TIMEOUT_STREAM_LAG_S:g} s late (timeout)",
+    "timeout": "never answered, streamed {lag:g} s late (timeout)",
     "partial_fill": "fills at most half (partial fill)",
     "slow_ack": "answered late (slow ack)",
     "disconnect": "connection dropped before the answer (disconnect)",
@@ -125,8 +127,10 @@ class FaultPlan:
     """Injects one simulated venue's ``SimFaults`` into its simulator and matching engine."""
 
     def __init__(self, venue: str, faults: SimFaults, seed: int, *, sim: SimVenue, exchange: SimExchange,
-                 api_key: str, balances: Mapping[str, int], assets: Mapping[str, Asset]) -> None:  # fmt: skip
+                 api_key: str, balances: Mapping[str, int], assets: Mapping[str, Asset],
+                 leg_timeout_s: float = 0.0) -> None:  # fmt: skip
         self.venue, self.faults, self.seed = venue, faults, seed
+        self.stream_lag_s = max(TIMEOUT_STREAM_LAG_S, 2 * leg_timeout_s)
         self.sim, self.exchange, self.api_key = sim, exchange, api_key
         self.balances, self.assets = dict(balances), assets
         self.orders = OrderFaultDraws(faults, seed, venue)
@@ -194,8 +198,8 @@ class FaultPlan:
             return None
         self.injected[name] += 1
         log.info("rehearsal: %s order %s (#%d placed here): %s", self.venue, client_id, self.orders.count,
-                 _ORDER_WORDS[name])  # fmt: skip
-        return ORDER_FAULT_OF[name], TIMEOUT_STREAM_LAG_S if name == "timeout" else self.faults.slow_ack_ms / 1000
+                 _ORDER_WORDS[name].format(lag=self.stream_lag_s))  # fmt: skip
+        return ORDER_FAULT_OF[name], self.stream_lag_s if name == "timeout" else self.faults.slow_ack_ms / 1000
 
     def sent_twice(self) -> int:
         """Client order ids this venue received more than one place request for."""

@@ -88,7 +88,8 @@ class SimCluster:
             venues[v.name], exchanges[v.name], creds[v.name] = sim, exch, c
             if v.sim_faults is not None and v.sim_faults.active:
                 plans[v.name] = FaultPlan(v.name, v.sim_faults, config.run.seed, sim=sim, exchange=exch,
-                                          api_key=c.api_key, balances=v.balances, assets=config.assets)  # fmt: skip
+                                          api_key=c.api_key, balances=v.balances, assets=config.assets,
+                                          leg_timeout_s=config.execution.leg_timeout_ms / 1000)  # fmt: skip
         return cls(market, venues, exchanges, creds, plans)
 
     async def start(self) -> None:
