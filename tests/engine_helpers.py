@@ -71,11 +71,17 @@ def make_config(venues: Sequence[str], **kw: object) -> Config:
 
 @asynccontextmanager
 async def session(
-    venues: Sequence[str], journal: Path, strategy: str | None = None, **kw: object
+    venues: Sequence[str],
+    journal: Path,
+    strategy: str | None = None,
+    reconcile_every: float | None = None,
+    **kw: object,
 ) -> AsyncIterator[TradingSession]:
-    """A started session on simulated ``venues``, its books LIVE; ``strategy``: a plug-in's spec."""
+    """A started session on simulated ``venues``, its books LIVE; ``strategy``: a plug-in's spec;
+    ``reconcile_every``: the periodic reconciliation's period (s), else the session's own."""
     config = make_config(venues, **kw)
-    s = TradingSession(config, load_strategy(strategy, config), journal_path=journal)
+    more = {} if reconcile_every is None else {"reconcile_every": reconcile_every}
+    s = TradingSession(config, load_strategy(strategy, config), journal_path=journal, **more)
     await s.start()
     try:
         await wait_live(s)

@@ -333,24 +333,16 @@ def test_reconciliation_runs_while_dust_waits_for_a_lot(tmp_path: Path) -> None:
     """Dust waiting for a lot (a routine state: a default run almost always has some) started a
     sweep task on every timer tick just before the periodic reconciliation's "nothing in flight"
     check, so the balances were never reconciled with the venues while it lasted."""
-    from arbcore.runner.plugins import load_strategy
-    from arbcore.runner.session import TradingSession
-    from engine_helpers import make_config, wait_live
+    from engine_helpers import session
 
     async def main() -> None:
-        config = make_config(["okx", "kraken"])
-        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite", reconcile_every=0.3)
-        await s.start()
-        try:
-            await wait_live(s)
+        async with session(["okx", "kraken"], tmp_path / "j.sqlite", reconcile_every=0.3) as s:
             assert s.runner is not None and s.journal is not None
             s.runner.residuals["T-dust"] = ("BTC/USDT", 50)  # below the lot (100): swept once netted
             before = len(s.journal.balance_snapshots())
             await asyncio.sleep(2.0)  # 10 timer ticks of 200 ms, ~6 reconciliation periods
             assert len(s.journal.balance_snapshots()) > before, "no reconciliation while dust waited"
             s.runner.residuals.clear()
-        finally:
-            await s.stop()
 
     uvloop.run(main())
 
@@ -359,16 +351,10 @@ def test_a_slow_venue_balance_query_does_not_hold_the_strategy_timer(tmp_path: P
     """The periodic reconciliation was awaited inside the timer's tick: a venue slow to give its
     balances (here 1.5 s; a live venue's timeout is 5 s) held the strategy's on_timer and the
     residual sweeps for as long. It runs beside the timer now, one at a time."""
-    from arbcore.runner.plugins import load_strategy
-    from arbcore.runner.session import TradingSession
-    from engine_helpers import make_config, wait_live
+    from engine_helpers import session
 
     async def main() -> None:
-        config = make_config(["okx", "kraken"])
-        s = TradingSession(config, load_strategy(None, config), journal_path=tmp_path / "j.sqlite", reconcile_every=0.1)
-        await s.start()
-        try:
-            await wait_live(s)
+        async with session(["okx", "kraken"], tmp_path / "j.sqlite", reconcile_every=0.1) as s:
             client = s.clients["kraken"]
             real = client.balances
 
@@ -387,7 +373,5 @@ def test_a_slow_venue_balance_query_does_not_hold_the_strategy_timer(tmp_path: P
             s.host.on_timer = counted  # type: ignore[method-assign]
             await asyncio.sleep(2.0)  # 10 ticks of 200 ms
             assert len(ticks) >= 6, len(ticks)  # was 2: each tick waited for the slow reconciliation
-        finally:
-            await s.stop()
 
     uvloop.run(main())
