@@ -163,8 +163,8 @@ async def _start(path: Path, times: dict[str, float]) -> None:
         (Executor, "recover", "recover"),
         (Executor, "reconcile_balances", "reconcile_balances"),
         (session_mod, "load_residuals", "load_residuals"),
-        (TradingSession, "_restore_daily_loss", "restore_daily_loss"),
-        (TradingSession, "_load_markets", "load_markets"),
+        (session_mod, "restore_daily_loss", "restore_daily_loss"),
+        (session_mod, "load_markets", "load_markets"),
     ]
     saved = []
     for owner, attr, name in patches:

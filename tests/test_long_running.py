@@ -32,7 +32,7 @@ from arbcore.execution.risk import RiskGate, RiskLimits
 from arbcore.execution.ticket import TicketRunner
 from arbcore.runner.commands import _print_journal
 from arbcore.runner.report import build_report
-from arbcore.runner.session import TradingSession
+from arbcore.runner.session_parts import restore_daily_loss
 from arbcore.venues.orders import base
 from test_runner_report import MS, T0, _intent, sample_journal, write_later_ticket, write_sample_tickets
 
@@ -159,10 +159,10 @@ def test_daily_loss_at_start_reads_the_journal_in_a_fixed_number_of_queries(tmp_
                 j.append_event(b, EventKind.FILL, fill=Fill(f"b{k}", 1_000_000, 6_000_001))
                 j.append_event(s, EventKind.FILL, fill=Fill(f"s{k}", 1_000_000, 6_000_000))
             got: list[Decimal] = []
-            fake = SimpleNamespace(risk=SimpleNamespace(on_realised=lambda pnl, _quote, got=got: got.append(pnl)))
+            risk = SimpleNamespace(on_realised=lambda pnl, _quote, got=got: got.append(pnl))
             with _counting(j) as q, pytest.MonkeyPatch.context() as mp:
                 mp.setattr("time.time_ns", lambda: now + MS)
-                TradingSession._restore_daily_loss(fake, j)  # type: ignore[arg-type]
+                restore_daily_loss(risk, j)  # type: ignore[arg-type]
             counts.append(len(q))
             realised += got
     assert counts[0] == counts[1]

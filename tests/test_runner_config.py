@@ -351,7 +351,7 @@ def test_a_venue_symbol_for_other_assets_refuses_the_start(tmp_path: Path) -> No
 
 
 def test_assets_a_venue_does_not_name_are_not_refused() -> None:
-    from arbcore.runner.session import _rule_errors
+    from arbcore.runner.session_parts import _rule_errors
     from arbcore.venues.orders.types import InstrumentRules
 
     inst = load_default().instrument("BTC/USDT")

@@ -44,7 +44,7 @@ Pick = tuple[str, str, int, int, int]  # buy venue, sell venue, qty, buy limit, 
 
 
 def build_engine_books(engine: dict[str, Any]) -> list[ConsolidatedBook]:
-    """The session's books (``TradingSession._build_books``) from the header's "engine"."""
+    """The session's books (``session_parts.build_books``) from the header's "engine"."""
     books = []
     for inst in engine["instruments"]:
         book = ConsolidatedBook(inst["name"], inst["price_decimals"], inst["qty_decimals"], inst["instrument_id"])
