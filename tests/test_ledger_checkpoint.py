@@ -203,7 +203,8 @@ def test_staged_tickets_are_flushed_before_the_checkpoint(tmp_path: Path) -> Non
 
 
 def _old_journal(path: Path) -> Ledger:
-    """A journal as the engine wrote it before checkpoints: no ledger_checkpoints table."""
+    """A journal as the engine wrote it before checkpoints: no ledger_checkpoints (nor
+    residual_checkpoints, daily_pnl_checkpoints) table."""
     with Journal(path) as j:
         led = Ledger(sink=j.append_ledger_event)
         led.set_total("a", USDT, 10**12)
@@ -211,6 +212,8 @@ def _old_journal(path: Path) -> Ledger:
         led.release("T1", "buy", "r1", USDT, 1_000)
     with contextlib.closing(sqlite3.connect(path)) as c:
         c.execute("DROP TABLE ledger_checkpoints")
+        c.execute("DROP TABLE residual_checkpoints")
+        c.execute("DROP TABLE daily_pnl_checkpoints")
         c.commit()
         have = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")} - {"sqlite_sequence"}
     assert have == set(TABLES)  # exactly the tables of the schema before checkpoints
@@ -311,6 +314,16 @@ while True:  # one change, one checkpoint, until killed
 """
 
 
+def kill_while_writing(writer: str, path: Path, run: int, delay: float) -> None:
+    """``writer`` (a script: its arguments the journal and the run, "ready" on stdout when it
+    starts writing) SIGKILLed ``delay`` seconds after it is ready."""
+    proc = subprocess.Popen([sys.executable, "-c", writer, str(path), str(run)], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(10) == -9
+
+
 def test_sigkill_while_checkpoints_are_written_leaves_the_last_whole_one(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -320,11 +333,7 @@ def test_sigkill_while_checkpoints_are_written_leaves_the_last_whole_one(
     after it, equals a full replay; never a warning that one was unusable."""
     path = tmp_path / "j.sqlite"
     for run, delay in enumerate((0.15, 0.4, 0.27)):
-        proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(run)], stdout=subprocess.PIPE)
-        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait(10) == -9
+        kill_while_writing(_WRITER, path, run, delay)
         with Journal(path) as j, caplog.at_level(logging.WARNING):
             restored = j.ledger_restore()
             assert restored.checkpoint_seq > 0 and restored.replayed <= 1

@@ -45,12 +45,21 @@ import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from arbcore.execution.amounts import Asset, Rounding, rescale
+from arbcore.execution.checkpoint_rows import replace_row, table_schema
+from arbcore.execution.daily_pnl import (
+    DAILY_PNL_FORMAT,
+    DAILY_PNL_TABLE,
+    daily_pnl,
+    insert_daily_pnl_checkpoint,
+    sum_realised,
+)
 from arbcore.execution.errors import (
     FillConflictError,
     IntentConflictError,
@@ -84,6 +93,13 @@ from arbcore.execution.records import (
     ledger_event_to_json,
     opt_int,
 )
+from arbcore.execution.residual_checkpoint import (
+    RESIDUAL_FORMAT,
+    RESIDUAL_TABLE,
+    ResidualState,
+    insert_residual_checkpoint,
+    residual_state,
+)
 
 #: the tickets created at or after a time (one parameter): what a report since then covers
 _TICKETS_SINCE = "SELECT ticket_id FROM tickets WHERE created_ns >= ?"
@@ -107,6 +123,7 @@ class Journal:
         ``journal_readonly``), :class:`JournalOpenError` if it is not a journal of this schema
         version; writes then fail (SQLite refuses them). Otherwise the file is created if need be."""
         self.path = Path(path)
+        self.readonly = readonly
         self._clock = clock
         self._secrets = tuple(s for s in secrets if s)
         self._secret_bytes = tuple(s.encode() for s in self._secrets)  # the intent log checks bytes
@@ -141,8 +158,9 @@ class Journal:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._set_sync("FULL")
         # executescript commits any open transaction first, so the script brings its own.
+        sides = table_schema(RESIDUAL_TABLE) + table_schema(DAILY_PNL_TABLE)  # (the ledger checkpoint's rows beside it)
         self._db.executescript(
-            f"BEGIN IMMEDIATE;{SCHEMA}{CHECKPOINT_SCHEMA}"
+            f"BEGIN IMMEDIATE;{SCHEMA}{CHECKPOINT_SCHEMA}{sides}"
             f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
         )
         version = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
@@ -634,6 +652,27 @@ class Journal:
         )
         return [TicketRecord(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5])) for r in rows]
 
+    def tickets_of(self, ticket_ids: Collection[str]) -> list[TicketRecord]:
+        """These tickets, in the order they were created (as :meth:`tickets`): one query."""
+        if not ticket_ids:
+            return []
+        rows = self._db.execute(
+            "SELECT ticket_id, created_ns, instrument, buy_venue, sell_venue, detail FROM tickets "
+            "WHERE ticket_id IN (SELECT value FROM json_each(?)) ORDER BY created_ns, rowid",
+            (orjson.dumps(list(ticket_ids)).decode(),),
+        )
+        return [TicketRecord(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5])) for r in rows]
+
+    def residual_state(self) -> ResidualState:
+        """What a start needs of every ticket and outcome to restore the residuals: the latest
+        residual checkpoint and the rows after it (see ``residual_checkpoint``). Read in full, it
+        is saved: else the next periodic checkpoint, in the middle of trading, reads it all again."""
+        state, full = residual_state(self._db, str(self.path))
+        if full and not self.readonly:
+            with self._tx():
+                replace_row(self._db, RESIDUAL_TABLE, RESIDUAL_FORMAT, state.encode())
+        return state
+
     # ---- ledger -----------------------------------------------------------------------------
 
     def append_ledger_event(self, ev: LedgerEvent) -> None:
@@ -663,7 +702,13 @@ class Journal:
         body = checkpoint_body(ledger)
         self._guard(body)
         with self._tx():  # (staged tickets are flushed first: their events come before it)
-            return insert_checkpoint(self._db, self._clock(), body)
+            ns = self._clock()
+            seq = insert_checkpoint(self._db, ns, body)
+            # at the same moment, in the same transaction: what load_residuals and the daily loss
+            # at start read (each from its previous row and the rows since)
+            insert_residual_checkpoint(self._db, str(self.path))
+            insert_daily_pnl_checkpoint(self._db, self.ticket_pnls_of, ns, str(self.path))
+            return seq
 
     def write_balance_snapshot(
         self, venue: str, source: str, balances: Mapping[Asset, int] | Mapping[Asset, Balance]
@@ -720,6 +765,41 @@ class Journal:
             qty_decimals=first.qty_decimals,
         )
 
+    def _pnl_rows(
+        self, mine: str, args: tuple[Any, ...], fill_seq: int | None = None
+    ) -> tuple[dict[str, list[tuple[str, str, int, int]]], dict[str, list[PnlFill]]]:
+        """Per ticket, its orders' scales (in ticket_pnl's order) and its fills, of the orders that
+        ``mine`` (a condition on ``o``, the orders) selects; ``fill_seq``: the fills up to that event."""
+        scales: dict[str, list[tuple[str, str, int, int]]] = {}  # per ticket, its orders' in ticket_pnl's order
+        for tid, base, quote, pd, qd in self._db.execute(
+            "SELECT o.ticket_id, o.base_asset, o.quote_asset, o.price_decimals, o.qty_decimals FROM orders o "
+            f"WHERE 1{mine} ORDER BY o.created_ns, o.rowid",
+            args,
+        ):
+            scales.setdefault(tid, []).append((base, quote, pd, qd))
+        upto, upto_args = ("", ()) if fill_seq is None else (" AND e.seq <= ?", (fill_seq,))
+        fills: dict[str, list[PnlFill]] = {}
+        for tid, side, qty, price, fee, fee_asset, fee_dec in self._db.execute(
+            "SELECT o.ticket_id, o.side, e.fill_qty, e.fill_price, e.fee, e.fee_asset, e.fee_decimals "
+            "FROM order_events e JOIN orders o ON o.client_order_id = e.client_order_id "
+            f"WHERE e.fill_id IS NOT NULL{mine}{upto} ORDER BY e.seq",
+            args + upto_args,
+        ):
+            fills.setdefault(tid, []).append(PnlFill(Side(side), int(qty), int(price), int(fee), fee_asset, fee_dec))
+        return scales, fills
+
+    def ticket_pnls_of(
+        self, ticket_ids: Collection[str], *, upto: tuple[int, int] | None = None
+    ) -> dict[str, TicketPnl]:
+        """:meth:`ticket_pnls` with ``skip_mixed`` of these tickets only; ``upto`` (an order's
+        rowid, an order event's seq): as the journal had them when those were its last rows."""
+        mine = " AND o.ticket_id IN (SELECT value FROM json_each(?))"
+        args: tuple[Any, ...] = (orjson.dumps(list(ticket_ids)).decode(),)
+        if upto is not None:
+            mine, args = mine + " AND o.rowid <= ?", (*args, upto[0])
+        scales, fills = self._pnl_rows(mine, args, None if upto is None else upto[1])
+        return self._pnls_of(self.tickets_of(ticket_ids), scales, fills, skip_mixed=True)
+
     def ticket_pnls(
         self, since_ns: int | None = None, *, skip_mixed: bool = False, tickets: Iterable[TicketRecord] | None = None
     ) -> dict[str, TicketPnl]:
@@ -730,23 +810,18 @@ class Journal:
         instruments or scales raises ValueError as :meth:`ticket_pnl` does, or is left out with
         ``skip_mixed``."""
         mine, args = ("", ()) if since_ns is None else (f" AND o.ticket_id IN ({_TICKETS_SINCE})", (since_ns,))
-        scales: dict[str, list[tuple[str, str, int, int]]] = {}  # per ticket, its orders' in ticket_pnl's order
-        for tid, base, quote, pd, qd in self._db.execute(
-            "SELECT o.ticket_id, o.base_asset, o.quote_asset, o.price_decimals, o.qty_decimals FROM orders o "
-            f"WHERE 1{mine} ORDER BY o.created_ns, o.rowid",
-            args,
-        ):
-            scales.setdefault(tid, []).append((base, quote, pd, qd))
-        fills: dict[str, list[PnlFill]] = {}
-        for tid, side, qty, price, fee, fee_asset, fee_dec in self._db.execute(
-            "SELECT o.ticket_id, o.side, e.fill_qty, e.fill_price, e.fee, e.fee_asset, e.fee_decimals "
-            "FROM order_events e JOIN orders o ON o.client_order_id = e.client_order_id "
-            f"WHERE e.fill_id IS NOT NULL{mine} ORDER BY e.seq",
-            args,
-        ):
-            fills.setdefault(tid, []).append(PnlFill(Side(side), int(qty), int(price), int(fee), fee_asset, fee_dec))
+        scales, fills = self._pnl_rows(mine, args)
+        return self._pnls_of(self.tickets(since_ns) if tickets is None else tickets, scales, fills, skip_mixed)
+
+    def _pnls_of(
+        self,
+        tickets: Iterable[TicketRecord],
+        scales: Mapping[str, list[tuple[str, str, int, int]]],
+        fills: Mapping[str, list[PnlFill]],
+        skip_mixed: bool,
+    ) -> dict[str, TicketPnl]:
         out: dict[str, TicketPnl] = {}
-        for t in self.tickets(since_ns) if tickets is None else tickets:
+        for t in tickets:
             sc = scales.get(t.ticket_id)
             if sc is None:
                 continue
@@ -759,6 +834,19 @@ class Journal:
                 t.ticket_id, fills.get(t.ticket_id, ()), base=base, quote=quote, price_decimals=pd, qty_decimals=qd
             )
         return out
+
+    def realised_today(self, day_ns: int) -> dict[str, Decimal]:
+        """Per quote, the realised PnL of the tickets created at or after ``day_ns`` (the start of
+        this UTC day): the sum of their :meth:`ticket_pnls` (``skip_mixed``), as ``Decimal``, from
+        the day's running total and the tickets that changed since (``daily_pnl``)."""
+        state, full = daily_pnl(self._db, self.ticket_pnls_of, day_ns, str(self.path))
+        totals = state.totals()
+        if totals is None:
+            return sum_realised(self.ticket_pnls(since_ns=day_ns, skip_mixed=True).values())
+        if full and not self.readonly:  # (saved, as residual_state's)
+            with self._tx():
+                replace_row(self._db, DAILY_PNL_TABLE, DAILY_PNL_FORMAT, state.encode())
+        return totals
 
     def ticket_base_fees(self, ticket_id: str, decimals: int) -> int:
         """The fees a ticket's journaled fills paid in their instrument's base asset, at

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import arbcore
 from arbcore.execution.amounts import add_scaled
+from arbcore.execution.daily_pnl import DAY_NS
 from arbcore.execution.journal import Journal
 from arbcore.execution.orders import Side
 from arbcore.execution.risk import KillSwitch, RiskGate, RiskLimits
@@ -33,8 +34,6 @@ from arbcore.venues.orders.base import OrderClient
 from arbcore.venues.orders.registry import ORDER_VENUES, OrderClientConfig
 from arbcore.venues.orders.types import InstrumentRules
 from arbcore.venues.signing.credentials import Credentials
-
-DAY_NS = 86_400 * 10**9  # a UTC day: the daily loss limit's (RiskGate.on_realised)
 
 
 @dataclass
@@ -255,9 +254,7 @@ def restore_daily_loss(risk: RiskGate, journal: Journal) -> list[str]:
     restart gave the daily loss limit a fresh budget (after it had engaged the kill switch,
     too). A loss beyond the limit engages the switch again, with its own line."""
     now = time.time_ns()
-    totals: dict[str, Decimal] = {}  # per quote asset, as the risk gate keeps it
-    for pnl in journal.ticket_pnls(since_ns=now - now % DAY_NS, skip_mixed=True).values():
-        totals[pnl.quote] = totals.get(pnl.quote, Decimal(0)) + Decimal(pnl.realised).scaleb(-pnl.notional_decimals)
+    totals = journal.realised_today(now - now % DAY_NS)  # per quote asset, as the risk gate keeps it
     totals = {q: v for q, v in totals.items() if v}
     if not totals:
         return []
