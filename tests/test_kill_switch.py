@@ -94,3 +94,39 @@ def test_a_kill_file_appearing_stops_trading_at_once_in_one_line(
     with Journal(tmp_path / "j.sqlite") as j:
         created = [t.created_ns for t in j.tickets()]
     assert created and max(created) < stopped_ns
+
+
+def test_cancel_all_answered_after_the_ticket_ended_is_no_error(tmp_path: Path) -> None:
+    """The kill switch (or a failed strategy) cancels every open order while a ticket runs; the
+    venue's answer to a cancel can come after the ticket ended and the engine forgot it (its
+    orders done, its ledger share retired). That answer is old news, not an error: it raised
+    UnknownReservationError out of ``cancel_all`` ("Task exception was never retrieved", the
+    "N open orders cancelled" line never written)."""
+    from arbcore.execution.eager import start_now
+    from engine_helpers import live_crossing_plan, session
+
+    async def main() -> None:
+        async with session(VENUES, tmp_path / "j.sqlite") as s:
+            assert s.runner is not None and s.executor is not None
+            executor = s.executor
+            plan = await live_crossing_plan(s, "binance_spot", "okx")
+            ticket = start_now(s.runner.execute(plan))  # both legs on the wire, not answered yet
+            open_now = [o for o in executor.orders.values() if not o.done]
+            assert open_now, "the legs were answered before cancel_all could see them"
+            for client in s.clients.values():
+                original = client.cancel
+
+                async def late_cancel(intent, timeout=None, _original=original):  # type: ignore[no-untyped-def]
+                    await asyncio.shield(ticket)  # the answer comes once the ticket has ended
+                    return await _original(intent, timeout=timeout)
+
+                client.cancel = late_cancel  # type: ignore[method-assign]
+            n = await executor.cancel_all()
+            assert n == len(open_now)
+            result = ticket.result()
+            assert all(o.cid not in executor.orders for o in open_now), "the ticket's orders were not forgotten"
+            assert result.status in ("done", "hedged", "unwound", "residual", "missed"), result.status
+            for (venue, asset), bal in executor.ledger.balances().items():
+                assert bal.reserved == 0, (venue, asset, bal)
+
+    uvloop.run(main())

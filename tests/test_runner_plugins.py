@@ -357,3 +357,53 @@ def test_hedger_hedge_only_must_be_a_boolean(config: Config) -> None:
     assert load_strategy("hedger", config, {"hedge_only": True}).strategy.hedge_only is True  # type: ignore[attr-defined]
     with pytest.raises(StrategyLoadError, match="hedge_only must be true or false, not 'false'"):
         load_strategy("hedger", config, {"hedge_only": "false"})
+
+
+def test_a_slow_hook_is_warned_of_naming_it_and_its_time(
+    tmp_path: Path, config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Hooks run on the event loop: one that sleeps holds the feeds, order replies and tickets.
+    That was silent (a 1.5 s on_timer or a 0.3 s on_opportunity showed nowhere); it is a WARNING
+    naming the strategy, the hook and its time, not repeated for every slow call."""
+    (tmp_path / "slow.py").write_text(
+        "import time\nfrom arbcore.runner.plugins import Strategy\n"
+        "class Slow(Strategy):\n"
+        "    def on_timer(self, now_ns):\n        time.sleep(0.03)\n"
+        "    def on_opportunity(self, opp):\n        time.sleep(0.03)\n"
+        "    def on_fill(self, fill):\n        return None\n"
+    )
+    host = load_strategy(str(tmp_path / "slow.py"), config)
+    with caplog.at_level(logging.WARNING, logger="arbcore.strategy"):
+        host.on_timer(1)
+        host.on_timer(2)  # within the quiet period: counted, not another line
+        host.on_opportunities([opp(), opp()])
+        host.on_fill(fill())  # quick: nothing
+    lines = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(lines) == 2, [r.getMessage() for r in lines]
+    timer, opportunity = (r.getMessage() for r in lines)
+    assert timer.startswith("strategy Slow: on_timer took ") and "ms, holding the event loop" in timer, timer
+    assert opportunity.startswith("strategy Slow: on_opportunity took "), opportunity
+    assert not host.stopped
+
+
+def test_a_residual_carried_over_a_restart_is_not_hedged_against_its_sweep(config: Config) -> None:
+    """Positions count from the run's start, but engine_residual counted a residual the journal
+    carried over a restart too: the hedger read net 0 less a 0.05 BTC long residual as 0.05 short
+    and bought 0.05 BTC on its first tick, while the sweeper sold that residual (twice the
+    exposure, and a round trip's fees)."""
+    host = load_strategy("hedger", config, {"slippage_bps": "10", "cooldown_ms": 1000})
+    ctx = host.context
+    books = {i.name: i.build_book(n, config.balances()) for n, i in enumerate(config.instruments)}
+    ctx.attach_books(books)
+    books["BTC/USDT"].apply_snapshot("okx", bids=[("60005", "1")], asks=[("60006", "1")], seq=1)
+    qd = config.instrument("BTC/USDT").qty_decimals
+    residual = {"BTC/USDT": 5 * 10**qd // 100}  # 0.05 BTC long, left by a ticket before the restart
+    ctx.residuals_source = lambda: residual
+    ctx.mark_start()
+    assert host.on_timer(1) == []
+    assert ctx.engine_residual("BTC/USDT") == 0
+    # the sweeper sold it: both the position and the engine's residual show the trade
+    ctx.set_position("okx", "BTC", -5 * 10**6)
+    residual["BTC/USDT"] = 0
+    assert ctx.engine_residual("BTC/USDT") == -5 * 10**qd // 100
+    assert host.on_timer(2 + 10**9) == []

@@ -13,10 +13,10 @@ import pytest
 import uvloop
 
 from arbcore.runner.config import parse_toml
-from arbcore.runner.plugins import load_strategy
+from arbcore.runner.plugins import TicketProposal, load_strategy
 from arbcore.runner.session import TradingSession
 from arbcore.runner.sim_cluster import SimCluster
-from engine_helpers import config_text, session, wait_live
+from engine_helpers import config_text, crossing_plan, session, wait_live
 
 
 def test_positions_count_from_the_venues_balances_at_start(tmp_path: Path) -> None:
@@ -78,3 +78,100 @@ def test_a_failing_plugin_has_its_open_orders_cancelled(tmp_path: Path, caplog: 
     with caplog.at_level(logging.INFO, logger="arbcore.session"):
         uvloop.run(main())
     assert "strategy FailsLater stopped: 0 open orders cancelled, the engine runs on" in caplog.text
+
+
+HEDGES_ON_FILL = """
+from arbcore.runner.plugins import Strategy, TicketProposal
+
+class HedgesOnFill(Strategy):
+    def on_fill(self, fill):
+        if fill.instrument != "BTC/USDT":
+            return None
+        ask = self.context.best_ask("okx", "ETH/USDT")
+        return [TicketProposal("ETH/USDT", "okx", None, 10_000, ask[0] + 1_000, None, "hedge on fill")]
+"""
+
+
+def _eth_tickets(s: TradingSession) -> list[object]:
+    assert s.runner is not None
+    return [r for r in s.runner.results if r.orders and r.orders[0].intent.instrument == "ETH/USDT"]
+
+
+def test_proposals_returned_by_on_fill_are_executed(tmp_path: Path) -> None:
+    """Every hook but on_start and on_stop may return proposals (README); on_fill's were dropped
+    without a word (the session called the hook and ignored its answer), so a plug-in that
+    hedges as its fills come in never traded."""
+    venues = ["binance_spot", "okx"]
+    text = (
+        config_text(venues)
+        .replace("[assets]\n", "[assets]\nETH = 8\n")
+        .replace('BTC = "5"\n', 'BTC = "5"\nETH = "50"\n')
+    )
+    text += '\n[[instruments]]\nname = "ETH/USDT"\nprice_decimals = 2\nqty_decimals = 4\nsim_mid = "3000"\n'
+    for v, symbol in (("binance_spot", "ETHUSDT"), ("okx", "ETH-USDT")):
+        text += (f'[instruments.venues.{v}]\nsymbol = "{symbol}"\ntick = "0.01"\nlot = "0.0001"\nmin_qty = "0.0001"\n'
+                 'min_notional = "5"\nmaker_fee = "1bps"\ntaker_fee = "5bps"\n')  # fmt: skip
+    (tmp_path / "hedges.py").write_text(HEDGES_ON_FILL)
+    config = parse_toml(text)
+
+    async def main() -> None:
+        s = TradingSession(
+            config, load_strategy(str(tmp_path / "hedges.py"), config), journal_path=tmp_path / "j.sqlite"
+        )
+        await s.start()
+        try:
+            await wait_live(s)
+            end = time.monotonic() + 10
+            while s.host.context.best_ask("okx", "ETH/USDT") is None and time.monotonic() < end:
+                await asyncio.sleep(0.02)
+            assert s.runner is not None
+            result = await s.runner.execute(crossing_plan(s, "binance_spot", "okx"))
+            assert result.bought or result.sold, result
+            while time.monotonic() < end and not _eth_tickets(s):
+                await asyncio.sleep(0.02)
+            eth = _eth_tickets(s)
+            assert eth, "on_fill's hedge never became a ticket"
+            assert not s.host.stopped
+        finally:
+            await s.stop()
+
+    uvloop.run(main())
+
+
+TOLD = """
+from arbcore.runner.plugins import Strategy
+
+class Told(Strategy):
+    outcomes = []
+
+    def on_ticket(self, ticket):
+        self.outcomes.append(ticket)
+"""
+
+
+def test_a_strategy_is_told_how_its_tickets_ended_and_why_one_was_refused(tmp_path: Path) -> None:
+    """A proposal the risk checks refused was said only in the log: the strategy never learned
+    that, nor why, nor how its other tickets ended (it proposed the same refused ticket again and
+    again). ``on_ticket`` tells it, the refusal's reasons included."""
+    (tmp_path / "told.py").write_text(TOLD)
+
+    async def main() -> None:
+        async with session(["binance_spot", "okx"], tmp_path / "j.sqlite", strategy=str(tmp_path / "told.py")) as s:
+            outcomes = s.host.strategy.outcomes  # type: ignore[attr-defined]
+            bid = s.host.context.best_bid("okx", "BTC/USDT")
+            assert bid is not None
+            # 5 BTC at ~50000: over max_order_notional 100000
+            s.submit(TicketProposal("BTC/USDT", None, "okx", 5 * 10**6, None, bid[0] - 5_000, "too big"))
+            end = time.monotonic() + 10
+            while not outcomes and time.monotonic() < end:
+                await asyncio.sleep(0.02)
+            (refused,) = outcomes
+            assert (refused.instrument, refused.status, refused.reason) == ("BTC/USDT", "refused", "too big")
+            assert any("max_order_notional" in r for r in refused.reasons), refused.reasons
+            s.submit(TicketProposal("BTC/USDT", None, "okx", 10_000, None, bid[0] - 5_000, "small"))
+            while len(outcomes) < 2 and time.monotonic() < end:
+                await asyncio.sleep(0.02)
+            small = outcomes[1]
+            assert small.status != "refused" and small.reason == "small" and small.sold == 10_000, small
+
+    uvloop.run(main())

@@ -274,8 +274,11 @@ class Executor:
             report = await self.clients[order.intent.venue].cancel(order.intent, timeout=self.place_timeout)
         except OrderClientError as e:
             log.warning("cancel %s on %s: %s; querying", order.cid, order.intent.venue, e)
-            await self.resolve(order)
+            if self.orders.get(order.cid) is order:
+                await self.resolve(order)
             return
+        if self.orders.get(order.cid) is not order:
+            return  # done while the cancel was out and forgotten with its ticket (fills applied): old news
         self.apply(order, report)
 
     async def cancel_all(self) -> int:

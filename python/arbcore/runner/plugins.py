@@ -142,6 +142,24 @@ class FillEvent:
     ts_ns: int = 0
 
 
+@dataclass(frozen=True)
+class TicketOutcome:
+    """How a ticket of the strategy's ended (:meth:`Strategy.on_ticket`). ``status``: ``refused``
+    (nothing was sent: ``reasons`` says why, e.g. a risk limit, funds, a venue's rules or rate
+    limit), ``done``, ``missed``, ``hedged``, ``unwound`` or ``residual``. ``bought``, ``sold`` and
+    ``residual`` (bought - sold after any hedge or unwind) are raw at the instrument's quantity
+    decimals; ``reason`` is the proposal's."""
+
+    ticket_id: str
+    instrument: str
+    status: str
+    reasons: tuple[str, ...] = ()
+    bought: int = 0
+    sold: int = 0
+    residual: int = 0
+    reason: str = ""
+
+
 # ---- the context a strategy reads ----------------------------------------------------------
 
 
@@ -164,9 +182,11 @@ class StrategyContext:
         self._positions: dict[tuple[str, str], int] = {}
         self._books: dict[str, arbcore.ConsolidatedBook] = {}
         self._states: dict[tuple[str, str], str] = {}
+        #: the time of the last ``on_timer`` tick (ns; 0 before the first), not the current time
         self.now_ns: int = 0
         #: the engine's open residuals per instrument (engine-set: ``residuals.net_residuals``)
         self.residuals_source: Callable[[], Mapping[str, int]] | None = None
+        self._carried: dict[str, int] = {}  # the residuals at the run's start (``mark_start``)
 
     # strategy side (read-only)
 
@@ -204,10 +224,12 @@ class StrategyContext:
         """What the engine itself is flattening of ``instrument`` (raw, at its quantity decimals,
         signed: > 0 long): tickets' residuals and base paid as fees, which its residual sweeper
         sells or buys back once a venue takes the amount. Part of :meth:`net_position` already: a
-        strategy that flattens the net leaves this out, or both would trade it."""
+        strategy that flattens the net leaves this out, or both would trade it. Counted from the
+        run's start as positions are: a residual carried over a restart is in neither until the
+        sweeper trades it (then both show the trade)."""
         if self.residuals_source is None:
             return 0
-        return self.residuals_source().get(instrument, 0)
+        return self.residuals_source().get(instrument, 0) - self._carried.get(instrument, 0)
 
     def book_state(self, venue: str, instrument: str) -> str:
         """SYNCING, LIVE, STALE or BROKEN: read from the book itself once books are attached (as
@@ -240,8 +262,10 @@ class StrategyContext:
 
     def mark_start(self) -> None:
         """The balances set so far are the run's start: positions count from them, not from the
-        config's paper balances (a live venue has none; a venue's own balances replaced them)."""
+        config's paper balances (a live venue has none; a venue's own balances replaced them).
+        So do the engine's residuals (:meth:`engine_residual`): set ``residuals_source`` first."""
         self._initial = dict(self._balances)
+        self._carried = {} if self.residuals_source is None else dict(self.residuals_source())
 
     def set_book_state(self, venue: str, instrument: str, state: str) -> None:
         self._states[(venue, instrument)] = state
@@ -261,6 +285,7 @@ class Strategy:
     - :meth:`on_start`: once, before any other hook.
     - :meth:`on_opportunity`: an opportunity detected after fees, lots, ticks and balances.
     - :meth:`on_fill`: one of the engine's orders filled (any ticket, any strategy).
+    - :meth:`on_ticket`: a ticket of this strategy's ended, or was refused (and why).
     - :meth:`on_book_state`: a venue's book for an instrument changed state (LIVE, STALE, ...).
     - :meth:`on_timer`: every ``run.timer_ms`` (default 1 s), with the time in ns.
     - :meth:`on_stop`: once at shutdown.
@@ -287,6 +312,9 @@ class Strategy:
     def on_fill(self, fill: FillEvent) -> list[TicketProposal] | None:
         return None
 
+    def on_ticket(self, ticket: TicketOutcome) -> list[TicketProposal] | None:
+        return None
+
     def on_book_state(self, venue: str, instrument: str, state: str) -> list[TicketProposal] | None:
         return None
 
@@ -300,6 +328,12 @@ class Strategy:
 # ---- the host ------------------------------------------------------------------------------
 
 
+#: a hook that runs longer than this held the event loop (feeds, order replies, tickets) that long
+SLOW_HOOK_NS = 20_000_000
+#: a slow hook is warned of at most once per this many seconds per hook (the count goes with it)
+SLOW_HOOK_QUIET_NS = 10_000_000_000
+
+
 class StrategyHost:
     """Calls a strategy's hooks and contains its failures.
 
@@ -307,7 +341,9 @@ class StrategyHost:
     or is stopped. When a hook raises or returns something invalid, the host logs one line
     (``strategy NAME stopped: in on_opportunity: ValueError: ...``) plus the traceback at debug
     level, sets :attr:`stopped` and :attr:`error`, calls ``on_stopped`` (the engine's hook to
-    cancel this strategy's orders) and never calls the strategy again.
+    cancel this strategy's orders) and never calls the strategy again. A hook that takes longer
+    than :data:`SLOW_HOOK_NS` is a WARNING naming it and how long it held the event loop (at
+    most one a ``SLOW_HOOK_QUIET_NS`` per hook, with the count of slow calls since).
     """
 
     def __init__(
@@ -333,6 +369,7 @@ class StrategyHost:
         self._started = False
         #: routes of proposals that passed ``problem()`` against this config (see `_known_good`)
         self._good_routes: set[tuple[str, str | None, str | None, bool, bool]] = set()
+        self._slow: dict[str, tuple[int | None, int]] = {}  # hook -> (when last warned, slow calls not warned of)
 
     def _fail(self, hook: str, exc: BaseException | None, why: str | None = None) -> None:
         self.stopped = True
@@ -364,7 +401,10 @@ class StrategyHost:
             self._fail(hook, e)
             return []
         finally:
-            self.hook_ns += time.perf_counter_ns() - t0
+            dt = time.perf_counter_ns() - t0
+            self.hook_ns += dt
+            if dt > SLOW_HOOK_NS:
+                self._warn_slow(hook, dt)
         if out is None:
             return []
         return self._accept(hook, out)
@@ -405,6 +445,21 @@ class StrategyHost:
             and (s is None or (type(s) is int and s > 0))
         )
 
+    def _warn_slow(self, hook: str, dt: int) -> None:
+        now = time.monotonic_ns()
+        last, held = self._slow.get(hook, (None, 0))
+        if last is not None and now - last < SLOW_HOOK_QUIET_NS:
+            self._slow[hook] = (last, held + 1)
+            return
+        self._slow[hook] = (now, 0)
+        more = ""
+        if held and last is not None:
+            more = f" ({held} more slow calls of it in the {(now - last) / 1e9:.0f} s before)"
+        log.warning(
+            "strategy %s: %s took %.1f ms, holding the event loop (market data, order replies and tickets "
+            "waited); hooks must return quickly%s", self.name, hook, dt / 1e6, more,
+        )  # fmt: skip
+
     def start(self) -> None:
         if not self._started:
             self._started = True
@@ -425,6 +480,7 @@ class StrategyHost:
         out: list[TicketProposal] = []
         hook = self.strategy.on_opportunity
         clock = time.perf_counter_ns
+        slow = SLOW_HOOK_NS
         for o in opps:
             if self.stopped:
                 break
@@ -438,7 +494,10 @@ class StrategyHost:
                 self.hook_ns += clock() - t0
                 self._fail("on_opportunity", e)
                 break
-            self.hook_ns += clock() - t0
+            dt = clock() - t0
+            self.hook_ns += dt
+            if dt > slow:
+                self._warn_slow("on_opportunity", dt)
             if got is None:
                 continue
             if type(got) is list and len(got) == 1:  # the usual answer: one proposal
@@ -452,6 +511,9 @@ class StrategyHost:
 
     def on_fill(self, fill: FillEvent) -> list[TicketProposal]:
         return self._call("on_fill", lambda: self.strategy.on_fill(fill))
+
+    def on_ticket(self, ticket: TicketOutcome) -> list[TicketProposal]:
+        return self._call("on_ticket", lambda: self.strategy.on_ticket(ticket))
 
     def on_book_state(self, venue: str, instrument: str, state: str) -> list[TicketProposal]:
         self.context.set_book_state(venue, instrument, state)
@@ -561,6 +623,7 @@ __all__ = [
     "StrategyContext",
     "StrategyHost",
     "StrategyLoadError",
+    "TicketOutcome",
     "TicketProposal",
     "load_strategy",
     "resolve_strategy_class",

@@ -214,10 +214,10 @@ class TradingSession:
         if self.record_path is not None:  # before the first balances and frames
             self.recorder = start_recording(self, self.record_path)
         self._sync_book_balances()
-        self.host.context.mark_start()
         runner = self.runner
-        if runner is not None:
+        if runner is not None:  # (before mark_start: a residual carried over a restart is not this run's)
             self.host.context.residuals_source = lambda: net_residuals(runner)
+        self.host.context.mark_start()
         self.host.context.attach_books(self.books)
         self.host.start()
         for feed in self.feeds.values():
@@ -468,8 +468,10 @@ class TradingSession:
             return
         for f in report.fills:
             i = order.intent
-            self.host.on_fill(FillEvent(i.ticket_id, order.cid, i.venue, i.instrument, i.side.value, f.qty, f.price,
-                                        f.fee, f.fee_asset, f.fee_decimals, time.time_ns()))  # fmt: skip
+            fill = FillEvent(i.ticket_id, order.cid, i.venue, i.instrument, i.side.value, f.qty, f.price, f.fee,
+                             f.fee_asset, f.fee_decimals, time.time_ns())  # fmt: skip
+            for p in self.host.on_fill(fill):  # (its proposals, as every hook's but on_start's and on_stop's)
+                self.submit(p)
 
     def _sync_book_balances(self) -> None:
         """Detection sizes by what the ledger says is available."""

@@ -19,6 +19,7 @@ from arbcore.execution.orders import Side
 from arbcore.execution.residuals import is_dust, net_residuals, sweep
 from arbcore.execution.ticket import Market, Started, TicketPlan, TicketResult, TicketRunner
 from arbcore.runner.config import Config
+from arbcore.runner.plugins import TicketOutcome
 
 if TYPE_CHECKING:
     from arbcore.runner.session import TradingSession
@@ -66,6 +67,11 @@ async def run_ticket(s: TradingSession, instrument: str, plan: TicketPlan | tupl
         s.stats.recent = [*s.stats.recent, (time.time_ns(), result)][-20:]
     if s.on_ticket is not None:
         s.on_ticket(result)
+    reason = plan.reason if isinstance(plan, TicketPlan) else plan[4]
+    outcome = TicketOutcome(result.ticket_id, instrument, result.status, tuple(result.reasons), result.bought,
+                            result.sold, result.residual, reason)  # fmt: skip
+    for p in s.host.on_ticket(outcome):  # the strategy told how its ticket ended (a refusal: why)
+        s.submit(p)
 
 
 def sweep_residuals(s: TradingSession) -> None:
