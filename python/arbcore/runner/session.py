@@ -316,6 +316,10 @@ class TradingSession:
         if self.journal is not None:
             if self.checkpoints is not None and self.checkpoints.pending:
                 checkpoint(self.checkpoints)  # the next start replays nothing
+            try:  # and reads today's realised PnL from one row (daily loss), not this run's tickets
+                self.journal.save_realised_today()
+            except Exception as e:
+                log.warning("today's realised PnL not saved for the next start: %s", e)
             self.journal.close()
         if self._unpinned is not None:
             os.sched_setaffinity(0, self._unpinned)
