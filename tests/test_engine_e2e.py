@@ -794,3 +794,24 @@ def test_a_sweep_whose_remainder_a_later_sweep_took_is_not_finished_again(tmp_pa
     residuals, drift = uvloop.run(first())
     uvloop.run(restart(residuals, drift))
     uvloop.run(restart(residuals, drift))
+
+
+def test_a_residual_of_an_instrument_no_longer_configured_is_a_warning_at_stop(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A journal's residual in an instrument the config no longer has (a desk dropped ETH/USDT
+    and restarted): no venue can trade it, so it is open exposure, not dust; the stop's line
+    crashed formatting it (no quantity decimals to read)."""
+
+    async def main() -> None:
+        async with session(["okx", "kraken"], tmp_path / "j.sqlite") as s:
+            assert s.runner is not None
+            s.runner.residuals = {"T-gone": ("ETH/USDT", 123_456)}
+            await asyncio.sleep(0.5)  # timer ticks: the sweeper meets it too
+            with caplog.at_level(logging.INFO):
+                await s.stop()
+        lines = [(rec.levelno, m) for rec in caplog.records if "stopping with a residual" in (m := rec.getMessage())]
+        assert [lvl for lvl, _ in lines] == [logging.WARNING], lines
+        assert "ETH/USDT 123456 (raw: not in the config)" in lines[0][1], lines
+
+    uvloop.run(main())

@@ -815,9 +815,9 @@ class Journal:
         """:meth:`ticket_pnl` of every ticket with orders, or of those created at or after
         ``since_ns``, in ticket order (``tickets``: those of ``self.tickets(since_ns)`` the caller
         has read already, or some of them). Two queries for all of them: two per ticket took a
-        minute over a day's journal (reports, the daily loss at start). A ticket that mixes
-        instruments or scales raises ValueError as :meth:`ticket_pnl` does, or is left out with
-        ``skip_mixed``."""
+        minute over a day's journal (reports; the daily loss at start when :meth:`realised_today`
+        cannot use its running total). A ticket that mixes instruments or scales raises ValueError
+        as :meth:`ticket_pnl` does, or is left out with ``skip_mixed``."""
         mine, args = ("", ()) if since_ns is None else (f" AND o.ticket_id IN ({_TICKETS_SINCE})", (since_ns,))
         scales, fills = self._pnl_rows(mine, args)
         return self._pnls_of(self.tickets(since_ns) if tickets is None else tickets, scales, fills, skip_mixed)

@@ -18,7 +18,6 @@ from arbcore.execution.eager import start_now
 from arbcore.execution.orders import Side
 from arbcore.execution.residuals import is_dust, net_residuals, sweep
 from arbcore.execution.ticket import Market, Started, TicketPlan, TicketResult, TicketRunner
-from arbcore.runner.config import Config
 from arbcore.runner.plugins import TicketOutcome
 
 if TYPE_CHECKING:
@@ -27,10 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("arbcore.session")
 
 STOP_SWEEP_PAUSE_S = 0.05  # between the stop's sweeps: the books refill what the last IOC took
-
-
-def _qty_decimals(config: Config, instrument: str) -> int:
-    return next(i for i in config.instruments if i.name == instrument).qty_decimals
 
 
 async def run_ticket(s: TradingSession, instrument: str, plan: TicketPlan | tuple[Market, Side, int, int, str],
@@ -61,7 +56,7 @@ async def run_ticket(s: TradingSession, instrument: str, plan: TicketPlan | tupl
         s.stats.decision_to_wire_ns.append(result.decision_to_wire_ns)
         if result.pnl is not None:
             s.stats.add_realised(result.pnl.quote, result.pnl.realised, result.pnl.notional_decimals)
-        qd = _qty_decimals(s.config, instrument)
+        qd = s.config.instrument(instrument).qty_decimals
         log.info("ticket %s %s: bought %s sold %s residual %s", result.ticket_id, result.status,
                  *(signed_decimal(q, qd) for q in (result.bought, result.sold, result.residual)))  # fmt: skip
         s.stats.recent = [*s.stats.recent, (time.time_ns(), result)][-20:]
@@ -112,9 +107,14 @@ async def sweep_at_stop(s: TradingSession, runner: TicketRunner) -> None:
             await asyncio.sleep(STOP_SWEEP_PAUSE_S)
     left = net_residuals(runner)
     if left:
-        level = logging.INFO if all(is_dust(runner, i, q) for i, q in left.items()) else logging.WARNING
-        text = ", ".join(f"{i} {signed_decimal(q, _qty_decimals(s.config, i))}" for i, q in left.items())
-        log.log(level, "stopping with a residual (the exit report has it by venue): %s", text)
+        # an instrument the config no longer has (a journal's residual after it was dropped): no
+        # venue can trade it, so it is exposure, not dust, and only its raw amount is known
+        known = {i.name: i.qty_decimals for i in s.config.instruments}
+        dust = all(i in known and is_dust(runner, i, q) for i, q in left.items())
+        text = ", ".join(f"{i} {signed_decimal(q, known[i])}" if i in known else f"{i} {q} (raw: not in the config)"
+                         for i, q in left.items())  # fmt: skip
+        log.log(logging.INFO if dust else logging.WARNING,
+                "stopping with a residual (the exit report has it by venue): %s", text)  # fmt: skip
 
 
 async def sweep_once(s: TradingSession, instrument: str) -> TicketResult | None:
