@@ -602,12 +602,6 @@ class Journal:
         )
         return [self._order_from_row(r) for r in rows]
 
-    def qty_decimals_by_instrument(self) -> dict[str, int]:
-        """Each instrument's quantity decimals, as its latest order has them (one pass, no sort;
-        of orders created in the same nanosecond, any)."""
-        rows = self._db.execute("SELECT instrument, qty_decimals, max(created_ns) FROM orders GROUP BY instrument")
-        return {instrument: qd for instrument, qd, _ in rows}
-
     def open_orders(self) -> list[OrderRecord]:
         """Orders whose last state is not terminal: what restart reconciliation must query."""
         marks = ",".join("?" * len(TERMINAL_STATES))
