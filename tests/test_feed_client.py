@@ -10,6 +10,7 @@ import pytest
 import uvloop
 
 import arbcore
+from arbcore import feed_client
 from arbcore.feed_client import FeedClient, LatencyHistogram, shard_symbols
 from arbcore.sim import BybitSim, SimInstrument, SimVenue
 from arbcore.venues import CLIENT_SPECS
@@ -232,3 +233,35 @@ def test_a_connect_failure_logs_the_address_without_its_credentials(caplog: pyte
     assert "cannot connect to ws://***@127.0.0.1:1/v5/public/spot?token=***" in text, text
     assert "http://***@127.0.0.1:1/v5/public/spot?token=*** isn't a valid URL" in text, text
     assert "hunter2" not in text and "t0ken" not in text and "desk" not in text
+
+
+def test_a_feed_that_cannot_connect_keeps_its_latest_errors_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every failed connect added a line to ``errors`` for good (a venue down for a day: one every
+    few seconds, held as long as the engine runs); decode errors were kept up to 100, the first
+    ones. Both now keep the latest ``ERRORS_KEPT``, the last one being the latest."""
+    monkeypatch.setattr(feed_client, "ERRORS_KEPT", 5, raising=False)
+
+    async def case() -> FeedClient:
+        book = arbcore.ConsolidatedBook("BTC/USDT", 2, 6)
+        book.add_venue("bybit", symbol="BTCUSDT", tick_size="0.01", lot_size="0.000001")
+        client = FeedClient(CLIENT_SPECS["bybit"], "ws://127.0.0.1:1/v5/public/spot", [book], {"BTCUSDT": (0, 0)},
+                            backoff_initial=0.0, backoff_max=0.0)  # fmt: skip
+        task = asyncio.get_running_loop().create_task(client.run())
+        try:
+            end = time.monotonic() + 10
+            while client.reconnects < 20:
+                assert time.monotonic() < end, f"{client.reconnects} connect attempts"
+                await asyncio.sleep(0.01)
+        finally:
+            client.stop()
+            await asyncio.wait_for(task, 5)
+        return client
+
+    logging.getLogger("arbcore.feed").disabled = True
+    try:
+        client = uvloop.run(case())
+    finally:
+        logging.getLogger("arbcore.feed").disabled = False
+    assert len(client.errors) == 5 and all(e.startswith("connect: ") for e in client.errors)
+    client._error("newest")
+    assert len(client.errors) == 5 and client.errors[-1] == "newest"

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import pytest
 import uvloop
 
@@ -25,7 +26,7 @@ from arbcore.execution import EventKind, Fill, Journal, Ledger, Side
 from arbcore.execution.amounts import Asset
 from arbcore.execution.amounts import signed_decimal as dec
 from arbcore.execution.engine import Executor
-from arbcore.execution.orders import TERMINAL_STATES
+from arbcore.execution.orders import TERMINAL_STATES, OrderState, OrderType, TimeInForce
 from arbcore.execution.pnl import pair_pnl
 from arbcore.execution.residuals import load_residuals
 from arbcore.execution.risk import RiskGate, RiskLimits
@@ -33,6 +34,10 @@ from arbcore.execution.ticket import TicketRunner
 from arbcore.runner.commands import _print_journal
 from arbcore.runner.report import build_report
 from arbcore.runner.session_parts import restore_daily_loss
+from arbcore.sim import exchange as sim_exchange
+from arbcore.sim.exchange import Refusal, SimOrder
+from arbcore.sim.orders.binance import SPOT_WS_API, BinanceOrderSide
+from arbcore.sim.orders.rig import OrderRig
 from arbcore.venues.orders import base
 from test_runner_report import MS, T0, _intent, sample_journal, write_later_ticket, write_sample_tickets
 
@@ -373,3 +378,77 @@ def test_a_slow_venue_balance_query_does_not_hold_the_strategy_timer(tmp_path: P
             assert len(ticks) >= 6, len(ticks)  # was 2: each tick waited for the slow reconciliation
 
     uvloop.run(main())
+
+
+def test_a_simulated_venue_step_looks_at_the_open_orders_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each simulator step matched the resting orders by scanning every order the venue was ever
+    sent (50 steps a second per instrument): a default run's feeds and order acks slowed the longer
+    it ran (about 0.2 us per order placed since start, per step). A step, and an open-orders query,
+    now look at the orders still open only; a resting order still fills when the book crosses it."""
+    rig = OrderRig("okx")
+    ex, key, book = rig.exchange, rig.account.api_key, rig.venue.instruments[rig.symbol].process.book
+    bid = book.best_bid()
+    assert bid is not None
+
+    def place(cid: str, price: int, tif: TimeInForce) -> SimOrder:
+        r = ex.submit(key, rig.symbol, side=Side.BUY, order_type=OrderType.LIMIT, tif=tif, qty=200, price=price,
+                      client_id=cid)  # fmt: skip
+        assert r.order is not None
+        return r.order
+
+    for k in range(500):
+        assert place(f"ioc{k}", bid - 1_000, TimeInForce.IOC).state is OrderState.EXPIRED
+    resting = place("gtc", bid - 100, TimeInForce.GTC)
+    cancelled = place("gtc2", bid - 200, TimeInForce.GTC)
+    assert ex.cancel(key, rig.symbol, client_id="gtc2") is cancelled
+    looked = [0]
+    is_open = SimOrder.is_open.fget
+    assert is_open is not None
+    monkeypatch.setattr(SimOrder, "is_open", property(lambda o: looked.append(1) is None and is_open(o)))
+    assert ex.match_resting(rig.symbol) == [] and ex.open_orders(key) == [resting]
+    assert ex.open_orders(key, rig.symbol) == [resting] and ex.open_orders(key, "ETH-USDT") == []
+    assert len(looked) < 10
+    book.apply(1, bid - 100, 500)  # an ask at the resting bid's price: the book crosses it
+    assert ex.match_resting(rig.symbol) == [(1, bid - 100, 300)]
+    assert resting.state is OrderState.FILLED and ex.open_orders(key) == []
+
+
+def test_the_binance_simulator_keeps_the_latest_requests_methods_only() -> None:
+    """The simulated Binance order side listed the method of every request it served (tests read
+    it), a list that grew with each order a rehearsal placed."""
+    rig = OrderRig("binance_spot")
+    side = rig.venue.order_side
+    assert isinstance(side, BinanceOrderSide)
+    sent: list[bytes] = []
+    conn = SimpleNamespace(path=SPOT_WS_API, send=sent.append)
+    for k in range(3000):
+        side.on_private_message(rig.venue, conn, orjson.dumps({"id": k, "method": f"ping{k}"}))  # type: ignore[arg-type]
+    assert len(sent) == 3000 and len(side.requests) == 1000  # the latest 1000
+    assert side.requests[-1] == "ping2999" and side.requests.count("ping1999") == 0
+
+
+def test_a_simulated_venue_keeps_the_latest_finished_orders_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulated venues kept every order, its fills and its client id for good (~1.2 KB an
+    order: a default run places ~18 a second); they now keep the open ones and the latest
+    ``FINISHED_KEPT`` finished, as a venue's order history. The rehearsal's count of orders sent
+    twice still covers the whole run."""
+    monkeypatch.setattr(sim_exchange, "FINISHED_KEPT", 50, raising=False)
+    rig = OrderRig("okx")
+    ex, key, book = rig.exchange, rig.account.api_key, rig.venue.instruments[rig.symbol].process.book
+    bid = book.best_bid()
+    assert bid is not None
+
+    def place(cid: str, price: int, tif: TimeInForce) -> Refusal | None:
+        return ex.submit(key, rig.symbol, side=Side.BUY, order_type=OrderType.LIMIT, tif=tif, qty=200, price=price,
+                         client_id=cid).refusal  # fmt: skip
+
+    assert place("gtc", bid - 100, TimeInForce.GTC) is None  # rests throughout
+    assert place("ioc0", bid - 1_000, TimeInForce.IOC) is None
+    assert place("ioc0", bid - 1_000, TimeInForce.IOC) is Refusal.DUPLICATE_CLIENT_ID  # sent twice
+    for k in range(1, 500):
+        assert place(f"ioc{k}", bid - 1_000, TimeInForce.IOC) is None
+    assert len(ex.orders) == len(ex.by_client) == 51 and len(ex.submissions) <= 50
+    assert ex.find(key, rig.symbol, client_id="ioc499") is not None and ex.find(key, None, client_id="ioc0") is None
+    gtc = ex.find(key, rig.symbol, client_id="gtc")
+    assert gtc is not None and gtc.is_open and ex.open_orders(key) == [gtc]
+    assert ex.sent_twice == {key: 1}

@@ -370,3 +370,31 @@ def test_plain_lines_print_each_ticket_and_opportunity_once() -> None:
     ]
     assert [x.split()[0] for x in lines if " opportunity " in x] == ["t=1.0s", "t=3.0s"]
     assert len([x for x in lines if " pnl " in x]) == 4  # the state, at every print
+
+
+def test_plain_lines_print_every_ticket_that_ended_between_two_pictures() -> None:
+    """The pictures carried the latest 10 tickets: a default run ended more than 10 between two
+    (0.5 s apart) now and then, and 146 of its 5,042 tickets never had a ``ticket id=`` line
+    (the README has ``grep ' ticket id='`` count the tickets)."""
+    from types import SimpleNamespace
+
+    from arbcore.execution.ticket import TicketResult
+    from arbcore.runner.app import _ticket_rows
+    from arbcore.runner.session_parts import SessionStats
+
+    stats = SessionStats()
+    session = SimpleNamespace(stats=stats)
+    buf = io.StringIO()
+    d = Dashboard(file=buf, live=False, interval_s=0.0)
+    shown = 0
+    ended = 0
+    for burst in (3, 25, 0, 40):  # tickets ended before each picture
+        for _ in range(burst):
+            ended += 1
+            stats.recent.append((1_000 + ended, TicketResult(f"T{ended}", "done")))
+        rows = _ticket_rows(session, shown)  # type: ignore[arg-type]
+        shown = rows[0].ts_ns if rows else shown
+        assert d.update(DashboardState(tickets=rows), force=True)
+    ids = [x.split()[2] for x in buf.getvalue().splitlines() if " ticket id=" in x]
+    assert sorted(ids) == sorted(f"id=T{k}" for k in range(1, ended + 1))  # each once
+    assert len(_ticket_rows(session)) == 10  # type: ignore[arg-type]  # without a time: the latest 10

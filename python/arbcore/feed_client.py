@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 #: now and then still resyncs at once.
 RESUBSCRIBE_CALM_S = 2.0
 RESUBSCRIBE_BACKOFF = (0.1, 5.0)
+#: :attr:`FeedClient.errors` keeps the latest this many (a venue down for a day is a connect
+#: error every few seconds)
+ERRORS_KEPT = 100
 
 log = logging.getLogger("arbcore.feed")
 
@@ -178,7 +181,7 @@ class FeedClient:
         self.callback_errors = 0
         self.conn_id = 0
         self.resync_requests = 0
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # the latest ERRORS_KEPT, oldest first
         self.connected = asyncio.Event()
         self._transport: WSTransport | None = None
         self._dirty = False
@@ -205,10 +208,10 @@ class FeedClient:
                     delay = self.backoff_initial
                     await transport.wait_disconnected()
                 except (TimeoutError, OSError, ConnectionError) as e:
-                    self.errors.append(f"connect: {self._shown(e)}")
+                    self._error(f"connect: {self._shown(e)}")
                     log.warning("%s: cannot connect to %s: %s", self.spec.name, shown_url(self.url), self._shown(e))
                 except Exception as e:  # picows raises its own handshake errors
-                    self.errors.append(f"connect: {type(e).__name__}: {self._shown(e)}")
+                    self._error(f"connect: {type(e).__name__}: {self._shown(e)}")
                     log.warning("%s: connection failed: %s", self.spec.name, self._shown(e))
                 if self._stopping:
                     break
@@ -221,6 +224,11 @@ class FeedClient:
                 t.cancel()
             if self._http is not None:
                 await self._http.close()
+
+    def _error(self, err: str) -> None:
+        self.errors.append(err)
+        if len(self.errors) > ERRORS_KEPT:
+            del self.errors[0]
 
     def stop(self) -> None:
         self._stopping = True
@@ -301,8 +309,7 @@ class FeedClient:
             self._request_snapshot(self.feed.last_book())
         elif code == _core.FRAME_ERROR:
             err = self.feed.last_error() or "decode error"
-            if len(self.errors) < 100:
-                self.errors.append(err)
+            self._error(err)
             log.warning("%s: %s", self.spec.name, err)
 
     def warm_decoder(self) -> None:

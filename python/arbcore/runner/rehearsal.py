@@ -203,7 +203,7 @@ class FaultPlan:
 
     def sent_twice(self) -> int:
         """Client order ids this venue received more than one place request for."""
-        return sum(1 for (key, _), n in self.exchange.submissions.items() if key == self.api_key and n > 1)
+        return self.exchange.sent_twice.get(self.api_key, 0)
 
     def summary(self) -> str:
         """What was injected, for the line logged at stop."""

@@ -35,6 +35,9 @@ from arbcore.venues.orders.registry import ORDER_VENUES, OrderClientConfig
 from arbcore.venues.orders.types import InstrumentRules
 from arbcore.venues.signing.credentials import Credentials
 
+#: tickets :attr:`SessionStats.recent` keeps (more than end between two dashboard pictures)
+RECENT_TICKETS = 500
+
 
 @dataclass
 class SessionStats:
@@ -45,8 +48,9 @@ class SessionStats:
     started_ns: int = field(default_factory=time.time_ns)
     #: the latest 100 000 (a bounded sample for the exit report; every ticket's is journaled)
     decision_to_wire_ns: deque[int] = field(default_factory=lambda: deque(maxlen=100_000))
-    #: the last tickets that ended: (local ns when it ended, its result)
-    recent: list[tuple[int, TicketResult]] = field(default_factory=list)
+    #: the last RECENT_TICKETS tickets that ended, oldest first: (local ns when it ended, its
+    #: result); the plain lines print every ticket that ended between two pictures from it
+    recent: deque[tuple[int, TicketResult]] = field(default_factory=lambda: deque(maxlen=RECENT_TICKETS))
     #: the last opportunities the strategy saw: (local ns, opportunity, whether it proposed a ticket)
     recent_opportunities: deque[tuple[int, Opportunity, bool]] = field(default_factory=lambda: deque(maxlen=10))
     #: realised PnL net of fees per quote asset: (amount, decimals)

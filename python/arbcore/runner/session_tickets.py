@@ -59,7 +59,7 @@ async def run_ticket(s: TradingSession, instrument: str, plan: TicketPlan | tupl
         qd = s.config.instrument(instrument).qty_decimals
         log.info("ticket %s %s: bought %s sold %s residual %s", result.ticket_id, result.status,
                  *(signed_decimal(q, qd) for q in (result.bought, result.sold, result.residual)))  # fmt: skip
-        s.stats.recent = [*s.stats.recent, (time.time_ns(), result)][-20:]
+        s.stats.recent.append((time.time_ns(), result))
     if s.on_ticket is not None:
         s.on_ticket(result)
     reason = plan.reason if isinstance(plan, TicketPlan) else plan[4]
@@ -132,7 +132,7 @@ async def sweep_once(s: TradingSession, instrument: str) -> TicketResult | None:
         s.stats.tickets += 1
         if result.pnl is not None:  # in the dashboard's PnL as in the report's
             s.stats.add_realised(result.pnl.quote, result.pnl.realised, result.pnl.notional_decimals)
-        s.stats.recent = [*s.stats.recent, (time.time_ns(), result)][-20:]
+        s.stats.recent.append((time.time_ns(), result))
         if s.on_ticket is not None:
             s.on_ticket(result)
     return result

@@ -30,6 +30,7 @@ import asyncio
 import enum
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -37,6 +38,11 @@ import arbcore
 from arbcore.execution.orders import TERMINAL_STATES, OrderState, OrderType, Side, TimeInForce
 from arbcore.sim.book import Delta
 from arbcore.sim.server import SimVenue
+
+#: the finished orders a simulated venue keeps, the latest (a query finds them, as in a venue's order
+#: history), and the client ids it counts place requests of: keeping every order and fill held
+#: ~1.2 KB per order for good (a default run places ~18 a second: ~80 MB an hour)
+FINISHED_KEPT = 10_000
 
 
 class OrderFault(enum.Enum):
@@ -178,8 +184,15 @@ class SimExchange:
                 raise ValueError(f"{m.symbol}: asset decimals too small for exact notional")
         self.accounts: dict[str, SimAccount] = {}
         self.orders: dict[str, SimOrder] = {}  # by venue order id
+        #: per symbol, the orders that may still be open, by venue order id in arrival order: what
+        #: each step's match and an open-orders query look at (every order ever placed is in
+        #: ``orders``; scanning that per step cost more the longer a rehearsal ran)
+        self._open: dict[str, dict[str, SimOrder]] = {}
         self.by_client: dict[tuple[str, str], SimOrder] = {}  # (api key, client id)
-        self.submissions: dict[tuple[str, str], int] = {}  # place requests seen per client id
+        self.submissions: dict[tuple[str, str], int] = {}  # place requests seen per client id (the latest)
+        #: per API key, the client ids that came in more than one place request (all of them)
+        self.sent_twice: dict[str, int] = {}
+        self._finished: deque[SimOrder] = deque()  # the finished orders kept, oldest first
         self.listeners: list[OrderListener] = []
         self.balance_listeners: list[Callable[[SimAccount, str], None]] = []
         self._faults: list[tuple[OrderFault, float, int]] = []
@@ -244,7 +257,11 @@ class SimExchange:
     ) -> SubmitResult:
         """One place request, already authenticated and parsed to our scales."""
         key = (api_key, client_id)
-        self.submissions[key] = self.submissions.get(key, 0) + 1
+        seen = self.submissions[key] = self.submissions.get(key, 0) + 1
+        if seen == 2:
+            self.sent_twice[api_key] = self.sent_twice.get(api_key, 0) + 1
+        elif seen == 1 and len(self.submissions) > FINISHED_KEPT:
+            del self.submissions[next(iter(self.submissions))]
         taken = self._take_fault(client_id)
         fault, seconds = taken if taken is not None else (None, 0.0)
         if fault is OrderFault.RATE_LIMIT:
@@ -281,6 +298,10 @@ class SimExchange:
             lot = self.venue.instruments[symbol].spec.lot
             cap = max(lot, (order.qty // 2) // lot * lot)
         self._take(order, cap)
+        if order.is_open:
+            self._open.setdefault(symbol, {})[order.order_id] = order
+        else:
+            self._finish(order)
         reply = (
             {
                 OrderFault.TIMEOUT: Reply.NONE,
@@ -303,8 +324,18 @@ class SimExchange:
         self._release_hold(order)
         order.state = OrderState.CANCELED
         order.updated_ms = _now_ms()
+        self._open.get(order.symbol, {}).pop(order.order_id, None)
+        self._finish(order)
         self._notify(order, None)
         return order
+
+    def _finish(self, order: SimOrder) -> None:
+        """``order`` is final: kept among the latest FINISHED_KEPT, the oldest of them forgotten."""
+        self._finished.append(order)
+        if len(self._finished) > FINISHED_KEPT:
+            old = self._finished.popleft()
+            self.orders.pop(old.order_id, None)
+            self.by_client.pop((old.account, old.client_id), None)
 
     def find(
         self, api_key: str, symbol: str | None, *, client_id: str | None = None, order_id: str | None = None
@@ -315,11 +346,10 @@ class SimExchange:
         return order
 
     def open_orders(self, api_key: str, symbol: str | None = None) -> list[SimOrder]:
-        return [
-            o
-            for o in self.orders.values()
-            if o.account == api_key and o.is_open and (symbol is None or o.symbol == symbol)
-        ]
+        """``api_key``'s open orders (of ``symbol``), in arrival order."""
+        books = self._open.values() if symbol is None else [self._open.get(symbol, {})]
+        found = [o for by_id in books for o in by_id.values() if o.account == api_key and o.is_open]
+        return found if symbol is not None else sorted(found, key=lambda o: o.seq)
 
     # ---- matching ----------------------------------------------------------------------------
 
@@ -415,8 +445,13 @@ class SimExchange:
     def match_resting(self, symbol: str) -> list[Delta]:
         """Fill resting orders the book now crosses (called by the venue after each step)."""
         deltas: list[Delta] = []
+        by_id = self._open.get(symbol)
+        if not by_id:
+            return deltas
+        for oid in [oid for oid, o in by_id.items() if not o.is_open]:
+            self._finish(by_id.pop(oid))
         resting = sorted(
-            (o for o in self.orders.values() if o.symbol == symbol and o.is_open and o.state != OrderState.INTENT),
+            (o for o in by_id.values() if o.state != OrderState.INTENT),
             key=lambda o: (-(o.price or 0) if o.side is Side.BUY else (o.price or 0), o.seq),
         )
         book = self.venue.instruments[symbol].process.book

@@ -56,6 +56,7 @@ the venue's objects and events, `arbcore.sim.orders.binance_rest` serves the RES
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -85,6 +86,8 @@ __all__ = ["BinanceOrderSide", "make_order_side", "signature_payload", "sim_urls
 SPOT_WS_API = "/ws-api/v3"
 USDM_WS_API = "/ws-fapi/v1"
 USER_STREAM_PREFIX = "/ws/"
+#: :attr:`BinanceOrderSide.requests` keeps the methods of the latest this many requests
+REQUESTS_KEPT = 1000
 
 _TIFS = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
 
@@ -159,8 +162,9 @@ class BinanceOrderSide:
         self.listen_keys: dict[str, str] = {}  # listenKey -> api key
         self._sub_ids = itertools.count(0)
         self._cancel_ids: dict[str, str] = {}  # order id -> the cancel request's client id (spot)
-        #: methods served, in order (tests read it)
-        self.requests: list[str] = []
+        #: methods of the latest REQUESTS_KEPT requests served, in order (tests read it; a list of
+        #: every request grew with each order a rehearsal placed)
+        self.requests: deque[str] = deque(maxlen=REQUESTS_KEPT)
         self.renderer = BinanceRenderer(venue, futures=self.futures, cancel_ids=self._cancel_ids)
         self.fanout = _Fanout(venue, self.renderer.order_event, self.listen_keys)
         self._handler_table = self._handlers()
