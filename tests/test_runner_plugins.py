@@ -18,6 +18,7 @@ from arbcore.runner.plugins import (
     Opportunity,
     StrategyHost,
     StrategyLoadError,
+    TicketOutcome,
     TicketProposal,
     load_strategy,
 )
@@ -407,3 +408,30 @@ def test_a_residual_carried_over_a_restart_is_not_hedged_against_its_sweep(confi
     residual["BTC/USDT"] = 0
     assert ctx.engine_residual("BTC/USDT") == -5 * 10**qd // 100
     assert host.on_timer(2 + 10**9) == []
+
+
+def test_no_hook_is_called_after_on_stop(tmp_path: Path, config: Config) -> None:
+    """A ticket that outlives the stop's wait for tickets in flight ended after ``on_stop`` and
+    called ``on_ticket`` on a strategy told it had stopped (so could a late fill's ``on_fill``)."""
+    (tmp_path / "late.py").write_text(
+        "from arbcore.runner.plugins import Strategy\n"
+        "class Late(Strategy):\n"
+        "    calls: list[str] = []\n"
+        "    def on_stop(self):\n"
+        "        self.calls.append('stop')\n"
+        "    def on_ticket(self, ticket):\n"
+        "        self.calls.append('ticket')\n"
+        "    def on_fill(self, fill):\n"
+        "        self.calls.append('fill')\n"
+        "    def on_opportunity(self, opp):\n"
+        "        self.calls.append('opportunity')\n"
+    )
+    host = load_strategy(str(tmp_path / "late.py"), config)
+    host.start()
+    host.on_ticket(TicketOutcome("T1", "BTC/USDT", "done"))
+    host.stop()
+    host.on_ticket(TicketOutcome("T2", "BTC/USDT", "residual"))
+    host.on_fill(FillEvent("T2", "c", "okx", "BTC/USDT", "buy", 1, 6_000_000, 0, "USDT", 8))
+    assert host.on_opportunities([opp()]) == []
+    assert host.strategy.calls == ["ticket", "stop"]  # type: ignore[attr-defined]
+    assert not host.stopped  # (a clean stop, not a failure)

@@ -367,6 +367,7 @@ class StrategyHost:
         self.proposals = 0
         self.hook_ns = 0  # total time spent in hooks
         self._started = False
+        self._ended = False  # on_stop was called: no hook after it (a ticket outliving the stop's wait)
         #: routes of proposals that passed ``problem()`` against this config (see `_known_good`)
         self._good_routes: set[tuple[str, str | None, str | None, bool, bool]] = set()
         self._slow: dict[str, tuple[int | None, int]] = {}  # hook -> (when last warned, slow calls not warned of)
@@ -389,7 +390,7 @@ class StrategyHost:
                 log.exception("on_stopped callback failed for strategy %s", self.name)
 
     def _call(self, hook: str, fn: Callable[[], object]) -> list[TicketProposal]:
-        if self.stopped:
+        if self.stopped or self._ended:
             return []
         self.calls += 1
         t0 = time.perf_counter_ns()
@@ -470,6 +471,7 @@ class StrategyHost:
         if self._started:
             self._call("on_stop", self.strategy.on_stop)
             self._started = False
+            self._ended = True
 
     def on_opportunity(self, opp: Opportunity) -> list[TicketProposal]:
         return self._call("on_opportunity", lambda: self.strategy.on_opportunity(opp))
@@ -478,6 +480,8 @@ class StrategyHost:
         """``on_opportunity`` for each, in order (the same calls, counts and failure handling),
         without a closure and a call frame per opportunity: this is on the tick-to-order path."""
         out: list[TicketProposal] = []
+        if self._ended:
+            return out
         hook = self.strategy.on_opportunity
         clock = time.perf_counter_ns
         slow = SLOW_HOOK_NS
