@@ -52,15 +52,12 @@ async def run_ticket(s: TradingSession, instrument: str, plan: TicketPlan | tupl
         s.stats.refused += 1
         s._refusals.log(result.reasons)
     else:
-        s.stats.tickets += 1
         s.stats.decision_to_wire_ns.append(result.decision_to_wire_ns)
-        if result.pnl is not None:
-            s.stats.add_realised(result.pnl.quote, result.pnl.realised, result.pnl.notional_decimals)
         qd = s.config.instrument(instrument).qty_decimals
         log.info("ticket %s %s: bought %s sold %s residual %s", result.ticket_id, result.status,
                  *(signed_decimal(q, qd) for q in (result.bought, result.sold, result.residual)))  # fmt: skip
-        s.stats.recent.append((time.time_ns(), result))
-    if s.on_ticket is not None:
+        _count_ended(s, result)
+    if s.on_ticket is not None and result.status == "refused":
         s.on_ticket(result)
     reason = plan.reason if isinstance(plan, TicketPlan) else plan[4]
     outcome = TicketOutcome(result.ticket_id, instrument, result.status, tuple(result.reasons), result.bought,
@@ -129,10 +126,16 @@ async def sweep_once(s: TradingSession, instrument: str) -> TicketResult | None:
         log.exception("residual sweep on %s failed", instrument)
         return None
     if result is not None and result.status != "refused":
-        s.stats.tickets += 1
-        if result.pnl is not None:  # in the dashboard's PnL as in the report's
-            s.stats.add_realised(result.pnl.quote, result.pnl.realised, result.pnl.notional_decimals)
-        s.stats.recent.append((time.time_ns(), result))
-        if s.on_ticket is not None:
-            s.on_ticket(result)
+        _count_ended(s, result)
     return result
+
+
+def _count_ended(s: TradingSession, result: TicketResult) -> None:
+    """A ticket or sweep that sent orders: counted, its PnL in the dashboard's as in the report's,
+    among the recent tickets, and passed to the session's ``on_ticket``."""
+    s.stats.tickets += 1
+    if result.pnl is not None:
+        s.stats.add_realised(result.pnl.quote, result.pnl.realised, result.pnl.notional_decimals)
+    s.stats.recent.append((time.time_ns(), result))
+    if s.on_ticket is not None:
+        s.on_ticket(result)
